@@ -1,0 +1,17 @@
+//! Domain types shared by every Strongroom crate.
+//!
+//! In: nothing but values. Out: validated domain types (algorithms, serial numbers,
+//! identifiers, profiles, revocation reasons) that the wire protocol, the X.509 builder,
+//! the HSM layer and the daemons all agree on. This crate does no I/O and holds no secret.
+
+mod algorithm;
+mod name;
+mod profile;
+mod revocation;
+mod serial;
+
+pub use algorithm::{KeyAlgorithm, SignatureAlgorithm};
+pub use name::{CaId, DnsName, NameError, ProfileName, RequestedName};
+pub use profile::{ExtendedKeyUsage, KeyUsage, Policy, PolicyError, Profile};
+pub use revocation::RevocationReason;
+pub use serial::Serial;

@@ -1,0 +1,21 @@
+//! The signer protocol (ARCHITECTURE.md §3).
+//!
+//! In: bytes from a Unix stream. Out: a [`Frame`] holding exactly one [`Request`] or
+//! [`Response`], or a [`WireError`] after which the connection must be closed.
+//!
+//! A frame is `u32 big-endian length | u8 version | u64 request id | payload`. The payload
+//! is a postcard encoding of the message enum. Decoding is fail-closed: a frame over
+//! [`MAX_FRAME`], an unknown version, an unknown enum tag, a truncated field or a single
+//! trailing byte is an error. Enum variants are tagged by position: **add variants only at
+//! the end** and never reorder them (the tags are a stored contract between daemons).
+
+mod client;
+mod frame;
+mod message;
+
+pub use client::{ClientError, SignerClient};
+pub use frame::{decode_payload, encode_frame, read_frame, Frame, WireError, MAX_FRAME, VERSION};
+pub use message::{
+    CaSummary, ErrorKind, HealthReport, IssuanceRequest, IssuedCertificate, Operation, Request,
+    Response, RevocationRecord, SignerError, SubjectKey,
+};

@@ -1,0 +1,264 @@
+//! The closed set of signer operations and their answers.
+//!
+//! In: values built by a caller (front, control, the CLI). Out: the messages framed by
+//! [`crate::frame`]. The signer never receives bytes to sign: every request is structured
+//! and the signer builds what it signs itself.
+//!
+//! Stored contract: variants and fields are encoded by position. Append, never reorder.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use strongroom_types::{CaId, Policy, ProfileName, RequestedName, RevocationReason, Serial};
+
+/// A request to the signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Liveness and HSM state.
+    Health,
+    /// The certificate of a CA and its chain up to the root.
+    GetCaChain {
+        /// The CA.
+        ca: CaId,
+    },
+    /// Replace the issuance policy (control only).
+    PutPolicy {
+        /// The new policy; its version must be higher than the current one.
+        policy: Policy,
+    },
+    /// Issue one certificate.
+    IssueCertificate(IssuanceRequest),
+    /// Sign a fresh full CRL for a CA from the revocations the signer has recorded.
+    IssueCrl {
+        /// The CA.
+        ca: CaId,
+    },
+    /// Record a revocation (control only); it appears on the next CRL.
+    RecordRevocation(RevocationRecord),
+}
+
+/// The operations, as named in the signer's allow-list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Operation {
+    /// [`Request::Health`].
+    Health,
+    /// [`Request::GetCaChain`].
+    GetCaChain,
+    /// [`Request::PutPolicy`].
+    PutPolicy,
+    /// [`Request::IssueCertificate`].
+    IssueCertificate,
+    /// [`Request::IssueCrl`].
+    IssueCrl,
+    /// [`Request::RecordRevocation`].
+    RecordRevocation,
+}
+
+impl Operation {
+    /// Every operation (the dev-mode allow-list).
+    pub const ALL: [Operation; 6] = [
+        Operation::Health,
+        Operation::GetCaChain,
+        Operation::PutPolicy,
+        Operation::IssueCertificate,
+        Operation::IssueCrl,
+        Operation::RecordRevocation,
+    ];
+
+    /// Stable name used in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Health => "Health",
+            Operation::GetCaChain => "GetCaChain",
+            Operation::PutPolicy => "PutPolicy",
+            Operation::IssueCertificate => "IssueCertificate",
+            Operation::IssueCrl => "IssueCrl",
+            Operation::RecordRevocation => "RecordRevocation",
+        }
+    }
+
+    /// Parses a configuration name.
+    pub fn parse(s: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl Request {
+    /// The operation this request asks for (what the allow-list checks).
+    pub fn operation(&self) -> Operation {
+        match self {
+            Request::Health => Operation::Health,
+            Request::GetCaChain { .. } => Operation::GetCaChain,
+            Request::PutPolicy { .. } => Operation::PutPolicy,
+            Request::IssueCertificate(_) => Operation::IssueCertificate,
+            Request::IssueCrl { .. } => Operation::IssueCrl,
+            Request::RecordRevocation(_) => Operation::RecordRevocation,
+        }
+    }
+
+    /// A one-line, log-safe summary (no key material, no CSR bytes).
+    pub fn summary(&self) -> String {
+        match self {
+            Request::Health => "Health".into(),
+            Request::GetCaChain { ca } => format!("GetCaChain ca={ca}"),
+            Request::PutPolicy { policy } => {
+                format!("PutPolicy version={} profiles={}", policy.version, policy.profiles.len())
+            }
+            Request::IssueCertificate(r) => format!(
+                "IssueCertificate profile={} names={} key={}",
+                r.profile,
+                r.names.len(),
+                match r.subject_key {
+                    SubjectKey::Csr(_) => "csr",
+                    SubjectKey::PublicKey(_) => "spki",
+                }
+            ),
+            Request::IssueCrl { ca } => format!("IssueCrl ca={ca}"),
+            Request::RecordRevocation(r) => {
+                format!("RecordRevocation ca={} serial={} reason={}", r.ca, r.serial, r.reason)
+            }
+        }
+    }
+}
+
+/// A structured issuance request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuanceRequest {
+    /// The profile to issue under; it decides issuer, usages and the validity ceiling.
+    pub profile: ProfileName,
+    /// The subject's public key.
+    pub subject_key: SubjectKey,
+    /// Subject alternative names. When empty and a CSR is given, the CSR's SANs are used.
+    pub names: Vec<RequestedName>,
+    /// Requested validity in seconds; `None` means the profile's maximum. More than the
+    /// profile allows is denied, not silently shortened.
+    pub validity_secs: Option<u64>,
+}
+
+/// How the subject's public key arrives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubjectKey {
+    /// A DER PKCS#10 CSR; the signer verifies its signature (proof of possession).
+    Csr(Vec<u8>),
+    /// A DER SubjectPublicKeyInfo; the caller has established possession itself (e.g.
+    /// ACME finalize already checked the CSR).
+    PublicKey(Vec<u8>),
+}
+
+/// A revocation to record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationRecord {
+    /// The issuing CA.
+    pub ca: CaId,
+    /// The certificate's serial.
+    pub serial: Serial,
+    /// CRLReason.
+    pub reason: RevocationReason,
+    /// When it was revoked (Unix seconds).
+    pub revoked_at: i64,
+    /// When the key is known or suspected to have been compromised (Unix seconds).
+    pub invalidity_date: Option<i64>,
+}
+
+/// A response from the signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Answer to [`Request::Health`].
+    Health(HealthReport),
+    /// Answer to [`Request::GetCaChain`]: DER certificates, the CA first, the root last.
+    CaChain(Vec<Vec<u8>>),
+    /// Answer to [`Request::PutPolicy`].
+    PolicyAccepted {
+        /// The version now in force.
+        version: u64,
+    },
+    /// Answer to [`Request::IssueCertificate`].
+    Certificate(IssuedCertificate),
+    /// Answer to [`Request::IssueCrl`].
+    Crl {
+        /// DER CertificateList.
+        der: Vec<u8>,
+        /// Its cRLNumber.
+        number: u64,
+    },
+    /// Answer to [`Request::RecordRevocation`].
+    RevocationRecorded {
+        /// True when this serial was already recorded as revoked (idempotent retry).
+        already_revoked: bool,
+    },
+    /// Any failure.
+    Error(SignerError),
+}
+
+/// The signer's health.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// `None` when the HSM answers; otherwise why it is degraded.
+    pub hsm_degraded: Option<String>,
+    /// The token label in use.
+    pub token: String,
+    /// Policy version in force (0 before the first push).
+    pub policy_version: u64,
+    /// Number of records in the issuance journal.
+    pub journal_records: u64,
+    /// The CAs this signer holds keys for.
+    pub cas: Vec<CaSummary>,
+}
+
+/// One CA as the signer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaSummary {
+    /// Its id.
+    pub id: CaId,
+    /// Subject DN as text.
+    pub subject: String,
+    /// notAfter (Unix seconds).
+    pub not_after: i64,
+}
+
+/// A freshly issued certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCertificate {
+    /// DER certificate.
+    pub der: Vec<u8>,
+    /// Its serial.
+    pub serial: Serial,
+    /// The issuing CA's certificate and its chain up to the root (DER).
+    pub chain: Vec<Vec<u8>>,
+    /// Journal sequence number of the outcome record.
+    pub journal_seq: u64,
+}
+
+/// Error kinds that cross the process boundary. Small and stable: callers decide on
+/// retry or refusal by kind; the detail is for humans and is log-safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The request is well-formed but policy forbids it (or linting failed).
+    PolicyDenied,
+    /// The HSM is temporarily unavailable; retry later or shed load.
+    HsmUnavailable,
+    /// The HSM failed permanently for this request (e.g. key missing).
+    HsmFailed,
+    /// The request is malformed or names something that does not exist.
+    BadRequest,
+    /// The peer is not allowed to perform this operation.
+    NotAllowed,
+    /// A bug or a local failure (e.g. the journal could not be written).
+    Internal,
+}
+
+/// An error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerError {
+    /// The stable kind.
+    pub kind: ErrorKind,
+    /// A log-safe human explanation of what to fix.
+    pub detail: String,
+}
+
+impl fmt::Display for SignerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.detail)
+    }
+}
+
+impl std::error::Error for SignerError {}
