@@ -58,6 +58,11 @@ impl KeyAlgorithm {
         }
     }
 
+    /// Whether this is an ECDSA key (the only kind that may carry keyAgreement).
+    pub fn is_ecdsa(self) -> bool {
+        matches!(self, KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384)
+    }
+
     /// Whether this is an RSA key (the only kind that may carry keyEncipherment).
     pub fn is_rsa(self) -> bool {
         self.rsa_bits().is_some()
@@ -90,7 +95,10 @@ impl FromStr for KeyAlgorithm {
             .find(|a| a.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = KeyAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
-                format!("unknown key algorithm {s:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown key algorithm {s:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -154,10 +162,18 @@ impl FromStr for SignatureAlgorithm {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         use SignatureAlgorithm::*;
-        [EcdsaSha256, EcdsaSha384, RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPssSha256, RsaPssSha384, Ed25519]
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown signature algorithm {s:?}"))
+        [
+            EcdsaSha256,
+            EcdsaSha384,
+            RsaPkcs1Sha256,
+            RsaPkcs1Sha384,
+            RsaPssSha256,
+            RsaPssSha384,
+            Ed25519,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+        .ok_or_else(|| format!("unknown signature algorithm {s:?}"))
     }
 }
 
@@ -171,6 +187,9 @@ mod tests {
             assert_eq!(a.as_str().parse::<KeyAlgorithm>().unwrap(), a);
             assert!(a.default_signature().fits_key(a));
         }
-        assert!("rsa1024".parse::<KeyAlgorithm>().unwrap_err().contains("ecdsa-p256"));
+        assert!("rsa1024"
+            .parse::<KeyAlgorithm>()
+            .unwrap_err()
+            .contains("ecdsa-p256"));
     }
 }

@@ -127,7 +127,9 @@ impl FromStr for DnsName {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
-                return Err(bad("only letters, digits, '-' and one leading '*.' are allowed"));
+                return Err(bad(
+                    "only letters, digits, '-' and one leading '*.' are allowed",
+                ));
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(bad("a label may not start or end with '-'"));
@@ -180,9 +182,11 @@ impl RequestedName {
 
     /// Parses `kind:value`, e.g. `dns:www.example.com`, `ip:192.0.2.1`.
     pub fn parse_tagged(s: &str) -> Result<Self, NameError> {
-        let (kind, value) = s
-            .split_once(':')
-            .ok_or_else(|| NameError(format!("name {s:?} must look like dns:NAME, ip:ADDR, email:ADDR or uri:URI")))?;
+        let (kind, value) = s.split_once(':').ok_or_else(|| {
+            NameError(format!(
+                "name {s:?} must look like dns:NAME, ip:ADDR, email:ADDR or uri:URI"
+            ))
+        })?;
         RequestedName::parse(kind, value)
     }
 
@@ -195,33 +199,38 @@ impl RequestedName {
                 .map(RequestedName::Ip)
                 .map_err(|_| NameError(format!("invalid IP address {value:?}"))),
             "email" => {
-                let (local, domain) = value
-                    .split_once('@')
-                    .ok_or_else(|| NameError(format!("invalid e-mail address {value:?}: missing '@'")))?;
+                let (local, domain) = value.split_once('@').ok_or_else(|| {
+                    NameError(format!("invalid e-mail address {value:?}: missing '@'"))
+                })?;
                 let local_ok = !local.is_empty()
                     && local.len() <= 64
                     && local.bytes().all(|b| b.is_ascii_graphic() && b != b'@');
                 if !local_ok {
-                    return Err(NameError(format!("invalid e-mail address {value:?}: bad local part")));
+                    return Err(NameError(format!(
+                        "invalid e-mail address {value:?}: bad local part"
+                    )));
                 }
                 let domain: DnsName = domain.parse()?;
                 if domain.is_wildcard() {
-                    return Err(NameError(format!("invalid e-mail address {value:?}: wildcard domain")));
+                    return Err(NameError(format!(
+                        "invalid e-mail address {value:?}: wildcard domain"
+                    )));
                 }
                 Ok(RequestedName::Email(format!("{local}@{domain}")))
             }
             "uri" => {
-                let scheme_ok = value
-                    .split_once(':')
-                    .is_some_and(|(s, rest)| {
-                        !s.is_empty()
-                            && !rest.is_empty()
-                            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                    });
+                let scheme_ok = value.split_once(':').is_some_and(|(s, rest)| {
+                    !s.is_empty()
+                        && !rest.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                });
                 if scheme_ok && value.len() <= 2048 && value.bytes().all(|b| b.is_ascii_graphic()) {
                     Ok(RequestedName::Uri(value.to_owned()))
                 } else {
-                    Err(NameError(format!("invalid URI {value:?}: need an absolute ASCII URI without spaces")))
+                    Err(NameError(format!(
+                        "invalid URI {value:?}: need an absolute ASCII URI without spaces"
+                    )))
                 }
             }
             other => Err(NameError(format!(
@@ -274,9 +283,23 @@ mod tests {
 
     #[test]
     fn dns_names() {
-        assert_eq!("WWW.Example.com".parse::<DnsName>().unwrap().as_str(), "www.example.com");
+        assert_eq!(
+            "WWW.Example.com".parse::<DnsName>().unwrap().as_str(),
+            "www.example.com"
+        );
         assert!("*.example.com".parse::<DnsName>().unwrap().is_wildcard());
-        for bad in ["", "a..b", "-a.com", "a-.com", "a_b.com", "*.com", "a.*.com", "192.168.1.1", "x.", "é.com"] {
+        for bad in [
+            "",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a_b.com",
+            "*.com",
+            "a.*.com",
+            "192.168.1.1",
+            "x.",
+            "é.com",
+        ] {
             assert!(bad.parse::<DnsName>().is_err(), "{bad} accepted");
         }
         assert!("a".repeat(64).parse::<DnsName>().is_err());
@@ -285,7 +308,9 @@ mod tests {
     #[test]
     fn tagged_names() {
         assert_eq!(
-            RequestedName::parse_tagged("ip:2001:db8::1").unwrap().to_string(),
+            RequestedName::parse_tagged("ip:2001:db8::1")
+                .unwrap()
+                .to_string(),
             "ip:2001:db8::1"
         );
         assert!(RequestedName::parse_tagged("email:a@b.example").is_ok());

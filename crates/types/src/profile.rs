@@ -127,11 +127,18 @@ impl Profile {
         }
         for kind in &self.allowed_name_kinds {
             if !NAME_KINDS.contains(&kind.as_str()) {
-                return Err(bad(format!("unknown name kind {kind:?} in allowed_name_kinds; use dns, ip, email or uri")));
+                return Err(bad(format!(
+                    "unknown name kind {kind:?} in allowed_name_kinds; use dns, ip, email or uri"
+                )));
             }
         }
-        if self.extended_key_usage.contains(&ExtendedKeyUsage::ServerAuth)
-            && !self.allowed_name_kinds.iter().any(|k| k == "dns" || k == "ip")
+        if self
+            .extended_key_usage
+            .contains(&ExtendedKeyUsage::ServerAuth)
+            && !self
+                .allowed_name_kinds
+                .iter()
+                .any(|k| k == "dns" || k == "ip")
         {
             return Err(bad("a serverAuth profile must allow dns or ip names".into()));
         }
@@ -198,13 +205,21 @@ mod tests {
 
     #[test]
     fn validation() {
-        let mut policy = Policy { version: 1, profiles: vec![profile()] };
+        let mut policy = Policy {
+            version: 1,
+            profiles: vec![profile()],
+        };
         policy.validate().unwrap();
         policy.profiles.push(profile());
         assert!(policy.validate().unwrap_err().0.contains("twice"));
         let mut p = profile();
         p.allowed_name_kinds = vec!["x400".into()];
-        assert!(Policy { version: 1, profiles: vec![p] }.validate().is_err());
+        assert!(Policy {
+            version: 1,
+            profiles: vec![p]
+        }
+        .validate()
+        .is_err());
         let unknown = r#"{"name":"a","issuer":"b","max_validity_secs":1,"key_algorithms":[],
             "key_usage":[],"allowed_name_kinds":[],"surprise":1}"#;
         assert!(serde_json::from_str::<Profile>(unknown).is_err());

@@ -86,13 +86,18 @@ impl FromStr for RevocationReason {
     /// Accepts the RFC name (case-insensitive) or the numeric code.
     fn from_str(s: &str) -> Result<Self, String> {
         if let Ok(code) = s.parse::<u8>() {
-            return Self::from_code(code)
-                .ok_or_else(|| format!("revocation reason code {code} is not defined (use 0-6 or 8-10)"));
+            return Self::from_code(code).ok_or_else(|| {
+                format!("revocation reason code {code} is not defined (use 0-6 or 8-10)")
+            });
         }
         Self::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown revocation reason {s:?}; use an RFC 5280 name such as keyCompromise"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown revocation reason {s:?}; use an RFC 5280 name such as keyCompromise"
+                )
+            })
     }
 }
 
@@ -102,8 +107,14 @@ mod tests {
 
     #[test]
     fn codes() {
-        assert_eq!("keycompromise".parse::<RevocationReason>().unwrap(), RevocationReason::KeyCompromise);
-        assert_eq!("9".parse::<RevocationReason>().unwrap(), RevocationReason::PrivilegeWithdrawn);
+        assert_eq!(
+            "keycompromise".parse::<RevocationReason>().unwrap(),
+            RevocationReason::KeyCompromise
+        );
+        assert_eq!(
+            "9".parse::<RevocationReason>().unwrap(),
+            RevocationReason::PrivilegeWithdrawn
+        );
         assert!("7".parse::<RevocationReason>().is_err());
         assert!(RevocationReason::from_code(11).is_none());
     }

@@ -52,7 +52,8 @@ impl FromStr for Serial {
     fn from_str(s: &str) -> Result<Self, String> {
         let cleaned: String = s.chars().filter(|c| *c != ':').collect();
         let bytes = hex::decode(&cleaned).map_err(|_| format!("serial {s:?} is not hex"))?;
-        Serial::from_be_bytes(&bytes).ok_or_else(|| format!("serial {s:?} must be 1-20 non-zero octets"))
+        Serial::from_be_bytes(&bytes)
+            .ok_or_else(|| format!("serial {s:?} must be 1-20 non-zero octets"))
     }
 }
 
@@ -64,7 +65,9 @@ impl Serialize for Serial {
 
 impl<'de> Deserialize<'de> for Serial {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -59,11 +59,16 @@ impl SignerClient {
         let stream = UnixStream::connect(path).map_err(|e| {
             ClientError::Transport(WireError::Io(std::io::Error::new(
                 e.kind(),
-                format!("cannot connect to {}: {e} (is strongroom-signer running?)", path.display()),
+                format!(
+                    "cannot connect to {}: {e} (is strongroom-signer running?)",
+                    path.display()
+                ),
             )))
         })?;
         // A wedged signer must not hang callers forever; issuance takes milliseconds.
-        stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(WireError::Io)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(WireError::Io)?;
         Ok(SignerClient { stream, next_id: 1 })
     }
 
@@ -76,7 +81,10 @@ impl SignerClient {
         let body = read_frame(&mut self.stream)?;
         let frame = decode_payload::<Response>(&body)?;
         if frame.request_id != id {
-            return Err(ClientError::Mismatch { sent: id, received: frame.request_id });
+            return Err(ClientError::Mismatch {
+                sent: id,
+                received: frame.request_id,
+            });
         }
         match frame.message {
             Response::Error(e) => Err(ClientError::Signer(e)),

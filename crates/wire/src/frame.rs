@@ -48,9 +48,13 @@ impl fmt::Display for WireError {
         match self {
             WireError::Closed => f.write_str("peer closed the connection"),
             WireError::Io(e) => write!(f, "socket error: {e}"),
-            WireError::Oversize(n) => write!(f, "frame of {n} bytes exceeds the {MAX_FRAME}-byte limit"),
+            WireError::Oversize(n) => {
+                write!(f, "frame of {n} bytes exceeds the {MAX_FRAME}-byte limit")
+            }
             WireError::Truncated => f.write_str("frame shorter than its header"),
-            WireError::Version(v) => write!(f, "unsupported protocol version {v} (expected {VERSION})"),
+            WireError::Version(v) => {
+                write!(f, "unsupported protocol version {v} (expected {VERSION})")
+            }
             WireError::Malformed(why) => write!(f, "malformed message: {why}"),
             WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the message"),
         }
@@ -123,7 +127,10 @@ pub fn decode_payload<T: DeserializeOwned>(body: &[u8]) -> Result<Frame<T>, Wire
     if !trailing.is_empty() {
         return Err(WireError::TrailingBytes(trailing.len()));
     }
-    Ok(Frame { request_id: u64::from_be_bytes(id_bytes), message })
+    Ok(Frame {
+        request_id: u64::from_be_bytes(id_bytes),
+        message,
+    })
 }
 
 /// Writes a complete frame and flushes.
@@ -152,7 +159,13 @@ mod tests {
     fn round_trip() {
         let f = encode_frame(7, &Request::Health).unwrap();
         let decoded: Frame<Request> = decode_payload(&body_of(&f)).unwrap();
-        assert_eq!(decoded, Frame { request_id: 7, message: Request::Health });
+        assert_eq!(
+            decoded,
+            Frame {
+                request_id: 7,
+                message: Request::Health
+            }
+        );
     }
 
     #[test]
@@ -163,21 +176,39 @@ mod tests {
         trailing.push(0);
         let len = (trailing.len() - 4) as u32;
         trailing[..4].copy_from_slice(&len.to_be_bytes());
-        assert!(matches!(decode_payload::<Request>(&body_of(&trailing)), Err(WireError::TrailingBytes(1))));
+        assert!(matches!(
+            decode_payload::<Request>(&body_of(&trailing)),
+            Err(WireError::TrailingBytes(1))
+        ));
         // unknown tag
         let mut unknown = f.clone();
         *unknown.last_mut().unwrap() = 200;
-        assert!(matches!(decode_payload::<Request>(&body_of(&unknown)), Err(WireError::Malformed(_))));
+        assert!(matches!(
+            decode_payload::<Request>(&body_of(&unknown)),
+            Err(WireError::Malformed(_))
+        ));
         // wrong version
         let mut version = f.clone();
         version[4] = 9;
-        assert!(matches!(decode_payload::<Request>(&body_of(&version)), Err(WireError::Version(9))));
+        assert!(matches!(
+            decode_payload::<Request>(&body_of(&version)),
+            Err(WireError::Version(9))
+        ));
         // oversize claim: rejected before reading the body
         let huge = ((MAX_FRAME as u32) + 1).to_be_bytes();
-        assert!(matches!(read_frame(&mut Cursor::new(huge)), Err(WireError::Oversize(_))));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(huge)),
+            Err(WireError::Oversize(_))
+        ));
         // truncated body
-        assert!(matches!(read_frame(&mut Cursor::new(&f[..f.len() - 1])), Err(WireError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(&f[..f.len() - 1])),
+            Err(WireError::Truncated)
+        ));
         // clean close
-        assert!(matches!(read_frame(&mut Cursor::new(Vec::new())), Err(WireError::Closed)));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(Vec::new())),
+            Err(WireError::Closed)
+        ));
     }
 }

@@ -101,7 +101,11 @@ impl Request {
             Request::Health => "Health".into(),
             Request::GetCaChain { ca } => format!("GetCaChain ca={ca}"),
             Request::PutPolicy { policy } => {
-                format!("PutPolicy version={} profiles={}", policy.version, policy.profiles.len())
+                format!(
+                    "PutPolicy version={} profiles={}",
+                    policy.version,
+                    policy.profiles.len()
+                )
             }
             Request::IssueCertificate(r) => format!(
                 "IssueCertificate profile={} names={} key={}",
@@ -114,7 +118,10 @@ impl Request {
             ),
             Request::IssueCrl { ca } => format!("IssueCrl ca={ca}"),
             Request::RecordRevocation(r) => {
-                format!("RecordRevocation ca={} serial={} reason={}", r.ca, r.serial, r.reason)
+                format!(
+                    "RecordRevocation ca={} serial={} reason={}",
+                    r.ca, r.serial, r.reason
+                )
             }
         }
     }

@@ -10,17 +10,25 @@ use der::{Any, Decode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
 
-pub(crate) const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(crate) const ID_EC_PUBLIC_KEY: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 pub(crate) const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 pub(crate) const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-pub(crate) const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub(crate) const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-pub(crate) const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-pub(crate) const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-pub(crate) const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-pub(crate) const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-pub(crate) const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-pub(crate) const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+pub(crate) const ECDSA_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub(crate) const ECDSA_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+pub(crate) const RSA_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub(crate) const RSA_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+pub(crate) const RSA_SHA512: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+pub(crate) const RSASSA_PSS: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 
 /// RSASSA-PSS-params for SHA-256 / MGF1-SHA-256 / salt 32 (RFC 4055 §3.1), DER.
 const PSS_SHA256_PARAMS: &[u8] = &[
@@ -64,9 +72,17 @@ pub(crate) fn signature_algorithm_from_identifier(
     id: &AlgorithmIdentifierOwned,
 ) -> Option<SignatureAlgorithm> {
     use SignatureAlgorithm::*;
-    [EcdsaSha256, EcdsaSha384, RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPssSha256, RsaPssSha384, Ed25519]
-        .into_iter()
-        .find(|alg| &signature_algorithm_identifier(*alg) == id)
+    [
+        EcdsaSha256,
+        EcdsaSha384,
+        RsaPkcs1Sha256,
+        RsaPkcs1Sha384,
+        RsaPssSha256,
+        RsaPssSha384,
+        Ed25519,
+    ]
+    .into_iter()
+    .find(|alg| &signature_algorithm_identifier(*alg) == id)
 }
 
 /// The key algorithm held in a DER SubjectPublicKeyInfo. Refuses curves other than P-256
@@ -77,7 +93,9 @@ pub fn key_algorithm_of_spki(spki_der: &[u8]) -> Result<KeyAlgorithm, X509Error>
     key_algorithm_of(&spki)
 }
 
-pub(crate) fn key_algorithm_of(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyAlgorithm, X509Error> {
+pub(crate) fn key_algorithm_of(
+    spki: &SubjectPublicKeyInfoOwned,
+) -> Result<KeyAlgorithm, X509Error> {
     let key_bytes = bit_string_bytes(&spki.subject_public_key)?;
     let oid = spki.algorithm.oid;
     if oid == ID_EC_PUBLIC_KEY {
@@ -92,7 +110,9 @@ pub(crate) fn key_algorithm_of(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyAl
         } else if curve == SECP384R1 {
             (KeyAlgorithm::EcdsaP384, 97)
         } else {
-            return Err(X509Error::Unsupported(format!("EC curve {curve}; use P-256 or P-384")));
+            return Err(X509Error::Unsupported(format!(
+                "EC curve {curve}; use P-256 or P-384"
+            )));
         };
         if key_bytes.len() != len || key_bytes[0] != 0x04 {
             return Err(X509Error::Malformed("EC point must be uncompressed".into()));
@@ -101,11 +121,15 @@ pub(crate) fn key_algorithm_of(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyAl
     } else if oid == RSA_ENCRYPTION {
         let elements = sequence_elements(key_bytes)?;
         let [modulus, exponent] = elements.as_slice() else {
-            return Err(X509Error::Malformed("RSAPublicKey must hold modulus and exponent".into()));
+            return Err(X509Error::Malformed(
+                "RSAPublicKey must hold modulus and exponent".into(),
+            ));
         };
         let bits = integer_bits(modulus)?;
         if exponent != &[0x02, 0x03, 0x01, 0x00, 0x01] {
-            return Err(X509Error::Unsupported("RSA public exponent must be 65537".into()));
+            return Err(X509Error::Unsupported(
+                "RSA public exponent must be 65537".into(),
+            ));
         }
         match bits {
             2048 => Ok(KeyAlgorithm::Rsa2048),
@@ -114,15 +138,21 @@ pub(crate) fn key_algorithm_of(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyAl
             b if b < 2048 => Err(X509Error::Unsupported(format!(
                 "RSA-{b} is too weak; use at least RSA-2048"
             ))),
-            b => Err(X509Error::Unsupported(format!("RSA-{b}; use 2048, 3072 or 4096 bits"))),
+            b => Err(X509Error::Unsupported(format!(
+                "RSA-{b}; use 2048, 3072 or 4096 bits"
+            ))),
         }
     } else if oid == ID_ED25519 {
         if spki.algorithm.parameters.is_some() || key_bytes.len() != 32 {
-            return Err(X509Error::Malformed("Ed25519 key must be 32 bytes without parameters".into()));
+            return Err(X509Error::Malformed(
+                "Ed25519 key must be 32 bytes without parameters".into(),
+            ));
         }
         Ok(KeyAlgorithm::Ed25519)
     } else {
-        Err(X509Error::Unsupported(format!("public key algorithm {oid}")))
+        Err(X509Error::Unsupported(format!(
+            "public key algorithm {oid}"
+        )))
     }
 }
 
@@ -134,7 +164,11 @@ pub(crate) fn bit_string_bytes(bits: &BitString) -> Result<&[u8], X509Error> {
 /// Bit length of a positive DER INTEGER given as a whole TLV.
 fn integer_bits(tlv: &[u8]) -> Result<usize, X509Error> {
     // The walker guarantees a complete TLV; skip the header.
-    let header = if tlv.get(1).is_some_and(|&l| l >= 0x80) { 2 + (tlv[1] & 0x7f) as usize } else { 2 };
+    let header = if tlv.get(1).is_some_and(|&l| l >= 0x80) {
+        2 + (tlv[1] & 0x7f) as usize
+    } else {
+        2
+    };
     if tlv.first() != Some(&0x02) || tlv.len() <= header {
         return Err(X509Error::Malformed("RSA modulus is not an INTEGER".into()));
     }
@@ -154,9 +188,19 @@ mod tests {
 
     #[test]
     fn parameters_are_valid_der() {
-        for alg in [SignatureAlgorithm::RsaPssSha256, SignatureAlgorithm::RsaPssSha384, SignatureAlgorithm::RsaPkcs1Sha256] {
-            assert!(signature_algorithm_identifier(alg).parameters.is_some(), "{alg}");
-            assert_eq!(signature_algorithm_from_identifier(&signature_algorithm_identifier(alg)), Some(alg));
+        for alg in [
+            SignatureAlgorithm::RsaPssSha256,
+            SignatureAlgorithm::RsaPssSha384,
+            SignatureAlgorithm::RsaPkcs1Sha256,
+        ] {
+            assert!(
+                signature_algorithm_identifier(alg).parameters.is_some(),
+                "{alg}"
+            );
+            assert_eq!(
+                signature_algorithm_from_identifier(&signature_algorithm_identifier(alg)),
+                Some(alg)
+            );
         }
     }
 }

@@ -46,15 +46,19 @@ impl CaCertificate {
     pub fn from_der(der: &[u8]) -> Result<CaCertificate, X509Error> {
         let cert = Certificate::from_der(der)?;
         let tbs = cert.tbs_certificate();
-        let (_, bc) = tbs
-            .get_extension::<BasicConstraints>()?
-            .ok_or_else(|| X509Error::Malformed("CA certificate without basicConstraints".into()))?;
+        let (_, bc) = tbs.get_extension::<BasicConstraints>()?.ok_or_else(|| {
+            X509Error::Malformed("CA certificate without basicConstraints".into())
+        })?;
         if !bc.ca {
-            return Err(X509Error::Malformed("certificate is not a CA (cA=FALSE)".into()));
+            return Err(X509Error::Malformed(
+                "certificate is not a CA (cA=FALSE)".into(),
+            ));
         }
         let (_, ski) = tbs
             .get_extension::<SubjectKeyIdentifier>()?
-            .ok_or_else(|| X509Error::Malformed("CA certificate without subjectKeyIdentifier".into()))?;
+            .ok_or_else(|| {
+                X509Error::Malformed("CA certificate without subjectKeyIdentifier".into())
+            })?;
         let constraints = match tbs.get_extension::<NameConstraints>()? {
             Some((_, nc)) => Constraints::from_extension(&nc)?,
             None => Constraints::default(),

@@ -106,10 +106,15 @@ impl CertificatePlan {
         if !self.extended_key_usage.is_empty() {
             extensions.push(ext::extended_key_usage(&self.extended_key_usage)?);
         }
-        extensions.push(ext::subject_key_identifier(&key_identifier(&self.subject.public_key_der)?)?);
+        extensions.push(ext::subject_key_identifier(&key_identifier(
+            &self.subject.public_key_der,
+        )?)?);
         extensions.push(ext::authority_key_identifier(&self.issuer_key_id)?);
         if !self.names.is_empty() {
-            extensions.push(ext::subject_alt_name(&self.names, self.subject.name.is_empty())?);
+            extensions.push(ext::subject_alt_name(
+                &self.names,
+                self.subject.name.is_empty(),
+            )?);
         }
         if let Some(ca) = &self.ca {
             if !ca.constraints.is_empty() {
@@ -120,14 +125,20 @@ impl CertificatePlan {
             extensions.push(ext::crl_distribution_points(&self.crl_urls)?);
         }
         if !self.ocsp_urls.is_empty() || !self.ca_issuers_urls.is_empty() {
-            extensions.push(ext::authority_info_access(&self.ocsp_urls, &self.ca_issuers_urls)?);
+            extensions.push(ext::authority_info_access(
+                &self.ocsp_urls,
+                &self.ca_issuers_urls,
+            )?);
         }
         let tbs = TbsCertificateV3 {
             version: Version::V3,
             serial_number: SerialNumber::new(&positive_integer(self.serial.as_bytes()))?,
             signature: signature_algorithm_identifier(self.signature),
             issuer: self.issuer_name.clone(),
-            validity: Validity::new(to_x509_time(self.not_before)?, to_x509_time(self.not_after)?),
+            validity: Validity::new(
+                to_x509_time(self.not_before)?,
+                to_x509_time(self.not_after)?,
+            ),
             subject: self.subject.name.clone(),
             subject_public_key_info: spki,
             extensions,
@@ -181,7 +192,11 @@ pub fn sign_certificate(linted: LintedTbs, signer: &dyn TbsSigner) -> Result<Vec
     }
     let signature = signer.sign(&tbs).map_err(X509Error::Signing)?;
     let alg_id = signature_algorithm_identifier(alg);
-    let cert = der_sequence(&[&tbs, &alg_id.to_der()?, &BitString::from_bytes(&signature)?.to_der()?]);
+    let cert = der_sequence(&[
+        &tbs,
+        &alg_id.to_der()?,
+        &BitString::from_bytes(&signature)?.to_der()?,
+    ]);
     let issuer_spki = SubjectPublicKeyInfoOwned::from_der(&issuer_key)?;
     verify_signature(&issuer_spki, &alg_id, &tbs, &signature)
         .map_err(|e| X509Error::Signing(format!("the HSM's signature does not verify: {e}")))?;

@@ -15,8 +15,8 @@ use der::{Decode, Encode};
 use spki::SubjectPublicKeyInfoOwned;
 use std::time::Duration;
 use strongroom_types::{RevocationReason, Serial};
-use x509_cert::crl::{RevokedCert, TbsCertList};
 use x509_cert::certificate::Version;
+use x509_cert::crl::{RevokedCert, TbsCertList};
 use x509_cert::ext::pkix::crl::CrlNumber;
 use x509_cert::ext::pkix::CrlReason;
 use x509_cert::ext::Extension;
@@ -52,19 +52,30 @@ pub struct CrlPlan<'a> {
     pub entries: &'a [CrlEntry],
 }
 
-const INVALIDITY_DATE: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.24");
-const REASON_CODE: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.21");
+const INVALIDITY_DATE: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.24");
+const REASON_CODE: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.21");
 
 fn entry(e: &CrlEntry) -> Result<RevokedCert, X509Error> {
     let mut exts: Vec<Extension> = Vec::new();
     if e.reason != RevocationReason::Unspecified {
         let reason = CrlReason::from_der(&[0x0a, 0x01, e.reason.code()])?;
-        exts.push(Extension { extn_id: REASON_CODE, critical: false, extn_value: der::asn1::OctetString::new(reason.to_der()?)? });
+        exts.push(Extension {
+            extn_id: REASON_CODE,
+            critical: false,
+            extn_value: der::asn1::OctetString::new(reason.to_der()?)?,
+        });
     }
     if let Some(t) = e.invalidity_date {
-        let secs = u64::try_from(t).map_err(|_| X509Error::Malformed("invalidity date before 1970".into()))?;
+        let secs = u64::try_from(t)
+            .map_err(|_| X509Error::Malformed("invalidity date before 1970".into()))?;
         let g = GeneralizedTime::from_unix_duration(Duration::from_secs(secs))?;
-        exts.push(Extension { extn_id: INVALIDITY_DATE, critical: false, extn_value: der::asn1::OctetString::new(g.to_der()?)? });
+        exts.push(Extension {
+            extn_id: INVALIDITY_DATE,
+            critical: false,
+            extn_value: der::asn1::OctetString::new(g.to_der()?)?,
+        });
     }
     let mut serial = Vec::with_capacity(21);
     if e.serial.as_bytes().first().is_some_and(|b| b & 0x80 != 0) {
@@ -81,12 +92,20 @@ fn entry(e: &CrlEntry) -> Result<RevokedCert, X509Error> {
 /// Builds, signs and verifies a CRL.
 pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, X509Error> {
     if plan.next_update <= plan.this_update {
-        return Err(X509Error::Lint("crl: nextUpdate must be after thisUpdate".into()));
+        return Err(X509Error::Lint(
+            "crl: nextUpdate must be after thisUpdate".into(),
+        ));
     }
     if signer.signature_algorithm() != plan.signature {
-        return Err(X509Error::Signing("signer algorithm differs from the plan".into()));
+        return Err(X509Error::Signing(
+            "signer algorithm differs from the plan".into(),
+        ));
     }
-    let revoked = plan.entries.iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let revoked = plan
+        .entries
+        .iter()
+        .map(entry)
+        .collect::<Result<Vec<_>, _>>()?;
     let number = CrlNumber(Uint::new(&plan.number.to_be_bytes())?);
     let tbs = TbsCertList {
         version: Version::V2,
@@ -95,7 +114,10 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         this_update: to_x509_time(plan.this_update)?,
         next_update: Some(to_x509_time(plan.next_update)?),
         revoked_certificates: (!revoked.is_empty()).then_some(revoked),
-        crl_extensions: Some(vec![authority_key_identifier(&plan.ca.key_id)?, extension(&number, false)?]),
+        crl_extensions: Some(vec![
+            authority_key_identifier(&plan.ca.key_id)?,
+            extension(&number, false)?,
+        ]),
     };
     let tbs_der = tbs.to_der()?;
     let signature = signer.sign(&tbs_der).map_err(X509Error::Signing)?;
@@ -103,5 +125,9 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
     let spki = SubjectPublicKeyInfoOwned::from_der(&plan.ca.public_key_der)?;
     verify_signature(&spki, &alg, &tbs_der, &signature)
         .map_err(|e| X509Error::Signing(format!("the HSM's CRL signature does not verify: {e}")))?;
-    Ok(der_sequence(&[&tbs_der, &alg.to_der()?, &BitString::from_bytes(&signature)?.to_der()?]))
+    Ok(der_sequence(&[
+        &tbs_der,
+        &alg.to_der()?,
+        &BitString::from_bytes(&signature)?.to_der()?,
+    ]))
 }

@@ -46,7 +46,9 @@ pub fn parse_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     // Walk the raw structure first: the signature covers these exact bytes.
     let parts = sequence_elements(der)?;
     let [info_tlv, _, _] = parts.as_slice() else {
-        return Err(X509Error::Malformed("a CSR is a SEQUENCE of info, algorithm, signature".into()));
+        return Err(X509Error::Malformed(
+            "a CSR is a SEQUENCE of info, algorithm, signature".into(),
+        ));
     };
     let csr = CertReq::from_der(der).map_err(|e| X509Error::Malformed(format!("CSR: {e}")))?;
     let signature = csr
@@ -108,7 +110,9 @@ pub(crate) fn requested_name(gn: &GeneralName) -> Result<RequestedName, X509Erro
     match gn {
         GeneralName::DnsName(n) => RequestedName::parse("dns", &ia5(n)).map_err(bad),
         GeneralName::Rfc822Name(n) => RequestedName::parse("email", &ia5(n)).map_err(bad),
-        GeneralName::UniformResourceIdentifier(n) => RequestedName::parse("uri", &ia5(n)).map_err(bad),
+        GeneralName::UniformResourceIdentifier(n) => {
+            RequestedName::parse("uri", &ia5(n)).map_err(bad)
+        }
         GeneralName::IpAddress(o) => match o.as_bytes().len() {
             4 => {
                 let mut b = [0u8; 4];

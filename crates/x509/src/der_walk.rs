@@ -10,7 +10,9 @@ fn split_tlv(input: &[u8]) -> Result<(&[u8], &[u8], &[u8]), X509Error> {
     let bad = || X509Error::Malformed("truncated or invalid DER length".into());
     let (&tag, rest) = input.split_first().ok_or_else(bad)?;
     if tag & 0x1f == 0x1f {
-        return Err(X509Error::Malformed("multi-byte tags are not expected here".into()));
+        return Err(X509Error::Malformed(
+            "multi-byte tags are not expected here".into(),
+        ));
     }
     let (&first, rest) = rest.split_first().ok_or_else(bad)?;
     let (len, rest) = if first < 0x80 {
@@ -20,7 +22,9 @@ fn split_tlv(input: &[u8]) -> Result<(&[u8], &[u8], &[u8]), X509Error> {
         if n == 0 || n > 4 || rest.len() < n {
             return Err(bad());
         }
-        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
         // DER: long form only when needed, and no leading zero octet.
         if len < 0x80 || rest[0] == 0 {
             return Err(X509Error::Malformed("non-minimal DER length".into()));
@@ -42,7 +46,10 @@ pub(crate) fn sequence_elements(der: &[u8]) -> Result<Vec<&[u8]>, X509Error> {
     }
     let (_, mut contents, rest) = split_tlv(der)?;
     if !rest.is_empty() {
-        return Err(X509Error::Malformed(format!("{} trailing bytes after the SEQUENCE", rest.len())));
+        return Err(X509Error::Malformed(format!(
+            "{} trailing bytes after the SEQUENCE",
+            rest.len()
+        )));
     }
     let mut out = Vec::new();
     while !contents.is_empty() {
@@ -61,7 +68,10 @@ mod tests {
     fn walks_and_rejects() {
         let seq = [0x30, 0x06, 0x02, 0x01, 0x05, 0x04, 0x01, 0xaa];
         let parts = sequence_elements(&seq).unwrap();
-        assert_eq!(parts, vec![&[0x02, 0x01, 0x05][..], &[0x04, 0x01, 0xaa][..]]);
+        assert_eq!(
+            parts,
+            vec![&[0x02, 0x01, 0x05][..], &[0x04, 0x01, 0xaa][..]]
+        );
         assert!(sequence_elements(&[0x30, 0x03, 0x02, 0x01]).is_err());
         assert!(sequence_elements(&[0x30, 0x81, 0x01, 0x05]).is_err());
         let mut trailing = seq.to_vec();

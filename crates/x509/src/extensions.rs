@@ -16,8 +16,8 @@ use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-    CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, NameConstraints,
-    SubjectAltName, SubjectKeyIdentifier,
+    CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages, NameConstraints, SubjectAltName,
+    SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 
@@ -42,7 +42,8 @@ pub(crate) fn extension<T: Encode + der::oid::AssociatedOid>(
     })
 }
 
-pub(crate) fn eku_oid(eku: Eku) -> ObjectIdentifier {
+/// The OID of an extended key usage purpose.
+pub fn eku_oid(eku: Eku) -> ObjectIdentifier {
     let arc = match eku {
         Eku::ServerAuth => "1.3.6.1.5.5.7.3.1",
         Eku::ClientAuth => "1.3.6.1.5.5.7.3.2",
@@ -66,7 +67,9 @@ pub(crate) fn general_name(name: &RequestedName) -> Result<GeneralName, X509Erro
 
 fn uri(url: &str) -> Result<GeneralName, X509Error> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(X509Error::Lint(format!("URL {url:?} must be http:// or https://")));
+        return Err(X509Error::Lint(format!(
+            "URL {url:?} must be http:// or https://"
+        )));
     }
     Ok(GeneralName::UniformResourceIdentifier(Ia5String::new(url)?))
 }
@@ -109,15 +112,30 @@ pub(crate) fn key_usage(bits: KeyUsageBits) -> Result<Extension, X509Error> {
 }
 
 pub(crate) fn basic_constraints(ca: bool, path_len: Option<u8>) -> Result<Extension, X509Error> {
-    extension(&BasicConstraints { ca, path_len_constraint: path_len }, true)
+    extension(
+        &BasicConstraints {
+            ca,
+            path_len_constraint: path_len,
+        },
+        true,
+    )
 }
 
 pub(crate) fn extended_key_usage(ekus: &[Eku]) -> Result<Extension, X509Error> {
-    extension(&ExtendedKeyUsage(ekus.iter().map(|e| eku_oid(*e)).collect()), false)
+    extension(
+        &ExtendedKeyUsage(ekus.iter().map(|e| eku_oid(*e)).collect()),
+        false,
+    )
 }
 
-pub(crate) fn subject_alt_name(names: &[RequestedName], critical: bool) -> Result<Extension, X509Error> {
-    let names = names.iter().map(general_name).collect::<Result<Vec<_>, _>>()?;
+pub(crate) fn subject_alt_name(
+    names: &[RequestedName],
+    critical: bool,
+) -> Result<Extension, X509Error> {
+    let names = names
+        .iter()
+        .map(general_name)
+        .collect::<Result<Vec<_>, _>>()?;
     extension(&SubjectAltName(names), critical)
 }
 
@@ -144,25 +162,43 @@ pub(crate) fn crl_distribution_points(urls: &[String]) -> Result<Extension, X509
     extension(&CrlDistributionPoints(vec![dp]), false)
 }
 
-pub(crate) fn authority_info_access(ocsp: &[String], ca_issuers: &[String]) -> Result<Extension, X509Error> {
+pub(crate) fn authority_info_access(
+    ocsp: &[String],
+    ca_issuers: &[String],
+) -> Result<Extension, X509Error> {
     let mut list = Vec::new();
     for u in ocsp {
-        list.push(AccessDescription { access_method: ID_AD_OCSP, access_location: uri(u)? });
+        list.push(AccessDescription {
+            access_method: ID_AD_OCSP,
+            access_location: uri(u)?,
+        });
     }
     for u in ca_issuers {
-        list.push(AccessDescription { access_method: ID_AD_CA_ISSUERS, access_location: uri(u)? });
+        list.push(AccessDescription {
+            access_method: ID_AD_CA_ISSUERS,
+            access_location: uri(u)?,
+        });
     }
     extension(&AuthorityInfoAccessSyntax(list), false)
 }
 
-pub(crate) fn name_constraints(permitted: &[Subtree], excluded: &[Subtree]) -> Result<Extension, X509Error> {
+pub(crate) fn name_constraints(
+    permitted: &[Subtree],
+    excluded: &[Subtree],
+) -> Result<Extension, X509Error> {
     let conv = |list: &[Subtree]| -> Result<Option<Vec<_>>, X509Error> {
         if list.is_empty() {
             return Ok(None);
         }
-        list.iter().map(Subtree::to_general_subtree).collect::<Result<Vec<_>, _>>().map(Some)
+        list.iter()
+            .map(Subtree::to_general_subtree)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     };
-    let nc = NameConstraints { permitted_subtrees: conv(permitted)?, excluded_subtrees: conv(excluded)? };
+    let nc = NameConstraints {
+        permitted_subtrees: conv(permitted)?,
+        excluded_subtrees: conv(excluded)?,
+    };
     // RFC 5280 §4.2.1.10: conforming CAs MUST mark this extension critical.
     extension(&nc, true)
 }
@@ -173,7 +209,14 @@ mod tests {
 
     #[test]
     fn eku_oids_parse() {
-        for e in [Eku::ServerAuth, Eku::ClientAuth, Eku::CodeSigning, Eku::EmailProtection, Eku::TimeStamping, Eku::OcspSigning] {
+        for e in [
+            Eku::ServerAuth,
+            Eku::ClientAuth,
+            Eku::CodeSigning,
+            Eku::EmailProtection,
+            Eku::TimeStamping,
+            Eku::OcspSigning,
+        ] {
             assert_ne!(eku_oid(e), ID_AD_OCSP);
         }
     }

@@ -22,11 +22,11 @@ mod verify;
 pub use algorithm::{key_algorithm_of_spki, signature_algorithm_identifier};
 pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
-pub use name_constraints::{Constraints, Subtree};
 pub use crl::{build_crl, CrlEntry, CrlPlan};
 pub use csr::{parse_csr, VerifiedCsr};
 pub use error::X509Error;
-pub use extensions::key_identifier;
+pub use extensions::{eku_oid, key_identifier};
+pub use name_constraints::{Constraints, Subtree};
 pub use time::{to_x509_time, UnixTime};
 pub use verify::verify_signature;
 

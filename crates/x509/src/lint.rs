@@ -26,8 +26,15 @@ use x509_cert::TbsCertificate;
 const ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 /// Extensions we emit. A critical extension outside this list is refused.
 const KNOWN: [&str; 9] = [
-    "2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.14", "2.5.29.35", "2.5.29.17", "2.5.29.30",
-    "2.5.29.31", "1.3.6.1.5.5.7.1.1",
+    "2.5.29.19",
+    "2.5.29.15",
+    "2.5.29.37",
+    "2.5.29.14",
+    "2.5.29.35",
+    "2.5.29.17",
+    "2.5.29.30",
+    "2.5.29.31",
+    "1.3.6.1.5.5.7.1.1",
 ];
 
 /// Who signs the TBS.
@@ -68,14 +75,17 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
     }
     let serial = tbs.serial_number().as_bytes();
     if serial.len() < 8 || serial.len() > 20 || serial.first().is_some_and(|b| b & 0x80 != 0) {
-        return fail("serial", "must be positive, 8-20 octets (at least 64 bits of entropy)");
+        return fail(
+            "serial",
+            "must be positive, 8-20 octets (at least 64 bits of entropy)",
+        );
     }
     let Some(sig_alg) = signature_algorithm_from_identifier(tbs.signature()) else {
         return fail("signature", "unknown signature algorithm identifier");
     };
     let subject_spki = tbs.subject_public_key_info().to_der()?;
-    let subject_key = key_algorithm_of(tbs.subject_public_key_info())
-        .or_else(|e| fail("subject-key", e))?;
+    let subject_key =
+        key_algorithm_of(tbs.subject_public_key_info()).or_else(|e| fail("subject-key", e))?;
 
     // Extensions: present once each, no unknown critical ones.
     let exts = tbs.extensions().map(|e| e.as_slice()).unwrap_or_default();
@@ -85,7 +95,10 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
             return fail("extensions", format!("{} appears twice", e.extn_id));
         }
         if e.critical && !KNOWN.contains(&e.extn_id.to_string().as_str()) {
-            return fail("extensions", format!("unknown critical extension {}", e.extn_id));
+            return fail(
+                "extensions",
+                format!("unknown critical extension {}", e.extn_id),
+            );
         }
     }
     let bc = tbs.get_extension::<BasicConstraints>()?;
@@ -109,10 +122,16 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
         return fail("key-usage", "a CA certificate needs keyCertSign");
     }
     if !is_ca && (ku.key_cert_sign() || ku.crl_sign()) {
-        return fail("key-usage", "keyCertSign/cRLSign only belong in CA certificates");
+        return fail(
+            "key-usage",
+            "keyCertSign/cRLSign only belong in CA certificates",
+        );
     }
     if !subject_key.is_rsa() && (ku.key_encipherment() || ku.data_encipherment()) {
-        return fail("key-usage", format!("keyEncipherment/dataEncipherment are meaningless for a {subject_key} key"));
+        return fail(
+            "key-usage",
+            format!("keyEncipherment/dataEncipherment are meaningless for a {subject_key} key"),
+        );
     }
     if subject_key.is_rsa() && ku.key_agreement() {
         return fail("key-usage", "keyAgreement is meaningless for an RSA key");
@@ -123,7 +142,10 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
 
     if let Some((_, eku)) = tbs.get_extension::<ExtendedKeyUsage>()? {
         if eku.0.is_empty() || eku.0.contains(&ANY_EKU) {
-            return fail("eku", "extendedKeyUsage must list specific purposes, never anyExtendedKeyUsage");
+            return fail(
+                "eku",
+                "extendedKeyUsage must list specific purposes, never anyExtendedKeyUsage",
+            );
         }
     }
 
@@ -131,7 +153,10 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
         return fail("ski", "subjectKeyIdentifier is required");
     };
     if ski.0.as_bytes() != key_identifier(&subject_spki)?.as_slice() {
-        return fail("ski", "subjectKeyIdentifier does not match the subject key (RFC 7093 method 1)");
+        return fail(
+            "ski",
+            "subjectKeyIdentifier does not match the subject key (RFC 7093 method 1)",
+        );
     }
     let aki = tbs
         .get_extension::<AuthorityKeyIdentifier>()?
@@ -147,10 +172,16 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
     let (issuer_key_der, issuer_constraints) = match issuer {
         Issuer::SelfSigned => {
             if tbs.issuer() != tbs.subject() || !is_ca {
-                return fail("issuer", "a self-signed certificate must be a CA with issuer = subject");
+                return fail(
+                    "issuer",
+                    "a self-signed certificate must be a CA with issuer = subject",
+                );
             }
             if aki.as_deref() != Some(ski.0.as_bytes()) {
-                return fail("aki", "a root's authorityKeyIdentifier must equal its own SKI");
+                return fail(
+                    "aki",
+                    "a root's authorityKeyIdentifier must equal its own SKI",
+                );
             }
             (subject_spki.clone(), Constraints::default())
         }
@@ -159,22 +190,37 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
                 return fail("issuer", "issuer name differs from the CA's subject");
             }
             if aki.as_deref() != Some(ca.key_id.as_slice()) {
-                return fail("aki", "authorityKeyIdentifier must equal the issuing CA's SKI");
+                return fail(
+                    "aki",
+                    "authorityKeyIdentifier must equal the issuing CA's SKI",
+                );
             }
             if not_before < ca.not_before || not_after > ca.not_after {
                 return fail("validity", "must lie within the issuing CA's validity");
             }
             if !sig_alg.fits_key(ca.key_algorithm) {
-                return fail("signature", format!("{sig_alg} cannot be made with the CA's {} key", ca.key_algorithm));
+                return fail(
+                    "signature",
+                    format!(
+                        "{sig_alg} cannot be made with the CA's {} key",
+                        ca.key_algorithm
+                    ),
+                );
             }
             if is_ca {
                 let child_len = bc.as_ref().and_then(|(_, b)| b.path_len_constraint);
                 if let Some(parent_len) = ca.path_len {
                     if parent_len == 0 {
-                        return fail("path-length", "the issuing CA has pathLenConstraint 0 and cannot sign CAs");
+                        return fail(
+                            "path-length",
+                            "the issuing CA has pathLenConstraint 0 and cannot sign CAs",
+                        );
                     }
                     if child_len.is_none_or(|c| c >= parent_len) {
-                        return fail("path-length", format!("must be below the parent's {parent_len}"));
+                        return fail(
+                            "path-length",
+                            format!("must be below the parent's {parent_len}"),
+                        );
                     }
                 }
             }
@@ -201,21 +247,31 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
         }
     }
     if !is_ca && names.is_empty() {
-        return fail("san", "a leaf certificate needs at least one subjectAltName");
+        return fail(
+            "san",
+            "a leaf certificate needs at least one subjectAltName",
+        );
     }
     if !is_ca {
         if let Ok(Some(cn)) = tbs.subject().common_name() {
             let cn = cn.value().to_string();
-            if !names.iter().any(|n| matches!(n, strongroom_types::RequestedName::Dns(d) if d.as_str() == cn)
-                || matches!(n, strongroom_types::RequestedName::Ip(ip) if ip.to_string() == cn))
-            {
-                return fail("subject", "commonName must repeat one of the subjectAltNames");
+            if !names.iter().any(|n| {
+                matches!(n, strongroom_types::RequestedName::Dns(d) if d.as_str() == cn)
+                    || matches!(n, strongroom_types::RequestedName::Ip(ip) if ip.to_string() == cn)
+            }) {
+                return fail(
+                    "subject",
+                    "commonName must repeat one of the subjectAltNames",
+                );
             }
         }
     }
     for n in &names {
         if !issuer_constraints.permits(n) {
-            return fail("name-constraints", format!("{n} is outside the issuing CA's name constraints"));
+            return fail(
+                "name-constraints",
+                format!("{n} is outside the issuing CA's name constraints"),
+            );
         }
     }
     if is_ca {
@@ -223,8 +279,13 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
             Some((_, nc)) => Constraints::from_extension(&nc)?,
             None => Constraints::default(),
         };
-        own.check_subset_of(&issuer_constraints).or_else(|e| fail("name-constraints", e))?;
+        own.check_subset_of(&issuer_constraints)
+            .or_else(|e| fail("name-constraints", e))?;
     }
 
-    Ok(LintedTbs { tbs: tbs_der, signature: sig_alg, issuer_public_key: issuer_key_der })
+    Ok(LintedTbs {
+        tbs: tbs_der,
+        signature: sig_alg,
+        issuer_public_key: issuer_key_der,
+    })
 }

@@ -35,19 +35,33 @@ impl Subtree {
     /// Parses `dns:…`, `ip:ADDR/PREFIX` or `email:…`.
     pub fn parse(s: &str) -> Result<Subtree, X509Error> {
         let bad = |why: &str| X509Error::Malformed(format!("name constraint {s:?}: {why}"));
-        let (kind, value) = s.split_once(':').ok_or_else(|| bad("use dns:, ip: or email:"))?;
+        let (kind, value) = s
+            .split_once(':')
+            .ok_or_else(|| bad("use dns:, ip: or email:"))?;
         match kind {
             "dns" | "email" => {
                 let domain = value.rsplit('@').next().unwrap_or(value);
                 let host = domain.strip_prefix('.').unwrap_or(domain);
                 host.parse::<strongroom_types::DnsName>()
                     .map_err(|e| bad(&e.to_string()))
-                    .and_then(|d| if d.is_wildcard() { Err(bad("no wildcards in constraints")) } else { Ok(()) })?;
+                    .and_then(|d| {
+                        if d.is_wildcard() {
+                            Err(bad("no wildcards in constraints"))
+                        } else {
+                            Ok(())
+                        }
+                    })?;
                 let v = value.to_ascii_lowercase();
-                Ok(if kind == "dns" { Subtree::Dns(v) } else { Subtree::Email(v) })
+                Ok(if kind == "dns" {
+                    Subtree::Dns(v)
+                } else {
+                    Subtree::Email(v)
+                })
             }
             "ip" => {
-                let (addr, prefix) = value.split_once('/').ok_or_else(|| bad("write ip:ADDRESS/PREFIX"))?;
+                let (addr, prefix) = value
+                    .split_once('/')
+                    .ok_or_else(|| bad("write ip:ADDRESS/PREFIX"))?;
                 let network: IpAddr = addr.parse().map_err(|_| bad("bad address"))?;
                 let prefix: u8 = prefix.parse().map_err(|_| bad("bad prefix"))?;
                 let max = if network.is_ipv4() { 32 } else { 128 };
@@ -79,7 +93,11 @@ impl Subtree {
                 GeneralName::IpAddress(OctetString::new(bytes)?)
             }
         };
-        Ok(GeneralSubtree { base, minimum: 0, maximum: None })
+        Ok(GeneralSubtree {
+            base,
+            minimum: 0,
+            maximum: None,
+        })
     }
 
     fn from_general_subtree(gs: &GeneralSubtree) -> Result<Subtree, X509Error> {
@@ -97,8 +115,14 @@ impl Subtree {
             GeneralName::IpAddress(o) => {
                 let b = o.as_bytes();
                 let (addr, m): (IpAddr, &[u8]) = match b.len() {
-                    8 => (IpAddr::from(<[u8; 4]>::try_from(&b[..4]).map_err(|_| unsupported())?), &b[4..]),
-                    32 => (IpAddr::from(<[u8; 16]>::try_from(&b[..16]).map_err(|_| unsupported())?), &b[16..]),
+                    8 => (
+                        IpAddr::from(<[u8; 4]>::try_from(&b[..4]).map_err(|_| unsupported())?),
+                        &b[4..],
+                    ),
+                    32 => (
+                        IpAddr::from(<[u8; 16]>::try_from(&b[..16]).map_err(|_| unsupported())?),
+                        &b[16..],
+                    ),
                     _ => return Err(X509Error::Malformed("iPAddress constraint length".into())),
                 };
                 let prefix = m.iter().map(|x| x.count_ones()).sum::<u32>() as u8;
@@ -112,7 +136,10 @@ impl Subtree {
     pub fn matches(&self, name: &RequestedName) -> bool {
         match (self, name) {
             (Subtree::Dns(base), RequestedName::Dns(d)) => {
-                let host = d.as_str().strip_prefix("*.").map_or(d.as_str().to_owned(), |rest| format!("x.{rest}"));
+                let host = d
+                    .as_str()
+                    .strip_prefix("*.")
+                    .map_or(d.as_str().to_owned(), |rest| format!("x.{rest}"));
                 dns_within(&host, base)
             }
             (Subtree::Ip { network, prefix }, RequestedName::Ip(ip)) => {
@@ -123,7 +150,11 @@ impl Subtree {
                     e.eq_ignore_ascii_case(base)
                 } else {
                     let host = e.rsplit('@').next().unwrap_or_default();
-                    if base.starts_with('.') { dns_within(host, base) } else { host == base }
+                    if base.starts_with('.') {
+                        dns_within(host, base)
+                    } else {
+                        host == base
+                    }
                 }
             }
             _ => false,
@@ -142,14 +173,28 @@ impl Subtree {
     fn within(&self, outer: &Subtree) -> bool {
         match (self, outer) {
             (Subtree::Dns(inner), Subtree::Dns(o)) => {
-                let host = inner.strip_prefix('.').map_or(inner.clone(), |h| format!("x.{h}"));
-                dns_within(&host, o) && (inner.starts_with('.') || !o.starts_with('.') || inner != o)
+                let host = inner
+                    .strip_prefix('.')
+                    .map_or(inner.clone(), |h| format!("x.{h}"));
+                dns_within(&host, o)
+                    && (inner.starts_with('.') || !o.starts_with('.') || inner != o)
             }
-            (Subtree::Ip { network: n1, prefix: p1 }, Subtree::Ip { network: n2, prefix: p2 }) => {
-                n1.is_ipv4() == n2.is_ipv4() && p1 >= p2 && mask(*n1, *p2) == *n2
-            }
+            (
+                Subtree::Ip {
+                    network: n1,
+                    prefix: p1,
+                },
+                Subtree::Ip {
+                    network: n2,
+                    prefix: p2,
+                },
+            ) => n1.is_ipv4() == n2.is_ipv4() && p1 >= p2 && mask(*n1, *p2) == *n2,
             (Subtree::Email(inner), Subtree::Email(_)) => {
-                let probe = if inner.contains('@') { inner.clone() } else { format!("x@{}", inner.trim_start_matches('.')) };
+                let probe = if inner.contains('@') {
+                    inner.clone()
+                } else {
+                    format!("x@{}", inner.trim_start_matches('.'))
+                };
                 outer.matches(&RequestedName::Email(probe))
             }
             _ => false,
@@ -169,7 +214,8 @@ impl fmt::Display for Subtree {
 
 fn dns_within(host: &str, base: &str) -> bool {
     if let Some(below) = base.strip_prefix('.') {
-        host.len() > base.len() && host.ends_with(base) || host.ends_with(&format!(".{below}")) && host != below
+        host.len() > base.len() && host.ends_with(base)
+            || host.ends_with(&format!(".{below}")) && host != below
     } else {
         host == base || host.ends_with(&format!(".{base}"))
     }
@@ -201,9 +247,15 @@ impl Constraints {
     /// Parses the extension value of a CA certificate.
     pub(crate) fn from_extension(nc: &NameConstraints) -> Result<Constraints, X509Error> {
         let conv = |list: &Option<Vec<GeneralSubtree>>| {
-            list.iter().flatten().map(Subtree::from_general_subtree).collect::<Result<Vec<_>, _>>()
+            list.iter()
+                .flatten()
+                .map(Subtree::from_general_subtree)
+                .collect::<Result<Vec<_>, _>>()
         };
-        Ok(Constraints { permitted: conv(&nc.permitted_subtrees)?, excluded: conv(&nc.excluded_subtrees)? })
+        Ok(Constraints {
+            permitted: conv(&nc.permitted_subtrees)?,
+            excluded: conv(&nc.excluded_subtrees)?,
+        })
     }
 
     /// True when there is nothing to enforce.
@@ -217,7 +269,11 @@ impl Constraints {
         if self.excluded.iter().any(|s| s.matches(name)) {
             return false;
         }
-        let same_kind: Vec<&Subtree> = self.permitted.iter().filter(|s| s.kind() == name.kind()).collect();
+        let same_kind: Vec<&Subtree> = self
+            .permitted
+            .iter()
+            .filter(|s| s.kind() == name.kind())
+            .collect();
         // Names of a kind we never constrain (uri) are refused when any permitted list
         // exists: we cannot prove them inside it, so fail closed.
         if name.kind() == "uri" && !self.permitted.is_empty() {
@@ -231,11 +287,16 @@ impl Constraints {
     /// parent's, and every subtree the parent excludes is excluded by the child too.
     pub fn check_subset_of(&self, parent: &Constraints) -> Result<(), String> {
         for kind in ["dns", "ip", "email"] {
-            let parent_kind: Vec<&Subtree> = parent.permitted.iter().filter(|s| s.kind() == kind).collect();
+            let parent_kind: Vec<&Subtree> = parent
+                .permitted
+                .iter()
+                .filter(|s| s.kind() == kind)
+                .collect();
             if parent_kind.is_empty() {
                 continue;
             }
-            let child_kind: Vec<&Subtree> = self.permitted.iter().filter(|s| s.kind() == kind).collect();
+            let child_kind: Vec<&Subtree> =
+                self.permitted.iter().filter(|s| s.kind() == kind).collect();
             if child_kind.is_empty() {
                 return Err(format!(
                     "the parent permits only some {kind} names ({}); the child must list permitted {kind} subtrees inside them",
@@ -244,13 +305,17 @@ impl Constraints {
             }
             for c in child_kind {
                 if !parent_kind.iter().any(|p| c.within(p)) {
-                    return Err(format!("permitted subtree {c} is not inside the parent's permitted subtrees"));
+                    return Err(format!(
+                        "permitted subtree {c} is not inside the parent's permitted subtrees"
+                    ));
                 }
             }
         }
         for p in &parent.excluded {
             if !self.excluded.iter().any(|c| p.within(c) || c == p) {
-                return Err(format!("the parent excludes {p}; the child must exclude it too"));
+                return Err(format!(
+                    "the parent excludes {p}; the child must exclude it too"
+                ));
             }
         }
         Ok(())
@@ -271,14 +336,23 @@ mod tests {
 
     fn c(permitted: &[&str], excluded: &[&str]) -> Constraints {
         Constraints {
-            permitted: permitted.iter().map(|s| Subtree::parse(s).unwrap()).collect(),
-            excluded: excluded.iter().map(|s| Subtree::parse(s).unwrap()).collect(),
+            permitted: permitted
+                .iter()
+                .map(|s| Subtree::parse(s).unwrap())
+                .collect(),
+            excluded: excluded
+                .iter()
+                .map(|s| Subtree::parse(s).unwrap())
+                .collect(),
         }
     }
 
     #[test]
     fn matching() {
-        let nc = c(&["dns:example.com", "ip:10.0.0.0/8"], &["dns:bad.example.com"]);
+        let nc = c(
+            &["dns:example.com", "ip:10.0.0.0/8"],
+            &["dns:bad.example.com"],
+        );
         assert!(nc.permits(&n("dns:example.com")));
         assert!(nc.permits(&n("dns:a.b.example.com")));
         assert!(nc.permits(&n("dns:*.example.com")));
@@ -286,7 +360,10 @@ mod tests {
         assert!(!nc.permits(&n("dns:x.bad.example.com")));
         assert!(nc.permits(&n("ip:10.1.2.3")));
         assert!(!nc.permits(&n("ip:11.1.2.3")));
-        assert!(nc.permits(&n("email:a@anything.test")), "email kind is unconstrained here");
+        assert!(
+            nc.permits(&n("email:a@anything.test")),
+            "email kind is unconstrained here"
+        );
         assert!(!nc.permits(&n("uri:https://example.com/")));
         let dot = c(&["dns:.example.com"], &[]);
         assert!(!dot.permits(&n("dns:example.com")));
@@ -295,18 +372,46 @@ mod tests {
 
     #[test]
     fn subsets() {
-        let parent = c(&["dns:example.com", "ip:10.0.0.0/8"], &["dns:secret.example.com"]);
-        assert!(c(&["dns:lab.example.com", "ip:10.1.0.0/16"], &["dns:secret.example.com"]).check_subset_of(&parent).is_ok());
-        assert!(c(&["dns:example.org", "ip:10.1.0.0/16"], &["dns:secret.example.com"]).check_subset_of(&parent).is_err());
-        assert!(c(&["dns:lab.example.com"], &["dns:secret.example.com"]).check_subset_of(&parent).is_err(), "ip left open");
-        assert!(c(&["dns:lab.example.com", "ip:10.0.0.0/8"], &[]).check_subset_of(&parent).is_err(), "exclusion dropped");
-        assert!(c(&["dns:a.com"], &[]).check_subset_of(&Constraints::default()).is_ok());
+        let parent = c(
+            &["dns:example.com", "ip:10.0.0.0/8"],
+            &["dns:secret.example.com"],
+        );
+        assert!(c(
+            &["dns:lab.example.com", "ip:10.1.0.0/16"],
+            &["dns:secret.example.com"]
+        )
+        .check_subset_of(&parent)
+        .is_ok());
+        assert!(c(
+            &["dns:example.org", "ip:10.1.0.0/16"],
+            &["dns:secret.example.com"]
+        )
+        .check_subset_of(&parent)
+        .is_err());
+        assert!(
+            c(&["dns:lab.example.com"], &["dns:secret.example.com"])
+                .check_subset_of(&parent)
+                .is_err(),
+            "ip left open"
+        );
+        assert!(
+            c(&["dns:lab.example.com", "ip:10.0.0.0/8"], &[])
+                .check_subset_of(&parent)
+                .is_err(),
+            "exclusion dropped"
+        );
+        assert!(c(&["dns:a.com"], &[])
+            .check_subset_of(&Constraints::default())
+            .is_ok());
     }
 
     #[test]
     fn ip_encoding_round_trips() {
         let s = Subtree::parse("ip:192.168.0.0/16").unwrap();
-        assert_eq!(Subtree::from_general_subtree(&s.to_general_subtree().unwrap()).unwrap(), s);
+        assert_eq!(
+            Subtree::from_general_subtree(&s.to_general_subtree().unwrap()).unwrap(),
+            s
+        );
         assert!(Subtree::parse("ip:192.168.0.1/16").is_err());
     }
 }

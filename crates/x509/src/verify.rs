@@ -31,9 +31,8 @@ fn ring_algorithm(
 ) -> Result<&'static dyn VerificationAlgorithm, X509Error> {
     use strongroom_types::KeyAlgorithm::*;
     let oid: ObjectIdentifier = sig_alg.oid;
-    let unsupported = || {
-        X509Error::Unsupported(format!("signature algorithm {oid} with a {key} key"))
-    };
+    let unsupported =
+        || X509Error::Unsupported(format!("signature algorithm {oid} with a {key} key"));
     let ec_params_ok = sig_alg.parameters.is_none();
     let alg: &'static dyn VerificationAlgorithm = match key {
         EcdsaP256 | EcdsaP384 if !ec_params_ok => return Err(unsupported()),
@@ -57,7 +56,9 @@ fn ring_algorithm(
             };
             if Some(&params) == ours(strongroom_types::SignatureAlgorithm::RsaPssSha256).as_ref() {
                 &signature::RSA_PSS_2048_8192_SHA256
-            } else if Some(&params) == ours(strongroom_types::SignatureAlgorithm::RsaPssSha384).as_ref() {
+            } else if Some(&params)
+                == ours(strongroom_types::SignatureAlgorithm::RsaPssSha384).as_ref()
+            {
                 &signature::RSA_PSS_2048_8192_SHA384
             } else {
                 return Err(X509Error::Unsupported(

@@ -15,7 +15,10 @@ impl RingSigner {
     fn new() -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        RingSigner(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap())
+        RingSigner(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+                .unwrap(),
+        )
     }
     fn spki(&self) -> Vec<u8> {
         let mut v = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
@@ -29,7 +32,12 @@ impl TbsSigner for RingSigner {
         SignatureAlgorithm::EcdsaSha256
     }
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(self.0.sign(&SystemRandom::new(), tbs).map_err(|e| e.to_string())?.as_ref().to_vec())
+        Ok(self
+            .0
+            .sign(&SystemRandom::new(), tbs)
+            .map_err(|e| e.to_string())?
+            .as_ref()
+            .to_vec())
     }
 }
 
@@ -39,21 +47,44 @@ fn serial(n: u8) -> Serial {
     Serial::from_random([n; 16]).unwrap()
 }
 
-fn ca_plan(key: &RingSigner, name: &str, issuer: Option<&CaCertificate>, path_len: Option<u8>, constraints: &[&str]) -> CertificatePlan {
+fn ca_plan(
+    key: &RingSigner,
+    name: &str,
+    issuer: Option<&CaCertificate>,
+    path_len: Option<u8>,
+    constraints: &[&str],
+) -> CertificatePlan {
     let subject = Name::from_str(name).unwrap();
     CertificatePlan {
         serial: serial(7),
         signature: SignatureAlgorithm::EcdsaSha256,
         issuer_name: issuer.map_or(subject.clone(), |i| i.subject.clone()),
-        issuer_key_id: issuer.map_or_else(|| key_identifier(&key.spki()).unwrap(), |i| i.key_id.clone()),
+        issuer_key_id: issuer.map_or_else(
+            || key_identifier(&key.spki()).unwrap(),
+            |i| i.key_id.clone(),
+        ),
         not_before: NOW,
         not_after: NOW + 86400 * 365,
-        subject: SubjectPlan { name: subject, public_key_der: key.spki() },
+        subject: SubjectPlan {
+            name: subject,
+            public_key_der: key.spki(),
+        },
         ca: Some(CaPlan {
             path_len,
-            constraints: Constraints { permitted: constraints.iter().map(|s| Subtree::parse(s).unwrap()).collect(), excluded: vec![] },
+            constraints: Constraints {
+                permitted: constraints
+                    .iter()
+                    .map(|s| Subtree::parse(s).unwrap())
+                    .collect(),
+                excluded: vec![],
+            },
         }),
-        key_usage: KeyUsageBits { digital_signature: true, key_cert_sign: true, crl_sign: true, ..Default::default() },
+        key_usage: KeyUsageBits {
+            digital_signature: true,
+            key_cert_sign: true,
+            crl_sign: true,
+            ..Default::default()
+        },
         extended_key_usage: vec![],
         names: vec![],
         crl_urls: vec!["http://127.0.0.1:8080/crl/root.crl".into()],
@@ -68,7 +99,13 @@ fn hierarchy() -> (RingSigner, CaCertificate, RingSigner, CaCertificate) {
     let linted = lint_certificate(plan.to_tbs_der().unwrap(), Issuer::SelfSigned).unwrap();
     let root = CaCertificate::from_der(&sign_certificate(linted, &root_key).unwrap()).unwrap();
     let int_key = RingSigner::new();
-    let mut plan = ca_plan(&int_key, "CN=Test Issuing,O=Strongroom", Some(&root), Some(0), &["dns:lab.test", "ip:192.0.2.0/24"]);
+    let mut plan = ca_plan(
+        &int_key,
+        "CN=Test Issuing,O=Strongroom",
+        Some(&root),
+        Some(0),
+        &["dns:lab.test", "ip:192.0.2.0/24"],
+    );
     plan.not_after = root.not_after;
     let linted = lint_certificate(plan.to_tbs_der().unwrap(), Issuer::Ca(&root)).unwrap();
     let int = CaCertificate::from_der(&sign_certificate(linted, &root_key).unwrap()).unwrap();
@@ -76,7 +113,10 @@ fn hierarchy() -> (RingSigner, CaCertificate, RingSigner, CaCertificate) {
 }
 
 fn leaf_plan(int: &CaCertificate, names: &[&str]) -> CertificatePlan {
-    let names: Vec<RequestedName> = names.iter().map(|n| RequestedName::parse_tagged(n).unwrap()).collect();
+    let names: Vec<RequestedName> = names
+        .iter()
+        .map(|n| RequestedName::parse_tagged(n).unwrap())
+        .collect();
     let cn = names[0].to_string().split_once(':').unwrap().1.to_owned();
     CertificatePlan {
         serial: serial(9),
@@ -85,9 +125,15 @@ fn leaf_plan(int: &CaCertificate, names: &[&str]) -> CertificatePlan {
         issuer_key_id: int.key_id.clone(),
         not_before: NOW + 10,
         not_after: NOW + 86400 * 90,
-        subject: SubjectPlan { name: Name::from_str(&format!("CN={cn}")).unwrap(), public_key_der: RingSigner::new().spki() },
+        subject: SubjectPlan {
+            name: Name::from_str(&format!("CN={cn}")).unwrap(),
+            public_key_der: RingSigner::new().spki(),
+        },
         ca: None,
-        key_usage: KeyUsageBits { digital_signature: true, ..Default::default() },
+        key_usage: KeyUsageBits {
+            digital_signature: true,
+            ..Default::default()
+        },
         extended_key_usage: vec![ExtendedKeyUsage::ServerAuth],
         names,
         crl_urls: vec!["http://127.0.0.1:8080/crl/issuing.crl".into()],
@@ -102,7 +148,13 @@ fn root_intermediate_leaf() {
     assert!(root.self_issued);
     assert_eq!(int.path_len, Some(0));
     assert_eq!(int.constraints.permitted.len(), 2);
-    let linted = lint_certificate(leaf_plan(&int, &["dns:www.lab.test", "ip:192.0.2.1"]).to_tbs_der().unwrap(), Issuer::Ca(&int)).unwrap();
+    let linted = lint_certificate(
+        leaf_plan(&int, &["dns:www.lab.test", "ip:192.0.2.1"])
+            .to_tbs_der()
+            .unwrap(),
+        Issuer::Ca(&int),
+    )
+    .unwrap();
     let der = sign_certificate(linted, &int_key).unwrap();
     assert!(CaCertificate::from_der(&der).is_err(), "a leaf is not a CA");
 }
@@ -111,11 +163,21 @@ fn root_intermediate_leaf() {
 fn lint_refusals() {
     let (root_key, root, int_key, int) = hierarchy();
     let refuse = |plan: CertificatePlan, issuer: Issuer<'_>, rule: &str| {
-        let err = lint_certificate(plan.to_tbs_der().unwrap(), issuer).unwrap_err().to_string();
+        let err = lint_certificate(plan.to_tbs_der().unwrap(), issuer)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(rule), "{err} should mention {rule}");
     };
-    refuse(leaf_plan(&int, &["dns:www.example.com"]), Issuer::Ca(&int), "name-constraints");
-    refuse(leaf_plan(&int, &["ip:198.51.100.1"]), Issuer::Ca(&int), "name-constraints");
+    refuse(
+        leaf_plan(&int, &["dns:www.example.com"]),
+        Issuer::Ca(&int),
+        "name-constraints",
+    );
+    refuse(
+        leaf_plan(&int, &["ip:198.51.100.1"]),
+        Issuer::Ca(&int),
+        "name-constraints",
+    );
     let mut p = leaf_plan(&int, &["dns:a.lab.test"]);
     p.not_after = int.not_after + 1;
     refuse(p, Issuer::Ca(&int), "validity");
@@ -129,7 +191,17 @@ fn lint_refusals() {
     p.names.clear();
     refuse(p, Issuer::Ca(&int), "san");
     // pathLen 0 intermediate cannot sign a CA
-    refuse(ca_plan(&RingSigner::new(), "CN=Sub", Some(&int), None, &["dns:lab.test", "ip:192.0.2.0/24"]), Issuer::Ca(&int), "path-length");
+    refuse(
+        ca_plan(
+            &RingSigner::new(),
+            "CN=Sub",
+            Some(&int),
+            None,
+            &["dns:lab.test", "ip:192.0.2.0/24"],
+        ),
+        Issuer::Ca(&int),
+        "path-length",
+    );
     // constraints must narrow
     let mut p = ca_plan(&RingSigner::new(), "CN=Sub2", Some(&root), Some(0), &[]);
     p.not_after = root.not_after;
@@ -146,13 +218,24 @@ fn crl_signs() {
         reason: strongroom_types::RevocationReason::KeyCompromise,
         invalidity_date: Some(NOW),
     }];
-    let plan = CrlPlan { ca: &int, signature: SignatureAlgorithm::EcdsaSha256, number: 1, this_update: NOW + 10, next_update: NOW + 3600, entries: &entries };
+    let plan = CrlPlan {
+        ca: &int,
+        signature: SignatureAlgorithm::EcdsaSha256,
+        number: 1,
+        this_update: NOW + 10,
+        next_update: NOW + 3600,
+        entries: &entries,
+    };
     let der = build_crl(&plan, &int_key).unwrap();
     assert!(der.len() > 100);
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -160,15 +243,41 @@ fn csr_fixtures_from_openssl() {
     let csr = parse_csr(&fixture("p256.csr")).unwrap();
     assert_eq!(csr.key_algorithm, KeyAlgorithm::EcdsaP256);
     let names: Vec<String> = csr.names.iter().map(|n| n.to_string()).collect();
-    assert_eq!(names, ["dns:www.lab.test", "dns:api.lab.test", "ip:192.0.2.7"]);
-    assert_eq!(parse_csr(&fixture("p384.csr")).unwrap().key_algorithm, KeyAlgorithm::EcdsaP384);
-    assert_eq!(parse_csr(&fixture("rsa2048.csr")).unwrap().key_algorithm, KeyAlgorithm::Rsa2048);
-    assert_eq!(parse_csr(&fixture("rsa2048-pss.csr")).unwrap().key_algorithm, KeyAlgorithm::Rsa2048);
-    assert_eq!(parse_csr(&fixture("ed25519.csr")).unwrap().key_algorithm, KeyAlgorithm::Ed25519);
-    assert_eq!(parse_csr(&fixture("p256-codesigning.csr")).unwrap().requested_eku.len(), 1);
+    assert_eq!(
+        names,
+        ["dns:www.lab.test", "dns:api.lab.test", "ip:192.0.2.7"]
+    );
+    assert_eq!(
+        parse_csr(&fixture("p384.csr")).unwrap().key_algorithm,
+        KeyAlgorithm::EcdsaP384
+    );
+    assert_eq!(
+        parse_csr(&fixture("rsa2048.csr")).unwrap().key_algorithm,
+        KeyAlgorithm::Rsa2048
+    );
+    assert_eq!(
+        parse_csr(&fixture("rsa2048-pss.csr"))
+            .unwrap()
+            .key_algorithm,
+        KeyAlgorithm::Rsa2048
+    );
+    assert_eq!(
+        parse_csr(&fixture("ed25519.csr")).unwrap().key_algorithm,
+        KeyAlgorithm::Ed25519
+    );
+    assert_eq!(
+        parse_csr(&fixture("p256-codesigning.csr"))
+            .unwrap()
+            .requested_eku
+            .len(),
+        1
+    );
     let weak = parse_csr(&fixture("rsa1024.csr")).unwrap_err().to_string();
     assert!(weak.contains("RSA-1024 is too weak"), "{weak}");
-    assert!(matches!(parse_csr(&fixture("p256-badsig.csr")), Err(X509Error::BadSignature(_))));
+    assert!(matches!(
+        parse_csr(&fixture("p256-badsig.csr")),
+        Err(X509Error::BadSignature(_))
+    ));
     let mut trailing = fixture("p256.csr");
     trailing.push(0);
     assert!(parse_csr(&trailing).is_err());

@@ -1,0 +1,247 @@
+//! Signer configuration: a raw TOML document with `deny_unknown_fields`, turned into a
+//! validated [`SignerConfig`] (parse, don't validate).
+//!
+//! In: the TOML text (see `docs/signer.example.toml`). Out: paths, HSM settings (the PIN
+//! is read from a 0400 file, never from this document), the peer table and allow-lists.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use strongroom_wire::Operation;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    socket: PathBuf,
+    #[serde(default = "default_socket_mode")]
+    socket_mode: String,
+    state_dir: PathBuf,
+    #[serde(default)]
+    dev_mode: bool,
+    #[serde(default)]
+    allow_root: bool,
+    #[serde(default = "default_crl_validity")]
+    crl_validity_secs: u64,
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    hsm: RawHsm,
+    #[serde(default, rename = "peer")]
+    peers: Vec<RawPeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHsm {
+    module: PathBuf,
+    token_label: String,
+    pin_file: PathBuf,
+    #[serde(default = "default_sessions")]
+    sessions: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    name: String,
+    uid: u32,
+    operations: Vec<String>,
+}
+
+fn default_socket_mode() -> String {
+    "0660".into()
+}
+fn default_crl_validity() -> u64 {
+    7 * 86400
+}
+fn default_max_connections() -> usize {
+    256
+}
+fn default_sessions() -> usize {
+    2
+}
+
+/// HSM settings.
+#[derive(Debug, Clone)]
+pub struct HsmSettings {
+    /// PKCS#11 module path.
+    pub module: PathBuf,
+    /// Token label (never a slot index).
+    pub token_label: String,
+    /// File holding the user PIN (mode 0400, checked when read).
+    pub pin_file: PathBuf,
+    /// Session pool size: one per concurrent HSM operation.
+    pub sessions: usize,
+}
+
+/// A named peer: a Unix uid and the operations it may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRule {
+    /// Name used in logs and in profiles' `allowed_peers`.
+    pub name: String,
+    /// Kernel-verified uid (SO_PEERCRED).
+    pub uid: u32,
+    /// Operations allowed.
+    pub operations: BTreeSet<Operation>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct SignerConfig {
+    /// Unix socket path.
+    pub socket: PathBuf,
+    /// Socket file mode.
+    pub socket_mode: u32,
+    /// Directory for the journal, policy, revocations, CA material.
+    pub state_dir: PathBuf,
+    /// Development mode: the uid running the signer may call every operation.
+    pub dev_mode: bool,
+    /// Whether running as root is tolerated (development and CI only).
+    pub allow_root: bool,
+    /// nextUpdate - thisUpdate for CRLs.
+    pub crl_validity_secs: u64,
+    /// Most simultaneous connections (one thread each).
+    pub max_connections: usize,
+    /// HSM settings.
+    pub hsm: HsmSettings,
+    /// Peer table, by uid.
+    pub peers: BTreeMap<u32, PeerRule>,
+}
+
+/// A configuration problem, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl SignerConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<SignerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
+        SignerConfig::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<SignerConfig, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError(e.to_string().trim().replace('\n', " ")))?;
+        let socket_mode = u32::from_str_radix(raw.socket_mode.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "socket_mode {:?} must be octal like \"0660\"",
+                    raw.socket_mode
+                ))
+            })?;
+        if socket_mode & 0o007 != 0 && !raw.dev_mode {
+            return Err(ConfigError(
+                "socket_mode must not give access to others outside dev_mode; use groups".into(),
+            ));
+        }
+        if raw.hsm.sessions == 0 || raw.hsm.sessions > 64 {
+            return Err(ConfigError("hsm.sessions must be between 1 and 64".into()));
+        }
+        if raw.hsm.token_label.is_empty() {
+            return Err(ConfigError("hsm.token_label must not be empty".into()));
+        }
+        if raw.crl_validity_secs < 3600 {
+            return Err(ConfigError(
+                "crl_validity_secs must be at least 3600".into(),
+            ));
+        }
+        if raw.max_connections == 0 {
+            return Err(ConfigError("max_connections must be at least 1".into()));
+        }
+        let mut peers = BTreeMap::new();
+        let mut names = BTreeSet::new();
+        for p in raw.peers {
+            let mut operations = BTreeSet::new();
+            for op in &p.operations {
+                let parsed = Operation::parse(op).ok_or_else(|| {
+                    let all: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
+                    ConfigError(format!(
+                        "peer {}: unknown operation {op:?}; use one of {}",
+                        p.name,
+                        all.join(", ")
+                    ))
+                })?;
+                operations.insert(parsed);
+            }
+            if !names.insert(p.name.clone()) {
+                return Err(ConfigError(format!("peer name {:?} is used twice", p.name)));
+            }
+            let rule = PeerRule {
+                name: p.name.clone(),
+                uid: p.uid,
+                operations,
+            };
+            if peers.insert(p.uid, rule).is_some() {
+                return Err(ConfigError(format!(
+                    "uid {} is listed for two peers",
+                    p.uid
+                )));
+            }
+        }
+        Ok(SignerConfig {
+            socket: raw.socket,
+            socket_mode,
+            state_dir: raw.state_dir,
+            dev_mode: raw.dev_mode,
+            allow_root: raw.allow_root,
+            crl_validity_secs: raw.crl_validity_secs,
+            max_connections: raw.max_connections,
+            hsm: HsmSettings {
+                module: raw.hsm.module,
+                token_label: raw.hsm.token_label,
+                pin_file: raw.hsm.pin_file,
+                sessions: raw.hsm.sessions,
+            },
+            peers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+socket = "/run/s.sock"
+state_dir = "/var/lib/s"
+[hsm]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "t"
+pin_file = "/run/pin"
+[[peer]]
+name = "front"
+uid = 997
+operations = ["Health", "IssueCertificate"]
+"#;
+
+    #[test]
+    fn parses_and_refuses() {
+        let c = SignerConfig::parse(BASE).unwrap();
+        assert_eq!(c.peers[&997].operations.len(), 2);
+        assert_eq!(c.socket_mode, 0o660);
+        let unknown = format!("{BASE}\nsurprise = 1");
+        assert!(SignerConfig::parse(&unknown).is_err());
+        let bad_op = BASE.replace("\"IssueCertificate\"", "\"SignAnything\"");
+        assert!(SignerConfig::parse(&bad_op)
+            .unwrap_err()
+            .0
+            .contains("SignAnything"));
+        let world = BASE.replace(
+            "socket = \"/run/s.sock\"",
+            "socket = \"/run/s.sock\"\nsocket_mode = \"0666\"",
+        );
+        assert!(SignerConfig::parse(&world).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! The signer's state and its one entry point, [`Signer::handle`].
+//!
+//! In: a decoded request and the kernel-verified credentials of the peer that sent it.
+//! Out: exactly one response. The peer is checked first (allow-list by uid), then the
+//! operation runs. Every denial is logged with the peer and a log-safe summary.
+
+use crate::ca::CaRegistry;
+use crate::clock::{Clock, Entropy};
+use crate::config::SignerConfig;
+use crate::hsm_signer::HsmHandle;
+use crate::journal::Journal;
+use crate::peer::{PeerCredentials, PeerGate};
+use crate::policy::PolicyStore;
+use crate::revocations::RevocationStore;
+use crate::state::StateDir;
+use crate::{crl, issuance};
+use serde_json::json;
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use strongroom_wire::{CaSummary, ErrorKind, HealthReport, Request, Response, SignerError};
+use strongroom_x509::CrlEntry;
+
+/// Everything the signer holds while running.
+#[derive(Debug)]
+pub struct Signer {
+    /// Configuration.
+    pub config: SignerConfig,
+    /// State directory.
+    pub state: StateDir,
+    /// Peer allow-list.
+    pub gate: PeerGate,
+    /// The HSM.
+    pub hsm: HsmHandle,
+    /// Clock.
+    pub clock: Box<dyn Clock>,
+    /// Serial entropy.
+    pub entropy: Box<dyn Entropy>,
+    journal: Journal,
+    policy: RwLock<PolicyStore>,
+    cas: CaRegistry,
+    revocations: Mutex<RevocationStore>,
+    crl_numbers: Mutex<()>,
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+impl Signer {
+    /// Loads state (journal verified, policy, CAs, revocations) around an open HSM.
+    pub fn new(
+        config: SignerConfig,
+        hsm: HsmHandle,
+        gate: PeerGate,
+        clock: Box<dyn Clock>,
+        entropy: Box<dyn Entropy>,
+    ) -> Result<Signer, String> {
+        let state = StateDir::open(&config.state_dir)
+            .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+        let journal = Journal::open(&state.journal()).map_err(|e| e.to_string())?;
+        let policy = PolicyStore::load(&state.policy())?;
+        let cas = CaRegistry::load(&state)?;
+        let revocations = RevocationStore::load(&state, cas.iter().map(|c| c.record.id.clone()))?;
+        journal
+            .append_durable(
+                clock.now(),
+                "startup",
+                json!({"policy_version": policy.current().version, "cas": cas.iter().count()}),
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(Signer {
+            config,
+            state,
+            gate,
+            hsm,
+            clock,
+            entropy,
+            journal,
+            policy: RwLock::new(policy),
+            cas,
+            revocations: Mutex::new(revocations),
+            crl_numbers: Mutex::new(()),
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> RwLockReadGuard<'_, PolicyStore> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The CAs.
+    pub fn cas(&self) -> &CaRegistry {
+        &self.cas
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub(crate) fn revocations(&self) -> MutexGuard<'_, RevocationStore> {
+        self.revocations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn crl_number_lock(&self) -> MutexGuard<'_, ()> {
+        self.crl_numbers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers one request from an identified peer.
+    pub fn handle(&self, creds: PeerCredentials, request: Request) -> Response {
+        let op = request.operation();
+        let Some(peer) = self
+            .gate
+            .identify(creds.uid)
+            .filter(|_| self.gate.allows(creds.uid, op))
+        else {
+            tracing::warn!(
+                uid = creds.uid,
+                pid = creds.pid,
+                op = op.as_str(),
+                "denied: peer not allowed"
+            );
+            return Response::Error(SignerError {
+                kind: ErrorKind::NotAllowed,
+                detail: format!("uid {} may not call {}", creds.uid, op.as_str()),
+            });
+        };
+        let peer_name = peer.name.clone();
+        let summary = request.summary();
+        let result = match request {
+            Request::Health => Ok(Response::Health(self.health())),
+            Request::GetCaChain { ca } => self
+                .cas
+                .get(&ca)
+                .map(|c| Response::CaChain(c.chain.clone()))
+                .ok_or_else(|| SignerError {
+                    kind: ErrorKind::BadRequest,
+                    detail: format!("unknown CA {ca}"),
+                }),
+            Request::PutPolicy { policy } => self.put_policy(policy),
+            Request::IssueCertificate(req) => {
+                issuance::issue(self, &peer_name, req).map(Response::Certificate)
+            }
+            Request::IssueCrl { ca } => crl::issue_crl(self, &ca),
+            Request::RecordRevocation(r) => self.record_revocation(r),
+        };
+        match result {
+            Ok(resp) => {
+                tracing::info!(peer = %peer_name, request = %summary, "ok");
+                resp
+            }
+            Err(e) => {
+                tracing::warn!(peer = %peer_name, request = %summary, kind = ?e.kind, detail = %e.detail, "refused");
+                Response::Error(e)
+            }
+        }
+    }
+
+    fn health(&self) -> HealthReport {
+        HealthReport {
+            hsm_degraded: self.hsm.degraded(),
+            token: self.hsm.token().to_string(),
+            policy_version: self.policy().current().version,
+            journal_records: self.journal.records(),
+            cas: self
+                .cas
+                .iter()
+                .map(|c| CaSummary {
+                    id: c.record.id.clone(),
+                    subject: c.cert.subject.to_string(),
+                    not_after: c.cert.not_after,
+                })
+                .collect(),
+        }
+    }
+
+    fn put_policy(&self, policy: strongroom_types::Policy) -> Result<Response, SignerError> {
+        let mut store = self.policy.write().unwrap_or_else(|p| p.into_inner());
+        let version = policy.version;
+        let digest = serde_json::to_vec(&policy)
+            .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
+        store
+            .replace(policy, |id| self.cas.contains(id))
+            .map_err(|detail| SignerError {
+                kind: ErrorKind::BadRequest,
+                detail,
+            })?;
+        self.journal
+            .append_durable(
+                self.clock.now(),
+                "policy",
+                json!({"version": version, "sha256": digest.unwrap_or_default()}),
+            )
+            .map_err(|e| SignerError {
+                kind: ErrorKind::Internal,
+                detail: e.to_string(),
+            })?;
+        Ok(Response::PolicyAccepted { version })
+    }
+
+    fn record_revocation(
+        &self,
+        r: strongroom_wire::RevocationRecord,
+    ) -> Result<Response, SignerError> {
+        if !self.cas.contains(&r.ca) {
+            return Err(SignerError {
+                kind: ErrorKind::BadRequest,
+                detail: format!("unknown CA {}", r.ca),
+            });
+        }
+        let entry = CrlEntry {
+            serial: r.serial.clone(),
+            revoked_at: r.revoked_at,
+            reason: r.reason,
+            invalidity_date: r.invalidity_date,
+        };
+        let already = self
+            .revocations()
+            .record(&self.state, &r.ca, entry)
+            .map_err(|detail| SignerError {
+                kind: ErrorKind::Internal,
+                detail,
+            })?;
+        if !already {
+            self.journal
+                .append_durable(self.clock.now(), "revocation", json!({"ca": r.ca.as_str(), "serial": r.serial.to_string(), "reason": r.reason.code()}))
+                .map_err(|e| SignerError { kind: ErrorKind::Internal, detail: e.to_string() })?;
+        }
+        Ok(Response::RevocationRecorded {
+            already_revoked: already,
+        })
+    }
+}

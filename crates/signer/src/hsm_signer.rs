@@ -1,0 +1,153 @@
+//! The bridge from the X.509 builder to the HSM, and the HSM's availability.
+//!
+//! In: linted TBS bytes from `strongroom-x509`; the HSM settings. Out: signatures made by
+//! a CA key inside the token, and an [`HsmHandle`] that starts degraded (instead of
+//! blocking start-up) when the token is temporarily unreachable and keeps probing.
+
+use crate::config::HsmSettings;
+use std::cell::RefCell;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use strongroom_hsm::{Hsm, HsmConfig, HsmError, KeyRef, Pin};
+use strongroom_types::SignatureAlgorithm;
+use strongroom_wire::{ErrorKind, SignerError};
+use strongroom_x509::TbsSigner;
+
+/// Signs with one CA key. Remembers the HSM error so the caller can tell temporary from
+/// permanent failure (the X.509 layer only sees a string).
+#[derive(Debug)]
+pub struct HsmTbsSigner<'a> {
+    hsm: &'a Hsm,
+    key: &'a KeyRef,
+    algorithm: SignatureAlgorithm,
+    last_error: RefCell<Option<HsmError>>,
+}
+
+impl<'a> HsmTbsSigner<'a> {
+    /// A signer for `key` with `algorithm`.
+    pub fn new(hsm: &'a Hsm, key: &'a KeyRef, algorithm: SignatureAlgorithm) -> Self {
+        HsmTbsSigner {
+            hsm,
+            key,
+            algorithm,
+            last_error: RefCell::new(None),
+        }
+    }
+
+    /// The HSM error behind the last failed signature, if any.
+    pub fn take_error(&self) -> Option<HsmError> {
+        self.last_error.borrow_mut().take()
+    }
+}
+
+impl TbsSigner for HsmTbsSigner<'_> {
+    fn signature_algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
+        self.hsm.sign(self.key, self.algorithm, tbs).map_err(|e| {
+            let text = e.to_string();
+            *self.last_error.borrow_mut() = Some(e);
+            text
+        })
+    }
+}
+
+/// Maps an HSM error to the stable wire kind.
+pub fn hsm_error(e: &HsmError) -> SignerError {
+    SignerError {
+        kind: if e.is_temporary() {
+            ErrorKind::HsmUnavailable
+        } else {
+            ErrorKind::HsmFailed
+        },
+        detail: e.to_string(),
+    }
+}
+
+/// The HSM, or why it is unavailable.
+#[derive(Debug, Clone)]
+pub struct HsmHandle {
+    state: Arc<RwLock<Result<Hsm, String>>>,
+    token: String,
+}
+
+fn open(settings: &HsmSettings) -> Result<Hsm, HsmError> {
+    let pin = Pin::read_file(&settings.pin_file)?;
+    Hsm::open(HsmConfig {
+        module_path: settings.module.clone(),
+        token_label: settings.token_label.clone(),
+        pin,
+        sessions: settings.sessions,
+    })
+}
+
+impl HsmHandle {
+    /// Opens the HSM. A permanent error (wrong PIN, missing module, unknown token) is
+    /// returned so the daemon exits with a message; a temporary one yields a degraded
+    /// handle and a background thread that retries every `probe` until it succeeds. A
+    /// wrong PIN is never retried: that would lock the token.
+    pub fn open(settings: &HsmSettings, probe: Duration) -> Result<HsmHandle, HsmError> {
+        let token = settings.token_label.clone();
+        match open(settings) {
+            Ok(hsm) => Ok(HsmHandle {
+                state: Arc::new(RwLock::new(Ok(hsm))),
+                token,
+            }),
+            Err(e) if e.is_temporary() => {
+                tracing::warn!(error = %e, "HSM unavailable at start-up; running degraded and probing");
+                let handle = HsmHandle {
+                    state: Arc::new(RwLock::new(Err(e.to_string()))),
+                    token,
+                };
+                let state = handle.state.clone();
+                let settings = settings.clone();
+                std::thread::spawn(move || loop {
+                    std::thread::sleep(probe);
+                    match open(&settings) {
+                        Ok(hsm) => {
+                            tracing::info!("HSM reachable again; leaving degraded mode");
+                            *state.write().unwrap_or_else(|p| p.into_inner()) = Ok(hsm);
+                            return;
+                        }
+                        Err(e) if e.is_temporary() => {
+                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e.to_string());
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "HSM probe hit a permanent error; stopping probes");
+                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e.to_string());
+                            return;
+                        }
+                    }
+                });
+                Ok(handle)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The HSM, or `HsmUnavailable`.
+    pub fn get(&self) -> Result<Hsm, SignerError> {
+        match &*self.state.read().unwrap_or_else(|p| p.into_inner()) {
+            Ok(h) => Ok(h.clone()),
+            Err(why) => Err(SignerError {
+                kind: ErrorKind::HsmUnavailable,
+                detail: format!("HSM unavailable: {why}"),
+            }),
+        }
+    }
+
+    /// `None` when healthy, else why not (probes the token).
+    pub fn degraded(&self) -> Option<String> {
+        match self.get() {
+            Ok(h) => h.status().err().map(|e| e.to_string()),
+            Err(e) => Some(e.detail),
+        }
+    }
+
+    /// The token label.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}

@@ -1,0 +1,414 @@
+//! The issuance journal: append-only, hash-chained, fsync'd before anything is returned.
+//!
+//! In: records (intent, outcome, policy, revocation, CRL, ceremony) as JSON values. Out:
+//! sequence numbers, and durability: [`Journal::sync_through`] returns only when the
+//! record is on disk. Concurrent callers share one `fdatasync` (group commit), so the
+//! journal does not serialise issuance behind one fsync per certificate.
+//!
+//! Stored format (a stored contract — change it only with a version bump): one record per
+//! line, `HASH JSON\n`, where JSON is `{"seq":N,"prev":HEX,"at":UNIX,"kind":K,"body":{..}}`
+//! and HASH = hex(SHA-256(prev hash bytes ‖ JSON bytes)). The first record's prev is 32
+//! zero bytes. Editing, deleting or reordering any record breaks the chain at that record.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// A journal failure.
+#[derive(Debug)]
+pub enum JournalError {
+    /// Reading or writing the file failed; the journal refuses further writes.
+    Io(String),
+    /// The chain does not verify: the file was edited, truncated in the middle or reordered.
+    Broken {
+        /// 1-based line number of the first bad record.
+        line: u64,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalError::Io(e) => write!(f, "journal I/O: {e}"),
+            JournalError::Broken { line, why } => {
+                write!(f, "journal chain broken at line {line}: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+/// Summary of a verified journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalSummary {
+    /// Number of records.
+    pub records: u64,
+    /// Hash of the last record (the head), hex.
+    pub head: String,
+    /// Bytes of a torn final line that recovery dropped (0 when the file was clean).
+    pub torn_tail_bytes: u64,
+}
+
+struct State {
+    file: File,
+    seq: u64,
+    head: [u8; 32],
+    synced_seq: u64,
+    syncing: bool,
+    failed: Option<String>,
+}
+
+/// The open journal.
+pub struct Journal {
+    path: PathBuf,
+    state: Mutex<State>,
+    synced: Condvar,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+fn record_hash(prev: &[u8; 32], json: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(json);
+    h.finalize().into()
+}
+
+/// Checks one line against the running chain; returns the new head.
+fn check_line(
+    line_no: u64,
+    line: &str,
+    expect_seq: u64,
+    prev: &[u8; 32],
+) -> Result<[u8; 32], JournalError> {
+    let broken = |why: String| JournalError::Broken { line: line_no, why };
+    let (hash_hex, json) = line
+        .split_once(' ')
+        .ok_or_else(|| broken("no hash field".into()))?;
+    let value: Value = serde_json::from_str(json).map_err(|e| broken(format!("not JSON: {e}")))?;
+    let seq = value
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| broken("no seq".into()))?;
+    if seq != expect_seq {
+        return Err(broken(format!(
+            "sequence {seq}, expected {expect_seq} (record missing or reordered)"
+        )));
+    }
+    let prev_field = value
+        .get("prev")
+        .and_then(Value::as_str)
+        .ok_or_else(|| broken("no prev".into()))?;
+    if prev_field != hex::encode(prev) {
+        return Err(broken(
+            "prev does not match the previous record's hash".into(),
+        ));
+    }
+    let hash = record_hash(prev, json.as_bytes());
+    if hash_hex != hex::encode(hash) {
+        return Err(broken(
+            "record hash mismatch (the record was edited)".into(),
+        ));
+    }
+    Ok(hash)
+}
+
+/// Verifies a whole journal file. A final line without its newline is a torn write from a
+/// crash: it is reported in `torn_tail_bytes`, not as tampering.
+pub fn verify_file(path: &Path) -> Result<JournalSummary, JournalError> {
+    let (summary, _) = scan(path)?;
+    Ok(summary)
+}
+
+/// Returns the summary and the byte length of the verified prefix.
+fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((
+                JournalSummary {
+                    records: 0,
+                    head: hex::encode([0u8; 32]),
+                    torn_tail_bytes: 0,
+                },
+                0,
+            ))
+        }
+        Err(e) => return Err(JournalError::Io(format!("{}: {e}", path.display()))),
+    };
+    let mut reader = BufReader::new(file);
+    let mut head = [0u8; 32];
+    let mut seq = 0u64;
+    let mut good_len = 0u64;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| JournalError::Io(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() != Some(&b'\n') {
+            let summary = JournalSummary {
+                records: seq,
+                head: hex::encode(head),
+                torn_tail_bytes: n as u64,
+            };
+            return Ok((summary, good_len));
+        }
+        let line = std::str::from_utf8(&buf[..n - 1]).map_err(|_| JournalError::Broken {
+            line: seq + 1,
+            why: "not UTF-8".into(),
+        })?;
+        head = check_line(seq + 1, line, seq + 1, &head)?;
+        seq += 1;
+        good_len += n as u64;
+    }
+    Ok((
+        JournalSummary {
+            records: seq,
+            head: hex::encode(head),
+            torn_tail_bytes: 0,
+        },
+        good_len,
+    ))
+}
+
+/// One writer per journal: a second signer, or a ceremony while the signer runs, would
+/// fork the chain. The lock dies with the process.
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), JournalError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a live file descriptor owned by `file`; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(JournalError::Io(format!(
+            "{} is in use by another process (is strongroom-signer running? stop it before a ceremony)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Opens (or creates) the journal, verifying the whole chain. A torn final line is
+    /// cut off (it was never acknowledged: acknowledgement follows fsync); a broken chain
+    /// refuses to open.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let (summary, good_len) = scan(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| JournalError::Io(format!("{}: {e}", path.display())))?;
+        lock_exclusive(&file, path)?;
+        if summary.torn_tail_bytes > 0 {
+            tracing::warn!(
+                bytes = summary.torn_tail_bytes,
+                "journal: dropping a torn final record left by a crash"
+            );
+            file.set_len(good_len)
+                .map_err(|e| JournalError::Io(e.to_string()))?;
+            file.sync_all()
+                .map_err(|e| JournalError::Io(e.to_string()))?;
+        }
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| JournalError::Io(e.to_string()))?;
+        let mut head = [0u8; 32];
+        hex::decode_to_slice(&summary.head, &mut head)
+            .map_err(|e| JournalError::Io(e.to_string()))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            state: Mutex::new(State {
+                file,
+                seq: summary.records,
+                head,
+                synced_seq: summary.records,
+                syncing: false,
+                failed: None,
+            }),
+            synced: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written line in memory: the
+        // line is written with one write_all. Continue with the inner state.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a record (buffered in the kernel, not yet durable) and returns its sequence
+    /// number. Call [`Journal::sync_through`] before acting on durability.
+    pub fn append(&self, at: i64, kind: &str, body: Value) -> Result<u64, JournalError> {
+        let mut st = self.lock();
+        if let Some(e) = &st.failed {
+            return Err(JournalError::Io(format!(
+                "journal is failed and refuses writes: {e}"
+            )));
+        }
+        let seq = st.seq + 1;
+        let record =
+            json!({"seq": seq, "prev": hex::encode(st.head), "at": at, "kind": kind, "body": body});
+        let json = record.to_string();
+        let hash = record_hash(&st.head, json.as_bytes());
+        let line = format!("{} {}\n", hex::encode(hash), json);
+        if let Err(e) = st.file.write_all(line.as_bytes()) {
+            // A partial write would leave a torn line; refuse all further writes so the
+            // tear stays at the tail, where recovery on restart cuts it.
+            st.failed = Some(e.to_string());
+            return Err(JournalError::Io(e.to_string()));
+        }
+        st.seq = seq;
+        st.head = hash;
+        Ok(seq)
+    }
+
+    /// Waits until every record up to `seq` is on stable storage. One caller runs
+    /// `fdatasync` for everyone waiting (group commit).
+    pub fn sync_through(&self, seq: u64) -> Result<(), JournalError> {
+        let mut st = self.lock();
+        loop {
+            if let Some(e) = &st.failed {
+                return Err(JournalError::Io(format!("journal sync failed: {e}")));
+            }
+            if st.synced_seq >= seq {
+                return Ok(());
+            }
+            if st.syncing {
+                st = self.synced.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.syncing = true;
+            let target = st.seq;
+            let file = st.file.try_clone();
+            drop(st);
+            let result = file.and_then(|f| f.sync_data());
+            st = self.lock();
+            st.syncing = false;
+            match result {
+                Ok(()) => st.synced_seq = st.synced_seq.max(target),
+                Err(e) => st.failed = Some(e.to_string()),
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// Appends and waits for durability.
+    pub fn append_durable(&self, at: i64, kind: &str, body: Value) -> Result<u64, JournalError> {
+        let seq = self.append(at, kind, body)?;
+        self.sync_through(seq)?;
+        Ok(seq)
+    }
+
+    /// Number of records written.
+    pub fn records(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn chain_survives_reopen_and_detects_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let j = Journal::open(&path).unwrap();
+        for i in 0..10 {
+            j.append_durable(i, "intent", json!({"n": i})).unwrap();
+        }
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.records(), 10);
+        j.append_durable(11, "issued", json!({})).unwrap();
+        assert_eq!(verify_file(&path).unwrap().records, 11);
+
+        // Flip one byte inside record 5's body.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = text.replacen("{\"n\":4}", "{\"n\":5}", 1);
+        assert_ne!(text, edited);
+        std::fs::write(&path, &edited).unwrap();
+        match verify_file(&path) {
+            Err(JournalError::Broken { line, .. }) => assert_eq!(line, 5),
+            other => panic!("edit not detected: {other:?}"),
+        }
+        assert!(Journal::open(&path).is_err());
+
+        // Delete a record.
+        let lines: Vec<&str> = text.lines().collect();
+        let deleted = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect::<String>();
+        std::fs::write(&path, deleted).unwrap();
+        assert!(matches!(
+            verify_file(&path),
+            Err(JournalError::Broken { line: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let j = Journal::open(&path).unwrap();
+        j.append_durable(1, "a", json!({})).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"deadbeef {\"seq\":2").unwrap();
+        assert_eq!(verify_file(&path).unwrap().torn_tail_bytes, 18);
+        let j = Journal::open(&path).unwrap();
+        j.append_durable(2, "b", json!({})).unwrap();
+        assert_eq!(
+            verify_file(&path).unwrap(),
+            JournalSummary {
+                records: 2,
+                head: verify_file(&path).unwrap().head,
+                torn_tail_bytes: 0
+            }
+        );
+    }
+
+    #[test]
+    fn group_commit_from_many_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.log");
+        let j = Arc::new(Journal::open(&path).unwrap());
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let j = j.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        j.append_durable(i, "x", json!({"t": t})).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(verify_file(&path).unwrap().records, 400);
+    }
+}

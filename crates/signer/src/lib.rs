@@ -1,0 +1,22 @@
+//! `strongroom-signer`: the key-holding process.
+//!
+//! In: framed requests on a Unix socket from peers identified by SO_PEERCRED, and the
+//! operator's ceremony files. Out: certificates, CRLs and policy acknowledgements built,
+//! linted and journalled here, signed by keys that never leave the HSM.
+//!
+//! Only this crate (and the ceremony/bench binaries it ships) links `strongroom-hsm`.
+
+pub mod ca;
+pub mod ceremony;
+pub mod clock;
+pub mod config;
+pub mod crl;
+pub mod dispatch;
+pub mod hsm_signer;
+pub mod issuance;
+pub mod journal;
+pub mod peer;
+pub mod policy;
+pub mod revocations;
+pub mod server;
+pub mod state;

@@ -1,0 +1,184 @@
+//! `strongroom-signer`: run the signer, run a key ceremony, verify the journal.
+//!
+//! In: command-line arguments and the configuration file. Out: a running daemon, a new
+//! CA, or a verdict on the journal; exit code 0 on success, 1 with a one-line error.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use strongroom_hsm::{Hsm, HsmConfig, Pin};
+use strongroom_signer::ceremony::{self, CeremonyFile};
+use strongroom_signer::clock::{SystemClock, SystemEntropy};
+use strongroom_signer::config::SignerConfig;
+use strongroom_signer::dispatch::Signer;
+use strongroom_signer::hsm_signer::HsmHandle;
+use strongroom_signer::journal;
+use strongroom_signer::peer::{own_uid, PeerGate};
+use strongroom_signer::server;
+use strongroom_signer::state::StateDir;
+
+#[derive(Parser)]
+#[command(
+    name = "strongroom-signer",
+    version,
+    about = "Strongroom's key-holding signer daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the signer daemon.
+    Run {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only validate the configuration (and the PIN file) and exit.
+        #[arg(long)]
+        check_config: bool,
+    },
+    /// Create a root or intermediate CA from a ceremony file (the signer must be stopped).
+    Ceremony {
+        /// Signer configuration (for the HSM and the state directory).
+        #[arg(long)]
+        config: PathBuf,
+        /// Ceremony file (TOML).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Journal tools.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Verify the whole hash chain.
+    Verify {
+        /// Signer configuration (the journal is in its state directory).
+        #[arg(long, conflicts_with = "file")]
+        config: Option<PathBuf>,
+        /// A journal file to verify directly.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run {
+            config,
+            check_config,
+        } => run(config, check_config),
+        Command::Ceremony { config, file } => run_ceremony(config, file),
+        Command::Journal {
+            command: JournalCommand::Verify { config, file },
+        } => verify(config, file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strongroom-signer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
+    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
+    if check_only {
+        Pin::read_file(&config.hsm.pin_file).map_err(|e| e.to_string())?;
+        println!("{}: configuration OK", config_path.display());
+        return Ok(());
+    }
+    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+    let hsm = HsmHandle::open(&config.hsm, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let gate = PeerGate::new(&config, own_uid());
+    let socket = config.socket.clone();
+    let mode = config.socket_mode;
+    let signer = Signer::new(
+        config,
+        hsm,
+        gate,
+        Box::new(SystemClock),
+        Box::new(SystemEntropy::default()),
+    )?;
+    let listener = server::bind(&socket, mode)
+        .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
+    tracing::info!(
+        socket = %socket.display(),
+        cas = signer.cas().iter().count(),
+        policy_version = signer.policy().current().version,
+        journal_records = signer.journal().records(),
+        "strongroom-signer ready"
+    );
+    server::serve(listener, Arc::new(signer)).map_err(|e| e.to_string())
+}
+
+fn run_ceremony(config_path: PathBuf, file: PathBuf) -> Result<(), String> {
+    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let ceremony = CeremonyFile::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+    let state = StateDir::open(&config.state_dir)
+        .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
+    let pin = Pin::read_file(&config.hsm.pin_file).map_err(|e| e.to_string())?;
+    let hsm = Hsm::open(HsmConfig {
+        module_path: config.hsm.module.clone(),
+        token_label: config.hsm.token_label.clone(),
+        pin,
+        sessions: 1,
+    })
+    .map_err(|e| e.to_string())?;
+    let outcome = ceremony::run(
+        &ceremony,
+        &state,
+        &hsm,
+        &SystemClock,
+        &SystemEntropy::default(),
+    )?;
+    print!("{}", outcome.transcript);
+    Ok(())
+}
+
+fn verify(config: Option<PathBuf>, file: Option<PathBuf>) -> Result<(), String> {
+    let path = match (config, file) {
+        (_, Some(f)) => f,
+        (Some(c), None) => {
+            let config = SignerConfig::load(&c).map_err(|e| e.to_string())?;
+            StateDir::open(&config.state_dir)
+                .map_err(|e| e.to_string())?
+                .journal()
+        }
+        (None, None) => return Err("give --config or --file".into()),
+    };
+    let summary = journal::verify_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "{}: {} records, chain intact, head {}",
+        path.display(),
+        summary.records,
+        summary.head
+    );
+    if summary.torn_tail_bytes > 0 {
+        println!("note: {} bytes of a torn final record (crash before fsync) follow; the signer drops them at start", summary.torn_tail_bytes);
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Revocations the signer has recorded, per CA: the only source a CRL is built from, so a
+//! compromised front cannot make the signer omit an entry.
+//!
+//! In: `RecordRevocation` requests from control. Out: the entry list for `IssueCrl`.
+//! Stored as one line per revocation, `SERIAL REASON_CODE REVOKED_AT INVALIDITY|-`,
+//! appended with fsync before the answer is sent.
+
+use crate::state::{append_line_durable, StateDir};
+use std::collections::{BTreeMap, HashMap};
+use strongroom_types::{CaId, RevocationReason, Serial};
+use strongroom_x509::CrlEntry;
+
+/// Revocations of every CA.
+#[derive(Debug, Default)]
+pub struct RevocationStore {
+    by_ca: HashMap<CaId, BTreeMap<Serial, CrlEntry>>,
+}
+
+fn parse_line(line: &str) -> Option<CrlEntry> {
+    let mut parts = line.split(' ');
+    let serial = parts.next()?.parse().ok()?;
+    let reason = RevocationReason::from_code(parts.next()?.parse().ok()?)?;
+    let revoked_at = parts.next()?.parse().ok()?;
+    let invalidity_date = match parts.next()? {
+        "-" => None,
+        t => Some(t.parse().ok()?),
+    };
+    parts.next().is_none().then_some(CrlEntry {
+        serial,
+        revoked_at,
+        reason,
+        invalidity_date,
+    })
+}
+
+impl RevocationStore {
+    /// Loads the revocation logs of the given CAs. A malformed line is an error (the file
+    /// is ours; damage must be looked at, not skipped).
+    pub fn load(
+        state: &StateDir,
+        cas: impl Iterator<Item = CaId>,
+    ) -> Result<RevocationStore, String> {
+        let mut by_ca = HashMap::new();
+        for ca in cas {
+            let path = state.revocations(&ca);
+            let mut entries = BTreeMap::new();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    for (i, line) in text.lines().enumerate() {
+                        let e = parse_line(line).ok_or_else(|| {
+                            format!(
+                                "{} line {}: malformed revocation record",
+                                path.display(),
+                                i + 1
+                            )
+                        })?;
+                        entries.insert(e.serial.clone(), e);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+            by_ca.insert(ca, entries);
+        }
+        Ok(RevocationStore { by_ca })
+    }
+
+    /// Records a revocation durably. Returns `true` when the serial was already revoked
+    /// (the first record wins; retries are idempotent).
+    pub fn record(&mut self, state: &StateDir, ca: &CaId, entry: CrlEntry) -> Result<bool, String> {
+        let entries = self.by_ca.entry(ca.clone()).or_default();
+        if entries.contains_key(&entry.serial) {
+            return Ok(true);
+        }
+        let line = format!(
+            "{} {} {} {}",
+            entry.serial,
+            entry.reason.code(),
+            entry.revoked_at,
+            entry
+                .invalidity_date
+                .map_or("-".to_string(), |t| t.to_string())
+        );
+        append_line_durable(&state.revocations(ca), &line)
+            .map_err(|e| format!("cannot record revocation: {e}"))?;
+        entries.insert(entry.serial.clone(), entry);
+        Ok(false)
+    }
+
+    /// The entries of one CA, in serial order.
+    pub fn entries(&self, ca: &CaId) -> Vec<CrlEntry> {
+        self.by_ca
+            .get(ca)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
