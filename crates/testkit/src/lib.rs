@@ -1,1 +1,358 @@
-//! placeholder
+//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test.
+//!
+//! In: the path of the signer binary (tests pass `env!("CARGO_BIN_EXE_strongroom-signer")`)
+//! and ceremony/policy text. Out: a private directory with a token, a signer
+//! configuration, CAs made by the real ceremony code, and a running signer that is killed
+//! when the [`SignerProcess`] is dropped. Nothing here is mocked.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use strongroom_wire::{Request, Response, SignerClient};
+
+/// The PKCS#11 module tests load.
+pub fn pkcs11_module() -> PathBuf {
+    std::env::var_os("STRONGROOM_PKCS11_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"))
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// Finds a program on PATH or fails the test with how to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} is not on PATH: run `make test-deps` (see README) to install the test tools");
+}
+
+/// A private SoftHSM2 token.
+#[derive(Debug, Clone)]
+pub struct SoftToken {
+    /// Its softhsm2.conf (export as SOFTHSM2_CONF).
+    pub conf: PathBuf,
+    /// File with the user PIN (0400).
+    pub pin_file: PathBuf,
+    /// Token label.
+    pub label: String,
+}
+
+impl SoftToken {
+    /// Creates a token under `dir` with hsm-sim/softhsm-token.sh.
+    pub fn create(dir: &Path, label: &str) -> SoftToken {
+        let pin_file = dir.join("pin");
+        let out = Command::new("bash")
+            .arg(repo_root().join("hsm-sim/softhsm-token.sh"))
+            .arg(dir.join("hsm"))
+            .arg(label)
+            .arg(&pin_file)
+            .output()
+            .expect("run softhsm-token.sh");
+        assert!(
+            out.status.success(),
+            "softhsm-token.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SoftToken {
+            conf: dir.join("hsm/softhsm2.conf"),
+            pin_file,
+            label: label.into(),
+        }
+    }
+}
+
+/// A test PKI: a directory, a token and a signer configuration.
+#[derive(Debug)]
+pub struct TestPki {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// The token.
+    pub token: SoftToken,
+    /// The signer binary.
+    pub signer_bin: PathBuf,
+    /// The signer configuration file.
+    pub config: PathBuf,
+    /// The socket path.
+    pub socket: PathBuf,
+    /// The state directory.
+    pub state: PathBuf,
+}
+
+impl TestPki {
+    /// A new directory with a token and a dev-mode signer configuration (`extra` is
+    /// appended verbatim, e.g. `[[peer]]` tables).
+    pub fn new(signer_bin: &str, extra: &str) -> TestPki {
+        let dir = tempfile::Builder::new()
+            .prefix("strongroom-test-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let token = SoftToken::create(dir.path(), "strongroom-test");
+        let socket = dir.path().join("signer.sock");
+        let state = dir.path().join("state");
+        let config = dir.path().join("signer.toml");
+        let text = format!(
+            "socket = {socket:?}\nsocket_mode = \"0666\"\nstate_dir = {state:?}\ndev_mode = true\nallow_root = true\ncrl_validity_secs = 86400\n\n[hsm]\nmodule = {module:?}\ntoken_label = {label:?}\npin_file = {pin:?}\nsessions = 2\n{extra}\n",
+            module = pkcs11_module(),
+            label = token.label,
+            pin = token.pin_file,
+        );
+        std::fs::write(&config, text).unwrap();
+        TestPki {
+            dir,
+            token,
+            signer_bin: PathBuf::from(signer_bin),
+            config,
+            socket,
+            state,
+        }
+    }
+
+    /// A `strongroom-signer` command with the token's environment.
+    pub fn signer_command(&self) -> Command {
+        let mut c = Command::new(&self.signer_bin);
+        c.env("SOFTHSM2_CONF", &self.token.conf);
+        c
+    }
+
+    /// Runs a ceremony from TOML text; returns the process output (success not asserted).
+    pub fn ceremony(&self, name: &str, text: &str) -> Output {
+        let file = self.dir.path().join(format!("{name}.ceremony.toml"));
+        std::fs::write(&file, text).unwrap();
+        self.signer_command()
+            .args(["ceremony", "--config"])
+            .arg(&self.config)
+            .arg("--file")
+            .arg(&file)
+            .output()
+            .expect("run ceremony")
+    }
+
+    /// Runs a ceremony and fails the test if it fails.
+    pub fn ceremony_ok(&self, name: &str, text: &str) -> String {
+        let out = self.ceremony(name, text);
+        assert!(
+            out.status.success(),
+            "ceremony {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A root (P-256) and an issuing intermediate constrained to `lab.test` and
+    /// 192.0.2.0/24, with CRL/OCSP URLs.
+    pub fn standard_hierarchy(&self) {
+        self.ceremony_ok("root", ROOT_CEREMONY);
+        self.ceremony_ok("issuing", ISSUING_CEREMONY);
+    }
+
+    /// Starts the signer and waits until its socket answers Health.
+    pub fn start_signer(&self) -> SignerProcess {
+        let log = self.dir.path().join(format!(
+            "signer-{}.log",
+            Instant::now().elapsed().as_nanos()
+        ));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = self
+            .signer_command()
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn signer");
+        let mut p = SignerProcess {
+            child,
+            socket: self.socket.clone(),
+            log,
+        };
+        p.wait_ready();
+        p
+    }
+
+    /// Writes a PEM file of a DER certificate into the test directory.
+    pub fn write_pem(&self, name: &str, ders: &[Vec<u8>]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let text: String = ders.iter().map(|d| pem("CERTIFICATE", d)).collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// A running signer; killed on drop.
+#[derive(Debug)]
+pub struct SignerProcess {
+    child: Child,
+    /// Its socket.
+    pub socket: PathBuf,
+    /// Its stderr log.
+    pub log: PathBuf,
+}
+
+impl SignerProcess {
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("signer exited with {status}: {}", self.log_text());
+            }
+            if let Ok(mut c) = SignerClient::connect(&self.socket) {
+                if matches!(c.call(&Request::Health), Ok(Response::Health(_))) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "signer not ready after 30 s: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A client connection.
+    pub fn client(&self) -> SignerClient {
+        SignerClient::connect(&self.socket).expect("connect to signer")
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Stops it (SIGTERM, then waits).
+    pub fn stop(&mut self) {
+        // SAFETY: kill with the pid of a child we own and have not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SignerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// PEM-encodes DER.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Runs a command and returns its output (status not asserted).
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Root ceremony used by [`TestPki::standard_hierarchy`].
+pub const ROOT_CEREMONY: &str = r#"
+id = "root"
+subject = "CN=Strongroom Test Root CA,O=Strongroom Test"
+algorithm = "ecdsa-p384"
+validity_days = 3650
+path_length = 1
+
+[issuance]
+crl_url = "http://127.0.0.1:8080/crl/root.crl"
+ca_issuers_url = "http://127.0.0.1:8080/ca/root.der"
+"#;
+
+/// Intermediate ceremony used by [`TestPki::standard_hierarchy`].
+pub const ISSUING_CEREMONY: &str = r#"
+id = "issuing"
+parent = "root"
+subject = "CN=Strongroom Test Issuing CA,O=Strongroom Test"
+algorithm = "ecdsa-p256"
+validity_days = 1825
+permitted = ["dns:lab.test", "ip:192.0.2.0/24"]
+
+[issuance]
+crl_url = "http://127.0.0.1:8080/crl/issuing.crl"
+ocsp_url = "http://127.0.0.1:8080/ocsp"
+ca_issuers_url = "http://127.0.0.1:8080/ca/issuing.der"
+"#;
+
+/// A policy with a TLS server profile (90 days, EC and RSA keys, dns/ip names) and a
+/// client profile, both issued by `issuing`.
+pub const TEST_POLICY: &str = r#"
+version = 1
+
+[[profile]]
+name = "tls-server"
+issuer = "issuing"
+max_validity_secs = 7776000
+key_algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "ed25519"]
+key_usage = ["digital-signature", "key-encipherment"]
+extended_key_usage = ["server-auth"]
+allowed_name_kinds = ["dns", "ip"]
+allow_wildcards = true
+
+[[profile]]
+name = "tls-client"
+issuer = "issuing"
+max_validity_secs = 2592000
+key_algorithms = ["ecdsa-p256"]
+key_usage = ["digital-signature"]
+extended_key_usage = ["client-auth"]
+allowed_name_kinds = ["dns", "email"]
+"#;
+
+/// [`TEST_POLICY`] parsed.
+pub fn test_policy() -> strongroom_types::Policy {
+    toml::from_str(TEST_POLICY).expect("test policy parses")
+}
+
+/// Calls Health.
+pub fn health(client: &mut SignerClient) -> strongroom_wire::HealthReport {
+    match client.call(&Request::Health).expect("health") {
+        Response::Health(h) => h,
+        other => panic!("unexpected {other:?}"),
+    }
+}

@@ -251,6 +251,14 @@ impl fmt::Display for RequestedName {
     }
 }
 
+impl FromStr for RequestedName {
+    type Err = NameError;
+    /// Parses the tagged form `dns:…`, `ip:…`, `email:…`, `uri:…`.
+    fn from_str(s: &str) -> Result<Self, NameError> {
+        RequestedName::parse_tagged(s)
+    }
+}
+
 impl Serialize for RequestedName {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -56,9 +56,10 @@ pub fn parse_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         .as_bytes()
         .ok_or_else(|| X509Error::Malformed("CSR signature has unused bits".into()))?;
     let spki = &csr.info.public_key;
+    // Classify the key first: a weak key is a policy matter, not a bad signature.
+    let key_algorithm = key_algorithm_of(spki)?;
     verify_signature(spki, &csr.algorithm, info_tlv, signature)
         .map_err(|e| X509Error::BadSignature(format!("CSR self-signature: {e}")))?;
-    let key_algorithm = key_algorithm_of(spki)?;
 
     let mut names = Vec::new();
     let mut requested_eku = Vec::new();
