@@ -1,0 +1,432 @@
+//! `strongroom up --data-dir DIR`: the whole appliance for one developer.
+//!
+//! In: a data directory (created on first run). Out: on first run a private SoftHSM2
+//! token, a root and an issuing CA made by `strongroom-signer ceremony`, the signer
+//! configuration and the default policy; on every run the daemons as child processes
+//! (started by exec, never forked after PKCS#11 initialisation), a summary of where
+//! everything is, and a clean stop of all of them on Ctrl-C or SIGTERM.
+
+use crate::devtoken;
+use crate::signer_cmd::read_policy;
+use clap::Args;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use strongroom_wire::{Request, Response, SignerClient};
+
+/// Arguments of `strongroom up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Data directory: token, configuration, state, sockets, logs.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// PKCS#11 module (SoftHSM2 by default).
+    #[arg(long, default_value = "/usr/lib/softhsm/libsofthsm2.so")]
+    pkcs11_module: PathBuf,
+}
+
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn config(&self, name: &str) -> PathBuf {
+        self.dir.join("config").join(name)
+    }
+    fn socket(&self) -> PathBuf {
+        self.dir.join("run/signer.sock")
+    }
+    fn log(&self, daemon: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{daemon}.log"))
+    }
+    fn ca_pem(&self, name: &str) -> PathBuf {
+        self.dir.join("ca").join(format!("{name}.pem"))
+    }
+}
+
+const ROOT_CEREMONY: &str = r#"# Root CA ceremony used by `strongroom up` (development defaults).
+id = "root"
+subject = "CN=Strongroom Development Root CA,O=Strongroom"
+algorithm = "ecdsa-p384"
+validity_days = 3650
+path_length = 1
+
+[issuance]
+crl_url = "http://127.0.0.1:8080/crl/root.crl"
+ca_issuers_url = "http://127.0.0.1:8080/ca/root.der"
+"#;
+
+const ISSUING_CEREMONY: &str = r#"# Issuing CA ceremony used by `strongroom up` (development defaults).
+id = "issuing"
+parent = "root"
+subject = "CN=Strongroom Development Issuing CA,O=Strongroom"
+algorithm = "ecdsa-p256"
+validity_days = 1825
+
+[issuance]
+crl_url = "http://127.0.0.1:8080/crl/issuing.crl"
+ocsp_url = "http://127.0.0.1:8080/ocsp"
+ca_issuers_url = "http://127.0.0.1:8080/ca/issuing.der"
+"#;
+
+const DEFAULT_POLICY: &str = r#"# Issuance policy pushed to the signer on first run (edit, raise `version`, then
+# `strongroom signer push-policy --file THIS`).
+version = 1
+
+[[profile]]
+name = "tls-server"
+description = "TLS server certificates, 90 days"
+issuer = "issuing"
+max_validity_secs = 7776000
+key_algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096", "ed25519"]
+key_usage = ["digital-signature", "key-encipherment"]
+extended_key_usage = ["server-auth"]
+allowed_name_kinds = ["dns", "ip"]
+allow_wildcards = true
+
+[[profile]]
+name = "tls-client"
+description = "TLS client certificates, 30 days"
+issuer = "issuing"
+max_validity_secs = 2592000
+key_algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "ed25519"]
+key_usage = ["digital-signature"]
+extended_key_usage = ["client-auth"]
+allowed_name_kinds = ["dns", "email", "uri"]
+"#;
+
+fn signer_config(
+    l: &Layout,
+    module: &Path,
+    token: &devtoken::DevToken,
+    allow_root: bool,
+) -> String {
+    format!(
+        "# strongroom-signer configuration written by `strongroom up` (development mode).\n\
+         # See docs/signer.example.toml for every setting.\n\
+         socket = {socket:?}\nsocket_mode = \"0600\"\nstate_dir = {state:?}\n\
+         # dev_mode: the user running `strongroom up` may call every signer operation.\n\
+         dev_mode = true\nallow_root = {allow_root}\ncrl_validity_secs = 86400\n\n\
+         [hsm]\nmodule = {module:?}\ntoken_label = {label:?}\npin_file = {pin:?}\nsessions = 2\n",
+        socket = l.socket(),
+        state = l.dir.join("signer"),
+        label = devtoken::LABEL,
+        pin = token.pin_file,
+    )
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The daemon binaries live next to `strongroom` (cargo, packages) or on PATH.
+fn daemon_binary(name: &str) -> Result<PathBuf, String> {
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)));
+    sibling
+        .filter(|p| p.is_file())
+        .or_else(|| devtoken::which(name))
+        .ok_or_else(|| format!("{name} not found next to strongroom or on PATH (build it with `cargo build --workspace`)"))
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<(), String> {
+    println!("first run: creating {}", l.dir.display());
+    for (sub, mode) in [
+        ("config", 0o755),
+        ("run", 0o700),
+        ("logs", 0o700),
+        ("ca", 0o755),
+    ] {
+        mkdir(&l.dir.join(sub), mode)?;
+    }
+    let token = devtoken::create(&l.dir)?;
+    println!(
+        "  SoftHSM2 token '{}' in {} (PIN in {}, mode 0400)",
+        devtoken::LABEL,
+        l.dir.join("hsm").display(),
+        token.pin_file.display()
+    );
+    let allow_root = euid() == 0;
+    if allow_root {
+        println!(
+            "  note: running as root; the development signer is allowed to (production refuses)"
+        );
+    }
+    let write = |name: &str, text: &str| {
+        std::fs::write(l.config(name), text)
+            .map_err(|e| format!("{}: {e}", l.config(name).display()))
+    };
+    write("signer.toml", &signer_config(l, module, &token, allow_root))?;
+    write("root.ceremony.toml", ROOT_CEREMONY)?;
+    write("issuing.ceremony.toml", ISSUING_CEREMONY)?;
+    write("policy.toml", DEFAULT_POLICY)?;
+    for ceremony in ["root", "issuing"] {
+        let out = Command::new(signer_bin)
+            .env("SOFTHSM2_CONF", &token.conf)
+            .args(["ceremony", "--config"])
+            .arg(l.config("signer.toml"))
+            .arg("--file")
+            .arg(l.config(&format!("{ceremony}.ceremony.toml")))
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", signer_bin.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{ceremony} ceremony failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        std::fs::write(
+            l.dir
+                .join("logs")
+                .join(format!("{ceremony}.transcript.txt")),
+            &out.stdout,
+        )
+        .map_err(|e| e.to_string())?;
+        println!(
+            "  {ceremony} CA created in the token (transcript: logs/{ceremony}.transcript.txt)"
+        );
+    }
+    Ok(())
+}
+
+fn spawn(
+    bin: &Path,
+    args: &[&str],
+    config: &Path,
+    log: &Path,
+    softhsm_conf: &Path,
+) -> Result<Child, String> {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut command = Command::new(bin);
+    command
+        .args(args)
+        .arg(config)
+        .env("SOFTHSM2_CONF", softhsm_conf)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log_file)
+        // Own process group: Ctrl-C reaches `up`, which then stops the daemons in order.
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (sigemptyset, pthread_sigmask) on a local sigset. `up` blocks SIGINT,
+    // SIGTERM and SIGCHLD to sigwait for them; the daemon must start with them unblocked.
+    unsafe {
+        command.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))
+}
+
+fn wait_for_signer(socket: &Path, child: &mut Child, log: &Path) -> Result<SignerClient, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            let last = tail
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(format!(
+                "strongroom-signer exited ({status}); last log lines:\n{last}"
+            ));
+        }
+        if let Ok(mut c) = SignerClient::connect(socket) {
+            if c.call(&Request::Health).is_ok() {
+                return Ok(c);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "strongroom-signer did not answer on {} within 30 s; see {}",
+                socket.display(),
+                log.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it; pthread_sigmask
+    // only changes this thread's mask (called before any other thread exists). Children
+    // start with an empty mask: std's spawn resets it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGCHLD] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_signal(set: &libc::sigset_t) -> i32 {
+    let mut sig = 0;
+    // SAFETY: `set` is an initialised sigset and `sig` a valid out-pointer.
+    unsafe { libc::sigwait(set, &mut sig) };
+    sig
+}
+
+fn stop(children: &mut [(&str, Child)]) {
+    for (name, child) in children.iter_mut().rev() {
+        if let Ok(None) = child.try_wait() {
+            // SAFETY: kill on the pid of a child we own and have not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            println!("stopped {name}");
+        }
+    }
+}
+
+/// Runs `strongroom up`.
+pub fn run(args: UpArgs) -> Result<(), String> {
+    let signals = block_signals();
+    let l = Layout {
+        dir: args.data_dir.clone(),
+    };
+    let signer_bin = daemon_binary("strongroom-signer")?;
+    if !args.pkcs11_module.is_file() {
+        return Err(format!(
+            "PKCS#11 module {} not found: install softhsm2 (Debian: apt-get install softhsm2) or pass --pkcs11-module",
+            args.pkcs11_module.display()
+        ));
+    }
+    let fresh = !l.config("signer.toml").exists();
+    if fresh {
+        mkdir(&l.dir, 0o700)?;
+        first_run(&l, &args.pkcs11_module, &signer_bin)?;
+    } else {
+        println!("reusing {}", l.dir.display());
+    }
+    let token = devtoken::paths(&l.dir);
+    let mut signer = spawn(
+        &signer_bin,
+        &["run", "--config"],
+        &l.config("signer.toml"),
+        &l.log("signer"),
+        &token.conf,
+    )?;
+    let mut client = match wait_for_signer(&l.socket(), &mut signer, &l.log("signer")) {
+        Ok(c) => c,
+        Err(e) => {
+            stop(&mut [("strongroom-signer", signer)]);
+            return Err(e);
+        }
+    };
+    let health = match client.call(&Request::Health) {
+        Ok(Response::Health(h)) => h,
+        other => return Err(format!("unexpected health answer: {other:?}")),
+    };
+    if health.policy_version == 0 {
+        let policy = read_policy(&l.config("policy.toml"))?;
+        client
+            .call(&Request::PutPolicy { policy })
+            .map_err(|e| format!("pushing the default policy: {e}"))?;
+    }
+    for (name, ca) in [
+        ("root", "root"),
+        ("issuing", "issuing"),
+        ("chain", "issuing"),
+    ] {
+        if let Ok(Response::CaChain(chain)) = client.call(&Request::GetCaChain {
+            ca: ca.parse().map_err(|e| format!("{e}"))?,
+        }) {
+            let certs: Vec<&Vec<u8>> = if name == "chain" {
+                chain.iter().collect()
+            } else {
+                chain.iter().take(1).collect()
+            };
+            let text: String = certs
+                .iter()
+                .map(|d| crate::pem::encode("CERTIFICATE", d))
+                .collect();
+            std::fs::write(l.ca_pem(name), text).map_err(|e| e.to_string())?;
+        }
+    }
+    drop(client);
+    let mut children = vec![("strongroom-signer", signer)];
+    println!();
+    println!(
+        "Strongroom is up ({})",
+        if health.hsm_degraded.is_none() {
+            "HSM ok"
+        } else {
+            "HSM DEGRADED"
+        }
+    );
+    println!("  data directory   {}", l.dir.display());
+    println!("  signer socket    {}", l.socket().display());
+    println!("  root CA          {}", l.ca_pem("root").display());
+    println!("  issuing CA       {}", l.ca_pem("issuing").display());
+    println!("  chain            {}", l.ca_pem("chain").display());
+    println!("  signer log       {}", l.log("signer").display());
+    println!(
+        "  journal          {}",
+        l.dir.join("signer/journal/issuance.log").display()
+    );
+    println!("  profiles         tls-server, tls-client (config/policy.toml)");
+    println!("  front/control    not part of this build yet (https://127.0.0.1:8443, :9443 when they land)");
+    println!();
+    println!("Issue a certificate:");
+    println!("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -subj /CN=web.lab.test -out web.csr");
+    println!(
+        "  strongroom signer --data-dir {} issue --profile tls-server --csr web.csr --out web.pem",
+        l.dir.display()
+    );
+    println!("Press Ctrl-C to stop.");
+
+    loop {
+        let sig = wait_signal(&signals);
+        if sig == libc::SIGCHLD {
+            let died: Vec<&str> = children
+                .iter_mut()
+                .filter_map(|(n, c)| matches!(c.try_wait(), Ok(Some(_))).then_some(*n))
+                .collect();
+            if !died.is_empty() {
+                let names = died.join(", ");
+                stop(&mut children);
+                return Err(format!(
+                    "{names} exited unexpectedly; see {}",
+                    l.dir.join("logs").display()
+                ));
+            }
+            continue;
+        }
+        println!("stopping…");
+        stop(&mut children);
+        return Ok(());
+    }
+}
