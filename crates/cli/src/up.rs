@@ -6,6 +6,15 @@
 //! (started by exec, never forked after PKCS#11 initialisation), a summary of where
 //! everything is, and a clean stop of all of them on Ctrl-C or SIGTERM.
 
+/// Prints a line; a closed stdout (e.g. a pipe whose reader went away) must not stop `up`
+/// from shutting its daemons down, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use crate::devtoken;
 use crate::signer_cmd::read_policy;
 use clap::Args;
@@ -140,7 +149,7 @@ fn euid() -> u32 {
 }
 
 fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<(), String> {
-    println!("first run: creating {}", l.dir.display());
+    say!("first run: creating {}", l.dir.display());
     for (sub, mode) in [
         ("config", 0o755),
         ("run", 0o700),
@@ -150,7 +159,7 @@ fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<(), String>
         mkdir(&l.dir.join(sub), mode)?;
     }
     let token = devtoken::create(&l.dir)?;
-    println!(
+    say!(
         "  SoftHSM2 token '{}' in {} (PIN in {}, mode 0400)",
         devtoken::LABEL,
         l.dir.join("hsm").display(),
@@ -158,9 +167,7 @@ fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<(), String>
     );
     let allow_root = euid() == 0;
     if allow_root {
-        println!(
-            "  note: running as root; the development signer is allowed to (production refuses)"
-        );
+        say!("  note: running as root; the development signer is allowed to (production refuses)");
     }
     let write = |name: &str, text: &str| {
         std::fs::write(l.config(name), text)
@@ -192,9 +199,7 @@ fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<(), String>
             &out.stdout,
         )
         .map_err(|e| e.to_string())?;
-        println!(
-            "  {ceremony} CA created in the token (transcript: logs/{ceremony}.transcript.txt)"
-        );
+        say!("  {ceremony} CA created in the token (transcript: logs/{ceremony}.transcript.txt)");
     }
     Ok(())
 }
@@ -306,7 +311,7 @@ fn stop(children: &mut [(&str, Child)]) {
                 let _ = child.kill();
             }
             let _ = child.wait();
-            println!("stopped {name}");
+            say!("stopped {name}");
         }
     }
 }
@@ -329,7 +334,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         mkdir(&l.dir, 0o700)?;
         first_run(&l, &args.pkcs11_module, &signer_bin)?;
     } else {
-        println!("reusing {}", l.dir.display());
+        say!("reusing {}", l.dir.display());
     }
     let token = devtoken::paths(&l.dir);
     let mut signer = spawn(
@@ -378,8 +383,8 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     }
     drop(client);
     let mut children = vec![("strongroom-signer", signer)];
-    println!();
-    println!(
+    say!();
+    say!(
         "Strongroom is up ({})",
         if health.hsm_degraded.is_none() {
             "HSM ok"
@@ -387,26 +392,26 @@ pub fn run(args: UpArgs) -> Result<(), String> {
             "HSM DEGRADED"
         }
     );
-    println!("  data directory   {}", l.dir.display());
-    println!("  signer socket    {}", l.socket().display());
-    println!("  root CA          {}", l.ca_pem("root").display());
-    println!("  issuing CA       {}", l.ca_pem("issuing").display());
-    println!("  chain            {}", l.ca_pem("chain").display());
-    println!("  signer log       {}", l.log("signer").display());
-    println!(
+    say!("  data directory   {}", l.dir.display());
+    say!("  signer socket    {}", l.socket().display());
+    say!("  root CA          {}", l.ca_pem("root").display());
+    say!("  issuing CA       {}", l.ca_pem("issuing").display());
+    say!("  chain            {}", l.ca_pem("chain").display());
+    say!("  signer log       {}", l.log("signer").display());
+    say!(
         "  journal          {}",
         l.dir.join("signer/journal/issuance.log").display()
     );
-    println!("  profiles         tls-server, tls-client (config/policy.toml)");
-    println!("  front/control    not part of this build yet (https://127.0.0.1:8443, :9443 when they land)");
-    println!();
-    println!("Issue a certificate:");
-    println!("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -subj /CN=web.lab.test -out web.csr");
-    println!(
+    say!("  profiles         tls-server, tls-client (config/policy.toml)");
+    say!("  front/control    not part of this build yet (https://127.0.0.1:8443, :9443 when they land)");
+    say!();
+    say!("Issue a certificate:");
+    say!("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -subj /CN=web.lab.test -out web.csr");
+    say!(
         "  strongroom signer --data-dir {} issue --profile tls-server --csr web.csr --out web.pem",
         l.dir.display()
     );
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
 
     loop {
         let sig = wait_signal(&signals);
@@ -425,7 +430,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
             }
             continue;
         }
-        println!("stopping…");
+        say!("stopping…");
         stop(&mut children);
         return Ok(());
     }

@@ -302,7 +302,7 @@ pub fn run(
     );
     store_ca(state, &record, &cert_der, &transcript)?;
     journal
-        .append_durable(now, "ceremony", json!({
+        .append_durable(now, "ceremony", &json!({
             "ca": file.id.as_str(), "parent": file.parent.as_ref().map(|p| p.as_str()), "key_uri": record.key_uri,
             "serial": serial.to_string(), "cert_sha256": fingerprint(&cert_der),
         }))

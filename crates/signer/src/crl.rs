@@ -64,7 +64,7 @@ pub fn issue_crl(signer: &Signer, ca_id: &CaId) -> Result<Response, SignerError>
     })?;
     signer
         .journal()
-        .append_durable(now, "crl", json!({"ca": ca_id.as_str(), "number": number, "entries": entries.len(), "sha256": hex::encode(Sha256::digest(&der))}))
+        .append_durable(now, "crl", &json!({"ca": ca_id.as_str(), "number": number, "entries": entries.len(), "sha256": hex::encode(Sha256::digest(&der))}))
         .map_err(|e| internal(e.to_string()))?;
     Ok(Response::Crl { der, number })
 }

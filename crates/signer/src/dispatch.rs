@@ -66,7 +66,7 @@ impl Signer {
             .append_durable(
                 clock.now(),
                 "startup",
-                json!({"policy_version": policy.current().version, "cas": cas.iter().count()}),
+                &json!({"policy_version": policy.current().version, "cas": cas.iter().count()}),
             )
             .map_err(|e| e.to_string())?;
         Ok(Signer {
@@ -128,6 +128,7 @@ impl Signer {
         };
         let peer_name = peer.name.clone();
         let summary = request.summary();
+        let op = request.operation();
         let result = match request {
             Request::Health => Ok(Response::Health(self.health())),
             Request::GetCaChain { ca } => self
@@ -147,7 +148,13 @@ impl Signer {
         };
         match result {
             Ok(resp) => {
-                tracing::info!(peer = %peer_name, request = %summary, "ok");
+                // Issuances are in the journal; logging each one at info would cost more
+                // than the signature on a busy CA. Other operations are rare and logged.
+                if op == strongroom_wire::Operation::IssueCertificate {
+                    tracing::debug!(peer = %peer_name, request = %summary, "ok");
+                } else {
+                    tracing::info!(peer = %peer_name, request = %summary, "ok");
+                }
                 resp
             }
             Err(e) => {
@@ -190,7 +197,7 @@ impl Signer {
             .append_durable(
                 self.clock.now(),
                 "policy",
-                json!({"version": version, "sha256": digest.unwrap_or_default()}),
+                &json!({"version": version, "sha256": digest.unwrap_or_default()}),
             )
             .map_err(|e| SignerError {
                 kind: ErrorKind::Internal,
@@ -224,7 +231,7 @@ impl Signer {
             })?;
         if !already {
             self.journal
-                .append_durable(self.clock.now(), "revocation", json!({"ca": r.ca.as_str(), "serial": r.serial.to_string(), "reason": r.reason.code()}))
+                .append_durable(self.clock.now(), "revocation", &json!({"ca": r.ca.as_str(), "serial": r.serial.to_string(), "reason": r.reason.code()}))
                 .map_err(|e| SignerError { kind: ErrorKind::Internal, detail: e.to_string() })?;
         }
         Ok(Response::RevocationRecorded {

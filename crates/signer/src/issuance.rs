@@ -9,6 +9,7 @@
 use crate::ca::LoadedCa;
 use crate::dispatch::Signer;
 use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
@@ -222,6 +223,27 @@ fn cn(value: &str) -> Result<Name, SignerError> {
     Name::from_str(&format!("CN={value}")).map_err(|e| internal(format!("subject name: {e}")))
 }
 
+/// Journal body of an intent (stored format: add fields only).
+#[derive(Serialize)]
+struct IntentRecord<'a> {
+    peer: &'a str,
+    profile: &'a str,
+    ca: &'a str,
+    serial: &'a str,
+    names: &'a [String],
+    not_before: i64,
+    not_after: i64,
+    tbs_sha256: &'a str,
+}
+
+/// Journal body of an issued certificate (stored format: add fields only).
+#[derive(Serialize)]
+struct IssuedRecord<'a> {
+    intent: u64,
+    serial: &'a str,
+    cert_sha256: &'a str,
+}
+
 /// Draws a 128-bit serial.
 pub fn fresh_serial(signer: &Signer) -> Result<Serial, SignerError> {
     loop {
@@ -274,15 +296,21 @@ pub fn issue(
     let ca_key = ca.key(&hsm).map_err(|e| hsm_error(&e))?;
     let names: Vec<String> = plan.names.iter().map(|n| n.to_string()).collect();
     let journal = signer.journal();
+    let serial_hex = serial.to_string();
     let intent = journal
         .append(
             now,
             "intent",
-            json!({
-                "peer": peer_name, "profile": profile.name.as_str(), "ca": ca.record.id.as_str(),
-                "serial": serial.to_string(), "names": names, "not_before": plan.not_before,
-                "not_after": plan.not_after, "tbs_sha256": tbs_hash,
-            }),
+            &IntentRecord {
+                peer: peer_name,
+                profile: profile.name.as_str(),
+                ca: ca.record.id.as_str(),
+                serial: &serial_hex,
+                names: &names,
+                not_before: plan.not_before,
+                not_after: plan.not_after,
+                tbs_sha256: &tbs_hash,
+            },
         )
         .map_err(|e| internal(e.to_string()))?;
     let tbs_signer = HsmTbsSigner::new(&hsm, &ca_key, ca.record.signature);
@@ -295,15 +323,21 @@ pub fn issue(
             let _ = journal.append(
                 now,
                 "failed",
-                json!({"intent": intent, "serial": serial.to_string(), "error": err.detail}),
+                &json!({"intent": intent, "serial": serial_hex, "error": err.detail}),
             );
             return Err(err);
         }
     };
     let outcome = journal
-        .append(signer.clock.now(), "issued", json!({
-            "intent": intent, "serial": serial.to_string(), "cert_sha256": hex::encode(Sha256::digest(&der)),
-        }))
+        .append(
+            signer.clock.now(),
+            "issued",
+            &IssuedRecord {
+                intent,
+                serial: &serial_hex,
+                cert_sha256: &hex::encode(Sha256::digest(&der)),
+            },
+        )
         .map_err(|e| internal(e.to_string()))?;
     // Nothing leaves the signer before its record is on disk.
     journal

@@ -10,7 +10,8 @@
 //! and HASH = hex(SHA-256(prev hash bytes ‖ JSON bytes)). The first record's prev is 32
 //! zero bytes. Editing, deleting or reordering any record breaks the chain at that record.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -54,6 +55,16 @@ pub struct JournalSummary {
     pub head: String,
     /// Bytes of a torn final line that recovery dropped (0 when the file was clean).
     pub torn_tail_bytes: u64,
+}
+
+/// The stored record shape; field order is part of the stored format.
+#[derive(Serialize)]
+struct RecordOut<'a, B: Serialize> {
+    seq: u64,
+    prev: &'a str,
+    at: i64,
+    kind: &'a str,
+    body: &'a B,
 }
 
 struct State {
@@ -252,7 +263,7 @@ impl Journal {
 
     /// Appends a record (buffered in the kernel, not yet durable) and returns its sequence
     /// number. Call [`Journal::sync_through`] before acting on durability.
-    pub fn append(&self, at: i64, kind: &str, body: Value) -> Result<u64, JournalError> {
+    pub fn append<B: Serialize>(&self, at: i64, kind: &str, body: &B) -> Result<u64, JournalError> {
         let mut st = self.lock();
         if let Some(e) = &st.failed {
             return Err(JournalError::Io(format!(
@@ -260,9 +271,16 @@ impl Journal {
             )));
         }
         let seq = st.seq + 1;
-        let record =
-            json!({"seq": seq, "prev": hex::encode(st.head), "at": at, "kind": kind, "body": body});
-        let json = record.to_string();
+        let prev = hex::encode(st.head);
+        let record = RecordOut {
+            seq,
+            prev: &prev,
+            at,
+            kind,
+            body,
+        };
+        let json = serde_json::to_string(&record)
+            .map_err(|e| JournalError::Io(format!("cannot encode a journal record: {e}")))?;
         let hash = record_hash(&st.head, json.as_bytes());
         let line = format!("{} {}\n", hex::encode(hash), json);
         if let Err(e) = st.file.write_all(line.as_bytes()) {
@@ -307,7 +325,12 @@ impl Journal {
     }
 
     /// Appends and waits for durability.
-    pub fn append_durable(&self, at: i64, kind: &str, body: Value) -> Result<u64, JournalError> {
+    pub fn append_durable<B: Serialize>(
+        &self,
+        at: i64,
+        kind: &str,
+        body: &B,
+    ) -> Result<u64, JournalError> {
         let seq = self.append(at, kind, body)?;
         self.sync_through(seq)?;
         Ok(seq)
@@ -327,6 +350,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Arc;
 
     #[test]
@@ -335,12 +359,12 @@ mod tests {
         let path = dir.path().join("j.log");
         let j = Journal::open(&path).unwrap();
         for i in 0..10 {
-            j.append_durable(i, "intent", json!({"n": i})).unwrap();
+            j.append_durable(i, "intent", &json!({"n": i})).unwrap();
         }
         drop(j);
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.records(), 10);
-        j.append_durable(11, "issued", json!({})).unwrap();
+        j.append_durable(11, "issued", &json!({})).unwrap();
         assert_eq!(verify_file(&path).unwrap().records, 11);
 
         // Flip one byte inside record 5's body.
@@ -374,13 +398,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
         let j = Journal::open(&path).unwrap();
-        j.append_durable(1, "a", json!({})).unwrap();
+        j.append_durable(1, "a", &json!({})).unwrap();
         drop(j);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"deadbeef {\"seq\":2").unwrap();
-        assert_eq!(verify_file(&path).unwrap().torn_tail_bytes, 18);
+        let torn = b"deadbeef {\"seq\":2";
+        f.write_all(torn).unwrap();
+        assert_eq!(verify_file(&path).unwrap().torn_tail_bytes, torn.len() as u64);
         let j = Journal::open(&path).unwrap();
-        j.append_durable(2, "b", json!({})).unwrap();
+        j.append_durable(2, "b", &json!({})).unwrap();
         assert_eq!(
             verify_file(&path).unwrap(),
             JournalSummary {
@@ -401,7 +426,7 @@ mod tests {
                 let j = j.clone();
                 std::thread::spawn(move || {
                     for i in 0..50 {
-                        j.append_durable(i, "x", json!({"t": t})).unwrap();
+                        j.append_durable(i, "x", &json!({"t": t})).unwrap();
                     }
                 })
             })

@@ -1,5 +1,7 @@
 //! Key ceremonies through the real binary: RFC 5280 rules, strict files, transcripts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod common;
 
 use common::SIGNER;

@@ -1,5 +1,6 @@
 //! Shared helpers for the signer's end-to-end tests.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,7 +88,7 @@ pub fn write_chain(
     name: &str,
     cert: &IssuedCertificate,
 ) -> (PathBuf, PathBuf, PathBuf) {
-    let leaf = pki.write_pem(&format!("{name}.pem"), &[cert.der.clone()]);
+    let leaf = pki.write_pem(&format!("{name}.pem"), std::slice::from_ref(&cert.der));
     let issuing = pki.write_pem("issuing.pem", &[cert.chain[0].clone()]);
     let root = pki.write_pem("root.pem", &[cert.chain[1].clone()]);
     (leaf, issuing, root)

@@ -2,6 +2,8 @@
 //! refused; malformed, oversize and trailing-bytes frames close the connection while the
 //! daemon keeps serving others.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod common;
 
 use common::*;

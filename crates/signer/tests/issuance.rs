@@ -1,6 +1,8 @@
 //! A leaf issued through the signer socket from real openssl CSRs verifies with
 //! `openssl verify -x509_strict`, shows the profile's extensions, and passes pkilint.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod common;
 
 use common::*;

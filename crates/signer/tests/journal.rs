@@ -1,6 +1,8 @@
 //! The journal end to end: 1,000 issuances from concurrent clients, a restart, `journal
 //! verify`, and a flipped byte detected with its line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Revocations recorded through the signer end up on CRLs that openssl accepts; CRL
 //! numbers only go up, across restarts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 mod common;
 
 use common::*;
@@ -43,7 +45,7 @@ fn revoked_leaf_fails_crl_check_and_numbers_increase_across_restart() {
     )
     .unwrap();
     let (good_pem, issuing, root) = write_chain(&pki, "good", &good);
-    let bad_pem = pki.write_pem("bad.pem", &[bad.der.clone()]);
+    let bad_pem = pki.write_pem("bad.pem", std::slice::from_ref(&bad.der));
 
     let record = RevocationRecord {
         ca: "issuing".parse().unwrap(),

@@ -5,8 +5,11 @@
 
 use crate::X509Error;
 
-/// Splits one TLV off the front of `input`: returns (whole TLV, contents, rest).
-fn split_tlv(input: &[u8]) -> Result<(&[u8], &[u8], &[u8]), X509Error> {
+/// One TLV split off the front of a buffer: (whole TLV, contents, rest).
+type Split<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Splits one TLV off the front of `input`.
+fn split_tlv(input: &[u8]) -> Result<Split<'_>, X509Error> {
     let bad = || X509Error::Malformed("truncated or invalid DER length".into());
     let (&tag, rest) = input.split_first().ok_or_else(bad)?;
     if tag & 0x1f == 0x1f {

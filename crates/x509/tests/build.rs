@@ -1,6 +1,8 @@
 //! Builds a root, an intermediate and leaves with an in-memory ring key (no HSM) and runs
 //! them through the linter; parses CSR fixtures made by `openssl req`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use std::str::FromStr;

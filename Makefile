@@ -1,0 +1,36 @@
+# Strongroom: the two commands a new user needs are `make run` and `make test`.
+CARGO    ?= cargo
+DATA_DIR ?= data
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: run test deps test-deps build check bench fmt clean-data
+
+## run: install missing system packages, build, and run `strongroom up` in $(DATA_DIR)
+run: deps build
+	$(CARGO) run -q --bin strongroom -- up --data-dir $(DATA_DIR)
+
+## test: install what the tests need, then format check, clippy, and every test
+test: test-deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+## bench: issuance vs raw PKCS#11 signing (release build); see docs/performance.md
+bench: deps
+	$(CARGO) build --release -p strongroom-signer
+	$(CARGO) run -q --release -p strongroom-signer --bin strongroom-bench -- --seconds 5 --clients 16
+
+deps:
+	scripts/install-deps.sh run
+
+test-deps:
+	scripts/install-deps.sh test
+
+build:
+	$(CARGO) build --workspace --bins
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-data:
+	rm -rf $(DATA_DIR)

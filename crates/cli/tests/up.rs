@@ -1,0 +1,170 @@
+//! `strongroom up` as a user runs it: first run creates everything, a certificate issued
+//! through the CLI verifies with openssl, Ctrl-C stops every daemon, a second run reuses
+//! the directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use strongroom_testkit::{run, tool};
+
+const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
+
+/// `up` execs strongroom-signer from its own directory; make sure it is built.
+fn ensure_signer_built() {
+    let signer = Path::new(STRONGROOM).with_file_name("strongroom-signer");
+    if !signer.exists() {
+        let out = run(Command::new(env!("CARGO")).args([
+            "build",
+            "-q",
+            "-p",
+            "strongroom-signer",
+            "--bin",
+            "strongroom-signer",
+        ]));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn start_up(dir: &Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(STRONGROOM)
+        .args(["up", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    for line in reader.lines() {
+        let line = line.unwrap();
+        let done = line.contains("Press Ctrl-C to stop.");
+        lines.push(line);
+        if done {
+            return (child, lines);
+        }
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let _ = child.wait();
+    panic!("up ended early:\n{}\n{err}", lines.join("\n"));
+}
+
+fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap()
+}
+
+#[test]
+fn up_issue_stop_and_reuse() {
+    ensure_signer_built();
+    let tmp = tempfile::tempdir().unwrap();
+    let data: PathBuf = tmp.path().join("data");
+    let (mut up, lines) = start_up(&data);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("first run") && text.contains("Strongroom is up (HSM ok)"),
+        "{text}"
+    );
+    let pin_mode = std::fs::metadata(data.join("secrets/pin"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(pin_mode, 0o400);
+    let root_before = std::fs::read(data.join("ca/root.pem")).unwrap();
+
+    let key = tmp.path().join("web.key");
+    let csr = tmp.path().join("web.csr");
+    let out = run(Command::new(tool("openssl"))
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+        ])
+        .arg(&key)
+        .args(["-subj", "/CN=web.lab.test", "-out"])
+        .arg(&csr));
+    assert!(out.status.success());
+    let cert = tmp.path().join("web.pem");
+    let chain = tmp.path().join("chain.pem");
+    let out = run(Command::new(STRONGROOM)
+        .args(["signer", "--data-dir"])
+        .arg(&data)
+        .args(["issue", "--profile", "tls-server", "--csr"])
+        .arg(&csr)
+        .arg("--out")
+        .arg(&cert)
+        .arg("--chain-out")
+        .arg(&chain));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(Command::new(tool("openssl"))
+        .args(["verify", "-x509_strict", "-CAfile"])
+        .arg(data.join("ca/root.pem"))
+        .arg("-untrusted")
+        .arg(&chain)
+        .arg(&cert));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A profile the policy does not have: a one-line error and a non-zero exit.
+    let out = run(Command::new(STRONGROOM)
+        .args(["signer", "--data-dir"])
+        .arg(&data)
+        .args(["issue", "--profile", "nope", "--csr"])
+        .arg(&csr)
+        .arg("--out")
+        .arg(tmp.path().join("x.pem")));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PolicyDenied") && err.contains("unknown profile"),
+        "{err}"
+    );
+
+    let status = interrupt(&mut up);
+    assert!(status.success(), "up exited with {status}");
+    assert!(
+        std::os::unix::net::UnixStream::connect(data.join("run/signer.sock")).is_err(),
+        "the signer must be gone after Ctrl-C"
+    );
+
+    let (mut up, lines) = start_up(&data);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("reusing") && !text.contains("first run"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(data.join("ca/root.pem")).unwrap(),
+        root_before,
+        "second run keeps the same root"
+    );
+    assert!(interrupt(&mut up).success());
+
+    let out = run(
+        Command::new(Path::new(STRONGROOM).with_file_name("strongroom-signer"))
+            .args(["journal", "verify", "--config"])
+            .arg(data.join("config/signer.toml")),
+    );
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("chain intact"));
+}
