@@ -128,7 +128,6 @@ impl Signer {
         };
         let peer_name = peer.name.clone();
         let summary = request.summary();
-        let op = request.operation();
         let result = match request {
             Request::Health => Ok(Response::Health(self.health())),
             Request::GetCaChain { ca } => self

@@ -403,7 +403,10 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         let torn = b"deadbeef {\"seq\":2";
         f.write_all(torn).unwrap();
-        assert_eq!(verify_file(&path).unwrap().torn_tail_bytes, torn.len() as u64);
+        assert_eq!(
+            verify_file(&path).unwrap().torn_tail_bytes,
+            torn.len() as u64
+        );
         let j = Journal::open(&path).unwrap();
         j.append_durable(2, "b", &json!({})).unwrap();
         assert_eq!(
