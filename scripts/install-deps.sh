@@ -3,13 +3,15 @@
 #
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
-#   test  the above, plus the test tools: pkilint (PyPI, in .venv/)
+#   test  the above, plus the test tools: systemd-analyze (systemd), pkilint (PyPI, in .venv/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
+test_packages=(systemd)
 
+[[ $mode == test ]] && packages+=("${test_packages[@]}")
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

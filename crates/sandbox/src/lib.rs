@@ -4,8 +4,14 @@
 //! (a core file of the signer could hold session state or a PIN), cannot gain privileges
 //! through exec (no_new_privs), and refuses to run as root unless told to.
 //!
-//! This is the first layer. Privilege drop, Landlock and seccomp per daemon come with the
-//! sandboxing work (ARCHITECTURE.md §1); systemd units add their own layer on top.
+//! Then [`landlock::restrict_paths`] confines the filesystem (and TCP) to what the daemon
+//! names, and [`seccomp::apply`] installs the daemon's system-call allow-list. Both must
+//! run before the daemon starts any thread: Landlock and seccomp bind the calling thread
+//! and its future children, not threads that already exist. systemd units add their own
+//! layer on top (systemd/).
+
+pub mod landlock;
+pub mod seccomp;
 
 use std::fmt;
 use std::io;

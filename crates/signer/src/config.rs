@@ -28,6 +28,36 @@ struct RawConfig {
     hsm: RawHsm,
     #[serde(default, rename = "peer")]
     peers: Vec<RawPeer>,
+    #[serde(default)]
+    sandbox: RawSandbox,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    #[serde(default = "default_true")]
+    landlock: bool,
+    #[serde(default = "default_true")]
+    seccomp: bool,
+    #[serde(default)]
+    read_only: Vec<PathBuf>,
+    #[serde(default)]
+    read_write: Vec<PathBuf>,
+}
+
+impl Default for RawSandbox {
+    fn default() -> Self {
+        RawSandbox {
+            landlock: true,
+            seccomp: true,
+            read_only: vec![],
+            read_write: vec![],
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +115,19 @@ pub struct PeerRule {
     pub operations: BTreeSet<Operation>,
 }
 
+/// Sandbox settings (see docs/security.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// Apply the Landlock ruleset.
+    pub landlock: bool,
+    /// Apply the seccomp allow-list.
+    pub seccomp: bool,
+    /// Extra read-only paths (e.g. the SOFTHSM2_CONF file, a vendor module's config).
+    pub read_only: Vec<PathBuf>,
+    /// Extra read-write paths (e.g. SoftHSM2's token directory).
+    pub read_write: Vec<PathBuf>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct SignerConfig {
@@ -106,6 +149,8 @@ pub struct SignerConfig {
     pub hsm: HsmSettings,
     /// Peer table, by uid.
     pub peers: BTreeMap<u32, PeerRule>,
+    /// Sandbox settings.
+    pub sandbox: SandboxSettings,
 }
 
 /// A configuration problem, with what to fix.
@@ -205,6 +250,12 @@ impl SignerConfig {
                 sessions: raw.hsm.sessions,
             },
             peers,
+            sandbox: SandboxSettings {
+                landlock: raw.sandbox.landlock,
+                seccomp: raw.sandbox.seccomp,
+                read_only: raw.sandbox.read_only,
+                read_write: raw.sandbox.read_write,
+            },
         })
     }
 }

@@ -18,5 +18,6 @@ pub mod journal;
 pub mod peer;
 pub mod policy;
 pub mod revocations;
+pub mod sandbox;
 pub mod server;
 pub mod state;

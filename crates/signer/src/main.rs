@@ -50,6 +50,16 @@ enum Command {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Apply the sandbox of `run` and report what it denies (an IPv4 socket, the paths
+    /// given with --probe). For operators and tests.
+    SandboxCheck {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Paths to try to open after the sandbox is applied.
+        #[arg(long = "probe")]
+        probes: Vec<PathBuf>,
+    },
     /// Journal tools.
     Journal {
         #[command(subcommand)]
@@ -89,6 +99,7 @@ fn main() -> ExitCode {
             check_config,
         } => run(config, check_config),
         Command::Ceremony { config, file } => run_ceremony(config, file),
+        Command::SandboxCheck { config, probes } => sandbox_check(config, probes),
         Command::Journal {
             command: JournalCommand::Verify { config, file },
         } => verify(config, file),
@@ -110,6 +121,8 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         return Ok(());
     }
     strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+    // Before any thread exists: Landlock and seccomp bind this thread and its children.
+    strongroom_signer::sandbox::apply(&config)?;
     let hsm = HsmHandle::open(&config.hsm, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     let gate = PeerGate::new(&config, own_uid());
     let socket = config.socket.clone();
@@ -156,6 +169,16 @@ fn run_ceremony(config_path: PathBuf, file: PathBuf) -> Result<(), String> {
         &SystemEntropy::default(),
     )?;
     print!("{}", outcome.transcript);
+    Ok(())
+}
+
+fn sandbox_check(config_path: PathBuf, probes: Vec<PathBuf>) -> Result<(), String> {
+    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
+    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+    strongroom_signer::sandbox::apply(&config)?;
+    for line in strongroom_signer::sandbox::probe(&probes) {
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -103,14 +103,21 @@ impl TestPki {
             .expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let token = SoftToken::create(dir.path(), "strongroom-test");
-        let socket = dir.path().join("signer.sock");
+        // Production layout: the socket in its own directory, so the sandbox grants the
+        // signer that directory and not the whole test directory.
+        let run_dir = dir.path().join("run");
+        std::fs::create_dir(&run_dir).unwrap();
+        std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = run_dir.join("signer.sock");
         let state = dir.path().join("state");
         let config = dir.path().join("signer.toml");
         let text = format!(
-            "socket = {socket:?}\nsocket_mode = \"0666\"\nstate_dir = {state:?}\ndev_mode = true\nallow_root = true\ncrl_validity_secs = 86400\n\n[hsm]\nmodule = {module:?}\ntoken_label = {label:?}\npin_file = {pin:?}\nsessions = 2\n{extra}\n",
+            "socket = {socket:?}\nsocket_mode = \"0666\"\nstate_dir = {state:?}\ndev_mode = true\nallow_root = true\ncrl_validity_secs = 86400\n\n[hsm]\nmodule = {module:?}\ntoken_label = {label:?}\npin_file = {pin:?}\nsessions = 2\n\n[sandbox]\nread_only = [{conf:?}]\nread_write = [{tokens:?}]\n{extra}\n",
             module = pkcs11_module(),
             label = token.label,
             pin = token.pin_file,
+            conf = token.conf,
+            tokens = dir.path().join("hsm/tokens"),
         );
         std::fs::write(&config, text).unwrap();
         TestPki {
@@ -127,6 +134,8 @@ impl TestPki {
     pub fn signer_command(&self) -> Command {
         let mut c = Command::new(&self.signer_bin);
         c.env("SOFTHSM2_CONF", &self.token.conf);
+        // Debug logging in tests: the secret-leak tests read these logs.
+        c.env("STRONGROOM_LOG", "debug");
         c
     }
 

@@ -83,12 +83,14 @@ fn run() -> Result<(), String> {
             .unwrap_or("/usr/lib/softhsm/libsofthsm2.so".into()),
     );
     let config = dir.join("signer.toml");
+    std::fs::create_dir_all(dir.join("run")).map_err(|e| e.to_string())?;
     std::fs::write(
         &config,
         format!(
-            "socket = {:?}\nstate_dir = {:?}\ndev_mode = true\nallow_root = true\n[hsm]\nmodule = {module:?}\ntoken_label = \"bench\"\npin_file = {pin_file:?}\nsessions = 2\n",
-            dir.join("signer.sock"),
-            dir.join("state")
+            "socket = {:?}\nstate_dir = {:?}\ndev_mode = true\nallow_root = true\n[hsm]\nmodule = {module:?}\ntoken_label = \"bench\"\npin_file = {pin_file:?}\nsessions = 2\n[sandbox]\nread_only = [{conf:?}]\nread_write = [{:?}]\n",
+            dir.join("run/signer.sock"),
+            dir.join("state"),
+            dir.join("hsm/tokens")
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -137,7 +139,7 @@ fn run() -> Result<(), String> {
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let socket = dir.join("signer.sock");
+    let socket = dir.join("run/signer.sock");
     let mut ready = false;
     for _ in 0..200 {
         if SignerClient::connect(&socket).is_ok() {
