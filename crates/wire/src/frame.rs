@@ -113,8 +113,9 @@ pub fn read_frame(stream: &mut impl Read) -> Result<Vec<u8>, WireError> {
 }
 
 /// Decodes a frame body read by [`read_frame`]: version, request id, then exactly one
-/// message with no trailing bytes.
-pub fn decode_payload<T: DeserializeOwned>(body: &[u8]) -> Result<Frame<T>, WireError> {
+/// message with no trailing bytes, in canonical form (re-encoding the message must give
+/// the same bytes: no overlong varints or other second spellings of one message).
+pub fn decode_payload<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<Frame<T>, WireError> {
     let (&version, rest) = body.split_first().ok_or(WireError::Truncated)?;
     if version != VERSION {
         return Err(WireError::Version(version));
@@ -126,6 +127,13 @@ pub fn decode_payload<T: DeserializeOwned>(body: &[u8]) -> Result<Frame<T>, Wire
         postcard::take_from_bytes::<T>(payload).map_err(|e| WireError::Malformed(e.to_string()))?;
     if !trailing.is_empty() {
         return Err(WireError::TrailingBytes(trailing.len()));
+    }
+    // Found by fuzz/wire_request: postcard accepts overlong varints. One message, one
+    // encoding: anything else is refused.
+    let canonical =
+        postcard::to_stdvec(&message).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if canonical != payload {
+        return Err(WireError::Malformed("non-canonical encoding".into()));
     }
     Ok(Frame {
         request_id: u64::from_be_bytes(id_bytes),
@@ -194,6 +202,11 @@ mod tests {
             decode_payload::<Request>(&body_of(&version)),
             Err(WireError::Version(9))
         ));
+        // overlong varint (PutPolicy, version 59 spelled in two bytes)
+        let overlong = [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0xbb, 0x00, 0x00];
+        assert!(
+            matches!(decode_payload::<Request>(&overlong), Err(WireError::Malformed(m)) if m.contains("non-canonical"))
+        );
         // oversize claim: rejected before reading the body
         let huge = ((MAX_FRAME as u32) + 1).to_be_bytes();
         assert!(matches!(
