@@ -45,6 +45,47 @@ pub struct Hardening {
     pub running_as_root: bool,
 }
 
+/// Switches the process to `user` (its uid, its primary gid, no supplementary groups),
+/// irreversibly. Only meaningful when running as root; call before [`harden`], Landlock and
+/// seccomp (the allow-list does not contain setuid and friends).
+pub fn drop_privileges(user: &str) -> Result<(u32, u32), SandboxError> {
+    let name = std::ffi::CString::new(user)
+        .map_err(|_| SandboxError::Sys("user name", io::Error::other("contains NUL")))?;
+    // SAFETY: getpwnam returns a pointer into static storage or NULL; we copy the two ids
+    // out immediately and no other thread exists yet.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(SandboxError::Sys(
+            "getpwnam",
+            io::Error::other(format!(
+                "no such user {user:?}: create it (systemd-sysusers) or fix `user`"
+            )),
+        ));
+    }
+    // SAFETY: pw is non-null and points to a valid passwd record (see above).
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain system calls with integer arguments / a null list of length 0.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(SandboxError::Sys("setgroups", io::Error::last_os_error()));
+        }
+        if libc::setresgid(gid, gid, gid) != 0 {
+            return Err(SandboxError::Sys("setresgid", io::Error::last_os_error()));
+        }
+        if libc::setresuid(uid, uid, uid) != 0 {
+            return Err(SandboxError::Sys("setresuid", io::Error::last_os_error()));
+        }
+        // Prove it cannot be undone (a failure here means saved ids survived).
+        if uid != 0 && libc::setuid(0) == 0 {
+            return Err(SandboxError::Sys(
+                "privilege drop",
+                io::Error::other("could regain root after dropping"),
+            ));
+        }
+    }
+    Ok((uid, gid))
+}
+
 /// Applies the process-wide hardening. Call before spawning threads.
 pub fn harden(allow_root: bool) -> Result<Hardening, SandboxError> {
     // SAFETY: geteuid has no preconditions.

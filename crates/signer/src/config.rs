@@ -21,6 +21,8 @@ struct RawConfig {
     dev_mode: bool,
     #[serde(default)]
     allow_root: bool,
+    #[serde(default)]
+    user: Option<String>,
     #[serde(default = "default_crl_validity")]
     crl_validity_secs: u64,
     #[serde(default = "default_max_connections")]
@@ -141,6 +143,8 @@ pub struct SignerConfig {
     pub dev_mode: bool,
     /// Whether running as root is tolerated (development and CI only).
     pub allow_root: bool,
+    /// When started as root: the user to switch to before anything else happens.
+    pub user: Option<String>,
     /// nextUpdate - thisUpdate for CRLs.
     pub crl_validity_secs: u64,
     /// Most simultaneous connections (one thread each).
@@ -241,6 +245,7 @@ impl SignerConfig {
             state_dir: raw.state_dir,
             dev_mode: raw.dev_mode,
             allow_root: raw.allow_root,
+            user: raw.user,
             crl_validity_secs: raw.crl_validity_secs,
             max_connections: raw.max_connections,
             hsm: HsmSettings {

@@ -120,6 +120,14 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         println!("{}: configuration OK", config_path.display());
         return Ok(());
     }
+    if let Some(user) = &config.user {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let (uid, gid) =
+                strongroom_sandbox::drop_privileges(user).map_err(|e| e.to_string())?;
+            tracing::info!(user = %user, uid, gid, "dropped root privileges");
+        }
+    }
     strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
     // Before any thread exists: Landlock and seccomp bind this thread and its children.
     strongroom_signer::sandbox::apply(&config)?;

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use strongroom_testkit::TestPki;
+use strongroom_testkit::{run, TestPki};
 use strongroom_wire::{encode_frame, ClientError, ErrorKind, Request, SignerClient, MAX_FRAME};
 
 /// When run with STRONGROOM_TEST_CLIENT_SOCKET set (as `nobody`, by the test below), asks
@@ -30,12 +30,48 @@ fn client_helper_as_other_uid() {
         Err(ClientError::Signer(e)) => println!("ISSUE={:?}", e.kind),
         Err(e) => println!("ISSUE=transport {e}"),
     }
+    let others = [
+        (
+            "CHAIN",
+            Request::GetCaChain {
+                ca: "issuing".parse().unwrap(),
+            },
+        ),
+        (
+            "CRL",
+            Request::IssueCrl {
+                ca: "issuing".parse().unwrap(),
+            },
+        ),
+        (
+            "POLICY",
+            Request::PutPolicy {
+                policy: strongroom_testkit::test_policy(),
+            },
+        ),
+        (
+            "REVOKE",
+            Request::RecordRevocation(strongroom_wire::RevocationRecord {
+                ca: "issuing".parse().unwrap(),
+                serial: "01020304050607080910".parse().unwrap(),
+                reason: strongroom_types::RevocationReason::KeyCompromise,
+                revoked_at: 1,
+                invalidity_date: None,
+            }),
+        ),
+    ];
+    for (name, req) in others {
+        match c.call(&req) {
+            Ok(_) => println!("{name}=ok"),
+            Err(ClientError::Signer(e)) => println!("{name}={:?}", e.kind),
+            Err(e) => println!("{name}=transport {e}"),
+        }
+    }
 }
 
 #[test]
 fn another_uid_is_refused_outside_its_allow_list() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc_geteuid() } != 0 {
+    if libc_geteuid() != 0 {
         eprintln!("SKIP: spawning a client as nobody needs root (CI runs as root)");
         return;
     }
@@ -77,9 +113,61 @@ fn another_uid_is_refused_outside_its_allow_list() {
     );
 }
 
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+fn libc_geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+#[test]
+fn a_signer_started_as_root_drops_to_its_user() {
+    if libc_geteuid() != 0 {
+        eprintln!("SKIP: needs root (CI runs as root)");
+        return;
+    }
+    // The test itself runs as root: after the drop root is just another peer to the signer.
+    let pki = TestPki::new(
+        SIGNER,
+        "[[peer]]\nname = \"test-root\"\nuid = 0\noperations = [\"Health\"]\n",
+    );
+    pki.standard_hierarchy();
+    let cfg = std::fs::read_to_string(&pki.config)
+        .unwrap()
+        .replace("allow_root = true", "allow_root = false\nuser = \"nobody\"");
+    std::fs::write(&pki.config, cfg).unwrap();
+    let chown = run(Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(pki.dir.path()));
+    assert!(
+        chown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&chown.stderr)
+    );
+    let signer = pki.start_signer();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| {
+                c.contains("strongroom-signer") && c.contains(pki.config.to_str().unwrap())
+            })
+        })
+        .map(|e| e.path())
+        .expect("signer process");
+    let status = std::fs::read_to_string(pid.join("status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["65534"; 4],
+        "{uid_line}"
+    );
+    let groups = status.lines().find(|l| l.starts_with("Groups:")).unwrap();
+    assert_eq!(
+        groups.trim(),
+        "Groups:",
+        "no supplementary groups: {groups}"
+    );
+    assert!(signer.client().call(&Request::Health).is_ok());
+    assert!(signer.log_text().contains("dropped root privileges"));
 }
 
 #[test]

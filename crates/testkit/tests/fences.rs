@@ -103,3 +103,55 @@ fn the_fence_check_would_catch_a_violation() {
         .insert("cryptoki".into());
     assert!(users_of(&deps, "cryptoki").contains("strongroom-cli"));
 }
+
+/// One version line of each crypto crate in the resolved graph: two generations of `der`
+/// or `sha2` would mean two implementations to audit and types that do not interoperate.
+#[test]
+fn no_duplicate_crypto_crate_versions() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(strongroom_testkit::repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut lines: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let version = p["version"].as_str().unwrap();
+        // Semver-compatible line: major, or 0.minor below 1.0.
+        let mut parts = version.split('.');
+        let major = parts.next().unwrap_or("0");
+        let line = if major == "0" {
+            format!("0.{}", parts.next().unwrap_or("0"))
+        } else {
+            major.to_string()
+        };
+        lines.entry(name.to_string()).or_default().insert(line);
+    }
+    for krate in [
+        "ring",
+        "sha2",
+        "sha1",
+        "digest",
+        "der",
+        "spki",
+        "x509-cert",
+        "const-oid",
+        "signature",
+        "cryptoki",
+        "aws-lc-rs",
+        "rsa",
+        "p256",
+        "p384",
+        "cms",
+    ] {
+        if let Some(v) = lines.get(krate) {
+            assert_eq!(v.len(), 1, "{krate} appears in several versions: {v:?}");
+        }
+    }
+}
