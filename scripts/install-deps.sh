@@ -3,7 +3,8 @@
 #
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
-#   test  the above, plus the test tools: systemd-analyze (systemd), pkilint (PyPI, in .venv/)
+#   test  the above, plus the test tools: systemd-analyze (systemd), PostgreSQL on
+#         127.0.0.1:5432 (installed and started when none answers), pkilint (PyPI, in .venv/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,14 +13,14 @@ packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-cer
 test_packages=(systemd)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo=sudo
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -30,6 +31,24 @@ if ! command -v cargo >/dev/null; then
 fi
 
 if [[ $mode == test ]]; then
+    # PostgreSQL for the store tests: use the one on 127.0.0.1:5432 when it answers;
+    # otherwise install Debian's, trust loopback connections (a test machine) and start it.
+    if ! (command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432); then
+        if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
+            echo "installing PostgreSQL for the store tests"
+            $sudo apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+        fi
+        version=$(ls /etc/postgresql | sort -n | tail -1)
+        hba=/etc/postgresql/$version/main/pg_hba.conf
+        if ! $sudo grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+            $sudo sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+        fi
+        $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+            || $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+        for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+        pg_isready -h 127.0.0.1 -p 5432
+    fi
     if [[ ! -x .venv/bin/lint_pkix_cert ]]; then
         echo "installing pkilint into .venv/"
         python3 -m venv .venv

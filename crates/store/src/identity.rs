@@ -1,0 +1,212 @@
+//! Users, roles and API keys. Secrets arrive already hashed (argon2id in control): the
+//! store never sees a password or a key secret.
+//!
+//! In: hashed credentials and role assignments. Out: records for authentication and the
+//! admin API; API keys are looked up by their public id and can be revoked at once.
+
+use crate::{Store, StoreError};
+use sqlx::Row;
+
+/// RBAC roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// CAs and profiles.
+    CaOperator,
+    /// Approves requests (two-person integrity).
+    Approver,
+    /// Read-only plus audit.
+    Auditor,
+    /// Issues under allowed profiles.
+    Enroller,
+}
+
+impl Role {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::CaOperator => "ca-operator",
+            Role::Approver => "approver",
+            Role::Auditor => "auditor",
+            Role::Enroller => "enroller",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Result<Role, StoreError> {
+        Ok(match s {
+            "admin" => Role::Admin,
+            "ca-operator" => Role::CaOperator,
+            "approver" => Role::Approver,
+            "auditor" => Role::Auditor,
+            "enroller" => Role::Enroller,
+            other => return Err(StoreError::Invalid(format!("unknown role {other:?}"))),
+        })
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// argon2id PHC string (never logged; `Debug` of this record is for tests only).
+    pub password_hash: String,
+    /// The sealed break-glass account.
+    pub break_glass: bool,
+    /// Disabled accounts cannot log in.
+    pub disabled: bool,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// An API key (the secret is only ever shown once, by control, at creation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Row id.
+    pub id: i64,
+    /// Public key id (the part before the secret).
+    pub key_id: String,
+    /// Hash of the secret.
+    pub secret_hash: String,
+    /// Owning user.
+    pub owner_id: i64,
+    /// Roles the key carries (a subset of its owner's).
+    pub roles: Vec<Role>,
+    /// Expiry.
+    pub expires_at: Option<i64>,
+    /// Revocation time.
+    pub revoked_at: Option<i64>,
+}
+
+impl Store {
+    /// Creates a user with roles.
+    pub async fn insert_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        roles: &[Role],
+        break_glass: bool,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("INSERT INTO users (username, password_hash, break_glass, disabled, created_at) VALUES ($1, $2, $3, 0, $4) RETURNING id")
+            .bind(username.to_string())
+            .bind(password_hash.to_string())
+            .bind(i64::from(break_glass))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let id: i64 = row.try_get("id")?;
+        for r in roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(r.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A user by login name.
+    pub async fn user_by_name(&self, username: &str) -> Result<UserRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
+        let id: i64 = row.try_get("id")?;
+        let roles = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Role::parse(&r.try_get::<String, _>("role")?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UserRecord {
+            id,
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            break_glass: row.try_get::<i64, _>("break_glass")? != 0,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            roles,
+        })
+    }
+
+    /// Stores an API key.
+    pub async fn insert_api_key(
+        &self,
+        key_id: &str,
+        secret_hash: &str,
+        owner_id: i64,
+        roles: &[Role],
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let roles = roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let row = sqlx::query(
+            "INSERT INTO api_keys (key_id, secret_hash, owner_id, roles, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(key_id.to_string())
+        .bind(secret_hash.to_string())
+        .bind(owner_id)
+        .bind(roles)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// An API key by its public id.
+    pub async fn api_key(&self, key_id: &str) -> Result<ApiKeyRecord, StoreError> {
+        let r = sqlx::query("SELECT * FROM api_keys WHERE key_id = $1")
+            .bind(key_id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))?;
+        let roles: String = r.try_get("roles")?;
+        Ok(ApiKeyRecord {
+            id: r.try_get("id")?,
+            key_id: r.try_get("key_id")?,
+            secret_hash: r.try_get("secret_hash")?,
+            owner_id: r.try_get("owner_id")?,
+            roles: roles
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(Role::parse)
+                .collect::<Result<Vec<_>, _>>()?,
+            expires_at: r.try_get("expires_at")?,
+            revoked_at: r.try_get("revoked_at")?,
+        })
+    }
+
+    /// Revokes an API key (takes effect on the next request; no restart).
+    pub async fn revoke_api_key(&self, key_id: &str, now: i64) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(key_id.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            self.api_key(key_id).await?;
+            Err(StoreError::Conflict(format!(
+                "API key {key_id} is already revoked"
+            )))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The Strongroom store: the only crate that talks SQL.
+//!
+//! In: a database URL (`sqlite://PATH` for the embedded default, `postgres://…` for
+//! production) and domain values from control and front. Out: repositories over one pool,
+//! with the same behaviour on both backends (every repository test runs on both).
+//! Queries are checked at run time (no compile-time macros, no live database at build
+//! time) and are written once in the SQL both dialects accept (`$1` placeholders,
+//! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
+
+mod audit;
+mod cas;
+mod certificates;
+mod error;
+mod identity;
+mod migrate;
+
+pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
+pub use cas::{CaRecord, CaState};
+pub use certificates::{
+    CertificateFilter, CertificateRecord, CertificateSource, NewCertificate, Page, RevocationRow,
+};
+pub use error::StoreError;
+pub use identity::{ApiKeyRecord, Role, UserRecord};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL, one writer).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A connected, migrated store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and runs pending migrations. The URL never reaches a log (it may carry
+    /// a password); errors name the backend only.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect_without_migrating(url).await?;
+        migrate::run(&store.pool, store.backend).await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating (for `strongroom-control migrate --check`).
+    pub async fn connect_without_migrating(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Invalid(
+                "database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // One writer: SQLite serialises writes anyway; one connection avoids
+            // SQLITE_BUSY between our own connections. WAL lets readers run alongside.
+            pool = pool.max_connections(1).after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+                        .await
+                        .map(|_| ())
+                })
+            });
+        } else {
+            pool = pool.max_connections(16);
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Backend(format!("{backend:?}: cannot connect: {e}")))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

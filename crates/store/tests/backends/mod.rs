@@ -1,0 +1,111 @@
+//! Every repository test runs on both backends: a fresh SQLite file and a fresh
+//! PostgreSQL database (created on the server at STRONGROOM_TEST_PG, default
+//! postgres://postgres@127.0.0.1:5432/postgres, and dropped afterwards).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
+
+use sqlx::Executor;
+use std::sync::atomic::{AtomicU32, Ordering};
+use strongroom_store::Store;
+
+pub fn admin_url() -> String {
+    std::env::var("STRONGROOM_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A test database; the PostgreSQL one is dropped on `cleanup`.
+#[derive(Debug)]
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Some(name) = self.pg_name {
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&admin_url()).await.unwrap();
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("strongroom.db").display()
+    );
+    let store = Store::connect(&url).await.unwrap();
+    TestDb {
+        store,
+        url,
+        pg_name: None,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> TestDb {
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "strongroom_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = sqlx::AnyPool::connect(&admin_url())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {} ({e}): run `make test`, which starts it",
+                admin_url()
+            )
+        });
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    admin.close().await;
+    let url = match admin_url().rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("STRONGROOM_TEST_PG must end in /DATABASE"),
+    };
+    let store = Store::connect(&url).await.unwrap();
+    TestDb {
+        store,
+        url,
+        pg_name: Some(name),
+        _dir: None,
+    }
+}
+
+/// Runs `body` once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = backends::sqlite().await;
+                ($body)(db.store.clone(), db.url.clone()).await;
+                db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = backends::postgres().await;
+                ($body)(db.store.clone(), db.url.clone()).await;
+                db.cleanup().await;
+            }
+        }
+    };
+}

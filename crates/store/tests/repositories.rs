@@ -1,0 +1,358 @@
+//! Repository behaviour, identical on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod backends;
+
+use strongroom_store::*;
+use strongroom_types::{CaId, RevocationReason, Serial};
+
+fn ca(id: &str, parent: Option<&str>) -> CaRecord {
+    CaRecord {
+        id: id.parse().unwrap(),
+        parent: parent.map(|p| p.parse().unwrap()),
+        subject: format!("CN={id}"),
+        state: CaState::Active,
+        not_before: 1_700_000_000,
+        not_after: 2_000_000_000,
+        cert_der: vec![0x30, 0x00],
+    }
+}
+
+fn cert(n: u32, issuer: &str) -> NewCertificate {
+    let mut serial = [0u8; 16];
+    serial[0] = 1;
+    serial[12..].copy_from_slice(&n.to_be_bytes());
+    NewCertificate {
+        issuer: issuer.parse().unwrap(),
+        serial: Serial::from_random(serial).unwrap(),
+        profile: Some(
+            if n % 2 == 0 {
+                "tls-server"
+            } else {
+                "tls-client"
+            }
+            .into(),
+        ),
+        subject_cn: Some(format!("h{n}.lab.test")),
+        names: vec![format!("h{n}.lab.test"), format!("alt{n}.lab.test")],
+        not_before: 1_800_000_000,
+        not_after: 1_800_000_000 + i64::from(n) * 86_400,
+        fingerprint: format!("{n:064x}"),
+        der: vec![0x30, 0x03, 0x02, 0x01, (n % 100) as u8],
+        source: if n % 3 == 0 {
+            CertificateSource::Acme
+        } else {
+            CertificateSource::Api
+        },
+        owner: Some(if n % 5 == 0 { "team-a" } else { "team-b" }.into()),
+        team: None,
+        tags: if n % 10 == 0 {
+            vec!["pci".into(), "prod".into()]
+        } else {
+            vec!["prod".into()]
+        },
+        replaces: None,
+    }
+}
+
+on_both_backends!(
+    ca_hierarchy_and_lifecycle,
+    |store: Store, _url: String| async move {
+        store.insert_ca(&ca("root", None), 1).await.unwrap();
+        store
+            .insert_ca(&ca("issuing", Some("root")), 2)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.insert_ca(&ca("root", None), 3).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.insert_ca(&ca("orphan", Some("nope")), 3).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let ids: Vec<String> = store
+            .cas()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        assert_eq!(ids, ["root", "issuing"]);
+        let issuing: CaId = "issuing".parse().unwrap();
+        store
+            .set_ca_state(&issuing, CaState::Retiring)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.set_ca_state(&issuing, CaState::Active).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.ca(&issuing).await.unwrap().state, CaState::Retiring);
+        assert!(matches!(
+            store.ca(&"ghost".parse().unwrap()).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+);
+
+on_both_backends!(
+    inventory_filters_pages_and_revocation,
+    |store: Store, _url: String| async move {
+        store.insert_ca(&ca("issuing", None), 1).await.unwrap();
+        for n in 1..=250 {
+            store
+                .insert_certificate(&cert(n, "issuing"), 10)
+                .await
+                .unwrap();
+        }
+        // Duplicate serial under the same issuer.
+        assert!(matches!(
+            store.insert_certificate(&cert(7, "issuing"), 10).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // A full keyset walk sees every certificate once, in order.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .certificates(&CertificateFilter::default(), after, 100)
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|c| c.id));
+            match page.next_after {
+                Some(a) => after = Some(a),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 250);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+
+        let count = |f: CertificateFilter| {
+            let store = store.clone();
+            async move { store.count_certificates(&f).await.unwrap() }
+        };
+        assert_eq!(
+            count(CertificateFilter {
+                profile: Some("tls-server".into()),
+                ..Default::default()
+            })
+            .await,
+            125
+        );
+        assert_eq!(
+            count(CertificateFilter {
+                tag: Some("pci".into()),
+                ..Default::default()
+            })
+            .await,
+            25
+        );
+        assert_eq!(
+            count(CertificateFilter {
+                owner: Some("team-a".into()),
+                ..Default::default()
+            })
+            .await,
+            50
+        );
+        assert_eq!(
+            count(CertificateFilter {
+                expiring_before: Some(1_800_000_000 + 30 * 86_400),
+                ..Default::default()
+            })
+            .await,
+            29
+        );
+        assert_eq!(
+            count(CertificateFilter {
+                name: Some("ALT42.lab.test".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        // SQL-looking input is just a value.
+        assert_eq!(
+            count(CertificateFilter {
+                name: Some("x' OR '1'='1".into()),
+                ..Default::default()
+            })
+            .await,
+            0
+        );
+
+        let page = store
+            .certificates(
+                &CertificateFilter {
+                    name: Some("h42.lab.test".into()),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        let c = &page.items[0];
+        assert_eq!(c.certificate, cert(42, "issuing").tap_names());
+        assert!(!c.revoked);
+        let by_serial = store
+            .certificate_by_serial(&"issuing".parse().unwrap(), &cert(42, "issuing").serial)
+            .await
+            .unwrap();
+        assert_eq!(by_serial.id, c.id);
+
+        let rev = RevocationRow {
+            certificate_id: c.id,
+            reason: RevocationReason::KeyCompromise,
+            revoked_at: 99,
+            invalidity_date: Some(90),
+            revoked_by: "alice".into(),
+        };
+        store.revoke_certificate(&rev).await.unwrap();
+        assert!(matches!(
+            store.revoke_certificate(&rev).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .revoke_certificate(&RevocationRow {
+                    certificate_id: 99_999,
+                    ..rev.clone()
+                })
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(store.revocation(c.id).await.unwrap(), Some(rev));
+        assert!(store.certificate(c.id).await.unwrap().revoked);
+        assert_eq!(
+            count(CertificateFilter {
+                revoked: Some(true),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert!(matches!(
+            store
+                .certificates(&CertificateFilter::default(), None, 0)
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+);
+
+trait TapNames {
+    fn tap_names(self) -> Self;
+}
+
+impl TapNames for NewCertificate {
+    /// The stored names are the SANs plus the CN, lower-cased, sorted, deduplicated.
+    fn tap_names(mut self) -> Self {
+        let mut names = self.names.clone();
+        names.extend(self.subject_cn.clone());
+        names.sort();
+        names.dedup();
+        self.names = names;
+        self
+    }
+}
+
+on_both_backends!(
+    audit_chain_detects_edits_and_deletions,
+    |store: Store, url: String| async move {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let e = NewAuditEvent {
+                    actor: format!("user{}", i % 3),
+                    action: "certificate.issue".into(),
+                    target: format!("certificate:{i}"),
+                    outcome: AuditOutcome::Ok,
+                    detail: String::new(),
+                };
+                store.append_audit(&e, 1_000 + i).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(40));
+        let events = store.audit_events(1, 40).await.unwrap();
+        assert_eq!(events.len(), 40);
+        assert!(events.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+        assert_eq!(
+            store.audit_head().await.unwrap(),
+            (40, events[39].hash.clone())
+        );
+
+        // Someone with database access edits an event, then deletes one.
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET detail = 'nothing happened' WHERE seq = 17")
+            .execute(&raw)
+            .await
+            .unwrap();
+        let broken = store.verify_audit().await.unwrap().unwrap_err();
+        assert_eq!(broken.seq, 17, "{broken:?}");
+        assert!(broken.why.contains("edited"), "{broken:?}");
+        sqlx::query("UPDATE audit_events SET detail = '' WHERE seq = 17")
+            .execute(&raw)
+            .await
+            .unwrap();
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(40));
+        sqlx::query("DELETE FROM audit_events WHERE seq = 23")
+            .execute(&raw)
+            .await
+            .unwrap();
+        let broken = store.verify_audit().await.unwrap().unwrap_err();
+        assert_eq!(broken.seq, 24, "{broken:?}");
+        assert!(broken.why.contains("missing"), "{broken:?}");
+        raw.close().await;
+    }
+);
+
+on_both_backends!(
+    users_and_api_keys,
+    |store: Store, _url: String| async move {
+        let id = store
+            .insert_user(
+                "alice",
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                &[Role::Admin, Role::Auditor],
+                false,
+                5,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.insert_user("alice", "x", &[], false, 6).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let alice = store.user_by_name("alice").await.unwrap();
+        assert_eq!(alice.id, id);
+        assert_eq!(alice.roles, vec![Role::Admin, Role::Auditor]);
+        store
+            .insert_api_key("k_123", "hash", id, &[Role::Enroller], Some(1_000), 5)
+            .await
+            .unwrap();
+        let key = store.api_key("k_123").await.unwrap();
+        assert_eq!(
+            (key.owner_id, key.roles.clone(), key.revoked_at),
+            (id, vec![Role::Enroller], None)
+        );
+        store.revoke_api_key("k_123", 7).await.unwrap();
+        assert_eq!(store.api_key("k_123").await.unwrap().revoked_at, Some(7));
+        assert!(matches!(
+            store.revoke_api_key("k_123", 8).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.revoke_api_key("nope", 8).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+);

@@ -1,0 +1,27 @@
+-- Per-daemon PostgreSQL roles with the narrowest grants (ARCHITECTURE.md §5).
+-- Run as a superuser after the migrations: strongroom-control migrate --roles.
+-- The signer has no role at all: it never talks to the database.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'strongroom_control') THEN
+        CREATE ROLE strongroom_control LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'strongroom_front') THEN
+        CREATE ROLE strongroom_front LOGIN;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
+
+-- control: everything it manages, but the audit log only grows.
+GRANT SELECT, INSERT, UPDATE, DELETE ON cas, profiles, certificates, certificate_names,
+    certificate_tags, revocations, users, user_roles, api_keys TO strongroom_control;
+GRANT SELECT, UPDATE ON audit_head TO strongroom_control;
+GRANT SELECT, INSERT ON audit_events TO strongroom_control;
+
+-- front: reads what protocols serve, records what it issues; no users, keys or policy.
+GRANT SELECT ON cas, profiles, revocations TO strongroom_front;
+GRANT SELECT, INSERT ON certificates, certificate_names, certificate_tags TO strongroom_front;
+GRANT SELECT, UPDATE ON audit_head TO strongroom_front;
+GRANT SELECT, INSERT ON audit_events TO strongroom_front;
