@@ -116,40 +116,88 @@ fn no_duplicate_crypto_crate_versions() {
         .current_dir(strongroom_testkit::repo_root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let line_of = |version: &str| {
         let mut parts = version.split('.');
         let major = parts.next().unwrap_or("0").to_string();
-        if major == "0" { format!("0.{}", parts.next().unwrap_or("0")) } else { major }
+        if major == "0" {
+            format!("0.{}", parts.next().unwrap_or("0"))
+        } else {
+            major
+        }
     };
     let mut packages: BTreeMap<String, (String, String)> = BTreeMap::new();
     for p in meta["packages"].as_array().unwrap() {
         packages.insert(
             p["id"].as_str().unwrap().to_string(),
-            (p["name"].as_str().unwrap().to_string(), line_of(p["version"].as_str().unwrap())),
+            (
+                p["name"].as_str().unwrap().to_string(),
+                line_of(p["version"].as_str().unwrap()),
+            ),
         );
     }
     let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for node in meta["resolve"]["nodes"].as_array().unwrap() {
         for dep in node["deps"].as_array().unwrap() {
-            let not_dev = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].as_str() != Some("dev"));
+            let not_dev = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].as_str() != Some("dev"));
             if not_dev {
-                edges.entry(node["id"].as_str().unwrap().to_string()).or_default().push(dep["pkg"].as_str().unwrap().to_string());
+                edges
+                    .entry(node["id"].as_str().unwrap().to_string())
+                    .or_default()
+                    .push(dep["pkg"].as_str().unwrap().to_string());
             }
         }
     }
     let mut reached: BTreeSet<String> = BTreeSet::new();
-    let mut stack: Vec<String> = packages.iter().filter(|(_, (n, _))| n.starts_with("strongroom-")).map(|(id, _)| id.clone()).collect();
+    let mut stack: Vec<String> = packages
+        .iter()
+        .filter(|(_, (n, _))| n.starts_with("strongroom-"))
+        .map(|(id, _)| id.clone())
+        .collect();
     while let Some(id) = stack.pop() {
         if packages[&id].0.starts_with("sqlx") || !reached.insert(id.clone()) {
             continue;
         }
         stack.extend(edges.get(&id).cloned().unwrap_or_default());
     }
-    for krate in ["ring", "sha2", "sha1", "digest", "der", "spki", "x509-cert", "const-oid", "signature", "cryptoki", "aws-lc-rs", "rsa", "p256", "p384", "cms"] {
-        let lines: BTreeSet<&String> = reached.iter().filter(|id| packages[*id].0 == krate).map(|id| &packages[id].1).collect();
-        assert!(lines.len() <= 1, "{krate} appears in several versions: {lines:?}");
+    for krate in [
+        "ring",
+        "sha2",
+        "sha1",
+        "digest",
+        "der",
+        "spki",
+        "x509-cert",
+        "const-oid",
+        "signature",
+        "cryptoki",
+        "aws-lc-rs",
+        "rsa",
+        "p256",
+        "p384",
+        "cms",
+    ] {
+        let lines: BTreeSet<&String> = reached
+            .iter()
+            .filter(|id| packages[*id].0 == krate)
+            .map(|id| &packages[id].1)
+            .collect();
+        assert!(
+            lines.len() <= 1,
+            "{krate} appears in several versions: {lines:?}"
+        );
     }
-    assert!(reached.iter().any(|id| packages[id].0 == "sha2"), "the walk must reach sha2 (sanity)");
+    assert!(
+        reached.iter().any(|id| packages[id].0 == "sha2"),
+        "the walk must reach sha2 (sanity)"
+    );
 }
