@@ -25,3 +25,6 @@ GRANT SELECT ON cas, profiles, revocations TO strongroom_front;
 GRANT SELECT, INSERT ON certificates, certificate_names, certificate_tags TO strongroom_front;
 GRANT SELECT, UPDATE ON audit_head TO strongroom_front;
 GRANT SELECT, INSERT ON audit_events TO strongroom_front;
+
+-- approvals are control's business only.
+GRANT SELECT, INSERT, UPDATE ON approval_requests, approval_decisions TO strongroom_control;

@@ -7,6 +7,7 @@
 //! time) and are written once in the SQL both dialects accept (`$1` placeholders,
 //! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
 
+mod approvals;
 mod audit;
 mod cas;
 mod certificates;
@@ -14,6 +15,7 @@ mod error;
 mod identity;
 mod migrate;
 
+pub use approvals::{ApprovalRequest, ApprovalState};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
 pub use cas::{CaRecord, CaState};
 pub use certificates::{
@@ -94,6 +96,13 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Refreshes the query planner's statistics (after large imports; PostgreSQL's
+    /// autovacuum also does this on its own schedule, SQLite never does).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes the pool.

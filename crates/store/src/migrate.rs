@@ -6,16 +6,32 @@ use crate::{Backend, StoreError};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, SqlSafeStr};
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+/// (version, description, SQL). Append only: a shipped migration never changes (sqlx
+/// checks each applied migration's checksum at start-up).
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "approvals and expiry index",
+        include_str!("../../../migrations/sqlite/0002_approvals_and_expiry_index.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "approvals and expiry index",
+        include_str!("../../../migrations/postgres/0002_approvals_and_expiry_index.sql"),
+    ),
+];
 
 /// The migrator for a backend.
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -356,3 +356,86 @@ on_both_backends!(
         ));
     }
 );
+
+on_both_backends!(
+    approvals_two_person_integrity,
+    |store: Store, _url: String| async move {
+        let id = store
+            .create_approval("ca.create", "{\"id\":\"team\"}", "alice", 2, 100, 1_000)
+            .await
+            .unwrap();
+        let own = store
+            .decide_approval(id, "alice", true, 110)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&own, StoreError::Conflict(m) if m.contains("own request")),
+            "{own:?}"
+        );
+        assert_eq!(
+            store.decide_approval(id, "bob", true, 120).await.unwrap(),
+            ApprovalState::Pending
+        );
+        let twice = store
+            .decide_approval(id, "bob", true, 121)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&twice, StoreError::Conflict(m) if m.contains("already decided")),
+            "{twice:?}"
+        );
+        assert_eq!(
+            store.decide_approval(id, "carol", true, 130).await.unwrap(),
+            ApprovalState::Approved
+        );
+        assert!(matches!(
+            store.decide_approval(id, "dave", true, 140).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let r = store.approval(id).await.unwrap();
+        assert_eq!(
+            (r.state, r.approved_by),
+            (
+                ApprovalState::Approved,
+                vec!["bob".to_string(), "carol".to_string()]
+            )
+        );
+
+        let rejected = store
+            .create_approval("certificate.issue", "{}", "alice", 2, 100, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .decide_approval(rejected, "bob", false, 120)
+                .await
+                .unwrap(),
+            ApprovalState::Rejected
+        );
+
+        let late = store
+            .create_approval("ca.retire", "{}", "alice", 1, 100, 200)
+            .await
+            .unwrap();
+        assert!(
+            matches!(store.decide_approval(late, "bob", true, 200).await, Err(StoreError::Conflict(m)) if m.contains("expired"))
+        );
+        assert_eq!(
+            store.approval(late).await.unwrap().state,
+            ApprovalState::Expired
+        );
+        let pending = store
+            .create_approval("ca.retire", "{}", "alice", 1, 100, 300)
+            .await
+            .unwrap();
+        assert_eq!(store.expire_approvals(400).await.unwrap(), 1);
+        assert_eq!(
+            store.approval(pending).await.unwrap().state,
+            ApprovalState::Expired
+        );
+        assert!(matches!(
+            store.create_approval("x", "{}", "a", 0, 1, 2).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+);

@@ -1,0 +1,211 @@
+//! Two-person integrity: approval requests and M-of-N decisions.
+//!
+//! In: a request (what, by whom, how many approvals it needs, until when) and decisions
+//! from approvers. Out: the request's state. The rules live here, next to the data, so no
+//! caller can skip them: the requester never approves their own request, each approver
+//! decides once, one rejection rejects, a request past its expiry cannot be approved.
+
+use crate::{Store, StoreError};
+use sqlx::Row;
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalState {
+    /// Waiting for decisions.
+    Pending,
+    /// Enough approvals: the action may run.
+    Approved,
+    /// Someone rejected it.
+    Rejected,
+    /// Nobody decided in time.
+    Expired,
+}
+
+impl ApprovalState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => ApprovalState::Pending,
+            "approved" => ApprovalState::Approved,
+            "rejected" => ApprovalState::Rejected,
+            "expired" => ApprovalState::Expired,
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "unknown approval state {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+/// An approval request with its decisions so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequest {
+    /// Id.
+    pub id: i64,
+    /// What is requested, e.g. `certificate.issue`, `ca.create`.
+    pub kind: String,
+    /// The action's parameters (JSON), replayed when approved.
+    pub payload: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// Approvals needed (M of N).
+    pub required: i64,
+    /// State.
+    pub state: ApprovalState,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Approvers who approved, in order.
+    pub approved_by: Vec<String>,
+}
+
+impl Store {
+    /// Files a request needing `required` approvals before `expires_at`.
+    pub async fn create_approval(
+        &self,
+        kind: &str,
+        payload: &str,
+        requested_by: &str,
+        required: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, StoreError> {
+        if required < 1 {
+            return Err(StoreError::Invalid(
+                "an approval needs at least one approver".into(),
+            ));
+        }
+        if expires_at <= now {
+            return Err(StoreError::Invalid(
+                "an approval request must expire in the future".into(),
+            ));
+        }
+        let r = sqlx::query(
+            "INSERT INTO approval_requests (kind, payload, requested_by, required, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
+        )
+        .bind(kind.to_string())
+        .bind(payload.to_string())
+        .bind(requested_by.to_string())
+        .bind(required)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(r.try_get("id")?)
+    }
+
+    /// One request.
+    pub async fn approval(&self, id: i64) -> Result<ApprovalRequest, StoreError> {
+        let r = sqlx::query("SELECT * FROM approval_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("approval request {id}")))?;
+        let approved_by = sqlx::query("SELECT approver FROM approval_decisions WHERE request_id = $1 AND decision = 'approve' ORDER BY at, approver")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|d| d.try_get::<String, _>("approver"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ApprovalRequest {
+            id,
+            kind: r.try_get("kind")?,
+            payload: r.try_get("payload")?,
+            requested_by: r.try_get("requested_by")?,
+            required: r.try_get("required")?,
+            state: ApprovalState::parse(&r.try_get::<String, _>("state")?)?,
+            expires_at: r.try_get("expires_at")?,
+            approved_by,
+        })
+    }
+
+    /// Records one approver's decision and returns the request's new state.
+    pub async fn decide_approval(
+        &self,
+        id: i64,
+        approver: &str,
+        approve: bool,
+        now: i64,
+    ) -> Result<ApprovalState, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // A no-op UPDATE first: it locks the row (PostgreSQL) or takes the write lock
+        // (SQLite), so two approvers deciding at once are serialised.
+        let r = sqlx::query("UPDATE approval_requests SET state = state WHERE id = $1 RETURNING requested_by, required, state, expires_at")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("approval request {id}")))?;
+        let requested_by: String = r.try_get("requested_by")?;
+        let required: i64 = r.try_get("required")?;
+        let state = ApprovalState::parse(&r.try_get::<String, _>("state")?)?;
+        let expires_at: i64 = r.try_get("expires_at")?;
+        if state != ApprovalState::Pending {
+            return Err(StoreError::Conflict(format!(
+                "request {id} is already {}",
+                state.as_str()
+            )));
+        }
+        if now >= expires_at {
+            sqlx::query("UPDATE approval_requests SET state = 'expired' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Err(StoreError::Conflict(format!("request {id} expired")));
+        }
+        if approver == requested_by {
+            return Err(StoreError::Conflict(
+                "the requester cannot decide on their own request".into(),
+            ));
+        }
+        sqlx::query("INSERT INTO approval_decisions (request_id, approver, decision, at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(approver.to_string())
+            .bind(if approve { "approve" } else { "reject" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("{approver} already decided on request {id}")),
+                other => other,
+            })?;
+        let approvals: i64 = sqlx::query("SELECT COUNT(*) AS n FROM approval_decisions WHERE request_id = $1 AND decision = 'approve'")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        let next = if !approve {
+            ApprovalState::Rejected
+        } else if approvals >= required {
+            ApprovalState::Approved
+        } else {
+            ApprovalState::Pending
+        };
+        sqlx::query("UPDATE approval_requests SET state = $1 WHERE id = $2")
+            .bind(next.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Marks every pending request past its expiry as expired; returns how many.
+    pub async fn expire_approvals(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE approval_requests SET state = 'expired' WHERE state = 'pending' AND expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+}
