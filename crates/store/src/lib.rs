@@ -14,6 +14,7 @@ mod certificates;
 mod error;
 mod identity;
 mod migrate;
+mod profiles;
 
 pub use approvals::{ApprovalRequest, ApprovalState};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
@@ -23,6 +24,7 @@ pub use certificates::{
 };
 pub use error::StoreError;
 pub use identity::{ApiKeyRecord, Role, UserRecord};
+pub use profiles::ProfileRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -98,10 +100,15 @@ impl Store {
         &self.pool
     }
 
-    /// Refreshes the query planner's statistics (after large imports; PostgreSQL's
-    /// autovacuum also does this on its own schedule, SQLite never does).
+    /// Refreshes the query planner's statistics after large imports (SQLite never does
+    /// this on its own). On PostgreSQL it also vacuums, which sets the visibility map so
+    /// counts can use index-only scans right away instead of after autovacuum's next pass.
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        let sql = match self.backend {
+            Backend::Sqlite => "ANALYZE",
+            Backend::Postgres => "VACUUM (ANALYZE)",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
         Ok(())
     }
 

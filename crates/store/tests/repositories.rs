@@ -439,3 +439,40 @@ on_both_backends!(
         ));
     }
 );
+
+on_both_backends!(
+    profiles_are_versioned_and_need_their_issuer,
+    |store: Store, _url: String| async move {
+        let mut p: strongroom_types::Profile = serde_json::from_str(
+        r#"{"name":"tls-server","issuer":"issuing","max_validity_secs":7776000,"key_algorithms":["ecdsa-p256"],
+            "key_usage":["digital-signature"],"extended_key_usage":["server-auth"],"allowed_name_kinds":["dns"]}"#,
+    )
+    .unwrap();
+        assert!(
+            matches!(
+                store.put_profile(&p, 0, 1).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "unknown issuer"
+        );
+        store.insert_ca(&ca("issuing", None), 1).await.unwrap();
+        assert_eq!(store.put_profile(&p, 0, 2).await.unwrap(), 1);
+        p.max_validity_secs = 86_400;
+        assert_eq!(store.put_profile(&p, 2, 3).await.unwrap(), 2);
+        let r = store.profile(&p.name).await.unwrap();
+        assert_eq!(
+            (r.profile.max_validity_secs, r.approvals_required, r.version),
+            (86_400, 2, 2)
+        );
+        assert_eq!(store.profiles().await.unwrap().len(), 1);
+        store.delete_profile(&p.name).await.unwrap();
+        assert!(matches!(
+            store.profile(&p.name).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.delete_profile(&p.name).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+);
