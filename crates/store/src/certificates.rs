@@ -225,53 +225,10 @@ impl Store {
         c: &NewCertificate,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO certificates (issuer_id, serial, profile, subject_cn, not_before, not_after, fingerprint, der, \
-             status, source, owner, team, replaces_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'valid', $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(c.issuer.as_str().to_string())
-        .bind(c.serial.to_string())
-        .bind(c.profile.clone())
-        .bind(c.subject_cn.clone())
-        .bind(c.not_before)
-        .bind(c.not_after)
-        .bind(c.fingerprint.clone())
-        .bind(c.der.clone())
-        .bind(c.source.as_str())
-        .bind(c.owner.clone())
-        .bind(c.team.clone())
-        .bind(c.replaces)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        let mut names: Vec<String> = c.names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        if let Some(cn) = &c.subject_cn {
-            names.push(cn.to_ascii_lowercase());
-        }
-        names.sort();
-        names.dedup();
-        for n in names {
-            sqlx::query("INSERT INTO certificate_names (certificate_id, name) VALUES ($1, $2)")
-                .bind(id)
-                .bind(n)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut tags = c.tags.clone();
-        tags.sort();
-        tags.dedup();
-        for t in tags {
-            sqlx::query("INSERT INTO certificate_tags (certificate_id, tag) VALUES ($1, $2)")
-                .bind(id)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+        self.insert_certificates_bulk(std::slice::from_ref(c), now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Backend("insert returned no id".into()))
     }
 
     /// Turns rows into records, loading names and tags for the whole batch in two queries
@@ -348,13 +305,15 @@ impl Store {
     }
 
     /// Records many certificates (imports, seeding) in one transaction per 500, with
-    /// multi-row inserts. Returns the number recorded; any conflict aborts that batch.
+    /// multi-row inserts. Returns their ids in input order; a conflict aborts that batch
+    /// (earlier batches stay).
     pub async fn insert_certificates_bulk(
         &self,
         certs: &[NewCertificate],
         now: i64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         const COLS: usize = 13;
+        let mut all_ids = Vec::with_capacity(certs.len());
         for chunk in certs.chunks(500) {
             let mut tx = self.pool().begin().await?;
             let rows = (0..chunk.len())
@@ -404,6 +363,7 @@ impl Store {
                 let id = *ids
                     .get(&c.fingerprint)
                     .ok_or_else(|| StoreError::Backend("bulk insert lost a row".into()))?;
+                all_ids.push(id);
                 let mut n: Vec<String> = c
                     .names
                     .iter()
@@ -438,7 +398,7 @@ impl Store {
             }
             tx.commit().await?;
         }
-        Ok(certs.len())
+        Ok(all_ids)
     }
 
     /// One certificate by inventory id.

@@ -7,9 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-fn direct_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+/// `cargo metadata --format-version 1 EXTRA…` for this workspace.
+fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(["metadata", "--format-version", "1"])
+        .args(extra)
         .current_dir(strongroom_testkit::repo_root())
         .output()
         .unwrap();
@@ -18,7 +20,11 @@ fn direct_dependencies() -> BTreeMap<String, BTreeSet<String>> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn direct_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let meta = cargo_metadata(&["--no-deps"]);
     meta["packages"]
         .as_array()
         .unwrap()
@@ -111,17 +117,7 @@ fn the_fence_check_would_catch_a_violation() {
 /// database driver's business and never on a signing path. Dev-dependencies are skipped.
 #[test]
 fn no_duplicate_crypto_crate_versions() {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(strongroom_testkit::repo_root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = cargo_metadata(&[]);
     let line_of = |version: &str| {
         let mut parts = version.split('.');
         let major = parts.next().unwrap_or("0").to_string();

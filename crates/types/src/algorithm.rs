@@ -124,6 +124,17 @@ pub enum SignatureAlgorithm {
 }
 
 impl SignatureAlgorithm {
+    /// Every supported signature algorithm, in a stable order.
+    pub const ALL: [SignatureAlgorithm; 7] = [
+        SignatureAlgorithm::EcdsaSha256,
+        SignatureAlgorithm::EcdsaSha384,
+        SignatureAlgorithm::RsaPkcs1Sha256,
+        SignatureAlgorithm::RsaPkcs1Sha384,
+        SignatureAlgorithm::RsaPssSha256,
+        SignatureAlgorithm::RsaPssSha384,
+        SignatureAlgorithm::Ed25519,
+    ];
+
     /// Stable text name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -161,19 +172,10 @@ impl fmt::Display for SignatureAlgorithm {
 impl FromStr for SignatureAlgorithm {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        use SignatureAlgorithm::*;
-        [
-            EcdsaSha256,
-            EcdsaSha384,
-            RsaPkcs1Sha256,
-            RsaPkcs1Sha384,
-            RsaPssSha256,
-            RsaPssSha384,
-            Ed25519,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
-        .ok_or_else(|| format!("unknown signature algorithm {s:?}"))
+        SignatureAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown signature algorithm {s:?}"))
     }
 }
 

@@ -71,18 +71,9 @@ pub fn signature_algorithm_identifier(alg: SignatureAlgorithm) -> AlgorithmIdent
 pub(crate) fn signature_algorithm_from_identifier(
     id: &AlgorithmIdentifierOwned,
 ) -> Option<SignatureAlgorithm> {
-    use SignatureAlgorithm::*;
-    [
-        EcdsaSha256,
-        EcdsaSha384,
-        RsaPkcs1Sha256,
-        RsaPkcs1Sha384,
-        RsaPssSha256,
-        RsaPssSha384,
-        Ed25519,
-    ]
-    .into_iter()
-    .find(|alg| &signature_algorithm_identifier(*alg) == id)
+    SignatureAlgorithm::ALL
+        .into_iter()
+        .find(|alg| &signature_algorithm_identifier(*alg) == id)
 }
 
 /// The key algorithm held in a DER SubjectPublicKeyInfo. Refuses curves other than P-256
