@@ -172,13 +172,21 @@ impl TestPki {
 
     /// Starts the signer and waits until its socket answers Health.
     pub fn start_signer(&self) -> SignerProcess {
+        self.start_signer_with_env(&[])
+    }
+
+    /// Starts the signer with extra environment variables (e.g. for the fault shim).
+    pub fn start_signer_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> SignerProcess {
         let log = self.dir.path().join(format!(
             "signer-{}.log",
             Instant::now().elapsed().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).unwrap();
-        let child = self
-            .signer_command()
+        let mut command = self.signer_command();
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config)
             .stdout(Stdio::null())

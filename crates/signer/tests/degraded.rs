@@ -1,0 +1,127 @@
+//! Temporary HSM trouble, injected with the fault shim (hsm-sim/shim): the signer answers
+//! `HsmUnavailable` and reports itself degraded instead of failing or crashing, starts
+//! degraded when the token is unreachable at start-up, and recovers on its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use strongroom_testkit::{health, run, SignerProcess, TestPki};
+use strongroom_wire::{ClientError, ErrorKind, Request, Response};
+
+fn shim() -> PathBuf {
+    let path = Path::new(SIGNER).with_file_name("libstrongroom_hsm_shim.so");
+    if !path.exists() {
+        let out =
+            run(Command::new(env!("CARGO")).args(["build", "-q", "-p", "strongroom-hsm-shim"]));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    path
+}
+
+/// A PKI made with the real module, then configured to run the signer through the shim.
+fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
+    let pki = TestPki::new(SIGNER, "");
+    pki.standard_hierarchy();
+    let control = pki.dir.path().join("shim-mode");
+    std::fs::write(&control, initial_mode).unwrap();
+    let cfg = std::fs::read_to_string(&pki.config)
+        .unwrap()
+        .replace(
+            &format!("{:?}", strongroom_testkit::pkcs11_module()),
+            &format!("{:?}", shim()),
+        )
+        .replace("read_only = [", &format!("read_only = [{control:?}, "));
+    std::fs::write(&pki.config, cfg).unwrap();
+    let signer = pki.start_signer_with_env(&[("STRONGROOM_SHIM_CONTROL", control.as_os_str())]);
+    let resp = signer
+        .client()
+        .call(&Request::PutPolicy {
+            policy: strongroom_testkit::test_policy(),
+        })
+        .unwrap();
+    assert_eq!(resp, Response::PolicyAccepted { version: 1 });
+    (pki, signer, control)
+}
+
+fn try_issue(pki: &TestPki, signer: &SignerProcess, n: u32) -> Result<(), ClientError> {
+    let csr = openssl_csr(
+        pki.dir.path(),
+        &format!("d{n}"),
+        &ec_p256(),
+        &format!("/CN=d{n}.lab.test"),
+        None,
+    );
+    issue(&mut signer.client(), "tls-server", csr, &[], None).map(|_| ())
+}
+
+fn assert_unavailable(r: Result<(), ClientError>) {
+    match r {
+        Err(ClientError::Signer(e)) => {
+            assert_eq!(e.kind, ErrorKind::HsmUnavailable, "{e}");
+            assert!(e.detail.contains("CKR_DEVICE_ERROR"), "{e}");
+        }
+        other => panic!("expected HsmUnavailable, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failing_token_is_temporary_and_the_signer_recovers() {
+    let (pki, signer, control) = pki_with_shim("ok");
+    try_issue(&pki, &signer, 1).unwrap();
+
+    std::fs::write(&control, "device_error").unwrap();
+    assert_unavailable(try_issue(&pki, &signer, 2));
+    let h = health(&mut signer.client());
+    assert!(
+        h.hsm_degraded
+            .as_deref()
+            .is_some_and(|d| d.contains("CKR_DEVICE_ERROR")),
+        "{h:?}"
+    );
+
+    std::fs::write(&control, "ok").unwrap();
+    try_issue(&pki, &signer, 3).unwrap();
+    assert_eq!(health(&mut signer.client()).hsm_degraded, None);
+    assert!(
+        signer.log_text().contains("HSM session lost"),
+        "the session was replaced"
+    );
+}
+
+#[test]
+fn an_unreachable_token_at_start_means_degraded_not_down() {
+    let (pki, signer, control) = pki_with_shim("device_error");
+    let h = health(&mut signer.client());
+    assert!(h.hsm_degraded.is_some(), "{h:?}");
+    assert_unavailable(try_issue(&pki, &signer, 1));
+    assert!(signer.log_text().contains("running degraded and probing"));
+
+    std::fs::write(&control, "ok").unwrap();
+    // The signer probes every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 2;
+    loop {
+        match try_issue(&pki, &signer, n) {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                assert!(
+                    matches!(&e, ClientError::Signer(s) if s.kind == ErrorKind::HsmUnavailable),
+                    "{e}"
+                );
+                std::thread::sleep(Duration::from_millis(500));
+                n += 1;
+            }
+            Err(e) => panic!("no recovery within 20 s: {e}\n{}", signer.log_text()),
+        }
+    }
+    assert!(signer.log_text().contains("HSM reachable again"));
+}
