@@ -28,3 +28,6 @@ GRANT SELECT, INSERT ON audit_events TO strongroom_front;
 
 -- approvals are control's business only.
 GRANT SELECT, INSERT, UPDATE ON approval_requests, approval_decisions TO strongroom_control;
+
+-- scheduled jobs run in control.
+GRANT SELECT, INSERT, UPDATE ON jobs TO strongroom_control;

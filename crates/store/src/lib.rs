@@ -13,6 +13,7 @@ mod cas;
 mod certificates;
 mod error;
 mod identity;
+mod jobs;
 mod migrate;
 mod profiles;
 
@@ -24,6 +25,7 @@ pub use certificates::{
 };
 pub use error::StoreError;
 pub use identity::{ApiKeyRecord, Role, UserRecord};
+pub use jobs::{Job, JobState};
 pub use profiles::ProfileRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

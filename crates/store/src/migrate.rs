@@ -19,6 +19,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "approvals and expiry index",
         include_str!("../../../migrations/sqlite/0002_approvals_and_expiry_index.sql"),
     ),
+    (
+        3,
+        "jobs",
+        include_str!("../../../migrations/sqlite/0003_jobs.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -30,6 +35,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "approvals and expiry index",
         include_str!("../../../migrations/postgres/0002_approvals_and_expiry_index.sql"),
+    ),
+    (
+        3,
+        "jobs",
+        include_str!("../../../migrations/postgres/0003_jobs.sql"),
     ),
 ];
 

@@ -476,3 +476,66 @@ on_both_backends!(
         ));
     }
 );
+
+on_both_backends!(
+    jobs_run_once_and_retry,
+    |store: Store, _url: String| async move {
+        let a = store
+            .enqueue_job("crl.refresh", "{\"ca\":\"issuing\"}", 100, 2, 1)
+            .await
+            .unwrap();
+        let b = store
+            .enqueue_job("expiry.alert", "{}", 200, 1, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim_job("w1", 50, 30).await.unwrap(),
+            None,
+            "nothing due yet"
+        );
+
+        // Ten workers race for the one due job: exactly one gets it.
+        let mut tasks = Vec::new();
+        for w in 0..10 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.claim_job(&format!("w{w}"), 150, 30).await.unwrap()
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            if let Some(job) = t.await.unwrap() {
+                winners.push(job);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(
+            (winners[0].id, winners[0].attempts, winners[0].lease_until),
+            (a, 1, 180)
+        );
+
+        // The winner dies; after its lease another worker takes the job over.
+        assert_eq!(store.claim_job("w-late", 170, 30).await.unwrap(), None);
+        let again = store.claim_job("w-late", 181, 30).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (a, 2));
+        assert!(matches!(
+            store.complete_job(a, "w0-maybe", 182).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store
+                .fail_job(a, "w-late", "HSM unavailable", 300, 183)
+                .await
+                .unwrap(),
+            JobState::Failed,
+            "2 of 2 attempts used"
+        );
+
+        let jb = store.claim_job("w2", 250, 30).await.unwrap().unwrap();
+        assert_eq!(jb.id, b);
+        store.complete_job(b, "w2", 251).await.unwrap();
+        assert_eq!(store.job_state(b).await.unwrap(), JobState::Done);
+        assert_eq!(store.job_state(a).await.unwrap(), JobState::Failed);
+        assert_eq!(store.claim_job("w3", 10_000, 30).await.unwrap(), None);
+    }
+);
