@@ -88,7 +88,12 @@ fn another_uid_is_refused_outside_its_allow_list() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
+    // Run a copy of this test binary from the (0755) test directory, so `nobody` can
+    // execute it whatever the permissions of the cargo target directory are.
+    let helper = pki.dir.path().join("gate-helper");
+    std::fs::copy(std::env::current_exe().unwrap(), &helper).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new(&helper)
         .args([
             "--exact",
             "client_helper_as_other_uid",
