@@ -205,13 +205,7 @@ pub fn run(
         .signature
         .unwrap_or_else(|| file.algorithm.default_signature());
     let subject = Name::from_str(&file.subject).map_err(|e| e.to_string())?;
-    let serial = loop {
-        let mut b = [0u8; 16];
-        entropy.fill(&mut b)?;
-        if let Some(s) = Serial::from_random(b) {
-            break s;
-        }
-    };
+    let serial = crate::issuance::fresh_serial(entropy)?;
     let own_key_id = key_identifier(&key.public_key_der).map_err(|e| e.to_string())?;
     let (issuer_name, issuer_key_id, issuer_signature, not_before) = match parent {
         None => (subject.clone(), own_key_id.clone(), signature, now - 60),

@@ -7,6 +7,7 @@
 //! `BadRequest`, `NotAllowed`) or retry (`HsmUnavailable`).
 
 use crate::ca::LoadedCa;
+use crate::clock::Entropy;
 use crate::dispatch::Signer;
 use crate::hsm_signer::{hsm_error, HsmTbsSigner};
 use serde::Serialize;
@@ -245,10 +246,10 @@ struct IssuedRecord<'a> {
 }
 
 /// Draws a 128-bit serial.
-pub fn fresh_serial(signer: &Signer) -> Result<Serial, SignerError> {
+pub fn fresh_serial(entropy: &dyn Entropy) -> Result<Serial, String> {
     loop {
         let mut bytes = [0u8; 16];
-        signer.entropy.fill(&mut bytes).map_err(internal)?;
+        entropy.fill(&mut bytes)?;
         if let Some(s) = Serial::from_random(bytes) {
             return Ok(s);
         }
@@ -285,7 +286,7 @@ pub fn issue(
         ))
     })?;
     let now = signer.clock.now();
-    let serial = fresh_serial(signer)?;
+    let serial = fresh_serial(signer.entropy.as_ref()).map_err(internal)?;
     let plan = plan_leaf(&profile, ca, &key, &request, now, serial.clone())?;
     let tbs = plan.to_tbs_der().map_err(|e| bad_request(e.to_string()))?;
     let tbs_hash = hex::encode(Sha256::digest(&tbs));

@@ -80,6 +80,9 @@ struct State {
 pub struct Journal {
     path: PathBuf,
     state: Mutex<State>,
+    /// A second descriptor for the same file, so the group-commit leader can fsync
+    /// without holding the lock (and without a dup() per commit).
+    sync_handle: File,
     synced: Condvar,
 }
 
@@ -241,8 +244,12 @@ impl Journal {
         let mut head = [0u8; 32];
         hex::decode_to_slice(&summary.head, &mut head)
             .map_err(|e| JournalError::Io(e.to_string()))?;
+        let sync_handle = file
+            .try_clone()
+            .map_err(|e| JournalError::Io(e.to_string()))?;
         Ok(Journal {
             path: path.to_path_buf(),
+            sync_handle,
             state: Mutex::new(State {
                 file,
                 seq: summary.records,
@@ -311,9 +318,9 @@ impl Journal {
             }
             st.syncing = true;
             let target = st.seq;
-            let file = st.file.try_clone();
             drop(st);
-            let result = file.and_then(|f| f.sync_data());
+            // fdatasync covers the file, whichever descriptor it goes through.
+            let result = self.sync_handle.sync_data();
             st = self.lock();
             st.syncing = false;
             match result {

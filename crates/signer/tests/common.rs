@@ -17,6 +17,12 @@ pub fn running_pki(extra_config: &str) -> (TestPki, SignerProcess) {
     let pki = TestPki::new(SIGNER, extra_config);
     pki.standard_hierarchy();
     let signer = pki.start_signer();
+    push_test_policy(&signer);
+    (pki, signer)
+}
+
+/// Pushes the test kit's policy (version 1) and checks the signer accepted it.
+pub fn push_test_policy(signer: &SignerProcess) {
     let resp = signer
         .client()
         .call(&Request::PutPolicy {
@@ -24,7 +30,6 @@ pub fn running_pki(extra_config: &str) -> (TestPki, SignerProcess) {
         })
         .unwrap();
     assert_eq!(resp, Response::PolicyAccepted { version: 1 });
-    (pki, signer)
 }
 
 /// Makes a key and CSR with openssl; returns the DER CSR.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_testkit::{health, run, SignerProcess, TestPki};
-use strongroom_wire::{ClientError, ErrorKind, Request, Response};
+use strongroom_wire::{ClientError, ErrorKind};
 
 fn shim() -> PathBuf {
     let path = Path::new(SIGNER).with_file_name("libstrongroom_hsm_shim.so");
@@ -42,13 +42,7 @@ fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
         .replace("read_only = [", &format!("read_only = [{control:?}, "));
     std::fs::write(&pki.config, cfg).unwrap();
     let signer = pki.start_signer_with_env(&[("STRONGROOM_SHIM_CONTROL", control.as_os_str())]);
-    let resp = signer
-        .client()
-        .call(&Request::PutPolicy {
-            policy: strongroom_testkit::test_policy(),
-        })
-        .unwrap();
-    assert_eq!(resp, Response::PolicyAccepted { version: 1 });
+    push_test_policy(&signer);
     (pki, signer, control)
 }
 
