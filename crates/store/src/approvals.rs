@@ -22,7 +22,8 @@ pub enum ApprovalState {
 }
 
 impl ApprovalState {
-    fn as_str(self) -> &'static str {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
             ApprovalState::Pending => "pending",
             ApprovalState::Approved => "approved",
@@ -31,7 +32,8 @@ impl ApprovalState {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "pending" => ApprovalState::Pending,
             "approved" => ApprovalState::Approved,
@@ -65,6 +67,10 @@ pub struct ApprovalRequest {
     pub expires_at: i64,
     /// Approvers who approved, in order.
     pub approved_by: Vec<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// What executing the approved request produced (JSON), once it ran.
+    pub result: Option<String>,
 }
 
 impl Store {
@@ -110,6 +116,57 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("approval request {id}")))?;
+        self.hydrate_approval(&r).await
+    }
+
+    /// Requests, newest first, optionally in one state, with ids below `before`.
+    pub async fn approvals(
+        &self,
+        state: Option<ApprovalState>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ApprovalRequest>, StoreError> {
+        let before = before.unwrap_or(i64::MAX);
+        let limit = i64::from(limit.clamp(1, 1000));
+        let rows = match state {
+            Some(s) => sqlx::query("SELECT * FROM approval_requests WHERE state = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+                .bind(s.as_str())
+                .bind(before)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?,
+            None => sqlx::query("SELECT * FROM approval_requests WHERE id < $1 ORDER BY id DESC LIMIT $2")
+                .bind(before)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.hydrate_approval(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// Records what executing an approved request produced. Only once, only when approved.
+    pub async fn set_approval_result(&self, id: i64, result: &str) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE approval_requests SET result = $1 WHERE id = $2 AND state = 'approved' AND result IS NULL")
+            .bind(result.to_string())
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "approval request {id} is not approved or already executed"
+            )))
+        }
+    }
+
+    async fn hydrate_approval(&self, r: &sqlx::any::AnyRow) -> Result<ApprovalRequest, StoreError> {
+        let id: i64 = r.try_get("id")?;
         let approved_by = sqlx::query("SELECT approver FROM approval_decisions WHERE request_id = $1 AND decision = 'approve' ORDER BY at, approver")
             .bind(id)
             .fetch_all(self.pool())
@@ -126,6 +183,8 @@ impl Store {
             state: ApprovalState::parse(&r.try_get::<String, _>("state")?)?,
             expires_at: r.try_get("expires_at")?,
             approved_by,
+            created_at: r.try_get("created_at")?,
+            result: r.try_get("result")?,
         })
     }
 

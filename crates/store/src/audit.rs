@@ -10,136 +10,10 @@
 //! 0x00 ‖ action ‖ 0x00 ‖ target ‖ 0x00 ‖ outcome ‖ 0x00 ‖ detail)), numbers in decimal.
 
 use crate::{Store, StoreError};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
-
-/// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditOutcome {
-    /// Done.
-    Ok,
-    /// Refused (permission, policy, validation).
-    Denied,
-    /// Attempted and failed.
-    Failed,
-}
-
-impl AuditOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            AuditOutcome::Ok => "ok",
-            AuditOutcome::Denied => "denied",
-            AuditOutcome::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "ok" => AuditOutcome::Ok,
-            "denied" => AuditOutcome::Denied,
-            "failed" => AuditOutcome::Failed,
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "unknown audit outcome {other:?}"
-                )))
-            }
-        })
-    }
-}
-
-/// An event to append.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAuditEvent {
-    /// Who (user name, `apikey:ID`, `acme:ACCOUNT`, `system`).
-    pub actor: String,
-    /// What, e.g. `certificate.revoke`.
-    pub action: String,
-    /// On what, e.g. `certificate:42`.
-    pub target: String,
-    /// How it ended.
-    pub outcome: AuditOutcome,
-    /// Log-safe detail (never a secret).
-    pub detail: String,
-}
-
-/// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When.
-    pub at: i64,
-    /// The event.
-    pub event: NewAuditEvent,
-    /// Hash of the previous event (zeros for the first).
-    pub prev_hash: String,
-    /// This event's hash.
-    pub hash: String,
-}
-
-/// Where verification failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainBreak {
-    /// The first event that does not fit.
-    pub seq: i64,
-    /// Why.
-    pub why: String,
-}
-
-/// The hash of one event given its predecessor's hash.
-pub fn event_hash(prev_hash: &str, seq: i64, at: i64, e: &NewAuditEvent) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        prev_hash,
-        &seq.to_string(),
-        &at.to_string(),
-        &e.actor,
-        &e.action,
-        &e.target,
-        e.outcome.as_str(),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    h.update(e.detail.as_bytes());
-    hex::encode(h.finalize())
-}
-
-/// Checks a run of events (in seq order) starting after `prev_hash` at `prev_seq`.
-pub fn verify_events(
-    prev_seq: i64,
-    prev_hash: &str,
-    events: &[AuditEvent],
-) -> Result<(), ChainBreak> {
-    let mut seq = prev_seq;
-    let mut prev = prev_hash.to_string();
-    for e in events {
-        if e.seq != seq + 1 {
-            return Err(ChainBreak {
-                seq: e.seq,
-                why: format!(
-                    "expected event {} (an event is missing or out of order)",
-                    seq + 1
-                ),
-            });
-        }
-        if e.prev_hash != prev {
-            return Err(ChainBreak {
-                seq: e.seq,
-                why: "previous-hash link does not match".into(),
-            });
-        }
-        if event_hash(&prev, e.seq, e.at, &e.event) != e.hash {
-            return Err(ChainBreak {
-                seq: e.seq,
-                why: "content does not match its hash (edited)".into(),
-            });
-        }
-        seq = e.seq;
-        prev = e.hash.clone();
-    }
-    Ok(())
-}
+pub use strongroom_types::audit::{
+    event_hash, verify_events, AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent,
+};
 
 fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
@@ -149,7 +23,8 @@ fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
             actor: r.try_get("actor")?,
             action: r.try_get("action")?,
             target: r.try_get("target")?,
-            outcome: AuditOutcome::parse(&r.try_get::<String, _>("outcome")?)?,
+            outcome: AuditOutcome::parse(&r.try_get::<String, _>("outcome")?)
+                .map_err(StoreError::Backend)?,
             detail: r.try_get("detail")?,
         },
         prev_hash: r.try_get("prev_hash")?,
@@ -210,6 +85,46 @@ impl Store {
                 .bind(to)
                 .fetch_all(self.pool())
                 .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    /// Events matching an actor and/or action prefix, newest first, with seq below
+    /// `before`, at most `limit` (1..=1000).
+    pub async fn audit_query(
+        &self,
+        actor: Option<&str>,
+        action_prefix: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        if limit == 0 || limit > 1000 {
+            return Err(StoreError::Invalid(
+                "limit must be between 1 and 1000".into(),
+            ));
+        }
+        // LIKE with an escaped prefix: the caller's text is data, never pattern syntax.
+        let pattern = action_prefix.map(|p| {
+            let escaped: String = p
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("{escaped}%")
+        });
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE seq < $1 \
+             AND ($2 IS NULL OR actor = $2) \
+             AND ($3 IS NULL OR action LIKE $3 ESCAPE '\\') \
+             ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(actor.map(str::to_string))
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(row_to_event).collect()
     }
 

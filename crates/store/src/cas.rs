@@ -19,7 +19,8 @@ pub enum CaState {
 }
 
 impl CaState {
-    fn as_str(self) -> &'static str {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
             CaState::Active => "active",
             CaState::Retiring => "retiring",

@@ -26,7 +26,8 @@ pub enum CertificateSource {
 }
 
 impl CertificateSource {
-    fn as_str(self) -> &'static str {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
             CertificateSource::Api => "api",
             CertificateSource::Acme => "acme",
@@ -36,7 +37,8 @@ impl CertificateSource {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "api" => CertificateSource::Api,
             "acme" => CertificateSource::Acme,
@@ -423,6 +425,19 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("certificate {serial} of {issuer}")))?;
+        self.hydrate_one(row).await
+    }
+
+    /// One certificate by its SHA-256 fingerprint (lowercase hex), e.g. a TLS client's.
+    pub async fn certificate_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<CertificateRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM certificates WHERE fingerprint = $1")
+            .bind(fingerprint.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("certificate {fingerprint}")))?;
         self.hydrate_one(row).await
     }
 

@@ -62,6 +62,25 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Roles.
     pub roles: Vec<Role>,
+    /// For the break-glass account: when it was first used since it was last sealed.
+    pub unsealed_at: Option<i64>,
+}
+
+/// A key to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApiKey<'a> {
+    /// Public key id.
+    pub key_id: &'a str,
+    /// Hash of the secret.
+    pub secret_hash: &'a str,
+    /// Owning user.
+    pub owner_id: i64,
+    /// Roles it carries.
+    pub roles: &'a [Role],
+    /// Expiry.
+    pub expires_at: Option<i64>,
+    /// Operator's label.
+    pub label: &'a str,
 }
 
 /// An API key (the secret is only ever shown once, by control, at creation).
@@ -81,6 +100,10 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<i64>,
     /// Revocation time.
     pub revoked_at: Option<i64>,
+    /// Operator's label ("ci-deploy", "cli session").
+    pub label: String,
+    /// Creation time.
+    pub created_at: i64,
 }
 
 impl Store {
@@ -120,6 +143,32 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
+        self.hydrate_user(&row).await
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: i64) -> Result<UserRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        self.hydrate_user(&row).await
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.hydrate_user(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn hydrate_user(&self, row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
         let id: i64 = row.try_get("id")?;
         let roles = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
             .bind(id)
@@ -135,32 +184,94 @@ impl Store {
             break_glass: row.try_get::<i64, _>("break_glass")? != 0,
             disabled: row.try_get::<i64, _>("disabled")? != 0,
             roles,
+            unsealed_at: row.try_get("unsealed_at")?,
         })
     }
 
+    /// Enables or disables a user (disabled users cannot log in; their API keys stop working).
+    pub async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
+    /// Replaces a user's roles.
+    pub async fn set_user_roles(&self, id: i64, roles: &[Role]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let _ = n;
+        sqlx::query("SELECT id FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        for r in roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(r.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a password hash. For the break-glass account this also reseals it.
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let n =
+            sqlx::query("UPDATE users SET password_hash = $1, unsealed_at = NULL WHERE id = $2")
+                .bind(password_hash.to_string())
+                .bind(id)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {id}")));
+        }
+        Ok(())
+    }
+
+    /// Records that the break-glass account was used; true when this broke the seal
+    /// (the first use since it was last sealed).
+    pub async fn unseal(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE users SET unsealed_at = $1 WHERE id = $2 AND break_glass = 1 AND unsealed_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
     /// Stores an API key.
-    pub async fn insert_api_key(
-        &self,
-        key_id: &str,
-        secret_hash: &str,
-        owner_id: i64,
-        roles: &[Role],
-        expires_at: Option<i64>,
-        now: i64,
-    ) -> Result<i64, StoreError> {
-        let roles = roles
+    pub async fn insert_api_key(&self, k: &NewApiKey<'_>, now: i64) -> Result<i64, StoreError> {
+        let roles = k
+            .roles
             .iter()
             .map(|r| r.as_str())
             .collect::<Vec<_>>()
             .join(",");
         let row = sqlx::query(
-            "INSERT INTO api_keys (key_id, secret_hash, owner_id, roles, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO api_keys (key_id, secret_hash, owner_id, roles, expires_at, label, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(key_id.to_string())
-        .bind(secret_hash.to_string())
-        .bind(owner_id)
+        .bind(k.key_id.to_string())
+        .bind(k.secret_hash.to_string())
+        .bind(k.owner_id)
         .bind(roles)
-        .bind(expires_at)
+        .bind(k.expires_at)
+        .bind(k.label.to_string())
         .bind(now)
         .fetch_one(self.pool())
         .await?;
@@ -174,20 +285,25 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))?;
-        let roles: String = r.try_get("roles")?;
-        Ok(ApiKeyRecord {
-            id: r.try_get("id")?,
-            key_id: r.try_get("key_id")?,
-            secret_hash: r.try_get("secret_hash")?,
-            owner_id: r.try_get("owner_id")?,
-            roles: roles
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(Role::parse)
-                .collect::<Result<Vec<_>, _>>()?,
-            expires_at: r.try_get("expires_at")?,
-            revoked_at: r.try_get("revoked_at")?,
-        })
+        row_to_api_key(&r)
+    }
+
+    /// API keys, newest first; of one owner when `owner_id` is given.
+    pub async fn api_keys(&self, owner_id: Option<i64>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let rows = match owner_id {
+            Some(o) => {
+                sqlx::query("SELECT * FROM api_keys WHERE owner_id = $1 ORDER BY id DESC")
+                    .bind(o)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM api_keys ORDER BY id DESC")
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter().map(row_to_api_key).collect()
     }
 
     /// Revokes an API key (takes effect on the next request; no restart).
@@ -209,4 +325,23 @@ impl Store {
             )))
         }
     }
+}
+
+fn row_to_api_key(r: &sqlx::any::AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    let roles: String = r.try_get("roles")?;
+    Ok(ApiKeyRecord {
+        id: r.try_get("id")?,
+        key_id: r.try_get("key_id")?,
+        secret_hash: r.try_get("secret_hash")?,
+        owner_id: r.try_get("owner_id")?,
+        roles: roles
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(Role::parse)
+            .collect::<Result<Vec<_>, _>>()?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        label: r.try_get("label")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

@@ -24,7 +24,7 @@ pub use certificates::{
     CertificateFilter, CertificateRecord, CertificateSource, NewCertificate, Page, RevocationRow,
 };
 pub use error::StoreError;
-pub use identity::{ApiKeyRecord, Role, UserRecord};
+pub use identity::{ApiKeyRecord, NewApiKey, Role, UserRecord};
 pub use jobs::{Job, JobState};
 pub use profiles::ProfileRecord;
 

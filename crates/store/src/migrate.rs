@@ -24,6 +24,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "jobs",
         include_str!("../../../migrations/sqlite/0003_jobs.sql"),
     ),
+    (
+        4,
+        "control",
+        include_str!("../../../migrations/sqlite/0004_control.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -40,6 +45,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "jobs",
         include_str!("../../../migrations/postgres/0003_jobs.sql"),
+    ),
+    (
+        4,
+        "control",
+        include_str!("../../../migrations/postgres/0004_control.sql"),
     ),
 ];
 

@@ -17,6 +17,8 @@ pub struct ProfileRecord {
     pub approvals_required: i64,
     /// Bumped on every change.
     pub version: i64,
+    /// Users who may enrol under it with only the enroller role (`*` = every enroller).
+    pub enrollers: Vec<String>,
 }
 
 fn row_to_profile(r: &sqlx::any::AnyRow) -> Result<ProfileRecord, StoreError> {
@@ -26,6 +28,12 @@ fn row_to_profile(r: &sqlx::any::AnyRow) -> Result<ProfileRecord, StoreError> {
             .map_err(|e| StoreError::Backend(format!("stored profile does not parse: {e}")))?,
         approvals_required: r.try_get("approvals_required")?,
         version: r.try_get("version")?,
+        enrollers: r
+            .try_get::<String, _>("enrollers")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 
@@ -35,8 +43,14 @@ impl Store {
         &self,
         profile: &Profile,
         approvals_required: i64,
+        enrollers: &[String],
         now: i64,
     ) -> Result<i64, StoreError> {
+        if let Some(bad) = enrollers.iter().find(|e| e.is_empty() || e.contains(',')) {
+            return Err(StoreError::Invalid(format!(
+                "enroller name {bad:?} is empty or contains a comma"
+            )));
+        }
         if approvals_required < 0 {
             return Err(StoreError::Invalid(
                 "approvals_required cannot be negative".into(),
@@ -45,16 +59,18 @@ impl Store {
         let definition =
             serde_json::to_string(profile).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let r = sqlx::query(
-            "INSERT INTO profiles (name, issuer_id, definition, approvals_required, version, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5) \
+            "INSERT INTO profiles (name, issuer_id, definition, approvals_required, enrollers, version, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6) \
              ON CONFLICT (name) DO UPDATE SET issuer_id = excluded.issuer_id, definition = excluded.definition, \
-             approvals_required = excluded.approvals_required, version = profiles.version + 1, updated_at = excluded.updated_at \
+             approvals_required = excluded.approvals_required, enrollers = excluded.enrollers, \
+             version = profiles.version + 1, updated_at = excluded.updated_at \
              RETURNING version",
         )
         .bind(profile.name.as_str().to_string())
         .bind(profile.issuer.as_str().to_string())
         .bind(definition)
         .bind(approvals_required)
+        .bind(enrollers.join(","))
         .bind(now)
         .fetch_one(self.pool())
         .await?;

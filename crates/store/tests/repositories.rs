@@ -336,7 +336,17 @@ on_both_backends!(
         assert_eq!(alice.id, id);
         assert_eq!(alice.roles, vec![Role::Admin, Role::Auditor]);
         store
-            .insert_api_key("k_123", "hash", id, &[Role::Enroller], Some(1_000), 5)
+            .insert_api_key(
+                &NewApiKey {
+                    key_id: "k_123",
+                    secret_hash: "hash",
+                    owner_id: id,
+                    roles: &[Role::Enroller],
+                    expires_at: Some(1_000),
+                    label: "ci",
+                },
+                5,
+            )
             .await
             .unwrap();
         let key = store.api_key("k_123").await.unwrap();
@@ -450,15 +460,15 @@ on_both_backends!(
     .unwrap();
         assert!(
             matches!(
-                store.put_profile(&p, 0, 1).await,
+                store.put_profile(&p, 0, &[], 1).await,
                 Err(StoreError::Invalid(_))
             ),
             "unknown issuer"
         );
         store.insert_ca(&ca("issuing", None), 1).await.unwrap();
-        assert_eq!(store.put_profile(&p, 0, 2).await.unwrap(), 1);
+        assert_eq!(store.put_profile(&p, 0, &[], 2).await.unwrap(), 1);
         p.max_validity_secs = 86_400;
-        assert_eq!(store.put_profile(&p, 2, 3).await.unwrap(), 2);
+        assert_eq!(store.put_profile(&p, 2, &[], 3).await.unwrap(), 2);
         let r = store.profile(&p.name).await.unwrap();
         assert_eq!(
             (r.profile.max_validity_secs, r.approvals_required, r.version),

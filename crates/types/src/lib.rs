@@ -5,6 +5,7 @@
 //! the HSM layer and the daemons all agree on. This crate does no I/O and holds no secret.
 
 mod algorithm;
+pub mod audit;
 mod name;
 mod profile;
 mod revocation;

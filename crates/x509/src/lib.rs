@@ -16,6 +16,7 @@ mod error;
 mod extensions;
 pub mod lint;
 pub mod name_constraints;
+mod summary;
 mod time;
 mod verify;
 
@@ -27,6 +28,7 @@ pub use csr::{parse_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use extensions::{eku_oid, key_identifier};
 pub use name_constraints::{Constraints, Subtree};
+pub use summary::CertificateSummary;
 pub use time::{to_x509_time, UnixTime};
 pub use verify::verify_signature;
 

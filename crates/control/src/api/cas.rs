@@ -1,0 +1,153 @@
+//! CAs: list, tree, one, chain, retire (two-person approval in production mode).
+//!
+//! The store's CA table mirrors the signer's CAs (synchronised at start-up); the signer
+//! remains the authority on what it signs with.
+
+use crate::api::approvals::{file_request, Filed};
+use crate::app::App;
+use crate::auth::Principal;
+use crate::input::Segments;
+use crate::problem::{ApiResult, Problem};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+use strongroom_store::{CaRecord, CaState};
+use strongroom_types::CaId;
+use strongroom_wire::{Request, Response};
+
+/// The JSON view of a CA.
+pub fn view(ca: &CaRecord) -> Value {
+    json!({
+        "id": ca.id.as_str(),
+        "parent": ca.parent.as_ref().map(|p| p.as_str()),
+        "subject": ca.subject,
+        "state": ca.state.as_str(),
+        "not_before": ca.not_before,
+        "not_after": ca.not_after,
+        "fingerprint": strongroom_x509::fingerprint(&ca.cert_der),
+    })
+}
+
+fn parse_id(s: &str) -> Result<CaId, Problem> {
+    s.parse()
+        .map_err(|e| Problem::bad_request(format!("CA id {s:?}: {e}")))
+}
+
+/// Every CA.
+pub async fn list(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let cas = app.store.cas().await?;
+    Ok(Json(
+        json!({"items": cas.iter().map(view).collect::<Vec<_>>()}),
+    ))
+}
+
+/// The hierarchy: roots with their children, recursively.
+pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let cas = app.store.cas().await?;
+    fn node(ca: &CaRecord, all: &[CaRecord], depth: usize) -> Value {
+        let mut v = view(ca);
+        let children: Vec<Value> = if depth > 16 {
+            Vec::new()
+        } else {
+            all.iter()
+                .filter(|c| c.parent.as_ref() == Some(&ca.id))
+                .map(|c| node(c, all, depth + 1))
+                .collect()
+        };
+        v["children"] = Value::Array(children);
+        v
+    }
+    let roots: Vec<Value> = cas
+        .iter()
+        .filter(|c| c.parent.is_none())
+        .map(|c| node(c, &cas, 0))
+        .collect();
+    Ok(Json(json!({"roots": roots})))
+}
+
+/// One CA.
+pub async fn get_one(
+    State(app): State<App>,
+    Segments(id): Segments<String>,
+) -> ApiResult<Json<Value>> {
+    let ca = app.store.ca(&parse_id(&id)?).await?;
+    Ok(Json(view(&ca)))
+}
+
+/// The chain (PEM, the CA first), as the signer holds it.
+pub async fn chain(
+    State(app): State<App>,
+    Segments(id): Segments<String>,
+) -> ApiResult<impl IntoResponse> {
+    let ca = parse_id(&id)?;
+    app.store.ca(&ca).await?;
+    match app.signer.call(Request::GetCaChain { ca }).await? {
+        Response::CaChain(chain) => {
+            let pem: String = chain
+                .iter()
+                .map(|d| strongroom_x509::to_pem("CERTIFICATE", d))
+                .collect();
+            Ok((
+                [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+                pem,
+            ))
+        }
+        other => Err(Problem::internal(format!(
+            "unexpected signer answer {other:?}"
+        ))),
+    }
+}
+
+/// Retires a CA: it issues nothing more through control. In production mode this files an
+/// approval request instead (202).
+pub async fn retire(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Segments(id): Segments<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = parse_id(&id)?;
+    let ca = app.store.ca(&id).await?;
+    if ca.state == CaState::Retired {
+        return Err(Problem::conflict(format!("CA {id} is already retired")));
+    }
+    if app.config.production {
+        let payload = json!({"ca": id.as_str()});
+        let Filed { id: request } = file_request(
+            &app,
+            &who,
+            "ca.retire",
+            &payload,
+            app.config.approvals.ca_approvers,
+        )
+        .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"approval": request, "state": "pending"})),
+        ));
+    }
+    let v = execute_retire(&app, &who.actor(), &id).await?;
+    Ok((StatusCode::OK, Json(v)))
+}
+
+/// Carries out a retirement (directly, or when its approval completes).
+pub async fn execute_retire(app: &App, actor: &str, id: &CaId) -> ApiResult<Value> {
+    let profiles = app.store.profiles().await?;
+    if let Some(p) = profiles.iter().find(|p| &p.profile.issuer == id) {
+        return Err(Problem::conflict(format!(
+            "profile {} still issues from CA {id}: move or delete it first",
+            p.profile.name
+        )));
+    }
+    app.store.set_ca_state(id, CaState::Retired).await?;
+    app.audit(
+        actor,
+        "ca.retire",
+        &format!("ca:{id}"),
+        strongroom_store::AuditOutcome::Ok,
+        "",
+    )
+    .await?;
+    Ok(view(&app.store.ca(id).await?))
+}

@@ -1,0 +1,66 @@
+//! Handlers, one file per resource, and the map from route ids to them.
+//!
+//! In: requests that passed the guard in [`crate::routes`] (the caller's
+//! [`crate::auth::Principal`] is in the extensions). Out: JSON views or problems.
+
+pub mod apikeys;
+pub mod approvals;
+pub mod audit;
+pub mod cas;
+pub mod certificates;
+pub mod profiles;
+pub mod session;
+pub mod system;
+pub mod users;
+
+use crate::app::App;
+use crate::routes::RouteId;
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+
+/// The handler for a route id (the method comes from the route table too; a test checks
+/// that each pair agrees by calling every route).
+pub fn handler(id: RouteId) -> MethodRouter<App> {
+    use RouteId::*;
+    match id {
+        Health => get(system::health),
+        Ready => get(system::ready),
+        Version => get(system::version),
+        OpenApi => get(system::openapi),
+        Metrics => get(system::metrics),
+        Login => post(session::login),
+        Logout => post(session::logout),
+        WhoAmI => get(session::whoami),
+        Roles => get(session::roles),
+        CaList => get(cas::list),
+        CaTree => get(cas::tree),
+        CaGet => get(cas::get_one),
+        CaChain => get(cas::chain),
+        CaRetire => post(cas::retire),
+        ProfileList => get(profiles::list),
+        ProfileGet => get(profiles::get_one),
+        ProfilePut => put(profiles::put_one),
+        ProfileDelete => delete(profiles::delete_one),
+        CertList => get(certificates::list),
+        CertGet => get(certificates::get_one),
+        CertDownload => get(certificates::download),
+        CertIssue => post(certificates::issue),
+        CertRenew => post(certificates::renew),
+        CertRevoke => post(certificates::revoke),
+        CertBulkRevoke => post(certificates::bulk_revoke),
+        ApprovalList => get(approvals::list),
+        ApprovalGet => get(approvals::get_one),
+        ApprovalApprove => post(approvals::approve),
+        ApprovalReject => post(approvals::reject),
+        UserList => get(users::list),
+        UserCreate => post(users::create),
+        UserGet => get(users::get_one),
+        UserUpdate => patch(users::update),
+        UserReseal => post(users::reseal),
+        ApiKeyList => get(apikeys::list),
+        ApiKeyCreate => post(apikeys::create),
+        ApiKeyRevoke => delete(apikeys::revoke),
+        AuditQuery => get(audit::query),
+        AuditExport => get(audit::export),
+        AuditVerify => get(audit::verify),
+    }
+}

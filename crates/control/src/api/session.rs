@@ -1,0 +1,162 @@
+//! Login (password → a session API key), logout, who-am-I and the role table.
+
+use crate::app::App;
+use crate::auth::{new_api_key, verify_password, Principal, Secret};
+use crate::input::Body;
+use crate::problem::{ApiResult, Problem};
+use crate::rbac::{grants, Permission};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use strongroom_store::{AuditOutcome, NewApiKey, Role, StoreError};
+
+/// Session length.
+pub const SESSION_SECS: i64 = 12 * 3600;
+
+/// Login body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: Secret,
+}
+
+/// Exchanges a password for a 12-hour API key carrying the user's roles.
+pub async fn login(
+    State(app): State<App>,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if req.username.is_empty() || req.username.len() > 64 {
+        return Err(Problem::bad_request("username must be 1 to 64 characters"));
+    }
+    let user = match app.store.user_by_name(&req.username).await {
+        Ok(u) => Some(u),
+        Err(StoreError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| crate::auth::dummy_hash().to_string());
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(password.expose(), &phc))
+        .await
+        .map_err(Problem::internal)?;
+    let target = format!("user:{}", req.username);
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            app.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            app.audit(
+                &req.username,
+                "auth.login",
+                &target,
+                AuditOutcome::Denied,
+                "wrong user name or password, or disabled",
+            )
+            .await?;
+            return Err(Problem::unauthenticated("wrong user name or password"));
+        }
+    };
+    let now = app.now();
+    if user.break_glass {
+        app.metrics
+            .break_glass_logins
+            .fetch_add(1, Ordering::Relaxed);
+        let first = app.store.unseal(user.id, now).await?;
+        tracing::warn!(user = %user.username, first_use_since_sealed = first, "BREAK-GLASS account logged in");
+        app.audit(
+            &user.username,
+            "break-glass.login",
+            &target,
+            AuditOutcome::Ok,
+            if first { "seal broken: first use since the account was sealed; reseal it with POST /api/v1/users/{name}/reseal" } else { "used again while unsealed" },
+        )
+        .await?;
+    }
+    let key = new_api_key(&app.rng)?;
+    let expires_at = now + SESSION_SECS;
+    app.store
+        .insert_api_key(
+            &NewApiKey {
+                key_id: &key.key_id,
+                secret_hash: &key.secret_hash,
+                owner_id: user.id,
+                roles: &user.roles,
+                expires_at: Some(expires_at),
+                label: "session",
+            },
+            now,
+        )
+        .await?;
+    app.audit(
+        &user.username,
+        "auth.login",
+        &target,
+        AuditOutcome::Ok,
+        format!("session key {}", key.key_id),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": key.token.as_str(),
+            "key_id": key.key_id,
+            "username": user.username,
+            "roles": user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "expires_at": expires_at,
+        })),
+    ))
+}
+
+/// Revokes the key used for this request.
+pub async fn logout(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<StatusCode> {
+    let key_id = who.key_id.clone().ok_or_else(|| {
+        Problem::bad_request("this request did not use an API key; nothing to log out")
+    })?;
+    app.store.revoke_api_key(&key_id, app.now()).await?;
+    app.audit_ok(&who, "auth.logout", &format!("apikey:{key_id}"), "")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller.
+pub async fn whoami(Extension(who): Extension<Principal>) -> Json<Value> {
+    let mut perms: Vec<&str> = who
+        .roles
+        .iter()
+        .flat_map(|r| grants(*r).iter().map(|p| p.as_str()))
+        .collect();
+    perms.sort_unstable();
+    perms.dedup();
+    Json(json!({
+        "username": who.username,
+        "roles": who.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "permissions": perms,
+        "method": format!("{:?}", who.method),
+        "key_id": who.key_id,
+    }))
+}
+
+/// Roles and their permissions.
+pub async fn roles() -> Json<Value> {
+    let all = [
+        Role::Admin,
+        Role::CaOperator,
+        Role::Approver,
+        Role::Auditor,
+        Role::Enroller,
+    ];
+    Json(json!({
+        "roles": all.iter().map(|r| json!({
+            "name": r.as_str(),
+            "permissions": grants(*r).iter().filter(|p| **p != Permission::Authenticated).map(|p| p.as_str()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()
+    }))
+}

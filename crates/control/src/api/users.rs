@@ -1,0 +1,248 @@
+//! Users: list, create, one, change (roles, password, disabled), and resealing the
+//! break-glass account. Password hashes never leave the store.
+
+use crate::app::App;
+use crate::auth::{check_password_strength, hash_password, Principal, Secret};
+use crate::input::{Body, Segments};
+use crate::problem::{ApiResult, Problem};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use ring::rand::SecureRandom;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use strongroom_store::{Role, UserRecord};
+use zeroize::Zeroizing;
+
+/// The JSON view of a user (no password hash).
+pub fn view(u: &UserRecord) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "roles": u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "disabled": u.disabled,
+        "break_glass": u.break_glass,
+        "unsealed_at": u.unsealed_at,
+    })
+}
+
+/// Checks a user name: 1–64 of `a-z0-9._-`, starting with a letter or digit.
+pub fn check_username(name: &str) -> Result<(), Problem> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(format!(
+            "user name {name:?} must be 1 to 64 of a-z 0-9 . _ - and start with a letter or digit"
+        )))
+    }
+}
+
+/// Parses role names.
+pub fn parse_roles(names: &[String]) -> Result<Vec<Role>, Problem> {
+    let mut roles = names
+        .iter()
+        .map(|n| {
+            Role::parse(n).map_err(|_| {
+                Problem::bad_request(format!(
+                    "role {n:?} is not admin, ca-operator, approver, auditor or enroller"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// Every user.
+pub async fn list(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let users = app.store.users().await?;
+    Ok(Json(
+        json!({"items": users.iter().map(view).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    username: String,
+    password: Secret,
+    roles: Vec<String>,
+}
+
+/// Creates a user.
+pub async fn create(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Body(req): Body<CreateUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_username(&req.username)?;
+    let roles = parse_roles(&req.roles)?;
+    check_password_strength(req.password.expose())?;
+    let password = req.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
+        .await
+        .map_err(Problem::internal)??;
+    let id = app
+        .store
+        .insert_user(&req.username, &hash, &roles, false, app.now())
+        .await?;
+    app.audit_ok(
+        &who,
+        "user.create",
+        &format!("user:{}", req.username),
+        format!("roles {}", req.roles.join(",")),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&app.store.user(id).await?))))
+}
+
+/// One user.
+pub async fn get_one(
+    State(app): State<App>,
+    Segments(name): Segments<String>,
+) -> ApiResult<Json<Value>> {
+    check_username(&name)?;
+    Ok(Json(view(&app.store.user_by_name(&name).await?)))
+}
+
+/// Body of `PATCH /users/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    password: Option<Secret>,
+}
+
+/// Changes roles, password or the disabled flag. Refuses to leave no enabled admin.
+pub async fn update(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Segments(name): Segments<String>,
+    Body(req): Body<UpdateUser>,
+) -> ApiResult<Json<Value>> {
+    check_username(&name)?;
+    if req.roles.is_none() && req.disabled.is_none() && req.password.is_none() {
+        return Err(Problem::bad_request(
+            "nothing to change: give roles, disabled or password",
+        ));
+    }
+    let user = app.store.user_by_name(&name).await?;
+    if user.break_glass && (req.roles.is_some() || req.password.is_some()) {
+        return Err(Problem::bad_request(
+            "the break-glass account keeps its roles; change its password with POST /api/v1/users/{name}/reseal",
+        ));
+    }
+    let roles = req.roles.as_deref().map(parse_roles).transpose()?;
+    let hash = match &req.password {
+        Some(p) => {
+            check_password_strength(p.expose())?;
+            let p = p.clone();
+            Some(
+                tokio::task::spawn_blocking(move || hash_password(p.expose()))
+                    .await
+                    .map_err(Problem::internal)??,
+            )
+        }
+        None => None,
+    };
+    // Would this leave nobody who can administer users?
+    let users = app.store.users().await?;
+    let admins_after = users
+        .iter()
+        .filter(|u| !u.break_glass)
+        .filter(|u| {
+            let (r, d) = if u.id == user.id {
+                (
+                    roles.clone().unwrap_or_else(|| u.roles.clone()),
+                    req.disabled.unwrap_or(u.disabled),
+                )
+            } else {
+                (u.roles.clone(), u.disabled)
+            };
+            !d && r.contains(&Role::Admin)
+        })
+        .count();
+    if admins_after == 0 {
+        return Err(Problem::conflict(
+            "this would leave no enabled admin; make someone else admin first",
+        ));
+    }
+    let mut changed = Vec::new();
+    if let Some(r) = &roles {
+        app.store.set_user_roles(user.id, r).await?;
+        changed.push(format!(
+            "roles {}",
+            r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        ));
+    }
+    if let Some(d) = req.disabled {
+        app.store.set_user_disabled(user.id, d).await?;
+        changed.push(format!("disabled {d}"));
+    }
+    if let Some(h) = &hash {
+        app.store.set_password(user.id, h).await?;
+        changed.push("password".into());
+    }
+    app.audit_ok(
+        &who,
+        "user.update",
+        &format!("user:{name}"),
+        changed.join("; "),
+    )
+    .await?;
+    Ok(Json(view(&app.store.user(user.id).await?)))
+}
+
+/// Generates a new break-glass password, shown once; the account is sealed again.
+pub async fn reseal(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Segments(name): Segments<String>,
+) -> ApiResult<Json<Value>> {
+    check_username(&name)?;
+    let user = app.store.user_by_name(&name).await?;
+    if !user.break_glass {
+        return Err(Problem::bad_request(format!(
+            "{name} is not the break-glass account"
+        )));
+    }
+    let password = new_password(&app)?;
+    let p = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(Problem::internal)??;
+    app.store.set_password(user.id, &hash).await?;
+    app.audit_ok(
+        &who,
+        "break-glass.reseal",
+        &format!("user:{name}"),
+        "new password issued; account sealed",
+    )
+    .await?;
+    Ok(Json(json!({
+        "username": name,
+        "password": password.as_str(),
+        "note": "store this password offline (sealed envelope or vault); it is not shown again",
+    })))
+}
+
+/// A random 32-character password.
+pub fn new_password(app: &App) -> Result<Zeroizing<String>, Problem> {
+    let mut raw = Zeroizing::new([0u8; 24]);
+    app.rng
+        .fill(&mut raw[..])
+        .map_err(|_| Problem::internal("no randomness for a password"))?;
+    Ok(Zeroizing::new(hex::encode(&raw[..])))
+}

@@ -1,0 +1,267 @@
+//! Who is asking: API keys (also what `login` hands out), TLS client certificates, and
+//! passwords (argon2id) at login.
+//!
+//! In: the `Authorization` header or the verified client certificate of the connection.
+//! Out: a [`Principal`] with the roles that apply, or a 401. API key format:
+//! `sr_<key id>_<secret>`; the store keeps SHA-256 of the secret (it is 256 random bits,
+//! so a slow hash adds nothing) and the check is constant-time. A revoked or expired
+//! key, or a disabled owner, fails on the next request: nothing is cached.
+
+use crate::app::App;
+use crate::problem::Problem;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use ring::rand::{SecureRandom, SystemRandom};
+use sha2::{Digest, Sha256};
+use strongroom_store::{Role, StoreError};
+use zeroize::Zeroizing;
+
+/// How the principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// Bearer API key (including login sessions).
+    ApiKey,
+    /// TLS client certificate.
+    ClientCertificate,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user.
+    pub user_id: i64,
+    /// Their login name.
+    pub username: String,
+    /// Roles in force for this request (an API key's roles, never more than its owner's).
+    pub roles: Vec<Role>,
+    /// How they authenticated.
+    pub method: AuthMethod,
+    /// The API key id, when one was used.
+    pub key_id: Option<String>,
+}
+
+impl Principal {
+    /// The audit actor string: `alice` or `alice (key k1a2…)`.
+    pub fn actor(&self) -> String {
+        match (&self.key_id, self.method) {
+            (Some(k), _) => format!("{} (key {k})", self.username),
+            (None, AuthMethod::ClientCertificate) => format!("{} (certificate)", self.username),
+            (None, AuthMethod::ApiKey) => self.username.clone(),
+        }
+    }
+}
+
+/// The SHA-256 fingerprint of the connection's verified client certificate, put into
+/// each request's extensions by the listener.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate {
+    /// Colon-separated upper-case hex, as the inventory stores it.
+    pub fingerprint: String,
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A password or other secret from a request body: zeroized on drop, never printed.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(|s| Secret(Zeroizing::new(s)))
+    }
+}
+
+/// A freshly made API key: the secret is shown once and then only its hash exists.
+#[derive(Debug)]
+pub struct NewKey {
+    /// Public id.
+    pub key_id: String,
+    /// The whole token `sr_<id>_<secret>` (zeroized on drop).
+    pub token: Zeroizing<String>,
+    /// What the store keeps.
+    pub secret_hash: String,
+}
+
+/// Makes a new API key.
+pub fn new_api_key(rng: &SystemRandom) -> Result<NewKey, Problem> {
+    let mut id = [0u8; 8];
+    let mut secret = Zeroizing::new([0u8; 32]);
+    rng.fill(&mut id)
+        .and_then(|_| rng.fill(&mut secret[..]))
+        .map_err(|_| Problem::internal("no randomness for an API key"))?;
+    let key_id = hex::encode(id);
+    let secret_hex = Zeroizing::new(hex::encode(&secret[..]));
+    Ok(NewKey {
+        secret_hash: hash_secret(&secret_hex),
+        token: Zeroizing::new(format!("sr_{key_id}_{}", secret_hex.as_str())),
+        key_id,
+    })
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Splits `sr_<id>_<secret>`.
+fn parse_token(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix("sr_")?;
+    let (id, secret) = rest.split_once('_')?;
+    let hex_ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex_ok(id, 16) && hex_ok(secret, 64)).then_some((id, secret))
+}
+
+/// Hashes a password with argon2id (the crate defaults, OWASP's baseline: 19 MiB, t=2, p=1;
+/// the PHC string records them, so raising them later keeps old hashes verifiable).
+pub fn hash_password(password: &str) -> Result<String, Problem> {
+    let mut salt = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| Problem::internal("no randomness for a salt"))?;
+    let hash: PasswordHash = Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map_err(Problem::internal)?;
+    Ok(hash.to_string())
+}
+
+/// Checks a password against a stored argon2 PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
+}
+
+/// A real argon2id hash of a throwaway password, verified against when a login names an
+/// unknown user, so that an unknown name costs as much time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("unknown-user-timing-equaliser").unwrap_or_default())
+}
+
+/// A password policy that refuses the obviously weak.
+pub fn check_password_strength(password: &str) -> Result<(), Problem> {
+    if password.chars().count() < 12 {
+        return Err(Problem::bad_request(
+            "the password must be at least 12 characters long",
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(Problem::bad_request(
+            "the password is longer than 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Authenticates a request from its bearer token or its client certificate.
+pub async fn authenticate(
+    app: &App,
+    authorization: Option<&str>,
+    client_cert: Option<&ClientCertificate>,
+) -> Result<Principal, Problem> {
+    if let Some(value) = authorization {
+        let token = value.strip_prefix("Bearer ").ok_or_else(|| {
+            Problem::unauthenticated("the Authorization header must be `Bearer sr_…`")
+        })?;
+        return authenticate_key(app, token.trim()).await;
+    }
+    if let Some(cert) = client_cert {
+        return authenticate_certificate(app, cert).await;
+    }
+    Err(Problem::unauthenticated(
+        "credentials required: send `Authorization: Bearer <API key>` (strongroom login) or a client certificate",
+    ))
+}
+
+async fn authenticate_key(app: &App, token: &str) -> Result<Principal, Problem> {
+    let invalid = || Problem::unauthenticated("the API key is invalid, expired or revoked");
+    let (key_id, secret) = parse_token(token).ok_or_else(invalid)?;
+    let key = match app.store.api_key(key_id).await {
+        Ok(k) => k,
+        Err(StoreError::NotFound(_)) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
+    };
+    let presented = hash_secret(secret);
+    let matches = constant_time_eq(presented.as_bytes(), key.secret_hash.as_bytes());
+    let now = app.now();
+    if !matches || key.revoked_at.is_some() || key.expires_at.is_some_and(|t| t <= now) {
+        return Err(invalid());
+    }
+    let owner = app.store.user(key.owner_id).await?;
+    if owner.disabled {
+        return Err(Problem::unauthenticated("the key's owner is disabled"));
+    }
+    // A key never carries more than its owner holds today.
+    let roles = key
+        .roles
+        .iter()
+        .copied()
+        .filter(|r| owner.roles.contains(r))
+        .collect();
+    Ok(Principal {
+        user_id: owner.id,
+        username: owner.username,
+        roles,
+        method: AuthMethod::ApiKey,
+        key_id: Some(key.key_id),
+    })
+}
+
+async fn authenticate_certificate(
+    app: &App,
+    cert: &ClientCertificate,
+) -> Result<Principal, Problem> {
+    let refused = |why: &str| {
+        Problem::unauthenticated(format!("the client certificate cannot log in: {why}"))
+    };
+    let record = match app
+        .store
+        .certificate_by_fingerprint(&cert.fingerprint)
+        .await
+    {
+        Ok(r) => r,
+        Err(StoreError::NotFound(_)) => return Err(refused("it is not in the inventory")),
+        Err(e) => return Err(e.into()),
+    };
+    if record.revoked {
+        return Err(refused("it is revoked"));
+    }
+    if record.certificate.not_after <= app.now() {
+        return Err(refused("it has expired"));
+    }
+    let owner = record
+        .certificate
+        .owner
+        .ok_or_else(|| refused("it has no owner"))?;
+    let user = match app.store.user_by_name(&owner).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound(_)) => return Err(refused("its owner is not a user")),
+        Err(e) => return Err(e.into()),
+    };
+    if user.disabled || user.break_glass {
+        return Err(refused("its owner is disabled or the break-glass account"));
+    }
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username,
+        roles: user.roles,
+        method: AuthMethod::ClientCertificate,
+        key_id: None,
+    })
+}

@@ -1,0 +1,164 @@
+//! The control daemon's configuration file (TOML, unknown keys refused).
+//!
+//! In: the file named by `--config`. Out: a validated [`Config`]. Secrets never sit in it:
+//! the bootstrap admin password comes from a 0400 file, read once on first start.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use strongroom_types::{CaId, ProfileName, RequestedName};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTPS listen address (`127.0.0.1:9443`).
+    pub listen: SocketAddr,
+    /// `sqlite://PATH?mode=rwc` or `postgres://…` (a password belongs in the environment:
+    /// `database_url_env` names the variable instead).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Name of an environment variable that holds the database URL.
+    #[serde(default)]
+    pub database_url_env: Option<String>,
+    /// The signer's Unix socket.
+    pub signer_socket: PathBuf,
+    /// Production mode: CA retirement and creation always need two-person approval.
+    #[serde(default)]
+    pub production: bool,
+    /// The control listener's own certificate.
+    pub tls: TlsConfig,
+    /// First-start settings.
+    #[serde(default)]
+    pub bootstrap: BootstrapConfig,
+    /// Approval settings.
+    #[serde(default)]
+    pub approvals: ApprovalConfig,
+    /// Landlock paths beyond the database directory.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    /// The Unix user to drop to when started as root.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Allow running as root (development containers only).
+    #[serde(default)]
+    pub allow_root: bool,
+}
+
+/// The listener certificate: control makes a fresh key in memory at every start and asks
+/// the signer for a certificate under `profile`, so no TLS key ever sits on disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The profile the listener certificate is issued under.
+    pub profile: ProfileName,
+    /// Its names (`ip:127.0.0.1`, `dns:ca.example.com`).
+    pub names: Vec<RequestedName>,
+    /// Its validity (default 7 days; control asks for a new one at every start).
+    #[serde(default = "default_tls_validity")]
+    pub validity_secs: u64,
+    /// CAs whose client certificates may log in (mutual TLS). The certificate must also be
+    /// in the inventory, unrevoked, with an `owner` naming an enabled user.
+    #[serde(default)]
+    pub client_auth_cas: Vec<CaId>,
+}
+
+fn default_tls_validity() -> u64 {
+    7 * 86_400
+}
+
+/// First-start settings (ignored once users exist).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// A 0400/0600 file holding the first `admin` password.
+    #[serde(default)]
+    pub admin_password_file: Option<PathBuf>,
+    /// Where the sealed break-glass password is written on first start (mode 0400).
+    #[serde(default)]
+    pub break_glass_file: Option<PathBuf>,
+    /// A policy TOML whose profiles are imported when the store has none.
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
+}
+
+/// Two-person integrity settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// How long a request waits for its approvers.
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: i64,
+    /// Approvers needed for CA operations in production mode.
+    #[serde(default = "default_ca_approvers")]
+    pub ca_approvers: i64,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        ApprovalConfig {
+            ttl_secs: default_ttl(),
+            ca_approvers: default_ca_approvers(),
+        }
+    }
+}
+
+fn default_ttl() -> i64 {
+    86_400
+}
+
+fn default_ca_approvers() -> i64 {
+    2
+}
+
+/// Extra Landlock paths.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Read-only paths.
+    #[serde(default)]
+    pub read_only: Vec<PathBuf>,
+    /// Read-write paths.
+    #[serde(default)]
+    pub read_write: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        config
+            .validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.database_url.is_some() == self.database_url_env.is_some() {
+            return Err("set exactly one of database_url and database_url_env".into());
+        }
+        if self.tls.names.is_empty() {
+            return Err("tls.names must name at least one address or host".into());
+        }
+        if self.approvals.ttl_secs < 60 {
+            return Err("approvals.ttl_secs must be at least 60".into());
+        }
+        if self.approvals.ca_approvers < 1 {
+            return Err("approvals.ca_approvers must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The database URL (from the file or the named environment variable).
+    pub fn database_url(&self) -> Result<String, String> {
+        match (&self.database_url, &self.database_url_env) {
+            (Some(u), _) => Ok(u.clone()),
+            (None, Some(var)) => std::env::var(var)
+                .map_err(|_| format!("environment variable {var} (database_url_env) is not set")),
+            (None, None) => Err("no database URL configured".into()),
+        }
+    }
+}

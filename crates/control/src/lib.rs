@@ -1,0 +1,34 @@
+//! strongroom-control: the administrators' REST API over the store, talking to the signer
+//! for everything that gets signed.
+//!
+//! In: HTTPS requests on `/api/v1` (bearer API keys, login sessions, or TLS client
+//! certificates issued by our own CA), the store, and the signer's Unix socket. Out:
+//! JSON resources and RFC 9457 problem documents; every state change and every denial
+//! becomes a hash-chained audit event. Control holds no CA key and never links the HSM:
+//! CA and policy operations go to the signer, which checks them again.
+//!
+//! Layout: `config` (the TOML file), `app` (shared state), `auth` + `rbac` (who is asking
+//! and what they may do), `routes` (the one route table: path, method, permission),
+//! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
+//! and `input` (strict request parsing), `tls` (the listener), `bootstrap` (first start),
+//! `signer_link` (the blocking signer client on a worker thread), `metrics`.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod cursor;
+pub mod input;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod rbac;
+pub mod routes;
+pub mod server;
+pub mod signer_link;
+pub mod tls;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,533 @@
+//! The route table: every path, method, permission and summary, in one place. The router,
+//! the permission guard and the OpenAPI document are all built from it, so a route cannot
+//! exist without a permission or be missing from the document.
+//!
+//! In: nothing. Out: [`ROUTES`] and [`router`], which wraps every handler in [`guard`].
+
+use crate::api;
+use crate::app::App;
+use crate::auth::{authenticate, ClientCertificate};
+use crate::problem::Problem;
+use crate::rbac::{allows, Permission};
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use strongroom_store::AuditOutcome;
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// Which handler.
+    pub id: RouteId,
+    /// HTTP method.
+    pub method: Method,
+    /// Path template (`{name}` segments).
+    pub path: &'static str,
+    /// What the caller must hold.
+    pub permission: Permission,
+    /// One line for the OpenAPI document and the CLI.
+    pub summary: &'static str,
+    /// OpenAPI tag.
+    pub tag: &'static str,
+    /// Success status.
+    pub success: u16,
+}
+
+/// Handler names (one per route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum RouteId {
+    Health,
+    Ready,
+    Version,
+    OpenApi,
+    Metrics,
+    Login,
+    Logout,
+    WhoAmI,
+    Roles,
+    CaList,
+    CaTree,
+    CaGet,
+    CaChain,
+    CaRetire,
+    ProfileList,
+    ProfileGet,
+    ProfilePut,
+    ProfileDelete,
+    CertList,
+    CertGet,
+    CertDownload,
+    CertIssue,
+    CertRenew,
+    CertRevoke,
+    CertBulkRevoke,
+    ApprovalList,
+    ApprovalGet,
+    ApprovalApprove,
+    ApprovalReject,
+    UserList,
+    UserCreate,
+    UserGet,
+    UserUpdate,
+    UserReseal,
+    ApiKeyList,
+    ApiKeyCreate,
+    ApiKeyRevoke,
+    AuditQuery,
+    AuditExport,
+    AuditVerify,
+}
+
+macro_rules! route {
+    ($id:ident, $m:ident, $path:expr, $perm:ident, $tag:expr, $ok:expr, $summary:expr) => {
+        RouteSpec {
+            id: RouteId::$id,
+            method: Method::$m,
+            path: $path,
+            permission: Permission::$perm,
+            summary: $summary,
+            tag: $tag,
+            success: $ok,
+        }
+    };
+}
+
+/// Every route the control API serves.
+pub const ROUTES: &[RouteSpec] = &[
+    route!(
+        Health,
+        GET,
+        "/api/v1/health",
+        Public,
+        "system",
+        200,
+        "Liveness: the process answers"
+    ),
+    route!(
+        Ready,
+        GET,
+        "/api/v1/ready",
+        Public,
+        "system",
+        200,
+        "Readiness: the store and the signer answer"
+    ),
+    route!(
+        Version,
+        GET,
+        "/api/v1/version",
+        Public,
+        "system",
+        200,
+        "Version of this build"
+    ),
+    route!(
+        OpenApi,
+        GET,
+        "/api/v1/openapi.json",
+        Public,
+        "system",
+        200,
+        "This API as an OpenAPI 3.1 document"
+    ),
+    route!(
+        Metrics,
+        GET,
+        "/metrics",
+        MetricsRead,
+        "system",
+        200,
+        "Prometheus metrics"
+    ),
+    route!(
+        Login,
+        POST,
+        "/api/v1/auth/login",
+        Public,
+        "auth",
+        201,
+        "Exchange a password for a session API key (12 hours)"
+    ),
+    route!(
+        Logout,
+        POST,
+        "/api/v1/auth/logout",
+        Authenticated,
+        "auth",
+        204,
+        "Revoke the API key used for this request"
+    ),
+    route!(
+        WhoAmI,
+        GET,
+        "/api/v1/auth/whoami",
+        Authenticated,
+        "auth",
+        200,
+        "The caller, its roles and permissions"
+    ),
+    route!(
+        Roles,
+        GET,
+        "/api/v1/roles",
+        Authenticated,
+        "auth",
+        200,
+        "Roles and the permissions each grants"
+    ),
+    route!(CaList, GET, "/api/v1/cas", CaRead, "cas", 200, "List CAs"),
+    route!(
+        CaTree,
+        GET,
+        "/api/v1/cas/tree",
+        CaRead,
+        "cas",
+        200,
+        "The CA hierarchy as a tree"
+    ),
+    route!(CaGet, GET, "/api/v1/cas/{id}", CaRead, "cas", 200, "One CA"),
+    route!(
+        CaChain,
+        GET,
+        "/api/v1/cas/{id}/chain",
+        CaRead,
+        "cas",
+        200,
+        "A CA's chain up to the root (PEM)"
+    ),
+    route!(
+        CaRetire,
+        POST,
+        "/api/v1/cas/{id}/retire",
+        CaManage,
+        "cas",
+        200,
+        "Retire a CA (needs approval in production mode)"
+    ),
+    route!(
+        ProfileList,
+        GET,
+        "/api/v1/profiles",
+        ProfileRead,
+        "profiles",
+        200,
+        "List certificate profiles"
+    ),
+    route!(
+        ProfileGet,
+        GET,
+        "/api/v1/profiles/{name}",
+        ProfileRead,
+        "profiles",
+        200,
+        "One profile"
+    ),
+    route!(
+        ProfilePut,
+        PUT,
+        "/api/v1/profiles/{name}",
+        ProfileManage,
+        "profiles",
+        200,
+        "Create or replace a profile and push the policy to the signer"
+    ),
+    route!(
+        ProfileDelete,
+        DELETE,
+        "/api/v1/profiles/{name}",
+        ProfileManage,
+        "profiles",
+        204,
+        "Delete a profile and push the policy to the signer"
+    ),
+    route!(
+        CertList,
+        GET,
+        "/api/v1/certificates",
+        CertRead,
+        "certificates",
+        200,
+        "Search the inventory (cursor pagination)"
+    ),
+    route!(
+        CertGet,
+        GET,
+        "/api/v1/certificates/{id}",
+        CertRead,
+        "certificates",
+        200,
+        "One certificate"
+    ),
+    route!(
+        CertDownload,
+        GET,
+        "/api/v1/certificates/{id}/download",
+        CertRead,
+        "certificates",
+        200,
+        "Download as PEM, DER or PEM with chain"
+    ),
+    route!(
+        CertIssue,
+        POST,
+        "/api/v1/certificates",
+        CertIssue,
+        "certificates",
+        201,
+        "Issue from a CSR (202 with an approval when the profile needs one)"
+    ),
+    route!(
+        CertRenew,
+        POST,
+        "/api/v1/certificates/{id}/renew",
+        CertIssue,
+        "certificates",
+        201,
+        "Renew: same profile and names, new CSR"
+    ),
+    route!(
+        CertRevoke,
+        POST,
+        "/api/v1/certificates/{id}/revoke",
+        CertRevoke,
+        "certificates",
+        200,
+        "Revoke with an RFC 5280 reason"
+    ),
+    route!(
+        CertBulkRevoke,
+        POST,
+        "/api/v1/certificates/revoke",
+        CertRevoke,
+        "certificates",
+        200,
+        "Revoke up to 1,000 certificates"
+    ),
+    route!(
+        ApprovalList,
+        GET,
+        "/api/v1/approvals",
+        ApprovalRead,
+        "approvals",
+        200,
+        "List approval requests"
+    ),
+    route!(
+        ApprovalGet,
+        GET,
+        "/api/v1/approvals/{id}",
+        ApprovalRead,
+        "approvals",
+        200,
+        "One approval request"
+    ),
+    route!(
+        ApprovalApprove,
+        POST,
+        "/api/v1/approvals/{id}/approve",
+        ApprovalDecide,
+        "approvals",
+        200,
+        "Approve (never one's own request); the last approval executes it"
+    ),
+    route!(
+        ApprovalReject,
+        POST,
+        "/api/v1/approvals/{id}/reject",
+        ApprovalDecide,
+        "approvals",
+        200,
+        "Reject"
+    ),
+    route!(
+        UserList,
+        GET,
+        "/api/v1/users",
+        UserRead,
+        "users",
+        200,
+        "List users"
+    ),
+    route!(
+        UserCreate,
+        POST,
+        "/api/v1/users",
+        UserManage,
+        "users",
+        201,
+        "Create a user"
+    ),
+    route!(
+        UserGet,
+        GET,
+        "/api/v1/users/{name}",
+        UserRead,
+        "users",
+        200,
+        "One user"
+    ),
+    route!(
+        UserUpdate,
+        PATCH,
+        "/api/v1/users/{name}",
+        UserManage,
+        "users",
+        200,
+        "Change roles, password or disabled state"
+    ),
+    route!(
+        UserReseal,
+        POST,
+        "/api/v1/users/{name}/reseal",
+        UserManage,
+        "users",
+        200,
+        "Reseal the break-glass account with a new password (shown once)"
+    ),
+    route!(
+        ApiKeyList,
+        GET,
+        "/api/v1/apikeys",
+        Authenticated,
+        "apikeys",
+        200,
+        "List API keys (own; everyone's with user:read and ?all=true)"
+    ),
+    route!(
+        ApiKeyCreate,
+        POST,
+        "/api/v1/apikeys",
+        Authenticated,
+        "apikeys",
+        201,
+        "Create an API key (the secret is shown once)"
+    ),
+    route!(
+        ApiKeyRevoke,
+        DELETE,
+        "/api/v1/apikeys/{key_id}",
+        Authenticated,
+        "apikeys",
+        204,
+        "Revoke an API key (own; anyone's with user:manage)"
+    ),
+    route!(
+        AuditQuery,
+        GET,
+        "/api/v1/audit",
+        AuditRead,
+        "audit",
+        200,
+        "Query audit events, newest first"
+    ),
+    route!(
+        AuditExport,
+        GET,
+        "/api/v1/audit/export",
+        AuditRead,
+        "audit",
+        200,
+        "Export a range of the chain as JSON lines"
+    ),
+    route!(
+        AuditVerify,
+        GET,
+        "/api/v1/audit/verify",
+        AuditRead,
+        "audit",
+        200,
+        "Verify the stored chain"
+    ),
+];
+
+/// Builds the router: every route from [`ROUTES`], each wrapped in [`guard`].
+pub fn router(app: App) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<App>> = BTreeMap::new();
+    for spec in ROUTES {
+        let handler =
+            api::handler(spec.id).route_layer(from_fn_with_state((app.clone(), spec), guard));
+        let entry = by_path.remove(spec.path);
+        by_path.insert(
+            spec.path,
+            match entry {
+                Some(existing) => existing.merge(handler),
+                None => handler,
+            },
+        );
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router
+        .fallback(|| async {
+            Problem::not_found("no such route; GET /api/v1/openapi.json lists them all")
+        })
+        .method_not_allowed_fallback(|| async {
+            Problem {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                kind: "method-not-allowed",
+                detail: "this route does not take that method; see /api/v1/openapi.json".into(),
+                retry_after: None,
+            }
+        })
+        .with_state(app)
+}
+
+/// Authenticates and authorises one request against its route's permission; denials are
+/// audited and counted. Handlers find the [`crate::auth::Principal`] in the extensions.
+async fn guard(
+    State((app, spec)): State<(App, &'static RouteSpec)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let response = if spec.permission == Permission::Public {
+        next.run(req).await
+    } else {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
+        let cert = req.extensions().get::<ClientCertificate>().cloned();
+        let target = format!("{} {}", spec.method, spec.path);
+        match authenticate(&app, authorization.as_deref(), cert.as_ref()).await {
+            Err(p) => {
+                app.metrics.denied.fetch_add(1, Ordering::Relaxed);
+                deny(&app, "anonymous", "auth.denied", &target, &p.detail).await;
+                p.into_response()
+            }
+            Ok(who) if !allows(&who.roles, spec.permission) => {
+                app.metrics.denied.fetch_add(1, Ordering::Relaxed);
+                let detail = format!("needs {}", spec.permission.as_str());
+                deny(&app, &who.actor(), "permission.denied", &target, &detail).await;
+                Problem::forbidden(format!(
+                    "{} may not do this: it needs the permission {} (GET /api/v1/roles shows which roles grant it)",
+                    who.username,
+                    spec.permission.as_str()
+                ))
+                .into_response()
+            }
+            Ok(who) => {
+                req.extensions_mut().insert(who);
+                next.run(req).await
+            }
+        }
+    };
+    app.metrics.request(spec.path, response.status().as_u16());
+    response
+}
+
+async fn deny(app: &App, actor: &str, action: &str, target: &str, detail: &str) {
+    if let Err(e) = app
+        .audit(actor, action, target, AuditOutcome::Denied, detail)
+        .await
+    {
+        tracing::error!(detail = %e.detail, "cannot audit a denial");
+    }
+}

@@ -1,0 +1,177 @@
+//! Start-up and the HTTPS accept loop.
+//!
+//! In: a validated configuration. Out: a running server until SIGTERM or SIGINT. Each TLS
+//! connection is served by hyper's HTTP/1.1 with a header-read timeout; a verified client
+//! certificate's fingerprint rides along in every request's extensions for the guard.
+
+use crate::app::App;
+use crate::auth::ClientCertificate;
+use crate::bootstrap;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::cursor::CursorKey;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::signer_link::SignerLink;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use strongroom_store::Store;
+use strongroom_wire::Request;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// Most connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 512;
+
+/// Waits for the signer to answer (it may still be starting), up to 30 s.
+async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..60 {
+        match signer.call(Request::Health).await {
+            Ok(_) => return Ok(()),
+            Err(p) => last = p.detail,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!("the signer did not answer within 30 s: {last}"))
+}
+
+/// Connects, bootstraps and serves until a termination signal.
+pub async fn run(config: Config) -> Result<(), String> {
+    let url = config.database_url()?;
+    let store = Store::connect(&url).await.map_err(|e| e.to_string())?;
+    let signer = SignerLink::new(config.signer_socket.clone());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    wait_for_signer(&signer).await?;
+    let added = bootstrap::sync_cas(&store, &signer, clock.now()).await?;
+    if added > 0 {
+        tracing::info!(added, "CAs mirrored from the signer");
+    }
+    let app = App {
+        store: store.clone(),
+        signer: signer.clone(),
+        config: Arc::new(config.clone()),
+        clock: clock.clone(),
+        rng: ring::rand::SystemRandom::new(),
+        cursors: Arc::new(CursorKey::generate()?),
+        metrics: Arc::new(Metrics::default()),
+        policy_lock: Arc::new(tokio::sync::Mutex::new(())),
+    };
+    if let Some(policy) = bootstrap::import_profiles(&config, &store, clock.now()).await? {
+        let _guard = app.policy_lock.lock().await;
+        let version = crate::api::profiles::push_policy(&app, policy.profiles.clone())
+            .await
+            .map_err(|p| format!("pushing the imported profiles to the signer: {}", p.detail))?;
+        tracing::info!(
+            profiles = policy.profiles.len(),
+            version,
+            "profiles imported and pushed to the signer"
+        );
+    }
+    if bootstrap::first_users(&config, &store, clock.now()).await? {
+        tracing::info!("first start: user admin created; break-glass account sealed");
+        app.audit(
+            "system",
+            "bootstrap",
+            "users",
+            strongroom_store::AuditOutcome::Ok,
+            "admin and break-glass created",
+        )
+        .await
+        .map_err(|p| p.detail)?;
+    }
+    let (tls, about) = crate::tls::server_config(&config, &signer).await?;
+    tracing::info!(certificate = %about, "listener certificate issued by the signer");
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    tracing::info!(listen = %config.listen, "strongroom-control serving /api/v1");
+    serve(
+        listener,
+        TlsAcceptor::from(Arc::new(tls)),
+        routes::router(app),
+    )
+    .await;
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, router: axum::Router) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| ClientCertificate {
+                    fingerprint: strongroom_x509::fingerprint(c.as_ref()),
+                });
+            let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
+                if let Some(c) = &cert {
+                    req.extensions_mut().insert(c.clone());
+                }
+                req
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down");
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}

@@ -1,0 +1,15 @@
+-- What the control API needs beyond 0001–0003: the break-glass seal, API key labels,
+-- the outcome of an executed approval, user and API key listings. SQLite dialect; keep
+-- in step with postgres/0004_control.sql.
+
+-- NULL while the break-glass account is sealed; the time of first use once it is not.
+ALTER TABLE users ADD COLUMN unsealed_at INTEGER;
+ALTER TABLE api_keys ADD COLUMN label TEXT NOT NULL DEFAULT '';
+CREATE INDEX api_keys_owner ON api_keys (owner_id, id);
+-- What executing an approved request produced (e.g. the certificate id), as JSON.
+ALTER TABLE approval_requests ADD COLUMN result TEXT;
+CREATE INDEX audit_events_actor ON audit_events (actor, seq);
+CREATE INDEX audit_events_action ON audit_events (action, seq);
+-- Users with only the enroller role may issue under a profile when their name is in this
+-- comma-separated list, or when it is '*'. Empty: enrollers may not use the profile.
+ALTER TABLE profiles ADD COLUMN enrollers TEXT NOT NULL DEFAULT '';
