@@ -8,7 +8,7 @@
 use crate::problem::Problem;
 use std::path::PathBuf;
 use std::sync::Arc;
-use strongroom_wire::{Request, Response, SignerClient};
+use strongroom_wire::{ClientError, Request, Response, SignerClient};
 
 /// Where the signer listens.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ impl SignerLink {
         .await
         .map_err(Problem::internal)?;
         match answer {
-            Ok(Response::Error(e)) => Err(e.into()),
+            Ok(Response::Error(e)) | Err(ClientError::Signer(e)) => Err(e.into()),
             Ok(r) => Ok(r),
             Err(e) => Err(Problem::unavailable(format!(
                 "the signer is not answering ({e}); check strongroom-signer"

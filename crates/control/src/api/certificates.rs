@@ -24,6 +24,16 @@ use strongroom_types::{CaId, ProfileName, RequestedName, RevocationReason};
 use strongroom_wire::{IssuanceRequest, Request, Response, RevocationRecord, SubjectKey};
 use strongroom_x509::CertificateSummary;
 
+/// The subjectAltNames of an inventory record (the inventory also indexes the bare
+/// subject CN for search; it is not a SAN).
+fn san_names(n: &NewCertificate) -> Vec<String> {
+    n.names
+        .iter()
+        .filter(|x| Some(*x) != n.subject_cn.as_ref())
+        .cloned()
+        .collect()
+}
+
 /// The JSON view of a certificate.
 pub fn view(c: &CertificateRecord) -> Value {
     let n = &c.certificate;
@@ -33,7 +43,7 @@ pub fn view(c: &CertificateRecord) -> Value {
         "issuer": n.issuer.as_str(),
         "profile": n.profile,
         "subject_cn": n.subject_cn,
-        "names": n.names,
+        "names": san_names(n),
         "not_before": n.not_before,
         "not_after": n.not_after,
         "fingerprint": n.fingerprint,
@@ -392,7 +402,7 @@ pub async fn renew(
     let body = IssueBody {
         profile,
         csr: req.csr,
-        names: old.certificate.names.clone(),
+        names: san_names(&old.certificate),
         validity_secs: req.validity_secs,
         owner: old.certificate.owner.clone(),
         team: old.certificate.team.clone(),

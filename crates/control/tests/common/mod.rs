@@ -1,0 +1,351 @@
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
+
+//! A real control daemon for tests: a SoftHSM2 token, a signer with a root and an issuing
+//! CA, a database (SQLite in the test directory, or a fresh PostgreSQL database), the
+//! `strongroom-control` binary on a free loopback port, and an HTTPS client that trusts
+//! the test root.
+
+use serde_json::Value;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use strongroom_testkit::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
+use strongroom_wire::{Request, Response};
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// The issuing CA for control tests: its name constraints admit 127.0.0.1 (the listener's
+/// certificate) and lab.test.
+pub const ISSUING: &str = r#"
+id = "issuing"
+parent = "root"
+subject = "CN=Strongroom Test Issuing CA,O=Strongroom Test"
+algorithm = "ecdsa-p256"
+validity_days = 1825
+permitted = ["dns:lab.test", "ip:127.0.0.0/8", "email:lab.test"]
+
+[issuance]
+crl_url = "http://127.0.0.1:8080/crl/issuing.crl"
+ocsp_url = "http://127.0.0.1:8080/ocsp"
+ca_issuers_url = "http://127.0.0.1:8080/ca/issuing.der"
+"#;
+
+/// A workspace binary next to this test's target directory; built on demand when a
+/// focused `cargo test -p strongroom-control` did not build it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_strongroom-control"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(name);
+    if !path.is_file() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--bin", name])
+            .current_dir(strongroom_testkit::repo_root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build --bin {name} failed");
+    }
+    path
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Control {
+    pub pki: TestPki,
+    pub signer: SignerProcess,
+    child: Option<Child>,
+    pub log: PathBuf,
+    pub base: String,
+    pub root_der: Vec<u8>,
+    pub config: PathBuf,
+    pub break_glass_file: PathBuf,
+    pg_db: Option<String>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql (run `make test`, which installs PostgreSQL where none runs)");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Control {
+    pub fn start(db: Db) -> Control {
+        Control::start_with(db, "")
+    }
+
+    /// Starts everything; `extra` is appended to the control configuration.
+    pub fn start_with(db: Db, extra: &str) -> Control {
+        let pki = TestPki::new(&workspace_binary("strongroom-signer").to_string_lossy(), "");
+        pki.ceremony_ok("root", ROOT_CEREMONY);
+        pki.ceremony_ok("issuing", ISSUING);
+        let signer = pki.start_signer();
+        let root_der = match signer.client().call(&Request::GetCaChain { ca: "root".parse().unwrap() }).unwrap() {
+            Response::CaChain(c) => c[0].clone(),
+            other => panic!("{other:?}"),
+        };
+        let dir = pki.dir.path().to_path_buf();
+        let dir = dir.as_path();
+        let policy = dir.join("policy.toml");
+        std::fs::write(&policy, TEST_POLICY).unwrap();
+        let admin_pw = dir.join("admin-password");
+        std::fs::write(&admin_pw, ADMIN_PASSWORD).unwrap();
+        std::fs::set_permissions(&admin_pw, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let (url, pg_db) = match db {
+            Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.join("control.db").display()), None),
+            Db::Postgres => {
+                let name = format!("sr_control_{}_{}", std::process::id(), free_port());
+                psql(&format!("CREATE DATABASE {name}"));
+                (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
+            }
+        };
+        let port = free_port();
+        let break_glass_file = dir.join("break-glass.txt");
+        let config = dir.join("control.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\nsigner_socket = {socket:?}\nallow_root = true\n{extra}\n\n\
+                 [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\nclient_auth_cas = [\"issuing\"]\n\n\
+                 [bootstrap]\nadmin_password_file = {admin_pw:?}\nbreak_glass_file = {break_glass_file:?}\npolicy_file = {policy:?}\n",
+                socket = pki.socket,
+            ),
+        )
+        .unwrap();
+        let mut c = Control {
+            pki,
+            signer,
+            child: None,
+            log: dir.join("control.log"),
+            base: format!("https://127.0.0.1:{port}"),
+            root_der,
+            config,
+            break_glass_file,
+            pg_db,
+        };
+        c.launch();
+        c
+    }
+
+    /// (Re)starts the daemon and waits until it answers.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_strongroom-control"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("STRONGROOM_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("control exited with {status}: {}", self.log_text());
+            }
+            if let Ok(r) = self.client().call("GET", "/api/v1/health", None, None) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "control not ready after 60 s: {}", self.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill with the pid of a child we own and have not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.pki.dir.path()
+    }
+
+    /// A client trusting the test root.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base, &self.root_der, None)
+    }
+
+    /// A client presenting a TLS client certificate (PEM chain and PKCS#8 PEM key).
+    pub fn client_with_cert(&self, cert_pem: &[u8], key_pem: &[u8]) -> Client {
+        Client::new(&self.base, &self.root_der, Some((cert_pem, key_pem)))
+    }
+
+    /// Logs in and returns a client carrying the session token.
+    pub fn login(&self, user: &str, password: &str) -> Client {
+        let mut c = self.client();
+        let r = c.post("/api/v1/auth/login", &serde_json::json!({"username": user, "password": password}));
+        assert_eq!(r.status, 201, "login {user}: {}", r.text);
+        c.token = Some(r.json()["token"].as_str().unwrap().to_string());
+        c
+    }
+
+    pub fn admin(&self) -> Client {
+        self.login("admin", ADMIN_PASSWORD)
+    }
+
+    /// Creates a user with roles and logs them in.
+    pub fn user(&self, admin: &Client, name: &str, roles: &[&str]) -> Client {
+        let pw = format!("{name}-password-long-enough");
+        let r = admin.post("/api/v1/users", &serde_json::json!({"username": name, "password": pw, "roles": roles}));
+        assert_eq!(r.status, 201, "create {name}: {}", r.text);
+        self.login(name, &pw)
+    }
+
+    /// A new EC P-256 key and CSR for `cn` with `names` as SANs (openssl).
+    pub fn csr(&self, cn: &str, sans: &str) -> (String, PathBuf) {
+        let key = self.dir().join(format!("{cn}-{}.key", free_port()));
+        let csr = key.with_extension("csr");
+        let out = Command::new("openssl")
+            .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+            .arg(&key)
+            .args(["-subj", &format!("/CN={cn}"), "-addext", &format!("subjectAltName={sans}"), "-out"])
+            .arg(&csr)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (std::fs::read_to_string(&csr).unwrap(), key)
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(name) = &self.pg_db {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    pub token: Option<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Client {
+    fn new(base: &str, root_der: &[u8], cert: Option<(&[u8], &[u8])>) -> Client {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+        let root = Certificate::from_der(root_der).to_owned();
+        let mut tls = TlsConfig::builder().root_certs(RootCerts::Specific(Arc::new(vec![root])));
+        if let Some((cert_pem, key_pem)) = cert {
+            let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(cert_pem)
+                .filter_map(|i| match i.unwrap() {
+                    ureq::tls::PemItem::Certificate(c) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            let key = PrivateKey::from_pem(key_pem).unwrap();
+            tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        Client {
+            agent,
+            base: base.into(),
+            token: None,
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            agent: self.agent.clone(),
+            base: self.base.clone(),
+            token: Some(token.into()),
+        }
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            agent: self.agent.clone(),
+            base: self.base.clone(),
+            token: None,
+        }
+    }
+
+    /// Any request; `body` is sent as-is with `content_type`.
+    pub fn call(&self, method: &str, path: &str, body: Option<&[u8]>, content_type: Option<&str>) -> Result<Reply, ureq::Error> {
+        let mut req = ureq::http::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let req = req.body(body.map(<[u8]>::to_vec).unwrap_or_default()).unwrap();
+        let mut resp = self.agent.run(req)?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec()?;
+        Ok(Reply {
+            status,
+            content_type,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, None).unwrap()
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: &Value) -> Reply {
+        self.call(method, path, Some(body.to_string().as_bytes()), Some("application/json")).unwrap()
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send("POST", path, body)
+    }
+}
