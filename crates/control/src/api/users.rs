@@ -57,6 +57,11 @@ pub fn parse_roles(names: &[String]) -> Result<Vec<Role>, Problem> {
         .collect::<Result<Vec<_>, _>>()?;
     roles.sort();
     roles.dedup();
+    if roles.is_empty() {
+        return Err(Problem::bad_request(
+            "roles must name at least one of admin, ca-operator, approver, auditor, enroller",
+        ));
+    }
     Ok(roles)
 }
 
