@@ -4,6 +4,9 @@
 //! operation; exit code 0 on success, 1 with a one-line error on stderr, 2 for usage.
 //! This crate never links the HSM: ceremonies run in `strongroom-signer`, by exec.
 
+mod api_cmd;
+mod audit_verify;
+mod client;
 mod devtoken;
 mod pem;
 mod signer_cmd;
@@ -19,6 +22,8 @@ use std::process::ExitCode;
     about = "Strongroom certificate authority"
 )]
 struct Cli {
+    #[command(flatten)]
+    connection: client::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,19 +35,37 @@ enum Command {
     Up(up::UpArgs),
     /// Talk to the signer socket directly (development and break-glass use).
     Signer(signer_cmd::SignerArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    Api(api_cmd::ApiCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up(args) => up::run(args),
-        Command::Signer(args) => signer_cmd::run(args),
+        Command::Up(args) => up::run(args).map_err(client::Failure::local),
+        Command::Signer(args) => signer_cmd::run(args).map_err(client::Failure::local),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "strongroom",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Api(cmd) => api_cmd::run(cmd, &cli.connection),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("strongroom: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("strongroom: {}", f.message);
+            ExitCode::from(f.code)
         }
     }
 }

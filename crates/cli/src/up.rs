@@ -18,7 +18,7 @@ macro_rules! say {
 use crate::devtoken;
 use crate::signer_cmd::read_policy;
 use clap::Args;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,6 +34,9 @@ pub struct UpArgs {
     /// PKCS#11 module (SoftHSM2 by default).
     #[arg(long, default_value = "/usr/lib/softhsm/libsofthsm2.so")]
     pkcs11_module: PathBuf,
+    /// Where the control API listens.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    control_listen: std::net::SocketAddr,
 }
 
 struct Layout {
@@ -49,6 +52,9 @@ impl Layout {
     }
     fn log(&self, daemon: &str) -> PathBuf {
         self.dir.join("logs").join(format!("{daemon}.log"))
+    }
+    fn admin_password(&self) -> PathBuf {
+        self.dir.join("secrets/admin-password")
     }
     fn ca_pem(&self, name: &str) -> PathBuf {
         self.dir.join("ca").join(format!("{name}.pem"))
@@ -128,6 +134,68 @@ fn signer_config(
         conf = token.conf,
         tokens = l.dir.join("hsm/tokens"),
     )
+}
+
+/// The control daemon's configuration (rewritten at every start: it only holds paths).
+fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) -> String {
+    format!(
+        "# strongroom-control configuration written by `strongroom up` (development mode).\n\
+         listen = \"{listen}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
+         # The listener key is made in memory at every start; the signer certifies it.\n\
+         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\nclient_auth_cas = [\"issuing\"]\n\n\
+         # First start only: the admin password, the sealed break-glass envelope, the profiles.\n\
+         [bootstrap]\nadmin_password_file = {admin:?}\nbreak_glass_file = {glass:?}\npolicy_file = {policy:?}\n",
+        db = l.dir.join("control/control.db").display(),
+        socket = l.socket(),
+        admin = l.admin_password(),
+        glass = l.dir.join("secrets/break-glass.txt"),
+        policy = l.config("policy.toml"),
+    )
+}
+
+/// A random password in a 0400 file (first run only).
+fn write_admin_password(path: &Path) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut raw = [0u8; 18];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut raw))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    let password: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(password.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Waits until control accepts TCP connections (it has then issued its certificate).
+fn wait_for_control(
+    listen: std::net::SocketAddr,
+    child: &mut Child,
+    log: &Path,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "strongroom-control exited with {status}; see {}",
+                log.display()
+            ));
+        }
+        if std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "strongroom-control did not listen on {listen} within 60 s; see {}",
+                log.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), String> {
@@ -386,7 +454,41 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         }
     }
     drop(client);
-    let mut children = vec![("strongroom-signer", signer)];
+    let control_bin = daemon_binary("strongroom-control")?;
+    mkdir(&l.dir.join("control"), 0o700)?;
+    if !l.admin_password().exists() {
+        write_admin_password(&l.admin_password())?;
+    }
+    std::fs::write(
+        l.config("control.toml"),
+        control_config(&l, args.control_listen, euid() == 0),
+    )
+    .map_err(|e| format!("{}: {e}", l.config("control.toml").display()))?;
+    let mut control = match spawn(
+        &control_bin,
+        &["run", "--config"],
+        &l.config("control.toml"),
+        &l.log("control"),
+        &token.conf,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            stop(&mut [("strongroom-signer", signer)]);
+            return Err(e);
+        }
+    };
+    if let Err(e) = wait_for_control(args.control_listen, &mut control, &l.log("control")) {
+        stop(&mut [
+            ("strongroom-signer", signer),
+            ("strongroom-control", control),
+        ]);
+        return Err(e);
+    }
+    // Stopped in reverse: control first, then the signer.
+    let mut children = vec![
+        ("strongroom-signer", signer),
+        ("strongroom-control", control),
+    ];
     say!();
     say!(
         "Strongroom is up ({})",
@@ -407,9 +509,26 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         l.dir.join("signer/journal/issuance.log").display()
     );
     say!("  profiles         tls-server, tls-client (config/policy.toml)");
-    say!("  front/control    not part of this build yet (https://127.0.0.1:8443, :9443 when they land)");
+    say!(
+        "  control API      https://{}/api/v1 (OpenAPI: /api/v1/openapi.json)",
+        args.control_listen
+    );
+    say!(
+        "  admin password   {} (user admin)",
+        l.admin_password().display()
+    );
+    say!("  control log      {}", l.log("control").display());
+    say!("  front            not part of this build yet (https://127.0.0.1:8443 when it lands)");
     say!();
-    say!("Issue a certificate:");
+    say!("Log in and issue through the control API:");
+    say!(
+        "  strongroom login --url https://{} --ca-file {} --user admin --password-file {}",
+        args.control_listen,
+        l.ca_pem("root").display(),
+        l.admin_password().display()
+    );
+    say!("  strongroom cert issue --profile tls-server --csr web.csr --out web.pem");
+    say!("Or straight at the signer socket:");
     say!("  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -subj /CN=web.lab.test -out web.csr");
     say!(
         "  strongroom signer --data-dir {} issue --profile tls-server --csr web.csr --out web.pem",

@@ -14,27 +14,42 @@ const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
 
 /// `up` execs strongroom-signer from its own directory; make sure it is built.
 fn ensure_signer_built() {
-    let signer = Path::new(STRONGROOM).with_file_name("strongroom-signer");
-    if !signer.exists() {
-        let out = run(Command::new(env!("CARGO")).args([
-            "build",
-            "-q",
-            "-p",
-            "strongroom-signer",
-            "--bin",
-            "strongroom-signer",
-        ]));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for daemon in ["strongroom-signer", "strongroom-control"] {
+        if !Path::new(STRONGROOM).with_file_name(daemon).exists() {
+            let out = run(Command::new(env!("CARGO")).args(["build", "-q", "--bin", daemon]));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 
-fn start_up(dir: &Path) -> (Child, Vec<String>) {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The CLI against the control API that `up` started.
+fn cli(home: &Path, args: &[&str]) -> std::process::Output {
+    run(Command::new(STRONGROOM)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("STRONGROOM_TOKEN")
+        .args(args))
+}
+
+fn start_up(dir: &Path, port: u16) -> (Child, Vec<String>) {
     let mut child = Command::new(STRONGROOM)
-        .args(["up", "--data-dir"])
+        .args([
+            "up",
+            "--control-listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,7 +82,8 @@ fn up_issue_stop_and_reuse() {
     ensure_signer_built();
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
-    let (mut up, lines) = start_up(&data);
+    let port = free_port();
+    let (mut up, lines) = start_up(&data, port);
     let text = lines.join("\n");
     assert!(
         text.contains("first run") && text.contains("Strongroom is up (HSM ok)"),
@@ -141,6 +157,111 @@ fn up_issue_stop_and_reuse() {
         "{err}"
     );
 
+    // The CLI against the control API: login, issue, list, exit codes, audit export and
+    // offline verification (an edited event is named).
+    let home = tmp.path().join("home");
+    let url = format!("https://127.0.0.1:{port}");
+    let root = data.join("ca/root.pem");
+    let out = cli(
+        &home,
+        &[
+            "login",
+            "--url",
+            &url,
+            "--ca-file",
+            root.to_str().unwrap(),
+            "--user",
+            "admin",
+            "--password-file",
+            data.join("secrets/admin-password").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let api_pem = tmp.path().join("api.pem");
+    let out = cli(
+        &home,
+        &[
+            "cert",
+            "issue",
+            "--profile",
+            "tls-server",
+            "--csr",
+            csr.to_str().unwrap(),
+            "--tag",
+            "cli",
+            "--out",
+            api_pem.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "cert issue: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&api_pem)
+        .unwrap()
+        .contains("BEGIN CERTIFICATE"));
+    let out = cli(&home, &["cert", "list", "--tag", "cli", "--output", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let out = cli(&home, &["cert", "list", "--tag", "cli"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ID"),
+        "table header"
+    );
+    assert_eq!(
+        cli(&home, &["cert", "get", "999999"]).status.code(),
+        Some(4)
+    );
+    assert_eq!(cli(&home, &["--token", "sr_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000", "whoami"]).status.code(), Some(3));
+    let export = tmp.path().join("audit.ndjson");
+    assert!(cli(
+        &home,
+        &["audit", "export", "--out", export.to_str().unwrap()]
+    )
+    .status
+    .success());
+    let out = cli(&home, &["audit", "verify", export.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&export).unwrap();
+    let tampered = tmp.path().join("tampered.ndjson");
+    std::fs::write(
+        &tampered,
+        text.replacen("\"actor\":\"admin\"", "\"actor\":\"mallory\"", 1),
+    )
+    .unwrap();
+    let out = cli(&home, &["audit", "verify", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("edited"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let dropped: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(&tampered, dropped).unwrap();
+    let out = cli(&home, &["audit", "verify", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("event 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cli(&home, &["completions", "bash"]).stdout.len() > 1000);
+
     let status = interrupt(&mut up);
     assert!(status.success(), "up exited with {status}");
     assert!(
@@ -148,7 +269,7 @@ fn up_issue_stop_and_reuse() {
         "the signer must be gone after Ctrl-C"
     );
 
-    let (mut up, lines) = start_up(&data);
+    let (mut up, lines) = start_up(&data, port);
     let text = lines.join("\n");
     assert!(
         text.contains("reusing") && !text.contains("first run"),

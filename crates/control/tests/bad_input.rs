@@ -44,11 +44,15 @@ fn template(op: &str) -> Value {
     match op {
         "Login" => json!({"username": "", "password": "x"}),
         "ProfilePut" => json!({"profile": {"name": "x"}, "approvals_required": 0, "enrollers": []}),
-        "CertIssue" => json!({"profile": "tls-server", "csr": "not a csr", "names": [], "tags": []}),
+        "CertIssue" => {
+            json!({"profile": "tls-server", "csr": "not a csr", "names": [], "tags": []})
+        }
         "CertRenew" => json!({"csr": "not a csr"}),
         "CertRevoke" => json!({"reason": "removeFromCRL"}),
         "CertBulkRevoke" => json!({"ids": [], "reason": "superseded"}),
-        "UserCreate" => json!({"username": "newuser", "password": "long-enough-password", "roles": ["no-such-role"]}),
+        "UserCreate" => {
+            json!({"username": "newuser", "password": "long-enough-password", "roles": ["no-such-role"]})
+        }
         "UserUpdate" => json!({"roles": ["no-such-role"]}),
         "ApiKeyCreate" => json!({"label": "", "expires_in_secs": 1}),
         _ => json!({}),
@@ -56,7 +60,9 @@ fn template(op: &str) -> Value {
 }
 
 fn concrete(path: &str, v: &str) -> String {
-    path.replace("{id}", v).replace("{name}", v).replace("{key_id}", v)
+    path.replace("{id}", v)
+        .replace("{name}", v)
+        .replace("{key_id}", v)
 }
 
 fn snapshot(admin: &Client) -> Vec<String> {
@@ -89,11 +95,21 @@ fn hostile_requests_get_4xx_and_change_nothing() {
         sent += 1;
         assert!(r.status < 500, "{method} {path} → {}: {}", r.status, r.text);
         if r.status >= 400 {
-            assert_eq!(r.content_type, "application/problem+json", "{method} {path}");
+            assert_eq!(
+                r.content_type, "application/problem+json",
+                "{method} {path}"
+            );
             let p = r.json();
-            assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path}: {p}");
+            assert!(
+                p["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path}: {p}"
+            );
         } else {
-            assert_eq!(method, "GET", "{method} {path} succeeded with hostile input: {}", r.text);
+            assert_eq!(
+                method, "GET",
+                "{method} {path} succeeded with hostile input: {}",
+                r.text
+            );
         }
     };
     for (path, ops) in doc["paths"].as_object().unwrap() {
@@ -106,16 +122,47 @@ fn hostile_requests_get_4xx_and_change_nothing() {
             let has_params = path.contains('{');
             // Hostile path segments.
             if has_params {
-                for seg in ["'%20OR%201=1", "..%2F..%2Fetc", "-1", "0", "99999999999999999999999", "%00", "a%22b", &"z".repeat(300)] {
-                    check(&m, &concrete(path, seg), Some(b"{}".to_vec()), Some("application/json"));
+                for seg in [
+                    "'%20OR%201=1",
+                    "..%2F..%2Fetc",
+                    "-1",
+                    "0",
+                    "99999999999999999999999",
+                    "%00",
+                    "a%22b",
+                    &"z".repeat(300),
+                ] {
+                    check(
+                        &m,
+                        &concrete(path, seg),
+                        Some(b"{}".to_vec()),
+                        Some("application/json"),
+                    );
                 }
             }
             let p = concrete(path, "1");
             // Hostile query strings.
             if m == "GET" {
-                for q in ["limit=0", "limit=abc", "limit=1001", "unknown=1", "cursor=ff.00", "cursor=1.deadbeefdeadbeefdeadbeefdeadbeef", "status=%27%20OR%201%3D1", "before=x", "from=-5&to=-9", "format=exe", "all=maybe", "expiring_within_days=99999999"] {
+                for q in [
+                    "limit=0",
+                    "limit=abc",
+                    "limit=1001",
+                    "unknown=1",
+                    "cursor=ff.00",
+                    "cursor=1.deadbeefdeadbeefdeadbeefdeadbeef",
+                    "status=%27%20OR%201%3D1",
+                    "before=x",
+                    "from=-5&to=-9",
+                    "format=exe",
+                    "all=maybe",
+                    "expiring_within_days=99999999",
+                ] {
                     let key = q.split('=').next().unwrap();
-                    let known = op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == key);
+                    let known = op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["name"] == key);
                     if known || key == "unknown" {
                         check("GET", &format!("{p}?{q}"), None, None);
                     }
@@ -130,29 +177,53 @@ fn hostile_requests_get_4xx_and_change_nothing() {
                 (b"null".to_vec(), "application/json"),
                 (b"{\"a\":1}".to_vec(), "text/plain"),
                 (vec![b'['; 100_000], "application/json"),
-                (format!("{{\"pad\":\"{}\"}}", "x".repeat(300 * 1024)).into_bytes(), "application/json"),
+                (
+                    format!("{{\"pad\":\"{}\"}}", "x".repeat(300 * 1024)).into_bytes(),
+                    "application/json",
+                ),
                 (vec![0xff, 0xfe, 0x00], "application/json"),
             ] {
                 check(&m, &p, Some(body), Some(ct));
             }
             // Schema-driven mutations of the template.
-            let Some(schema) = op.get("requestBody").map(|b| &b["content"]["application/json"]["schema"]) else {
+            let Some(schema) = op
+                .get("requestBody")
+                .map(|b| &b["content"]["application/json"]["schema"])
+            else {
                 continue;
             };
             let base = template(id);
             let mut unknown = base.clone();
             unknown["no_such_field"] = json!(1);
-            check(&m, &p, Some(unknown.to_string().into_bytes()), Some("application/json"));
+            check(
+                &m,
+                &p,
+                Some(unknown.to_string().into_bytes()),
+                Some("application/json"),
+            );
             for req in schema["required"].as_array().unwrap() {
                 let mut missing = base.clone();
-                missing.as_object_mut().unwrap().remove(req.as_str().unwrap());
-                check(&m, &p, Some(missing.to_string().into_bytes()), Some("application/json"));
+                missing
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(req.as_str().unwrap());
+                check(
+                    &m,
+                    &p,
+                    Some(missing.to_string().into_bytes()),
+                    Some("application/json"),
+                );
             }
             for field in schema["properties"].as_object().unwrap().keys() {
                 for v in wrong_values() {
                     let mut body = base.clone();
                     body[field.as_str()] = v;
-                    check(&m, &p, Some(body.to_string().into_bytes()), Some("application/json"));
+                    check(
+                        &m,
+                        &p,
+                        Some(body.to_string().into_bytes()),
+                        Some("application/json"),
+                    );
                 }
             }
         }

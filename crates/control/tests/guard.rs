@@ -23,7 +23,9 @@ const PUBLIC: &[&str] = &[
 ];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "1").replace("{name}", "nobody").replace("{key_id}", "0123456789abcdef")
+    path.replace("{id}", "1")
+        .replace("{name}", "nobody")
+        .replace("{key_id}", "0123456789abcdef")
 }
 
 #[test]
@@ -33,10 +35,16 @@ fn document_and_route_table_agree() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             documented.insert(format!("{} {path}", method.to_uppercase()));
-            assert!(op["x-permission"].is_string(), "{method} {path} has no permission");
+            assert!(
+                op["x-permission"].is_string(),
+                "{method} {path} has no permission"
+            );
         }
     }
-    let table: BTreeSet<String> = ROUTES.iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let table: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     assert_eq!(documented, table);
     let public: BTreeSet<String> = ROUTES
         .iter()
@@ -44,7 +52,10 @@ fn document_and_route_table_agree() {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     let pinned: BTreeSet<String> = PUBLIC.iter().map(|s| s.to_string()).collect();
-    assert_eq!(public, pinned, "the set of public routes changed: update PUBLIC on purpose");
+    assert_eq!(
+        public, pinned,
+        "the set of public routes changed: update PUBLIC on purpose"
+    );
 }
 
 #[test]
@@ -59,19 +70,33 @@ fn every_route_is_served_and_guarded() {
         for method in ops.as_object().unwrap().keys() {
             let m = method.to_uppercase();
             let key = format!("{m} {path}");
-            let r = anon.call(&m, &concrete(path), Some(b"{}"), Some("application/json")).unwrap();
-            assert!(r.status != 404 && r.status != 405, "{key} is documented but not served: {}", r.status);
+            let r = anon
+                .call(&m, &concrete(path), Some(b"{}"), Some("application/json"))
+                .unwrap();
+            assert!(
+                r.status != 404 && r.status != 405,
+                "{key} is documented but not served: {}",
+                r.status
+            );
             if PUBLIC.contains(&key.as_str()) {
                 assert_ne!(r.status, 401, "{key}");
             } else {
-                assert_eq!(r.status, 401, "{key} answered {} without credentials: {}", r.status, r.text);
+                assert_eq!(
+                    r.status, 401,
+                    "{key} answered {} without credentials: {}",
+                    r.status, r.text
+                );
                 assert_eq!(r.content_type, "application/problem+json");
                 guarded += 1;
             }
             // A bad token is as good as none.
             let bad = anon.with_token("sr_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000");
             if !PUBLIC.contains(&key.as_str()) {
-                assert_eq!(bad.call(&m, &concrete(path), None, None).unwrap().status, 401, "{key}");
+                assert_eq!(
+                    bad.call(&m, &concrete(path), None, None).unwrap().status,
+                    401,
+                    "{key}"
+                );
             }
         }
     }
@@ -89,12 +114,27 @@ fn every_route_is_served_and_guarded() {
             if r.permission == Permission::Public || allows(&[role], r.permission) {
                 continue;
             }
-            let reply = user.call(r.method.as_str(), &concrete(r.path), Some(b"{}"), Some("application/json")).unwrap();
-            assert_eq!(reply.status, 403, "{name} on {} {}: {}", r.method, r.path, reply.text);
+            let reply = user
+                .call(
+                    r.method.as_str(),
+                    &concrete(r.path),
+                    Some(b"{}"),
+                    Some("application/json"),
+                )
+                .unwrap();
+            assert_eq!(
+                reply.status, 403,
+                "{name} on {} {}: {}",
+                r.method, r.path, reply.text
+            );
         }
     }
-    let audit = admin.get("/api/v1/audit?action=permission.denied&limit=1000").json();
+    let audit = admin
+        .get("/api/v1/audit?action=permission.denied&limit=1000")
+        .json();
     assert!(audit["items"].as_array().unwrap().len() > 20);
-    let anon_denials = admin.get("/api/v1/audit?action=auth.denied&limit=1000").json();
+    let anon_denials = admin
+        .get("/api/v1/audit?action=auth.denied&limit=1000")
+        .json();
     assert!(anon_denials["items"].as_array().unwrap().len() >= guarded);
 }

@@ -41,11 +41,18 @@ fn lifecycle(db: Db) {
     let cert = r.json();
     let id = cert["id"].as_i64().unwrap();
     assert_eq!(cert["source"], "api");
-    assert_eq!(cert["names"], json!(["dns:web.lab.test", "dns:www.lab.test"]));
+    assert_eq!(
+        cert["names"],
+        json!(["dns:web.lab.test", "dns:www.lab.test"])
+    );
     let pem_path = c.dir().join("web.pem");
     std::fs::write(&pem_path, cert["pem"].as_str().unwrap()).unwrap();
     let root_path = c.dir().join("root.pem");
-    std::fs::write(&root_path, strongroom_x509::to_pem("CERTIFICATE", &c.root_der)).unwrap();
+    std::fs::write(
+        &root_path,
+        strongroom_x509::to_pem("CERTIFICATE", &c.root_der),
+    )
+    .unwrap();
     let chain_path = c.dir().join("chain.pem");
     std::fs::write(&chain_path, cert["chain_pem"].as_str().unwrap()).unwrap();
     let out = Command::new("openssl")
@@ -56,7 +63,12 @@ fn lifecycle(db: Db) {
         .arg(&pem_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "openssl verify: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Download: PEM, DER, chain.
     let d = auditor.get(&format!("/api/v1/certificates/{id}/download?format=der"));
@@ -64,27 +76,44 @@ fn lifecycle(db: Db) {
     assert_eq!(d.content_type, "application/pkix-cert");
     assert_eq!(d.bytes[0], 0x30);
     let chain = auditor.get(&format!("/api/v1/certificates/{id}/download?format=chain"));
-    assert_eq!(chain.text.matches("BEGIN CERTIFICATE").count(), 3, "{}", chain.text);
+    assert_eq!(
+        chain.text.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "{}",
+        chain.text
+    );
 
     // The enroller may use tls-server (enrollers = *), but not revoke.
     let (csr2, _) = c.csr("api.lab.test", "DNS:api.lab.test");
-    let r = enroller.post("/api/v1/certificates", &json!({"profile": "tls-server", "csr": csr2, "tags": ["env:dev"]}));
+    let r = enroller.post(
+        "/api/v1/certificates",
+        &json!({"profile": "tls-server", "csr": csr2, "tags": ["env:dev"]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     let id2 = r.json()["id"].as_i64().unwrap();
     assert_eq!(r.json()["owner"], "erin");
-    let r = enroller.post(&format!("/api/v1/certificates/{id2}/revoke"), &json!({"reason": "keyCompromise"}));
+    let r = enroller.post(
+        &format!("/api/v1/certificates/{id2}/revoke"),
+        &json!({"reason": "keyCompromise"}),
+    );
     assert_eq!(r.status, 403, "{}", r.text);
 
     // Policy is enforced by the signer too: a name outside the CA's constraints.
     let (bad, _) = c.csr("evil.example.com", "DNS:evil.example.com");
-    let r = operator.post("/api/v1/certificates", &json!({"profile": "tls-server", "csr": bad}));
+    let r = operator.post(
+        "/api/v1/certificates",
+        &json!({"profile": "tls-server", "csr": bad}),
+    );
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.content_type, "application/problem+json");
 
     // Search and cursors.
     for i in 0..3 {
         let (csr, _) = c.csr(&format!("n{i}.lab.test"), &format!("DNS:n{i}.lab.test"));
-        let r = operator.post("/api/v1/certificates", &json!({"profile": "tls-server", "csr": csr, "tags": ["batch"]}));
+        let r = operator.post(
+            "/api/v1/certificates",
+            &json!({"profile": "tls-server", "csr": csr, "tags": ["batch"]}),
+        );
         assert_eq!(r.status, 201, "{}", r.text);
     }
     let mut seen = Vec::new();
@@ -100,27 +129,43 @@ fn lifecycle(db: Db) {
         }
     }
     assert_eq!(seen.len(), 3);
-    let by_name = auditor.get("/api/v1/certificates?name=dns:www.lab.test").json();
+    let by_name = auditor
+        .get("/api/v1/certificates?name=dns:www.lab.test")
+        .json();
     assert_eq!(by_name["items"].as_array().unwrap().len(), 1);
-    let expiring = auditor.get("/api/v1/certificates?expiring_within_days=365&status=valid").json();
+    let expiring = auditor
+        .get("/api/v1/certificates?expiring_within_days=365&status=valid")
+        .json();
     assert_eq!(expiring["items"].as_array().unwrap().len(), 5);
 
     // Renew, then revoke the old one.
     let (csr3, _) = c.csr("web.lab.test", "DNS:web.lab.test,DNS:www.lab.test");
-    let r = operator.post(&format!("/api/v1/certificates/{id}/renew"), &json!({"csr": csr3}));
+    let r = operator.post(
+        &format!("/api/v1/certificates/{id}/renew"),
+        &json!({"csr": csr3}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     let renewed = r.json();
     assert_eq!(renewed["replaces"], id);
     assert_eq!(renewed["owner"], "web-team");
-    let r = operator.post(&format!("/api/v1/certificates/{id}/revoke"), &json!({"reason": "superseded"}));
+    let r = operator.post(
+        &format!("/api/v1/certificates/{id}/revoke"),
+        &json!({"reason": "superseded"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["status"], "revoked");
     assert_eq!(r.json()["revocation"]["reason"], "superseded");
-    let again = operator.post(&format!("/api/v1/certificates/{id}/revoke"), &json!({"reason": "superseded"}));
+    let again = operator.post(
+        &format!("/api/v1/certificates/{id}/revoke"),
+        &json!({"reason": "superseded"}),
+    );
     assert_eq!(again.status, 409);
 
     // Bulk revoke reports each id.
-    let r = operator.post("/api/v1/certificates/revoke", &json!({"ids": [id, id2, 999_999], "reason": "cessationOfOperation"}));
+    let r = operator.post(
+        "/api/v1/certificates/revoke",
+        &json!({"ids": [id, id2, 999_999], "reason": "cessationOfOperation"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let bulk = r.json();
     assert_eq!(bulk["revoked"], 1);
@@ -129,17 +174,34 @@ fn lifecycle(db: Db) {
     assert_eq!(bulk["results"][2]["outcome"], "not-found");
 
     // The signer's CRL lists both revoked serials.
-    let crl = match c.signer.client().call(&strongroom_wire::Request::IssueCrl { ca: "issuing".parse().unwrap() }).unwrap() {
+    let crl = match c
+        .signer
+        .client()
+        .call(&strongroom_wire::Request::IssueCrl {
+            ca: "issuing".parse().unwrap(),
+        })
+        .unwrap()
+    {
         strongroom_wire::Response::Crl { der, .. } => der,
         other => panic!("{other:?}"),
     };
     let crl_path = c.dir().join("issuing.crl");
     std::fs::write(&crl_path, &crl).unwrap();
-    let text = Command::new("openssl").args(["crl", "-inform", "DER", "-noout", "-text", "-in"]).arg(&crl_path).output().unwrap();
+    let text = Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&crl_path)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&text.stdout).to_ascii_uppercase();
     for cid in [id, id2] {
-        let serial = admin.get(&format!("/api/v1/certificates/{cid}")).json()["serial"].as_str().unwrap().to_ascii_uppercase();
-        assert!(text.contains(&serial.trim_start_matches('0').to_string()) || text.contains(&serial), "serial {serial} not on the CRL:\n{text}");
+        let serial = admin.get(&format!("/api/v1/certificates/{cid}")).json()["serial"]
+            .as_str()
+            .unwrap()
+            .to_ascii_uppercase();
+        assert!(
+            text.contains(&serial.trim_start_matches('0').to_string()) || text.contains(&serial),
+            "serial {serial} not on the CRL:\n{text}"
+        );
     }
 
     // Two-person integrity: a profile needing two approvals.
@@ -150,12 +212,20 @@ fn lifecycle(db: Db) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["version"], 2);
     let (csr4, _) = c.csr("bob.lab.test", "DNS:bob.lab.test");
-    let r = operator.post("/api/v1/certificates", &json!({"profile": "tls-client", "csr": csr4}));
+    let r = operator.post(
+        "/api/v1/certificates",
+        &json!({"profile": "tls-client", "csr": csr4}),
+    );
     assert_eq!(r.status, 202, "{}", r.text);
     let approval = r.json()["approval"].as_i64().unwrap();
     // The requester cannot approve (olivia lacks approval:decide; an admin requester is
     // refused by the store's rule, tested below).
-    assert_eq!(operator.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({})).status, 403);
+    assert_eq!(
+        operator
+            .post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}))
+            .status,
+        403
+    );
     let r = approver1.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["state"], "pending");
@@ -165,13 +235,18 @@ fn lifecycle(db: Db) {
     assert_eq!(r.status, 200, "{}", r.text);
     let done = r.json();
     assert_eq!(done["state"], "approved");
-    let issued = done["result"]["ok"]["id"].as_i64().unwrap_or_else(|| panic!("{done}"));
+    let issued = done["result"]["ok"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{done}"));
     let issued = admin.get(&format!("/api/v1/certificates/{issued}")).json();
     assert_eq!(issued["owner"], "olivia");
     assert_eq!(issued["profile"], "tls-client");
     // An admin who files a request cannot approve it either.
     let (csr5, _) = c.csr("x.lab.test", "DNS:x.lab.test");
-    let r = admin.post("/api/v1/certificates", &json!({"profile": "tls-client", "csr": csr5}));
+    let r = admin.post(
+        "/api/v1/certificates",
+        &json!({"profile": "tls-client", "csr": csr5}),
+    );
     assert_eq!(r.status, 202);
     let own = r.json()["approval"].as_i64().unwrap();
     let r = admin.post(&format!("/api/v1/approvals/{own}/approve"), &json!({}));
@@ -181,18 +256,34 @@ fn lifecycle(db: Db) {
     assert_eq!(r.json()["state"], "rejected");
 
     // API keys: shown once, scoped, revocable without restart.
-    let r = operator.post("/api/v1/apikeys", &json!({"label": "ci", "roles": ["ca-operator"]}));
+    let r = operator.post(
+        "/api/v1/apikeys",
+        &json!({"label": "ci", "roles": ["ca-operator"]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     let token = r.json()["token"].as_str().unwrap().to_string();
     let key_id = r.json()["key_id"].as_str().unwrap().to_string();
     let ci = operator.with_token(&token);
     assert_eq!(ci.get("/api/v1/auth/whoami").json()["username"], "olivia");
-    let r = operator.post("/api/v1/apikeys", &json!({"label": "too much", "roles": ["admin"]}));
+    let r = operator.post(
+        "/api/v1/apikeys",
+        &json!({"label": "too much", "roles": ["admin"]}),
+    );
     assert_eq!(r.status, 403);
-    assert_eq!(operator.call("DELETE", &format!("/api/v1/apikeys/{key_id}"), None, None).unwrap().status, 204);
+    assert_eq!(
+        operator
+            .call("DELETE", &format!("/api/v1/apikeys/{key_id}"), None, None)
+            .unwrap()
+            .status,
+        204
+    );
     assert_eq!(ci.get("/api/v1/auth/whoami").status, 401);
     let listed = admin.get("/api/v1/apikeys?all=true").json();
-    assert!(listed["items"].as_array().unwrap().iter().all(|k| k.get("secret_hash").is_none() && k.get("token").is_none()));
+    assert!(listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k.get("secret_hash").is_none() && k.get("token").is_none()));
 
     // Disabling a user stops their session at once.
     let r = admin.send("PATCH", "/api/v1/users/erin", &json!({"disabled": true}));
@@ -207,14 +298,21 @@ fn lifecycle(db: Db) {
     assert_eq!(v["ok"], true, "{v}");
     let denied = auditor.get("/api/v1/audit?action=permission.denied").json();
     assert!(!denied["items"].as_array().unwrap().is_empty());
-    let revokes = auditor.get("/api/v1/audit?action=certificate.revoke").json();
+    let revokes = auditor
+        .get("/api/v1/audit?action=certificate.revoke")
+        .json();
     assert_eq!(revokes["items"].as_array().unwrap().len(), 2, "{revokes}");
     assert_eq!(operator.get("/api/v1/audit").status, 403);
 
     // Metrics for a scraper with metrics:read.
     let m = auditor.get("/metrics");
     assert_eq!(m.status, 200);
-    assert!(m.text.contains("strongroom_control_certificates_issued_total 7"), "{}", m.text);
+    assert!(
+        m.text
+            .contains("strongroom_control_certificates_issued_total 7"),
+        "{}",
+        m.text
+    );
 }
 
 #[test]

@@ -80,10 +80,25 @@ fn free_port() -> u16 {
 
 fn psql(sql: &str) {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql (run `make test`, which installs PostgreSQL where none runs)");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Control {
@@ -97,7 +112,13 @@ impl Control {
         pki.ceremony_ok("root", ROOT_CEREMONY);
         pki.ceremony_ok("issuing", ISSUING);
         let signer = pki.start_signer();
-        let root_der = match signer.client().call(&Request::GetCaChain { ca: "root".parse().unwrap() }).unwrap() {
+        let root_der = match signer
+            .client()
+            .call(&Request::GetCaChain {
+                ca: "root".parse().unwrap(),
+            })
+            .unwrap()
+        {
             Response::CaChain(c) => c[0].clone(),
             other => panic!("{other:?}"),
         };
@@ -109,11 +130,17 @@ impl Control {
         std::fs::write(&admin_pw, ADMIN_PASSWORD).unwrap();
         std::fs::set_permissions(&admin_pw, std::fs::Permissions::from_mode(0o400)).unwrap();
         let (url, pg_db) = match db {
-            Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.join("control.db").display()), None),
+            Db::Sqlite => (
+                format!("sqlite://{}?mode=rwc", dir.join("control.db").display()),
+                None,
+            ),
             Db::Postgres => {
                 let name = format!("sr_control_{}_{}", std::process::id(), free_port());
                 psql(&format!("CREATE DATABASE {name}"));
-                (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
+                (
+                    format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    Some(name),
+                )
             }
         };
         let port = free_port();
@@ -146,7 +173,11 @@ impl Control {
 
     /// (Re)starts the daemon and waits until it answers.
     pub fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_strongroom-control"))
             .args(["run", "--config"])
             .arg(&self.config)
@@ -166,7 +197,11 @@ impl Control {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "control not ready after 60 s: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "control not ready after 60 s: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -204,7 +239,10 @@ impl Control {
     /// Logs in and returns a client carrying the session token.
     pub fn login(&self, user: &str, password: &str) -> Client {
         let mut c = self.client();
-        let r = c.post("/api/v1/auth/login", &serde_json::json!({"username": user, "password": password}));
+        let r = c.post(
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": user, "password": password}),
+        );
         assert_eq!(r.status, 201, "login {user}: {}", r.text);
         c.token = Some(r.json()["token"].as_str().unwrap().to_string());
         c
@@ -217,7 +255,10 @@ impl Control {
     /// Creates a user with roles and logs them in.
     pub fn user(&self, admin: &Client, name: &str, roles: &[&str]) -> Client {
         let pw = format!("{name}-password-long-enough");
-        let r = admin.post("/api/v1/users", &serde_json::json!({"username": name, "password": pw, "roles": roles}));
+        let r = admin.post(
+            "/api/v1/users",
+            &serde_json::json!({"username": name, "password": pw, "roles": roles}),
+        );
         assert_eq!(r.status, 201, "create {name}: {}", r.text);
         self.login(name, &pw)
     }
@@ -227,13 +268,32 @@ impl Control {
         let key = self.dir().join(format!("{cn}-{}.key", free_port()));
         let csr = key.with_extension("csr");
         let out = Command::new("openssl")
-            .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+            ])
             .arg(&key)
-            .args(["-subj", &format!("/CN={cn}"), "-addext", &format!("subjectAltName={sans}"), "-out"])
+            .args([
+                "-subj",
+                &format!("/CN={cn}"),
+                "-addext",
+                &format!("subjectAltName={sans}"),
+                "-out",
+            ])
             .arg(&csr)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (std::fs::read_to_string(&csr).unwrap(), key)
     }
 }
@@ -311,15 +371,25 @@ impl Client {
     }
 
     /// Any request; `body` is sent as-is with `content_type`.
-    pub fn call(&self, method: &str, path: &str, body: Option<&[u8]>, content_type: Option<&str>) -> Result<Reply, ureq::Error> {
-        let mut req = ureq::http::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+    ) -> Result<Reply, ureq::Error> {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
         if let Some(t) = &self.token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }
-        let req = req.body(body.map(<[u8]>::to_vec).unwrap_or_default()).unwrap();
+        let req = req
+            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+            .unwrap();
         let mut resp = self.agent.run(req)?;
         let status = resp.status().as_u16();
         let content_type = resp
@@ -328,7 +398,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let bytes = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec()?;
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()?;
         Ok(Reply {
             status,
             content_type,
@@ -342,7 +416,13 @@ impl Client {
     }
 
     pub fn send(&self, method: &str, path: &str, body: &Value) -> Reply {
-        self.call(method, path, Some(body.to_string().as_bytes()), Some("application/json")).unwrap()
+        self.call(
+            method,
+            path,
+            Some(body.to_string().as_bytes()),
+            Some("application/json"),
+        )
+        .unwrap()
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Reply {
