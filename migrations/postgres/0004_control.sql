@@ -13,3 +13,10 @@ CREATE INDEX audit_events_action ON audit_events (action, seq);
 -- Users with only the enroller role may issue under a profile when their name is in this
 -- comma-separated list, or when it is '*'. Empty: enrollers may not use the profile.
 ALTER TABLE profiles ADD COLUMN enrollers TEXT NOT NULL DEFAULT '';
+-- Signed audit checkpoints (SignAuditCheckpoint answers), one per covered head.
+CREATE TABLE audit_checkpoints (
+    seq        BIGINT PRIMARY KEY,
+    head_hash  TEXT NOT NULL,
+    at         BIGINT NOT NULL,
+    signed     TEXT NOT NULL
+);

@@ -31,3 +31,6 @@ GRANT SELECT, INSERT, UPDATE ON approval_requests, approval_decisions TO strongr
 
 -- scheduled jobs run in control.
 GRANT SELECT, INSERT, UPDATE ON jobs TO strongroom_control;
+
+-- signed audit checkpoints: control records them; nobody rewrites them.
+GRANT SELECT, INSERT ON audit_checkpoints TO strongroom_control;

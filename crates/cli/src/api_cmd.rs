@@ -53,6 +53,12 @@ pub enum ApiCommand {
 pub enum CaCmd {
     /// List CAs.
     List,
+    /// Create an intermediate CA (its key made in the HSM) from a ceremony-like JSON file:
+    /// `{"id", "parent", "subject", "algorithm", "validity_days", "permitted", ...}`.
+    CreateIntermediate {
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Show the hierarchy.
     Tree,
     /// Retire a CA (needs approval in production mode).
@@ -239,7 +245,14 @@ pub enum AuditCmd {
         out: PathBuf,
     },
     /// Verify an export offline: reports the first deleted, reordered or edited event.
-    Verify { file: PathBuf },
+    Verify {
+        file: PathBuf,
+        /// Root certificate (PEM or DER) to check the signed checkpoints against.
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Have the signer sign the current chain head now.
+    Checkpoint,
     /// Ask the server to verify its stored chain.
     VerifyServer,
 }
@@ -378,8 +391,8 @@ fn write_out(out: &Option<PathBuf>, v: &Value) -> Result<(), Failure> {
 
 /// Runs one API command.
 pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
-    if let ApiCommand::Audit(AuditCmd::Verify { file }) = &cmd {
-        return crate::audit_verify::run(file);
+    if let ApiCommand::Audit(AuditCmd::Verify { file, root }) = &cmd {
+        return crate::audit_verify::run(file, root.as_deref());
     }
     let api = Api::new(conn)?;
     let out = conn.output.as_str();
@@ -436,6 +449,14 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
                         walk(r, 0);
                     }
                 }
+            }
+            CaCmd::CreateIntermediate { file } => {
+                let body: Value =
+                    serde_json::from_str(&read_file(&file)?).map_err(|e| Failure {
+                        code: 6,
+                        message: format!("{}: {e}", file.display()),
+                    })?;
+                print(&api.call("POST", "/api/v1/cas", Some(&body))?, out, &[]);
             }
             CaCmd::Retire { id } => print(
                 &api.call("POST", &format!("/api/v1/cas/{}/retire", encode(&id)), None)?,
@@ -677,6 +698,10 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
             }
             AuditCmd::VerifyServer => {
                 print(&api.call("GET", "/api/v1/audit/verify", None)?, out, &[])
+            }
+            AuditCmd::Checkpoint => {
+                let v = api.call("POST", "/api/v1/audit/checkpoints", None)?;
+                eprintln!("checkpoint signed over event {}", v["seq"]);
             }
             AuditCmd::Verify { .. } => unreachable_verify()?,
         },

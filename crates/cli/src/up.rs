@@ -144,7 +144,9 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
          # The listener key is made in memory at every start; the signer certifies it.\n\
          [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\nclient_auth_cas = [\"issuing\"]\n\n\
          # First start only: the admin password, the sealed break-glass envelope, the profiles.\n\
-         [bootstrap]\nadmin_password_file = {admin:?}\nbreak_glass_file = {glass:?}\npolicy_file = {policy:?}\n",
+         [bootstrap]\nadmin_password_file = {admin:?}\nbreak_glass_file = {glass:?}\npolicy_file = {policy:?}\n\n\
+         # Every 5 minutes, when the audit chain grew, the signer signs its head.\n\
+         [audit]\ncheckpoint_ca = \"issuing\"\n",
         db = l.dir.join("control/control.db").display(),
         socket = l.socket(),
         admin = l.admin_password(),

@@ -218,6 +218,12 @@ fn up_issue_stop_and_reuse() {
         Some(4)
     );
     assert_eq!(cli(&home, &["--token", "sr_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000", "whoami"]).status.code(), Some(3));
+    let out = cli(&home, &["audit", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let export = tmp.path().join("audit.ndjson");
     assert!(cli(
         &home,
@@ -225,11 +231,25 @@ fn up_issue_stop_and_reuse() {
     )
     .status
     .success());
-    let out = cli(&home, &["audit", "verify", export.to_str().unwrap()]);
+    let out = cli(
+        &home,
+        &[
+            "audit",
+            "verify",
+            export.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 signed checkpoints verified"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let text = std::fs::read_to_string(&export).unwrap();
     let tampered = tmp.path().join("tampered.ndjson");

@@ -34,6 +34,9 @@ pub struct Config {
     /// Approval settings.
     #[serde(default)]
     pub approvals: ApprovalConfig,
+    /// Signed audit checkpoints.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Landlock paths beyond the database directory.
     #[serde(default)]
     pub sandbox: SandboxConfig,
@@ -111,6 +114,32 @@ fn default_ca_approvers() -> i64 {
     2
 }
 
+/// Signed audit checkpoints: at this interval, when the chain has grown, control asks the
+/// signer to sign its head with the audit key certified by `checkpoint_ca`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The CA that certifies the audit key; no periodic checkpoints when absent.
+    #[serde(default)]
+    pub checkpoint_ca: Option<CaId>,
+    /// Seconds between checkpoints.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_ca: None,
+            checkpoint_interval_secs: default_checkpoint_interval(),
+        }
+    }
+}
+
+fn default_checkpoint_interval() -> u64 {
+    300
+}
+
 /// Extra Landlock paths.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +174,9 @@ impl Config {
         }
         if self.approvals.ttl_secs < 60 {
             return Err("approvals.ttl_secs must be at least 60".into());
+        }
+        if self.audit.checkpoint_interval_secs < 5 {
+            return Err("audit.checkpoint_interval_secs must be at least 5".into());
         }
         if self.approvals.ca_approvers < 1 {
             return Err("approvals.ca_approvers must be at least 1".into());

@@ -82,6 +82,9 @@ pub enum RouteId {
     AuditQuery,
     AuditExport,
     AuditVerify,
+    AuditCheckpointCreate,
+    AuditCheckpointList,
+    CaCreate,
 }
 
 macro_rules! route {
@@ -182,6 +185,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "Roles and the permissions each grants"
     ),
     route!(CaList, GET, "/api/v1/cas", CaRead, "cas", 200, "List CAs"),
+    route!(CaCreate, POST, "/api/v1/cas", CaManage, "cas", 201, "Create an intermediate CA in the HSM through the signer (needs approval in production mode)"),
     route!(
         CaTree,
         GET,
@@ -443,6 +447,24 @@ pub const ROUTES: &[RouteSpec] = &[
         "audit",
         200,
         "Verify the stored chain"
+    ),
+    route!(
+        AuditCheckpointCreate,
+        POST,
+        "/api/v1/audit/checkpoints",
+        AuditRead,
+        "audit",
+        201,
+        "Have the signer sign the chain head now"
+    ),
+    route!(
+        AuditCheckpointList,
+        GET,
+        "/api/v1/audit/checkpoints",
+        AuditRead,
+        "audit",
+        200,
+        "Signed checkpoints, newest first"
     ),
 ];
 

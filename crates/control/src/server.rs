@@ -85,6 +85,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|p| p.detail)?;
     }
+    if let Some(ca) = config.audit.checkpoint_ca.clone() {
+        tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
+    }
     let (tls, about) = crate::tls::server_config(&config, &signer).await?;
     tracing::info!(certificate = %about, "listener certificate issued by the signer");
     let listener = TcpListener::bind(config.listen)

@@ -55,6 +55,9 @@ fn template(op: &str) -> Value {
         }
         "UserUpdate" => json!({"roles": ["no-such-role"]}),
         "ApiKeyCreate" => json!({"label": "", "expires_in_secs": 1}),
+        "CaCreate" => {
+            json!({"id": "new-ca", "parent": "no-such-ca", "subject": "CN=x", "algorithm": "ecdsa-p256", "validity_days": 1})
+        }
         _ => json!({}),
     }
 }

@@ -9,7 +9,7 @@
 use crate::state::{write_atomic, StateDir};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use strongroom_hsm::{Hsm, HsmError, KeyRef, Pkcs11Uri};
 use strongroom_types::{CaId, SignatureAlgorithm};
 use strongroom_x509::CaCertificate;
@@ -77,10 +77,10 @@ impl LoadedCa {
     }
 }
 
-/// All CAs, by id.
+/// All CAs, by id. CAs are added while the signer runs (`CreateCa`); none is removed.
 #[derive(Debug, Default)]
 pub struct CaRegistry {
-    cas: BTreeMap<CaId, LoadedCa>,
+    cas: RwLock<BTreeMap<CaId, Arc<LoadedCa>>>,
 }
 
 impl CaRegistry {
@@ -113,30 +113,61 @@ impl CaRegistry {
             }
             cas.insert(
                 id.clone(),
-                LoadedCa {
+                Arc::new(LoadedCa {
                     record: record.clone(),
                     cert: cert.clone(),
                     chain,
                     key: Mutex::new(None),
-                },
+                }),
             );
         }
-        Ok(CaRegistry { cas })
+        Ok(CaRegistry {
+            cas: RwLock::new(cas),
+        })
+    }
+
+    fn map(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<CaId, Arc<LoadedCa>>> {
+        self.cas.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A CA by id.
-    pub fn get(&self, id: &CaId) -> Option<&LoadedCa> {
-        self.cas.get(id)
+    pub fn get(&self, id: &CaId) -> Option<Arc<LoadedCa>> {
+        self.map().get(id).cloned()
     }
 
-    /// Every CA.
-    pub fn iter(&self) -> impl Iterator<Item = &LoadedCa> {
-        self.cas.values()
+    /// Every CA, by id.
+    pub fn iter(&self) -> std::vec::IntoIter<Arc<LoadedCa>> {
+        self.map().values().cloned().collect::<Vec<_>>().into_iter()
     }
 
     /// Whether a CA exists.
     pub fn contains(&self, id: &CaId) -> bool {
-        self.cas.contains_key(id)
+        self.map().contains_key(id)
+    }
+
+    /// Loads a CA that a live ceremony just stored and makes it usable at once. Its parent
+    /// must already be loaded.
+    pub fn add_stored(&self, state: &StateDir, id: &CaId) -> Result<Arc<LoadedCa>, String> {
+        let (record, cert) = read_ca(&state.ca(id))?;
+        let mut chain = vec![cert.der.clone()];
+        if let Some(p) = &record.parent {
+            let parent = self
+                .get(p)
+                .ok_or_else(|| format!("CA {id}: parent {p} is not loaded"))?;
+            chain.extend(parent.chain.iter().cloned());
+        }
+        let ca = Arc::new(LoadedCa {
+            record,
+            cert,
+            chain,
+            key: Mutex::new(None),
+        });
+        let mut map = self.cas.write().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(id) {
+            return Err(format!("CA {id} already exists"));
+        }
+        map.insert(id.clone(), ca.clone());
+        Ok(ca)
     }
 }
 

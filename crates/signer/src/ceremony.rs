@@ -82,6 +82,34 @@ impl CeremonyFile {
     pub fn parse(text: &str) -> Result<CeremonyFile, String> {
         let c: CeremonyFile =
             toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// An intermediate ceremony from a live `CreateCa` request.
+    pub fn from_request(r: strongroom_wire::CaCreation) -> Result<CeremonyFile, String> {
+        let c = CeremonyFile {
+            id: r.id,
+            subject: r.subject,
+            algorithm: r.algorithm,
+            signature: None,
+            validity_days: r.validity_days,
+            path_length: r.path_length,
+            parent: Some(r.parent),
+            permitted: r.permitted,
+            excluded: r.excluded,
+            issuance: IssuanceUrls {
+                crl_url: r.crl_url,
+                ocsp_url: r.ocsp_url,
+                ca_issuers_url: r.ca_issuers_url,
+            },
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let c = self;
         if c.validity_days == 0 {
             return Err("validity_days must be positive".into());
         }
@@ -107,7 +135,8 @@ impl CeremonyFile {
                 ));
             }
         }
-        Ok(c)
+        c.constraints()?;
+        Ok(())
     }
 
     fn constraints(&self) -> Result<Constraints, String> {
@@ -123,7 +152,8 @@ impl CeremonyFile {
     }
 }
 
-/// Runs a ceremony. `hsm` must be logged in to the token that holds (or will hold) the keys.
+/// Runs an offline ceremony (the signer stopped: this takes the journal lock). `hsm` must
+/// be logged in to the token that holds (or will hold) the keys.
 pub fn run(
     file: &CeremonyFile,
     state: &StateDir,
@@ -132,15 +162,29 @@ pub fn run(
     entropy: &dyn Entropy,
 ) -> Result<CeremonyOutcome, String> {
     let journal = Journal::open(&state.journal()).map_err(|e| e.to_string())?;
-    if state.ca(&file.id).join("ca.toml").exists() {
+    let registry = CaRegistry::load(state)?;
+    run_with(file, state, hsm, clock, entropy, &journal, &registry)
+}
+
+/// Runs a ceremony with the signer's open journal and CA registry (the live `CreateCa`
+/// operation, and [`run`]). The new CA is in `registry` when this returns.
+pub fn run_with(
+    file: &CeremonyFile,
+    state: &StateDir,
+    hsm: &Hsm,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+    journal: &Journal,
+    registry: &CaRegistry,
+) -> Result<CeremonyOutcome, String> {
+    if registry.contains(&file.id) || state.ca(&file.id).join("ca.toml").exists() {
         return Err(format!(
             "CA {} already exists in {}",
             file.id,
             state.ca(&file.id).display()
         ));
     }
-    let registry = CaRegistry::load(state)?;
-    let parent = match &file.parent {
+    let parent_arc = match &file.parent {
         Some(p) => Some(
             registry
                 .get(p)
@@ -148,6 +192,7 @@ pub fn run(
         ),
         None => None,
     };
+    let parent = parent_arc.as_deref();
     let now = clock.now();
     let not_after = now + i64::from(file.validity_days) * 86400;
     let constraints = file.constraints()?;
@@ -295,6 +340,7 @@ pub fn run(
         &constraints,
     );
     store_ca(state, &record, &cert_der, &transcript)?;
+    registry.add_stored(state, &file.id)?;
     journal
         .append_durable(now, "ceremony", &json!({
             "ca": file.id.as_str(), "parent": file.parent.as_ref().map(|p| p.as_str()), "key_uri": record.key_uri,

@@ -39,6 +39,8 @@ pub struct Signer {
     cas: CaRegistry,
     revocations: Mutex<RevocationStore>,
     crl_numbers: Mutex<()>,
+    ceremonies: Mutex<()>,
+    audit_keys: Mutex<()>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -81,6 +83,8 @@ impl Signer {
             cas,
             revocations: Mutex::new(revocations),
             crl_numbers: Mutex::new(()),
+            ceremonies: Mutex::new(()),
+            audit_keys: Mutex::new(()),
         })
     }
 
@@ -101,6 +105,10 @@ impl Signer {
 
     pub(crate) fn revocations(&self) -> MutexGuard<'_, RevocationStore> {
         self.revocations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn audit_key_lock(&self) -> MutexGuard<'_, ()> {
+        self.audit_keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn crl_number_lock(&self) -> MutexGuard<'_, ()> {
@@ -144,6 +152,8 @@ impl Signer {
             }
             Request::IssueCrl { ca } => crl::issue_crl(self, &ca),
             Request::RecordRevocation(r) => self.record_revocation(r),
+            Request::CreateCa(c) => self.create_ca(c),
+            Request::SignAuditCheckpoint(c) => crate::audit_key::sign_checkpoint(self, c),
         };
         match result {
             Ok(resp) => {
@@ -203,6 +213,33 @@ impl Signer {
                 detail: e.to_string(),
             })?;
         Ok(Response::PolicyAccepted { version })
+    }
+
+    fn create_ca(&self, c: strongroom_wire::CaCreation) -> Result<Response, SignerError> {
+        let bad = |detail: String| SignerError {
+            kind: ErrorKind::BadRequest,
+            detail,
+        };
+        let file = crate::ceremony::CeremonyFile::from_request(c).map_err(bad)?;
+        let hsm = self.hsm.get()?;
+        let _guard = self.ceremonies.lock().unwrap_or_else(|p| p.into_inner());
+        crate::ceremony::run_with(
+            &file,
+            &self.state,
+            &hsm,
+            self.clock.as_ref(),
+            self.entropy.as_ref(),
+            &self.journal,
+            &self.cas,
+        )
+        .map_err(bad)?;
+        let ca = self
+            .cas
+            .get(&file.id)
+            .ok_or_else(|| bad(format!("CA {} vanished after its ceremony", file.id)))?;
+        Ok(Response::CaCreated {
+            chain: ca.chain.clone(),
+        })
     }
 
     fn record_revocation(

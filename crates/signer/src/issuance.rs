@@ -127,6 +127,12 @@ pub fn plan_leaf(
         )));
     }
     for n in &names {
+        if crate::audit_key::is_reserved_name(n) {
+            return Err(denied(format!(
+                "{n}: the label {} is reserved for the signer's audit certificate",
+                strongroom_types::audit::AUDIT_NAME_LABEL
+            )));
+        }
         if !profile.allows_name(n) {
             return Err(denied(format!(
                 "profile {} does not allow the name {n}",
@@ -287,7 +293,7 @@ pub fn issue(
     })?;
     let now = signer.clock.now();
     let serial = fresh_serial(signer.entropy.as_ref()).map_err(internal)?;
-    let plan = plan_leaf(&profile, ca, &key, &request, now, serial.clone())?;
+    let plan = plan_leaf(&profile, &ca, &key, &request, now, serial.clone())?;
     let tbs = plan.to_tbs_der().map_err(|e| bad_request(e.to_string()))?;
     let tbs_hash = hex::encode(Sha256::digest(&tbs));
     let linted = lint_certificate(tbs, Issuer::Ca(&ca.cert))

@@ -6,6 +6,7 @@
 //!
 //! Only this crate (and the ceremony/bench binaries it ships) links `strongroom-hsm`.
 
+pub mod audit_key;
 pub mod ca;
 pub mod ceremony;
 pub mod clock;

@@ -31,7 +31,7 @@ pub struct StateDir {
 impl StateDir {
     /// Opens the state directory, creating it and its subdirectories with mode 0700.
     pub fn open(root: &Path) -> io::Result<StateDir> {
-        for sub in ["", "journal", "cas", "revocations", "crl"] {
+        for sub in ["", "journal", "cas", "revocations", "crl", "audit"] {
             let dir = root.join(sub);
             if !dir.exists() {
                 fs::DirBuilder::new()

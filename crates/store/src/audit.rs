@@ -128,6 +128,58 @@ impl Store {
         rows.iter().map(row_to_event).collect()
     }
 
+    /// Records a signed checkpoint (`signed` is the exported JSON form). The head hash
+    /// must be the stored event's, so a checkpoint never vouches for a chain we lack.
+    pub async fn insert_checkpoint(
+        &self,
+        seq: i64,
+        head_hash: &str,
+        signed: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let stored = self.audit_events(seq, seq).await?;
+        match stored.first() {
+            Some(e) if e.hash == head_hash => {}
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "checkpoint for event {seq} does not match the stored chain"
+                )))
+            }
+        }
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, head_hash, at, signed) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(head_hash.to_string())
+        .bind(at)
+        .bind(signed.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Checkpoints covering events `from..=to`, as (seq, signed JSON), in order.
+    pub async fn checkpoints(&self, from: i64, to: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        sqlx::query(
+            "SELECT seq, signed FROM audit_checkpoints WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("seq")?, r.try_get("signed")?)))
+        .collect()
+    }
+
+    /// The newest checkpoint's seq (0 when there is none).
+    pub async fn last_checkpoint_seq(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_checkpoints")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(r.try_get("seq")?)
+    }
+
     /// The head: (last seq, last hash).
     pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
         let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")

@@ -137,3 +137,99 @@ pub fn verify_events(
     }
     Ok(())
 }
+
+/// First line of every signed checkpoint statement (domain separation: these bytes can be
+/// nothing but a Strongroom audit checkpoint).
+pub const CHECKPOINT_PREFIX: &str = "strongroom-audit-checkpoint-v1";
+
+/// The first DNS label of the audit key certificate's only name. The signer refuses to put
+/// a name starting with this label into any other certificate, so a certificate that
+/// carries it can only be the signer's own audit certificate.
+pub const AUDIT_NAME_LABEL: &str = "strongroom-audit-checkpoint";
+
+/// What a checkpoint states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointFacts {
+    /// The CA that certifies the audit key.
+    pub ca: String,
+    /// Sequence number of the chain head it covers.
+    pub seq: u64,
+    /// Hash of that event.
+    pub head_hash: String,
+    /// When the signer signed it (Unix seconds).
+    pub signed_at: i64,
+}
+
+impl CheckpointFacts {
+    /// The exact text that is signed.
+    pub fn statement(&self) -> String {
+        format!(
+            "{CHECKPOINT_PREFIX}\nca={}\nseq={}\nhead={}\nsigned_at={}\n",
+            self.ca, self.seq, self.head_hash, self.signed_at
+        )
+    }
+
+    /// Parses a statement; it must re-encode to exactly the same text.
+    pub fn parse(text: &str) -> Result<CheckpointFacts, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(CHECKPOINT_PREFIX) {
+            return Err("not a Strongroom audit checkpoint statement".into());
+        }
+        let mut field = |name: &str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| l.strip_prefix('='))
+                .map(str::to_string)
+                .ok_or_else(|| format!("checkpoint statement lacks {name}="))
+        };
+        let facts = CheckpointFacts {
+            ca: field("ca")?,
+            seq: field("seq")?
+                .parse()
+                .map_err(|_| "checkpoint seq is not a number")?,
+            head_hash: field("head")?,
+            signed_at: field("signed_at")?
+                .parse()
+                .map_err(|_| "checkpoint signed_at is not a number")?,
+        };
+        if facts.statement() != text {
+            return Err("checkpoint statement is not in canonical form".into());
+        }
+        Ok(facts)
+    }
+}
+
+/// A signed checkpoint as exported: statement, DER signature and the audit certificate
+/// with its chain (hex DER), one JSON line `{"checkpoint": …}` in an audit export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedCheckpoint {
+    /// The signed text.
+    pub statement: String,
+    /// ECDSA P-256 SHA-256 signature, DER, hex.
+    pub signature: String,
+    /// Audit certificate, DER, hex.
+    pub certificate: String,
+    /// Its chain (issuing CA first, root last), DER, hex.
+    pub chain: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_statement_round_trips_and_is_strict() {
+        let f = CheckpointFacts {
+            ca: "issuing".into(),
+            seq: 42,
+            head_hash: "ab".repeat(32),
+            signed_at: 1_800_000_000,
+        };
+        assert_eq!(CheckpointFacts::parse(&f.statement()).unwrap(), f);
+        assert!(CheckpointFacts::parse(&f.statement().replace("seq=42", "seq=042")).is_err());
+        assert!(CheckpointFacts::parse(&format!("{}x", f.statement())).is_err());
+        assert!(CheckpointFacts::parse("hello").is_err());
+    }
+}

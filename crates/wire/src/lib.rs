@@ -16,6 +16,7 @@ mod message;
 pub use client::{ClientError, SignerClient};
 pub use frame::{decode_payload, encode_frame, read_frame, Frame, WireError, MAX_FRAME, VERSION};
 pub use message::{
-    CaSummary, ErrorKind, HealthReport, IssuanceRequest, IssuedCertificate, Operation, Request,
-    Response, RevocationRecord, SignerError, SubjectKey,
+    CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
+    IssuedCertificate, Operation, Request, Response, RevocationRecord, SignedCheckpoint,
+    SignerError, SubjectKey,
 };

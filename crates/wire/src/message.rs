@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use strongroom_types::{CaId, Policy, ProfileName, RequestedName, RevocationReason, Serial};
+use strongroom_types::{
+    CaId, KeyAlgorithm, Policy, ProfileName, RequestedName, RevocationReason, Serial,
+};
 
 /// A request to the signer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,12 @@ pub enum Request {
     },
     /// Record a revocation (control only); it appears on the next CRL.
     RecordRevocation(RevocationRecord),
+    /// Create an intermediate CA under an existing one, its key generated in the HSM
+    /// (control only, after two-person approval in production mode).
+    CreateCa(CaCreation),
+    /// Sign a statement over the audit chain's head with the audit key certified by `ca`
+    /// (control only).
+    SignAuditCheckpoint(CheckpointRequest),
 }
 
 /// The operations, as named in the signer's allow-list.
@@ -51,17 +59,23 @@ pub enum Operation {
     IssueCrl,
     /// [`Request::RecordRevocation`].
     RecordRevocation,
+    /// [`Request::CreateCa`].
+    CreateCa,
+    /// [`Request::SignAuditCheckpoint`].
+    SignAuditCheckpoint,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 8] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
         Operation::IssueCertificate,
         Operation::IssueCrl,
         Operation::RecordRevocation,
+        Operation::CreateCa,
+        Operation::SignAuditCheckpoint,
     ];
 
     /// Stable name used in configuration.
@@ -73,6 +87,8 @@ impl Operation {
             Operation::IssueCertificate => "IssueCertificate",
             Operation::IssueCrl => "IssueCrl",
             Operation::RecordRevocation => "RecordRevocation",
+            Operation::CreateCa => "CreateCa",
+            Operation::SignAuditCheckpoint => "SignAuditCheckpoint",
         }
     }
 
@@ -92,6 +108,8 @@ impl Request {
             Request::IssueCertificate(_) => Operation::IssueCertificate,
             Request::IssueCrl { .. } => Operation::IssueCrl,
             Request::RecordRevocation(_) => Operation::RecordRevocation,
+            Request::CreateCa(_) => Operation::CreateCa,
+            Request::SignAuditCheckpoint(_) => Operation::SignAuditCheckpoint,
         }
     }
 
@@ -123,8 +141,63 @@ impl Request {
                     r.ca, r.serial, r.reason
                 )
             }
+            Request::CreateCa(c) => format!("CreateCa id={} parent={}", c.id, c.parent),
+            Request::SignAuditCheckpoint(c) => {
+                format!("SignAuditCheckpoint ca={} seq={}", c.ca, c.seq)
+            }
         }
     }
+}
+
+/// A new intermediate CA (the fields of a ceremony file; see docs/ceremony.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaCreation {
+    /// Id of the new CA.
+    pub id: CaId,
+    /// The CA that signs it.
+    pub parent: CaId,
+    /// Subject DN, RFC 4514.
+    pub subject: String,
+    /// Key algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Validity in days (within the parent's).
+    pub validity_days: u32,
+    /// pathLenConstraint (default: one below the parent's).
+    pub path_length: Option<u8>,
+    /// Permitted subtrees (`dns:…`, `ip:…/n`, `email:…`), a subset of the parent's.
+    pub permitted: Vec<String>,
+    /// Excluded subtrees.
+    pub excluded: Vec<String>,
+    /// CRL URL written into what it issues.
+    pub crl_url: Option<String>,
+    /// OCSP URL written into what it issues.
+    pub ocsp_url: Option<String>,
+    /// caIssuers URL written into what it issues.
+    pub ca_issuers_url: Option<String>,
+}
+
+/// What an audit checkpoint covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRequest {
+    /// The CA that certifies the audit key.
+    pub ca: CaId,
+    /// Sequence number of the chain head.
+    pub seq: u64,
+    /// Hash of the chain head (64 lowercase hex digits).
+    pub head_hash: String,
+}
+
+/// A signed audit checkpoint, verifiable offline with the CA chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCheckpoint {
+    /// The exact bytes signed (UTF-8 text, see `strongroom_types::audit::checkpoint_statement`).
+    pub statement: String,
+    /// ECDSA P-256 SHA-256 signature (DER) over `statement`.
+    pub signature: Vec<u8>,
+    /// The audit key's certificate, DER.
+    pub certificate: Vec<u8>,
+    /// Its issuing chain up to the root, DER.
+    pub chain: Vec<Vec<u8>>,
 }
 
 /// A structured issuance request.
@@ -194,6 +267,13 @@ pub enum Response {
     },
     /// Any failure.
     Error(SignerError),
+    /// The new CA's certificate and chain (CA first, root last).
+    CaCreated {
+        /// Chain, DER.
+        chain: Vec<Vec<u8>>,
+    },
+    /// A signed audit checkpoint.
+    AuditCheckpoint(SignedCheckpoint),
 }
 
 /// The signer's health.

@@ -46,6 +46,24 @@ fn requests() -> Vec<Request> {
             revoked_at: 1_790_000_000,
             invalidity_date: None,
         }),
+        Request::CreateCa(CaCreation {
+            id: "issuing-2".parse().unwrap(),
+            parent: "root".parse().unwrap(),
+            subject: "CN=Second Issuing CA".into(),
+            algorithm: strongroom_types::KeyAlgorithm::EcdsaP256,
+            validity_days: 365,
+            path_length: Some(0),
+            permitted: vec!["dns:lab.test".into()],
+            excluded: vec![],
+            crl_url: Some("http://127.0.0.1:8080/crl/issuing-2.crl".into()),
+            ocsp_url: None,
+            ca_issuers_url: None,
+        }),
+        Request::SignAuditCheckpoint(CheckpointRequest {
+            ca: "issuing".parse().unwrap(),
+            seq: 42,
+            head_hash: "ab".repeat(32),
+        }),
     ]
 }
 
@@ -63,6 +81,15 @@ fn responses() -> Vec<Response> {
         Response::Error(SignerError {
             kind: ErrorKind::PolicyDenied,
             detail: "unknown profile".into(),
+        }),
+        Response::CaCreated {
+            chain: vec![csr(), csr()],
+        },
+        Response::AuditCheckpoint(SignedCheckpoint {
+            statement: "strongroom-audit-checkpoint-v1".into(),
+            signature: vec![0x30, 0x00],
+            certificate: csr(),
+            chain: vec![csr()],
         }),
     ]
 }

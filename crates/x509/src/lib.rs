@@ -9,6 +9,7 @@
 mod algorithm;
 mod ca;
 mod certificate;
+mod chain;
 mod crl;
 mod csr;
 mod der_walk;
@@ -23,6 +24,7 @@ mod verify;
 pub use algorithm::{key_algorithm_of_spki, signature_algorithm_identifier};
 pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
+pub use chain::{verify_chain, verify_checkpoint};
 pub use crl::{build_crl, CrlEntry, CrlPlan};
 pub use csr::{parse_csr, VerifiedCsr};
 pub use error::X509Error;

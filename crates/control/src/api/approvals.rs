@@ -192,6 +192,7 @@ async fn execute(app: &App, r: &ApprovalRequest) -> ApiResult<Value> {
                 serde_json::from_value(payload).map_err(Problem::internal)?;
             certificates::execute_issue(app, &actor, &r.requested_by, &issuance).await
         }
+        "ca.create" => cas::execute_create(app, &actor, &payload).await,
         "ca.retire" => {
             let ca: CaId = payload["ca"]
                 .as_str()

@@ -2,14 +2,18 @@
 //! per line, verifiable offline with `strongroom audit verify FILE`), verify.
 
 use crate::app::App;
+use crate::auth::Principal;
 use crate::input::Params;
 use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use strongroom_types::audit::ExportedCheckpoint;
+use strongroom_types::CaId;
+use strongroom_wire::{CheckpointRequest, Request, Response};
 
 /// Query of `GET /audit`.
 #[derive(Debug, Deserialize)]
@@ -83,7 +87,98 @@ pub async fn export(
         }
         next = batch.last().map(|e| e.seq + 1).unwrap_or(to + 1);
     }
+    for (_, signed) in app.store.checkpoints(from, to).await? {
+        out.push_str(&format!("{{\"checkpoint\":{signed}}}\n"));
+    }
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out))
+}
+
+/// Asks the signer for a checkpoint over the current head and stores it; `None` when
+/// the head is already covered or the chain is empty.
+pub async fn checkpoint_now(app: &App, ca: &CaId) -> ApiResult<Option<Value>> {
+    let (seq, hash) = app.store.audit_head().await?;
+    if seq == 0 || app.store.last_checkpoint_seq().await? >= seq {
+        return Ok(None);
+    }
+    let request = Request::SignAuditCheckpoint(CheckpointRequest {
+        ca: ca.clone(),
+        seq: seq as u64,
+        head_hash: hash.clone(),
+    });
+    let signed = match app.signer.call(request).await? {
+        Response::AuditCheckpoint(s) => s,
+        other => {
+            return Err(Problem::internal(format!(
+                "unexpected signer answer {other:?}"
+            )))
+        }
+    };
+    let exported = ExportedCheckpoint {
+        statement: signed.statement,
+        signature: hex::encode(&signed.signature),
+        certificate: hex::encode(&signed.certificate),
+        chain: signed.chain.iter().map(hex::encode).collect(),
+    };
+    let text = serde_json::to_string(&exported).map_err(Problem::internal)?;
+    app.store
+        .insert_checkpoint(seq, &hash, &text, app.now())
+        .await?;
+    Ok(Some(
+        json!({"seq": seq, "head_hash": hash, "checkpoint": exported}),
+    ))
+}
+
+/// Signs a checkpoint now (with `audit.checkpoint_ca`).
+pub async fn create_checkpoint(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let ca = app.config.audit.checkpoint_ca.clone().ok_or_else(|| {
+        Problem::conflict("no audit.checkpoint_ca is configured; set it in control.toml")
+    })?;
+    match checkpoint_now(&app, &ca).await? {
+        Some(v) => {
+            app.audit_ok(
+                &who,
+                "audit.checkpoint",
+                &format!("audit:{}", v["seq"]),
+                "signed by the signer's audit key",
+            )
+            .await?;
+            Ok((StatusCode::CREATED, Json(v)))
+        }
+        None => Err(Problem::conflict(
+            "the chain head is already covered by a checkpoint",
+        )),
+    }
+}
+
+/// The newest checkpoints (at most 100), newest first.
+pub async fn list_checkpoints(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let (head, _) = app.store.audit_head().await?;
+    let mut all = app.store.checkpoints((head - 100_000).max(1), head).await?;
+    all.reverse();
+    all.truncate(100);
+    let items: Vec<Value> = all
+        .iter()
+        .map(|(seq, signed)| json!({"seq": seq, "checkpoint": serde_json::from_str::<Value>(signed).unwrap_or(Value::Null)}))
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+/// Runs forever: a checkpoint every `checkpoint_interval_secs` when the chain has grown.
+pub async fn checkpoint_loop(app: App, ca: CaId) {
+    let every = std::time::Duration::from_secs(app.config.audit.checkpoint_interval_secs);
+    loop {
+        tokio::time::sleep(every).await;
+        match checkpoint_now(&app, &ca).await {
+            Ok(Some(v)) => tracing::info!(seq = %v["seq"], "audit checkpoint signed"),
+            Ok(None) => {}
+            Err(p) => {
+                tracing::warn!(detail = %p.detail, "audit checkpoint failed; retrying next interval")
+            }
+        }
+    }
 }
 
 /// Verifies the whole stored chain.

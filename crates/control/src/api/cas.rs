@@ -6,16 +6,17 @@
 use crate::api::approvals::{file_request, Filed};
 use crate::app::App;
 use crate::auth::Principal;
-use crate::input::Segments;
+use crate::input::{Body, Segments};
 use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use strongroom_store::{CaRecord, CaState};
-use strongroom_types::CaId;
-use strongroom_wire::{Request, Response};
+use strongroom_store::{AuditOutcome, CaRecord, CaState, StoreError};
+use strongroom_types::{CaId, KeyAlgorithm};
+use strongroom_wire::{CaCreation, Request, Response};
 
 /// The JSON view of a CA.
 pub fn view(ca: &CaRecord) -> Value {
@@ -98,6 +99,140 @@ pub async fn chain(
             "unexpected signer answer {other:?}"
         ))),
     }
+}
+
+/// Body of `POST /cas`: an intermediate ceremony (docs/ceremony.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCa {
+    id: CaId,
+    parent: CaId,
+    subject: String,
+    algorithm: KeyAlgorithm,
+    validity_days: u32,
+    #[serde(default)]
+    path_length: Option<u8>,
+    #[serde(default)]
+    permitted: Vec<String>,
+    #[serde(default)]
+    excluded: Vec<String>,
+    #[serde(default)]
+    crl_url: Option<String>,
+    #[serde(default)]
+    ocsp_url: Option<String>,
+    #[serde(default)]
+    ca_issuers_url: Option<String>,
+}
+
+/// Creates an intermediate CA through the signer (its key made in the HSM); in production
+/// mode this files an approval request instead (202).
+pub async fn create(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Body(req): Body<CreateCa>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if req.subject.is_empty() || req.subject.len() > 512 {
+        return Err(Problem::bad_request(
+            "subject must be an RFC 4514 name of 1 to 512 characters",
+        ));
+    }
+    if req.validity_days == 0 || req.validity_days > 36_500 {
+        return Err(Problem::bad_request(
+            "validity_days must be between 1 and 36500",
+        ));
+    }
+    if req.permitted.len() + req.excluded.len() > 100 {
+        return Err(Problem::bad_request("at most 100 name constraints"));
+    }
+    match app.store.ca(&req.id).await {
+        Ok(_) => return Err(Problem::conflict(format!("CA {} already exists", req.id))),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let parent = match app.store.ca(&req.parent).await {
+        Ok(p) => p,
+        Err(StoreError::NotFound(_)) => {
+            return Err(Problem::bad_request(format!(
+                "parent CA {} does not exist",
+                req.parent
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if parent.state != CaState::Active {
+        return Err(Problem::conflict(format!(
+            "parent CA {} is {}",
+            parent.id,
+            parent.state.as_str()
+        )));
+    }
+    if app.config.production {
+        let payload = serde_json::to_value(&req).map_err(Problem::internal)?;
+        let Filed { id } = file_request(
+            &app,
+            &who,
+            "ca.create",
+            &payload,
+            app.config.approvals.ca_approvers,
+        )
+        .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"approval": id, "state": "pending"})),
+        ));
+    }
+    let v = execute_create(
+        &app,
+        &who.actor(),
+        &serde_json::to_value(&req).map_err(Problem::internal)?,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Runs the ceremony in the signer and mirrors the new CA into the store.
+pub async fn execute_create(app: &App, actor: &str, payload: &Value) -> ApiResult<Value> {
+    let req: CreateCa =
+        serde_json::from_value(payload.clone()).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let creation = CaCreation {
+        id: req.id.clone(),
+        parent: req.parent.clone(),
+        subject: req.subject.clone(),
+        algorithm: req.algorithm,
+        validity_days: req.validity_days,
+        path_length: req.path_length,
+        permitted: req.permitted.clone(),
+        excluded: req.excluded.clone(),
+        crl_url: req.crl_url.clone(),
+        ocsp_url: req.ocsp_url.clone(),
+        ca_issuers_url: req.ca_issuers_url.clone(),
+    };
+    let target = format!("ca:{}", req.id);
+    match app.signer.call(Request::CreateCa(creation)).await {
+        Ok(Response::CaCreated { .. }) => {}
+        Ok(other) => {
+            return Err(Problem::internal(format!(
+                "unexpected signer answer {other:?}"
+            )))
+        }
+        Err(p) => {
+            app.audit(actor, "ca.create", &target, AuditOutcome::Denied, &p.detail)
+                .await?;
+            return Err(p);
+        }
+    }
+    crate::bootstrap::sync_cas(&app.store, &app.signer, app.now())
+        .await
+        .map_err(Problem::internal)?;
+    app.audit(
+        actor,
+        "ca.create",
+        &target,
+        AuditOutcome::Ok,
+        format!("parent {}; key generated in the HSM", req.parent),
+    )
+    .await?;
+    Ok(view(&app.store.ca(&req.id).await?))
 }
 
 /// Retires a CA: it issues nothing more through control. In production mode this files an

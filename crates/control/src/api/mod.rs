@@ -62,5 +62,8 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         AuditQuery => get(audit::query),
         AuditExport => get(audit::export),
         AuditVerify => get(audit::verify),
+        AuditCheckpointCreate => post(audit::create_checkpoint),
+        AuditCheckpointList => get(audit::list_checkpoints),
+        CaCreate => post(cas::create),
     }
 }

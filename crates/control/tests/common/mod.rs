@@ -33,23 +33,25 @@ ocsp_url = "http://127.0.0.1:8080/ocsp"
 ca_issuers_url = "http://127.0.0.1:8080/ca/issuing.der"
 "#;
 
-/// A workspace binary next to this test's target directory; built on demand when a
-/// focused `cargo test -p strongroom-control` did not build it.
+/// A workspace binary next to this test's target directory, brought up to date once per
+/// test process (a focused `cargo test -p strongroom-control` does not build the others).
 pub fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_strongroom-control"))
         .parent()
         .unwrap()
         .to_path_buf();
-    let path = dir.join(name);
-    if !path.is_file() {
+    let mut built = BUILT.lock().unwrap();
+    if !built.iter().any(|b| b == name) {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--bin", name])
+            .args(["build", "-q", "--bin", name])
             .current_dir(strongroom_testkit::repo_root())
             .status()
             .unwrap();
         assert!(status.success(), "cargo build --bin {name} failed");
+        built.push(name.to_string());
     }
-    path
+    dir.join(name)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
