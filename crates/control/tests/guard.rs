@@ -138,3 +138,14 @@ fn every_route_is_served_and_guarded() {
         .json();
     assert!(anon_denials["items"].as_array().unwrap().len() >= guarded);
 }
+
+#[test]
+fn docs_list_every_route_and_the_example_config_loads() {
+    let root = strongroom_testkit::repo_root();
+    let doc = std::fs::read_to_string(root.join("docs/control.md")).unwrap();
+    for r in ROUTES {
+        let entry = format!("`{} {}`", r.method, r.path);
+        assert!(doc.contains(&entry), "docs/control.md does not list {entry}");
+    }
+    strongroom_control::Config::load(&root.join("docs/control.example.toml")).unwrap();
+}
