@@ -34,3 +34,6 @@ GRANT SELECT, INSERT, UPDATE ON jobs TO strongroom_control;
 
 -- signed audit checkpoints: control records them; nobody rewrites them.
 GRANT SELECT, INSERT ON audit_checkpoints TO strongroom_control;
+
+-- the daemons check that the schema is current at start (they cannot migrate it).
+GRANT SELECT ON _sqlx_migrations TO strongroom_control, strongroom_front;

@@ -21,6 +21,10 @@ pub struct Config {
     /// Name of an environment variable that holds the database URL.
     #[serde(default)]
     pub database_url_env: Option<String>,
+    /// Apply pending migrations at start (SQLite, development). With a narrow PostgreSQL
+    /// role set this to false and run `strongroom-control migrate` as the schema owner.
+    #[serde(default = "default_true")]
+    pub migrate_on_start: bool,
     /// The signer's Unix socket.
     pub signer_socket: PathBuf,
     /// Production mode: CA retirement and creation always need two-person approval.
@@ -64,6 +68,10 @@ pub struct TlsConfig {
     /// in the inventory, unrevoked, with an `owner` naming an enabled user.
     #[serde(default)]
     pub client_auth_cas: Vec<CaId>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_tls_validity() -> u64 {

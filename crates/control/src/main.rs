@@ -34,6 +34,13 @@ enum Command {
         /// Configuration file (its database URL is used).
         #[arg(long)]
         config: PathBuf,
+        /// Database URL of the schema owner (default: the configuration's); the daemons
+        /// then run with their own narrow roles.
+        #[arg(long, env = "STRONGROOM_OWNER_DATABASE_URL", hide_env_values = true)]
+        owner_url: Option<String>,
+        /// Also create the per-daemon PostgreSQL roles and grants (migrations/postgres/roles.sql).
+        #[arg(long)]
+        roles: bool,
     },
 }
 
@@ -133,13 +140,27 @@ fn main() -> ExitCode {
             sandbox(&config, &c)?;
             runtime()?.block_on(strongroom_control::server::run(c))
         }),
-        Command::Migrate { config } => Config::load(&config).and_then(|c| {
-            let url = c.database_url()?;
+        Command::Migrate {
+            config,
+            owner_url,
+            roles,
+        } => Config::load(&config).and_then(|c| {
+            let url = match owner_url {
+                Some(u) => u,
+                None => c.database_url()?,
+            };
             runtime()?.block_on(async {
                 let store = strongroom_store::Store::connect(&url)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("database schema is up to date ({:?})", store.backend());
+                if roles {
+                    store
+                        .apply_postgres_roles()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("roles strongroom_control and strongroom_front granted");
+                }
                 store.close().await;
                 Ok(())
             })

@@ -44,7 +44,17 @@ async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
 /// Connects, bootstraps and serves until a termination signal.
 pub async fn run(config: Config) -> Result<(), String> {
     let url = config.database_url()?;
-    let store = Store::connect(&url).await.map_err(|e| e.to_string())?;
+    let store = if config.migrate_on_start {
+        Store::connect(&url).await.map_err(|e| e.to_string())?
+    } else {
+        let store = Store::connect_without_migrating(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !store.schema_is_current().await.map_err(|e| e.to_string())? {
+            return Err("the database schema is older than this build: run `strongroom-control migrate --config FILE` with the schema owner's database URL".into());
+        }
+        store
+    };
     let signer = SignerLink::new(config.signer_socket.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     wait_for_signer(&signer).await?;

@@ -145,7 +145,10 @@ fn docs_list_every_route_and_the_example_config_loads() {
     let doc = std::fs::read_to_string(root.join("docs/control.md")).unwrap();
     for r in ROUTES {
         let entry = format!("`{} {}`", r.method, r.path);
-        assert!(doc.contains(&entry), "docs/control.md does not list {entry}");
+        assert!(
+            doc.contains(&entry),
+            "docs/control.md does not list {entry}"
+        );
     }
     strongroom_control::Config::load(&root.join("docs/control.example.toml")).unwrap();
 }

@@ -29,7 +29,7 @@ pub use jobs::{Job, JobState};
 pub use profiles::ProfileRecord;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -91,6 +91,35 @@ impl Store {
             .await
             .map_err(|e| StoreError::Backend(format!("{backend:?}: cannot connect: {e}")))?;
         Ok(Store { pool, backend })
+    }
+
+    /// Whether every migration this build knows has been applied (a daemon running with a
+    /// narrow database role cannot migrate; it checks this instead and refuses to start on
+    /// an older schema).
+    pub async fn schema_is_current(&self) -> Result<bool, StoreError> {
+        let newest = migrate::newest_version(self.backend);
+        let applied: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot read the schema version: {e}")))?
+        .try_get("v")?;
+        Ok(applied >= newest)
+    }
+
+    /// Creates the per-daemon PostgreSQL roles and their grants
+    /// (`migrations/postgres/roles.sql`); needs a superuser or the schema owner.
+    pub async fn apply_postgres_roles(&self) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Err(StoreError::Invalid(
+                "per-daemon roles exist only on PostgreSQL".into(),
+            ));
+        }
+        self.pool
+            .execute(sqlx::AssertSqlSafe(migrate::POSTGRES_ROLES))
+            .await?;
+        Ok(())
     }
 
     /// The backend.

@@ -53,6 +53,18 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Per-daemon roles and grants (PostgreSQL), applied by `strongroom-control migrate --roles`.
+pub(crate) const POSTGRES_ROLES: &str = include_str!("../../../migrations/postgres/roles.sql");
+
+/// The newest migration version this build carries.
+pub(crate) fn newest_version(backend: Backend) -> i64 {
+    let list = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    list.iter().map(|(v, _, _)| *v).max().unwrap_or(0)
+}
+
 /// The migrator for a backend.
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let list = match backend {

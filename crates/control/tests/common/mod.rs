@@ -131,17 +131,21 @@ impl Control {
         let admin_pw = dir.join("admin-password");
         std::fs::write(&admin_pw, ADMIN_PASSWORD).unwrap();
         std::fs::set_permissions(&admin_pw, std::fs::Permissions::from_mode(0o400)).unwrap();
-        let (url, pg_db) = match db {
+        // PostgreSQL as in production: the schema owner migrates and grants, control runs
+        // with its own narrow role and does not migrate.
+        let (url, pg_db, migrate_on_start) = match db {
             Db::Sqlite => (
                 format!("sqlite://{}?mode=rwc", dir.join("control.db").display()),
                 None,
+                true,
             ),
             Db::Postgres => {
                 let name = format!("sr_control_{}_{}", std::process::id(), free_port());
                 psql(&format!("CREATE DATABASE {name}"));
                 (
-                    format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    format!("postgres://strongroom_control@127.0.0.1:5432/{name}"),
                     Some(name),
+                    false,
                 )
             }
         };
@@ -151,13 +155,29 @@ impl Control {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\nsigner_socket = {socket:?}\nallow_root = true\n{extra}\n\n\
+                "listen = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\nmigrate_on_start = {migrate_on_start}\nsigner_socket = {socket:?}\nallow_root = true\n{extra}\n\n\
                  [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\nclient_auth_cas = [\"issuing\"]\n\n\
                  [bootstrap]\nadmin_password_file = {admin_pw:?}\nbreak_glass_file = {break_glass_file:?}\npolicy_file = {policy:?}\n",
                 socket = pki.socket,
             ),
         )
         .unwrap();
+        if let Some(name) = &pg_db {
+            let out = Command::new(env!("CARGO_BIN_EXE_strongroom-control"))
+                .args(["migrate", "--roles", "--config"])
+                .arg(&config)
+                .args([
+                    "--owner-url",
+                    &format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "migrate: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let mut c = Control {
             pki,
             signer,
