@@ -150,7 +150,7 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
         db = l.dir.join("control/control.db").display(),
         socket = l.socket(),
         admin = l.admin_password(),
-        glass = l.dir.join("secrets/break-glass.txt"),
+        glass = l.dir.join("control/break-glass.txt"),
         policy = l.config("policy.toml"),
     )
 }

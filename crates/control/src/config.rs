@@ -148,16 +148,33 @@ fn default_checkpoint_interval() -> u64 {
     300
 }
 
-/// Extra Landlock paths.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The sandbox: Landlock and seccomp on by default; extra Landlock paths.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxConfig {
+    /// Landlock filesystem rules.
+    #[serde(default = "default_true")]
+    pub landlock: bool,
+    /// The seccomp system-call allow-list.
+    #[serde(default = "default_true")]
+    pub seccomp: bool,
     /// Read-only paths.
     #[serde(default)]
     pub read_only: Vec<PathBuf>,
     /// Read-write paths.
     #[serde(default)]
     pub read_write: Vec<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            landlock: true,
+            seccomp: true,
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+        }
+    }
 }
 
 impl Config {

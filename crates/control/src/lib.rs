@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod problem;
 pub mod rbac;
 pub mod routes;
+pub mod sandbox;
 pub mod server;
 pub mod signer_link;
 pub mod tls;

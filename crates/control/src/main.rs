@@ -6,10 +6,9 @@
 //! dumps, no_new_privs, Landlock) is applied before the async runtime starts any thread.
 
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use strongroom_control::Config;
-use strongroom_sandbox::landlock::{restrict_paths, Enforcement, PathPolicy};
 
 #[derive(Parser)]
 #[command(name = "strongroom-control", version, about = "Strongroom control API")]
@@ -29,6 +28,16 @@ enum Command {
         #[arg(long)]
         check_config: bool,
     },
+    /// Apply the sandbox exactly as `run` does, then try to open each probe path and an IPv4
+    /// socket, and print what happened (for operators and tests).
+    SandboxCheck {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Paths to try to open.
+        #[arg(long = "probe")]
+        probes: Vec<PathBuf>,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         /// Configuration file (its database URL is used).
@@ -42,70 +51,6 @@ enum Command {
         #[arg(long)]
         roles: bool,
     },
-}
-
-const SYSTEM_READ_ONLY: &[&str] = &[
-    "/usr",
-    "/lib",
-    "/lib64",
-    "/etc",
-    "/dev/null",
-    "/dev/urandom",
-    "/sys/devices/system/cpu",
-    "/proc/self",
-];
-
-fn parent(p: &Path) -> PathBuf {
-    p.parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-/// Landlock: system files and the configuration read-only; the SQLite directory, the
-/// signer socket's directory and configured paths read-write; TCP left to the firewall
-/// and the systemd unit (control must listen).
-fn sandbox(config_path: &Path, config: &Config) -> Result<(), String> {
-    if let Some(user) = &config.user {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            strongroom_sandbox::drop_privileges(user).map_err(|e| e.to_string())?;
-        }
-    }
-    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
-    let mut read_only: Vec<PathBuf> = SYSTEM_READ_ONLY.iter().map(PathBuf::from).collect();
-    read_only.push(parent(config_path));
-    read_only.extend(config.sandbox.read_only.iter().cloned());
-    if let Some(f) = &config.bootstrap.admin_password_file {
-        read_only.push(f.clone());
-    }
-    if let Some(f) = &config.bootstrap.policy_file {
-        read_only.push(f.clone());
-    }
-    let mut read_write = vec![parent(&config.signer_socket)];
-    if let Some(f) = &config.bootstrap.break_glass_file {
-        read_write.push(parent(f));
-    }
-    if let Ok(url) = config.database_url() {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            let path = path.split('?').next().unwrap_or(path);
-            read_write.push(parent(Path::new(path)));
-        }
-    }
-    read_write.extend(config.sandbox.read_write.iter().cloned());
-    match restrict_paths(&PathPolicy {
-        read_only,
-        read_write,
-        allow_tcp: true,
-    })
-    .map_err(|e| e.to_string())?
-    {
-        Enforcement::Full => tracing::info!("landlock: fully enforced"),
-        Enforcement::Partial => tracing::warn!("landlock: PARTIALLY enforced (older kernel ABI)"),
-        Enforcement::None => tracing::error!("landlock: NOT enforced (kernel without Landlock)"),
-    }
-    Ok(())
 }
 
 fn init_logging() {
@@ -137,8 +82,15 @@ fn main() -> ExitCode {
                 println!("{}: ok", config.display());
                 return Ok(());
             }
-            sandbox(&config, &c)?;
+            strongroom_control::sandbox::apply(&config, &c)?;
             runtime()?.block_on(strongroom_control::server::run(c))
+        }),
+        Command::SandboxCheck { config, probes } => Config::load(&config).and_then(|c| {
+            strongroom_control::sandbox::apply(&config, &c)?;
+            for line in strongroom_sandbox::probe(&probes) {
+                println!("{line}");
+            }
+            Ok(())
         }),
         Command::Migrate {
             config,

@@ -184,7 +184,7 @@ fn sandbox_check(config_path: PathBuf, probes: Vec<PathBuf>) -> Result<(), Strin
     let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
     strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
     strongroom_signer::sandbox::apply(&config)?;
-    for line in strongroom_signer::sandbox::probe(&probes) {
+    for line in strongroom_sandbox::probe(&probes) {
         println!("{line}");
     }
     Ok(())

@@ -63,28 +63,3 @@ pub fn apply(config: &SignerConfig) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// Probes the sandbox from inside (for `strongroom-signer sandbox-check` and its tests):
-/// an IPv4 socket, and opening each of `paths` for reading. Returns one line per probe.
-pub fn probe(paths: &[PathBuf]) -> Vec<String> {
-    let mut out = Vec::new();
-    // SAFETY: socket() with constant arguments; the fd is closed right away if created.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
-    if fd >= 0 {
-        // SAFETY: closing the fd we just created.
-        unsafe { libc::close(fd) };
-        out.push("socket(AF_INET): allowed".to_string());
-    } else {
-        out.push(format!(
-            "socket(AF_INET): denied ({})",
-            std::io::Error::last_os_error()
-        ));
-    }
-    for p in paths {
-        match std::fs::File::open(p) {
-            Ok(_) => out.push(format!("open {}: allowed", p.display())),
-            Err(e) => out.push(format!("open {}: denied ({e})", p.display())),
-        }
-    }
-    out
-}

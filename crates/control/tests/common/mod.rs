@@ -131,11 +131,18 @@ impl Control {
         let admin_pw = dir.join("admin-password");
         std::fs::write(&admin_pw, ADMIN_PASSWORD).unwrap();
         std::fs::set_permissions(&admin_pw, std::fs::Permissions::from_mode(0o400)).unwrap();
+        // Control's own directory (database, break-glass envelope), apart from the signer's
+        // state, the token and the PIN, as in production.
+        let control_dir = dir.join("control");
+        std::fs::create_dir(&control_dir).unwrap();
         // PostgreSQL as in production: the schema owner migrates and grants, control runs
         // with its own narrow role and does not migrate.
         let (url, pg_db, migrate_on_start) = match db {
             Db::Sqlite => (
-                format!("sqlite://{}?mode=rwc", dir.join("control.db").display()),
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    control_dir.join("control.db").display()
+                ),
                 None,
                 true,
             ),
@@ -150,7 +157,7 @@ impl Control {
             }
         };
         let port = free_port();
-        let break_glass_file = dir.join("break-glass.txt");
+        let break_glass_file = control_dir.join("break-glass.txt");
         let config = dir.join("control.toml");
         std::fs::write(
             &config,
