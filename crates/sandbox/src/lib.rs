@@ -123,28 +123,6 @@ pub fn harden(allow_root: bool) -> Result<Hardening, SandboxError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hardening_sticks() {
-        // This test binary runs only this test, so hardening it in place is harmless.
-        let h = harden(true).unwrap();
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(h.running_as_root, unsafe { libc::geteuid() } == 0);
-        // SAFETY: prctl query with integer arguments.
-        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
-        let mut lim = libc::rlimit {
-            rlim_cur: 1,
-            rlim_max: 1,
-        };
-        // SAFETY: valid pointer.
-        unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut lim) };
-        assert_eq!(lim.rlim_cur, 0);
-    }
-}
-
 /// Probes the sandbox from inside (for the daemons' `sandbox-check` commands and their tests):
 /// an IPv4 socket, and opening each of `paths` for reading. Returns one line per probe.
 pub fn probe(paths: &[std::path::PathBuf]) -> Vec<String> {
@@ -168,4 +146,26 @@ pub fn probe(paths: &[std::path::PathBuf]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hardening_sticks() {
+        // This test binary runs only this test, so hardening it in place is harmless.
+        let h = harden(true).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(h.running_as_root, unsafe { libc::geteuid() } == 0);
+        // SAFETY: prctl query with integer arguments.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+        let mut lim = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        // SAFETY: valid pointer.
+        unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut lim) };
+        assert_eq!(lim.rlim_cur, 0);
+    }
 }
