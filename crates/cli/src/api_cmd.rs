@@ -860,16 +860,9 @@ fn cert(api: &Api, out: &str, c: CertCmd) -> Result<(), Failure> {
             format,
             out: file,
         } => {
-            let (status, _) = api.raw("GET", &format!("/api/v1/certificates/{id}"), None)?;
-            if status != 200 {
-                api.call("GET", &format!("/api/v1/certificates/{id}"), None)?;
-            }
-            if format == "der" {
-                return Err(Failure::local(
-                    "use --format pem or chain from the CLI; DER: openssl x509 -outform der",
-                ));
-            }
-            let (status, text) = api.raw(
+            // A clear 404 (exit 4) before asking for the download.
+            api.call("GET", &format!("/api/v1/certificates/{id}"), None)?;
+            let (status, bytes) = api.raw_bytes(
                 "GET",
                 &format!(
                     "/api/v1/certificates/{id}/download?format={}",
@@ -880,10 +873,10 @@ fn cert(api: &Api, out: &str, c: CertCmd) -> Result<(), Failure> {
             if status != 200 {
                 return Err(Failure {
                     code: 6,
-                    message: format!("{status}: {text}"),
+                    message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
                 });
             }
-            std::fs::write(&file, text)
+            std::fs::write(&file, bytes)
                 .map_err(|e| Failure::local(format!("{}: {e}", file.display())))?;
             eprintln!("wrote {}", file.display());
         }

@@ -190,6 +190,17 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, String), Failure> {
+        let (status, bytes) = self.raw_bytes(method, path, body)?;
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Sends a request and returns status and body bytes.
+    pub fn raw_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Vec<u8>), Failure> {
         let mut req = ureq::http::Request::builder().method(method).uri(format!(
             "{}{}",
             self.url.trim_end_matches('/'),
@@ -215,7 +226,7 @@ impl Api {
             .body_mut()
             .with_config()
             .limit(256 * 1024 * 1024)
-            .read_to_string()
+            .read_to_vec()
             .map_err(|e| Failure {
                 code: 7,
                 message: format!("reading the answer: {e}"),

@@ -208,6 +208,26 @@ fn up_issue_stop_and_reuse() {
     let out = cli(&home, &["cert", "list", "--tag", "cli", "--output", "json"]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let id = listed["items"][0]["id"].to_string();
+    let der = tmp.path().join("api.der");
+    let out = cli(
+        &home,
+        &[
+            "cert",
+            "download",
+            &id,
+            "--format",
+            "der",
+            "--out",
+            der.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&der).unwrap()[0], 0x30);
     let out = cli(&home, &["cert", "list", "--tag", "cli"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("ID"),
