@@ -300,6 +300,7 @@ pub fn run_with(
             .and_then(|r| r.ca_issuers_url.clone())
             .into_iter()
             .collect(),
+        ocsp_no_check: false,
     };
     let tbs = plan.to_tbs_der().map_err(|e| e.to_string())?;
     let cert_der = match parent {

@@ -41,6 +41,7 @@ pub struct Signer {
     crl_numbers: Mutex<()>,
     ceremonies: Mutex<()>,
     audit_keys: Mutex<()>,
+    issued: Mutex<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -64,6 +65,7 @@ impl Signer {
         let policy = PolicyStore::load(&state.policy())?;
         let cas = CaRegistry::load(&state)?;
         let revocations = RevocationStore::load(&state, cas.iter().map(|c| c.record.id.clone()))?;
+        let issued = crate::journal::issued_serials(&state.journal()).map_err(|e| e.to_string())?;
         journal
             .append_durable(
                 clock.now(),
@@ -85,6 +87,7 @@ impl Signer {
             crl_numbers: Mutex::new(()),
             ceremonies: Mutex::new(()),
             audit_keys: Mutex::new(()),
+            issued: Mutex::new(issued),
         })
     }
 
@@ -107,6 +110,27 @@ impl Signer {
         self.revocations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records a serial as issued by `ca` (for OCSP status).
+    pub(crate) fn note_issued(&self, serial: strongroom_types::Serial, ca: strongroom_types::CaId) {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(serial, ca);
+    }
+
+    /// The CA that issued `serial`, if this signer did.
+    pub(crate) fn issuer_of(
+        &self,
+        serial: &strongroom_types::Serial,
+    ) -> Option<strongroom_types::CaId> {
+        self.issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(serial)
+            .cloned()
+    }
+
+    /// Serialises the making and renewal of delegated keys.
     pub(crate) fn audit_key_lock(&self) -> MutexGuard<'_, ()> {
         self.audit_keys.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -154,6 +178,7 @@ impl Signer {
             Request::RecordRevocation(r) => self.record_revocation(r),
             Request::CreateCa(c) => self.create_ca(c),
             Request::SignAuditCheckpoint(c) => crate::audit_key::sign_checkpoint(self, c),
+            Request::SignOcspResponses(o) => crate::ocsp::sign_responses(self, o),
         };
         match result {
             Ok(resp) => {

@@ -127,10 +127,9 @@ pub fn plan_leaf(
         )));
     }
     for n in &names {
-        if crate::audit_key::is_reserved_name(n) {
+        if crate::delegated::is_reserved_name(n) {
             return Err(denied(format!(
-                "{n}: the label {} is reserved for the signer's audit certificate",
-                strongroom_types::audit::AUDIT_NAME_LABEL
+                "{n}: its first label is reserved for the signer's own audit and OCSP certificates"
             )));
         }
         if !profile.allows_name(n) {
@@ -222,6 +221,7 @@ pub fn plan_leaf(
         crl_urls: issuer_url(&ca.record.crl_url),
         ocsp_urls: issuer_url(&ca.record.ocsp_url),
         ca_issuers_urls: issuer_url(&ca.record.ca_issuers_url),
+        ocsp_no_check: false,
     })
 }
 
@@ -350,6 +350,7 @@ pub fn issue(
     journal
         .sync_through(outcome)
         .map_err(|e| internal(e.to_string()))?;
+    signer.note_issued(serial.clone(), ca.record.id.clone());
     Ok(IssuedCertificate {
         der,
         serial,

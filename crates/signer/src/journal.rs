@@ -145,6 +145,53 @@ pub fn verify_file(path: &Path) -> Result<JournalSummary, JournalError> {
     Ok(summary)
 }
 
+/// The serials this journal records as issued, with their CA (from each `issued` record's
+/// `intent`). Read once at start for OCSP: a serial the signer never issued is `unknown`.
+pub fn issued_serials(
+    path: &Path,
+) -> Result<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>, JournalError>
+{
+    use std::collections::HashMap;
+    let mut out = HashMap::new();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(JournalError::Io(format!("{}: {e}", path.display()))),
+    };
+    let mut intents: HashMap<u64, (String, String)> = HashMap::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| JournalError::Io(e.to_string()))?;
+        let Some((_, json)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(json) else {
+            continue;
+        };
+        let body = &v["body"];
+        match v["kind"].as_str() {
+            Some("intent") => {
+                if let (Some(seq), Some(ca), Some(serial)) = (
+                    v["seq"].as_u64(),
+                    body["ca"].as_str(),
+                    body["serial"].as_str(),
+                ) {
+                    intents.insert(seq, (ca.to_string(), serial.to_string()));
+                }
+            }
+            Some("issued") => {
+                if let Some((ca, serial)) = body["intent"].as_u64().and_then(|i| intents.remove(&i))
+                {
+                    if let (Ok(ca), Ok(serial)) = (ca.parse(), serial.parse()) {
+                        out.insert(serial, ca);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Returns the summary and the byte length of the verified prefix.
 fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
     let file = match File::open(path) {

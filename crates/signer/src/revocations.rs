@@ -87,6 +87,11 @@ impl RevocationStore {
         Ok(false)
     }
 
+    /// One revocation, if recorded.
+    pub fn get(&self, ca: &CaId, serial: &strongroom_types::Serial) -> Option<CrlEntry> {
+        self.by_ca.get(ca).and_then(|m| m.get(serial)).cloned()
+    }
+
     /// The entries of one CA, in serial order.
     pub fn entries(&self, ca: &CaId) -> Vec<CrlEntry> {
         self.by_ca

@@ -17,6 +17,6 @@ pub use client::{ClientError, SignerClient};
 pub use frame::{decode_payload, encode_frame, read_frame, Frame, WireError, MAX_FRAME, VERSION};
 pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
-    IssuedCertificate, Operation, Request, Response, RevocationRecord, SignedCheckpoint,
-    SignerError, SubjectKey,
+    IssuedCertificate, OcspSigningRequest, OcspStatus, Operation, Request, Response,
+    RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
 };

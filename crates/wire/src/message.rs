@@ -42,6 +42,9 @@ pub enum Request {
     /// Sign a statement over the audit chain's head with the audit key certified by `ca`
     /// (control only).
     SignAuditCheckpoint(CheckpointRequest),
+    /// Pre-sign OCSP responses (one per serial, SHA-1 CertID) with the CA's delegated
+    /// responder key; the status comes from the signer's own records (control, front).
+    SignOcspResponses(OcspSigningRequest),
 }
 
 /// The operations, as named in the signer's allow-list.
@@ -63,11 +66,13 @@ pub enum Operation {
     CreateCa,
     /// [`Request::SignAuditCheckpoint`].
     SignAuditCheckpoint,
+    /// [`Request::SignOcspResponses`].
+    SignOcspResponses,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -76,6 +81,7 @@ impl Operation {
         Operation::RecordRevocation,
         Operation::CreateCa,
         Operation::SignAuditCheckpoint,
+        Operation::SignOcspResponses,
     ];
 
     /// Stable name used in configuration.
@@ -89,6 +95,7 @@ impl Operation {
             Operation::RecordRevocation => "RecordRevocation",
             Operation::CreateCa => "CreateCa",
             Operation::SignAuditCheckpoint => "SignAuditCheckpoint",
+            Operation::SignOcspResponses => "SignOcspResponses",
         }
     }
 
@@ -110,6 +117,7 @@ impl Request {
             Request::RecordRevocation(_) => Operation::RecordRevocation,
             Request::CreateCa(_) => Operation::CreateCa,
             Request::SignAuditCheckpoint(_) => Operation::SignAuditCheckpoint,
+            Request::SignOcspResponses(_) => Operation::SignOcspResponses,
         }
     }
 
@@ -144,6 +152,9 @@ impl Request {
             Request::CreateCa(c) => format!("CreateCa id={} parent={}", c.id, c.parent),
             Request::SignAuditCheckpoint(c) => {
                 format!("SignAuditCheckpoint ca={} seq={}", c.ca, c.seq)
+            }
+            Request::SignOcspResponses(o) => {
+                format!("SignOcspResponses ca={} serials={}", o.ca, o.serials.len())
             }
         }
     }
@@ -198,6 +209,49 @@ pub struct SignedCheckpoint {
     pub certificate: Vec<u8>,
     /// Its issuing chain up to the root, DER.
     pub chain: Vec<Vec<u8>>,
+}
+
+/// Which OCSP responses to pre-sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OcspSigningRequest {
+    /// The issuing CA.
+    pub ca: CaId,
+    /// The serials (1 to 1,000); each gets its own response.
+    pub serials: Vec<Serial>,
+    /// thisUpdate to nextUpdate, in seconds (60 to 7 days; never past the responder
+    /// certificate).
+    pub validity_secs: u32,
+}
+
+/// A certificate's status in an OCSP response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OcspStatus {
+    /// Issued here, not revoked.
+    Good,
+    /// Revoked.
+    Revoked {
+        /// When.
+        at: i64,
+        /// Why.
+        reason: RevocationReason,
+    },
+    /// Not issued by this CA.
+    Unknown,
+}
+
+/// One pre-signed response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOcspResponse {
+    /// The serial it answers for.
+    pub serial: Serial,
+    /// The status it states.
+    pub status: OcspStatus,
+    /// The DER OCSPResponse.
+    pub der: Vec<u8>,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
 }
 
 /// A structured issuance request.
@@ -274,6 +328,8 @@ pub enum Response {
     },
     /// A signed audit checkpoint.
     AuditCheckpoint(SignedCheckpoint),
+    /// Pre-signed OCSP responses, in the order asked.
+    OcspResponses(Vec<SignedOcspResponse>),
 }
 
 /// The signer's health.

@@ -64,6 +64,11 @@ fn requests() -> Vec<Request> {
             seq: 42,
             head_hash: "ab".repeat(32),
         }),
+        Request::SignOcspResponses(OcspSigningRequest {
+            ca: "issuing".parse().unwrap(),
+            serials: vec!["0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap()],
+            validity_secs: 3600,
+        }),
     ]
 }
 
@@ -91,6 +96,16 @@ fn responses() -> Vec<Response> {
             certificate: csr(),
             chain: vec![csr()],
         }),
+        Response::OcspResponses(vec![SignedOcspResponse {
+            serial: "0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap(),
+            status: OcspStatus::Revoked {
+                at: 1_790_000_000,
+                reason: strongroom_types::RevocationReason::KeyCompromise,
+            },
+            der: vec![0x30, 0x03, 0x0a, 0x01, 0x00],
+            this_update: 1_790_000_000,
+            next_update: 1_790_003_600,
+        }]),
     ]
 }
 

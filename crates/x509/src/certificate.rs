@@ -64,6 +64,8 @@ pub struct CertificatePlan {
     pub ocsp_urls: Vec<String>,
     /// caIssuers URLs (AIA).
     pub ca_issuers_urls: Vec<String>,
+    /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): only on delegated OCSP responders.
+    pub ocsp_no_check: bool,
 }
 
 /// The CA part of a plan.
@@ -123,6 +125,9 @@ impl CertificatePlan {
         }
         if !self.crl_urls.is_empty() {
             extensions.push(ext::crl_distribution_points(&self.crl_urls)?);
+        }
+        if self.ocsp_no_check {
+            extensions.push(ext::ocsp_no_check()?);
         }
         if !self.ocsp_urls.is_empty() || !self.ca_issuers_urls.is_empty() {
             extensions.push(ext::authority_info_access(

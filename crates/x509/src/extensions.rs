@@ -42,6 +42,15 @@ pub(crate) fn extension<T: Encode + der::oid::AssociatedOid>(
     })
 }
 
+/// id-pkix-ocsp-nocheck: a NULL, non-critical.
+pub(crate) fn ocsp_no_check() -> Result<Extension, X509Error> {
+    Ok(Extension {
+        extn_id: ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.5"),
+        critical: false,
+        extn_value: OctetString::new(der::asn1::Null.to_der()?)?,
+    })
+}
+
 /// The OID of an extended key usage purpose.
 pub fn eku_oid(eku: Eku) -> ObjectIdentifier {
     let arc = match eku {

@@ -17,6 +17,7 @@ mod error;
 mod extensions;
 pub mod lint;
 pub mod name_constraints;
+pub mod ocsp;
 mod summary;
 mod time;
 mod verify;

@@ -92,6 +92,7 @@ fn ca_plan(
         crl_urls: vec!["http://127.0.0.1:8080/crl/root.crl".into()],
         ocsp_urls: vec![],
         ca_issuers_urls: vec![],
+        ocsp_no_check: false,
     }
 }
 
@@ -141,6 +142,7 @@ fn leaf_plan(int: &CaCertificate, names: &[&str]) -> CertificatePlan {
         crl_urls: vec!["http://127.0.0.1:8080/crl/issuing.crl".into()],
         ocsp_urls: vec!["http://127.0.0.1:8080/ocsp".into()],
         ca_issuers_urls: vec!["http://127.0.0.1:8080/ca/issuing.der".into()],
+        ocsp_no_check: false,
     }
 }
 

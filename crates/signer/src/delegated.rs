@@ -1,0 +1,247 @@
+//! Delegated keys: keys the signer makes in the HSM for one narrow job and has one of its
+//! CAs certify — the audit checkpoint key and the OCSP responder key — so that no CA key
+//! ever signs anything but certificates and CRLs.
+//!
+//! In: a CA and a purpose. Out: the key and its certificate, made on first use
+//! (`STATE/<purpose>/<ca>/`) and replaced before the certificate runs out. Each purpose's
+//! certificate carries a reserved DNS label that issuance refuses everywhere else, so a
+//! certificate with that name can only be the signer's own.
+
+use crate::ca::LoadedCa;
+use crate::dispatch::Signer;
+use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use crate::state::write_atomic;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::str::FromStr;
+use strongroom_hsm::{Hsm, KeyPurpose, KeyRef, Pkcs11Uri};
+use strongroom_types::audit::AUDIT_NAME_LABEL;
+use strongroom_types::{ExtendedKeyUsage, KeyAlgorithm, RequestedName};
+use strongroom_wire::{ErrorKind, SignerError};
+use strongroom_x509::lint::{lint_certificate, Issuer};
+use strongroom_x509::{sign_certificate, CertificatePlan, KeyUsageBits, SubjectPlan};
+use x509_cert::name::Name;
+
+/// The reserved first label of OCSP responder certificates' names.
+pub const OCSP_NAME_LABEL: &str = "strongroom-ocsp-responder";
+
+/// What a delegated key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Signing audit checkpoints (397 days, renewed 30 days before the end).
+    AuditCheckpoint,
+    /// Signing OCSP responses for its CA (30 days, renewed 7 days before the end;
+    /// EKU OCSPSigning and id-pkix-ocsp-nocheck).
+    OcspResponder,
+}
+
+impl Purpose {
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::AuditCheckpoint => AUDIT_NAME_LABEL,
+            Purpose::OcspResponder => OCSP_NAME_LABEL,
+        }
+    }
+    fn dir(self) -> &'static str {
+        match self {
+            Purpose::AuditCheckpoint => "audit",
+            Purpose::OcspResponder => "ocsp",
+        }
+    }
+    fn lifetime(self) -> i64 {
+        match self {
+            Purpose::AuditCheckpoint => 397 * 86_400,
+            Purpose::OcspResponder => 30 * 86_400,
+        }
+    }
+    fn renew_before(self) -> i64 {
+        match self {
+            Purpose::AuditCheckpoint => 30 * 86_400,
+            Purpose::OcspResponder => 7 * 86_400,
+        }
+    }
+    fn unit(self) -> &'static str {
+        match self {
+            Purpose::AuditCheckpoint => "Audit checkpoints",
+            Purpose::OcspResponder => "OCSP responder",
+        }
+    }
+}
+
+/// A delegated key and its certificate.
+#[derive(Debug, Clone)]
+pub struct Delegated {
+    /// The key in the HSM.
+    pub key: KeyRef,
+    /// Its certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// The certificate's notAfter.
+    pub not_after: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRecord {
+    key_uri: String,
+    not_after: i64,
+}
+
+fn err(kind: ErrorKind, detail: impl Into<String>) -> SignerError {
+    SignerError {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+/// Whether a requested name uses a reserved label (refused in issuance).
+pub fn is_reserved_name(name: &RequestedName) -> bool {
+    match name {
+        RequestedName::Dns(d) => d.as_str().split('.').next().is_some_and(|l| {
+            l.eq_ignore_ascii_case(AUDIT_NAME_LABEL) || l.eq_ignore_ascii_case(OCSP_NAME_LABEL)
+        }),
+        _ => false,
+    }
+}
+
+/// The certificate's one DNS name: `<label>.invalid`, or under a permitted DNS subtree of a
+/// name-constrained CA.
+fn reserved_name(ca: &LoadedCa, label: &str) -> Result<RequestedName, SignerError> {
+    let mut candidates = vec![format!("{label}.invalid")];
+    for s in &ca.cert.constraints.permitted {
+        let text = s.to_string();
+        if let Some(base) = text.strip_prefix("dns:") {
+            candidates.push(format!("{label}.{}", base.trim_start_matches('.')));
+        }
+    }
+    for c in candidates {
+        if let Ok(n) = RequestedName::parse("dns", &c) {
+            if ca.cert.constraints.permits(&n) {
+                return Ok(n);
+            }
+        }
+    }
+    Err(err(
+        ErrorKind::BadRequest,
+        format!(
+            "CA {}'s name constraints leave no DNS name for a {label} certificate; use another CA",
+            ca.record.id
+        ),
+    ))
+}
+
+/// The CA's delegated key for `purpose`, made or renewed as needed. Callers serialise
+/// calls (the signer's delegated-key lock).
+pub fn delegated_key(
+    signer: &Signer,
+    hsm: &Hsm,
+    ca: &LoadedCa,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Delegated, SignerError> {
+    let dir = signer
+        .state
+        .root()
+        .join(purpose.dir())
+        .join(ca.record.id.as_str());
+    let record_path = dir.join("key.toml");
+    let cert_path = dir.join("cert.der");
+    if let (Ok(text), Ok(der)) = (
+        std::fs::read_to_string(&record_path),
+        std::fs::read(&cert_path),
+    ) {
+        let record: KeyRecord = toml::from_str(&text).map_err(|e| {
+            err(
+                ErrorKind::Internal,
+                format!("{}: {e}", record_path.display()),
+            )
+        })?;
+        if record.not_after - now > purpose.renew_before() {
+            let uri: Pkcs11Uri = record.key_uri.parse().map_err(|e| {
+                err(
+                    ErrorKind::Internal,
+                    format!("{}: {e}", record_path.display()),
+                )
+            })?;
+            let key = hsm.find_key(&uri).map_err(|e| hsm_error(&e))?;
+            return Ok(Delegated {
+                key,
+                cert_der: der,
+                not_after: record.not_after,
+            });
+        }
+    }
+    // A new key (the old one, if any, stays in the token for verifying old checkpoints).
+    let label = format!("strongroom-{}-{}-{now}", purpose.dir(), ca.record.id);
+    let key = hsm
+        .generate_key(&label, KeyAlgorithm::EcdsaP256, KeyPurpose::Signing)
+        .map_err(|e| hsm_error(&e))?;
+    let not_after = (now + purpose.lifetime()).min(ca.cert.not_after);
+    let name = reserved_name(ca, purpose.label())?;
+    let cn = match &name {
+        RequestedName::Dns(d) => d.as_str().to_string(),
+        other => other.to_string(),
+    };
+    // The linter wants the CN to repeat a SAN; OU says what the certificate is for.
+    let subject = Name::from_str(&format!("CN={cn},OU={},O=Strongroom", purpose.unit()))
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    let serial = crate::issuance::fresh_serial(signer.entropy.as_ref())
+        .map_err(|e| err(ErrorKind::Internal, e))?;
+    let plan = CertificatePlan {
+        serial: serial.clone(),
+        signature: ca.record.signature,
+        issuer_name: ca.cert.subject.clone(),
+        issuer_key_id: ca.cert.key_id.clone(),
+        not_before: (now - 60).max(ca.cert.not_before),
+        not_after,
+        subject: SubjectPlan {
+            name: subject,
+            public_key_der: key.public_key_der.clone(),
+        },
+        ca: None,
+        key_usage: KeyUsageBits {
+            digital_signature: true,
+            ..Default::default()
+        },
+        extended_key_usage: if purpose == Purpose::OcspResponder {
+            vec![ExtendedKeyUsage::OcspSigning]
+        } else {
+            vec![]
+        },
+        names: vec![name],
+        crl_urls: ca.record.crl_url.clone().into_iter().collect(),
+        ocsp_urls: ca.record.ocsp_url.clone().into_iter().collect(),
+        ca_issuers_urls: ca.record.ca_issuers_url.clone().into_iter().collect(),
+        ocsp_no_check: purpose == Purpose::OcspResponder,
+    };
+    let tbs = plan
+        .to_tbs_der()
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    let linted = lint_certificate(tbs, Issuer::Ca(&ca.cert))
+        .map_err(|e| err(ErrorKind::Internal, format!("audit certificate lint: {e}")))?;
+    let ca_key = ca.key(hsm).map_err(|e| hsm_error(&e))?;
+    let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
+    let cert_der =
+        sign_certificate(linted, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
+            Some(h) => hsm_error(&h),
+            None => err(ErrorKind::Internal, e.to_string()),
+        })?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| err(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
+    let io = |e: std::io::Error| err(ErrorKind::Internal, format!("{}: {e}", dir.display()));
+    write_atomic(&cert_path, &cert_der, 0o644).map_err(io)?;
+    let record = toml::to_string(&KeyRecord {
+        key_uri: key.uri.to_string(),
+        not_after,
+    })
+    .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    write_atomic(&record_path, record.as_bytes(), 0o600).map_err(io)?;
+    signer
+        .journal()
+        .append_durable(now, "delegated-key", &json!({"purpose": purpose.dir(), "ca": ca.record.id.as_str(), "key_uri": key.uri.to_string(), "serial": serial.to_string(), "not_after": not_after}))
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    Ok(Delegated {
+        key,
+        cert_der,
+        not_after,
+    })
+}

@@ -1,0 +1,122 @@
+//! `SignOcspResponses`: pre-signed OCSP responses, one per serial, signed by the CA's
+//! delegated responder key in the HSM.
+//!
+//! In: a CA, up to 1,000 serials and a validity. Out: for each serial the status the signer
+//! itself knows — revoked if it recorded the revocation, good if its journal says it issued
+//! the serial under this CA, unknown otherwise — and the DER response stating it. The caller
+//! (control, front) never tells the signer what the status is, so a compromised front
+//! cannot obtain a "good" for a revoked certificate. CertIDs use SHA-1, as openssl and
+//! most relying parties ask; nextUpdate never passes the responder certificate's notAfter.
+
+use crate::delegated::{delegated_key, Purpose};
+use crate::dispatch::Signer;
+use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use serde_json::json;
+use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
+use strongroom_wire::{
+    ErrorKind, OcspSigningRequest, OcspStatus, Response, SignedOcspResponse, SignerError,
+};
+use strongroom_x509::ocsp::{build_ocsp_response, cert_id, CertStatus, OcspAnswer, OcspPlan};
+
+/// Most serials per request.
+pub const MAX_SERIALS: usize = 1000;
+/// Longest response validity.
+pub const MAX_VALIDITY_SECS: u32 = 7 * 86_400;
+
+fn bad(detail: impl Into<String>) -> SignerError {
+    SignerError {
+        kind: ErrorKind::BadRequest,
+        detail: detail.into(),
+    }
+}
+
+/// Signs one response per serial.
+pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Response, SignerError> {
+    if req.serials.is_empty() || req.serials.len() > MAX_SERIALS {
+        return Err(bad(format!("1 to {MAX_SERIALS} serials per request")));
+    }
+    if !(60..=MAX_VALIDITY_SECS).contains(&req.validity_secs) {
+        return Err(bad(format!(
+            "validity_secs must be between 60 and {MAX_VALIDITY_SECS}"
+        )));
+    }
+    let ca = signer
+        .cas()
+        .get(&req.ca)
+        .ok_or_else(|| bad(format!("unknown CA {}", req.ca)))?;
+    let hsm = signer.hsm.get()?;
+    let now = signer.clock.now();
+    let responder = {
+        let _guard = signer.audit_key_lock();
+        delegated_key(signer, &hsm, &ca, Purpose::OcspResponder, now)?
+    };
+    let next_update = (now + i64::from(req.validity_secs)).min(responder.not_after);
+    let algorithm = match responder.key.algorithm {
+        KeyAlgorithm::EcdsaP256 => SignatureAlgorithm::EcdsaSha256,
+        other => other.default_signature(),
+    };
+    let tbs_signer = HsmTbsSigner::new(&hsm, &responder.key, algorithm);
+    let mut out = Vec::with_capacity(req.serials.len());
+    let (mut good, mut revoked, mut unknown) = (0u32, 0u32, 0u32);
+    for serial in &req.serials {
+        let status = match signer.revocations().get(&req.ca, serial) {
+            Some(r) => {
+                revoked += 1;
+                OcspStatus::Revoked {
+                    at: r.revoked_at,
+                    reason: r.reason,
+                }
+            }
+            None if signer.issuer_of(serial).as_ref() == Some(&req.ca) => {
+                good += 1;
+                OcspStatus::Good
+            }
+            None => {
+                unknown += 1;
+                OcspStatus::Unknown
+            }
+        };
+        let answer = OcspAnswer {
+            cert_id: cert_id(&ca.cert, serial, false).map_err(|e| bad(e.to_string()))?,
+            status: match status {
+                OcspStatus::Good => CertStatus::Good,
+                OcspStatus::Unknown => CertStatus::Unknown,
+                OcspStatus::Revoked { at, reason } => CertStatus::Revoked { at, reason },
+            },
+        };
+        let plan = OcspPlan {
+            ca: &ca.cert,
+            responder_cert: &responder.cert_der,
+            responder_public_key: &responder.key.public_key_der,
+            signature: algorithm,
+            now,
+            next_update,
+            answers: std::slice::from_ref(&answer),
+            nonce: None,
+        };
+        let der =
+            build_ocsp_response(&plan, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
+                Some(h) => hsm_error(&h),
+                None => SignerError {
+                    kind: ErrorKind::Internal,
+                    detail: e.to_string(),
+                },
+            })?;
+        out.push(SignedOcspResponse {
+            serial: serial.clone(),
+            status,
+            der,
+            this_update: now,
+            next_update,
+        });
+    }
+    // One journal record per batch (not per response): what was stated, in aggregate.
+    signer
+        .journal()
+        .append(now, "ocsp", &json!({"ca": req.ca.as_str(), "good": good, "revoked": revoked, "unknown": unknown, "next_update": next_update}))
+        .map_err(|e| SignerError {
+            kind: ErrorKind::Internal,
+            detail: e.to_string(),
+        })?;
+    Ok(Response::OcspResponses(out))
+}
