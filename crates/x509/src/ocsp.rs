@@ -211,6 +211,8 @@ fn generalized(t: UnixTime) -> Result<GeneralizedTime, X509Error> {
     ))?)
 }
 
+type HashFn = fn(&[u8]) -> Vec<u8>;
+
 fn sha1(bytes: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bytes)
         .as_ref()
@@ -239,7 +241,7 @@ pub fn cert_id(
 ) -> Result<CertId, X509Error> {
     let name = ca.subject.to_der()?;
     let key = public_key_bits(&ca.public_key_der)?;
-    let (oid, h): (ObjectIdentifier, fn(&[u8]) -> Vec<u8>) = if sha256_hash {
+    let (oid, h): (ObjectIdentifier, HashFn) = if sha256_hash {
         (ID_SHA256, sha256)
     } else {
         (ID_SHA1, sha1)
@@ -263,7 +265,7 @@ pub fn cert_id(
 impl CertId {
     /// Whether this CertID names a certificate of `ca` (same hashes under its algorithm).
     pub fn is_issued_by(&self, ca: &CaCertificate) -> bool {
-        let h: fn(&[u8]) -> Vec<u8> = match self.hash_algorithm.oid {
+        let h: HashFn = match self.hash_algorithm.oid {
             ID_SHA1 => sha1,
             ID_SHA256 => sha256,
             _ => return false,
