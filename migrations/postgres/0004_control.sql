@@ -20,3 +20,24 @@ CREATE TABLE audit_checkpoints (
     at         BIGINT NOT NULL,
     signed     TEXT NOT NULL
 );
+
+-- Revocation data the front serves: the newest CRL per CA and one pre-signed OCSP response
+-- per certificate (both signed by the signer; stored here so serving never waits for it).
+CREATE TABLE crls (
+    ca_id        TEXT NOT NULL REFERENCES cas(id),
+    number       BIGINT NOT NULL,
+    der          BYTEA NOT NULL,
+    this_update  BIGINT NOT NULL,
+    next_update  BIGINT NOT NULL,
+    PRIMARY KEY (ca_id, number)
+);
+CREATE TABLE ocsp_responses (
+    ca_id        TEXT NOT NULL REFERENCES cas(id),
+    serial       TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('good', 'revoked', 'unknown')),
+    der          BYTEA NOT NULL,
+    this_update  BIGINT NOT NULL,
+    next_update  BIGINT NOT NULL,
+    PRIMARY KEY (ca_id, serial)
+);
+CREATE INDEX ocsp_responses_next_update ON ocsp_responses (next_update);

@@ -37,3 +37,9 @@ GRANT SELECT, INSERT ON audit_checkpoints TO strongroom_control;
 
 -- the daemons check that the schema is current at start (they cannot migrate it).
 GRANT SELECT ON _sqlx_migrations TO strongroom_control, strongroom_front;
+
+-- revocation data: control writes CRLs and pre-signed responses; the front serves them and
+-- caches a response it had signed on a miss.
+GRANT SELECT, INSERT, UPDATE ON crls, ocsp_responses TO strongroom_control;
+GRANT SELECT ON crls TO strongroom_front;
+GRANT SELECT, INSERT, UPDATE ON ocsp_responses TO strongroom_front;

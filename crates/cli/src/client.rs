@@ -147,6 +147,9 @@ impl Api {
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
+            // Servers close idle keep-alive connections (control after 10 s); never reuse
+            // one that old.
+            .max_idle_age(Duration::from_secs(4))
             .build()
             .new_agent();
         Ok(Api {

@@ -16,6 +16,7 @@ mod identity;
 mod jobs;
 mod migrate;
 mod profiles;
+mod revocation_data;
 
 pub use approvals::{ApprovalRequest, ApprovalState};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
@@ -27,6 +28,7 @@ pub use error::StoreError;
 pub use identity::{ApiKeyRecord, NewApiKey, Role, UserRecord};
 pub use jobs::{Job, JobState};
 pub use profiles::ProfileRecord;
+pub use revocation_data::{StoredCrl, StoredOcsp};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};

@@ -549,3 +549,58 @@ on_both_backends!(
         assert_eq!(store.claim_job("w3", 10_000, 30).await.unwrap(), None);
     }
 );
+
+on_both_backends!(
+    crls_only_go_up_and_ocsp_responses_refresh,
+    |store: Store, _url: String| async move {
+        store.insert_ca(&ca("issuing", None), 1).await.unwrap();
+        let issuing: strongroom_types::CaId = "issuing".parse().unwrap();
+        let crl = |number: i64| StoredCrl {
+            ca: issuing.clone(),
+            number,
+            der: vec![0x30, number as u8],
+            this_update: 100 * number,
+            next_update: 100 * number + 50,
+        };
+        assert_eq!(store.latest_crl(&issuing).await.unwrap(), None);
+        store.put_crl(&crl(1)).await.unwrap();
+        store.put_crl(&crl(3)).await.unwrap();
+        assert!(matches!(
+            store.put_crl(&crl(2)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.latest_crl(&issuing).await.unwrap().unwrap().number, 3);
+
+        let serial: strongroom_types::Serial = "0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap();
+        let resp = |status: &str, this_update: i64| StoredOcsp {
+            ca: issuing.clone(),
+            serial: serial.clone(),
+            status: status.into(),
+            der: vec![0x30, this_update as u8],
+            this_update,
+            next_update: this_update + 3600,
+        };
+        store.put_ocsp_responses(&[resp("good", 10)]).await.unwrap();
+        store
+            .put_ocsp_responses(&[resp("revoked", 20)])
+            .await
+            .unwrap();
+        // An older response never replaces a newer one.
+        store.put_ocsp_responses(&[resp("good", 15)]).await.unwrap();
+        let got = store
+            .ocsp_response(&issuing, &serial)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((got.status.as_str(), got.this_update), ("revoked", 20));
+        assert_eq!(
+            store.ocsp_due(20 + 3600 + 1, 10).await.unwrap(),
+            vec![(issuing.clone(), serial.clone())]
+        );
+        assert!(store.ocsp_due(20 + 3600, 10).await.unwrap().is_empty());
+        assert!(matches!(
+            store.put_ocsp_responses(&[resp("maybe", 30)]).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+);

@@ -374,6 +374,11 @@ impl Client {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
+            // A fresh connection per request: a pooled connection the server has just
+            // closed (e.g. after a request whose body it did not read) would fail the next
+            // request at random.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .build()
             .new_agent();
         Client {
