@@ -33,6 +33,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Serialises policy pushes (read signer version, push version + 1, store).
     pub policy_lock: Arc<tokio::sync::Mutex<()>>,
+    /// CAs whose CRL is due after a revocation.
+    pub crl_queue: Arc<crate::revocation::CrlQueue>,
 }
 
 impl std::fmt::Debug for App {

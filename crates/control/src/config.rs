@@ -41,6 +41,9 @@ pub struct Config {
     /// Signed audit checkpoints.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// OCSP and CRL upkeep.
+    #[serde(default)]
+    pub revocation: RevocationConfig,
     /// Landlock paths beyond the database directory.
     #[serde(default)]
     pub sandbox: SandboxConfig,
@@ -148,6 +151,45 @@ fn default_checkpoint_interval() -> u64 {
     300
 }
 
+/// OCSP and CRL upkeep: how long pre-signed responses live, how often control looks for
+/// stale responses and CRLs, how long it gathers revocations into one CRL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationConfig {
+    /// Validity of pre-signed OCSP responses (60 s to 7 days; default 1 day). They are
+    /// re-signed when half of it has passed.
+    #[serde(default = "default_ocsp_validity")]
+    pub ocsp_validity_secs: u32,
+    /// Seconds between refresh passes.
+    #[serde(default = "default_refresh")]
+    pub refresh_interval_secs: u64,
+    /// Milliseconds to gather revocations into one CRL.
+    #[serde(default = "default_debounce")]
+    pub crl_debounce_ms: u64,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        RevocationConfig {
+            ocsp_validity_secs: default_ocsp_validity(),
+            refresh_interval_secs: default_refresh(),
+            crl_debounce_ms: default_debounce(),
+        }
+    }
+}
+
+fn default_ocsp_validity() -> u32 {
+    86_400
+}
+
+fn default_refresh() -> u64 {
+    300
+}
+
+fn default_debounce() -> u64 {
+    2000
+}
+
 /// The sandbox: Landlock and seccomp on by default; extra Landlock paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +241,12 @@ impl Config {
         }
         if self.approvals.ttl_secs < 60 {
             return Err("approvals.ttl_secs must be at least 60".into());
+        }
+        if !(60..=7 * 86_400).contains(&self.revocation.ocsp_validity_secs) {
+            return Err("revocation.ocsp_validity_secs must be between 60 and 604800".into());
+        }
+        if self.revocation.refresh_interval_secs < 5 {
+            return Err("revocation.refresh_interval_secs must be at least 5".into());
         }
         if self.audit.checkpoint_interval_secs < 5 {
             return Err("audit.checkpoint_interval_secs must be at least 5".into());

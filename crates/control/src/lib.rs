@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rbac;
+pub mod revocation;
 pub mod routes;
 pub mod sandbox;
 pub mod server;

@@ -71,6 +71,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         cursors: Arc::new(CursorKey::generate()?),
         metrics: Arc::new(Metrics::default()),
         policy_lock: Arc::new(tokio::sync::Mutex::new(())),
+        crl_queue: Arc::new(crate::revocation::CrlQueue::default()),
     };
     if let Some(policy) = bootstrap::import_profiles(&config, &store, clock.now()).await? {
         let _guard = app.policy_lock.lock().await;
@@ -95,6 +96,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|p| p.detail)?;
     }
+    tokio::spawn(crate::revocation::crl_loop(app.clone()));
+    tokio::spawn(crate::revocation::refresh_loop(app.clone()));
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }

@@ -11,6 +11,7 @@
 //! layer on top (systemd/).
 
 pub mod landlock;
+pub mod network_daemon;
 pub mod seccomp;
 
 use std::fmt;

@@ -40,6 +40,19 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
             "validity_secs must be between 60 and {MAX_VALIDITY_SECS}"
         )));
     }
+    if let Some(n) = &req.nonce {
+        if n.is_empty() || n.len() > 32 || !req.combined {
+            return Err(bad(
+                "a nonce is 1 to 32 octets and only goes into a combined (on-demand) response",
+            ));
+        }
+    }
+    if req.combined && req.serials.len() > strongroom_x509::ocsp::MAX_REQUESTS {
+        return Err(bad(format!(
+            "a combined response answers at most {} certificates",
+            strongroom_x509::ocsp::MAX_REQUESTS
+        )));
+    }
     let ca = signer
         .cas()
         .get(&req.ca)
@@ -56,8 +69,8 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
         other => other.default_signature(),
     };
     let tbs_signer = HsmTbsSigner::new(&hsm, &responder.key, algorithm);
-    let mut out = Vec::with_capacity(req.serials.len());
     let (mut good, mut revoked, mut unknown) = (0u32, 0u32, 0u32);
+    let mut answers = Vec::with_capacity(req.serials.len());
     for serial in &req.serials {
         let status = match signer.revocations().get(&req.ca, serial) {
             Some(r) => {
@@ -77,13 +90,17 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
             }
         };
         let answer = OcspAnswer {
-            cert_id: cert_id(&ca.cert, serial, false).map_err(|e| bad(e.to_string()))?,
+            cert_id: cert_id(&ca.cert, serial, req.sha256_cert_ids)
+                .map_err(|e| bad(e.to_string()))?,
             status: match status {
                 OcspStatus::Good => CertStatus::Good,
                 OcspStatus::Unknown => CertStatus::Unknown,
                 OcspStatus::Revoked { at, reason } => CertStatus::Revoked { at, reason },
             },
         };
+        answers.push((serial, status, answer));
+    }
+    let sign = |batch: &[OcspAnswer]| {
         let plan = OcspPlan {
             ca: &ca.cert,
             responder_cert: &responder.cert_der,
@@ -91,24 +108,40 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
             signature: algorithm,
             now,
             next_update,
-            answers: std::slice::from_ref(&answer),
-            nonce: None,
+            answers: batch,
+            nonce: req.nonce.as_deref(),
         };
-        let der =
-            build_ocsp_response(&plan, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
-                Some(h) => hsm_error(&h),
-                None => SignerError {
-                    kind: ErrorKind::Internal,
-                    detail: e.to_string(),
-                },
-            })?;
-        out.push(SignedOcspResponse {
-            serial: serial.clone(),
-            status,
-            der,
-            this_update: now,
-            next_update,
-        });
+        build_ocsp_response(&plan, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
+            Some(h) => hsm_error(&h),
+            None => SignerError {
+                kind: ErrorKind::Internal,
+                detail: e.to_string(),
+            },
+        })
+    };
+    let mut out = Vec::with_capacity(req.serials.len());
+    if req.combined {
+        let batch: Vec<OcspAnswer> = answers.iter().map(|(_, _, a)| a.clone()).collect();
+        let der = sign(&batch)?;
+        if let Some((serial, status, _)) = answers.first() {
+            out.push(SignedOcspResponse {
+                serial: (*serial).clone(),
+                status: *status,
+                der,
+                this_update: now,
+                next_update,
+            });
+        }
+    } else {
+        for (serial, status, answer) in &answers {
+            out.push(SignedOcspResponse {
+                serial: (*serial).clone(),
+                status: *status,
+                der: sign(std::slice::from_ref(answer))?,
+                this_update: now,
+                next_update,
+            });
+        }
     }
     // One journal record per batch (not per response): what was stated, in aggregate.
     signer

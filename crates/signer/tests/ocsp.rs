@@ -23,6 +23,9 @@ fn sign(c: &mut SignerClient, serials: &[Serial]) -> Vec<SignedOcspResponse> {
             ca: "issuing".parse().unwrap(),
             serials: serials.to_vec(),
             validity_secs: 3600,
+            sha256_cert_ids: false,
+            combined: false,
+            nonce: None,
         }))
         .unwrap()
     {
@@ -155,6 +158,63 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
     );
     assert!(text.contains("No Status found"), "{text}");
 
+    // On demand: one response for both, SHA-256 CertIDs, the nonce echoed.
+    let combined = match c
+        .call(&Request::SignOcspResponses(OcspSigningRequest {
+            ca: "issuing".parse().unwrap(),
+            serials: vec![good.serial.clone(), bad.serial.clone()],
+            validity_secs: 300,
+            sha256_cert_ids: true,
+            combined: true,
+            nonce: Some(vec![7; 16]),
+        }))
+        .unwrap()
+    {
+        Response::OcspResponses(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(combined.len(), 1);
+    let text = openssl_ocsp(
+        &dir,
+        "combined",
+        &combined[0].der,
+        &issuing,
+        &root,
+        &[
+            "-sha256",
+            "-cert",
+            good_pem.to_str().unwrap(),
+            "-cert",
+            bad_pem.to_str().unwrap(),
+            "-resp_text",
+        ],
+    );
+    assert!(text.contains("Response verify OK"), "{text}");
+    assert!(
+        text.contains("good.pem: good") && text.contains("bad.pem: revoked"),
+        "{text}"
+    );
+    assert!(text.contains("OCSP Nonce"), "{text}");
+    // A nonce only goes into an on-demand answer, and is at most 32 octets.
+    for (combined, nonce) in [
+        (false, Some(vec![1; 8])),
+        (true, Some(vec![1; 33])),
+        (true, Some(vec![])),
+    ] {
+        let r = c.call(&Request::SignOcspResponses(OcspSigningRequest {
+            ca: "issuing".parse().unwrap(),
+            serials: vec![good.serial.clone()],
+            validity_secs: 60,
+            sha256_cert_ids: false,
+            combined,
+            nonce,
+        }));
+        assert!(
+            matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
+            "{r:?}"
+        );
+    }
+
     // The delegated responder: EKU OCSPSigning and nocheck, issued by the CA.
     let text = run(Command::new(tool("openssl"))
         .args(["ocsp", "-respin"])
@@ -196,6 +256,9 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
             ca: "issuing".parse().unwrap(),
             serials,
             validity_secs: validity,
+            sha256_cert_ids: false,
+            combined: false,
+            nonce: None,
         }));
         assert!(
             matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
@@ -206,6 +269,9 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
         ca: "nope".parse().unwrap(),
         serials: vec![good.serial.clone()],
         validity_secs: 60,
+        sha256_cert_ids: false,
+        combined: false,
+        nonce: None,
     }));
     assert!(
         matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
@@ -217,6 +283,9 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
             ca: "root".parse().unwrap(),
             serials: vec![good.serial.clone()],
             validity_secs: 60,
+            sha256_cert_ids: false,
+            combined: false,
+            nonce: None,
         }))
         .unwrap();
     assert!(

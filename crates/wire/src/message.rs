@@ -221,6 +221,14 @@ pub struct OcspSigningRequest {
     /// thisUpdate to nextUpdate, in seconds (60 to 7 days; never past the responder
     /// certificate).
     pub validity_secs: u32,
+    /// CertIDs hashed with SHA-256 instead of SHA-1 (answer in the client's hash).
+    pub sha256_cert_ids: bool,
+    /// One response answering every serial (an on-demand answer to a multi-certificate
+    /// request) instead of one response per serial; its element carries the first
+    /// serial's status.
+    pub combined: bool,
+    /// A request nonce to echo (RFC 8954, 1 to 32 octets; on-demand answers only).
+    pub nonce: Option<Vec<u8>>,
 }
 
 /// A certificate's status in an OCSP response.

@@ -68,6 +68,9 @@ fn requests() -> Vec<Request> {
             ca: "issuing".parse().unwrap(),
             serials: vec!["0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap()],
             validity_secs: 3600,
+            sha256_cert_ids: false,
+            combined: false,
+            nonce: None,
         }),
     ]
 }

@@ -131,3 +131,17 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         &BitString::from_bytes(&signature)?.to_der()?,
     ]))
 }
+
+/// A CRL's thisUpdate and nextUpdate (Unix seconds), read from its DER.
+pub fn crl_window(der: &[u8]) -> Result<(UnixTime, UnixTime), X509Error> {
+    let crl = x509_cert::crl::CertificateList::<x509_cert::certificate::Rfc5280>::from_der(der)?;
+    let tbs = &crl.tbs_cert_list;
+    let next = tbs
+        .next_update
+        .as_ref()
+        .ok_or_else(|| X509Error::Malformed("CRL without nextUpdate".into()))?;
+    Ok((
+        crate::time::from_x509_time(&tbs.this_update),
+        crate::time::from_x509_time(next),
+    ))
+}

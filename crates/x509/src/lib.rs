@@ -26,7 +26,7 @@ pub use algorithm::{key_algorithm_of_spki, signature_algorithm_identifier};
 pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
 pub use chain::{verify_chain, verify_checkpoint};
-pub use crl::{build_crl, CrlEntry, CrlPlan};
+pub use crl::{build_crl, crl_window, CrlEntry, CrlPlan};
 pub use csr::{parse_csr, VerifiedCsr};
 pub use error::X509Error;
 pub use extensions::{eku_oid, key_identifier};

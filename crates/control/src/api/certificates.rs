@@ -520,6 +520,12 @@ pub async fn execute_issue(
     };
     let id = app.store.insert_certificate(&record, app.now()).await?;
     app.metrics.issued.fetch_add(1, Ordering::Relaxed);
+    // A "good" OCSP response ready before anyone asks (the front signs one on a miss).
+    if let Err(p) =
+        crate::revocation::presign(app, &record.issuer, vec![summary.serial.clone()]).await
+    {
+        tracing::warn!(detail = %p.detail, "could not pre-sign the OCSP response; the front will on first request");
+    }
     app.audit(
         actor,
         "certificate.issue",
@@ -618,6 +624,17 @@ async fn revoke_one(
         })
         .await?;
     app.metrics.revoked.fetch_add(1, Ordering::Relaxed);
+    // The revoked response at once; the CRL within the debounce window.
+    if let Err(p) = crate::revocation::presign(
+        app,
+        &c.certificate.issuer,
+        vec![c.certificate.serial.clone()],
+    )
+    .await
+    {
+        tracing::warn!(detail = %p.detail, "could not re-sign the OCSP response; the refresh pass will retry");
+    }
+    app.crl_queue.request(&c.certificate.issuer);
     app.audit_ok(
         who,
         "certificate.revoke",

@@ -70,6 +70,10 @@ pub struct Control {
     pub config: PathBuf,
     pub break_glass_file: PathBuf,
     pg_db: Option<String>,
+    front_db_url: String,
+    front: Option<Child>,
+    /// The front's base URL once [`Control::start_front`] ran.
+    pub front_base: String,
 }
 
 fn free_port() -> u16 {
@@ -185,7 +189,14 @@ impl Control {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let front_db_url = match &pg_db {
+            Some(name) => format!("postgres://strongroom_front@127.0.0.1:5432/{name}"),
+            None => url.clone(),
+        };
         let mut c = Control {
+            front_db_url,
+            front: None,
+            front_base: String::new(),
             pki,
             signer,
             child: None,
@@ -235,7 +246,56 @@ impl Control {
         }
     }
 
+    /// Starts strongroom-front (plain HTTP) on a free port against the same database.
+    pub fn start_front(&mut self) {
+        let port = free_port();
+        let config = self.dir().join("front.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen_http = \"127.0.0.1:{port}\"\ndatabase_url = {:?}\nsigner_socket = {:?}\nallow_root = true\n\n[ocsp]\nvalidity_secs = 3600\n",
+                self.front_db_url, self.pki.socket
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(self.dir().join("front.log")).unwrap();
+        let child = Command::new(workspace_binary("strongroom-front"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("STRONGROOM_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.front = Some(child);
+        self.front_base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.front.as_mut().unwrap().try_wait().unwrap() {
+                panic!("front exited with {status}: {}", self.front_log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "front not ready: {}",
+                self.front_log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn front_log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("front.log")).unwrap_or_default()
+    }
+
     pub fn stop(&mut self) {
+        if let Some(mut front) = self.front.take() {
+            // SAFETY: kill with the pid of a child we own and have not reaped.
+            unsafe { libc::kill(front.id() as i32, libc::SIGTERM) };
+            let _ = front.wait();
+        }
         if let Some(mut child) = self.child.take() {
             // SAFETY: kill with the pid of a child we own and have not reaped.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

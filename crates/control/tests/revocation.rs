@@ -1,0 +1,355 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+//! Revocation at work, end to end: certificates issued through control get a pre-signed
+//! OCSP response at once; a revocation re-signs it and regenerates the CRL; the front
+//! serves both over plain HTTP. Checked with real clients: `openssl ocsp` (POST) and the
+//! Python `cryptography` package (GET form), `openssl crl -verify`, `openssl verify
+//! -crl_check`, pkilint on CRLs and responses; a restart keeps CRL numbers going up and
+//! the cached responses valid.
+
+mod common;
+
+use common::{Control, Db};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn ocsp_post(c: &Control, issuing: &Path, root: &Path, target: &[&str]) -> String {
+    sh(Command::new("openssl")
+        .args(["ocsp", "-url", &format!("{}/ocsp", c.front_base), "-issuer"])
+        .arg(issuing)
+        .arg("-CAfile")
+        .arg(root)
+        .args(target))
+}
+
+fn issue(c: &Control, admin: &common::Client, cn: &str) -> serde_json::Value {
+    let (csr, _) = c.csr(cn, &format!("DNS:{cn}"));
+    let r = admin.post(
+        "/api/v1/certificates",
+        &json!({"profile": "tls-server", "csr": csr}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()
+}
+
+fn revocation_end_to_end(db: Db) {
+    let mut c = Control::start(db);
+    c.start_front();
+    let admin = c.admin();
+    let dir = c.dir().to_path_buf();
+
+    let good = issue(&c, &admin, "good.lab.test");
+    let bad = issue(&c, &admin, "bad.lab.test");
+    let good_pem = write(&dir, "good.pem", good["pem"].as_str().unwrap());
+    let bad_pem = write(&dir, "bad.pem", bad["pem"].as_str().unwrap());
+    let issuing = write(
+        &dir,
+        "issuing.pem",
+        good["chain_pem"]
+            .as_str()
+            .unwrap()
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .next()
+            .unwrap(),
+    );
+    let root = write(
+        &dir,
+        "root.pem",
+        &strongroom_x509::to_pem("CERTIFICATE", &c.root_der),
+    );
+
+    // Good before anything happens (the response was pre-signed at issuance).
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
+    assert!(
+        text.contains("Response verify OK") && text.contains("good.pem: good"),
+        "{text}\n{}",
+        c.front_log()
+    );
+
+    let r = admin.post(
+        &format!("/api/v1/certificates/{}/revoke", bad["id"]),
+        &json!({"reason": "keyCompromise"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The revoked response is there at once.
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", bad_pem.to_str().unwrap()]);
+    assert!(
+        text.contains("Response verify OK")
+            && text.contains("bad.pem: revoked")
+            && text.contains("Reason: keyCompromise"),
+        "{text}"
+    );
+    // A serial never issued: unknown (signed by the signer on the miss).
+    let text = ocsp_post(
+        &c,
+        &issuing,
+        &root,
+        &["-serial", "0x7f00000000000000000000000000abcd"],
+    );
+    assert!(
+        text.contains("Response verify OK") && text.contains(": unknown"),
+        "{text}"
+    );
+    // Several certificates in one request, with a nonce: one on-demand response.
+    let text = ocsp_post(
+        &c,
+        &issuing,
+        &root,
+        &[
+            "-cert",
+            good_pem.to_str().unwrap(),
+            "-cert",
+            bad_pem.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text.contains("Response verify OK")
+            && text.contains("good.pem: good")
+            && text.contains("bad.pem: revoked"),
+        "{text}"
+    );
+    // A CA we do not serve: unauthorized.
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    sh(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=Foreign CA",
+            "-keyout",
+        ])
+        .arg(foreign.join("ca.key"))
+        .arg("-out")
+        .arg(foreign.join("ca.pem")));
+    let text = ocsp_post(&c, &foreign.join("ca.pem"), &root, &["-serial", "0x01"]);
+    assert!(text.contains("unauthorized"), "{text}");
+
+    // GET form with the Python cryptography package.
+    for (pem, want) in [
+        (&good_pem, "good - max-age="),
+        (&bad_pem, "revoked key_compromise max-age="),
+    ] {
+        let text = sh(Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ocsp_get.py"))
+            .arg(&c.front_base)
+            .arg(pem)
+            .arg(&issuing)
+            .arg(&root));
+        assert!(text.to_ascii_lowercase().starts_with(want), "{text}");
+    }
+    // Garbage gets malformedRequest, over both methods.
+    let out = Command::new("curl")
+        .args(["-s", "-o"])
+        .arg(dir.join("m1.der"))
+        .args([
+            "--data-binary",
+            "garbage",
+            "-H",
+            "Content-Type: application/ocsp-request",
+        ])
+        .arg(format!("{}/ocsp", c.front_base))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("m1.der")).unwrap(),
+        vec![0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+    let out = Command::new("curl")
+        .args(["-s", "-o"])
+        .arg(dir.join("m2.der"))
+        .arg(format!("{}/ocsp/not-base64!!", c.front_base))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("m2.der")).unwrap(),
+        vec![0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+
+    // The CRL: regenerated after the revocation (debounced), verified, with the serial.
+    let crl = dir.join("issuing.crl");
+    let mut listed = false;
+    for _ in 0..50 {
+        let out = Command::new("curl")
+            .args(["-s", "-D"])
+            .arg(dir.join("crl.headers"))
+            .arg("-o")
+            .arg(&crl)
+            .arg(format!("{}/crl/issuing.crl", c.front_base))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = sh(Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&crl));
+        if text
+            .to_ascii_uppercase()
+            .contains(&bad["serial"].as_str().unwrap().to_ascii_uppercase())
+        {
+            listed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        listed,
+        "the revoked serial never reached the CRL\n{}",
+        c.log_text()
+    );
+    let headers = std::fs::read_to_string(dir.join("crl.headers"))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("content-type: application/pkix-crl")
+            && headers.contains("etag: \"crl-issuing-")
+            && headers.contains("cache-control: max-age="),
+        "{headers}"
+    );
+    let text = sh(Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-verify", "-CAfile"])
+        .arg(&issuing)
+        .arg("-in")
+        .arg(&crl));
+    assert!(text.contains("verify OK"), "{text}");
+    let crl_pem = dir.join("issuing-crl.pem");
+    sh(Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-in"])
+        .arg(&crl)
+        .arg("-out")
+        .arg(&crl_pem));
+    let bundle = write(
+        &dir,
+        "bundle.pem",
+        &format!(
+            "{}{}",
+            std::fs::read_to_string(&root).unwrap(),
+            std::fs::read_to_string(&issuing).unwrap()
+        ),
+    );
+    let bundle_crl = write(
+        &dir,
+        "bundle-crl.pem",
+        &std::fs::read_to_string(&crl_pem).unwrap(),
+    );
+    let verify = |leaf: &Path| {
+        sh(Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(&bundle)
+            .arg("-CRLfile")
+            .arg(&bundle_crl)
+            .arg(leaf))
+    };
+    assert!(verify(&good_pem).contains(": OK"), "{}", verify(&good_pem));
+    assert!(
+        verify(&bad_pem).contains("certificate revoked"),
+        "{}",
+        verify(&bad_pem)
+    );
+    // pkilint on the CRL and a response.
+    let text = sh(Command::new("lint_crl")
+        .args(["lint", "-t", "CRL", "-p", "PKIX"])
+        .arg(&crl));
+    assert!(!text.contains("ERROR") && !text.contains("FATAL"), "{text}");
+    let resp = dir.join("good.ocsp");
+    sh(Command::new("openssl")
+        .args([
+            "ocsp",
+            "-url",
+            &format!("{}/ocsp", c.front_base),
+            "-no_nonce",
+            "-issuer",
+        ])
+        .arg(&issuing)
+        .arg("-cert")
+        .arg(&good_pem)
+        .arg("-respout")
+        .arg(&resp)
+        .arg("-noverify"));
+    let text = sh(Command::new("lint_ocsp_response").arg("lint").arg(&resp));
+    assert!(!text.contains("ERROR") && !text.contains("FATAL"), "{text}");
+
+    // Restart control and front: the CRL number only goes up; cached responses still serve.
+    let etag_before = headers
+        .lines()
+        .find(|l| l.starts_with("etag:"))
+        .unwrap()
+        .to_string();
+    let number = |h: &str| {
+        h.trim()
+            .trim_end_matches('"')
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    c.stop();
+    c.launch();
+    c.start_front();
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", bad_pem.to_str().unwrap()]);
+    assert!(text.contains("bad.pem: revoked"), "{text}");
+    let third = issue(&c, &admin, "third.lab.test");
+    let r = admin.post(
+        &format!("/api/v1/certificates/{}/revoke", third["id"]),
+        &json!({"reason": "superseded"}),
+    );
+    assert_eq!(r.status, 200);
+    let mut after = String::new();
+    for _ in 0..50 {
+        sh(Command::new("curl")
+            .args(["-s", "-D"])
+            .arg(dir.join("crl2.headers"))
+            .arg("-o")
+            .arg(dir.join("crl2.der"))
+            .arg(format!("{}/crl/issuing.crl", c.front_base)));
+        after = std::fs::read_to_string(dir.join("crl2.headers"))
+            .unwrap()
+            .to_ascii_lowercase();
+        if after
+            .lines()
+            .find(|l| l.starts_with("etag:"))
+            .is_some_and(|l| number(l) > number(&etag_before))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let etag_after = after.lines().find(|l| l.starts_with("etag:")).unwrap();
+    assert!(
+        number(etag_after) > number(&etag_before),
+        "{etag_before} then {etag_after}"
+    );
+}
+
+#[test]
+fn revocation_on_sqlite() {
+    revocation_end_to_end(Db::Sqlite);
+}
+
+#[test]
+fn revocation_on_postgres() {
+    revocation_end_to_end(Db::Postgres);
+}

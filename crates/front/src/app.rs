@@ -1,0 +1,288 @@
+//! The front's shared state: the store, the CAs it answers for, and in-memory copies of
+//! what it serves (OCSP responses until their nextUpdate, each CA's newest CRL for a few
+//! seconds) so the hot path is a hash lookup.
+//!
+//! In: the configuration and a connected store. Out: lookups for the handlers, and the
+//! one call to the signer the front makes (`SignOcspResponses` on a cache miss).
+
+use crate::config::Config;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use strongroom_store::{Store, StoredOcsp};
+use strongroom_types::{CaId, Serial};
+use strongroom_wire::{
+    ClientError, ErrorKind, OcspSigningRequest, Request, Response, SignedOcspResponse, SignerClient,
+};
+use strongroom_x509::CaCertificate;
+
+/// Most OCSP responses kept in memory (about 1 KiB each).
+const OCSP_CACHE_MAX: usize = 1_000_000;
+/// How long a CRL copy is served before the store is asked for a newer one.
+const CRL_CACHE_FOR: Duration = Duration::from_secs(5);
+/// How often the CA list is re-read (new intermediates).
+const CAS_CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Current time in Unix seconds (the front's only wall-clock read).
+#[allow(clippy::disallowed_methods)] // the one adapter that may read the wall clock
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A CA the front answers for.
+#[derive(Debug, Clone)]
+pub struct CaEntry {
+    /// Its id.
+    pub id: CaId,
+    /// Its certificate.
+    pub cert: CaCertificate,
+}
+
+/// A response in memory.
+#[derive(Debug, Clone)]
+pub struct CachedOcsp {
+    /// DER.
+    pub der: Arc<Vec<u8>>,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+}
+
+/// A CRL in memory.
+#[derive(Debug, Clone)]
+pub struct CachedCrl {
+    /// cRLNumber.
+    pub number: i64,
+    /// DER.
+    pub der: Arc<Vec<u8>>,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    fetched: Instant,
+}
+
+/// Why the signer could not answer.
+#[derive(Debug)]
+pub enum SignerTrouble {
+    /// Unreachable or the HSM is down: try later.
+    Unavailable(String),
+    /// It refused (bad input, unknown CA, not allowed).
+    Refused(String),
+}
+
+/// Shared state.
+#[derive(Debug)]
+pub struct App {
+    /// The store.
+    pub store: Store,
+    /// Configuration.
+    pub config: Config,
+    cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
+    ocsp: RwLock<HashMap<(CaId, Serial), CachedOcsp>>,
+    crls: RwLock<HashMap<CaId, CachedCrl>>,
+}
+
+impl App {
+    /// A new state over a connected store.
+    pub fn new(store: Store, config: Config) -> App {
+        App {
+            store,
+            config,
+            cas: RwLock::new((None, Arc::new(Vec::new()))),
+            ocsp: RwLock::new(HashMap::new()),
+            crls: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The CAs, re-read from the store at most once a minute.
+    pub async fn cas(&self) -> Arc<Vec<CaEntry>> {
+        {
+            let guard = self.cas.read().unwrap_or_else(|p| p.into_inner());
+            if guard.0.is_some_and(|t| t.elapsed() < CAS_CACHE_FOR) {
+                return guard.1.clone();
+            }
+        }
+        match self.store.cas().await {
+            Ok(records) => {
+                let list: Vec<CaEntry> = records
+                    .iter()
+                    .filter_map(|r| {
+                        CaCertificate::from_der(&r.cert_der)
+                            .ok()
+                            .map(|cert| CaEntry {
+                                id: r.id.clone(),
+                                cert,
+                            })
+                    })
+                    .collect();
+                let list = Arc::new(list);
+                *self.cas.write().unwrap_or_else(|p| p.into_inner()) =
+                    (Some(Instant::now()), list.clone());
+                list
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read CAs; serving the last list");
+                self.cas.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+            }
+        }
+    }
+
+    /// A response still valid at `now`: from memory, else from the store.
+    pub async fn cached_ocsp(&self, ca: &CaId, serial: &Serial, now: i64) -> Option<CachedOcsp> {
+        let key = (ca.clone(), serial.clone());
+        if let Some(c) = self
+            .ocsp
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            if c.next_update > now {
+                return Some(c.clone());
+            }
+        }
+        let stored = match self.store.ocsp_response(ca, serial).await {
+            Ok(Some(s)) if s.next_update > now => s,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "store lookup failed");
+                return None;
+            }
+        };
+        let c = CachedOcsp {
+            der: Arc::new(stored.der),
+            this_update: stored.this_update,
+            next_update: stored.next_update,
+        };
+        self.remember(key, c.clone());
+        Some(c)
+    }
+
+    fn remember(&self, key: (CaId, Serial), c: CachedOcsp) {
+        let mut map = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= OCSP_CACHE_MAX {
+            // Crude but bounded: drop everything expired, then everything if still full.
+            let now = now();
+            map.retain(|_, v| v.next_update > now);
+            if map.len() >= OCSP_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, c);
+    }
+
+    /// Asks the signer for responses (a cache miss, a SHA-256 CertID, several certificates
+    /// or a nonce). Single SHA-1 answers are stored for everyone.
+    pub async fn sign(
+        &self,
+        ca: &CaId,
+        serials: Vec<Serial>,
+        sha256_cert_ids: bool,
+        combined: bool,
+        nonce: Option<Vec<u8>>,
+    ) -> Result<Vec<SignedOcspResponse>, SignerTrouble> {
+        let request = Request::SignOcspResponses(OcspSigningRequest {
+            ca: ca.clone(),
+            serials,
+            validity_secs: self.config.ocsp.validity_secs,
+            sha256_cert_ids,
+            combined,
+            nonce,
+        });
+        let socket = self.config.signer_socket.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
+        })
+        .await
+        .map_err(|e| SignerTrouble::Unavailable(e.to_string()))?;
+        let signed = match answer {
+            Ok(Response::OcspResponses(r)) => r,
+            Ok(Response::Error(e)) | Err(ClientError::Signer(e)) => {
+                return Err(match e.kind {
+                    ErrorKind::HsmUnavailable => SignerTrouble::Unavailable(e.detail),
+                    _ => SignerTrouble::Refused(format!("{:?}: {}", e.kind, e.detail)),
+                })
+            }
+            Ok(other) => {
+                return Err(SignerTrouble::Refused(format!(
+                    "unexpected answer {other:?}"
+                )))
+            }
+            Err(e) => return Err(SignerTrouble::Unavailable(e.to_string())),
+        };
+        if !combined && !sha256_cert_ids {
+            let rows: Vec<StoredOcsp> = signed
+                .iter()
+                .map(|s| StoredOcsp {
+                    ca: ca.clone(),
+                    serial: s.serial.clone(),
+                    status: status_name(&s.status).into(),
+                    der: s.der.clone(),
+                    this_update: s.this_update,
+                    next_update: s.next_update,
+                })
+                .collect();
+            if let Err(e) = self.store.put_ocsp_responses(&rows).await {
+                tracing::warn!(error = %e, "cannot store signed responses");
+            }
+            for s in &signed {
+                self.remember(
+                    (ca.clone(), s.serial.clone()),
+                    CachedOcsp {
+                        der: Arc::new(s.der.clone()),
+                        this_update: s.this_update,
+                        next_update: s.next_update,
+                    },
+                );
+            }
+        }
+        Ok(signed)
+    }
+
+    /// The newest CRL of a CA (re-read from the store every few seconds).
+    pub async fn crl(&self, ca: &CaId) -> Option<CachedCrl> {
+        if let Some(c) = self.crls.read().unwrap_or_else(|p| p.into_inner()).get(ca) {
+            if c.fetched.elapsed() < CRL_CACHE_FOR {
+                return Some(c.clone());
+            }
+        }
+        match self.store.latest_crl(ca).await {
+            Ok(Some(s)) => {
+                let c = CachedCrl {
+                    number: s.number,
+                    der: Arc::new(s.der),
+                    this_update: s.this_update,
+                    next_update: s.next_update,
+                    fetched: Instant::now(),
+                };
+                self.crls
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(ca.clone(), c.clone());
+                Some(c)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the CRL; serving the last copy");
+                self.crls
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(ca)
+                    .cloned()
+            }
+        }
+    }
+}
+
+/// The stored name of a status.
+pub fn status_name(s: &strongroom_wire::OcspStatus) -> &'static str {
+    match s {
+        strongroom_wire::OcspStatus::Good => "good",
+        strongroom_wire::OcspStatus::Revoked { .. } => "revoked",
+        strongroom_wire::OcspStatus::Unknown => "unknown",
+    }
+}

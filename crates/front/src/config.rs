@@ -1,0 +1,145 @@
+//! The front's configuration file (TOML, unknown keys refused).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Plain HTTP listen address for OCSP and CRLs (`127.0.0.1:8080`).
+    pub listen_http: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…` (the front's own role); or name a variable in
+    /// `database_url_env`. The front never migrates: control does.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Environment variable holding the database URL.
+    #[serde(default)]
+    pub database_url_env: Option<String>,
+    /// The signer's socket (for responses missing from the store).
+    pub signer_socket: PathBuf,
+    /// OCSP settings.
+    #[serde(default)]
+    pub ocsp: OcspConfig,
+    /// The Unix user to drop to when started as root.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Allow running as root (development containers only).
+    #[serde(default)]
+    pub allow_root: bool,
+    /// Sandbox switches and extra paths.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+}
+
+/// OCSP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcspConfig {
+    /// Validity of a response the front has signed on a cache miss (seconds).
+    #[serde(default = "default_validity")]
+    pub validity_secs: u32,
+    /// Answer requests that carry a nonce with a fresh, signed-on-demand response echoing
+    /// it (costs an HSM signature per request). Off: such requests get the cached response,
+    /// without a nonce, as RFC 8954 allows.
+    #[serde(default)]
+    pub nonce_on_demand: bool,
+}
+
+impl Default for OcspConfig {
+    fn default() -> Self {
+        OcspConfig {
+            validity_secs: default_validity(),
+            nonce_on_demand: false,
+        }
+    }
+}
+
+fn default_validity() -> u32 {
+    86_400
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Sandbox switches and extra paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Landlock.
+    #[serde(default = "default_true")]
+    pub landlock: bool,
+    /// seccomp.
+    #[serde(default = "default_true")]
+    pub seccomp: bool,
+    /// Extra read-only paths.
+    #[serde(default)]
+    pub read_only: Vec<PathBuf>,
+    /// Extra read-write paths.
+    #[serde(default)]
+    pub read_write: Vec<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            landlock: true,
+            seccomp: true,
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let c: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if c.database_url.is_some() == c.database_url_env.is_some() {
+            return Err(format!(
+                "{}: set exactly one of database_url and database_url_env",
+                path.display()
+            ));
+        }
+        if !(60..=7 * 86_400).contains(&c.ocsp.validity_secs) {
+            return Err(format!(
+                "{}: ocsp.validity_secs must be between 60 and 604800",
+                path.display()
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The database URL.
+    pub fn database_url(&self) -> Result<String, String> {
+        match (&self.database_url, &self.database_url_env) {
+            (Some(u), _) => Ok(u.clone()),
+            (None, Some(var)) => std::env::var(var)
+                .map_err(|_| format!("environment variable {var} (database_url_env) is not set")),
+            (None, None) => Err("no database URL configured".into()),
+        }
+    }
+
+    /// The sandbox for this configuration: the signer socket's directory and the SQLite
+    /// directory, nothing else of the data.
+    pub fn confinement(&self) -> strongroom_sandbox::network_daemon::Confinement {
+        use strongroom_sandbox::network_daemon::{parent, sqlite_dir, Confinement};
+        let mut read_write = vec![parent(&self.signer_socket)];
+        if let Some(dir) = self.database_url().ok().as_deref().and_then(sqlite_dir) {
+            read_write.push(dir);
+        }
+        read_write.extend(self.sandbox.read_write.iter().cloned());
+        Confinement {
+            user: self.user.clone(),
+            allow_root: self.allow_root,
+            landlock: self.sandbox.landlock,
+            seccomp: self.sandbox.seccomp,
+            read_only: self.sandbox.read_only.clone(),
+            read_write,
+        }
+    }
+}

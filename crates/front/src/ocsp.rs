@@ -1,0 +1,156 @@
+//! `/ocsp`: POST (`application/ocsp-request`) and the GET form of RFC 6960 A.1
+//! (`/ocsp/{base64 of the DER request}`, percent-encoded as clients send it).
+//!
+//! In: a request from anyone, parsed strictly. Out: always HTTP 200 with an
+//! `application/ocsp-response` body, as RFC 6960 wants: the stored response for one SHA-1
+//! CertID (the common case: no HSM, no database write), a response the signer signs now for
+//! a cache miss, a SHA-256 CertID, several certificates or — when `nonce_on_demand` is on —
+//! a nonce; `malformedRequest` for what does not parse, `unauthorized` for a CA we do not
+//! serve, `tryLater` when the signer is needed and unreachable. GET answers carry
+//! Cache-Control up to nextUpdate so caches and CDNs can serve them.
+
+use crate::app::{now, App, SignerTrouble};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use std::sync::Arc;
+use strongroom_x509::ocsp::{
+    error_response, parse_ocsp_request, ResponseStatus, ID_SHA1, ID_SHA256,
+};
+
+/// Largest accepted request (a request for 32 certificates is about 3 KiB).
+pub const MAX_REQUEST: usize = 16 * 1024;
+
+fn ocsp_body(der: Vec<u8>, max_age: Option<i64>) -> Response {
+    let mut resp = (StatusCode::OK, der).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/ocsp-response"),
+    );
+    match max_age {
+        Some(secs) if secs > 0 => {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "max-age={secs}, public, no-transform, must-revalidate"
+            )) {
+                h.insert(header::CACHE_CONTROL, v);
+            }
+        }
+        _ => {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        }
+    }
+    resp
+}
+
+fn failure(status: ResponseStatus) -> Response {
+    ocsp_body(error_response(status), None)
+}
+
+/// POST /ocsp.
+pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.eq_ignore_ascii_case("application/ocsp-request") {
+        return failure(ResponseStatus::MalformedRequest);
+    }
+    if body.len() > MAX_REQUEST {
+        return failure(ResponseStatus::MalformedRequest);
+    }
+    answer(&app, &body, false).await
+}
+
+/// GET /ocsp/{base64}.
+pub async fn get(State(app): State<Arc<App>>, Path(encoded): Path<String>) -> Response {
+    if encoded.len() > MAX_REQUEST * 2 {
+        return failure(ResponseStatus::MalformedRequest);
+    }
+    // Path extraction already percent-decoded; tolerate the URL-safe alphabet and
+    // missing padding some clients produce.
+    let cleaned: String = encoded
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim_end_matches('=');
+    let der = match base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed) {
+        Ok(d) => d,
+        Err(_) => return failure(ResponseStatus::MalformedRequest),
+    };
+    answer(&app, &der, true).await
+}
+
+async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
+    let request = match parse_ocsp_request(der) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = %e, "malformed OCSP request");
+            return failure(ResponseStatus::MalformedRequest);
+        }
+    };
+    let cas = app.cas().await;
+    let first = &request.cert_ids[0];
+    let Some(ca) = cas.iter().find(|c| first.is_issued_by(&c.cert)) else {
+        return failure(ResponseStatus::Unauthorized);
+    };
+    let alg = first.hash_algorithm.oid;
+    if alg != ID_SHA1 && alg != ID_SHA256 {
+        return failure(ResponseStatus::MalformedRequest);
+    }
+    let mut serials = Vec::with_capacity(request.cert_ids.len());
+    for id in &request.cert_ids {
+        if id.hash_algorithm.oid != alg || !id.is_issued_by(&ca.cert) {
+            // One response is signed by one responder for one CA and one hash.
+            return failure(ResponseStatus::Unauthorized);
+        }
+        match id.serial() {
+            Some(s) => serials.push(s),
+            None => return failure(ResponseStatus::MalformedRequest),
+        }
+    }
+    let now = now();
+    let wants_nonce = request.nonce.is_some() && app.config.ocsp.nonce_on_demand;
+    // The common case: one certificate, SHA-1, no nonce to echo.
+    if serials.len() == 1 && alg == ID_SHA1 && !wants_nonce {
+        if let Some(c) = app.cached_ocsp(&ca.id, &serials[0], now).await {
+            return ocsp_body(c.der.to_vec(), cacheable.then_some(c.next_update - now));
+        }
+    }
+    let single = serials.len() == 1 && !wants_nonce;
+    let nonce = if wants_nonce {
+        request
+            .nonce
+            .clone()
+            .filter(|n| !n.is_empty() && n.len() <= 32)
+    } else {
+        None
+    };
+    match app
+        .sign(&ca.id, serials, alg == ID_SHA256, !single, nonce.clone())
+        .await
+    {
+        Ok(signed) => match signed.into_iter().next() {
+            Some(s) => {
+                let max_age = (cacheable && nonce.is_none()).then_some(s.next_update - now);
+                ocsp_body(s.der, max_age)
+            }
+            None => failure(ResponseStatus::InternalError),
+        },
+        Err(SignerTrouble::Unavailable(why)) => {
+            tracing::warn!(%why, "signer unavailable; answering tryLater");
+            failure(ResponseStatus::TryLater)
+        }
+        Err(SignerTrouble::Refused(why)) => {
+            tracing::warn!(%why, "signer refused an OCSP request");
+            failure(ResponseStatus::MalformedRequest)
+        }
+    }
+}
