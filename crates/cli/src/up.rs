@@ -37,6 +37,9 @@ pub struct UpArgs {
     /// Where the control API listens.
     #[arg(long, default_value = "127.0.0.1:9443")]
     control_listen: std::net::SocketAddr,
+    /// Where the front serves OCSP and CRLs (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    front_listen: std::net::SocketAddr,
 }
 
 struct Layout {
@@ -155,6 +158,16 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
     )
 }
 
+/// The front's configuration (rewritten at every start).
+fn front_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) -> String {
+    format!(
+        "# strongroom-front configuration written by `strongroom up` (development mode).\n\
+         listen_http = \"{listen}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n",
+        db = l.dir.join("control/control.db").display(),
+        socket = l.socket(),
+    )
+}
+
 /// A random password in a 0400 file (first run only).
 fn write_admin_password(path: &Path) -> Result<(), String> {
     use std::io::{Read, Write};
@@ -173,8 +186,9 @@ fn write_admin_password(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Waits until control accepts TCP connections (it has then issued its certificate).
-fn wait_for_control(
+/// Waits until a daemon accepts TCP connections (control has then issued its certificate).
+fn wait_for_listener(
+    name: &str,
     listen: std::net::SocketAddr,
     child: &mut Child,
     log: &Path,
@@ -183,7 +197,7 @@ fn wait_for_control(
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!(
-                "strongroom-control exited with {status}; see {}",
+                "{name} exited with {status}; see {}",
                 log.display()
             ));
         }
@@ -192,7 +206,7 @@ fn wait_for_control(
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "strongroom-control did not listen on {listen} within 60 s; see {}",
+                "{name} did not listen on {listen} within 60 s; see {}",
                 log.display()
             ));
         }
@@ -479,17 +493,58 @@ pub fn run(args: UpArgs) -> Result<(), String> {
             return Err(e);
         }
     };
-    if let Err(e) = wait_for_control(args.control_listen, &mut control, &l.log("control")) {
+    if let Err(e) = wait_for_listener(
+        "strongroom-control",
+        args.control_listen,
+        &mut control,
+        &l.log("control"),
+    ) {
         stop(&mut [
             ("strongroom-signer", signer),
             ("strongroom-control", control),
         ]);
         return Err(e);
     }
-    // Stopped in reverse: control first, then the signer.
+    let front_bin = daemon_binary("strongroom-front")?;
+    std::fs::write(
+        l.config("front.toml"),
+        front_config(&l, args.front_listen, euid() == 0),
+    )
+    .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
+    let mut front = match spawn(
+        &front_bin,
+        &["run", "--config"],
+        &l.config("front.toml"),
+        &l.log("front"),
+        &token.conf,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            stop(&mut [
+                ("strongroom-signer", signer),
+                ("strongroom-control", control),
+            ]);
+            return Err(e);
+        }
+    };
+    if let Err(e) = wait_for_listener(
+        "strongroom-front",
+        args.front_listen,
+        &mut front,
+        &l.log("front"),
+    ) {
+        stop(&mut [
+            ("strongroom-signer", signer),
+            ("strongroom-control", control),
+            ("strongroom-front", front),
+        ]);
+        return Err(e);
+    }
+    // Stopped in reverse: front, control, then the signer.
     let mut children = vec![
         ("strongroom-signer", signer),
         ("strongroom-control", control),
+        ("strongroom-front", front),
     ];
     say!();
     say!(
@@ -520,7 +575,12 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         l.admin_password().display()
     );
     say!("  control log      {}", l.log("control").display());
-    say!("  front            not part of this build yet (https://127.0.0.1:8443 when it lands)");
+    say!("  OCSP             http://{}/ocsp", args.front_listen);
+    say!(
+        "  CRLs             http://{}/crl/issuing.crl, /crl/root.crl",
+        args.front_listen
+    );
+    say!("  front log        {}", l.log("front").display());
     say!();
     say!("Log in and issue through the control API:");
     say!(

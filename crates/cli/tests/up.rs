@@ -14,7 +14,11 @@ const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
 
 /// `up` execs strongroom-signer from its own directory; make sure it is built.
 fn ensure_signer_built() {
-    for daemon in ["strongroom-signer", "strongroom-control"] {
+    for daemon in [
+        "strongroom-signer",
+        "strongroom-control",
+        "strongroom-front",
+    ] {
         if !Path::new(STRONGROOM).with_file_name(daemon).exists() {
             let out = run(Command::new(env!("CARGO")).args(["build", "-q", "--bin", daemon]));
             assert!(
@@ -42,12 +46,23 @@ fn cli(home: &Path, args: &[&str]) -> std::process::Output {
         .args(args))
 }
 
+/// The front's port for a run whose control listens on `port`.
+fn front_port(port: u16) -> u16 {
+    if port < u16::MAX {
+        port + 1
+    } else {
+        port - 1
+    }
+}
+
 fn start_up(dir: &Path, port: u16) -> (Child, Vec<String>) {
     let mut child = Command::new(STRONGROOM)
         .args([
             "up",
             "--control-listen",
             &format!("127.0.0.1:{port}"),
+            "--front-listen",
+            &format!("127.0.0.1:{}", front_port(port)),
             "--data-dir",
         ])
         .arg(dir)
@@ -301,6 +316,36 @@ fn up_issue_stop_and_reuse() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(cli(&home, &["completions", "bash"]).stdout.len() > 1000);
+    // The front answers OCSP for the certificate issued through the API.
+    let issuing_path = tmp.path().join("api-issuing.pem");
+    let api_text = std::fs::read_to_string(&api_pem).unwrap();
+    let issuing_pem = api_text
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    std::fs::write(&issuing_path, issuing_pem).unwrap();
+    let out = run(Command::new(tool("openssl"))
+        .args([
+            "ocsp",
+            "-url",
+            &format!("http://127.0.0.1:{}/ocsp", front_port(port)),
+            "-issuer",
+        ])
+        .arg(&issuing_path)
+        .arg("-cert")
+        .arg(&api_pem)
+        .arg("-CAfile")
+        .arg(&root));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Response verify OK") && text.contains(": good"),
+        "{text}"
+    );
 
     let status = interrupt(&mut up);
     assert!(status.success(), "up exited with {status}");
