@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(
             super::http_date(1_795_900_000),
-            "Sat, 28 Nov 2026 20:26:40 GMT"
+            "Sat, 28 Nov 2026 21:06:40 GMT"
         );
         assert_eq!(
             super::http_date(951_782_400),
