@@ -14,7 +14,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use strongroom_wire::{decode_payload, encode_frame, read_frame, Request, WireError};
+use strongroom_wire::{
+    decode_payload, encode_frame_limited, read_frame, Request, WireError, MAX_RESPONSE_FRAME,
+};
 
 /// Binds the socket. A stale socket file from a previous run is replaced only when
 /// nothing answers on it (two signers on one socket would be a bug to surface, not hide).
@@ -86,7 +88,7 @@ fn serve_connection(mut stream: UnixStream, signer: &Signer) {
             }
         };
         let response = signer.handle(creds, frame.message);
-        let bytes = match encode_frame(frame.request_id, &response) {
+        let bytes = match encode_frame_limited(frame.request_id, &response, MAX_RESPONSE_FRAME) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "response does not fit in a frame");

@@ -3,7 +3,9 @@
 //! In: a socket path and [`Request`]s. Out: the matching [`Response`], or a
 //! [`ClientError`] (transport failure, mismatched id, or the signer's own error).
 
-use crate::frame::{decode_payload, read_frame, write_frame, WireError};
+use crate::frame::{
+    decode_payload, read_frame_limited, write_frame, WireError, MAX_RESPONSE_FRAME,
+};
 use crate::message::{Request, Response, SignerError};
 use std::fmt;
 use std::os::unix::net::UnixStream;
@@ -78,7 +80,7 @@ impl SignerClient {
         let id = self.next_id;
         self.next_id += 1;
         write_frame(&mut self.stream, id, request)?;
-        let body = read_frame(&mut self.stream)?;
+        let body = read_frame_limited(&mut self.stream, MAX_RESPONSE_FRAME)?;
         let frame = decode_payload::<Response>(&body)?;
         if frame.request_id != id {
             return Err(ClientError::Mismatch {

@@ -10,6 +10,12 @@ use std::io::{self, Read, Write};
 /// Largest frame accepted, header included. A CSR or a CA chain fits easily; anything
 /// bigger is an attack or a bug.
 pub const MAX_FRAME: usize = 1024 * 1024;
+
+/// Largest frame the signer sends and its clients accept: a response (a CRL of a million
+/// entries is about 40 MiB). Requests stay under [`MAX_FRAME`]: the signer reads what
+/// untrusted peers send with the small limit; clients read what the signer sends with this
+/// one.
+pub const MAX_RESPONSE_FRAME: usize = 96 * 1024 * 1024;
 /// Protocol version carried in every frame.
 pub const VERSION: u8 = 1;
 /// Version byte plus request id.
@@ -69,15 +75,24 @@ impl From<io::Error> for WireError {
     }
 }
 
-/// Encodes a message as a complete frame, length prefix included.
+/// Encodes a message as a complete frame, length prefix included (at most [`MAX_FRAME`]).
 pub fn encode_frame<T: Serialize>(request_id: u64, message: &T) -> Result<Vec<u8>, WireError> {
+    encode_frame_limited(request_id, message, MAX_FRAME)
+}
+
+/// Encodes a frame of at most `limit` bytes (the signer's responses: [`MAX_RESPONSE_FRAME`]).
+pub fn encode_frame_limited<T: Serialize>(
+    request_id: u64,
+    message: &T,
+    limit: usize,
+) -> Result<Vec<u8>, WireError> {
     let payload = postcard::to_stdvec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
     let body_len = HEADER + payload.len();
-    if body_len + 4 > MAX_FRAME {
+    if body_len + 4 > limit.min(MAX_RESPONSE_FRAME) {
         return Err(WireError::Oversize(body_len + 4));
     }
     let mut out = Vec::with_capacity(4 + body_len);
-    // Invariant: body_len <= MAX_FRAME (1 MiB) fits in u32.
+    // Invariant: body_len <= MAX_RESPONSE_FRAME (96 MiB) fits in u32.
     out.extend_from_slice(&(body_len as u32).to_be_bytes());
     out.push(VERSION);
     out.extend_from_slice(&request_id.to_be_bytes());
@@ -88,6 +103,12 @@ pub fn encode_frame<T: Serialize>(request_id: u64, message: &T) -> Result<Vec<u8
 /// Reads one frame body (version, id, payload) from a stream. The length is checked
 /// before any body byte is read, so an oversize claim costs the reader nothing.
 pub fn read_frame(stream: &mut impl Read) -> Result<Vec<u8>, WireError> {
+    read_frame_limited(stream, MAX_FRAME)
+}
+
+/// Reads one frame of at most `limit` bytes (clients reading the signer's responses use
+/// [`MAX_RESPONSE_FRAME`]).
+pub fn read_frame_limited(stream: &mut impl Read, limit: usize) -> Result<Vec<u8>, WireError> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len) {
         Ok(()) => {}
@@ -95,7 +116,7 @@ pub fn read_frame(stream: &mut impl Read) -> Result<Vec<u8>, WireError> {
         Err(e) => return Err(WireError::Io(e)),
     }
     let body_len = u32::from_be_bytes(len) as usize;
-    if body_len + 4 > MAX_FRAME {
+    if body_len + 4 > limit.min(MAX_RESPONSE_FRAME) {
         return Err(WireError::Oversize(body_len + 4));
     }
     if body_len < HEADER {
@@ -222,6 +243,27 @@ mod tests {
         assert!(matches!(
             read_frame(&mut Cursor::new(Vec::new())),
             Err(WireError::Closed)
+        ));
+    }
+
+    #[test]
+    fn responses_may_be_larger_than_requests() {
+        let big = vec![7u8; 2 * MAX_FRAME];
+        assert!(matches!(encode_frame(1, &big), Err(WireError::Oversize(_))));
+        let frame = encode_frame_limited(1, &big, MAX_RESPONSE_FRAME).unwrap();
+        // The signer's request reader refuses it; a client reading responses accepts it.
+        assert!(matches!(
+            read_frame(&mut std::io::Cursor::new(&frame)),
+            Err(WireError::Oversize(_))
+        ));
+        let body =
+            read_frame_limited(&mut std::io::Cursor::new(&frame), MAX_RESPONSE_FRAME).unwrap();
+        assert_eq!(decode_payload::<Vec<u8>>(&body).unwrap().message, big);
+        // Nothing beyond the response limit, whatever a caller asks for.
+        let claim = ((MAX_RESPONSE_FRAME as u32) + 1).to_be_bytes();
+        assert!(matches!(
+            read_frame_limited(&mut std::io::Cursor::new(&claim), usize::MAX),
+            Err(WireError::Oversize(_))
         ));
     }
 }

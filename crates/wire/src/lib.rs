@@ -14,7 +14,10 @@ mod frame;
 mod message;
 
 pub use client::{ClientError, SignerClient};
-pub use frame::{decode_payload, encode_frame, read_frame, Frame, WireError, MAX_FRAME, VERSION};
+pub use frame::{
+    decode_payload, encode_frame, encode_frame_limited, read_frame, read_frame_limited, Frame,
+    WireError, MAX_FRAME, MAX_RESPONSE_FRAME, VERSION,
+};
 pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
     IssuedCertificate, OcspSigningRequest, OcspStatus, Operation, Request, Response,
