@@ -25,11 +25,13 @@ CREATE TABLE audit_checkpoints (
 -- per certificate (both signed by the signer; stored here so serving never waits for it).
 CREATE TABLE crls (
     ca_id        TEXT NOT NULL REFERENCES cas(id),
+    -- 'full', 'delta', a shard number ('3') or a shard's delta ('3-delta').
+    scope        TEXT NOT NULL,
     number       INTEGER NOT NULL,
     der          BLOB NOT NULL,
     this_update  INTEGER NOT NULL,
     next_update  INTEGER NOT NULL,
-    PRIMARY KEY (ca_id, number)
+    PRIMARY KEY (ca_id, scope, number)
 );
 CREATE TABLE ocsp_responses (
     ca_id        TEXT NOT NULL REFERENCES cas(id),

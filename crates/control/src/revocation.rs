@@ -15,26 +15,89 @@ use strongroom_store::{StoredCrl, StoredOcsp};
 use strongroom_types::{CaId, Serial};
 use strongroom_wire::{OcspSigningRequest, OcspStatus, Request, Response};
 
-/// CAs whose CRL should be regenerated soon.
+/// One CRL a CA publishes: the whole CA or a shard, full or delta.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Scope {
+    /// The CA.
+    pub ca: CaId,
+    /// The shard, when the CA's CRL is sharded.
+    pub shard: Option<u32>,
+    /// A delta CRL.
+    pub delta: bool,
+}
+
+impl Scope {
+    /// The scope's stored name (`full`, `delta`, `3`, `3-delta`).
+    pub fn name(&self) -> String {
+        strongroom_types::crl_scope::scope_name(self.shard, self.delta)
+    }
+}
+
+/// CRL scopes that should be regenerated soon.
 #[derive(Debug, Default)]
 pub struct CrlQueue {
-    pending: Mutex<BTreeSet<CaId>>,
+    pending: Mutex<BTreeSet<Scope>>,
     notify: tokio::sync::Notify,
 }
 
 impl CrlQueue {
-    /// Asks for a new CRL of `ca` (debounced).
-    pub fn request(&self, ca: &CaId) {
+    /// Asks for a new CRL of `scope` (debounced).
+    pub fn request(&self, scope: Scope) {
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(ca.clone());
+            .insert(scope);
         self.notify.notify_one();
     }
 
-    fn take(&self) -> BTreeSet<CaId> {
+    fn take(&self) -> BTreeSet<Scope> {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
+}
+
+/// How a CA publishes CRLs: (shards, deltas), as the signer holds it.
+pub async fn crl_layout(app: &App, ca: &CaId) -> Result<(u32, bool), Problem> {
+    match app.signer.call(Request::Health).await? {
+        Response::Health(h) => Ok(h
+            .cas
+            .iter()
+            .find(|c| &c.id == ca)
+            .map(|c| (c.crl_shards, c.delta_crl))
+            .unwrap_or((0, false))),
+        other => Err(Problem::internal(format!(
+            "unexpected signer answer {other:?}"
+        ))),
+    }
+}
+
+/// Every full scope of a CA (one, or one per shard).
+fn full_scopes(ca: &CaId, shards: u32) -> Vec<Scope> {
+    if shards >= 2 {
+        (1..=shards)
+            .map(|k| Scope {
+                ca: ca.clone(),
+                shard: Some(k),
+                delta: false,
+            })
+            .collect()
+    } else {
+        vec![Scope {
+            ca: ca.clone(),
+            shard: None,
+            delta: false,
+        }]
+    }
+}
+
+/// What a revocation of `serial` makes stale: its scope's delta when the CA publishes
+/// deltas (cheap, and what deltas are for), else its scope's full CRL.
+pub async fn scope_of_revocation(app: &App, ca: &CaId, serial: &Serial) -> Result<Scope, Problem> {
+    let (shards, delta) = crl_layout(app, ca).await?;
+    Ok(Scope {
+        ca: ca.clone(),
+        shard: (shards >= 2).then(|| strongroom_types::crl_scope::shard_of(serial, shards)),
+        delta,
+    })
 }
 
 fn status_name(s: &OcspStatus) -> &'static str {
@@ -82,13 +145,20 @@ pub async fn presign(app: &App, ca: &CaId, serials: Vec<Serial>) -> Result<usize
     Ok(stored)
 }
 
-/// Has the signer sign a fresh CRL of `ca` and stores it.
-pub async fn regenerate_crl(app: &App, ca: &CaId) -> Result<i64, Problem> {
-    let (der, number) = match app
-        .signer
-        .call(Request::IssueCrl { ca: ca.clone() })
-        .await?
-    {
+/// Has the signer sign a fresh CRL of `scope` and stores it.
+pub async fn regenerate_crl(app: &App, scope: &Scope) -> Result<i64, Problem> {
+    let request = if scope.shard.is_none() && !scope.delta {
+        Request::IssueCrl {
+            ca: scope.ca.clone(),
+        }
+    } else {
+        Request::IssueCrlScope {
+            ca: scope.ca.clone(),
+            shard: scope.shard,
+            delta: scope.delta,
+        }
+    };
+    let (der, number) = match app.signer.call(request).await? {
         Response::Crl { der, number } => (der, number),
         other => {
             return Err(Problem::internal(format!(
@@ -101,7 +171,8 @@ pub async fn regenerate_crl(app: &App, ca: &CaId) -> Result<i64, Problem> {
     let number = i64::try_from(number).map_err(Problem::internal)?;
     app.store
         .put_crl(&StoredCrl {
-            ca: ca.clone(),
+            ca: scope.ca.clone(),
+            scope: scope.name(),
             number,
             der,
             this_update,
@@ -111,18 +182,49 @@ pub async fn regenerate_crl(app: &App, ca: &CaId) -> Result<i64, Problem> {
     Ok(number)
 }
 
+/// Publishes a CA's CRLs: every full scope that is missing or past half its validity (all
+/// of them with `force`), each followed by a fresh, empty delta when the CA publishes
+/// deltas, so relying parties following FreshestCRL find one.
+pub async fn publish_ca(app: &App, ca: &CaId, now: i64, force: bool) -> Result<(), Problem> {
+    let (shards, delta) = crl_layout(app, ca).await?;
+    for scope in full_scopes(ca, shards) {
+        let stale = force
+            || match app.store.latest_crl(ca, &scope.name()).await? {
+                None => true,
+                Some(c) => c.next_update - now < (c.next_update - c.this_update) / 2,
+            };
+        if stale {
+            let n = regenerate_crl(app, &scope).await?;
+            tracing::info!(ca = %ca, scope = %scope.name(), number = n, "CRL published");
+            if delta {
+                regenerate_crl(
+                    app,
+                    &Scope {
+                        delta: true,
+                        ..scope
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Regenerates requested CRLs, at most one per CA per debounce window.
 pub async fn crl_loop(app: App) {
     let debounce = Duration::from_millis(app.config.revocation.crl_debounce_ms);
     loop {
         app.crl_queue.notify.notified().await;
         tokio::time::sleep(debounce).await;
-        for ca in app.crl_queue.take() {
-            match regenerate_crl(&app, &ca).await {
-                Ok(n) => tracing::info!(ca = %ca, number = n, "CRL regenerated after revocation"),
+        for scope in app.crl_queue.take() {
+            match regenerate_crl(&app, &scope).await {
+                Ok(n) => {
+                    tracing::info!(ca = %scope.ca, scope = %scope.name(), number = n, "CRL regenerated after revocation")
+                }
                 Err(p) => {
-                    tracing::warn!(ca = %ca, detail = %p.detail, "CRL regeneration failed; retrying");
-                    app.crl_queue.request(&ca);
+                    tracing::warn!(ca = %scope.ca, scope = %scope.name(), detail = %p.detail, "CRL regeneration failed; retrying");
+                    app.crl_queue.request(scope);
                     tokio::time::sleep(Duration::from_secs(5)).await;
                 }
             }
@@ -161,14 +263,7 @@ pub async fn refresh_once(app: &App) -> Result<(), Problem> {
         }
     }
     for ca in app.store.cas().await? {
-        let stale = match app.store.latest_crl(&ca.id).await? {
-            None => true,
-            Some(c) => c.next_update - now < (c.next_update - c.this_update) / 2,
-        };
-        if stale {
-            let n = regenerate_crl(app, &ca.id).await?;
-            tracing::info!(ca = %ca.id, number = n, "CRL refreshed");
-        }
+        publish_ca(app, &ca.id, now, false).await?;
     }
     Ok(())
 }

@@ -353,3 +353,150 @@ fn revocation_on_sqlite() {
 fn revocation_on_postgres() {
     revocation_end_to_end(Db::Postgres);
 }
+
+/// A CA created through the API with 4 CRL shards and deltas: the front serves each
+/// shard's CRL and, after a revocation, the shard's delta listing it; openssl verifies both
+/// and `verify -crl_check -use_deltas` finds the revoked leaf.
+#[test]
+fn sharded_ca_with_deltas_through_control_and_front() {
+    let mut c = Control::start(Db::Sqlite);
+    c.start_front();
+    let admin = c.admin();
+    let dir = c.dir().to_path_buf();
+    let r = admin.post(
+        "/api/v1/cas",
+        &json!({
+            "id": "sharded", "parent": "root", "subject": "CN=Strongroom Test Sharded CA,O=Strongroom Test",
+            "algorithm": "ecdsa-p256", "validity_days": 365, "permitted": ["dns:lab.test"],
+            "crl_url": format!("{}/crl/sharded.crl", c.front_base), "crl_shards": 4, "delta_crl": true,
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut profile = admin.get("/api/v1/profiles/tls-server").json()["profile"].clone();
+    profile["name"] = json!("sharded-server");
+    profile["issuer"] = json!("sharded");
+    assert_eq!(
+        admin
+            .send(
+                "PUT",
+                "/api/v1/profiles/sharded-server",
+                &json!({"profile": profile, "enrollers": ["*"]})
+            )
+            .status,
+        200
+    );
+    let (csr, _) = c.csr("s.lab.test", "DNS:s.lab.test");
+    let r = admin.post(
+        "/api/v1/certificates",
+        &json!({"profile": "sharded-server", "csr": csr}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let leaf = r.json();
+    let serial: strongroom_types::Serial = leaf["serial"].as_str().unwrap().parse().unwrap();
+    let shard = strongroom_types::crl_scope::shard_of(&serial, 4);
+    let leaf_pem = write(&dir, "s.pem", leaf["pem"].as_str().unwrap());
+    let text = sh(Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "crlDistributionPoints", "-in"])
+        .arg(&leaf_pem));
+    assert!(
+        text.contains(&format!("/crl/sharded/{shard}.crl")),
+        "{text}"
+    );
+    let issuing = write(
+        &dir,
+        "sharded.pem",
+        leaf["chain_pem"]
+            .as_str()
+            .unwrap()
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .next()
+            .unwrap(),
+    );
+    let root = write(
+        &dir,
+        "root.pem",
+        &strongroom_x509::to_pem("CERTIFICATE", &c.root_der),
+    );
+
+    // The refresh pass at start published every shard (and an empty delta each).
+    let fetch = |name: &str| {
+        let path = dir.join(name.replace('/', "_"));
+        let mut got = false;
+        for _ in 0..50 {
+            let out = Command::new("curl")
+                .args(["-s", "-f", "-o"])
+                .arg(&path)
+                .arg(format!("{}/crl/{name}", c.front_base))
+                .output()
+                .unwrap();
+            if out.status.success() {
+                got = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert!(got, "{name} never appeared\n{}", c.log_text());
+        path
+    };
+    for k in 1..=4 {
+        let p = fetch(&format!("sharded/{k}.crl"));
+        let t = sh(Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-verify", "-CAfile"])
+            .arg(&issuing)
+            .arg("-in")
+            .arg(&p));
+        assert!(t.contains("verify OK"), "{t}");
+    }
+    assert_eq!(
+        admin
+            .post(
+                &format!("/api/v1/certificates/{}/revoke", leaf["id"]),
+                &json!({"reason": "keyCompromise"})
+            )
+            .status,
+        200
+    );
+    // The shard's delta lists it after the debounce.
+    let want = leaf["serial"].as_str().unwrap().to_ascii_uppercase();
+    let mut delta = dir.join("none");
+    for _ in 0..50 {
+        delta = fetch(&format!("sharded/{shard}-delta.crl"));
+        let t = sh(Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&delta))
+        .to_ascii_uppercase();
+        if t.contains(&want) {
+            assert!(t.contains("DELTA CRL INDICATOR"), "{t}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let base = fetch(&format!("sharded/{shard}.crl"));
+    let pem = |p: &Path| {
+        let out = p.with_extension("pem");
+        sh(Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-in"])
+            .arg(p)
+            .arg("-out")
+            .arg(&out));
+        out
+    };
+    let bundle = write(
+        &dir,
+        "sbundle.pem",
+        &format!(
+            "{}{}",
+            std::fs::read_to_string(&root).unwrap(),
+            std::fs::read_to_string(&issuing).unwrap()
+        ),
+    );
+    let out = sh(Command::new("openssl")
+        .args(["verify", "-crl_check", "-use_deltas", "-CAfile"])
+        .arg(&bundle)
+        .arg("-CRLfile")
+        .arg(pem(&base))
+        .arg("-CRLfile")
+        .arg(pem(&delta))
+        .arg(&leaf_pem));
+    assert!(out.contains("certificate revoked"), "{out}");
+}

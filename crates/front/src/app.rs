@@ -84,7 +84,7 @@ pub struct App {
     pub config: Config,
     cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
     ocsp: RwLock<HashMap<(CaId, Serial), CachedOcsp>>,
-    crls: RwLock<HashMap<CaId, CachedCrl>>,
+    crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
 }
 
 impl App {
@@ -243,14 +243,21 @@ impl App {
         Ok(signed)
     }
 
-    /// The newest CRL of a CA (re-read from the store every few seconds).
-    pub async fn crl(&self, ca: &CaId) -> Option<CachedCrl> {
-        if let Some(c) = self.crls.read().unwrap_or_else(|p| p.into_inner()).get(ca) {
+    /// The newest CRL of one scope of a CA (`full`, `delta`, `3`, `3-delta`), re-read from
+    /// the store every few seconds.
+    pub async fn crl(&self, ca: &CaId, scope: &str) -> Option<CachedCrl> {
+        let key = (ca.clone(), scope.to_string());
+        if let Some(c) = self
+            .crls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             if c.fetched.elapsed() < CRL_CACHE_FOR {
                 return Some(c.clone());
             }
         }
-        match self.store.latest_crl(ca).await {
+        match self.store.latest_crl(ca, scope).await {
             Ok(Some(s)) => {
                 let c = CachedCrl {
                     number: s.number,
@@ -262,7 +269,7 @@ impl App {
                 self.crls
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(ca.clone(), c.clone());
+                    .insert(key, c.clone());
                 Some(c)
             }
             Ok(None) => None,
@@ -271,7 +278,7 @@ impl App {
                 self.crls
                     .read()
                     .unwrap_or_else(|p| p.into_inner())
-                    .get(ca)
+                    .get(&key)
                     .cloned()
             }
         }

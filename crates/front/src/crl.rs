@@ -1,6 +1,8 @@
-//! `/crl/{ca}.crl`: the newest CRL of a CA, DER, with caching headers from its validity.
+//! `/crl/{ca}.crl`, `/crl/{ca}-delta.crl`, `/crl/{ca}/{shard}.crl` and
+//! `/crl/{ca}/{shard}-delta.crl`: the newest CRL of that scope, DER, with caching headers
+//! from its validity.
 //!
-//! In: a CA id in the path (hostile: parsed as a CA id). Out: `application/pkix-crl` with
+//! In: a CA id and scope in the path (hostile: parsed strictly). Out: `application/pkix-crl` with
 //! ETag (the CRL number), Last-Modified (thisUpdate) and Cache-Control up to nextUpdate;
 //! 304 for a matching If-None-Match; 404 for a CA without a CRL.
 
@@ -37,22 +39,62 @@ fn http_date(t: i64) -> String {
     )
 }
 
-/// GET /crl/{file}.
+/// GET /crl/{file}: `issuing.crl` (the whole CA) or `issuing-delta.crl`.
 pub async fn get(
     State(app): State<Arc<App>>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(ca) = file
-        .strip_suffix(".crl")
-        .and_then(|id| id.parse::<CaId>().ok())
-    else {
-        return (StatusCode::NOT_FOUND, "no such CRL\n").into_response();
+    let Some(stem) = file.strip_suffix(".crl") else {
+        return not_found();
     };
-    let Some(crl) = app.crl(&ca).await else {
-        return (StatusCode::NOT_FOUND, "no CRL for this CA yet\n").into_response();
+    let (id, scope) = match stem.strip_suffix("-delta") {
+        Some(id) => (id, "delta".to_string()),
+        None => (stem, "full".to_string()),
     };
-    let etag = format!("\"crl-{}-{}\"", ca, crl.number);
+    serve(&app, id, &scope, &headers).await
+}
+
+/// GET /crl/{ca}/{file}: a shard (`3.crl`) or its delta (`3-delta.crl`).
+pub async fn get_shard(
+    State(app): State<Arc<App>>,
+    Path((ca, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(stem) = file.strip_suffix(".crl") else {
+        return not_found();
+    };
+    let (shard, delta) = match stem.strip_suffix("-delta") {
+        Some(s) => (s, true),
+        None => (stem, false),
+    };
+    let Ok(k) = shard.parse::<u32>() else {
+        return not_found();
+    };
+    if k == 0 || k > strongroom_types::crl_scope::MAX_SHARDS || shard.starts_with('0') {
+        return not_found();
+    }
+    serve(
+        &app,
+        &ca,
+        &strongroom_types::crl_scope::scope_name(Some(k), delta),
+        &headers,
+    )
+    .await
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "no such CRL\n").into_response()
+}
+
+async fn serve(app: &App, id: &str, scope: &str, headers: &HeaderMap) -> Response {
+    let Ok(ca) = id.parse::<CaId>() else {
+        return not_found();
+    };
+    let Some(crl) = app.crl(&ca, scope).await else {
+        return (StatusCode::NOT_FOUND, "no CRL for this CA and scope yet\n").into_response();
+    };
+    let etag = format!("\"crl-{ca}-{scope}-{}\"", crl.number);
     let max_age = (crl.next_update - now()).max(0);
     let mut resp = if headers
         .get(header::IF_NONE_MATCH)

@@ -18,6 +18,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ocsp", axum::routing::post(ocsp::post))
         .route("/ocsp/{*request}", get(ocsp::get))
         .route("/crl/{file}", get(crl::get))
+        .route("/crl/{ca}/{file}", get(crl::get_shard))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(app)
 }

@@ -35,6 +35,12 @@ pub struct CaRecord {
     /// caIssuers URL (where its own certificate can be fetched) for certificates it issues.
     #[serde(default)]
     pub ca_issuers_url: Option<String>,
+    /// CRL shards (0: one CRL); certificates name their shard's URL.
+    #[serde(default)]
+    pub crl_shards: u32,
+    /// Whether delta CRLs are published.
+    #[serde(default)]
+    pub delta_crl: bool,
 }
 
 /// A CA ready for use.

@@ -66,6 +66,13 @@ pub struct IssuanceUrls {
     pub ocsp_url: Option<String>,
     /// Where this CA's certificate can be downloaded.
     pub ca_issuers_url: Option<String>,
+    /// Split this CA's CRL into shards (0: one CRL; else 2 to 256); needs a `crl_url`
+    /// ending in `.crl` (see `strongroom_types::crl_scope`).
+    #[serde(default)]
+    pub crl_shards: u32,
+    /// Publish delta CRLs next to the full ones.
+    #[serde(default)]
+    pub delta_crl: bool,
 }
 
 /// What a ceremony produced.
@@ -102,6 +109,8 @@ impl CeremonyFile {
                 crl_url: r.crl_url,
                 ocsp_url: r.ocsp_url,
                 ca_issuers_url: r.ca_issuers_url,
+                crl_shards: r.crl_shards,
+                delta_crl: r.delta_crl,
             },
         };
         c.validate()?;
@@ -136,6 +145,18 @@ impl CeremonyFile {
             }
         }
         c.constraints()?;
+        let i = &c.issuance;
+        if i.crl_shards == 1 || i.crl_shards > strongroom_types::crl_scope::MAX_SHARDS {
+            return Err(format!(
+                "crl_shards must be 0 (one CRL) or 2 to {}",
+                strongroom_types::crl_scope::MAX_SHARDS
+            ));
+        }
+        if (i.crl_shards > 0 || i.delta_crl)
+            && !i.crl_url.as_deref().is_some_and(|u| u.ends_with(".crl"))
+        {
+            return Err("sharded or delta CRLs need a crl_url ending in .crl".into());
+        }
         Ok(())
     }
 
@@ -328,6 +349,8 @@ pub fn run_with(
         crl_url: file.issuance.crl_url.clone(),
         ocsp_url: file.issuance.ocsp_url.clone(),
         ca_issuers_url: file.issuance.ca_issuers_url.clone(),
+        crl_shards: file.issuance.crl_shards,
+        delta_crl: file.issuance.delta_crl,
     };
     let transcript = transcript(
         file,

@@ -1,14 +1,18 @@
-//! `IssueCrl`: a full CRL for one CA from the revocations recorded here, with a CRL
-//! number that only goes up, persisted before the CRL is signed (a crash may skip a
-//! number, never reuse one).
+//! `IssueCrl` / `IssueCrlScope`: a CRL for one CA — whole or one shard, full or delta —
+//! from the revocations recorded here, with a CRL number that only goes up (one sequence
+//! per CA across its scopes), persisted before the CRL is signed (a crash may skip a
+//! number, never reuse one). Shard CRLs carry an IssuingDistributionPoint naming the
+//! shard's URL; full CRLs of a CA with deltas carry FreshestCRL; deltas carry
+//! DeltaCRLIndicator with their base's number.
 //!
-//! In: a CA id. Out: the signed DER CRL and its number.
+//! In: a CA id and a scope. Out: the signed DER CRL and its number.
 
 use crate::dispatch::Signer;
 use crate::hsm_signer::{hsm_error, HsmTbsSigner};
 use crate::state::write_atomic;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use strongroom_types::crl_scope::{crl_url, scope_name, shard_of};
 use strongroom_types::CaId;
 use strongroom_wire::{ErrorKind, Response, SignerError};
 use strongroom_x509::{build_crl, CrlPlan};
@@ -20,15 +24,81 @@ fn internal(detail: String) -> SignerError {
     }
 }
 
-/// Signs a fresh CRL for `ca`.
-pub fn issue_crl(signer: &Signer, ca_id: &CaId) -> Result<Response, SignerError> {
-    let ca = signer.cas().get(ca_id).ok_or_else(|| SignerError {
+fn bad(detail: String) -> SignerError {
+    SignerError {
         kind: ErrorKind::BadRequest,
-        detail: format!("unknown CA {ca_id}"),
-    })?;
+        detail,
+    }
+}
+
+/// Signs a fresh CRL for one scope of `ca`: the whole CA or one shard, full or delta.
+/// A full CRL records where its delta will start (`STATE/crl/CA.SCOPE.base`); a delta lists
+/// the revocations recorded since, restricted to the shard.
+pub fn issue_crl(
+    signer: &Signer,
+    ca_id: &CaId,
+    shard: Option<u32>,
+    delta: bool,
+) -> Result<Response, SignerError> {
+    let ca = signer
+        .cas()
+        .get(ca_id)
+        .ok_or_else(|| bad(format!("unknown CA {ca_id}")))?;
+    let shards = ca.record.crl_shards;
+    match (shards, shard) {
+        (0, None) => {}
+        (0, Some(_)) => return Err(bad(format!("CA {ca_id} does not shard its CRL"))),
+        (n, Some(k)) if (1..=n).contains(&k) => {}
+        (n, Some(k)) => return Err(bad(format!("shard {k} is not in 1..={n}"))),
+        (n, None) => {
+            return Err(bad(format!(
+                "CA {ca_id} splits its CRL into {n} shards: name one"
+            )))
+        }
+    }
+    if delta && !ca.record.delta_crl {
+        return Err(bad(format!("CA {ca_id} does not publish delta CRLs")));
+    }
+    let scope = scope_name(shard, delta);
+    let base_path = signer
+        .state
+        .crl_number(ca_id)
+        .with_extension(format!("{}.base", scope_name(shard, false)));
+    let in_scope =
+        |e: &strongroom_x509::CrlEntry| shard.is_none_or(|k| shard_of(&e.serial, shards) == k);
     let hsm = signer.hsm.get()?;
     let key = ca.key(&hsm).map_err(|e| hsm_error(&e))?;
-    let entries = signer.revocations().entries(ca_id);
+    let (entries, delta_base, recorded) = {
+        let store = signer.revocations();
+        let recorded = store.count(ca_id);
+        if delta {
+            let text = std::fs::read_to_string(&base_path).map_err(|_| {
+                bad(format!(
+                    "no full CRL for {ca_id} scope {} yet: issue it before its delta",
+                    scope_name(shard, false)
+                ))
+            })?;
+            let mut parts = text.split_whitespace();
+            let base: u64 = parts
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| internal(format!("{} is corrupt", base_path.display())))?;
+            let from: usize = parts
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| internal(format!("{} is corrupt", base_path.display())))?;
+            let mut list: Vec<_> = store
+                .since(ca_id, from)
+                .into_iter()
+                .filter(in_scope)
+                .collect();
+            list.sort_by(|a, b| a.serial.cmp(&b.serial));
+            (list, Some(base), recorded)
+        } else {
+            let list: Vec<_> = store.entries(ca_id).into_iter().filter(in_scope).collect();
+            (list, None, recorded)
+        }
+    };
 
     // Serialise number allocation; the signature itself may run concurrently.
     let number = {
@@ -47,6 +117,7 @@ pub fn issue_crl(signer: &Signer, ca_id: &CaId) -> Result<Response, SignerError>
             .map_err(|e| internal(format!("{}: {e}", path.display())))?;
         next
     };
+    let base_url = ca.record.crl_url.as_deref();
     let now = signer.clock.now();
     let plan = CrlPlan {
         ca: &ca.cert,
@@ -55,6 +126,13 @@ pub fn issue_crl(signer: &Signer, ca_id: &CaId) -> Result<Response, SignerError>
         this_update: now,
         next_update: now + signer.config.crl_validity_secs as i64,
         entries: &entries,
+        idp_url: shard.and_then(|k| base_url.and_then(|u| crl_url(u, Some(k), false))),
+        delta_base,
+        freshest_url: if ca.record.delta_crl && !delta {
+            base_url.and_then(|u| crl_url(u, shard, true))
+        } else {
+            None
+        },
     };
     let tbs_signer = HsmTbsSigner::new(&hsm, &key, ca.record.signature);
     let der = build_crl(&plan, &tbs_signer).map_err(|e| {
@@ -64,7 +142,12 @@ pub fn issue_crl(signer: &Signer, ca_id: &CaId) -> Result<Response, SignerError>
     })?;
     signer
         .journal()
-        .append_durable(now, "crl", &json!({"ca": ca_id.as_str(), "number": number, "entries": entries.len(), "sha256": hex::encode(Sha256::digest(&der))}))
+        .append_durable(now, "crl", &json!({"ca": ca_id.as_str(), "scope": scope, "number": number, "entries": entries.len(), "sha256": hex::encode(Sha256::digest(&der))}))
         .map_err(|e| internal(e.to_string()))?;
+    if !delta {
+        // Where this scope's next delta starts: its number and the revocations it holds.
+        write_atomic(&base_path, format!("{number} {recorded}").as_bytes(), 0o600)
+            .map_err(|e| internal(format!("{}: {e}", base_path.display())))?;
+    }
     Ok(Response::Crl { der, number })
 }

@@ -174,7 +174,8 @@ impl Signer {
             Request::IssueCertificate(req) => {
                 issuance::issue(self, &peer_name, req).map(Response::Certificate)
             }
-            Request::IssueCrl { ca } => crl::issue_crl(self, &ca),
+            Request::IssueCrl { ca } => crl::issue_crl(self, &ca, None, false),
+            Request::IssueCrlScope { ca, shard, delta } => crl::issue_crl(self, &ca, shard, delta),
             Request::RecordRevocation(r) => self.record_revocation(r),
             Request::CreateCa(c) => self.create_ca(c),
             Request::SignAuditCheckpoint(c) => crate::audit_key::sign_checkpoint(self, c),
@@ -211,6 +212,8 @@ impl Signer {
                     id: c.record.id.clone(),
                     subject: c.cert.subject.to_string(),
                     not_after: c.cert.not_after,
+                    crl_shards: c.record.crl_shards,
+                    delta_crl: c.record.delta_crl,
                 })
                 .collect(),
         }

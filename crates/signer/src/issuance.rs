@@ -204,7 +204,7 @@ pub fn plan_leaf(
     };
     let issuer_url = |u: &Option<String>| u.iter().cloned().collect::<Vec<_>>();
     Ok(CertificatePlan {
-        serial,
+        serial: serial.clone(),
         signature: ca.record.signature,
         issuer_name: ca.cert.subject.clone(),
         issuer_key_id: ca.cert.key_id.clone(),
@@ -218,7 +218,17 @@ pub fn plan_leaf(
         key_usage: ku,
         extended_key_usage: profile.extended_key_usage.clone(),
         names,
-        crl_urls: issuer_url(&ca.record.crl_url),
+        // A sharded CA's certificates name their shard's CRL.
+        crl_urls: match (&ca.record.crl_url, ca.record.crl_shards) {
+            (Some(base), n) if n >= 2 => strongroom_types::crl_scope::crl_url(
+                base,
+                Some(strongroom_types::crl_scope::shard_of(&serial, n)),
+                false,
+            )
+            .into_iter()
+            .collect(),
+            _ => issuer_url(&ca.record.crl_url),
+        },
         ocsp_urls: issuer_url(&ca.record.ocsp_url),
         ca_issuers_urls: issuer_url(&ca.record.ca_issuers_url),
         ocsp_no_check: false,

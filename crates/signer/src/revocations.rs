@@ -14,6 +14,8 @@ use strongroom_x509::CrlEntry;
 #[derive(Debug, Default)]
 pub struct RevocationStore {
     by_ca: HashMap<CaId, BTreeMap<Serial, CrlEntry>>,
+    /// Serials in the order they were recorded (the log's order), for delta CRLs.
+    order: HashMap<CaId, Vec<Serial>>,
 }
 
 fn parse_line(line: &str) -> Option<CrlEntry> {
@@ -41,6 +43,7 @@ impl RevocationStore {
         cas: impl Iterator<Item = CaId>,
     ) -> Result<RevocationStore, String> {
         let mut by_ca = HashMap::new();
+        let mut order: HashMap<CaId, Vec<Serial>> = HashMap::new();
         for ca in cas {
             let path = state.revocations(&ca);
             let mut entries = BTreeMap::new();
@@ -54,6 +57,9 @@ impl RevocationStore {
                                 i + 1
                             )
                         })?;
+                        if !entries.contains_key(&e.serial) {
+                            order.entry(ca.clone()).or_default().push(e.serial.clone());
+                        }
                         entries.insert(e.serial.clone(), e);
                     }
                 }
@@ -62,7 +68,7 @@ impl RevocationStore {
             }
             by_ca.insert(ca, entries);
         }
-        Ok(RevocationStore { by_ca })
+        Ok(RevocationStore { by_ca, order })
     }
 
     /// Records a revocation durably. Returns `true` when the serial was already revoked
@@ -83,8 +89,29 @@ impl RevocationStore {
         );
         append_line_durable(&state.revocations(ca), &line)
             .map_err(|e| format!("cannot record revocation: {e}"))?;
+        self.order
+            .entry(ca.clone())
+            .or_default()
+            .push(entry.serial.clone());
         entries.insert(entry.serial.clone(), entry);
         Ok(false)
+    }
+
+    /// How many revocations of `ca` are recorded (a delta CRL's starting point).
+    pub fn count(&self, ca: &CaId) -> usize {
+        self.order.get(ca).map_or(0, Vec::len)
+    }
+
+    /// The revocations of `ca` recorded after the first `from`, in recording order.
+    pub fn since(&self, ca: &CaId, from: usize) -> Vec<CrlEntry> {
+        let (Some(order), Some(map)) = (self.order.get(ca), self.by_ca.get(ca)) else {
+            return Vec::new();
+        };
+        order
+            .iter()
+            .skip(from)
+            .filter_map(|s| map.get(s).cloned())
+            .collect()
     }
 
     /// One revocation, if recorded.

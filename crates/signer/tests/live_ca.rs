@@ -26,6 +26,8 @@ fn creation(id: &str, parent: &str) -> CaCreation {
         crl_url: Some(format!("http://127.0.0.1:8080/crl/{id}.crl")),
         ocsp_url: None,
         ca_issuers_url: None,
+        crl_shards: 0,
+        delta_crl: false,
     }
 }
 

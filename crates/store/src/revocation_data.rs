@@ -1,4 +1,5 @@
-//! What relying parties fetch: the newest CRL per CA and one pre-signed OCSP response per
+//! What relying parties fetch: the newest CRL per CA and scope (whole, shard, delta) and
+//! one pre-signed OCSP response per
 //! certificate. Both are signed by the signer and stored here by control (or by the front
 //! after a cache miss), so the front serves them without waiting for the HSM.
 //!
@@ -14,6 +15,8 @@ use strongroom_types::{CaId, Serial};
 pub struct StoredCrl {
     /// The CA.
     pub ca: CaId,
+    /// `full`, `delta`, a shard (`3`) or a shard's delta (`3-delta`).
+    pub scope: String,
     /// cRLNumber.
     pub number: i64,
     /// DER.
@@ -62,7 +65,10 @@ impl Store {
     /// Stores a CRL; a number not above the newest stored one is a conflict (CRL numbers
     /// only go up).
     pub async fn put_crl(&self, crl: &StoredCrl) -> Result<(), StoreError> {
-        if let Some(newest) = self.latest_crl(&crl.ca).await? {
+        if crl.scope.is_empty() || crl.scope.len() > 16 {
+            return Err(StoreError::Invalid(format!("CRL scope {:?}", crl.scope)));
+        }
+        if let Some(newest) = self.latest_crl(&crl.ca, &crl.scope).await? {
             if crl.number <= newest.number {
                 return Err(StoreError::Conflict(format!(
                     "CRL {} of {} is not newer than the stored {}",
@@ -70,8 +76,9 @@ impl Store {
                 )));
             }
         }
-        sqlx::query("INSERT INTO crls (ca_id, number, der, this_update, next_update) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO crls (ca_id, scope, number, der, this_update, next_update) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(crl.ca.as_str().to_string())
+            .bind(crl.scope.clone())
             .bind(crl.number)
             .bind(crl.der.clone())
             .bind(crl.this_update)
@@ -81,15 +88,23 @@ impl Store {
         Ok(())
     }
 
-    /// The newest CRL of a CA.
-    pub async fn latest_crl(&self, ca: &CaId) -> Result<Option<StoredCrl>, StoreError> {
-        let r = sqlx::query("SELECT * FROM crls WHERE ca_id = $1 ORDER BY number DESC LIMIT 1")
-            .bind(ca.as_str().to_string())
-            .fetch_optional(self.pool())
-            .await?;
+    /// The newest CRL of one scope of a CA.
+    pub async fn latest_crl(
+        &self,
+        ca: &CaId,
+        scope: &str,
+    ) -> Result<Option<StoredCrl>, StoreError> {
+        let r = sqlx::query(
+            "SELECT * FROM crls WHERE ca_id = $1 AND scope = $2 ORDER BY number DESC LIMIT 1",
+        )
+        .bind(ca.as_str().to_string())
+        .bind(scope.to_string())
+        .fetch_optional(self.pool())
+        .await?;
         r.map(|r| {
             Ok(StoredCrl {
                 ca: ca.clone(),
+                scope: scope.to_string(),
                 number: r.try_get("number")?,
                 der: r.try_get("der")?,
                 this_update: r.try_get("this_update")?,

@@ -557,19 +557,50 @@ on_both_backends!(
         let issuing: strongroom_types::CaId = "issuing".parse().unwrap();
         let crl = |number: i64| StoredCrl {
             ca: issuing.clone(),
+            scope: "full".into(),
             number,
             der: vec![0x30, number as u8],
             this_update: 100 * number,
             next_update: 100 * number + 50,
         };
-        assert_eq!(store.latest_crl(&issuing).await.unwrap(), None);
+        assert_eq!(store.latest_crl(&issuing, "full").await.unwrap(), None);
         store.put_crl(&crl(1)).await.unwrap();
         store.put_crl(&crl(3)).await.unwrap();
         assert!(matches!(
             store.put_crl(&crl(2)).await,
             Err(StoreError::Conflict(_))
         ));
-        assert_eq!(store.latest_crl(&issuing).await.unwrap().unwrap().number, 3);
+        assert_eq!(
+            store
+                .latest_crl(&issuing, "full")
+                .await
+                .unwrap()
+                .unwrap()
+                .number,
+            3
+        );
+        // Scopes are independent: a shard's CRL 2 after the full CRL 3 is fine.
+        let mut shard = crl(2);
+        shard.scope = "2".into();
+        store.put_crl(&shard).await.unwrap();
+        assert_eq!(
+            store
+                .latest_crl(&issuing, "2")
+                .await
+                .unwrap()
+                .unwrap()
+                .number,
+            2
+        );
+        assert_eq!(
+            store
+                .latest_crl(&issuing, "full")
+                .await
+                .unwrap()
+                .unwrap()
+                .number,
+            3
+        );
 
         let serial: strongroom_types::Serial = "0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap();
         let resp = |status: &str, this_update: i64| StoredOcsp {

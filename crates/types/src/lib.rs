@@ -6,6 +6,7 @@
 
 mod algorithm;
 pub mod audit;
+pub mod crl_scope;
 mod name;
 mod profile;
 mod revocation;

@@ -45,6 +45,16 @@ pub enum Request {
     /// Pre-sign OCSP responses (one per serial, SHA-1 CertID) with the CA's delegated
     /// responder key; the status comes from the signer's own records (control, front).
     SignOcspResponses(OcspSigningRequest),
+    /// Sign a CRL for one scope of a CA: one shard and/or its delta (allowed to whoever may
+    /// call `IssueCrl`).
+    IssueCrlScope {
+        /// The CA.
+        ca: CaId,
+        /// The shard (1-based) when the CA's CRL is sharded.
+        shard: Option<u32>,
+        /// A delta CRL over the scope's last full CRL.
+        delta: bool,
+    },
 }
 
 /// The operations, as named in the signer's allow-list.
@@ -118,6 +128,7 @@ impl Request {
             Request::CreateCa(_) => Operation::CreateCa,
             Request::SignAuditCheckpoint(_) => Operation::SignAuditCheckpoint,
             Request::SignOcspResponses(_) => Operation::SignOcspResponses,
+            Request::IssueCrlScope { .. } => Operation::IssueCrl,
         }
     }
 
@@ -156,6 +167,9 @@ impl Request {
             Request::SignOcspResponses(o) => {
                 format!("SignOcspResponses ca={} serials={}", o.ca, o.serials.len())
             }
+            Request::IssueCrlScope { ca, shard, delta } => {
+                format!("IssueCrlScope ca={ca} shard={shard:?} delta={delta}")
+            }
         }
     }
 }
@@ -185,6 +199,10 @@ pub struct CaCreation {
     pub ocsp_url: Option<String>,
     /// caIssuers URL written into what it issues.
     pub ca_issuers_url: Option<String>,
+    /// Split the CRL into this many shards (0: one CRL; else 2 to 256).
+    pub crl_shards: u32,
+    /// Publish delta CRLs (FreshestCRL in the full ones).
+    pub delta_crl: bool,
 }
 
 /// What an audit checkpoint covers.
@@ -364,6 +382,10 @@ pub struct CaSummary {
     pub subject: String,
     /// notAfter (Unix seconds).
     pub not_after: i64,
+    /// CRL shards (0: one CRL).
+    pub crl_shards: u32,
+    /// Whether it publishes delta CRLs.
+    pub delta_crl: bool,
 }
 
 /// A freshly issued certificate.

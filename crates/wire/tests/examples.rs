@@ -58,6 +58,8 @@ fn requests() -> Vec<Request> {
             crl_url: Some("http://127.0.0.1:8080/crl/issuing-2.crl".into()),
             ocsp_url: None,
             ca_issuers_url: None,
+            crl_shards: 0,
+            delta_crl: false,
         }),
         Request::SignAuditCheckpoint(CheckpointRequest {
             ca: "issuing".parse().unwrap(),

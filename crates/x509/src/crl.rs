@@ -50,6 +50,12 @@ pub struct CrlPlan<'a> {
     pub next_update: UnixTime,
     /// The entries.
     pub entries: &'a [CrlEntry],
+    /// For a shard (or a shard's delta): the URL its IssuingDistributionPoint names.
+    pub idp_url: Option<String>,
+    /// For a delta CRL: the number of the full CRL it completes.
+    pub delta_base: Option<u64>,
+    /// For a full CRL of a CA that publishes deltas: the delta's URL (FreshestCRL).
+    pub freshest_url: Option<String>,
 }
 
 const INVALIDITY_DATE: der::asn1::ObjectIdentifier =
@@ -114,10 +120,22 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         this_update: to_x509_time(plan.this_update)?,
         next_update: Some(to_x509_time(plan.next_update)?),
         revoked_certificates: (!revoked.is_empty()).then_some(revoked),
-        crl_extensions: Some(vec![
-            authority_key_identifier(&plan.ca.key_id)?,
-            extension(&number, false)?,
-        ]),
+        crl_extensions: Some({
+            let mut exts = vec![
+                authority_key_identifier(&plan.ca.key_id)?,
+                extension(&number, false)?,
+            ];
+            if let Some(url) = &plan.idp_url {
+                exts.push(crate::extensions::issuing_distribution_point(url)?);
+            }
+            if let Some(base) = plan.delta_base {
+                exts.push(crate::extensions::delta_crl_indicator(base)?);
+            }
+            if let Some(url) = &plan.freshest_url {
+                exts.push(crate::extensions::freshest_crl(url)?);
+            }
+            exts
+        }),
     };
     let tbs_der = tbs.to_der()?;
     let signature = signer.sign(&tbs_der).map_err(X509Error::Signing)?;

@@ -171,6 +171,41 @@ pub(crate) fn crl_distribution_points(urls: &[String]) -> Result<Extension, X509
     extension(&CrlDistributionPoints(vec![dp]), false)
 }
 
+/// IssuingDistributionPoint naming one CRL scope's URL (critical, RFC 5280 §5.2.5).
+pub(crate) fn issuing_distribution_point(url: &str) -> Result<Extension, X509Error> {
+    let idp = x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![uri(url)?])),
+        only_contains_user_certs: false,
+        only_contains_ca_certs: false,
+        only_some_reasons: None,
+        indirect_crl: false,
+        only_contains_attribute_certs: false,
+    };
+    // Not `extension(&idp, …)`: x509-cert 0.3.0 associates IssuingDistributionPoint with
+    // the subjectInfoAccess OID. id-ce-issuingDistributionPoint is 2.5.29.28.
+    Ok(Extension {
+        extn_id: ObjectIdentifier::new_unwrap("2.5.29.28"),
+        critical: true,
+        extn_value: OctetString::new(idp.to_der()?)?,
+    })
+}
+
+/// DeltaCRLIndicator naming the base CRL's number (critical, RFC 5280 §5.2.4).
+pub(crate) fn delta_crl_indicator(base: u64) -> Result<Extension, X509Error> {
+    let n = der::asn1::Uint::new(&base.to_be_bytes())?;
+    extension(&x509_cert::ext::pkix::crl::BaseCrlNumber(n), true)
+}
+
+/// FreshestCRL pointing at the delta CRL (non-critical, RFC 5280 §5.2.6).
+pub(crate) fn freshest_crl(url: &str) -> Result<Extension, X509Error> {
+    let dp = DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![uri(url)?])),
+        reasons: None,
+        crl_issuer: None,
+    };
+    extension(&x509_cert::ext::pkix::crl::FreshestCrl(vec![dp]), false)
+}
+
 pub(crate) fn authority_info_access(
     ocsp: &[String],
     ca_issuers: &[String],

@@ -229,6 +229,9 @@ fn crl_signs() {
         this_update: NOW + 10,
         next_update: NOW + 3600,
         entries: &entries,
+        idp_url: None,
+        delta_base: None,
+        freshest_url: None,
     };
     let der = build_crl(&plan, &int_key).unwrap();
     assert!(der.len() > 100);

@@ -122,6 +122,10 @@ pub struct CreateCa {
     ocsp_url: Option<String>,
     #[serde(default)]
     ca_issuers_url: Option<String>,
+    #[serde(default)]
+    crl_shards: u32,
+    #[serde(default)]
+    delta_crl: bool,
 }
 
 /// Creates an intermediate CA through the signer (its key made in the HSM); in production
@@ -206,6 +210,8 @@ pub async fn execute_create(app: &App, actor: &str, payload: &Value) -> ApiResul
         crl_url: req.crl_url.clone(),
         ocsp_url: req.ocsp_url.clone(),
         ca_issuers_url: req.ca_issuers_url.clone(),
+        crl_shards: req.crl_shards,
+        delta_crl: req.delta_crl,
     };
     let target = format!("ca:{}", req.id);
     match app.signer.call(Request::CreateCa(creation)).await {
@@ -224,6 +230,10 @@ pub async fn execute_create(app: &App, actor: &str, payload: &Value) -> ApiResul
     crate::bootstrap::sync_cas(&app.store, &app.signer, app.now())
         .await
         .map_err(Problem::internal)?;
+    // Relying parties can fetch its (empty) CRLs at once.
+    if let Err(p) = crate::revocation::publish_ca(app, &req.id, app.now(), true).await {
+        tracing::warn!(detail = %p.detail, "could not publish the new CA's CRLs; the refresh pass will");
+    }
     app.audit(
         actor,
         "ca.create",

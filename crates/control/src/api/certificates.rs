@@ -634,7 +634,14 @@ async fn revoke_one(
     {
         tracing::warn!(detail = %p.detail, "could not re-sign the OCSP response; the refresh pass will retry");
     }
-    app.crl_queue.request(&c.certificate.issuer);
+    match crate::revocation::scope_of_revocation(app, &c.certificate.issuer, &c.certificate.serial)
+        .await
+    {
+        Ok(scope) => app.crl_queue.request(scope),
+        Err(p) => {
+            tracing::warn!(detail = %p.detail, "cannot tell which CRL to regenerate; the refresh pass will")
+        }
+    }
     app.audit_ok(
         who,
         "certificate.revoke",
