@@ -342,6 +342,19 @@ fn revocation_end_to_end(db: Db) {
         number(etag_after) > number(&etag_before),
         "{etag_before} then {etag_after}"
     );
+
+    // With the signer down, stored responses still serve (no HSM on the hot path) and a
+    // miss is answered tryLater.
+    c.signer.stop();
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
+    assert!(text.contains("good.pem: good"), "{text}");
+    let text = ocsp_post(
+        &c,
+        &issuing,
+        &root,
+        &["-serial", "0x7f00000000000000000000000000beef"],
+    );
+    assert!(text.to_ascii_lowercase().contains("trylater"), "{text}");
 }
 
 #[test]
