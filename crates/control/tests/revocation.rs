@@ -106,6 +106,28 @@ fn revocation_end_to_end(db: Db) {
         text.contains("Response verify OK") && text.contains(": unknown"),
         "{text}"
     );
+    // A request with a nonce gets the pre-signed response, without one ...
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
+    assert!(
+        text.contains("good.pem: good") && text.contains("WARNING: no nonce in response"),
+        "{text}"
+    );
+    // ... until the profile asks for nonces: then a fresh response echoes it.
+    let mut p = admin.get("/api/v1/profiles/tls-server").json();
+    p["profile"]["ocsp_nonce"] = json!(true);
+    let r = admin.send(
+        "PUT",
+        "/api/v1/profiles/tls-server",
+        &json!({"profile": p["profile"], "enrollers": ["*"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
+    assert!(
+        text.contains("Response verify OK")
+            && text.contains("good.pem: good")
+            && !text.contains("no nonce"),
+        "{text}"
+    );
     // Several certificates in one request, with a nonce: one on-demand response.
     let text = ocsp_post(
         &c,
@@ -345,8 +367,14 @@ fn revocation_end_to_end(db: Db) {
 
     // With the signer down, stored responses still serve (no HSM on the hot path) and a
     // miss is answered tryLater.
+    // (The profile now wants nonces; a client that sends none gets the stored response.)
     c.signer.stop();
-    let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
+    let text = ocsp_post(
+        &c,
+        &issuing,
+        &root,
+        &["-no_nonce", "-cert", good_pem.to_str().unwrap()],
+    );
     assert!(text.contains("good.pem: good"), "{text}");
     let text = ocsp_post(
         &c,

@@ -88,6 +88,28 @@ pub async fn get(State(app): State<Arc<App>>, Path(encoded): Path<String>) -> Re
     answer(&app, &der, true).await
 }
 
+/// Whether every certificate asked about was issued under a profile with `ocsp_nonce`
+/// (looked up only for requests that carry a nonce).
+async fn profile_wants_nonce(
+    app: &App,
+    ca: &strongroom_types::CaId,
+    serials: &[strongroom_types::Serial],
+) -> bool {
+    for serial in serials {
+        let Ok(cert) = app.store.certificate_by_serial(ca, serial).await else {
+            return false;
+        };
+        let Some(name) = cert.certificate.profile.and_then(|p| p.parse().ok()) else {
+            return false;
+        };
+        match app.store.profile(&name).await {
+            Ok(p) if p.profile.ocsp_nonce => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
     let request = match parse_ocsp_request(der) {
         Ok(r) => r,
@@ -117,7 +139,8 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
         }
     }
     let now = now();
-    let wants_nonce = request.nonce.is_some() && app.config.ocsp.nonce_on_demand;
+    let wants_nonce = request.nonce.is_some()
+        && (app.config.ocsp.nonce_on_demand || profile_wants_nonce(app, &ca.id, &serials).await);
     // The common case: one certificate, SHA-1, no nonce to echo.
     if serials.len() == 1 && alg == ID_SHA1 && !wants_nonce {
         if let Some(c) = app.cached_ocsp(&ca.id, &serials[0], now).await {

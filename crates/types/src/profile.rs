@@ -84,6 +84,11 @@ pub struct Profile {
     /// profile. Empty means every peer allowed to call IssueCertificate.
     #[serde(default)]
     pub allowed_peers: Vec<String>,
+    /// OCSP: answer requests that carry a nonce, for certificates of this profile, with a
+    /// fresh response signed on demand that echoes it (one HSM signature per request).
+    /// Off: such requests get the pre-signed response without a nonce (RFC 8954 allows it).
+    #[serde(default)]
+    pub ocsp_nonce: bool,
 }
 
 fn default_backdate() -> u64 {
