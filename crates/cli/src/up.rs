@@ -40,6 +40,9 @@ pub struct UpArgs {
     /// Where the front serves OCSP and CRLs (plain HTTP).
     #[arg(long, default_value = "127.0.0.1:8080")]
     front_listen: std::net::SocketAddr,
+    /// Where the front serves the same over HTTPS.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    front_https_listen: std::net::SocketAddr,
 }
 
 struct Layout {
@@ -159,10 +162,16 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
 }
 
 /// The front's configuration (rewritten at every start).
-fn front_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) -> String {
+fn front_config(
+    l: &Layout,
+    listen: std::net::SocketAddr,
+    https: std::net::SocketAddr,
+    allow_root: bool,
+) -> String {
     format!(
         "# strongroom-front configuration written by `strongroom up` (development mode).\n\
-         listen_http = \"{listen}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n",
+         listen_http = \"{listen}\"\nlisten_https = \"{https}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
+         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\n",
         db = l.dir.join("control/control.db").display(),
         socket = l.socket(),
     )
@@ -508,7 +517,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     let front_bin = daemon_binary("strongroom-front")?;
     std::fs::write(
         l.config("front.toml"),
-        front_config(&l, args.front_listen, euid() == 0),
+        front_config(&l, args.front_listen, args.front_https_listen, euid() == 0),
     )
     .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
     let mut front = match spawn(
@@ -575,7 +584,11 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         l.admin_password().display()
     );
     say!("  control log      {}", l.log("control").display());
-    say!("  OCSP             http://{}/ocsp", args.front_listen);
+    say!(
+        "  OCSP             http://{}/ocsp (and https://{}/ocsp)",
+        args.front_listen,
+        args.front_https_listen
+    );
     say!(
         "  CRLs             http://{}/crl/issuing.crl, /crl/root.crl",
         args.front_listen

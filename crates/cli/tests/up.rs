@@ -55,6 +55,15 @@ fn front_port(port: u16) -> u16 {
     }
 }
 
+/// The front's HTTPS port for a run whose control listens on `port`.
+fn front_https_port(port: u16) -> u16 {
+    if port < u16::MAX - 1 {
+        port + 2
+    } else {
+        port - 2
+    }
+}
+
 fn start_up(dir: &Path, port: u16) -> (Child, Vec<String>) {
     let mut child = Command::new(STRONGROOM)
         .args([
@@ -63,6 +72,8 @@ fn start_up(dir: &Path, port: u16) -> (Child, Vec<String>) {
             &format!("127.0.0.1:{port}"),
             "--front-listen",
             &format!("127.0.0.1:{}", front_port(port)),
+            "--front-https-listen",
+            &format!("127.0.0.1:{}", front_https_port(port)),
             "--data-dir",
         ])
         .arg(dir)
@@ -345,6 +356,28 @@ fn up_issue_stop_and_reuse() {
     assert!(
         text.contains("Response verify OK") && text.contains(": good"),
         "{text}"
+    );
+    // The same routes over HTTPS, with a certificate the signer issued at start.
+    let out = run(Command::new("curl")
+        .args([
+            "-s",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{content_type}",
+            "--cacert",
+        ])
+        .arg(&root)
+        .arg(format!(
+            "https://127.0.0.1:{}/crl/issuing.crl",
+            front_https_port(port)
+        )));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text == "200 application/pkix-crl",
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 
     let status = interrupt(&mut up);

@@ -52,13 +52,8 @@ impl Principal {
     }
 }
 
-/// The SHA-256 fingerprint of the connection's verified client certificate, put into
-/// each request's extensions by the listener.
-#[derive(Debug, Clone)]
-pub struct ClientCertificate {
-    /// Colon-separated upper-case hex, as the inventory stores it.
-    pub fingerprint: String,
-}
+/// The verified client certificate of the connection (from the shared listener).
+pub use strongroom_httpd::PeerCertificate as ClientCertificate;
 
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use strongroom_types::{CaId, ProfileName, RequestedName};
+use strongroom_types::CaId;
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,8 +30,9 @@ pub struct Config {
     /// Production mode: CA retirement and creation always need two-person approval.
     #[serde(default)]
     pub production: bool,
-    /// The control listener's own certificate.
-    pub tls: TlsConfig,
+    /// The control listener's own certificate (made fresh at each start, issued by the
+    /// signer; client certificates of `client_auth_cas` may log in).
+    pub tls: strongroom_httpd::ListenerCert,
     /// First-start settings.
     #[serde(default)]
     pub bootstrap: BootstrapConfig,
@@ -55,30 +56,8 @@ pub struct Config {
     pub allow_root: bool,
 }
 
-/// The listener certificate: control makes a fresh key in memory at every start and asks
-/// the signer for a certificate under `profile`, so no TLS key ever sits on disk.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// The profile the listener certificate is issued under.
-    pub profile: ProfileName,
-    /// Its names (`ip:127.0.0.1`, `dns:ca.example.com`).
-    pub names: Vec<RequestedName>,
-    /// Its validity (default 7 days; control asks for a new one at every start).
-    #[serde(default = "default_tls_validity")]
-    pub validity_secs: u64,
-    /// CAs whose client certificates may log in (mutual TLS). The certificate must also be
-    /// in the inventory, unrevoked, with an `owner` naming an enabled user.
-    #[serde(default)]
-    pub client_auth_cas: Vec<CaId>,
-}
-
 fn default_true() -> bool {
     true
-}
-
-fn default_tls_validity() -> u64 {
-    7 * 86_400
 }
 
 /// First-start settings (ignored once users exist).

@@ -10,7 +10,7 @@
 //! Layout: `config` (the TOML file), `app` (shared state), `auth` + `rbac` (who is asking
 //! and what they may do), `routes` (the one route table: path, method, permission),
 //! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
-//! and `input` (strict request parsing), `tls` (the listener), `bootstrap` (first start),
+//! and `input` (strict request parsing), `bootstrap` (first start),
 //! `signer_link` (the blocking signer client on a worker thread), `metrics`.
 
 pub mod api;
@@ -30,7 +30,6 @@ pub mod routes;
 pub mod sandbox;
 pub mod server;
 pub mod signer_link;
-pub mod tls;
 
 pub use app::App;
 pub use config::Config;

@@ -1,11 +1,9 @@
-//! Start-up and the HTTPS accept loop.
+//! Start-up: connect, bootstrap, get the listener certificate, serve.
 //!
-//! In: a validated configuration. Out: a running server until SIGTERM or SIGINT. Each TLS
-//! connection is served by hyper's HTTP/1.1 with a header-read timeout; a verified client
-//! certificate's fingerprint rides along in every request's extensions for the guard.
+//! In: a validated configuration. Out: a running server until SIGTERM or SIGINT (the
+//! listener itself is `strongroom-httpd`, shared with the front).
 
 use crate::app::App;
-use crate::auth::ClientCertificate;
 use crate::bootstrap;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -13,20 +11,11 @@ use crate::cursor::CursorKey;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::signer_link::SignerLink;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use strongroom_store::Store;
 use strongroom_wire::Request;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
-
-/// Most connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 512;
 
 /// Waits for the signer to answer (it may still be starting), up to 30 s.
 async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
@@ -101,93 +90,19 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
-    let (tls, about) = crate::tls::server_config(&config, &signer).await?;
+    let (tls, about) = strongroom_httpd::server_config(&config.tls, &config.signer_socket).await?;
     tracing::info!(certificate = %about, "listener certificate issued by the signer");
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(listen = %config.listen, "strongroom-control serving /api/v1");
-    serve(
+    strongroom_httpd::serve_tls(
         listener,
-        TlsAcceptor::from(Arc::new(tls)),
+        tls,
         routes::router(app),
+        strongroom_httpd::shutdown_signal(),
     )
     .await;
     store.close().await;
     Ok(())
-}
-
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, router: axum::Router) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _peer) = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| ClientCertificate {
-                    fingerprint: strongroom_x509::fingerprint(c.as_ref()),
-                });
-            let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
-                if let Some(c) = &cert {
-                    req.extensions_mut().insert(c.clone());
-                }
-                req
-            });
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .await;
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    tracing::info!("shutting down");
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
 }

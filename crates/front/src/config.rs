@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Plain HTTP listen address for OCSP and CRLs (`127.0.0.1:8080`).
     pub listen_http: SocketAddr,
+    /// HTTPS listen address (`127.0.0.1:8443`); needs `[tls]`.
+    #[serde(default)]
+    pub listen_https: Option<SocketAddr>,
+    /// The HTTPS listener's certificate (made fresh at each start, issued by the signer).
+    #[serde(default)]
+    pub tls: Option<strongroom_httpd::ListenerCert>,
     /// `sqlite://PATH` or `postgres://…` (the front's own role); or name a variable in
     /// `database_url_env`. The front never migrates: control does.
     #[serde(default)]
@@ -102,6 +108,12 @@ impl Config {
         if c.database_url.is_some() == c.database_url_env.is_some() {
             return Err(format!(
                 "{}: set exactly one of database_url and database_url_env",
+                path.display()
+            ));
+        }
+        if c.listen_https.is_some() != c.tls.is_some() {
+            return Err(format!(
+                "{}: listen_https and [tls] go together",
                 path.display()
             ));
         }

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::{crl, ocsp};
 use axum::routing::get;
 use axum::Router;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use strongroom_store::Store;
@@ -42,34 +43,39 @@ async fn connect(url: &str) -> Result<Store, String> {
     Err(format!("the database is not ready after 60 s: {last}"))
 }
 
-/// Serves until a termination signal.
+/// Serves until a termination signal: plain HTTP, and HTTPS when configured.
 pub async fn run(config: Config) -> Result<(), String> {
     let store = connect(&config.database_url()?).await?;
     let listener = tokio::net::TcpListener::bind(config.listen_http)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
-    tracing::info!(listen = %config.listen_http, "strongroom-front serving /ocsp and /crl");
+    let https = match (&config.listen_https, &config.tls) {
+        (Some(addr), Some(spec)) => {
+            let (tls, about) = strongroom_httpd::server_config(spec, &config.signer_socket).await?;
+            tracing::info!(certificate = %about, "HTTPS listener certificate issued by the signer");
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            Some((l, tls))
+        }
+        _ => None,
+    };
+    tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
     let app = Arc::new(App::new(store.clone(), config));
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let plain = axum::serve(listener, router(app.clone())).into_future();
+    let secure = async move {
+        match https {
+            Some((l, tls)) => {
+                strongroom_httpd::serve_tls(l, tls, router(app), std::future::pending()).await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = plain => r.map_err(|e| e.to_string())?,
+        _ = secure => {},
+        _ = strongroom_httpd::shutdown_signal() => tracing::info!("shutting down"),
+    }
     store.close().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
 }

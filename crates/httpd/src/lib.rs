@@ -1,0 +1,254 @@
+//! The HTTPS listener shared by control and front.
+//!
+//! In: a [`ListenerCert`] (profile, names, validity, client-certificate CAs), the signer
+//! socket, an axum router. Out: a TLS server: a fresh P-256 key made in memory at start-up
+//! (never written to disk), a certificate for it from the signer, optional client
+//! certificate verification against our own CAs, HTTP/1.1 with a header-read timeout and a
+//! connection cap. A verified client certificate's fingerprint rides in each request's
+//! extensions as a [`PeerCertificate`].
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use strongroom_types::{CaId, ProfileName, RequestedName};
+use strongroom_wire::{ClientError, IssuanceRequest, Request, Response, SignerClient, SubjectKey};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// The listener certificate: made fresh at every start, issued by the signer under
+/// `profile`, so no TLS key ever sits on disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerCert {
+    /// The profile the listener certificate is issued under.
+    pub profile: ProfileName,
+    /// Its names (`ip:127.0.0.1`, `dns:ca.example.com`).
+    pub names: Vec<RequestedName>,
+    /// Its validity (default 7 days; a new one at every start).
+    #[serde(default = "default_tls_validity")]
+    pub validity_secs: u64,
+    /// CAs whose client certificates are verified (mutual TLS; optional). What a verified
+    /// certificate may do is the application's decision.
+    #[serde(default)]
+    pub client_auth_cas: Vec<CaId>,
+}
+
+fn default_tls_validity() -> u64 {
+    7 * 86_400
+}
+
+/// The SHA-256 fingerprint of the connection's verified client certificate, in every
+/// request's extensions.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate {
+    /// Colon-separated upper-case hex, as the inventory stores it.
+    pub fingerprint: String,
+}
+
+/// Most connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 512;
+
+async fn signer_call(socket: &Path, request: Request) -> Result<Response, String> {
+    let socket: PathBuf = socket.to_path_buf();
+    let answer = tokio::task::spawn_blocking(move || {
+        SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match answer {
+        Ok(Response::Error(e)) | Err(ClientError::Signer(e)) => Err(e.to_string()),
+        Ok(r) => Ok(r),
+        Err(e) => Err(format!("the signer is not answering: {e}")),
+    }
+}
+
+/// SubjectPublicKeyInfo prefix for an uncompressed P-256 point (id-ecPublicKey,
+/// prime256v1, BIT STRING of 66 bytes): the 65-byte point follows.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Builds the listener's TLS configuration; returns it with the certificate's notAfter.
+pub async fn server_config(
+    spec: &ListenerCert,
+    signer_socket: &Path,
+) -> Result<(ServerConfig, String), String> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| "cannot generate the TLS key".to_string())?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| "cannot read back the TLS key".to_string())?;
+    let mut spki = P256_SPKI_PREFIX.to_vec();
+    spki.extend_from_slice(pair.public_key().as_ref());
+    let issued = match signer_call(
+        signer_socket,
+        Request::IssueCertificate(IssuanceRequest {
+            profile: spec.profile.clone(),
+            subject_key: SubjectKey::PublicKey(spki),
+            names: spec.names.clone(),
+            validity_secs: Some(spec.validity_secs),
+        }),
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "the signer did not issue the listener certificate (profile {}): {e}",
+            spec.profile
+        )
+    })? {
+        Response::Certificate(c) => c,
+        other => return Err(format!("unexpected signer answer {other:?}")),
+    };
+    let summary =
+        strongroom_x509::CertificateSummary::from_der(&issued.der).map_err(|e| e.to_string())?;
+    // The chain sent to clients: leaf and intermediates (not the root they must already trust).
+    let mut chain = vec![CertificateDer::from(issued.der.clone())];
+    let intermediates = issued.chain.len().saturating_sub(1);
+    chain.extend(
+        issued
+            .chain
+            .iter()
+            .take(intermediates)
+            .cloned()
+            .map(CertificateDer::from),
+    );
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec()));
+
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if spec.client_auth_cas.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut roots = RootCertStore::empty();
+        for ca in &spec.client_auth_cas {
+            let chain = match signer_call(signer_socket, Request::GetCaChain { ca: ca.clone() })
+                .await
+                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?
+            {
+                Response::CaChain(c) => c,
+                other => return Err(format!("unexpected signer answer {other:?}")),
+            };
+            let first = chain
+                .first()
+                .ok_or_else(|| format!("CA {ca} has an empty chain"))?;
+            roots
+                .add(CertificateDer::from(first.clone()))
+                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?;
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| e.to_string())?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    let mut tls = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("TLS certificate: {e}"))?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((
+        tls,
+        format!(
+            "serial {} valid until {}",
+            summary.serial, summary.not_after
+        ),
+    ))
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` completes.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: ServerConfig,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| PeerCertificate {
+                    fingerprint: strongroom_x509::fingerprint(c.as_ref()),
+                });
+            let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
+                if let Some(c) = &cert {
+                    req.extensions_mut().insert(c.clone());
+                }
+                req
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down");
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
