@@ -73,6 +73,7 @@ fn fences_hold() {
     for protocol in [
         "strongroom-front",
         "strongroom-control",
+        "strongroom-httpd",
         "strongroom-acme",
         "strongroom-scep",
         "strongroom-est",
