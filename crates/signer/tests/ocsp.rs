@@ -314,4 +314,63 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
         text.contains("Response verify OK") && text.contains(": good"),
         "{text}"
     );
+
+    // Rotation: a responder certificate inside its last 7 days is replaced by a new key
+    // and certificate on the next request (the record's notAfter is moved to simulate it).
+    let record = pki.state.join("ocsp/issuing/key.toml");
+    let record_text = std::fs::read_to_string(&record).unwrap();
+    let soon = format!("not_after = {}", again[0].this_update + 3600);
+    let moved: String = record_text
+        .lines()
+        .map(|l| {
+            if l.starts_with("not_after") {
+                soon.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&record, moved).unwrap();
+    let rotated = sign(&mut c, &[good.serial.clone()]);
+    let responder = |der: &[u8]| {
+        let path = dir.join("probe.ocsp");
+        std::fs::write(&path, der).unwrap();
+        let out = run(Command::new(tool("openssl"))
+            .args(["ocsp", "-respin"])
+            .arg(&path)
+            .args(["-resp_text", "-noverify"]));
+        // The responder certificate rides in the response as a PEM block in -resp_text.
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = responder(&again[0].der);
+    let after = responder(&rotated[0].der);
+    assert!(
+        !before.is_empty() && before != after,
+        "responder certificate not rotated: {before} / {after}"
+    );
+    let text = openssl_ocsp(
+        &dir,
+        "rotated",
+        &rotated[0].der,
+        &issuing,
+        &root,
+        &["-cert", good_pem.to_str().unwrap()],
+    );
+    assert!(
+        text.contains("Response verify OK") && text.contains(": good"),
+        "{text}"
+    );
+    // For CA issuing: one responder key at first use, one at rotation (the restart reused
+    // the first; the root got its own when it was asked).
+    let journal = std::fs::read_to_string(pki.state.join("journal/issuance.log")).unwrap();
+    let issuing_keys = journal
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"delegated-key\"") && l.contains("\"ca\":\"issuing\""))
+        .count();
+    assert_eq!(issuing_keys, 2);
 }
