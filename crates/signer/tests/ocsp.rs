@@ -332,7 +332,7 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&record, moved).unwrap();
-    let rotated = sign(&mut c, &[good.serial.clone()]);
+    let rotated = sign(&mut c, std::slice::from_ref(&good.serial));
     let responder = |der: &[u8]| {
         let path = dir.join("probe.ocsp");
         std::fs::write(&path, der).unwrap();
