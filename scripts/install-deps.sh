@@ -3,14 +3,15 @@
 #
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
-#   test  the above, plus the test tools: systemd-analyze (systemd), PostgreSQL on
-#         127.0.0.1:5432 (installed and started when none answers), pkilint (PyPI, in .venv/)
+#   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, PostgreSQL
+#         on 127.0.0.1:5432 (installed and started when none answers), pkilint and the
+#         `cryptography` OCSP client (PyPI, in .venv/), cargo-deny (crates.io)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
-test_packages=(systemd)
+test_packages=(systemd curl postgresql-client)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""
@@ -49,9 +50,13 @@ if [[ $mode == test ]]; then
         for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
         pg_isready -h 127.0.0.1 -p 5432
     fi
-    if [[ ! -x .venv/bin/lint_pkix_cert ]]; then
-        echo "installing pkilint into .venv/"
+    if [[ ! -x .venv/bin/lint_pkix_cert ]] || ! .venv/bin/python -c 'import cryptography' 2>/dev/null; then
+        echo "installing pkilint and cryptography into .venv/"
         python3 -m venv .venv
-        .venv/bin/pip install -q --disable-pip-version-check pkilint
+        .venv/bin/pip install -q --disable-pip-version-check pkilint cryptography
+    fi
+    if ! command -v cargo-deny >/dev/null; then
+        echo "installing cargo-deny (licences, bans, sources)"
+        cargo install -q cargo-deny --locked
     fi
 fi
