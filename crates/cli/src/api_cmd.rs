@@ -5,10 +5,12 @@
 //! a table or JSON on stdout, progress on stderr for bulk work, and the exit codes of
 //! [`crate::client`].
 
+use crate::cert_cmd::{cert, CertCmd};
 use crate::client::{save_session, Api, Connection, Failure};
-use clap::{Args, Subcommand};
+use crate::output::{encode, password, print, query, read_file};
+use clap::Subcommand;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Commands that talk to the control API.
 #[derive(Subcommand, Debug)]
@@ -81,88 +83,6 @@ pub enum ProfileCmd {
     },
     /// Delete one.
     Delete { name: String },
-}
-
-#[derive(Args, Debug)]
-pub struct ListFilter {
-    /// valid or revoked.
-    #[arg(long)]
-    status: Option<String>,
-    #[arg(long)]
-    profile: Option<String>,
-    #[arg(long)]
-    issuer: Option<String>,
-    #[arg(long)]
-    owner: Option<String>,
-    #[arg(long)]
-    tag: Option<String>,
-    /// A SAN (`dns:www.example.com`) or subject CN.
-    #[arg(long)]
-    name: Option<String>,
-    #[arg(long)]
-    expiring_within_days: Option<u32>,
-    /// Walk every page (progress on stderr).
-    #[arg(long)]
-    all: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum CertCmd {
-    /// Search the inventory.
-    List(ListFilter),
-    /// Show one.
-    Get { id: i64 },
-    /// Issue from a CSR (PEM).
-    Issue {
-        #[arg(long)]
-        profile: String,
-        #[arg(long)]
-        csr: PathBuf,
-        /// Names (dns:…, ip:…); default: the CSR's.
-        #[arg(long = "name")]
-        names: Vec<String>,
-        #[arg(long)]
-        owner: Option<String>,
-        #[arg(long)]
-        team: Option<String>,
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        #[arg(long)]
-        validity_secs: Option<u64>,
-        /// Write the certificate and chain (PEM) here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Renew with a new CSR (same profile and names).
-    Renew {
-        id: i64,
-        #[arg(long)]
-        csr: PathBuf,
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Revoke one certificate.
-    Revoke {
-        id: i64,
-        /// RFC 5280 reason name or code.
-        #[arg(long)]
-        reason: String,
-    },
-    /// Revoke many: ids one per line in a file (progress on stderr).
-    RevokeBulk {
-        #[arg(long)]
-        ids_file: PathBuf,
-        #[arg(long)]
-        reason: String,
-    },
-    /// Download as pem, der or chain.
-    Download {
-        id: i64,
-        #[arg(long, default_value = "pem")]
-        format: String,
-        #[arg(long)]
-        out: PathBuf,
-    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,145 +177,13 @@ pub enum AuditCmd {
     VerifyServer,
 }
 
-fn read_file(p: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(p).map_err(|e| Failure::local(format!("{}: {e}", p.display())))
-}
-
-fn password(file: &Option<PathBuf>) -> Result<String, Failure> {
-    let text = match file {
-        Some(p) => read_file(p)?,
-        None => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Failure::local(e.to_string()))?;
-            line
-        }
-    };
-    Ok(text.trim_end_matches(['\n', '\r']).to_string())
-}
-
-fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Prints JSON, or a table of `columns` for `{"items": [...]}` answers and key: value
-/// lines for single objects.
-fn print(v: &Value, output: &str, columns: &[&str]) {
-    if output == "json" {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-        return;
-    }
-    let cell = |x: &Value| match x {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        Value::Array(a) => a
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| i.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        other => other.to_string(),
-    };
-    if let Some(items) = v["items"].as_array() {
-        let rows: Vec<Vec<String>> = items
-            .iter()
-            .map(|i| columns.iter().map(|c| cell(&i[*c])).collect())
-            .collect();
-        let widths: Vec<usize> = columns
-            .iter()
-            .enumerate()
-            .map(|(n, c)| {
-                rows.iter()
-                    .map(|r| r[n].chars().count())
-                    .chain([c.len()])
-                    .max()
-                    .unwrap_or(0)
-                    .min(60)
-            })
-            .collect();
-        let line = |cells: Vec<String>| {
-            cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        println!(
-            "{}",
-            line(columns.iter().map(|c| c.to_uppercase()).collect())
-        );
-        for r in rows {
-            println!("{}", line(r));
-        }
-    } else if let Some(obj) = v.as_object() {
-        for (k, x) in obj {
-            if k != "pem" && k != "chain_pem" {
-                println!("{k:<16} {}", cell(x));
-            }
-        }
-    } else if !v.is_null() {
-        println!("{v}");
-    }
-}
-
-const CERT_COLUMNS: &[&str] = &[
-    "id",
-    "serial",
-    "profile",
-    "subject_cn",
-    "names",
-    "not_after",
-    "status",
-    "owner",
-];
-
-fn write_out(out: &Option<PathBuf>, v: &Value) -> Result<(), Failure> {
-    if let Some(p) = out {
-        let text = format!(
-            "{}{}",
-            v["pem"].as_str().unwrap_or_default(),
-            v["chain_pem"].as_str().unwrap_or_default()
-        );
-        std::fs::write(p, text).map_err(|e| Failure::local(format!("{}: {e}", p.display())))?;
-        eprintln!("wrote {}", p.display());
-    }
-    Ok(())
-}
-
 /// Runs one API command.
 pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
-    if let ApiCommand::Audit(AuditCmd::Verify { file, root }) = &cmd {
-        return crate::audit_verify::run(file, root.as_deref());
+    let out = conn.output.as_str();
+    if let ApiCommand::Audit(c) = cmd {
+        return audit(c, conn, out);
     }
     let api = Api::new(conn)?;
-    let out = conn.output.as_str();
     match cmd {
         ApiCommand::Login {
             user,
@@ -652,234 +440,67 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
                 )?;
             }
         },
-        ApiCommand::Audit(c) => match c {
-            AuditCmd::List { actor, action } => {
-                let v = api.call(
-                    "GET",
-                    &format!(
-                        "/api/v1/audit{}",
-                        query(&[("actor", actor), ("action", action)])
-                    ),
-                    None,
-                )?;
-                if out == "json" {
-                    print(&v, out, &[]);
-                } else {
-                    for e in v["items"].as_array().into_iter().flatten() {
-                        let ev = &e["event"];
-                        println!(
-                            "{:>6} {} {:<24} {:<26} {:<8} {} {}",
-                            e["seq"],
-                            e["at"],
-                            ev["actor"].as_str().unwrap_or(""),
-                            ev["action"].as_str().unwrap_or(""),
-                            ev["outcome"].as_str().unwrap_or(""),
-                            ev["target"].as_str().unwrap_or(""),
-                            ev["detail"].as_str().unwrap_or("")
-                        );
-                    }
-                }
-            }
-            AuditCmd::Export { out: file } => {
-                let (status, text) = api.raw("GET", "/api/v1/audit/export", None)?;
-                if status != 200 {
-                    return Err(Failure {
-                        code: if status == 401 || status == 403 { 3 } else { 7 },
-                        message: format!("{status}: {text}"),
-                    });
-                }
-                std::fs::write(&file, &text)
-                    .map_err(|e| Failure::local(format!("{}: {e}", file.display())))?;
-                eprintln!(
-                    "{} events written to {}",
-                    text.lines().count(),
-                    file.display()
-                );
-            }
-            AuditCmd::VerifyServer => {
-                print(&api.call("GET", "/api/v1/audit/verify", None)?, out, &[])
-            }
-            AuditCmd::Checkpoint => {
-                let v = api.call("POST", "/api/v1/audit/checkpoints", None)?;
-                eprintln!("checkpoint signed over event {}", v["seq"]);
-            }
-            AuditCmd::Verify { .. } => unreachable_verify()?,
-        },
+        ApiCommand::Audit(_) => {} // handled above
     }
     Ok(())
 }
 
-fn unreachable_verify() -> Result<(), Failure> {
-    Err(Failure::local(
-        "audit verify runs offline and is handled before connecting",
-    ))
-}
-
-fn cert(api: &Api, out: &str, c: CertCmd) -> Result<(), Failure> {
+/// The audit commands; `verify` runs offline, before any connection or session is read.
+fn audit(c: AuditCmd, conn: &Connection, out: &str) -> Result<(), Failure> {
+    if let AuditCmd::Verify { file, root } = &c {
+        return crate::audit_verify::run(file, root.as_deref());
+    }
+    let api = Api::new(conn)?;
     match c {
-        CertCmd::List(f) => {
-            let base = query(&[
-                ("status", f.status),
-                ("profile", f.profile),
-                ("issuer", f.issuer),
-                ("owner", f.owner),
-                ("tag", f.tag),
-                ("name", f.name),
-                (
-                    "expiring_within_days",
-                    f.expiring_within_days.map(|d| d.to_string()),
-                ),
-            ]);
-            let sep = if base.is_empty() { "?" } else { "&" };
-            let mut items = Vec::new();
-            let mut path = format!(
-                "/api/v1/certificates{base}{sep}limit={}",
-                if f.all { 1000 } else { 100 }
-            );
-            loop {
-                let page = api.call("GET", &path, None)?;
-                items.extend(page["items"].as_array().cloned().unwrap_or_default());
-                match (f.all, page["next"].as_str()) {
-                    (true, Some(next)) => {
-                        eprintln!("… {} certificates", items.len());
-                        path = format!(
-                            "/api/v1/certificates{base}{sep}limit=1000&cursor={}",
-                            encode(next)
-                        );
-                    }
-                    _ => break,
-                }
-            }
-            print(&json!({"items": items}), out, CERT_COLUMNS);
-        }
-        CertCmd::Get { id } => print(
-            &api.call("GET", &format!("/api/v1/certificates/{id}"), None)?,
-            out,
-            &[],
-        ),
-        CertCmd::Issue {
-            profile,
-            csr,
-            names,
-            owner,
-            team,
-            tags,
-            validity_secs,
-            out: file,
-        } => {
-            let mut body =
-                json!({"profile": profile, "csr": read_file(&csr)?, "names": names, "tags": tags});
-            if let Some(o) = owner {
-                body["owner"] = json!(o);
-            }
-            if let Some(t) = team {
-                body["team"] = json!(t);
-            }
-            if let Some(v) = validity_secs {
-                body["validity_secs"] = json!(v);
-            }
-            let v = api.call("POST", "/api/v1/certificates", Some(&body))?;
-            if v.get("approval").is_some() {
-                eprintln!(
-                    "approval request {} filed: the certificate is issued when it is approved",
-                    v["approval"]
-                );
-            } else {
-                write_out(&file, &v)?;
-            }
-            print(&v, out, &[]);
-        }
-        CertCmd::Renew { id, csr, out: file } => {
+        AuditCmd::List { actor, action } => {
             let v = api.call(
-                "POST",
-                &format!("/api/v1/certificates/{id}/renew"),
-                Some(&json!({"csr": read_file(&csr)?})),
-            )?;
-            write_out(&file, &v)?;
-            print(&v, out, &[]);
-        }
-        CertCmd::Revoke { id, reason } => print(
-            &api.call(
-                "POST",
-                &format!("/api/v1/certificates/{id}/revoke"),
-                Some(&json!({"reason": reason})),
-            )?,
-            out,
-            &[],
-        ),
-        CertCmd::RevokeBulk { ids_file, reason } => {
-            let ids = read_file(&ids_file)?
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(|l| {
-                    l.parse::<i64>().map_err(|_| Failure {
-                        code: 6,
-                        message: format!("{}: {l:?} is not a certificate id", ids_file.display()),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let (mut revoked, mut failed) = (0, 0);
-            for (n, chunk) in ids.chunks(100).enumerate() {
-                let v = api.call(
-                    "POST",
-                    "/api/v1/certificates/revoke",
-                    Some(&json!({"ids": chunk, "reason": reason})),
-                )?;
-                revoked += v["revoked"].as_i64().unwrap_or(0);
-                failed += v["failed"].as_i64().unwrap_or(0);
-                for r in v["results"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|r| r["outcome"] != "revoked")
-                {
-                    eprintln!(
-                        "certificate {}: {} ({})",
-                        r["id"],
-                        r["outcome"].as_str().unwrap_or("?"),
-                        r["detail"].as_str().unwrap_or("")
-                    );
-                }
-                eprintln!(
-                    "… {}/{} processed",
-                    (n * 100 + chunk.len()).min(ids.len()),
-                    ids.len()
-                );
-            }
-            print(&json!({"revoked": revoked, "failed": failed}), out, &[]);
-            if failed > 0 {
-                return Err(Failure {
-                    code: 5,
-                    message: format!("{failed} of {} certificates were not revoked", ids.len()),
-                });
-            }
-        }
-        CertCmd::Download {
-            id,
-            format,
-            out: file,
-        } => {
-            // A clear 404 (exit 4) before asking for the download.
-            api.call("GET", &format!("/api/v1/certificates/{id}"), None)?;
-            let (status, bytes) = api.raw_bytes(
                 "GET",
                 &format!(
-                    "/api/v1/certificates/{id}/download?format={}",
-                    encode(&format)
+                    "/api/v1/audit{}",
+                    query(&[("actor", actor), ("action", action)])
                 ),
                 None,
             )?;
+            if out == "json" {
+                print(&v, out, &[]);
+            } else {
+                for e in v["items"].as_array().into_iter().flatten() {
+                    let ev = &e["event"];
+                    println!(
+                        "{:>6} {} {:<24} {:<26} {:<8} {} {}",
+                        e["seq"],
+                        e["at"],
+                        ev["actor"].as_str().unwrap_or(""),
+                        ev["action"].as_str().unwrap_or(""),
+                        ev["outcome"].as_str().unwrap_or(""),
+                        ev["target"].as_str().unwrap_or(""),
+                        ev["detail"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        AuditCmd::Export { out: file } => {
+            let (status, text) = api.raw("GET", "/api/v1/audit/export", None)?;
             if status != 200 {
                 return Err(Failure {
-                    code: 6,
-                    message: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
+                    code: if status == 401 || status == 403 { 3 } else { 7 },
+                    message: format!("{status}: {text}"),
                 });
             }
-            std::fs::write(&file, bytes)
+            std::fs::write(&file, &text)
                 .map_err(|e| Failure::local(format!("{}: {e}", file.display())))?;
-            eprintln!("wrote {}", file.display());
+            eprintln!(
+                "{} events written to {}",
+                text.lines().count(),
+                file.display()
+            );
         }
+        AuditCmd::VerifyServer => print(&api.call("GET", "/api/v1/audit/verify", None)?, out, &[]),
+        AuditCmd::Checkpoint => {
+            let v = api.call("POST", "/api/v1/audit/checkpoints", None)?;
+            eprintln!("checkpoint signed over event {}", v["seq"]);
+        }
+        AuditCmd::Verify { .. } => {} // ran above, before any connection
     }
     Ok(())
 }

@@ -6,8 +6,10 @@
 
 mod api_cmd;
 mod audit_verify;
+mod cert_cmd;
 mod client;
 mod devtoken;
+mod output;
 mod pem;
 mod signer_cmd;
 mod up;
