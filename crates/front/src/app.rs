@@ -6,7 +6,7 @@
 //! one call to the signer the front makes (`SignOcspResponses` on a cache miss).
 
 use crate::config::Config;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use strongroom_store::{Store, StoredOcsp};
@@ -20,6 +20,8 @@ use strongroom_x509::CaCertificate;
 const OCSP_CACHE_MAX: usize = 1_000_000;
 /// How long a CRL copy is served before the store is asked for a newer one.
 const CRL_CACHE_FOR: Duration = Duration::from_secs(5);
+/// How long the set of profiles asking for OCSP nonces is served before it is re-read.
+const NONCE_PROFILES_FOR: Duration = Duration::from_secs(5);
 /// How often the CA list is re-read (new intermediates).
 const CAS_CACHE_FOR: Duration = Duration::from_secs(60);
 
@@ -83,6 +85,7 @@ pub struct App {
     /// Configuration.
     pub config: Config,
     cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
+    nonce_profiles: RwLock<(Option<Instant>, Arc<HashSet<String>>)>,
     ocsp: RwLock<HashMap<(CaId, Serial), CachedOcsp>>,
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
 }
@@ -94,6 +97,7 @@ impl App {
             store,
             config,
             cas: RwLock::new((None, Arc::new(Vec::new()))),
+            nonce_profiles: RwLock::new((None, Arc::new(HashSet::new()))),
             ocsp: RwLock::new(HashMap::new()),
             crls: RwLock::new(HashMap::new()),
         }
@@ -128,6 +132,43 @@ impl App {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read CAs; serving the last list");
                 self.cas.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+            }
+        }
+    }
+
+    /// Profiles with `ocsp_nonce`, re-read at most every few seconds (empty in the common
+    /// case, which keeps nonce-carrying requests off the database).
+    pub async fn nonce_profiles(&self) -> Arc<HashSet<String>> {
+        {
+            let guard = self
+                .nonce_profiles
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            if guard.0.is_some_and(|t| t.elapsed() < NONCE_PROFILES_FOR) {
+                return guard.1.clone();
+            }
+        }
+        match self.store.profiles().await {
+            Ok(list) => {
+                let set: HashSet<String> = list
+                    .into_iter()
+                    .filter(|p| p.profile.ocsp_nonce)
+                    .map(|p| p.profile.name.to_string())
+                    .collect();
+                let set = Arc::new(set);
+                *self
+                    .nonce_profiles
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = (Some(Instant::now()), set.clone());
+                set
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read profiles; keeping the last list");
+                self.nonce_profiles
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .1
+                    .clone()
             }
         }
     }

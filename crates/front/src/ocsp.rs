@@ -89,21 +89,24 @@ pub async fn get(State(app): State<Arc<App>>, Path(encoded): Path<String>) -> Re
 }
 
 /// Whether every certificate asked about was issued under a profile with `ocsp_nonce`
-/// (looked up only for requests that carry a nonce).
+/// (asked only for requests that carry a nonce; no database read while no profile sets it).
 async fn profile_wants_nonce(
     app: &App,
     ca: &strongroom_types::CaId,
     serials: &[strongroom_types::Serial],
 ) -> bool {
+    let wanted = app.nonce_profiles().await;
+    if wanted.is_empty() {
+        return false;
+    }
     for serial in serials {
-        let Ok(cert) = app.store.certificate_by_serial(ca, serial).await else {
-            return false;
-        };
-        let Some(name) = cert.certificate.profile.and_then(|p| p.parse().ok()) else {
-            return false;
-        };
-        match app.store.profile(&name).await {
-            Ok(p) if p.profile.ocsp_nonce => {}
+        match app.store.certificate_by_serial(ca, serial).await {
+            Ok(cert)
+                if cert
+                    .certificate
+                    .profile
+                    .as_ref()
+                    .is_some_and(|p| wanted.contains(p)) => {}
             _ => return false,
         }
     }
