@@ -47,7 +47,7 @@ pub struct Config {
     pub revocation: RevocationConfig,
     /// Landlock paths beyond the database directory.
     #[serde(default)]
-    pub sandbox: SandboxConfig,
+    pub sandbox: strongroom_sandbox::network_daemon::SandboxSettings,
     /// The Unix user to drop to when started as root.
     #[serde(default)]
     pub user: Option<String>,
@@ -167,35 +167,6 @@ fn default_refresh() -> u64 {
 
 fn default_debounce() -> u64 {
     2000
-}
-
-/// The sandbox: Landlock and seccomp on by default; extra Landlock paths.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SandboxConfig {
-    /// Landlock filesystem rules.
-    #[serde(default = "default_true")]
-    pub landlock: bool,
-    /// The seccomp system-call allow-list.
-    #[serde(default = "default_true")]
-    pub seccomp: bool,
-    /// Read-only paths.
-    #[serde(default)]
-    pub read_only: Vec<PathBuf>,
-    /// Read-write paths.
-    #[serde(default)]
-    pub read_write: Vec<PathBuf>,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            landlock: true,
-            seccomp: true,
-            read_only: Vec::new(),
-            read_write: Vec::new(),
-        }
-    }
 }
 
 impl Config {

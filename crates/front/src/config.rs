@@ -36,7 +36,7 @@ pub struct Config {
     pub allow_root: bool,
     /// Sandbox switches and extra paths.
     #[serde(default)]
-    pub sandbox: SandboxConfig,
+    pub sandbox: strongroom_sandbox::network_daemon::SandboxSettings,
 }
 
 /// OCSP settings.
@@ -64,39 +64,6 @@ impl Default for OcspConfig {
 
 fn default_validity() -> u32 {
     86_400
-}
-
-fn default_true() -> bool {
-    true
-}
-
-/// Sandbox switches and extra paths.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SandboxConfig {
-    /// Landlock.
-    #[serde(default = "default_true")]
-    pub landlock: bool,
-    /// seccomp.
-    #[serde(default = "default_true")]
-    pub seccomp: bool,
-    /// Extra read-only paths.
-    #[serde(default)]
-    pub read_only: Vec<PathBuf>,
-    /// Extra read-write paths.
-    #[serde(default)]
-    pub read_write: Vec<PathBuf>,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            landlock: true,
-            seccomp: true,
-            read_only: Vec::new(),
-            read_write: Vec::new(),
-        }
-    }
 }
 
 impl Config {

@@ -42,6 +42,40 @@ pub const EXTRA_SYSCALLS: &[(&str, i64)] = &[
     ("recvmmsg", libc::SYS_recvmmsg),
 ];
 
+/// The `[sandbox]` table of a network daemon's configuration: both layers on by default,
+/// plus extra paths.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Landlock.
+    #[serde(default = "on")]
+    pub landlock: bool,
+    /// seccomp.
+    #[serde(default = "on")]
+    pub seccomp: bool,
+    /// Extra read-only paths.
+    #[serde(default)]
+    pub read_only: Vec<PathBuf>,
+    /// Extra read-write paths.
+    #[serde(default)]
+    pub read_write: Vec<PathBuf>,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            landlock: true,
+            seccomp: true,
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+        }
+    }
+}
+
 /// What a network daemon asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Confinement {

@@ -523,3 +523,53 @@ impl Client {
         self.send("POST", path, body)
     }
 }
+
+/// Runs `BINARY sandbox-check --config CONFIG --probe …` (the production sandbox, then one
+/// open per probe) and asserts each probe is allowed, or denied with EACCES, as listed.
+/// Returns what the check printed.
+pub fn sandbox_check(binary: &Path, config: &Path, probes: &[(PathBuf, bool)]) -> String {
+    let mut cmd = Command::new(binary);
+    cmd.args(["sandbox-check", "--config"]).arg(config);
+    for (p, _) in probes {
+        assert!(
+            p.exists(),
+            "{} must exist for the probe to mean anything",
+            p.display()
+        );
+        cmd.arg("--probe").arg(p);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (p, allowed) in probes {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("open {}:", p.display())))
+            .unwrap_or_else(|| panic!("no probe line for {}:\n{text}", p.display()));
+        if *allowed {
+            assert!(line.ends_with("allowed"), "{line}");
+        } else {
+            assert!(
+                line.contains("denied") && line.contains("Permission denied"),
+                "{line}"
+            );
+        }
+    }
+    text
+}
+
+impl Control {
+    /// A file of the SoftHSM2 token (what no network daemon may open).
+    pub fn token_file(&self) -> PathBuf {
+        std::fs::read_dir(self.dir().join("hsm/tokens"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+}
