@@ -3,7 +3,8 @@
 #
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
-#   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, PostgreSQL
+#   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, certbot (with
+#         its RFC 2136 plugin), lego and knot for the ACME interop tests, PostgreSQL
 #         on 127.0.0.1:5432 (installed and started when none answers), pkilint and the
 #         `cryptography` OCSP client (PyPI, in .venv/), cargo-deny (crates.io)
 set -euo pipefail
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
-test_packages=(systemd curl postgresql-client)
+# ACME clients and a DNS server for the interop tests (certbot, lego, knot for RFC 2136).
+test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego knot)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

@@ -43,3 +43,15 @@ GRANT SELECT ON _sqlx_migrations TO strongroom_control, strongroom_front;
 GRANT SELECT, INSERT, UPDATE ON crls, ocsp_responses TO strongroom_control;
 GRANT SELECT ON crls TO strongroom_front;
 GRANT SELECT, INSERT, UPDATE ON ocsp_responses TO strongroom_front;
+
+-- ACME: the front keeps its protocol state; control lists it, deactivates accounts and
+-- makes external account binding keys. The front queues ACME revocations as jobs that
+-- control carries out (only control may revoke, ARCHITECTURE.md §1).
+GRANT SELECT, INSERT, DELETE ON acme_nonces TO strongroom_front;
+GRANT SELECT, INSERT, UPDATE ON acme_accounts, acme_orders, acme_authorizations,
+    acme_challenges TO strongroom_front;
+GRANT SELECT, UPDATE ON acme_eab_keys TO strongroom_front;
+GRANT SELECT, INSERT ON jobs TO strongroom_front;
+GRANT SELECT, UPDATE ON acme_accounts, acme_orders, acme_authorizations TO strongroom_control;
+GRANT SELECT ON acme_challenges TO strongroom_control;
+GRANT SELECT, INSERT, UPDATE, DELETE ON acme_eab_keys TO strongroom_control;

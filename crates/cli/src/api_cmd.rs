@@ -1,10 +1,11 @@
-//! `strongroom login|whoami|ca|profile|cert|approval|user|apikey|audit`: the control API
-//! from a shell.
+//! `strongroom login|whoami|ca|profile|cert|approval|user|apikey|audit|acme`: the control
+//! API from a shell.
 //!
 //! In: arguments, files (CSRs, profiles, password files), the connection options. Out:
 //! a table or JSON on stdout, progress on stderr for bulk work, and the exit codes of
 //! [`crate::client`].
 
+use crate::acme_cmd::{acme, AcmeCmd};
 use crate::cert_cmd::{cert, CertCmd};
 use crate::client::{save_session, Api, Connection, Failure};
 use crate::output::{encode, password, print, query, read_file};
@@ -49,6 +50,9 @@ pub enum ApiCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// ACME accounts, orders and external account binding keys.
+    #[command(subcommand)]
+    Acme(AcmeCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,6 +307,7 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
             }
         },
         ApiCommand::Cert(c) => cert(&api, out, c)?,
+        ApiCommand::Acme(c) => acme(&api, out, c)?,
         ApiCommand::Approval(c) => {
             let cols = &[
                 "id",

@@ -4,6 +4,7 @@
 //! operation; exit code 0 on success, 1 with a one-line error on stderr, 2 for usage.
 //! This crate never links the HSM: ceremonies run in `strongroom-signer`, by exec.
 
+mod acme_cmd;
 mod api_cmd;
 mod audit_verify;
 mod cert_cmd;

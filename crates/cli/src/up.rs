@@ -43,6 +43,15 @@ pub struct UpArgs {
     /// Where the front serves the same over HTTPS.
     #[arg(long, default_value = "127.0.0.1:8443")]
     front_https_listen: std::net::SocketAddr,
+    /// ACME test mode: the port http-01 validation connects to (as Pebble's httpPort).
+    #[arg(long, default_value_t = 80)]
+    acme_http01_port: u16,
+    /// ACME test mode: the port tls-alpn-01 validation connects to (Pebble's tlsPort).
+    #[arg(long, default_value_t = 443)]
+    acme_tls_alpn01_port: u16,
+    /// ACME: the DNS resolver validation asks (default: /etc/resolv.conf's first).
+    #[arg(long)]
+    acme_resolver: Option<std::net::SocketAddr>,
 }
 
 struct Layout {
@@ -162,18 +171,29 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
 }
 
 /// The front's configuration (rewritten at every start).
-fn front_config(
-    l: &Layout,
-    listen: std::net::SocketAddr,
-    https: std::net::SocketAddr,
-    allow_root: bool,
-) -> String {
+fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> String {
+    let resolver = args
+        .acme_resolver
+        .map(|r| format!("resolver = \"{r}\"\n"))
+        .unwrap_or_default();
     format!(
         "# strongroom-front configuration written by `strongroom up` (development mode).\n\
          listen_http = \"{listen}\"\nlisten_https = \"{https}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
-         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\n",
+         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\n\n\
+         # ACME at https://{https}/acme/directory. Development mode lets validation reach\n\
+         # loopback (a production front refuses private and loopback addresses by default).\n\
+         [acme]\nbase_url = \"https://{https}\"\ndefault_profile = \"tls-server\"\n\n\
+         [[acme.profile]]\nname = \"tls-server\"\n\n\
+         # Client certificates only for accounts bound with `strongroom acme eab create`.\n\
+         [[acme.profile]]\nname = \"tls-client\"\nexternal_account_required = true\n\n\
+         [acme.validation]\nhttp01_port = {http01}\ntls_alpn01_port = {alpn}\n{resolver}\
+         allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n",
+        listen = args.front_listen,
+        https = args.front_https_listen,
         db = l.dir.join("control/control.db").display(),
         socket = l.socket(),
+        http01 = args.acme_http01_port,
+        alpn = args.acme_tls_alpn01_port,
     )
 }
 
@@ -515,11 +535,8 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         return Err(e);
     }
     let front_bin = daemon_binary("strongroom-front")?;
-    std::fs::write(
-        l.config("front.toml"),
-        front_config(&l, args.front_listen, args.front_https_listen, euid() == 0),
-    )
-    .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
+    std::fs::write(l.config("front.toml"), front_config(&l, &args, euid() == 0))
+        .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
     let mut front = match spawn(
         &front_bin,
         &["run", "--config"],

@@ -11,7 +11,9 @@
 //! and what they may do), `routes` (the one route table: path, method, permission),
 //! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
 //! and `input` (strict request parsing), `bootstrap` (first start),
-//! `signer_link` (the blocking signer client on a worker thread), `metrics`.
+//! `signer_link` (the blocking signer client on a worker thread), `metrics`, `revoke` (the
+//! one revocation path) and `jobs` (the worker for jobs queued by the front, such as ACME
+//! revocations).
 
 pub mod api;
 pub mod app;
@@ -21,11 +23,13 @@ pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod input;
+pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rbac;
 pub mod revocation;
+pub mod revoke;
 pub mod routes;
 pub mod sandbox;
 pub mod server;

@@ -69,6 +69,10 @@ fn body(id: RouteId) -> Option<Value> {
             &["label"],
             json!({"label": string(), "roles": strings(), "expires_in_secs": integer()}),
         ),
+        EabKeyCreate => object(
+            &["profile"],
+            json!({"profile": {"type": "string", "description": "an existing certificate profile"}}),
+        ),
         _ => return None,
     })
 }
@@ -103,6 +107,12 @@ fn query(id: RouteId) -> &'static [(&'static str, &'static str)] {
             ("limit", "integer"),
         ],
         AuditExport => &[("from", "integer"), ("to", "integer")],
+        AcmeAccountList => &[("limit", "integer"), ("cursor", "string")],
+        AcmeOrderList => &[
+            ("account", "integer"),
+            ("limit", "integer"),
+            ("cursor", "string"),
+        ],
         _ => &[],
     }
 }

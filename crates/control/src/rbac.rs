@@ -39,6 +39,10 @@ pub enum Permission {
     AuditRead,
     /// Prometheus metrics.
     MetricsRead,
+    /// Read ACME accounts, orders and external account binding keys (never the keys).
+    AcmeRead,
+    /// Deactivate ACME accounts; create and delete external account binding keys.
+    AcmeManage,
 }
 
 impl Permission {
@@ -60,6 +64,8 @@ impl Permission {
             Permission::UserManage => "user:manage",
             Permission::AuditRead => "audit:read",
             Permission::MetricsRead => "metrics:read",
+            Permission::AcmeRead => "acme:read",
+            Permission::AcmeManage => "acme:manage",
         }
     }
 }
@@ -83,6 +89,8 @@ pub fn grants(role: Role) -> &'static [Permission] {
             UserManage,
             AuditRead,
             MetricsRead,
+            AcmeRead,
+            AcmeManage,
         ],
         Role::CaOperator => &[
             Authenticated,
@@ -94,6 +102,8 @@ pub fn grants(role: Role) -> &'static [Permission] {
             CertIssue,
             CertRevoke,
             ApprovalRead,
+            AcmeRead,
+            AcmeManage,
         ],
         Role::Approver => &[
             Authenticated,
@@ -112,6 +122,7 @@ pub fn grants(role: Role) -> &'static [Permission] {
             UserRead,
             AuditRead,
             MetricsRead,
+            AcmeRead,
         ],
         Role::Enroller => &[Authenticated, CaRead, ProfileRead, CertRead, CertIssue],
     }

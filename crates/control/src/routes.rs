@@ -7,6 +7,7 @@
 use crate::api;
 use crate::app::App;
 use crate::auth::{authenticate, ClientCertificate};
+use crate::input::MAX_BODY;
 use crate::problem::Problem;
 use crate::rbac::{allows, Permission};
 use axum::extract::{Request, State};
@@ -85,6 +86,13 @@ pub enum RouteId {
     AuditCheckpointCreate,
     AuditCheckpointList,
     CaCreate,
+    AcmeAccountList,
+    AcmeAccountGet,
+    AcmeAccountDeactivate,
+    AcmeOrderList,
+    EabKeyList,
+    EabKeyCreate,
+    EabKeyDelete,
 }
 
 macro_rules! route {
@@ -466,6 +474,69 @@ pub const ROUTES: &[RouteSpec] = &[
         200,
         "Signed checkpoints, newest first"
     ),
+    route!(
+        AcmeAccountList,
+        GET,
+        "/api/v1/acme/accounts",
+        AcmeRead,
+        "acme",
+        200,
+        "List ACME accounts (cursor pagination; key thumbprints, never keys)"
+    ),
+    route!(
+        AcmeAccountGet,
+        GET,
+        "/api/v1/acme/accounts/{id}",
+        AcmeRead,
+        "acme",
+        200,
+        "One ACME account"
+    ),
+    route!(
+        AcmeAccountDeactivate,
+        POST,
+        "/api/v1/acme/accounts/{id}/deactivate",
+        AcmeManage,
+        "acme",
+        200,
+        "Deactivate an ACME account (its certificates stay valid)"
+    ),
+    route!(
+        AcmeOrderList,
+        GET,
+        "/api/v1/acme/orders",
+        AcmeRead,
+        "acme",
+        200,
+        "List ACME orders, optionally of one account (cursor pagination)"
+    ),
+    route!(
+        EabKeyList,
+        GET,
+        "/api/v1/acme/eab-keys",
+        AcmeRead,
+        "acme",
+        200,
+        "List external account binding keys (never the HMAC keys)"
+    ),
+    route!(
+        EabKeyCreate,
+        POST,
+        "/api/v1/acme/eab-keys",
+        AcmeManage,
+        "acme",
+        201,
+        "Make an external account binding key for a profile (the HMAC key is shown once)"
+    ),
+    route!(
+        EabKeyDelete,
+        DELETE,
+        "/api/v1/acme/eab-keys/{kid}",
+        AcmeManage,
+        "acme",
+        204,
+        "Delete an external account binding key no account has used"
+    ),
 ];
 
 /// Builds the router: every route from [`ROUTES`], each wrapped in [`guard`].
@@ -506,7 +577,7 @@ pub fn router(app: App) -> Router {
 /// audited and counted. Handlers find the [`crate::auth::Principal`] in the extensions.
 async fn guard(
     State((app, spec)): State<(App, &'static RouteSpec)>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let response = if spec.permission == Permission::Public {
@@ -535,14 +606,29 @@ async fn guard(
                 ))
                 .into_response()
             }
-            Ok(who) => {
-                req.extensions_mut().insert(who);
-                next.run(req).await
-            }
+            Ok(who) => match read_whole_body(req).await {
+                Ok(mut req) => {
+                    req.extensions_mut().insert(who);
+                    next.run(req).await
+                }
+                Err(p) => p.into_response(),
+            },
         }
     };
     app.metrics.request(spec.path, response.status().as_u16());
     response
+}
+
+/// Reads the request body (at most [`MAX_BODY`] bytes) before the handler runs. A handler
+/// that takes no body would otherwise answer while the client is still sending one, and
+/// the connection, closed with unread bytes, would reset under the client: it would see a
+/// broken pipe instead of the answer. Handlers that take a body parse it from memory.
+async fn read_whole_body(req: Request) -> Result<Request, Problem> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| Problem::too_large(format!("the body is larger than {MAX_BODY} bytes")))?;
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 async fn deny(app: &App, actor: &str, action: &str, target: &str, detail: &str) {

@@ -87,6 +87,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     tokio::spawn(crate::revocation::crl_loop(app.clone()));
     tokio::spawn(crate::revocation::refresh_loop(app.clone()));
+    tokio::spawn(crate::jobs::worker_loop(app.clone()));
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }

@@ -26,6 +26,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "1")
         .replace("{name}", "nobody")
         .replace("{key_id}", "0123456789abcdef")
+        .replace("{kid}", "eab_0123456789abcdef")
 }
 
 #[test]

@@ -18,6 +18,9 @@ use strongroom_x509::CaCertificate;
 
 /// Most OCSP responses kept in memory (about 1 KiB each).
 const OCSP_CACHE_MAX: usize = 1_000_000;
+/// How long an OCSP response in memory is served before the store is asked for a newer
+/// one (a revocation re-signs it there).
+const OCSP_FRESH_FOR: Duration = Duration::from_secs(3);
 /// How long a CRL copy is served before the store is asked for a newer one.
 const CRL_CACHE_FOR: Duration = Duration::from_secs(5);
 /// How long the set of profiles asking for OCSP nonces is served before it is re-read.
@@ -41,6 +44,8 @@ pub struct CaEntry {
     pub id: CaId,
     /// Its certificate.
     pub cert: CaCertificate,
+    /// The CA that certified it (None for a root).
+    pub parent: Option<CaId>,
 }
 
 /// A response in memory.
@@ -52,6 +57,10 @@ pub struct CachedOcsp {
     pub this_update: i64,
     /// nextUpdate.
     pub next_update: i64,
+    /// When it entered memory: after [`OCSP_FRESH_FOR`] the store is asked again, so a
+    /// revocation (re-signed by control into the store) reaches relying parties within
+    /// seconds, not at the old response's nextUpdate.
+    pub fetched: Instant,
 }
 
 /// A CRL in memory.
@@ -121,6 +130,7 @@ impl App {
                             .map(|cert| CaEntry {
                                 id: r.id.clone(),
                                 cert,
+                                parent: r.parent.clone(),
                             })
                     })
                     .collect();
@@ -182,7 +192,7 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            if c.next_update > now {
+            if c.next_update > now && c.fetched.elapsed() < OCSP_FRESH_FOR {
                 return Some(c.clone());
             }
         }
@@ -198,6 +208,7 @@ impl App {
             der: Arc::new(stored.der),
             this_update: stored.this_update,
             next_update: stored.next_update,
+            fetched: Instant::now(),
         };
         self.remember(key, c.clone());
         Some(c)
@@ -277,6 +288,7 @@ impl App {
                         der: Arc::new(s.der.clone()),
                         this_update: s.this_update,
                         next_update: s.next_update,
+                        fetched: Instant::now(),
                     },
                 );
             }

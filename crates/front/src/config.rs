@@ -37,6 +37,9 @@ pub struct Config {
     /// Sandbox switches and extra paths.
     #[serde(default)]
     pub sandbox: strongroom_sandbox::network_daemon::SandboxSettings,
+    /// The ACME server (on the HTTPS listener); absent: no ACME.
+    #[serde(default)]
+    pub acme: Option<crate::acme::config::AcmeConfig>,
 }
 
 /// OCSP settings.
@@ -71,7 +74,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let c: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut c: Config =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if c.database_url.is_some() == c.database_url_env.is_some() {
             return Err(format!(
                 "{}: set exactly one of database_url and database_url_env",
@@ -89,6 +93,16 @@ impl Config {
                 "{}: ocsp.validity_secs must be between 60 and 604800",
                 path.display()
             ));
+        }
+        if let Some(acme) = c.acme.as_mut() {
+            if c.listen_https.is_none() {
+                return Err(format!(
+                    "{}: [acme] needs the HTTPS listener (listen_https and [tls])",
+                    path.display()
+                ));
+            }
+            acme.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(c)
     }

@@ -66,7 +66,14 @@ pub async fn run(config: Config) -> Result<(), String> {
     let secure = async move {
         match https {
             Some((l, tls)) => {
-                strongroom_httpd::serve_tls(l, tls, router(app), std::future::pending()).await
+                let mut routes = router(app.clone());
+                if let Some(cfg) = app.config.acme.clone() {
+                    tracing::info!(base_url = %cfg.base_url, "ACME served at {}/acme/directory", cfg.base_url);
+                    routes = routes.merge(crate::acme::router(Arc::new(crate::acme::Acme::new(
+                        app, cfg,
+                    ))));
+                }
+                strongroom_httpd::serve_tls(l, tls, routes, std::future::pending()).await
             }
             None => std::future::pending().await,
         }

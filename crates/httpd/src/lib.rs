@@ -5,7 +5,7 @@
 //! (never written to disk), a certificate for it from the signer, optional client
 //! certificate verification against our own CAs, HTTP/1.1 with a header-read timeout and a
 //! connection cap. A verified client certificate's fingerprint rides in each request's
-//! extensions as a [`PeerCertificate`].
+//! extensions as a [`PeerCertificate`], the client's address as axum's `ConnectInfo`.
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -182,7 +182,7 @@ pub async fn serve_tls(
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
@@ -221,6 +221,9 @@ pub async fn serve_tls(
                 if let Some(c) = &cert {
                     req.extensions_mut().insert(c.clone());
                 }
+                // The client's address, as axum's `ConnectInfo` (ACME rate limits).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 req
             });
             let result = hyper::server::conn::http1::Builder::new()

@@ -7,6 +7,7 @@
 //! time) and are written once in the SQL both dialects accept (`$1` placeholders,
 //! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
 
+mod acme;
 mod approvals;
 mod audit;
 mod cas;
@@ -18,6 +19,10 @@ mod migrate;
 mod profiles;
 mod revocation_data;
 
+pub use acme::{
+    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
+    NewAcmeAuthorization, NewAcmeOrder,
+};
 pub use approvals::{ApprovalRequest, ApprovalState};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
 pub use cas::{CaRecord, CaState};

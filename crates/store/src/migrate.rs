@@ -29,6 +29,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "control",
         include_str!("../../../migrations/sqlite/0004_control.sql"),
     ),
+    (
+        5,
+        "acme",
+        include_str!("../../../migrations/sqlite/0005_acme.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -50,6 +55,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "control",
         include_str!("../../../migrations/postgres/0004_control.sql"),
+    ),
+    (
+        5,
+        "acme",
+        include_str!("../../../migrations/postgres/0005_acme.sql"),
     ),
 ];
 

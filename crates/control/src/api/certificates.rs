@@ -1,7 +1,7 @@
 //! The certificate inventory: search, one, download, issue from a CSR, renew, revoke, bulk
 //! revoke. Issuance goes to the signer (which checks the profile again) and what it returns
-//! is recorded with source `api`; revocation is recorded by the signer first (CRLs come
-//! from its records), then in the store.
+//! is recorded with source `api`; revocation goes through [`crate::revoke`] (the signer
+//! first, whose records the CRLs come from, then the store).
 
 use crate::api::approvals::{file_request, Filed};
 use crate::app::App;
@@ -9,6 +9,7 @@ use crate::auth::Principal;
 use crate::input::{Body, Params, Segments};
 use crate::problem::{ApiResult, Problem};
 use crate::rbac::issues_under_any_profile;
+use crate::revoke::{revoke_certificate, RevocationOutcome};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
@@ -18,10 +19,10 @@ use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use strongroom_store::{
     AuditOutcome, CaState, CertificateFilter, CertificateRecord, CertificateSource, NewCertificate,
-    RevocationRow, StoreError,
+    StoreError,
 };
 use strongroom_types::{CaId, ProfileName, RequestedName, RevocationReason};
-use strongroom_wire::{IssuanceRequest, Request, Response, RevocationRecord, SubjectKey};
+use strongroom_wire::{IssuanceRequest, Request, Response, SubjectKey};
 use strongroom_x509::CertificateSummary;
 
 /// The subjectAltNames of an inventory record (the inventory also indexes the bare
@@ -591,6 +592,8 @@ pub async fn revoke(
     get_one(State(app), Segments(id.to_string())).await
 }
 
+/// Revokes through [`crate::revoke::revoke_certificate`]; a certificate revoked before is a
+/// conflict here (an operator asked for something that cannot be done twice).
 async fn revoke_one(
     app: &App,
     who: &Principal,
@@ -598,58 +601,12 @@ async fn revoke_one(
     reason: RevocationReason,
     invalidity_date: Option<i64>,
 ) -> ApiResult<()> {
-    let c = app.store.certificate(id).await?;
-    if c.revoked {
-        return Err(Problem::conflict(format!(
+    match revoke_certificate(app, &who.actor(), id, reason, invalidity_date).await? {
+        RevocationOutcome::Revoked => Ok(()),
+        RevocationOutcome::AlreadyRevoked => Err(Problem::conflict(format!(
             "certificate {id} is already revoked"
-        )));
+        ))),
     }
-    let now = app.now();
-    app.signer
-        .call(Request::RecordRevocation(RevocationRecord {
-            ca: c.certificate.issuer.clone(),
-            serial: c.certificate.serial.clone(),
-            reason,
-            revoked_at: now,
-            invalidity_date,
-        }))
-        .await?;
-    app.store
-        .revoke_certificate(&RevocationRow {
-            certificate_id: id,
-            reason,
-            revoked_at: now,
-            invalidity_date,
-            revoked_by: who.actor(),
-        })
-        .await?;
-    app.metrics.revoked.fetch_add(1, Ordering::Relaxed);
-    // The revoked response at once; the CRL within the debounce window.
-    if let Err(p) = crate::revocation::presign(
-        app,
-        &c.certificate.issuer,
-        vec![c.certificate.serial.clone()],
-    )
-    .await
-    {
-        tracing::warn!(detail = %p.detail, "could not re-sign the OCSP response; the refresh pass will retry");
-    }
-    match crate::revocation::scope_of_revocation(app, &c.certificate.issuer, &c.certificate.serial)
-        .await
-    {
-        Ok(scope) => app.crl_queue.request(scope),
-        Err(p) => {
-            tracing::warn!(detail = %p.detail, "cannot tell which CRL to regenerate; the refresh pass will")
-        }
-    }
-    app.audit_ok(
-        who,
-        "certificate.revoke",
-        &format!("certificate:{id}"),
-        format!("serial {} reason {reason}", c.certificate.serial),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Body of the bulk revoke route.

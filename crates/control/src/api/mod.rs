@@ -3,6 +3,7 @@
 //! In: requests that passed the guard in [`crate::routes`] (the caller's
 //! [`crate::auth::Principal`] is in the extensions). Out: JSON views or problems.
 
+pub mod acme;
 pub mod apikeys;
 pub mod approvals;
 pub mod audit;
@@ -65,5 +66,12 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         AuditCheckpointCreate => post(audit::create_checkpoint),
         AuditCheckpointList => get(audit::list_checkpoints),
         CaCreate => post(cas::create),
+        AcmeAccountList => get(acme::list_accounts),
+        AcmeAccountGet => get(acme::get_account),
+        AcmeAccountDeactivate => post(acme::deactivate_account),
+        AcmeOrderList => get(acme::list_orders),
+        EabKeyList => get(acme::list_eab_keys),
+        EabKeyCreate => post(acme::create_eab_key),
+        EabKeyDelete => delete(acme::delete_eab_key),
     }
 }

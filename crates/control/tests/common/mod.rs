@@ -71,6 +71,8 @@ pub struct Control {
     pub break_glass_file: PathBuf,
     pg_db: Option<String>,
     front_db_url: String,
+    /// The database as its owner sees it (SQLite file or PostgreSQL as `postgres`).
+    owner_db_url: String,
     front: Option<Child>,
     /// The front's base URL once [`Control::start_front`] ran.
     pub front_base: String,
@@ -193,8 +195,13 @@ impl Control {
             Some(name) => format!("postgres://strongroom_front@127.0.0.1:5432/{name}"),
             None => url.clone(),
         };
+        let owner_db_url = match &pg_db {
+            Some(name) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            None => url.clone(),
+        };
         let mut c = Control {
             front_db_url,
+            owner_db_url,
             front: None,
             front_base: String::new(),
             pki,
@@ -284,6 +291,14 @@ impl Control {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The store, opened as the schema owner (tests that stand in for another daemon,
+    /// e.g. the ACME front, write through it). Call from inside a tokio runtime.
+    pub async fn owner_store(&self) -> strongroom_store::Store {
+        strongroom_store::Store::connect_without_migrating(&self.owner_db_url)
+            .await
+            .unwrap()
     }
 
     pub fn front_log(&self) -> String {

@@ -1,0 +1,337 @@
+//! ACME against real clients, as an operator would run them: Debian's certbot (http-01
+//! standalone, dns-01 through RFC 2136 to knot for a wildcard, renew, revoke) and lego
+//! (http-01, tls-alpn-01, dns-01, external account binding, revoke), all against
+//! `strongroom up` in ACME test mode on loopback. Every certificate they receive verifies
+//! with `openssl verify -x509_strict` against the root and passes pkilint; revocations reach
+//! OCSP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod common;
+
+use common::{eventually, ok, openssl_verify, pkilint, Knot, Up};
+use std::path::Path;
+use std::process::Command;
+use strongroom_testkit::run;
+
+fn certbot(up: &Up, dir: &Path) -> Command {
+    let mut c = Command::new("certbot");
+    c.env("REQUESTS_CA_BUNDLE", up.root_pem())
+        .args(["--config-dir", dir.join("etc").to_str().unwrap()])
+        .args(["--work-dir", dir.join("work").to_str().unwrap()])
+        .args(["--logs-dir", dir.join("log").to_str().unwrap()])
+        .args(["-n", "--agree-tos", "--register-unsafely-without-email"])
+        .args(["--server", &up.directory()]);
+    c
+}
+
+fn lego(up: &Up, dir: &Path, directory: &str) -> Command {
+    let mut c = Command::new("lego");
+    c.env("LEGO_CA_CERTIFICATES", up.root_pem())
+        .args(["--server", directory])
+        .args(["--path", dir.to_str().unwrap()])
+        .args(["--accept-tos", "--email", "ops@lab.test"]);
+    c
+}
+
+/// OCSP status of `cert` (issued by `issuer`) through the front, as openssl reports it.
+fn ocsp_status(up: &Up, issuer: &Path, cert: &Path) -> String {
+    let out = run(Command::new("openssl")
+        .args(["ocsp", "-no_nonce", "-issuer"])
+        .arg(issuer)
+        .arg("-cert")
+        .arg(cert)
+        .args(["-url", &format!("http://127.0.0.1:{}/ocsp", up.front_http)])
+        .arg("-CAfile")
+        .arg(up.root_pem()));
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Splits a PEM bundle file into (leaf file, rest-of-chain file).
+fn split_chain(bundle: &Path, dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let end = "-----END CERTIFICATE-----\n";
+    let cut = text.find(end).unwrap() + end.len();
+    let (leaf, chain) = (
+        dir.join(format!("{name}.leaf.pem")),
+        dir.join(format!("{name}.chain.pem")),
+    );
+    std::fs::write(&leaf, &text[..cut]).unwrap();
+    std::fs::write(&chain, &text[cut..]).unwrap();
+    (leaf, chain)
+}
+
+fn check_certificate(
+    up: &Up,
+    dir: &Path,
+    name: &str,
+    bundle: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    common::stamp(&format!("checking {name}"));
+    let (leaf, chain) = split_chain(bundle, dir, name);
+    openssl_verify(&up.root_pem(), &chain, &leaf);
+    pkilint(&leaf);
+    (leaf, chain)
+}
+
+#[test]
+fn certbot_and_lego() {
+    common::stamp("start");
+    let tmp = tempfile::Builder::new()
+        .prefix("acme-clients")
+        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
+        .tempdir()
+        .unwrap();
+    eprintln!("test directory {}", tmp.path().display());
+    let knot = Knot::start(tmp.path());
+    let up = Up::start(tmp.path(), Some(knot.port));
+    let cb = tmp.path().join("certbot");
+    let http01 = up.http01.to_string();
+
+    // certbot, http-01 standalone.
+    ok(
+        certbot(&up, &cb)
+            .args([
+                "certonly",
+                "--standalone",
+                "--http-01-address",
+                "127.0.0.1",
+                "--http-01-port",
+                &http01,
+            ])
+            .args(["-d", "www.lab.test", "--key-type", "ecdsa"]),
+        "certbot http-01",
+    );
+    let live = cb.join("etc/live/www.lab.test");
+    let (leaf, chain) =
+        check_certificate(&up, tmp.path(), "certbot-www", &live.join("fullchain.pem"));
+    let subject = ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(&leaf),
+        "openssl x509",
+    );
+    assert!(subject.contains("DNS:www.lab.test"), "{subject}");
+    let status = ocsp_status(&up, &chain, &leaf);
+    assert!(status.contains(": good"), "{status}");
+
+    // certbot renew (forced) gets a new certificate for the same name.
+    ok(
+        certbot(&up, &cb).args([
+            "renew",
+            "--cert-name",
+            "www.lab.test",
+            "--force-renewal",
+            "--no-random-sleep-on-renew",
+        ]),
+        "certbot renew",
+    );
+    let (renewed, _) = check_certificate(
+        &up,
+        tmp.path(),
+        "certbot-www-2",
+        &live.join("fullchain.pem"),
+    );
+    assert_ne!(
+        std::fs::read(&leaf).unwrap(),
+        std::fs::read(&renewed).unwrap(),
+        "renew gave the same certificate"
+    );
+
+    // certbot, dns-01 through RFC 2136 for a wildcard, then revoke it.
+    let creds = knot.certbot_credentials(tmp.path());
+    ok(
+        certbot(&up, &cb)
+            .args(["certonly", "--dns-rfc2136", "--dns-rfc2136-credentials"])
+            .arg(&creds)
+            .args([
+                "--dns-rfc2136-propagation-seconds",
+                "1",
+                "-d",
+                "*.lab.test",
+                "--cert-name",
+                "wild",
+            ]),
+        "certbot dns-01 wildcard",
+    );
+    let (wild, wild_chain) = check_certificate(
+        &up,
+        tmp.path(),
+        "certbot-wild",
+        &cb.join("etc/live/wild/fullchain.pem"),
+    );
+    ok(
+        certbot(&up, &cb).args([
+            "revoke",
+            "--cert-name",
+            "wild",
+            "--reason",
+            "keycompromise",
+            "--no-delete-after-revoke",
+        ]),
+        "certbot revoke",
+    );
+    eventually(
+        30,
+        "the wildcard's OCSP status after certbot revoke",
+        || {
+            let s = ocsp_status(&up, &wild_chain, &wild);
+            if s.contains(": revoked") && s.contains("keyCompromise") {
+                Ok(())
+            } else {
+                Err(s)
+            }
+        },
+    );
+
+    // lego: http-01, tls-alpn-01, dns-01 (RFC 2136), each verified; then revoke one.
+    let lg = tmp.path().join("lego");
+    let dir = up.directory();
+    ok(
+        lego(&up, &lg, &dir).args([
+            "-d",
+            "h1.lab.test",
+            "--http",
+            "--http.port",
+            &format!("127.0.0.1:{}", up.http01),
+            "run",
+        ]),
+        "lego http-01",
+    );
+    ok(
+        lego(&up, &lg, &dir).args([
+            "-d",
+            "t1.lab.test",
+            "--tls",
+            "--tls.port",
+            &format!("127.0.0.1:{}", up.tls_alpn01),
+            "run",
+        ]),
+        "lego tls-alpn-01",
+    );
+    ok(
+        lego(&up, &lg, &dir)
+            .env("RFC2136_NAMESERVER", format!("127.0.0.1:{}", knot.port))
+            .env("RFC2136_TSIG_KEY", "acme-key")
+            .env("RFC2136_TSIG_SECRET", &knot.secret)
+            .env("RFC2136_TSIG_ALGORITHM", "hmac-sha256.")
+            .env("RFC2136_PROPAGATION_TIMEOUT", "20")
+            .env("RFC2136_POLLING_INTERVAL", "1")
+            .args([
+                "--dns",
+                "rfc2136",
+                "--dns.disable-cp",
+                "--dns.resolvers",
+                &format!("127.0.0.1:{}", knot.port),
+            ])
+            .args(["-d", "d1.lab.test", "run"]),
+        "lego dns-01",
+    );
+    for name in ["h1", "t1", "d1"] {
+        let crt = lg.join(format!("certificates/{name}.lab.test.crt"));
+        check_certificate(&up, tmp.path(), &format!("lego-{name}"), &crt);
+    }
+    ok(
+        lego(&up, &lg, &dir).args(["-d", "h1.lab.test", "revoke"]),
+        "lego revoke",
+    );
+    // lego moves revoked certificates away; the copies check_certificate made remain.
+    let (h1, h1_chain) = (
+        tmp.path().join("lego-h1.leaf.pem"),
+        tmp.path().join("lego-h1.chain.pem"),
+    );
+    eventually(30, "h1's OCSP status after lego revoke", || {
+        let s = ocsp_status(&up, &h1_chain, &h1);
+        if s.contains(": revoked") {
+            Ok(())
+        } else {
+            Err(s)
+        }
+    });
+
+    // lego with external account binding, on the profile that requires it.
+    let home = tmp.path().join("home");
+    up.login(&home);
+    let out = up.cli(
+        &home,
+        &[
+            "--output",
+            "json",
+            "acme",
+            "eab",
+            "create",
+            "--profile",
+            "tls-client",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "eab create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eab: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (kid, hmac) = (
+        eab["kid"].as_str().unwrap(),
+        eab["hmac_key"].as_str().unwrap(),
+    );
+    let client_dir = format!(
+        "https://127.0.0.1:{}/acme/tls-client/directory",
+        up.front_https
+    );
+    let le = tmp.path().join("lego-eab");
+    ok(
+        lego(&up, &le, &client_dir)
+            .args(["--eab", "--kid", kid, "--hmac", hmac])
+            .args([
+                "-d",
+                "e1.lab.test",
+                "--http",
+                "--http.port",
+                &format!("127.0.0.1:{}", up.http01),
+                "run",
+            ]),
+        "lego with EAB",
+    );
+    check_certificate(
+        &up,
+        tmp.path(),
+        "lego-eab",
+        &le.join("certificates/e1.lab.test.crt"),
+    );
+    // The same key cannot bind a second account.
+    let out = run(lego(&up, &tmp.path().join("lego-eab-2"), &client_dir)
+        .args(["--eab", "--kid", kid, "--hmac", hmac])
+        .args([
+            "-d",
+            "e2.lab.test",
+            "--http",
+            "--http.port",
+            &format!("127.0.0.1:{}", up.http01),
+            "run",
+        ]));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("already bound"),
+        "{text}"
+    );
+
+    // Every issued certificate is in the inventory with source acme.
+    let out = up.cli(
+        &home,
+        &["--output", "json", "cert", "list", "--tag", "acme", "--all"],
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listed}");
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let items = v["items"]
+        .as_array()
+        .or_else(|| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let acme_count = items.iter().filter(|c| c["source"] == "acme").count();
+    assert!(
+        acme_count >= 7,
+        "expected 7 ACME certificates in the inventory, found {acme_count}: {listed}"
+    );
+}

@@ -1,0 +1,342 @@
+//! Shared set-up for the ACME tests: `strongroom up` in ACME test mode (validation ports
+//! and resolver on loopback, as Pebble's httpPort / tlsPort / -dnsserver) and a Debian
+//! `knotd` serving `lab.test` on loopback with RFC 2136 updates under a TSIG key.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use strongroom_testkit::run;
+
+pub const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
+
+/// `up` execs the daemons from its own directory; make sure they are built.
+pub fn ensure_daemons_built() {
+    for daemon in [
+        "strongroom-signer",
+        "strongroom-control",
+        "strongroom-front",
+    ] {
+        if !Path::new(STRONGROOM).with_file_name(daemon).exists() {
+            let out = run(Command::new(env!("CARGO")).args(["build", "-q", "--bin", daemon]));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// A free loopback TCP port (also free for UDP in practice on a test machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `strongroom up`.
+pub struct Up {
+    child: Child,
+    /// Data directory.
+    pub data: PathBuf,
+    /// Control port.
+    pub control: u16,
+    /// Front plain HTTP port.
+    pub front_http: u16,
+    /// Front HTTPS port (ACME).
+    pub front_https: u16,
+    /// http-01 validation port.
+    pub http01: u16,
+    /// tls-alpn-01 validation port.
+    pub tls_alpn01: u16,
+}
+
+impl Up {
+    /// Starts `up` with ACME test mode pointing at `resolver`.
+    pub fn start(dir: &Path, resolver: Option<u16>) -> Up {
+        ensure_daemons_built();
+        let data = dir.join("data");
+        let (control, front_http, front_https, http01, tls_alpn01) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
+        let mut cmd = Command::new(STRONGROOM);
+        cmd.args(["up", "--data-dir"])
+            .arg(&data)
+            .args(["--control-listen", &format!("127.0.0.1:{control}")])
+            .args(["--front-listen", &format!("127.0.0.1:{front_http}")])
+            .args(["--front-https-listen", &format!("127.0.0.1:{front_https}")])
+            .args(["--acme-http01-port", &http01.to_string()])
+            .args(["--acme-tls-alpn01-port", &tls_alpn01.to_string()]);
+        if let Some(r) = resolver {
+            cmd.args(["--acme-resolver", &format!("127.0.0.1:{r}")]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Vec::new();
+        let reader = BufReader::new(child.stdout.take().unwrap());
+        for line in reader.lines() {
+            let line = line.unwrap();
+            let done = line.contains("Press Ctrl-C to stop.");
+            lines.push(line);
+            if done {
+                return Up {
+                    child,
+                    data,
+                    control,
+                    front_http,
+                    front_https,
+                    http01,
+                    tls_alpn01,
+                };
+            }
+        }
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let _ = child.wait();
+        panic!("up ended early:\n{}\n{err}", lines.join("\n"));
+    }
+
+    /// The ACME directory URL of the default profile.
+    pub fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/acme/directory", self.front_https)
+    }
+
+    /// The root CA certificate (PEM file).
+    pub fn root_pem(&self) -> PathBuf {
+        self.data.join("ca/root.pem")
+    }
+
+    /// The front's log.
+    pub fn front_log(&self) -> String {
+        std::fs::read_to_string(self.data.join("logs/front.log")).unwrap_or_default()
+    }
+
+    /// The control log.
+    pub fn control_log(&self) -> String {
+        std::fs::read_to_string(self.data.join("logs/control.log")).unwrap_or_default()
+    }
+
+    /// The CLI logged in as admin (home directory `home`).
+    pub fn cli(&self, home: &Path, args: &[&str]) -> std::process::Output {
+        run(Command::new(STRONGROOM)
+            .env("XDG_CONFIG_HOME", home)
+            .env_remove("STRONGROOM_TOKEN")
+            .args(args))
+    }
+
+    /// Logs the CLI in as the bootstrap admin.
+    pub fn login(&self, home: &Path) {
+        let password = self.data.join("secrets/admin-password");
+        let url = format!("https://127.0.0.1:{}", self.control);
+        let root = self.root_pem();
+        let out = self.cli(
+            home,
+            &[
+                "login",
+                "--url",
+                &url,
+                "--ca-file",
+                root.to_str().unwrap(),
+                "--user",
+                "admin",
+                "--password-file",
+                password.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A knotd serving `lab.test` (`* A 127.0.0.1`) with RFC 2136 updates allowed for the TSIG
+/// key `acme-key` (hmac-sha256).
+pub struct Knot {
+    child: Child,
+    /// UDP/TCP port.
+    pub port: u16,
+    /// The TSIG secret (base64).
+    pub secret: String,
+}
+
+impl Knot {
+    /// Starts knotd in `dir`.
+    pub fn start(dir: &Path) -> Knot {
+        let dir = dir.join("knot");
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let secret = "c3Ryb25ncm9vbS10ZXN0LXRzaWcta2V5LTMyLWJ5dGVzIQ==".to_string();
+        std::fs::write(
+            dir.join("lab.test.zone"),
+            "$ORIGIN lab.test.\n$TTL 1\n@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 1\n@ NS ns.lab.test.\nns A 127.0.0.1\n@ A 127.0.0.1\n* A 127.0.0.1\n",
+        )
+        .unwrap();
+        let conf = dir.join("knot.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "server:\n  listen: 127.0.0.1@{port}\n  rundir: {d}\n\n\
+                 database:\n  storage: {d}\n\n\
+                 key:\n  - id: acme-key\n    algorithm: hmac-sha256\n    secret: {secret}\n\n\
+                 acl:\n  - id: update\n    key: acme-key\n    action: update\n\n\
+                 zone:\n  - domain: lab.test\n    storage: {d}\n    file: lab.test.zone\n    acl: update\n    zonefile-sync: -1\n    zonefile-load: difference-no-serial\n    journal-content: all\n\n\
+                 log:\n  - target: stderr\n    any: info\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("knot.log")).unwrap();
+        let knotd = ["/usr/sbin/knotd", "/usr/bin/knotd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("knotd is not installed (scripts/install-deps.sh test installs Debian's knot)");
+        let child = Command::new(knotd)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let knot = Knot {
+            child,
+            port,
+            secret,
+        };
+        // Ready when it answers a query for the zone.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if knot.query_a("ready.lab.test").is_some() {
+                return knot;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "knotd did not start: {}",
+                std::fs::read_to_string(dir.join("knot.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn query_a(&self, name: &str) -> Option<Vec<u8>> {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        sock.set_read_timeout(Some(Duration::from_millis(300)))
+            .ok()?;
+        let q = strongroom_acme::dns::encode_query(4242, name, strongroom_acme::dns::A).ok()?;
+        sock.send_to(&q, ("127.0.0.1", self.port)).ok()?;
+        let mut buf = [0u8; 1500];
+        let n = sock.recv(&mut buf).ok()?;
+        strongroom_acme::dns::parse_answer(&buf[..n], 4242, name, strongroom_acme::dns::A)
+            .ok()?
+            .into_iter()
+            .next()
+    }
+
+    /// certbot's dns-rfc2136 credentials file (0600).
+    pub fn certbot_credentials(&self, dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("rfc2136.ini");
+        std::fs::write(
+            &p,
+            format!(
+                "dns_rfc2136_server = 127.0.0.1\ndns_rfc2136_port = {}\ndns_rfc2136_name = acme-key\ndns_rfc2136_secret = {}\ndns_rfc2136_algorithm = HMAC-SHA256\n",
+                self.port, self.secret
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command, asserting success, returning stdout+stderr.
+pub fn ok(cmd: &mut Command, what: &str) -> String {
+    stamp(what);
+    let out = run(cmd);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}
+
+/// `openssl verify` of a leaf against the root with the chain file as untrusted.
+pub fn openssl_verify(root: &Path, chain: &Path, leaf: &Path) {
+    let text = ok(
+        Command::new("openssl")
+            .args(["verify", "-x509_strict", "-CAfile"])
+            .arg(root)
+            .arg("-untrusted")
+            .arg(chain)
+            .arg(leaf),
+        "openssl verify",
+    );
+    assert!(text.contains(": OK"), "{text}");
+}
+
+/// pkilint's PKIX linter reports no ERROR or FATAL. One finding is set aside: RFC 5280's
+/// dNSName syntax has no wildcards (they are a CA/Browser Forum convention), so pkilint's
+/// PKIX linter flags `*.name` in a wildcard certificate; any other finding fails.
+pub fn pkilint(leaf: &Path) {
+    let out = run(Command::new(strongroom_testkit::tool("lint_pkix_cert"))
+        .args(["lint", "-s", "ERROR"])
+        .arg(leaf));
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let findings: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("ERROR") || l.contains("FATAL"))
+        .filter(|l| !(l.contains("pkix.invalid_domain_name_syntax") && l.contains("\"*.")))
+        .collect();
+    assert!(
+        findings.is_empty(),
+        "pkilint on {}:\n{report}",
+        leaf.display()
+    );
+}
+
+/// Seconds since the test process's first call (for step timings in the output).
+pub fn stamp(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed();
+    eprintln!("[{:>7.1} s] {what}", t.as_secs_f64());
+}
+
+/// Polls `check` every 250 ms for up to `secs`.
+pub fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The `[acme]` table of the front's configuration.
+//!
+//! In: TOML (unknown keys refused). Out: validated settings: the external base URL every
+//! ACME URL is built from (and that JWS `url` headers must match), the profiles offered,
+//! lifetimes, rate limits and the validator's ports, resolver and address guard.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+
+/// ACME settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The URL clients reach the HTTPS listener at, without a trailing slash
+    /// (`https://acme.example.com`); every ACME URL starts with it.
+    pub base_url: String,
+    /// The profile `/acme/directory` issues under.
+    pub default_profile: String,
+    /// Profiles offered over ACME (each gets `/acme/{name}/directory`).
+    pub profile: Vec<AcmeProfile>,
+    /// A terms-of-service URL shown in the directory; when set, new accounts must agree.
+    #[serde(default)]
+    pub terms_of_service: Option<String>,
+    /// Order (and authorization) lifetime before finalization.
+    #[serde(default = "default_order_lifetime")]
+    pub order_lifetime_secs: i64,
+    /// Nonce lifetime.
+    #[serde(default = "default_nonce_lifetime")]
+    pub nonce_lifetime_secs: i64,
+    /// Rate limits (per hour, sliding).
+    #[serde(default)]
+    pub limits: Limits,
+    /// Challenge validation.
+    #[serde(default)]
+    pub validation: Validation,
+}
+
+/// One profile offered over ACME.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeProfile {
+    /// The certificate profile's name.
+    pub name: String,
+    /// New accounts in this directory must present an external account binding made
+    /// with `strongroom acme eab create --profile NAME`; orders under this profile need an
+    /// account bound to it.
+    #[serde(default)]
+    pub external_account_required: bool,
+    /// ARI: the suggested renewal window, as fractions of the certificate's lifetime.
+    #[serde(default = "default_window")]
+    pub renewal_window: [f64; 2],
+}
+
+/// Per-hour limits; 0 disables one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// New orders per account.
+    #[serde(default = "default_orders_per_account")]
+    pub orders_per_account: i64,
+    /// New accounts plus new orders per client address.
+    #[serde(default = "default_requests_per_ip")]
+    pub requests_per_ip: i64,
+    /// New authorizations per identifier (name or address).
+    #[serde(default = "default_per_identifier")]
+    pub authorizations_per_identifier: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            orders_per_account: default_orders_per_account(),
+            requests_per_ip: default_requests_per_ip(),
+            authorizations_per_identifier: default_per_identifier(),
+        }
+    }
+}
+
+/// How challenges are checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    /// Port http-01 connects to (80; a test mode sets another, as Pebble's `httpPort`).
+    #[serde(default = "default_http01_port")]
+    pub http01_port: u16,
+    /// Port tls-alpn-01 connects to (443; Pebble's `tlsPort`).
+    #[serde(default = "default_tls_alpn01_port")]
+    pub tls_alpn01_port: u16,
+    /// The DNS resolver (`127.0.0.1:5353`); default: the first nameserver in
+    /// /etc/resolv.conf, read at start-up.
+    #[serde(default)]
+    pub resolver: Option<SocketAddr>,
+    /// Networks validation may connect to although they are private, loopback or
+    /// link-local (`["10.0.0.0/8"]` for an internal CA; `["127.0.0.0/8"]` in tests).
+    /// Everything else in those ranges is refused (SSRF guard).
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+    /// Seconds for one validation attempt.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            http01_port: default_http01_port(),
+            tls_alpn01_port: default_tls_alpn01_port(),
+            resolver: None,
+            allowed_networks: Vec::new(),
+            timeout_secs: default_timeout(),
+        }
+    }
+}
+
+fn default_order_lifetime() -> i64 {
+    86_400
+}
+fn default_nonce_lifetime() -> i64 {
+    3_600
+}
+fn default_window() -> [f64; 2] {
+    [0.66, 0.75]
+}
+fn default_orders_per_account() -> i64 {
+    300
+}
+fn default_requests_per_ip() -> i64 {
+    1_000
+}
+fn default_per_identifier() -> i64 {
+    100
+}
+fn default_http01_port() -> u16 {
+    80
+}
+fn default_tls_alpn01_port() -> u16 {
+    443
+}
+fn default_timeout() -> u64 {
+    10
+}
+
+/// A network in CIDR notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parses `ADDR/PREFIX`.
+    pub fn parse(s: &str) -> Result<Network, String> {
+        let (a, p) = s
+            .split_once('/')
+            .ok_or_else(|| format!("network {s:?} must look like 10.0.0.0/8"))?;
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| format!("network {s:?}: bad address"))?;
+        let prefix: u8 = p
+            .parse()
+            .map_err(|_| format!("network {s:?}: bad prefix"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!("network {s:?}: prefix above {max}"));
+        }
+        Ok(Network { addr, prefix })
+    }
+
+    /// Whether `ip` is inside.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl AcmeConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let b = self.base_url.trim_end_matches('/').to_string();
+        if !b.starts_with("https://") || b.len() <= "https://".len() || b[8..].contains('/') {
+            return Err(format!(
+                "acme.base_url {:?} must be https://HOST[:PORT] without a path",
+                self.base_url
+            ));
+        }
+        self.base_url = b;
+        if self.profile.is_empty() {
+            return Err("acme: list at least one [[acme.profile]]".into());
+        }
+        for p in &self.profile {
+            if p.name.is_empty()
+                || !p
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(format!(
+                    "acme.profile name {:?} must be lower-case letters, digits and '-'",
+                    p.name
+                ));
+            }
+            if [
+                "account",
+                "order",
+                "authz",
+                "challenge",
+                "cert",
+                "new-nonce",
+                "key-change",
+                "revoke-cert",
+                "renewal-info",
+                "directory",
+            ]
+            .contains(&p.name.as_str())
+            {
+                return Err(format!(
+                    "acme.profile name {:?} collides with an ACME path",
+                    p.name
+                ));
+            }
+            let [s, e] = p.renewal_window;
+            if !(0.0..1.0).contains(&s) || !(s..=1.0).contains(&e) || e <= s {
+                return Err(format!(
+                    "acme.profile {}: renewal_window must be two fractions 0 <= start < end <= 1",
+                    p.name
+                ));
+            }
+        }
+        if !self.profile.iter().any(|p| p.name == self.default_profile) {
+            return Err(format!(
+                "acme.default_profile {:?} is not one of the [[acme.profile]] entries",
+                self.default_profile
+            ));
+        }
+        if !(300..=30 * 86_400).contains(&self.order_lifetime_secs) {
+            return Err("acme.order_lifetime_secs must be between 300 and 2592000".into());
+        }
+        if !(60..=86_400).contains(&self.nonce_lifetime_secs) {
+            return Err("acme.nonce_lifetime_secs must be between 60 and 86400".into());
+        }
+        if !(1..=60).contains(&self.validation.timeout_secs) {
+            return Err("acme.validation.timeout_secs must be between 1 and 60".into());
+        }
+        for n in &self.validation.allowed_networks {
+            Network::parse(n).map_err(|e| format!("acme.validation.allowed_networks: {e}"))?;
+        }
+        if self.validation.resolver.is_none() {
+            self.validation.resolver = Some(system_resolver()?);
+        }
+        Ok(())
+    }
+
+    /// The allowed networks, parsed.
+    pub fn allowed_networks(&self) -> Vec<Network> {
+        self.validation
+            .allowed_networks
+            .iter()
+            .filter_map(|n| Network::parse(n).ok())
+            .collect()
+    }
+
+    /// A profile offered over ACME.
+    pub fn profile(&self, name: &str) -> Option<&AcmeProfile> {
+        self.profile.iter().find(|p| p.name == name)
+    }
+}
+
+/// The first `nameserver` of /etc/resolv.conf (read before the sandbox closes /etc).
+fn system_resolver() -> Result<SocketAddr, String> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
+        format!("acme.validation.resolver is not set and /etc/resolv.conf cannot be read: {e}")
+    })?;
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .next()
+        .ok_or_else(|| {
+            "acme.validation.resolver is not set and /etc/resolv.conf names no nameserver".into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let n = Network::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Network::parse("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        for bad in ["10.0.0.0", "10.0.0.0/33", "x/8", "::/129"] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

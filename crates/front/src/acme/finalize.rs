@@ -1,0 +1,322 @@
+//! Finalize and certificate download (RFC 8555 §7.4, §7.4.2): the CSR must name exactly
+//! the order's identifiers; the signer issues under the order's profile; the certificate
+//! lands in the inventory with source `acme`; the chain is served as PEM, with the
+//! root-included chain offered as an alternate.
+//!
+//! In: verified finalize and download requests. Out: the order (valid) or a problem; PEM.
+
+use super::account::audit;
+use super::http::{finish, verify, Answer, KeyRule, Refusal, Reply};
+use super::order::{authorizations_of, checked_name, order_view, owned_order};
+use super::{Acme, Shared};
+use crate::app::now;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::collections::BTreeSet;
+use strongroom_acme::payload::Finalize;
+use strongroom_acme::{b64, Problem, ProblemType};
+use strongroom_store::{AcmeOrder, CertificateSource, NewCertificate};
+use strongroom_types::{CaId, ProfileName, RequestedName};
+use strongroom_wire::{
+    ClientError, ErrorKind, IssuanceRequest, IssuedCertificate, Request,
+    Response as SignerResponse, SignerClient, SubjectKey,
+};
+
+/// POST /acme/order/{id}/finalize.
+pub async fn finalize(
+    State(acme): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = finalize_inner(&acme, &id, &headers, &body).await;
+    finish(&acme, outcome).await
+}
+
+async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes) -> Answer {
+    let v = verify(
+        acme,
+        &format!("/acme/order/{id}/finalize"),
+        headers,
+        body,
+        KeyRule::Kid,
+    )
+    .await?;
+    let account = v.account()?.clone();
+    let order = owned_order(acme, id, account.id).await?;
+    let req: Finalize = v.jws.payload_as()?;
+    match order.status.as_str() {
+        "ready" => {}
+        "pending" => {
+            return Err(Problem::new(
+                ProblemType::OrderNotReady,
+                "the order's authorizations are not all valid yet",
+            )
+            .into())
+        }
+        other => {
+            return Err(Problem::new(
+                ProblemType::OrderNotReady,
+                format!("the order is {other}; it cannot be finalized again"),
+            )
+            .into())
+        }
+    }
+    let csr_der = b64::decode(&req.csr, "csr").map_err(|e| Problem::new(ProblemType::BadCsr, e))?;
+    let csr = strongroom_x509::parse_csr(&csr_der)
+        .map_err(|e| Problem::new(ProblemType::BadCsr, format!("the CSR is unusable: {e}")))?;
+    let authzs = authorizations_of(acme, &order).await?;
+    let mut wanted = BTreeSet::new();
+    for z in &authzs {
+        wanted.insert(checked_name(z)?.requested_name()?);
+    }
+    let asked: BTreeSet<RequestedName> = csr.names.iter().cloned().collect();
+    if asked != wanted {
+        let show = |s: &BTreeSet<RequestedName>| {
+            s.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Problem::new(
+            ProblemType::BadCsr,
+            format!(
+                "the CSR names {} but the order is for {}",
+                show(&asked),
+                show(&wanted)
+            ),
+        )
+        .into());
+    }
+    if !acme
+        .app
+        .store
+        .set_acme_order_status(order.id, &["ready"], "processing", None)
+        .await?
+    {
+        return Err(Problem::new(
+            ProblemType::OrderNotReady,
+            "the order is being finalized by another request",
+        )
+        .into());
+    }
+    let issued = match issue(acme, &order, csr_der, wanted.into_iter().collect()).await {
+        Ok(i) => i,
+        Err(Trouble::Busy(detail)) => {
+            // Nothing was signed: the client may finalize again.
+            acme.app
+                .store
+                .set_acme_order_status(order.id, &["processing"], "ready", None)
+                .await?;
+            return Err(Refusal {
+                problem: Problem::internal(format!(
+                    "the signer is unavailable ({detail}); finalize again shortly"
+                ))
+                .with_status(503),
+                retry_after: Some(5),
+            });
+        }
+        Err(Trouble::Refused(p)) => {
+            acme.app
+                .store
+                .set_acme_order_status(order.id, &["processing"], "invalid", Some(&p.to_json()))
+                .await?;
+            return Err(p.into());
+        }
+    };
+    let cert_id = record(acme, &order, &account.id, &issued).await?;
+    acme.app.store.finish_acme_order(order.id, cert_id).await?;
+    audit(
+        acme,
+        format!("acme:{}", account.id),
+        "acme.certificate.issue",
+        format!("certificate:{cert_id}"),
+        format!(
+            "order={} profile={} serial={}",
+            order.id, order.profile, issued.serial
+        ),
+    )
+    .await;
+    let order = acme.app.store.acme_order(order.id).await?;
+    let url = acme.url(&format!("/acme/order/{}", order.id));
+    Ok(Reply::json(StatusCode::OK, &order_view(acme, &order).await?).location(url))
+}
+
+enum Trouble {
+    Busy(String),
+    Refused(Problem),
+}
+
+async fn issue(
+    acme: &Acme,
+    order: &AcmeOrder,
+    csr: Vec<u8>,
+    names: Vec<RequestedName>,
+) -> Result<IssuedCertificate, Trouble> {
+    let profile: ProfileName = order
+        .profile
+        .parse()
+        .map_err(|_| Trouble::Refused(Problem::internal("the order's profile name is invalid")))?;
+    let request = Request::IssueCertificate(IssuanceRequest {
+        profile,
+        subject_key: SubjectKey::Csr(csr),
+        names,
+        validity_secs: None,
+    });
+    let socket = acme.app.config.signer_socket.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
+    })
+    .await
+    .map_err(|e| Trouble::Busy(e.to_string()))?;
+    match answer {
+        Ok(SignerResponse::Certificate(i)) => Ok(i),
+        Ok(SignerResponse::Error(e)) | Err(ClientError::Signer(e)) => Err(match e.kind {
+            ErrorKind::HsmUnavailable => Trouble::Busy(e.detail),
+            ErrorKind::PolicyDenied | ErrorKind::BadRequest => Trouble::Refused(Problem::new(
+                ProblemType::BadCsr,
+                format!("the CA's policy refused the request: {}", e.detail),
+            )),
+            _ => Trouble::Refused(Problem::internal(format!(
+                "the signer failed: {}",
+                e.detail
+            ))),
+        }),
+        Ok(other) => Err(Trouble::Refused(Problem::internal(format!(
+            "unexpected signer answer {}",
+            variant(&other)
+        )))),
+        Err(e) => Err(Trouble::Busy(e.to_string())),
+    }
+}
+
+fn variant(r: &SignerResponse) -> &'static str {
+    match r {
+        SignerResponse::Certificate(_) => "Certificate",
+        SignerResponse::Error(_) => "Error",
+        _ => "other",
+    }
+}
+
+/// Records the certificate in the inventory.
+async fn record(
+    acme: &Acme,
+    order: &AcmeOrder,
+    account: &i64,
+    issued: &IssuedCertificate,
+) -> Result<i64, Refusal> {
+    let summary = strongroom_x509::CertificateSummary::from_der(&issued.der)
+        .map_err(|e| Problem::internal(format!("the issued certificate does not parse: {e}")))?;
+    let issuer = issuer_of(acme, issued).await?;
+    let c = NewCertificate {
+        issuer,
+        serial: summary.serial.clone(),
+        profile: Some(order.profile.clone()),
+        subject_cn: summary.subject_cn.clone(),
+        names: summary.names.clone(),
+        not_before: summary.not_before,
+        not_after: summary.not_after,
+        fingerprint: summary.fingerprint.clone(),
+        der: issued.der.clone(),
+        source: CertificateSource::Acme,
+        owner: Some(format!("acme:{account}")),
+        team: None,
+        tags: vec!["acme".into()],
+        replaces: order.replaces_id,
+    };
+    Ok(acme.app.store.insert_certificate(&c, now()).await?)
+}
+
+/// The CA whose certificate heads the chain the signer returned.
+async fn issuer_of(acme: &Acme, issued: &IssuedCertificate) -> Result<CaId, Problem> {
+    let first = issued
+        .chain
+        .first()
+        .ok_or_else(|| Problem::internal("the signer returned no chain"))?;
+    let cas = acme.app.cas().await;
+    cas.iter()
+        .find(|c| &c.cert.der == first)
+        .map(|c| c.id.clone())
+        .ok_or_else(|| Problem::internal("the issuing CA is not in the store yet"))
+}
+
+/// POST /acme/cert/{id}: leaf and intermediates, PEM.
+pub async fn certificate(
+    State(acme): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/acme/cert/{id}");
+    let outcome = chain_reply(&acme, &path, &id, false, &headers, &body).await;
+    finish(&acme, outcome).await
+}
+
+/// POST /acme/cert/{id}/{alternate}: `1` is the chain including the root.
+pub async fn certificate_alternate(
+    State(acme): State<Shared>,
+    Path((id, alternate)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/acme/cert/{id}/{alternate}");
+    let outcome = if alternate == "1" {
+        chain_reply(&acme, &path, &id, true, &headers, &body).await
+    } else {
+        Err(Problem::malformed("no such alternate chain")
+            .with_status(404)
+            .into())
+    };
+    finish(&acme, outcome).await
+}
+
+async fn chain_reply(
+    acme: &Acme,
+    path: &str,
+    id: &str,
+    with_root: bool,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Answer {
+    let v = verify(acme, path, headers, body, KeyRule::Kid).await?;
+    if !v.jws.is_post_as_get() {
+        return Err(Problem::malformed("download a certificate with POST-as-GET").into());
+    }
+    let cert_id: i64 = id
+        .parse()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| Problem::malformed("no such certificate").with_status(404))?;
+    let owner = acme.app.store.acme_order_by_certificate(cert_id).await?;
+    if owner.map(|o| o.account_id) != Some(v.account()?.id) {
+        return Err(Problem::malformed("no such certificate")
+            .with_status(404)
+            .into());
+    }
+    let cert = acme.app.store.certificate(cert_id).await?;
+    let cas = acme.app.cas().await;
+    let mut pem = strongroom_x509::to_pem("CERTIFICATE", &cert.certificate.der);
+    let mut next = Some(cert.certificate.issuer.clone());
+    let mut guard = 0;
+    while let Some(ca_id) = next.take() {
+        guard += 1;
+        let Some(ca) = cas.iter().find(|c| c.id == ca_id) else {
+            break;
+        };
+        if ca.parent.is_none() && !with_root {
+            break;
+        }
+        pem.push_str(&strongroom_x509::to_pem("CERTIFICATE", &ca.cert.der));
+        next = ca.parent.clone();
+        if guard > 16 {
+            break;
+        }
+    }
+    let mut reply = Reply::bytes("application/pem-certificate-chain", pem.into_bytes());
+    if !with_root {
+        reply = reply.link(&acme.url(&format!("/acme/cert/{cert_id}/1")), "alternate");
+    }
+    Ok(reply)
+}

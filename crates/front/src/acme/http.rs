@@ -1,0 +1,373 @@
+//! The ACME request and response envelope (RFC 8555 §6): nonces, the JWS checks every
+//! POST goes through, and replies that carry a fresh Replay-Nonce and the index link.
+//!
+//! In: the request path, headers and body. Out: a [`Verified`] request (signature checked
+//! with the right key, nonce used up, `url` equal to where it arrived) or a problem; and
+//! the HTTP response for a handler's [`Reply`] or problem.
+
+use super::{Acme, Shared};
+use crate::app::now;
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use strongroom_acme::{b64, Jwk, Jws, Problem, ProblemType};
+use strongroom_store::AcmeAccount;
+
+/// A handler's successful answer.
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    location: Option<String>,
+    links: Vec<String>,
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    /// A JSON resource.
+    pub fn json(status: StatusCode, v: &Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: v.to_string().into_bytes(),
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Raw bytes of a type.
+    pub fn bytes(content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            content_type,
+            body,
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// An empty 200.
+    pub fn empty() -> Reply {
+        Reply::bytes("application/json", Vec::new())
+    }
+
+    /// With a Location header.
+    pub fn location(mut self, url: String) -> Reply {
+        self.location = Some(url);
+        self
+    }
+
+    /// With a Link header.
+    pub fn link(mut self, url: &str, rel: &str) -> Reply {
+        self.links.push(format!("<{url}>;rel=\"{rel}\""));
+        self
+    }
+
+    /// With Retry-After.
+    pub fn retry_after(mut self, secs: u64) -> Reply {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+/// A problem with a Retry-After (rate limits, a busy HSM).
+#[derive(Debug)]
+pub struct Refusal {
+    /// The problem.
+    pub problem: Problem,
+    /// Seconds.
+    pub retry_after: Option<u64>,
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Refusal {
+        Refusal {
+            problem,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<strongroom_store::StoreError> for Refusal {
+    fn from(e: strongroom_store::StoreError) -> Refusal {
+        store_problem(e).into()
+    }
+}
+
+/// A store failure as a problem (not found → 404 malformed, others → 500).
+pub fn store_problem(e: strongroom_store::StoreError) -> Problem {
+    match e {
+        strongroom_store::StoreError::NotFound(what) => {
+            Problem::malformed(format!("no such resource: {what}")).with_status(404)
+        }
+        other => {
+            tracing::warn!(error = %other, "ACME store operation failed");
+            Problem::internal("the database is unavailable; retry later")
+        }
+    }
+}
+
+/// What handlers return.
+pub type Answer = Result<Reply, Refusal>;
+
+/// A fresh nonce, recorded in the store (None if the store is down: the client then gets
+/// a badNonce on its next request and retries).
+pub async fn fresh_nonce(acme: &Acme) -> Option<String> {
+    let mut raw = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).ok()?;
+    let nonce = b64::encode(&raw);
+    match acme
+        .app
+        .store
+        .add_acme_nonce(&nonce, now() + acme.cfg.nonce_lifetime_secs)
+        .await
+    {
+        Ok(()) => Some(nonce),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record a nonce");
+            None
+        }
+    }
+}
+
+/// Turns a handler's outcome into the HTTP response, with a fresh nonce and the index link.
+pub async fn finish(acme: &Shared, outcome: Answer) -> Response {
+    let nonce = fresh_nonce(acme).await;
+    let directory = acme.url("/acme/directory");
+    let mut headers = HeaderMap::new();
+    let insert = |h: &mut HeaderMap, name: header::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.append(name, v);
+        }
+    };
+    if let Some(n) = &nonce {
+        insert(
+            &mut headers,
+            header::HeaderName::from_static("replay-nonce"),
+            n,
+        );
+    }
+    insert(&mut headers, header::CACHE_CONTROL, "no-store");
+    insert(
+        &mut headers,
+        header::LINK,
+        &format!("<{directory}>;rel=\"index\""),
+    );
+    match outcome {
+        Ok(r) => {
+            insert(&mut headers, header::CONTENT_TYPE, r.content_type);
+            if let Some(l) = &r.location {
+                insert(&mut headers, header::LOCATION, l);
+            }
+            for l in &r.links {
+                insert(&mut headers, header::LINK, l);
+            }
+            if let Some(s) = r.retry_after {
+                insert(&mut headers, header::RETRY_AFTER, &s.to_string());
+            }
+            (r.status, headers, r.body).into_response()
+        }
+        Err(refusal) => {
+            let p = refusal.problem;
+            insert(
+                &mut headers,
+                header::CONTENT_TYPE,
+                "application/problem+json",
+            );
+            if let Some(s) = refusal.retry_after {
+                insert(&mut headers, header::RETRY_AFTER, &s.to_string());
+            }
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            if status.is_server_error() {
+                tracing::warn!(problem = %p.detail, "ACME request failed");
+            } else {
+                tracing::debug!(problem = %p.detail, kind = %p.kind, "ACME request refused");
+            }
+            (status, headers, p.to_json()).into_response()
+        }
+    }
+}
+
+/// Which key must sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRule {
+    /// A `jwk` (newAccount).
+    Jwk,
+    /// A `kid` naming a valid account.
+    Kid,
+    /// Either (revokeCert).
+    Either,
+}
+
+/// A request that passed the envelope checks.
+#[derive(Debug)]
+pub struct Verified {
+    /// The JWS.
+    pub jws: Jws,
+    /// The signing key.
+    pub key: Jwk,
+    /// The account, for `kid` requests.
+    pub account: Option<AcmeAccount>,
+}
+
+impl Verified {
+    /// The account (`kid` requests always have one).
+    pub fn account(&self) -> Result<&AcmeAccount, Problem> {
+        self.account.as_ref().ok_or_else(|| {
+            Problem::malformed("this request must be signed with an account key (kid)")
+        })
+    }
+}
+
+/// The account id a `kid` URL names.
+pub fn account_id_of(acme: &Acme, kid: &str) -> Result<i64, Problem> {
+    let prefix = acme.url("/acme/account/");
+    kid.strip_prefix(&prefix)
+        .and_then(|id| id.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::AccountDoesNotExist,
+                format!("kid must be an account URL of this server ({prefix}N)"),
+            )
+        })
+}
+
+/// Checks the envelope of a POST to `path` (RFC 8555 §6.2–6.5).
+pub async fn verify(
+    acme: &Acme,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    rule: KeyRule,
+) -> Result<Verified, Problem> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if media.as_deref() != Some("application/jose+json") {
+        return Err(
+            Problem::malformed("Content-Type must be application/jose+json").with_status(415),
+        );
+    }
+    let jws = Jws::parse(body)?;
+    let expected = acme.url(path);
+    if jws.header.url != expected {
+        return Err(Problem::unauthorized(format!(
+            "the JWS url {:?} is not the URL this request was sent to ({expected})",
+            jws.header.url.chars().take(200).collect::<String>()
+        )));
+    }
+    let nonce =
+        jws.header.nonce.as_deref().ok_or_else(|| {
+            Problem::new(ProblemType::BadNonce, "the protected header has no nonce")
+        })?;
+    if nonce.is_empty() || nonce.len() > 64 || b64::decode(nonce, "nonce").is_err() {
+        return Err(Problem::new(
+            ProblemType::BadNonce,
+            "the nonce is not one of ours",
+        ));
+    }
+    match acme.app.store.consume_acme_nonce(nonce, now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Problem::new(
+                ProblemType::BadNonce,
+                "the nonce is unknown, expired or already used; retry with the Replay-Nonce of this answer",
+            ))
+        }
+        Err(e) => return Err(store_problem(e)),
+    }
+    let (key, account) = match (&jws.header.jwk, &jws.header.kid, rule) {
+        (Some(_), _, KeyRule::Kid) => {
+            return Err(Problem::malformed(
+                "this request must use kid (the account URL), not jwk",
+            ))
+        }
+        (_, Some(_), KeyRule::Jwk) => {
+            return Err(Problem::malformed("this request must use jwk, not kid"))
+        }
+        (Some(k), None, _) => (k.clone(), None),
+        (None, Some(kid), _) => {
+            let id = account_id_of(acme, kid)?;
+            let account = match acme.app.store.acme_account(id).await {
+                Ok(a) => a,
+                Err(strongroom_store::StoreError::NotFound(_)) => {
+                    return Err(Problem::new(
+                        ProblemType::AccountDoesNotExist,
+                        format!("account {id} does not exist"),
+                    ))
+                }
+                Err(e) => return Err(store_problem(e)),
+            };
+            if account.status != "valid" {
+                return Err(Problem::unauthorized(format!(
+                    "account {id} is {}",
+                    account.status
+                )));
+            }
+            let stored: Value = serde_json::from_str(&account.jwk)
+                .map_err(|_| Problem::internal("a stored account key is unreadable"))?;
+            (Jwk::from_value(&stored)?, Some(account))
+        }
+        (None, None, _) => return Err(Problem::malformed("no key in the protected header")),
+        (Some(_), Some(_), _) => {
+            return Err(Problem::malformed(
+                "the protected header must carry exactly one of jwk and kid",
+            ))
+        }
+    };
+    jws.verify(&key)?;
+    Ok(Verified { jws, key, account })
+}
+
+/// The client's address, for rate limits.
+pub fn client_ip(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_910_400), "2026-11-29T00:00:00Z");
+    }
+}

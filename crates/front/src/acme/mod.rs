@@ -1,0 +1,84 @@
+//! The ACME server (RFC 8555) hosted by the front, on the HTTPS listener only.
+//!
+//! In: HTTPS requests under `/acme/`. Out: RFC 8555 resources and problem documents. The
+//! protocol values (JWS, JWK, identifiers, payloads) come from `strongroom-acme`; this
+//! module owns the state machine (kept in the store so several fronts can share it), the
+//! validation I/O and the one signer call (`IssueCertificate` at finalize). Revocations are
+//! queued for control (only control may revoke, ARCHITECTURE.md §1).
+
+mod account;
+pub mod config;
+mod finalize;
+mod gc;
+mod http;
+mod order;
+mod revoke;
+mod validate;
+mod views;
+
+use crate::app::App;
+use axum::routing::{get, post};
+use axum::Router;
+use config::AcmeConfig;
+use std::sync::Arc;
+use validate::Validator;
+
+/// What every ACME handler shares.
+#[derive(Debug)]
+pub struct Acme {
+    /// The front's state (store, CA list, signer socket).
+    pub app: Arc<App>,
+    /// Settings.
+    pub cfg: AcmeConfig,
+    /// The challenge validator.
+    validator: Validator,
+}
+
+/// Handler state.
+pub type Shared = Arc<Acme>;
+
+impl Acme {
+    /// Builds the state.
+    pub fn new(app: Arc<App>, cfg: AcmeConfig) -> Acme {
+        let validator = Validator::new(&cfg);
+        Acme {
+            app,
+            cfg,
+            validator,
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.cfg.base_url)
+    }
+}
+
+/// The ACME routes; starts the garbage collector.
+pub fn router(acme: Shared) -> Router {
+    gc::spawn(acme.clone());
+    Router::new()
+        .route("/acme/directory", get(account::directory_default))
+        .route("/acme/{profile}/directory", get(account::directory))
+        .route(
+            "/acme/new-nonce",
+            get(account::new_nonce_get).head(account::new_nonce_head),
+        )
+        .route("/acme/{profile}/new-account", post(account::new_account))
+        .route("/acme/account/{id}", post(account::account))
+        .route("/acme/account/{id}/orders", post(account::orders))
+        .route("/acme/key-change", post(account::key_change))
+        .route("/acme/{profile}/new-order", post(order::new_order))
+        .route("/acme/order/{id}", post(order::order))
+        .route("/acme/order/{id}/finalize", post(finalize::finalize))
+        .route("/acme/authz/{id}", post(order::authorization))
+        .route("/acme/challenge/{id}", post(order::challenge))
+        .route("/acme/cert/{id}", post(finalize::certificate))
+        .route(
+            "/acme/cert/{id}/{alternate}",
+            post(finalize::certificate_alternate),
+        )
+        .route("/acme/revoke-cert", post(revoke::revoke))
+        .route("/acme/renewal-info/{cert_id}", get(revoke::renewal_info))
+        .with_state(acme)
+}

@@ -1,0 +1,152 @@
+//! revokeCert (RFC 8555 §7.6) and ARI renewalInfo (RFC 9773).
+//!
+//! In: a verified revocation request signed by the account that obtained the certificate
+//! or by the certificate's own key; an ARI certID. Out: a queued `acme.revoke` job that
+//! control carries out (the front may not revoke: ARCHITECTURE.md §1), or the suggested
+//! renewal window.
+
+use super::account::audit;
+use super::http::{finish, rfc3339, verify, Answer, KeyRule, Reply};
+use super::{Acme, Shared};
+use crate::app::now;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use strongroom_acme::challenge::{renewal_window, AriCertId};
+use strongroom_acme::payload::Revoke;
+use strongroom_acme::{b64, Problem, ProblemType};
+
+/// Reasons a subscriber may give (RFC 8555 §7.6 with the CA/B Forum's subscriber set):
+/// unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation,
+/// privilegeWithdrawn.
+const SUBSCRIBER_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
+
+/// POST /acme/revoke-cert.
+pub async fn revoke(State(acme): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let outcome = revoke_inner(&acme, &headers, &body).await;
+    finish(&acme, outcome).await
+}
+
+async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer {
+    let v = verify(acme, "/acme/revoke-cert", headers, body, KeyRule::Either).await?;
+    let req: Revoke = v.jws.payload_as()?;
+    let reason = req.reason.unwrap_or(0);
+    if !SUBSCRIBER_REASONS.contains(&reason) {
+        return Err(Problem::new(
+            ProblemType::BadRevocationReason,
+            format!("reason {reason} is not one a subscriber may give; use 0, 1, 3, 4, 5 or 9"),
+        )
+        .into());
+    }
+    let der = b64::decode(&req.certificate, "certificate").map_err(Problem::malformed)?;
+    let fingerprint = strongroom_x509::fingerprint(&der);
+    let cert = match acme
+        .app
+        .store
+        .certificate_by_fingerprint(&fingerprint)
+        .await
+    {
+        Ok(c) => c,
+        Err(strongroom_store::StoreError::NotFound(_)) => {
+            return Err(Problem::malformed("this CA did not issue that certificate")
+                .with_status(404)
+                .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (actor, account_id) = match &v.account {
+        Some(account) => {
+            let order = acme.app.store.acme_order_by_certificate(cert.id).await?;
+            if order.map(|o| o.account_id) != Some(account.id) {
+                return Err(
+                    Problem::unauthorized("this account did not obtain that certificate").into(),
+                );
+            }
+            (format!("acme:{}", account.id), Some(account.id))
+        }
+        None => {
+            let spki = strongroom_x509::acme_alpn::subject_public_key_info(&der)
+                .map_err(|e| Problem::malformed(format!("the certificate does not parse: {e}")))?;
+            if spki != v.key.to_spki_der() {
+                return Err(Problem::unauthorized(
+                    "the request is signed neither by an account nor by the certificate's key",
+                )
+                .into());
+            }
+            ("acme:certificate-key".to_string(), None)
+        }
+    };
+    if cert.revoked {
+        return Err(Problem::new(
+            ProblemType::AlreadyRevoked,
+            "the certificate is already revoked",
+        )
+        .into());
+    }
+    let payload =
+        json!({"certificate_id": cert.id, "reason": reason, "account_id": account_id}).to_string();
+    acme.app
+        .store
+        .enqueue_job("acme.revoke", &payload, now(), 5, now())
+        .await?;
+    audit(
+        acme,
+        actor,
+        "acme.certificate.revoke-request",
+        format!("certificate:{}", cert.id),
+        format!("reason={reason}"),
+    )
+    .await;
+    Ok(Reply::empty())
+}
+
+/// GET /acme/renewal-info/{certID}.
+pub async fn renewal_info(State(acme): State<Shared>, Path(cert_id): Path<String>) -> Response {
+    match renewal_info_inner(&acme, &cert_id).await {
+        Ok(v) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::RETRY_AFTER, "21600"),
+            ],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(p) => finish(&acme, Err(p.into())).await,
+    }
+}
+
+async fn renewal_info_inner(acme: &Acme, cert_id: &str) -> Result<serde_json::Value, Problem> {
+    let id = AriCertId::parse(cert_id)?;
+    let not_found =
+        || Problem::malformed("no certificate of this CA has that certID").with_status(404);
+    let serial = id.serial().ok_or_else(not_found)?;
+    let cas = acme.app.cas().await;
+    let ca = cas
+        .iter()
+        .find(|c| c.cert.key_id == id.key_identifier)
+        .ok_or_else(not_found)?;
+    let cert = acme
+        .app
+        .store
+        .certificate_by_serial(&ca.id, &serial)
+        .await
+        .map_err(|_| not_found())?;
+    let c = &cert.certificate;
+    let (start, end) = if cert.revoked {
+        // Revoked: renew now.
+        let now = now();
+        (now - 86_400, now)
+    } else {
+        let [s, e] = c
+            .profile
+            .as_deref()
+            .and_then(|p| acme.cfg.profile(p))
+            .map(|p| p.renewal_window)
+            .unwrap_or([0.66, 0.75]);
+        renewal_window(c.not_before, c.not_after, s, e)
+    };
+    Ok(json!({"suggestedWindow": {"start": rfc3339(start), "end": rfc3339(end)}}))
+}
