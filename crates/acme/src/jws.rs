@@ -238,11 +238,16 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A fresh P-256 key.
     pub fn generate() -> Result<Signer, String> {
+        Signer::from_pkcs8(&Signer::generate_pkcs8()?)
+    }
+
+    /// A fresh P-256 key as PKCS#8 DER (ring's encoding, which OpenSSL also reads).
+    pub fn generate_pkcs8() -> Result<Vec<u8>, String> {
         let rng = ring::rand::SystemRandom::new();
         let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng)
-            .map_err(|_| "P-256 key generation failed".to_string())?;
-        Signer::from_pkcs8(pkcs8.as_ref())
+        ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng)
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| "P-256 key generation failed".to_string())
     }
 
     /// A P-256 key from PKCS#8 DER (e.g. `openssl genpkey` output).
@@ -394,7 +399,12 @@ mod tests {
         );
         assert!(verify_eab(&eab, s.jwk(), url, |_| Some(b"wrong".to_vec())).is_err());
         assert!(verify_eab(&eab, s.jwk(), "https://x/other", |_| Some(vec![])).is_err());
-        assert!(verify_eab(&eab, Signer::generate().unwrap().jwk(), url, |_| Some(vec![])).is_err());
+        assert!(
+            verify_eab(&eab, Signer::generate().unwrap().jwk(), url, |_| Some(
+                vec![]
+            ))
+            .is_err()
+        );
         assert!(verify_eab(&eab, s.jwk(), url, |_| None).is_err());
     }
 }

@@ -273,7 +273,8 @@ async fn new_order_inner(
         }
     }
     let expires_at = now + acme.cfg.order_lifetime_secs;
-    let token = || new_token().ok_or_else(|| Problem::internal("no randomness for challenge tokens"));
+    let token =
+        || new_token().ok_or_else(|| Problem::internal("no randomness for challenge tokens"));
     let authorizations = names
         .iter()
         .map(|n| {
