@@ -1,0 +1,281 @@
+//! ACME state on both backends, written through the front's narrow PostgreSQL role where
+//! there is one: nonces are used once, an EAB key binds one account, order and challenge
+//! moves are guarded by the current status, rate-limit counts and expiry work.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod backends;
+
+use sqlx::Executor;
+use strongroom_store::*;
+
+const ROLES: &str = include_str!("../../../migrations/postgres/roles.sql");
+
+/// The store as the front sees it: on PostgreSQL, connected as `strongroom_front`.
+async fn front_store(owner: &Store, url: &str) -> Store {
+    if !url.starts_with("postgres://postgres@") {
+        return owner.clone();
+    }
+    let admin = sqlx::AnyPool::connect(url).await.unwrap();
+    admin.execute(sqlx::AssertSqlSafe(ROLES)).await.unwrap();
+    admin.close().await;
+    Store::connect_without_migrating(&url.replacen(
+        "postgres://postgres@",
+        "postgres://strongroom_front@",
+        1,
+    ))
+    .await
+    .unwrap()
+}
+
+fn order(account: i64, ip: &str) -> NewAcmeOrder {
+    NewAcmeOrder {
+        account_id: account,
+        profile: "tls-server".into(),
+        expires_at: 2_000,
+        not_before: None,
+        not_after: None,
+        replaces_id: None,
+        client_ip: ip.into(),
+        authorizations: ["a.lab.test", "lab.test"]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| NewAcmeAuthorization {
+                identifier_type: "dns".into(),
+                identifier_value: (*v).into(),
+                wildcard: i == 1,
+                expires_at: 2_000,
+                challenges: vec![
+                    ("dns-01".into(), format!("tok{i}")),
+                    ("http-01".into(), format!("tok{i}h")),
+                ],
+            })
+            .collect(),
+    }
+}
+
+on_both_backends!(acme_state, |owner: Store, url: String| async move {
+    let front = front_store(&owner, &url).await;
+
+    // Nonces: once, and only before they expire.
+    front.add_acme_nonce("n1", 100).await.unwrap();
+    front.add_acme_nonce("n2", 100).await.unwrap();
+    assert!(front.consume_acme_nonce("n1", 50).await.unwrap());
+    assert!(!front.consume_acme_nonce("n1", 50).await.unwrap());
+    assert!(!front.consume_acme_nonce("n2", 100).await.unwrap());
+    assert!(!front.consume_acme_nonce("never", 50).await.unwrap());
+
+    // EAB keys are made by control (the owner here) and bind one account.
+    owner
+        .create_eab_key(&EabKey {
+            kid: "eab_1".into(),
+            profile: "tls-client".into(),
+            hmac_key: vec![9; 32],
+            account_id: None,
+            created_by: "admin".into(),
+            created_at: 10,
+            bound_at: None,
+        })
+        .await
+        .unwrap();
+    let new = |tp: &str, eab: Option<&str>| NewAcmeAccount {
+        thumbprint: tp.into(),
+        jwk: format!("{{\"tp\":\"{tp}\"}}"),
+        contact: vec!["mailto:a@lab.test".into(), "mailto:b@lab.test".into()],
+        eab_kid: eab.map(str::to_string),
+        created_ip: "192.0.2.1".into(),
+    };
+    let a = front
+        .create_acme_account(&new("tp-a", None), 20)
+        .await
+        .unwrap();
+    assert_eq!(a.contact.len(), 2);
+    let b = front
+        .create_acme_account(&new("tp-b", Some("eab_1")), 21)
+        .await
+        .unwrap();
+    assert_eq!(
+        front.eab_key("eab_1").await.unwrap().unwrap().account_id,
+        Some(b.id)
+    );
+    let e = front
+        .create_acme_account(&new("tp-c", Some("eab_1")), 22)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    assert!(
+        front
+            .acme_account_by_thumbprint("tp-c")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing created"
+    );
+    let e = front
+        .create_acme_account(&new("tp-a", None), 23)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    assert!(format!("{:?}", owner.eab_key("eab_1").await.unwrap().unwrap()).contains("redacted"));
+
+    // Orders, authorizations, challenges; guarded moves.
+    let o = front
+        .create_acme_order(&order(a.id, "192.0.2.1"), 30)
+        .await
+        .unwrap();
+    assert_eq!((o.status.as_str(), o.authorizations.len()), ("pending", 2));
+    let z = front.acme_authorization(o.authorizations[1]).await.unwrap();
+    assert!(z.wildcard && z.challenges.len() == 2 && z.challenges[0].token == "tok1");
+    let ch = z.challenges[0].id;
+    assert!(front
+        .set_acme_challenge_status(ch, "pending", "processing", None, None)
+        .await
+        .unwrap());
+    assert!(
+        !front
+            .set_acme_challenge_status(ch, "pending", "processing", None, None)
+            .await
+            .unwrap(),
+        "a second validation does not start"
+    );
+    assert!(front
+        .set_acme_challenge_status(ch, "processing", "valid", Some(40), None)
+        .await
+        .unwrap());
+    assert_eq!(
+        front.acme_challenge(ch).await.unwrap().validated_at,
+        Some(40)
+    );
+    for id in &o.authorizations {
+        assert!(front
+            .set_acme_authorization_status(*id, &["pending"], "valid")
+            .await
+            .unwrap());
+    }
+    assert!(front
+        .set_acme_order_status(o.id, &["pending"], "ready", None)
+        .await
+        .unwrap());
+    assert!(front
+        .set_acme_order_status(o.id, &["ready"], "processing", None)
+        .await
+        .unwrap());
+    assert!(
+        !front
+            .set_acme_order_status(o.id, &["ready"], "processing", None)
+            .await
+            .unwrap(),
+        "only one finalize"
+    );
+    owner
+        .insert_ca(
+            &strongroom_store::CaRecord {
+                id: "issuing".parse().unwrap(),
+                parent: None,
+                subject: "CN=issuing".into(),
+                state: CaState::Active,
+                not_before: 0,
+                not_after: 4_000_000_000,
+                cert_der: vec![0x30, 0x00],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let cert_id = front
+        .insert_certificate(
+            &NewCertificate {
+                issuer: "issuing".parse().unwrap(),
+                serial: "0102".parse().unwrap(),
+                profile: Some("tls-server".into()),
+                subject_cn: None,
+                names: vec!["dns:a.lab.test".into()],
+                not_before: 1,
+                not_after: 2,
+                fingerprint: "ab".repeat(32),
+                der: vec![0x30, 0x00],
+                source: CertificateSource::Acme,
+                owner: Some(format!("acme:{}", a.id)),
+                team: None,
+                tags: vec!["acme".into()],
+                replaces: None,
+            },
+            50,
+        )
+        .await
+        .unwrap();
+    assert!(front.finish_acme_order(o.id, cert_id).await.unwrap());
+    assert_eq!(
+        front
+            .acme_order_by_certificate(cert_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        o.id
+    );
+    assert!(!front.acme_certificate_replaced(cert_id).await.unwrap());
+    let mut renewal = order(a.id, "192.0.2.1");
+    renewal.replaces_id = Some(cert_id);
+    front.create_acme_order(&renewal, 60).await.unwrap();
+    assert!(front.acme_certificate_replaced(cert_id).await.unwrap());
+
+    // Rate-limit counts.
+    assert_eq!(
+        front.acme_orders_by_account_since(a.id, 0).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        front.acme_orders_by_account_since(a.id, 55).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        front
+            .acme_requests_by_ip_since("192.0.2.1", 0)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        front
+            .acme_authorizations_for_identifier_since("lab.test", 0)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        owner.acme_order_ids(Some(a.id), 0, 10).await.unwrap().len(),
+        2
+    );
+
+    // Expiry: the pending renewal closes; the valid order stays.
+    let (_, orders, authz) = front.expire_acme(3_000).await.unwrap();
+    assert_eq!((orders, authz), (1, 2));
+    assert_eq!(front.acme_order(o.id).await.unwrap().status, "valid");
+
+    // Key rollover and deactivation.
+    assert!(front
+        .roll_acme_account_key(a.id, "tp-a", "tp-a2", "{}")
+        .await
+        .unwrap());
+    assert!(!front
+        .roll_acme_account_key(a.id, "tp-a", "tp-a3", "{}")
+        .await
+        .unwrap());
+    assert!(
+        front
+            .roll_acme_account_key(b.id, "tp-b", "tp-a2", "{}")
+            .await
+            .is_err(),
+        "a key belongs to one account"
+    );
+    assert!(front.deactivate_acme_account(a.id).await.unwrap());
+    assert!(!front.deactivate_acme_account(a.id).await.unwrap());
+    assert_eq!(
+        front.acme_account(a.id).await.unwrap().status,
+        "deactivated"
+    );
+    if url.starts_with("postgres://") {
+        front.close().await; // its own pool; the SQLite store is the owner's
+    }
+});
