@@ -6,7 +6,8 @@
 #   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, certbot (with
 #         its RFC 2136 plugin), lego and knot for the ACME interop tests, PostgreSQL
 #         on 127.0.0.1:5432 (installed and started when none answers), pkilint and the
-#         `cryptography` OCSP client (PyPI, in .venv/), cargo-deny (crates.io)
+#         `cryptography` OCSP client (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
+#         cargo-deny (crates.io)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +57,11 @@ if [[ $mode == test ]]; then
         echo "installing pkilint and cryptography into .venv/"
         python3 -m venv .venv
         .venv/bin/pip install -q --disable-pip-version-check pkilint cryptography
+    fi
+    if [[ ! -x .venv-certbot/bin/certbot ]]; then
+        echo "installing certbot 5 (PyPI) into .venv-certbot/ for IP identifiers, profiles and ARI"
+        python3 -m venv .venv-certbot
+        .venv-certbot/bin/pip install -q --disable-pip-version-check 'certbot>=5,<6'
     fi
     if ! command -v cargo-deny >/dev/null; then
         echo "installing cargo-deny (licences, bans, sources)"

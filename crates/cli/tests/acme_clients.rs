@@ -184,6 +184,56 @@ fn certbot_and_lego() {
         },
     );
 
+    // certbot 5 (PyPI, in .venv-certbot): an IP identifier (RFC 8738) under a profile
+    // named in newOrder, then `renew`, which asks ARI first (nothing is due yet).
+    let cb5 = tmp.path().join("certbot5");
+    let certbot5 = |args: &[&str]| {
+        let mut c = Command::new(strongroom_testkit::repo_root().join(".venv-certbot/bin/certbot"));
+        c.env("REQUESTS_CA_BUNDLE", up.root_pem())
+            .args(["--config-dir", cb5.join("etc").to_str().unwrap()])
+            .args(["--work-dir", cb5.join("work").to_str().unwrap()])
+            .args(["--logs-dir", cb5.join("log").to_str().unwrap()])
+            .args(["-n", "--agree-tos", "--register-unsafely-without-email"])
+            .args(["--server", &up.directory()])
+            .args(args);
+        c
+    };
+    ok(
+        &mut certbot5(&[
+            "certonly",
+            "--standalone",
+            "--http-01-address",
+            "127.0.0.1",
+            "--http-01-port",
+            &http01,
+            "--ip-address",
+            "127.0.0.1",
+            "--required-profile",
+            "tls-server",
+            "--cert-name",
+            "ip",
+        ]),
+        "certbot 5 with an IP identifier and a profile",
+    );
+    let (ip_leaf, _) = check_certificate(
+        &up,
+        tmp.path(),
+        "certbot5-ip",
+        &cb5.join("etc/live/ip/fullchain.pem"),
+    );
+    let san = ok(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(&ip_leaf),
+        "openssl x509",
+    );
+    assert!(san.contains("IP Address:127.0.0.1"), "{san}");
+    let renew = ok(
+        &mut certbot5(&["renew", "--cert-name", "ip", "--no-random-sleep-on-renew"]),
+        "certbot 5 renew (ARI)",
+    );
+    assert!(renew.contains("not yet due for renewal"), "{renew}");
+
     // lego: http-01, tls-alpn-01, dns-01 (RFC 2136), each verified; then revoke one.
     let lg = tmp.path().join("lego");
     let dir = up.directory();

@@ -684,6 +684,22 @@ fn protocol_edges() {
     ));
     assert_eq!(info.status, 200, "{}", info.body);
 
+    // Deactivating an authorization closes its order (RFC 8555 §7.1.6).
+    let o = c.post(&key, Some(&kid), &new_order, Some(&order_req));
+    let order_url = o.header("location").unwrap();
+    let authz = o.json()["authorizations"][0].as_str().unwrap().to_string();
+    let a = c.post(
+        &key,
+        Some(&kid),
+        &authz,
+        Some(&json!({"status": "deactivated"})),
+    );
+    assert_eq!(a.json()["status"], "deactivated", "{}", a.body);
+    let s = c.post(&key, Some(&kid), &order_url, None).json();
+    assert_eq!(s["status"], "invalid", "{s}");
+    let a = c.post(&other_key, Some(&other_kid), &authz, None);
+    assert_eq!(a.status, 404, "another account's authorization: {}", a.body);
+
     // Key rollover: the new key works, the old one no longer does.
     let new_key = Signer::generate().unwrap();
     let key_change = c.dir["keyChange"].as_str().unwrap().to_string();

@@ -6,14 +6,16 @@
 //! database share the queue; each job runs on one of them at a time). Payload of
 //! `acme.revoke` (JSON, stored): `{"certificate_id": i64, "reason": u8 (RFC 5280 CRLReason
 //! code), "account_id": i64 | null}`. Out: the revocation through [`crate::revoke`] with
-//! actor `acme-account:{account_id}` (or `acme-certificate-key` when the certificate's own
+//! actor `acme:{account_id}` (or `acme:certificate-key` when the certificate's own
 //! key signed the request), and the job completed — also when the certificate was already
 //! revoked. A payload that cannot be carried out, or an unknown kind, fails the attempt
 //! with a `last_error` that says why; the store retries it until its `max_attempts` (a
 //! newer control on another node may know a kind this one does not).
 //!
-//! Not checked here: whether the account may revoke that certificate. The front decided
-//! that (RFC 8555 §7.6) before it queued the job.
+//! Checked again here, not only in the front: the reason is one a subscriber may give
+//! (0, 1, 3, 4, 5, 9) and, for an account, that one of its orders obtained the
+//! certificate. A request signed with the certificate's key cannot be re-checked (the job
+//! carries no signature); the front verified it.
 
 use crate::app::App;
 use crate::revoke::{revoke_certificate, RevocationOutcome};
@@ -112,24 +114,34 @@ async fn run(app: &App, job: &Job) -> Result<(), AttemptFailed> {
 async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
     let p: AcmeRevocation = serde_json::from_str(&job.payload)
         .map_err(|e| AttemptFailed(format!("{ACME_REVOKE} payload: {e}")))?;
+    // Only the reasons a subscriber may give over ACME (the front refuses the others
+    // too): a compromised front cannot put a certificate on hold or claim a CA compromise.
     let reason = RevocationReason::from_code(p.reason)
-        .filter(|r| *r != RevocationReason::RemoveFromCrl)
+        .filter(|_| [0u8, 1, 3, 4, 5, 9].contains(&p.reason))
         .ok_or_else(|| {
             AttemptFailed(format!(
-                "{ACME_REVOKE}: reason code {} is not one that starts a revocation (0-6, 9, 10)",
+                "{ACME_REVOKE}: reason code {} is not one an ACME subscriber may give (0, 1, 3, 4, 5, 9)",
                 p.reason
             ))
         })?;
     let actor = match p.account_id {
         Some(account) => {
-            // The account must exist (a job naming a stranger is not one the front made).
-            app.store
-                .acme_account(account)
+            // The account must be the one that obtained the certificate (checked again
+            // here, not only in the front).
+            let order = app
+                .store
+                .acme_order_by_certificate(p.certificate_id)
                 .await
                 .map_err(|e| AttemptFailed(format!("{ACME_REVOKE}: {e}")))?;
-            format!("acme-account:{account}")
+            if order.map(|o| o.account_id) != Some(account) {
+                return Err(AttemptFailed(format!(
+                    "{ACME_REVOKE}: ACME account {account} did not obtain certificate {}",
+                    p.certificate_id
+                )));
+            }
+            format!("acme:{account}")
         }
-        None => "acme-certificate-key".to_string(),
+        None => "acme:certificate-key".to_string(),
     };
     match revoke_certificate(app, &actor, p.certificate_id, reason, None).await {
         Ok(RevocationOutcome::Revoked) => {

@@ -2,7 +2,7 @@
 //! asked through the REST API or an ACME client through a job queued by the front.
 //!
 //! In: an inventory id, an RFC 5280 reason, an optional invalidity date and the audit actor
-//! (`alice (key …)`, `acme-account:7`). Out: the signer's record of the revocation (CRLs
+//! (`alice (key …)`, `acme:7`). Out: the signer's record of the revocation (CRLs
 //! come from its records), the store's, the revoked counter, a re-signed OCSP response, a
 //! CRL request and an audit event — or a problem, with nothing recorded in the store when
 //! the signer refused. It does not check who may revoke: callers do.

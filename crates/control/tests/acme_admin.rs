@@ -335,6 +335,30 @@ fn acme_admin(db: Db) {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let cert_id = r.json()["id"].as_i64().unwrap();
+    // The account obtained it through an order (control checks that again).
+    let mut link = rt
+        .block_on(store.create_acme_order(
+            &strongroom_store::NewAcmeOrder {
+                account_id: a2.id,
+                profile: "tls-server".into(),
+                expires_at: now() + 3600,
+                not_before: None,
+                not_after: None,
+                replaces_id: None,
+                client_ip: "192.0.2.7".into(),
+                authorizations: Vec::new(),
+            },
+            now(),
+        ))
+        .unwrap();
+    assert!(rt
+        .block_on(store.set_acme_order_status(link.id, &["pending"], "processing", None))
+        .unwrap());
+    assert!(rt
+        .block_on(store.finish_acme_order(link.id, cert_id))
+        .unwrap());
+    link = rt.block_on(store.acme_order(link.id)).unwrap();
+    assert_eq!(link.certificate_id, Some(cert_id));
     let payload = json!({"certificate_id": cert_id, "reason": 1, "account_id": a2.id});
     let job = rt
         .block_on(store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
@@ -346,12 +370,12 @@ fn acme_admin(db: Db) {
     );
     assert_eq!(
         revoked["revocation"]["revoked_by"],
-        format!("acme-account:{}", a2.id)
+        format!("acme:{}", a2.id)
     );
     assert_eq!(wait_job(&rt, &store, job), JobState::Done);
     let audit = admin.get("/api/v1/audit?action=certificate.revoke").json();
     let event = &audit["items"][0]["event"];
-    assert_eq!(event["actor"], format!("acme-account:{}", a2.id), "{audit}");
+    assert_eq!(event["actor"], format!("acme:{}", a2.id), "{audit}");
     assert_eq!(event["target"], format!("certificate:{cert_id}"));
 
     // Already revoked: the job is done, nothing changes.
@@ -383,6 +407,14 @@ fn acme_admin(db: Db) {
             "acme.revoke",
             json!({"certificate_id": cert2, "reason": 1, "account_id": 999}),
         ),
+        (
+            "acme.revoke",
+            json!({"certificate_id": cert2, "reason": 1, "account_id": a2.id}),
+        ),
+        (
+            "acme.revoke",
+            json!({"certificate_id": cert2, "reason": 6, "account_id": null}),
+        ),
         ("acme.revoke", json!({"certificate_id": "x", "reason": 1})),
         ("acme.no-such-kind", json!({})),
     ] {
@@ -410,7 +442,7 @@ fn acme_admin(db: Db) {
         .unwrap();
     let revoked = wait_revoked(&c, &admin, cert2);
     assert_eq!(revoked["revocation"]["reason"], "cessationOfOperation");
-    assert_eq!(revoked["revocation"]["revoked_by"], "acme-certificate-key");
+    assert_eq!(revoked["revocation"]["revoked_by"], "acme:certificate-key");
     assert_eq!(wait_job(&rt, &store, job), JobState::Done);
 
     // The same through the CLI, with its exit codes.

@@ -190,13 +190,12 @@ pub fn plan_leaf(
             KeyUsage::KeyAgreement => ku.key_agreement = key.algorithm.is_ecdsa(),
         }
     }
+    // The commonName copies the first DNS name only: an address in a commonName is read as
+    // a host name by clients (certbot refuses such a certificate), so IP-only certificates
+    // get an empty subject and a critical subjectAltName, as Let's Encrypt issues them.
     let subject_name = if profile.common_name_from_first_name {
-        match names
-            .iter()
-            .find(|n| matches!(n, RequestedName::Dns(_) | RequestedName::Ip(_)))
-        {
+        match names.iter().find(|n| matches!(n, RequestedName::Dns(_))) {
             Some(RequestedName::Dns(d)) => cn(d.as_str())?,
-            Some(RequestedName::Ip(ip)) => cn(&ip.to_string())?,
             _ => Name::default(),
         }
     } else {

@@ -349,7 +349,7 @@ pub async fn account(
     finish(&acme, outcome).await
 }
 
-/// POST /acme/account/{id}/orders: the account's orders (newest 1,000).
+/// POST /acme/account/{id}/orders: the account's first 1,000 orders, oldest first.
 pub async fn orders(
     State(acme): State<Shared>,
     Path(id): Path<String>,
@@ -415,16 +415,13 @@ pub async fn key_change(State(acme): State<Shared>, headers: HeaderMap, body: By
             .await?
         {
             let url = acme.url(&format!("/acme/account/{}", other.id));
+            // RFC 8555 §7.3.5: 409 with the Location of the account that has the key.
             let p = Problem::new(
                 ProblemType::Malformed,
                 "the new key already belongs to an account",
             )
             .with_status(409);
-            return Err(Refusal {
-                problem: p,
-                retry_after: None,
-            })
-            .map(|r: Reply| r.location(url));
+            return Ok(Reply::problem(&p).location(url));
         }
         let swapped = acme
             .app

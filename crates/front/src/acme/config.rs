@@ -258,7 +258,12 @@ impl AcmeConfig {
             Network::parse(n).map_err(|e| format!("acme.validation.allowed_networks: {e}"))?;
         }
         if self.validation.resolver.is_none() {
-            self.validation.resolver = Some(system_resolver()?);
+            self.validation.resolver = Some(system_resolver().unwrap_or_else(|why| {
+                // Not fatal: IP identifiers still validate; DNS names fail with a clear
+                // problem until a resolver is configured.
+                tracing::warn!("{why}; DNS lookups for ACME validation go to 127.0.0.1:53");
+                SocketAddr::from(([127, 0, 0, 1], 53))
+            }));
         }
         Ok(())
     }

@@ -47,6 +47,13 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     let account = v.account()?.clone();
     let order = owned_order(acme, id, account.id).await?;
     let req: Finalize = v.jws.payload_as()?;
+    if order.expires_at <= now() {
+        return Err(Problem::new(
+            ProblemType::OrderNotReady,
+            "the order has expired; place a new one",
+        )
+        .into());
+    }
     match order.status.as_str() {
         "ready" => {}
         "pending" => {

@@ -50,6 +50,18 @@ impl Reply {
         }
     }
 
+    /// A problem document that must carry other headers too (a 409 with Location).
+    pub fn problem(p: &Problem) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+            content_type: "application/problem+json",
+            body: p.to_json().into_bytes(),
+            location: None,
+            links: Vec::new(),
+            retry_after: None,
+        }
+    }
+
     /// An empty 200.
     pub fn empty() -> Reply {
         Reply::bytes("application/json", Vec::new())

@@ -402,6 +402,17 @@ pub async fn authorization(
                 ))
                 .into());
             }
+            // RFC 8555 §7.1.6: an order with a deactivated authorization cannot complete.
+            let why = Problem::unauthorized("an authorization of this order was deactivated");
+            acme.app
+                .store
+                .set_acme_order_status(
+                    z.order_id,
+                    &["pending", "ready"],
+                    "invalid",
+                    Some(&why.to_json()),
+                )
+                .await?;
             z = acme.app.store.acme_authorization(z.id).await?;
         }
         let mut reply = Reply::json(StatusCode::OK, &views::authorization(&acme, &z));

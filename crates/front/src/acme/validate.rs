@@ -82,10 +82,7 @@ impl Validator {
 
     /// Whether validation may connect to `ip` (public, or inside an allowed network).
     pub fn address_allowed(&self, ip: IpAddr) -> Result<(), Problem> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        let ip = embedded_ipv4(ip).map(IpAddr::V4).unwrap_or(ip);
         let Some(why) = special_range(ip) else {
             return Ok(());
         };
@@ -145,8 +142,17 @@ impl Validator {
             AcmeName::Dns { base, .. } => base.to_string(),
         };
         let mut out = Vec::new();
+        let mut failure = None;
         for (qtype, len) in [(dns::AAAA, 16), (dns::A, 4)] {
-            for rdata in self.query(&host, qtype).await? {
+            // One family failing (a resolver that fumbles AAAA) must not hide the other.
+            let records = match self.query(&host, qtype).await {
+                Ok(r) => r,
+                Err(p) => {
+                    failure = Some(p);
+                    continue;
+                }
+            };
+            for rdata in records {
                 if len == 16 {
                     let mut b = [0u8; 16];
                     b.copy_from_slice(&rdata);
@@ -159,6 +165,9 @@ impl Validator {
             }
         }
         if out.is_empty() {
+            if let Some(p) = failure {
+                return Err(p);
+            }
             return Err(problem(
                 ProblemType::Dns,
                 format!("{host} has no A or AAAA record"),
@@ -346,6 +355,24 @@ fn reverse_name(ip: IpAddr) -> String {
     }
 }
 
+/// The IPv4 address inside an IPv6 one that reaches it: IPv4-mapped (`::ffff:a.b.c.d`),
+/// NAT64 (`64:ff9b::/96`) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
+    let IpAddr::V6(v6) = ip else { return None };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let o = v6.octets();
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
+        return Some(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    if s[0] == 0x2002 {
+        return Some(std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    None
+}
+
 /// Why an address is not a public one (None: it is).
 fn special_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
@@ -363,6 +390,10 @@ fn special_range(ip: IpAddr) -> Option<&'static str> {
                 Some("carrier-grade NAT")
             } else if o[0] >= 240 {
                 Some("reserved")
+            } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+                Some("IETF protocol assignments")
+            } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
+                Some("benchmarking network")
             } else {
                 None
             }
@@ -491,6 +522,8 @@ mod tests {
             ("fd00::1", true),
             ("fe80::1", true),
             ("2001:db8::1", false),
+            ("192.0.0.8", true),
+            ("198.18.0.1", true),
         ] {
             assert_eq!(
                 special_range(ip.parse().unwrap()).is_some(),
@@ -503,5 +536,17 @@ mod tests {
             "1.0.0.127.in-addr.arpa"
         );
         assert!(reverse_name("::1".parse().unwrap()).starts_with("1.0.0.0."));
+        for (v6, v4) in [
+            ("::ffff:10.0.0.1", "10.0.0.1"),
+            ("64:ff9b::a00:1", "10.0.0.1"),
+            ("2002:a00:1::1", "10.0.0.1"),
+        ] {
+            assert_eq!(
+                embedded_ipv4(v6.parse().unwrap()),
+                Some(v4.parse().unwrap()),
+                "{v6}"
+            );
+        }
+        assert_eq!(embedded_ipv4("2001:db8::1".parse().unwrap()), None);
     }
 }
