@@ -1,6 +1,7 @@
 //! ACME against real clients, as an operator would run them: Debian's certbot (http-01
-//! standalone, dns-01 through RFC 2136 to knot for a wildcard, renew, revoke) and lego
-//! (http-01, tls-alpn-01, dns-01, external account binding, revoke), all against
+//! standalone, dns-01 through RFC 2136 to knot for a wildcard, renew, revoke, external
+//! account binding), certbot 5 from PyPI (an IP identifier, a profile, ARI at renew) and
+//! lego (http-01, tls-alpn-01, dns-01, external account binding, revoke), all against
 //! `strongroom up` in ACME test mode on loopback. Every certificate they receive verifies
 //! with `openssl verify -x509_strict` against the root and passes pkilint; revocations reach
 //! OCSP.
@@ -348,6 +349,48 @@ fn certbot_and_lego() {
         "lego-eab",
         &le.join("certificates/e1.lab.test.crt"),
     );
+    // certbot with external account binding (a key of its own) on the same profile.
+    let out = up.cli(
+        &home,
+        &[
+            "--output",
+            "json",
+            "acme",
+            "eab",
+            "create",
+            "--profile",
+            "tls-client",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "eab create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eab2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cbe = tmp.path().join("certbot-eab");
+    let mut certbot_eab = certbot(&up, &cbe);
+    certbot_eab
+        .args(["--server", &client_dir])
+        .args(["--eab-kid", eab2["kid"].as_str().unwrap()])
+        .args(["--eab-hmac-key", eab2["hmac_key"].as_str().unwrap()])
+        .args(["certonly", "--standalone", "--http-01-address", "127.0.0.1"])
+        .args([
+            "--http-01-port",
+            &http01,
+            "-d",
+            "c1.lab.test",
+            "--key-type",
+            "ecdsa",
+        ]);
+    ok(&mut certbot_eab, "certbot with EAB");
+    check_certificate(
+        &up,
+        tmp.path(),
+        "certbot-eab",
+        &cbe.join("etc/live/c1.lab.test/fullchain.pem"),
+    );
+
     // The same key cannot bind a second account.
     let out = run(lego(&up, &tmp.path().join("lego-eab-2"), &client_dir)
         .args(["--eab", "--kid", kid, "--hmac", hmac])
