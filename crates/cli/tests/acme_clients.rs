@@ -282,14 +282,19 @@ fn certbot_and_lego() {
         let crt = lg.join(format!("certificates/{name}.lab.test.crt"));
         check_certificate(&up, tmp.path(), &format!("lego-{name}"), &crt);
     }
-    ok(
-        lego(&up, &lg, &dir).args(["-d", "h1.lab.test", "revoke"]),
-        "lego revoke",
-    );
+
     // lego moves revoked certificates away; the copies check_certificate made remain.
     let (h1, h1_chain) = (
         tmp.path().join("lego-h1.leaf.pem"),
         tmp.path().join("lego-h1.chain.pem"),
+    );
+    // Asked once while good, so the front holds a "good" response in memory: the
+    // revocation must still show within seconds, not at that response's nextUpdate.
+    let before = ocsp_status(&up, &h1_chain, &h1);
+    assert!(before.contains(": good"), "{before}");
+    ok(
+        lego(&up, &lg, &dir).args(["-d", "h1.lab.test", "revoke"]),
+        "lego revoke",
     );
     eventually(30, "h1's OCSP status after lego revoke", || {
         let s = ocsp_status(&up, &h1_chain, &h1);
