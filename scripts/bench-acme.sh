@@ -6,7 +6,7 @@
 # client's port and resolve names through the same knotd, which serves `lab.test` with
 # `* A 127.0.0.1`. The servers run one after the other, never together.
 #
-# Usage: [N=200] [C=8] [POLL_MS=50] scripts/bench-acme.sh
+# Usage: [N=200] [C=8] [POLL_MS=50] [KEEP_WORK=1] scripts/bench-acme.sh
 # CARGO_TARGET_DIR is honoured (default: target). Installs pebble, knot, openssl and
 # softhsm2 from Debian when missing. Rate limits: `up` allows 300 orders per account and
 # 1000 accounts+orders per address per hour; each run has C accounts and a fresh database,
@@ -35,10 +35,14 @@ cargo build -q --release -p strongroom-cli --example acme_bench
 client=$bin/examples/acme_bench
 
 work=$(mktemp -d)
-trap 'for p in $(jobs -p); do kill -INT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+# SIGTERM: background jobs of a script start with SIGINT ignored, and Go (Pebble) keeps it
+# so; `up` stops cleanly on either.
+# KEEP_WORK=1 keeps the logs and databases for a look afterwards.
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true
+      if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() {  # $1 = log file, $2 = text, $3 = what
-    for _ in $(seq 1 240); do grep -q "$2" "$1" && return 0; sleep 0.25; done
+    for _ in $(seq 1 240); do grep -qs "$2" "$1" && return 0; sleep 0.25; done
     echo "$3 did not start:" >&2; cat "$1" >&2; exit 1
 }
 http01=$(free_port)
@@ -116,7 +120,7 @@ PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_VA_ALWAYS_VALID=0 \
 pebble_pid=$!
 wait_for "$peb/pebble.log" "ACME directory available" Pebble
 pebble_json=$(bench pebble "https://127.0.0.1:$pebble_port/dir" "$peb/minica.pem")
-kill -INT "$pebble_pid"; wait "$pebble_pid" 2>/dev/null || true
+kill "$pebble_pid"; wait "$pebble_pid" 2>/dev/null || true
 
 # --- Strongroom: up from the release build, fresh data directory --------------------------
 front_https=$(free_port)

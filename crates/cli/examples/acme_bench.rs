@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use strongroom_acme::jws::Signer;
 use strongroom_acme::{b64, challenge};
 
-/// The steps of one certificate, in order (the `steps_*` fields of the report).
+/// The steps of one certificate, in order (the keys of the report's `steps`).
 const STEPS: [&str; 7] = [
     "new_order",
     "get_authz",
@@ -338,10 +338,17 @@ fn make_csrs(dir: &Path, names: &[String], concurrency: usize) -> Result<Vec<Vec
                         .arg(&out),
                 )
                 .and_then(|()| std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display())));
-                match (done, made.lock(), failure.lock()) {
-                    (Ok(der), Ok(mut m), _) => m[i] = Some(der),
-                    (Err(e), _, Ok(mut f)) => *f = Some(e),
-                    _ => {}
+                match done {
+                    Ok(der) => {
+                        if let Ok(mut m) = made.lock() {
+                            m[i] = Some(der);
+                        }
+                    }
+                    Err(e) => {
+                        if let Ok(mut f) = failure.lock() {
+                            *f = Some(e);
+                        }
+                    }
                 }
             });
         }

@@ -83,9 +83,12 @@ impl Store {
         if backend == Backend::Sqlite {
             // One writer: SQLite serialises writes anyway; one connection avoids
             // SQLITE_BUSY between our own connections. WAL lets readers run alongside.
+            // temp_store = MEMORY: statement journals and sort spills stay in memory, never
+            // in /var/tmp — the sandboxed daemons may not create files there, and a
+            // failed spill after the signer signed would lose the certificate's record.
             pool = pool.max_connections(1).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")
                         .await
                         .map(|_| ())
                 })

@@ -133,7 +133,23 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
             return Err(p.into());
         }
     };
-    let cert_id = record(acme, &order, &account.id, &issued).await?;
+    // The signer has signed: recording it must not give up at the first store hiccup.
+    let mut attempt = 0;
+    let cert_id = loop {
+        attempt += 1;
+        match record(acme, &order, &account.id, &issued).await {
+            Ok(id) => break id,
+            Err(e) if attempt < 5 => {
+                tracing::warn!(order = order.id, serial = %issued.serial, attempt, problem = %e.problem.detail, "cannot record an issued certificate yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => {
+                // The order stays `processing`; the signer's journal holds the certificate.
+                tracing::error!(order = order.id, serial = %issued.serial, problem = %e.problem.detail, "an issued certificate could not be recorded; reconcile from the signer's journal");
+                return Err(e);
+            }
+        }
+    };
     acme.app.store.finish_acme_order(order.id, cert_id).await?;
     audit(
         acme,

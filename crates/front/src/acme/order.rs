@@ -21,6 +21,9 @@ use strongroom_acme::problem::Subproblem;
 use strongroom_acme::{Problem, ProblemType};
 use strongroom_store::{AcmeAuthorization, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder};
 
+/// How long a challenge response waits for its validation before answering `processing`.
+const VALIDATION_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Most identifiers in one order.
 const MAX_IDENTIFIERS: usize = 100;
 
@@ -477,13 +480,16 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
                 let (kind, token) = (c.kind.clone(), c.token.clone());
                 let name = views::name_of(&z)?;
                 let (zid, oid, aid) = (z.id, z.order_id, account.id);
-                tokio::spawn(async move {
+                let validation = tokio::spawn(async move {
                     let result = task
                         .validator
                         .validate(&kind, &name, &token, &key_auth)
                         .await;
                     record_validation(&task, cid, zid, oid, aid, &kind, result).await;
                 });
+                // Most validations take milliseconds: wait a little so the answer is final
+                // and the client need not poll (a slow target keeps running in the task).
+                let _ = tokio::time::timeout(VALIDATION_WAIT, validation).await;
             }
         }
     }
