@@ -232,6 +232,29 @@ impl Store {
         Ok(())
     }
 
+    /// Records a batch of fresh nonces in one statement (the front hands them out from
+    /// memory, so a response costs no write of its own).
+    pub async fn add_acme_nonces(
+        &self,
+        nonces: &[String],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        if nonces.is_empty() {
+            return Ok(());
+        }
+        let values = (0..nonces.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO acme_nonces (nonce, expires_at) VALUES {values}");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for n in nonces {
+            q = q.bind(n.clone()).bind(expires_at);
+        }
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
     /// Uses a nonce up: true exactly once for a nonce that exists and has not expired.
     pub async fn consume_acme_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2")

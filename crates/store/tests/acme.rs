@@ -64,6 +64,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     assert!(!front.consume_acme_nonce("n1", 50).await.unwrap());
     assert!(!front.consume_acme_nonce("n2", 100).await.unwrap());
     assert!(!front.consume_acme_nonce("never", 50).await.unwrap());
+    let batch: Vec<String> = (0..70).map(|i| format!("b{i}")).collect();
+    front.add_acme_nonces(&batch, 100).await.unwrap();
+    assert!(front.consume_acme_nonce("b69", 50).await.unwrap());
+    assert!(!front.consume_acme_nonce("b69", 50).await.unwrap());
 
     // EAB keys are made by control (the owner here) and bind one account.
     owner

@@ -126,24 +126,46 @@ pub fn store_problem(e: strongroom_store::StoreError) -> Problem {
 /// What handlers return.
 pub type Answer = Result<Reply, Refusal>;
 
-/// A fresh nonce, recorded in the store (None if the store is down: the client then gets
-/// a badNonce on its next request and retries).
+/// Nonces made per store write.
+const NONCE_BATCH: usize = 64;
+
+/// Nonces already recorded in the store, waiting to be handed out (with their expiry).
+#[derive(Debug, Default)]
+pub struct NoncePool(std::sync::Mutex<Vec<(String, i64)>>);
+
+/// A fresh nonce, recorded in the store before it is handed out (None if the store is
+/// down: the client then gets a badNonce on its next request and retries). Nonces are
+/// recorded 64 at a time, so a response does not cost a write of its own; every front on
+/// the database can still check every nonce.
 pub async fn fresh_nonce(acme: &Acme) -> Option<String> {
-    let mut raw = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).ok()?;
-    let nonce = b64::encode(&raw);
-    match acme
-        .app
-        .store
-        .add_acme_nonce(&nonce, now() + acme.cfg.nonce_lifetime_secs)
-        .await
+    let now = now();
     {
-        Ok(()) => Some(nonce),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot record a nonce");
-            None
+        let mut pool = acme.nonces.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep only nonces with most of their life left.
+        while let Some((n, expires)) = pool.pop() {
+            if expires - now > acme.cfg.nonce_lifetime_secs / 2 {
+                return Some(n);
+            }
         }
     }
+    let mut batch = Vec::with_capacity(NONCE_BATCH);
+    for _ in 0..NONCE_BATCH {
+        let mut raw = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).ok()?;
+        batch.push(b64::encode(&raw));
+    }
+    let expires = now + acme.cfg.nonce_lifetime_secs;
+    if let Err(e) = acme.app.store.add_acme_nonces(&batch, expires).await {
+        tracing::warn!(error = %e, "cannot record nonces");
+        return None;
+    }
+    let mine = batch.pop();
+    acme.nonces
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(batch.into_iter().map(|n| (n, expires)));
+    mine
 }
 
 /// Turns a handler's outcome into the HTTP response, with a fresh nonce and the index link.

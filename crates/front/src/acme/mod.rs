@@ -32,6 +32,8 @@ pub struct Acme {
     pub cfg: AcmeConfig,
     /// The challenge validator.
     validator: Validator,
+    /// Recorded nonces not yet handed out.
+    nonces: http::NoncePool,
 }
 
 /// Handler state.
@@ -45,6 +47,7 @@ impl Acme {
             app,
             cfg,
             validator,
+            nonces: http::NoncePool::default(),
         }
     }
 
