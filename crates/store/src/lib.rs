@@ -8,6 +8,7 @@
 //! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
 
 mod acme;
+mod acme_orders;
 mod approvals;
 mod audit;
 mod cas;

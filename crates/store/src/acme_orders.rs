@@ -1,0 +1,370 @@
+//! ACME orders, authorizations and challenges, the counts behind rate limits, and expiry.
+//!
+//! In: orders the front decided to create and state moves it decided to make. Out: rows.
+//! Every move is guarded by the expected current status (`UPDATE … WHERE status IN (…)`),
+//! so of two fronts racing on one challenge or order exactly one moves it.
+
+use crate::acme::{
+    challenge_from, in_list, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeOrder,
+};
+use crate::{Store, StoreError};
+use sqlx::{AssertSqlSafe, Row};
+
+impl Store {
+    /// Creates an order with its authorizations and challenges, atomically.
+    pub async fn create_acme_order(
+        &self,
+        o: &NewAcmeOrder,
+        now: i64,
+    ) -> Result<AcmeOrder, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO acme_orders (account_id, profile, status, expires_at, not_before, not_after, replaces_id, client_ip, created_at) \
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(o.account_id)
+        .bind(o.profile.clone())
+        .bind(o.expires_at)
+        .bind(o.not_before)
+        .bind(o.not_after)
+        .bind(o.replaces_id)
+        .bind(o.client_ip.clone())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let order_id: i64 = r.try_get("id")?;
+        let mut authorizations = Vec::with_capacity(o.authorizations.len());
+        for a in &o.authorizations {
+            let r = sqlx::query(
+                "INSERT INTO acme_authorizations (order_id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id",
+            )
+            .bind(order_id)
+            .bind(o.account_id)
+            .bind(a.identifier_type.clone())
+            .bind(a.identifier_value.clone())
+            .bind(i64::from(a.wildcard))
+            .bind(a.expires_at)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let authz_id: i64 = r.try_get("id")?;
+            for (kind, token) in &a.challenges {
+                sqlx::query(
+                    "INSERT INTO acme_challenges (authz_id, kind, token, status) VALUES ($1, $2, $3, 'pending')",
+                )
+                .bind(authz_id)
+                .bind(kind.clone())
+                .bind(token.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+            authorizations.push(authz_id);
+        }
+        tx.commit().await?;
+        self.acme_order(order_id).await
+    }
+
+    /// An order by id.
+    pub async fn acme_order(&self, id: i64) -> Result<AcmeOrder, StoreError> {
+        let r = sqlx::query("SELECT * FROM acme_orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("ACME order {id}")))?;
+        let authorizations =
+            sqlx::query("SELECT id FROM acme_authorizations WHERE order_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>("id"))
+                .collect::<Result<Vec<_>, _>>()?;
+        Ok(AcmeOrder {
+            id,
+            account_id: r.try_get("account_id")?,
+            profile: r.try_get("profile")?,
+            status: r.try_get("status")?,
+            expires_at: r.try_get("expires_at")?,
+            not_before: r.try_get("not_before")?,
+            not_after: r.try_get("not_after")?,
+            error: r.try_get("error")?,
+            certificate_id: r.try_get("certificate_id")?,
+            replaces_id: r.try_get("replaces_id")?,
+            client_ip: r.try_get("client_ip")?,
+            created_at: r.try_get("created_at")?,
+            authorizations,
+        })
+    }
+
+    /// Order ids, `id > after`, optionally of one account.
+    pub async fn acme_order_ids(
+        &self,
+        account: Option<i64>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = match account {
+            Some(a) => sqlx::query(
+                "SELECT id FROM acme_orders WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(a)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?,
+            None => {
+                sqlx::query("SELECT id FROM acme_orders WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The order that obtained a certificate, if it came through ACME.
+    pub async fn acme_order_by_certificate(
+        &self,
+        certificate_id: i64,
+    ) -> Result<Option<AcmeOrder>, StoreError> {
+        let r = sqlx::query("SELECT id FROM acme_orders WHERE certificate_id = $1")
+            .bind(certificate_id)
+            .fetch_optional(self.pool())
+            .await?;
+        match r {
+            Some(r) => Ok(Some(self.acme_order(r.try_get("id")?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether some order already names `certificate_id` as the one it replaces (ARI:
+    /// a certificate is replaced once).
+    pub async fn acme_certificate_replaced(&self, certificate_id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "SELECT id FROM acme_orders WHERE replaces_id = $1 AND status <> 'invalid' LIMIT 1",
+        )
+        .bind(certificate_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(r.is_some())
+    }
+
+    /// Moves an order from one of `from` to `to` (with an error document for `invalid`).
+    pub async fn set_acme_order_status(
+        &self,
+        id: i64,
+        from: &[&str],
+        to: &str,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE acme_orders SET status = $1, error = $2 WHERE id = $3 AND status IN ({})",
+            in_list(4, from.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.to_string())
+            .bind(error.map(str::to_string))
+            .bind(id);
+        for f in from {
+            q = q.bind(f.to_string());
+        }
+        Ok(q.execute(self.pool()).await?.rows_affected() == 1)
+    }
+
+    /// A `processing` order becomes `valid` with its certificate.
+    pub async fn finish_acme_order(
+        &self,
+        id: i64,
+        certificate_id: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
+        )
+        .bind(certificate_id)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// An authorization with its challenges.
+    pub async fn acme_authorization(&self, id: i64) -> Result<AcmeAuthorization, StoreError> {
+        let r = sqlx::query("SELECT * FROM acme_authorizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("ACME authorization {id}")))?;
+        let challenges =
+            sqlx::query("SELECT * FROM acme_challenges WHERE authz_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(challenge_from)
+                .collect::<Result<Vec<_>, _>>()?;
+        Ok(AcmeAuthorization {
+            id,
+            order_id: r.try_get("order_id")?,
+            account_id: r.try_get("account_id")?,
+            identifier_type: r.try_get("identifier_type")?,
+            identifier_value: r.try_get("identifier_value")?,
+            wildcard: r.try_get::<i64, _>("wildcard")? == 1,
+            status: r.try_get("status")?,
+            expires_at: r.try_get("expires_at")?,
+            challenges,
+        })
+    }
+
+    /// Moves an authorization from one of `from` to `to`.
+    pub async fn set_acme_authorization_status(
+        &self,
+        id: i64,
+        from: &[&str],
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE acme_authorizations SET status = $1 WHERE id = $2 AND status IN ({})",
+            in_list(3, from.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.to_string())
+            .bind(id);
+        for f in from {
+            q = q.bind(f.to_string());
+        }
+        Ok(q.execute(self.pool()).await?.rows_affected() == 1)
+    }
+
+    /// A challenge by id.
+    pub async fn acme_challenge(&self, id: i64) -> Result<AcmeChallenge, StoreError> {
+        let r = sqlx::query("SELECT * FROM acme_challenges WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("ACME challenge {id}")))?;
+        challenge_from(&r)
+    }
+
+    /// Moves a challenge from `from` to `to`, with the validation time or the error.
+    pub async fn set_acme_challenge_status(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        validated_at: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE acme_challenges SET status = $1, validated_at = $2, error = $3 WHERE id = $4 AND status = $5",
+        )
+        .bind(to.to_string())
+        .bind(validated_at)
+        .bind(error.map(str::to_string))
+        .bind(id)
+        .bind(from.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Orders an account created since `since` (rate limit).
+    pub async fn acme_orders_by_account_since(
+        &self,
+        account_id: i64,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM acme_orders WHERE account_id = $1 AND created_at >= $2",
+        )
+        .bind(account_id)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Orders and accounts made from a client address since `since` (rate limit).
+    pub async fn acme_requests_by_ip_since(&self, ip: &str, since: i64) -> Result<i64, StoreError> {
+        let orders = count(
+            self,
+            "SELECT COUNT(*) AS n FROM acme_orders WHERE client_ip = $1 AND created_at >= $2",
+            ip.to_string(),
+            since,
+        )
+        .await?;
+        let accounts = count(
+            self,
+            "SELECT COUNT(*) AS n FROM acme_accounts WHERE created_ip = $1 AND created_at >= $2",
+            ip.to_string(),
+            since,
+        )
+        .await?;
+        Ok(orders + accounts)
+    }
+
+    /// Authorizations made for an identifier value since `since` (rate limit).
+    pub async fn acme_authorizations_for_identifier_since(
+        &self,
+        value: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        count(
+            self,
+            "SELECT COUNT(*) AS n FROM acme_authorizations WHERE identifier_value = $1 AND created_at >= $2",
+            value.to_string(),
+            since,
+        )
+        .await
+    }
+
+    /// Garbage collection: expired nonces go, pending/ready orders past their expiry become
+    /// invalid and pending authorizations past theirs become expired. Returns
+    /// (nonces deleted, orders expired, authorizations expired).
+    pub async fn expire_acme(&self, now: i64) -> Result<(u64, u64, u64), StoreError> {
+        let nonces = sqlx::query("DELETE FROM acme_nonces WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        let orders = sqlx::query(
+            "UPDATE acme_orders SET status = 'invalid', error = $1 WHERE status IN ('pending', 'ready') AND expires_at <= $2",
+        )
+        .bind(
+            r#"{"type":"urn:ietf:params:acme:error:malformed","detail":"the order expired before it was finalized"}"#
+                .to_string(),
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        let authz = sqlx::query(
+            "UPDATE acme_authorizations SET status = 'expired' WHERE status = 'pending' AND expires_at <= $1",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok((nonces, orders, authz))
+    }
+}
+
+/// `COUNT(*) AS n` of a query bound to (text key, since).
+async fn count(
+    store: &Store,
+    sql: &'static str,
+    key: String,
+    since: i64,
+) -> Result<i64, StoreError> {
+    let r = sqlx::query(sql)
+        .bind(key)
+        .bind(since)
+        .fetch_one(store.pool())
+        .await?;
+    Ok(r.try_get("n")?)
+}
