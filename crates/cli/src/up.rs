@@ -553,12 +553,22 @@ pub fn run(args: UpArgs) -> Result<(), String> {
             return Err(e);
         }
     };
-    if let Err(e) = wait_for_listener(
+    // Both listeners: the HTTPS one (ACME) is up only once the signer certified its key.
+    let front_ready = wait_for_listener(
         "strongroom-front",
         args.front_listen,
         &mut front,
         &l.log("front"),
-    ) {
+    )
+    .and_then(|()| {
+        wait_for_listener(
+            "strongroom-front",
+            args.front_https_listen,
+            &mut front,
+            &l.log("front"),
+        )
+    });
+    if let Err(e) = front_ready {
         stop(&mut [
             ("strongroom-signer", signer),
             ("strongroom-control", control),

@@ -46,9 +46,8 @@ async fn connect(url: &str) -> Result<Store, String> {
 /// Serves until a termination signal: plain HTTP, and HTTPS when configured.
 pub async fn run(config: Config) -> Result<(), String> {
     let store = connect(&config.database_url()?).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen_http)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
+    // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits
+    // for the plain port to accept finds both bound.
     let https = match (&config.listen_https, &config.tls) {
         (Some(addr), Some(spec)) => {
             let (tls, about) = strongroom_httpd::server_config(spec, &config.signer_socket).await?;
@@ -60,6 +59,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         }
         _ => None,
     };
+    let listener = tokio::net::TcpListener::bind(config.listen_http)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
     tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
     let app = Arc::new(App::new(store.clone(), config));
     let plain = axum::serve(listener, router(app.clone())).into_future();
