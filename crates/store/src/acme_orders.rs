@@ -273,6 +273,70 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records a validation outcome in one transaction: the challenge leaves `processing`,
+    /// its authorization follows, and the order becomes `ready` (all authorizations valid)
+    /// or `invalid` (with `error`). `Ok(validated_at)` for success, `Err(problem JSON)` for
+    /// failure. False when the challenge was not `processing` (nothing changes).
+    pub async fn record_acme_validation(
+        &self,
+        challenge: i64,
+        authz: i64,
+        order: i64,
+        outcome: Result<i64, &str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let (to, at, error) = match outcome {
+            Ok(at) => ("valid", Some(at), None),
+            Err(e) => ("invalid", None, Some(e.to_string())),
+        };
+        let moved = sqlx::query(
+            "UPDATE acme_challenges SET status = $1, validated_at = $2, error = $3 WHERE id = $4 AND status = 'processing'",
+        )
+        .bind(to)
+        .bind(at)
+        .bind(error.clone())
+        .bind(challenge)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE acme_authorizations SET status = $1 WHERE id = $2 AND status = 'pending'",
+        )
+        .bind(to)
+        .bind(authz)
+        .execute(&mut *tx)
+        .await?;
+        if to == "valid" {
+            let r = sqlx::query(
+                "SELECT COUNT(*) AS n FROM acme_authorizations WHERE order_id = $1 AND status <> 'valid'",
+            )
+            .bind(order)
+            .fetch_one(&mut *tx)
+            .await?;
+            if r.try_get::<i64, _>("n")? == 0 {
+                sqlx::query(
+                    "UPDATE acme_orders SET status = 'ready' WHERE id = $1 AND status = 'pending'",
+                )
+                .bind(order)
+                .execute(&mut *tx)
+                .await?;
+            }
+        } else {
+            sqlx::query(
+                "UPDATE acme_orders SET status = 'invalid', error = $1 WHERE id = $2 AND status IN ('pending', 'ready')",
+            )
+            .bind(error)
+            .bind(order)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Orders an account created since `since` (rate limit).
     pub async fn acme_orders_by_account_since(
         &self,

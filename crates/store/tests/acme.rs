@@ -224,14 +224,71 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     front.create_acme_order(&renewal, 60).await.unwrap();
     assert!(front.acme_certificate_replaced(cert_id).await.unwrap());
 
+    // A validation outcome moves challenge, authorization and order in one transaction.
+    let v = front
+        .create_acme_order(&order(a.id, "192.0.2.9"), 70)
+        .await
+        .unwrap();
+    let first = front.acme_authorization(v.authorizations[0]).await.unwrap();
+    let second = front.acme_authorization(v.authorizations[1]).await.unwrap();
+    for z in [&first, &second] {
+        assert!(front
+            .set_acme_challenge_status(z.challenges[0].id, "pending", "processing", None, None)
+            .await
+            .unwrap());
+    }
+    assert!(front
+        .record_acme_validation(first.challenges[0].id, first.id, v.id, Ok(71))
+        .await
+        .unwrap());
+    assert_eq!(
+        front.acme_order(v.id).await.unwrap().status,
+        "pending",
+        "one of two authorizations"
+    );
+    assert!(
+        !front
+            .record_acme_validation(first.challenges[0].id, first.id, v.id, Ok(72))
+            .await
+            .unwrap(),
+        "recorded once"
+    );
+    assert!(front
+        .record_acme_validation(second.challenges[0].id, second.id, v.id, Ok(73))
+        .await
+        .unwrap());
+    assert_eq!(front.acme_order(v.id).await.unwrap().status, "ready");
+    let w = front
+        .create_acme_order(&order(a.id, "192.0.2.9"), 74)
+        .await
+        .unwrap();
+    let z = front.acme_authorization(w.authorizations[0]).await.unwrap();
+    assert!(front
+        .set_acme_challenge_status(z.challenges[0].id, "pending", "processing", None, None)
+        .await
+        .unwrap());
+    assert!(front
+        .record_acme_validation(z.challenges[0].id, z.id, w.id, Err(r#"{"type":"x"}"#))
+        .await
+        .unwrap());
+    let w = front.acme_order(w.id).await.unwrap();
+    assert_eq!(
+        (w.status.as_str(), w.error.as_deref()),
+        ("invalid", Some(r#"{"type":"x"}"#))
+    );
+    assert_eq!(
+        front.acme_authorization(z.id).await.unwrap().status,
+        "invalid"
+    );
+
     // Rate-limit counts.
     assert_eq!(
         front.acme_orders_by_account_since(a.id, 0).await.unwrap(),
-        2
+        4
     );
     assert_eq!(
         front.acme_orders_by_account_since(a.id, 55).await.unwrap(),
-        1
+        3
     );
     assert_eq!(
         front
@@ -245,16 +302,17 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
             .acme_authorizations_for_identifier_since("lab.test", 0)
             .await
             .unwrap(),
-        2
+        4
     );
     assert_eq!(
         owner.acme_order_ids(Some(a.id), 0, 10).await.unwrap().len(),
-        2
+        4
     );
 
     // Expiry: the pending renewal closes; the valid order stays.
+    // The pending renewal and the ready order expire; so do three pending authorizations.
     let (_, orders, authz) = front.expire_acme(3_000).await.unwrap();
-    assert_eq!((orders, authz), (1, 2));
+    assert_eq!((orders, authz), (2, 3));
     assert_eq!(front.acme_order(o.id).await.unwrap().status, "valid");
 
     // Key rollover and deactivation.

@@ -512,60 +512,33 @@ async fn record_validation(
     result: Result<(), Problem>,
 ) {
     let store = &acme.app.store;
-    let outcome: Result<(), strongroom_store::StoreError> = async {
-        match result {
-            Ok(()) => {
-                store
-                    .set_acme_challenge_status(challenge, "processing", "valid", Some(now()), None)
-                    .await?;
-                store
-                    .set_acme_authorization_status(authz, &["pending"], "valid")
-                    .await?;
-                let o = store.acme_order(order).await?;
-                let mut all_valid = true;
-                for id in &o.authorizations {
-                    if store.acme_authorization(*id).await?.status != "valid" {
-                        all_valid = false;
-                    }
-                }
-                if all_valid {
-                    store
-                        .set_acme_order_status(order, &["pending"], "ready", None)
-                        .await?;
-                }
-                tracing::info!(account, authz, kind, "ACME challenge valid");
-            }
-            Err(p) => {
-                let json = p.to_json();
-                store
-                    .set_acme_challenge_status(
-                        challenge,
-                        "processing",
-                        "invalid",
-                        None,
-                        Some(&json),
-                    )
-                    .await?;
-                store
-                    .set_acme_authorization_status(authz, &["pending"], "invalid")
-                    .await?;
-                store
-                    .set_acme_order_status(order, &["pending", "ready"], "invalid", Some(&json))
-                    .await?;
-                tracing::info!(account, authz, kind, problem = %p.detail, "ACME challenge invalid");
-                audit(
-                    acme,
-                    format!("acme:{account}"),
-                    "acme.challenge.invalid",
-                    format!("acme-authz:{authz}"),
-                    format!("{kind}: {}", p.detail),
-                )
-                .await;
-            }
+    let recorded = match &result {
+        Ok(()) => {
+            store
+                .record_acme_validation(challenge, authz, order, Ok(now()))
+                .await
         }
-        Ok(())
+        Err(p) => {
+            store
+                .record_acme_validation(challenge, authz, order, Err(&p.to_json()))
+                .await
+        }
+    };
+    let outcome = recorded.map(|_| ());
+    match &result {
+        Ok(()) => tracing::info!(account, authz, kind, "ACME challenge valid"),
+        Err(p) => {
+            tracing::info!(account, authz, kind, problem = %p.detail, "ACME challenge invalid");
+            audit(
+                acme,
+                format!("acme:{account}"),
+                "acme.challenge.invalid",
+                format!("acme-authz:{authz}"),
+                format!("{kind}: {}", p.detail),
+            )
+            .await;
+        }
     }
-    .await;
     if let Err(e) = outcome {
         tracing::warn!(error = %e, challenge, "cannot record a validation outcome");
     }
