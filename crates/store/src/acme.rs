@@ -256,51 +256,13 @@ impl Store {
     }
 
     /// Uses a nonce up: true exactly once for a nonce that exists and has not expired.
-    ///
-    /// The delete commits without waiting for the disk (SQLite `synchronous = NORMAL` for
-    /// this statement, PostgreSQL `synchronous_commit = off`): it reaches the disk with the
-    /// next durable commit, which is the request's own write when it makes one. Only a power
-    /// loss can undo it, and then only for a request that changed nothing — replaying that
-    /// request reads what it read before.
     pub async fn consume_acme_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        const DELETE: &str = "DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2";
-        let n = match self.backend() {
-            crate::Backend::Sqlite => {
-                let mut conn = self.pool().acquire().await?;
-                sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await?;
-                let deleted = sqlx::query(DELETE)
-                    .bind(nonce.to_string())
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await;
-                // Back to durable commits for everything else, whatever the delete did.
-                let restored = sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await;
-                if restored.is_err() {
-                    // Never hand back a connection that commits without syncing.
-                    conn.detach();
-                }
-                restored?;
-                deleted?.rows_affected()
-            }
-            crate::Backend::Postgres => {
-                let mut tx = self.pool().begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await?;
-                let n = sqlx::query(DELETE)
-                    .bind(nonce.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                n
-            }
-        };
+        let n = sqlx::query("DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2")
+            .bind(nonce.to_string())
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
