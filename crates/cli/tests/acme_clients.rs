@@ -308,28 +308,8 @@ fn certbot_and_lego() {
     // lego with external account binding, on the profile that requires it.
     let home = tmp.path().join("home");
     up.login(&home);
-    let out = up.cli(
-        &home,
-        &[
-            "--output",
-            "json",
-            "acme",
-            "eab",
-            "create",
-            "--profile",
-            "tls-client",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "eab create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let eab: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (kid, hmac) = (
-        eab["kid"].as_str().unwrap(),
-        eab["hmac_key"].as_str().unwrap(),
-    );
+    let (kid, hmac) = up.eab_key(&home, "tls-client");
+    let (kid, hmac) = (kid.as_str(), hmac.as_str());
     let client_dir = format!(
         "https://127.0.0.1:{}/acme/tls-client/directory",
         up.front_https
@@ -355,30 +335,13 @@ fn certbot_and_lego() {
         &le.join("certificates/e1.lab.test.crt"),
     );
     // certbot with external account binding (a key of its own) on the same profile.
-    let out = up.cli(
-        &home,
-        &[
-            "--output",
-            "json",
-            "acme",
-            "eab",
-            "create",
-            "--profile",
-            "tls-client",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "eab create: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let eab2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (kid2, hmac2) = up.eab_key(&home, "tls-client");
     let cbe = tmp.path().join("certbot-eab");
     let mut certbot_eab = certbot(&up, &cbe);
     certbot_eab
         .args(["--server", &client_dir])
-        .args(["--eab-kid", eab2["kid"].as_str().unwrap()])
-        .args(["--eab-hmac-key", eab2["hmac_key"].as_str().unwrap()])
+        .args(["--eab-kid", &kid2])
+        .args(["--eab-hmac-key", &hmac2])
         .args(["certonly", "--standalone", "--http-01-address", "127.0.0.1"])
         .args([
             "--http-01-port",

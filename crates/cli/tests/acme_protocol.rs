@@ -127,6 +127,18 @@ impl Client {
         self.post_raw(url, jws.to_string().as_bytes(), "application/jose+json")
     }
 
+    /// The http-01 challenge of an authorization.
+    fn http01_challenge(&self, key: &Signer, kid: &str, authz_url: &str) -> Value {
+        let z = self.post(key, Some(kid), authz_url, None).json();
+        z["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "http-01")
+            .unwrap()
+            .clone()
+    }
+
     fn account(&self, key: &Signer) -> String {
         let a = self.post(
             key,
@@ -222,14 +234,7 @@ fn obtain(
     let order_url = o.header("location").unwrap();
     let thumb = key.jwk().thumbprint();
     for authz in o.json()["authorizations"].as_array().unwrap() {
-        let z = c.post(key, Some(kid), authz.as_str().unwrap(), None).json();
-        let ch = z["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()
-            .clone();
+        let ch = c.http01_challenge(key, kid, authz.as_str().unwrap());
         let token = ch["token"].as_str().unwrap().to_string();
         answers
             .lock()
@@ -471,21 +476,7 @@ fn protocol_edges() {
     // Finalize with a CSR for other names is badCSR (the order stays ready).
     let o = c.post(&key, Some(&kid), &new_order, Some(&order_req));
     let order_url = o.header("location").unwrap();
-    let z = c
-        .post(
-            &key,
-            Some(&kid),
-            o.json()["authorizations"][0].as_str().unwrap(),
-            None,
-        )
-        .json();
-    let ch = z["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "http-01")
-        .unwrap()
-        .clone();
+    let ch = c.http01_challenge(&key, &kid, o.json()["authorizations"][0].as_str().unwrap());
     let token = ch["token"].as_str().unwrap().to_string();
     answers.lock().unwrap().push((
         token.clone(),
@@ -532,21 +523,7 @@ fn protocol_edges() {
         &new_order,
         Some(&json!({"identifiers": [{"type": "ip", "value": "127.0.0.2"}]})),
     );
-    let z = c
-        .post(
-            &key,
-            Some(&kid),
-            o.json()["authorizations"][0].as_str().unwrap(),
-            None,
-        )
-        .json();
-    let ch = z["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "http-01")
-        .unwrap()
-        .clone();
+    let ch = c.http01_challenge(&key, &kid, o.json()["authorizations"][0].as_str().unwrap());
     answers.lock().unwrap().push((
         ch["token"].as_str().unwrap().to_string(),
         "not-the-key-authorization".into(),
@@ -579,21 +556,7 @@ fn protocol_edges() {
         &new_order,
         Some(&json!({"identifiers": [{"type": "ip", "value": "10.255.255.1"}]})),
     );
-    let z = c
-        .post(
-            &key,
-            Some(&kid),
-            o.json()["authorizations"][0].as_str().unwrap(),
-            None,
-        )
-        .json();
-    let ch = z["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "http-01")
-        .unwrap()
-        .clone();
+    let ch = c.http01_challenge(&key, &kid, o.json()["authorizations"][0].as_str().unwrap());
     c.post(
         &key,
         Some(&kid),

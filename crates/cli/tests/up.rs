@@ -10,33 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use strongroom_testkit::{run, tool};
 
-const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
+mod common;
 
-/// `up` execs strongroom-signer from its own directory; make sure it is built.
-fn ensure_signer_built() {
-    for daemon in [
-        "strongroom-signer",
-        "strongroom-control",
-        "strongroom-front",
-    ] {
-        if !Path::new(STRONGROOM).with_file_name(daemon).exists() {
-            let out = run(Command::new(env!("CARGO")).args(["build", "-q", "--bin", daemon]));
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{ensure_daemons_built, free_port, STRONGROOM};
 
 /// The CLI against the control API that `up` started.
 fn cli(home: &Path, args: &[&str]) -> std::process::Output {
@@ -105,7 +81,7 @@ fn interrupt(child: &mut Child) -> std::process::ExitStatus {
 
 #[test]
 fn up_issue_stop_and_reuse() {
-    ensure_signer_built();
+    ensure_daemons_built();
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
     let port = free_port();

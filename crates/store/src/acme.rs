@@ -222,16 +222,6 @@ pub(crate) fn challenge_from(r: &sqlx::any::AnyRow) -> Result<AcmeChallenge, Sto
 }
 
 impl Store {
-    /// Records a fresh nonce.
-    pub async fn add_acme_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO acme_nonces (nonce, expires_at) VALUES ($1, $2)")
-            .bind(nonce.to_string())
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Records a batch of fresh nonces in one statement (the front hands them out from
     /// memory, so a response costs no write of its own).
     pub async fn add_acme_nonces(

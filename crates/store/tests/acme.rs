@@ -58,8 +58,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     let front = front_store(&owner, &url).await;
 
     // Nonces: once, and only before they expire.
-    front.add_acme_nonce("n1", 100).await.unwrap();
-    front.add_acme_nonce("n2", 100).await.unwrap();
+    front
+        .add_acme_nonces(&["n1".to_string(), "n2".to_string()], 100)
+        .await
+        .unwrap();
     assert!(front.consume_acme_nonce("n1", 50).await.unwrap());
     assert!(!front.consume_acme_nonce("n1", 50).await.unwrap());
     assert!(!front.consume_acme_nonce("n2", 100).await.unwrap());

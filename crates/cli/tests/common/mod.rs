@@ -163,6 +163,34 @@ impl Up {
     }
 }
 
+impl Up {
+    /// A new EAB key for `profile` through the CLI: (kid, base64url HMAC key).
+    pub fn eab_key(&self, home: &Path, profile: &str) -> (String, String) {
+        let out = self.cli(
+            home,
+            &[
+                "--output",
+                "json",
+                "acme",
+                "eab",
+                "create",
+                "--profile",
+                profile,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "eab create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let eab: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            eab["kid"].as_str().unwrap().to_string(),
+            eab["hmac_key"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
 impl Drop for Up {
     fn drop(&mut self) {
         // SAFETY: kill on our own child's pid.

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
+use strongroom_x509::name_constraints::Subtree;
 
 /// ACME settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -140,50 +141,10 @@ fn default_timeout() -> u64 {
     10
 }
 
-/// A network in CIDR notation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Network {
-    /// Parses `ADDR/PREFIX`.
-    pub fn parse(s: &str) -> Result<Network, String> {
-        let (a, p) = s
-            .split_once('/')
-            .ok_or_else(|| format!("network {s:?} must look like 10.0.0.0/8"))?;
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("network {s:?}: bad address"))?;
-        let prefix: u8 = p
-            .parse()
-            .map_err(|_| format!("network {s:?}: bad prefix"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return Err(format!("network {s:?}: prefix above {max}"));
-        }
-        Ok(Network { addr, prefix })
-    }
-
-    /// Whether `ip` is inside.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
+/// A network of `allowed_networks` (`10.0.0.0/8`), parsed and matched by the same code as
+/// a CA's IP name constraints.
+pub fn network(s: &str) -> Result<Subtree, String> {
+    Subtree::parse(&format!("ip:{s}")).map_err(|e| e.to_string())
 }
 
 impl AcmeConfig {
@@ -255,7 +216,7 @@ impl AcmeConfig {
             return Err("acme.validation.timeout_secs must be between 1 and 60".into());
         }
         for n in &self.validation.allowed_networks {
-            Network::parse(n).map_err(|e| format!("acme.validation.allowed_networks: {e}"))?;
+            network(n).map_err(|e| format!("acme.validation.allowed_networks: {e}"))?;
         }
         if self.validation.resolver.is_none() {
             self.validation.resolver = Some(system_resolver().unwrap_or_else(|why| {
@@ -269,11 +230,11 @@ impl AcmeConfig {
     }
 
     /// The allowed networks, parsed.
-    pub fn allowed_networks(&self) -> Vec<Network> {
+    pub fn allowed_networks(&self) -> Vec<Subtree> {
         self.validation
             .allowed_networks
             .iter()
-            .filter_map(|n| Network::parse(n).ok())
+            .filter_map(|n| network(n).ok())
             .collect()
     }
 
@@ -301,20 +262,22 @@ fn system_resolver() -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strongroom_types::RequestedName;
 
     #[test]
     fn networks() {
-        let n = Network::parse("10.0.0.0/8").unwrap();
-        assert!(n.contains("10.1.2.3".parse().unwrap()));
-        assert!(!n.contains("11.0.0.1".parse().unwrap()));
-        assert!(Network::parse("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
-        assert!(Network::parse("fd00::/8")
-            .unwrap()
-            .contains("fd12::1".parse().unwrap()));
-        for bad in ["10.0.0.0", "10.0.0.0/33", "x/8", "::/129"] {
-            assert!(Network::parse(bad).is_err(), "{bad}");
+        let inside = |n: &str, ip: &str| {
+            network(n)
+                .unwrap()
+                .matches(&RequestedName::Ip(ip.parse().unwrap()))
+        };
+        assert!(inside("10.0.0.0/8", "10.1.2.3"));
+        assert!(!inside("10.0.0.0/8", "11.0.0.1"));
+        assert!(inside("0.0.0.0/0", "8.8.8.8"));
+        assert!(inside("fd00::/8", "fd12::1"));
+        assert!(!inside("fd00::/8", "10.0.0.1"));
+        for bad in ["10.0.0.0", "10.0.0.0/33", "x/8", "::/129", "10.0.0.1/8"] {
+            assert!(network(bad).is_err(), "{bad}");
         }
     }
 }

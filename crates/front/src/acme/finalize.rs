@@ -7,7 +7,7 @@
 
 use super::account::audit;
 use super::http::{finish, verify, Answer, KeyRule, Refusal, Reply};
-use super::order::{authorizations_of, checked_name, order_view, owned_order};
+use super::order::{authorizations_of, order_view, owned_order};
 use super::{Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
@@ -77,7 +77,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     let authzs = authorizations_of(acme, &order).await?;
     let mut wanted = BTreeSet::new();
     for z in &authzs {
-        wanted.insert(checked_name(z)?.requested_name()?);
+        wanted.insert(super::views::name_of(z)?.requested_name()?);
     }
     let asked: BTreeSet<RequestedName> = csr.names.iter().cloned().collect();
     if asked != wanted {
@@ -207,19 +207,10 @@ async fn issue(
                 e.detail
             ))),
         }),
-        Ok(other) => Err(Trouble::Refused(Problem::internal(format!(
-            "unexpected signer answer {}",
-            variant(&other)
-        )))),
+        Ok(_) => Err(Trouble::Refused(Problem::internal(
+            "the signer answered IssueCertificate with something other than a certificate",
+        ))),
         Err(e) => Err(Trouble::Busy(e.to_string())),
-    }
-}
-
-fn variant(r: &SignerResponse) -> &'static str {
-    match r {
-        SignerResponse::Certificate(_) => "Certificate",
-        SignerResponse::Error(_) => "Error",
-        _ => "other",
     }
 }
 

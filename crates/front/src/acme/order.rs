@@ -543,8 +543,3 @@ async fn record_validation(
         tracing::warn!(error = %e, challenge, "cannot record a validation outcome");
     }
 }
-
-/// For other modules: an authorization's checked name.
-pub fn checked_name(z: &AcmeAuthorization) -> Result<AcmeName, Problem> {
-    views::name_of(z)
-}

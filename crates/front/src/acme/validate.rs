@@ -7,7 +7,7 @@
 //! against the guard before a connection is made; redirects are not followed; answers
 //! are read with hard size and time limits.
 
-use super::config::{AcmeConfig, Network};
+use super::config::AcmeConfig;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub struct Validator {
     resolver: SocketAddr,
     http01_port: u16,
     tls_alpn01_port: u16,
-    allowed: Vec<Network>,
+    allowed: Vec<strongroom_x509::name_constraints::Subtree>,
     timeout: Duration,
 }
 
@@ -86,7 +86,11 @@ impl Validator {
         let Some(why) = special_range(ip) else {
             return Ok(());
         };
-        if self.allowed.iter().any(|n| n.contains(ip)) {
+        if self
+            .allowed
+            .iter()
+            .any(|n| n.matches(&strongroom_types::RequestedName::Ip(ip)))
+        {
             return Ok(());
         }
         Err(problem(
