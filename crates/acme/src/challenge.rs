@@ -75,6 +75,29 @@ impl AriCertId {
         })
     }
 
+    /// The certID of a certificate: its issuer's key identifier and its serial (as the
+    /// DER INTEGER's content octets, with the sign octet when the high bit is set).
+    pub fn of(key_identifier: &[u8], serial: &strongroom_types::Serial) -> AriCertId {
+        let mut content = Vec::with_capacity(serial.as_bytes().len() + 1);
+        if serial.as_bytes().first().is_some_and(|b| b & 0x80 != 0) {
+            content.push(0);
+        }
+        content.extend_from_slice(serial.as_bytes());
+        AriCertId {
+            key_identifier: key_identifier.to_vec(),
+            serial: content,
+        }
+    }
+
+    /// The textual form, `base64url(keyIdentifier).base64url(serial)`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}.{}",
+            b64::encode(&self.key_identifier),
+            b64::encode(&self.serial)
+        )
+    }
+
     /// The serial, when it is a valid positive serial.
     pub fn serial(&self) -> Option<strongroom_types::Serial> {
         strongroom_types::Serial::from_be_bytes(&self.serial)
@@ -110,6 +133,8 @@ mod tests {
         let id = AriCertId::parse("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").unwrap();
         assert_eq!(id.serial, vec![0x00, 0x87, 0x65, 0x43, 0x21]);
         assert_eq!(id.serial().unwrap().to_string(), "87654321");
+        let rebuilt = AriCertId::of(&id.key_identifier, &id.serial().unwrap());
+        assert_eq!(rebuilt.encode(), "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
         for bad in [
             "",
             "abc",

@@ -49,9 +49,13 @@ fn member<'a>(o: &'a Map<String, Value>, name: &str) -> Result<&'a str, Problem>
     })
 }
 
+/// RFC 7517 §4 metadata a client may add to a public key (instant-acme sends `alg` and
+/// `use`): accepted when it agrees with the key, checked in [`check_metadata`].
+const METADATA: [&str; 4] = ["alg", "use", "key_ops", "kid"];
+
 fn only(o: &Map<String, Value>, allowed: &[&str]) -> Result<(), Problem> {
     for k in o.keys() {
-        if !allowed.contains(&k.as_str()) {
+        if !allowed.contains(&k.as_str()) && !METADATA.contains(&k.as_str()) {
             let why = if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].contains(&k.as_str()) {
                 format!("the JWK carries private member {k:?}: send only the public key (and treat this key as compromised)")
             } else {
@@ -59,6 +63,38 @@ fn only(o: &Map<String, Value>, allowed: &[&str]) -> Result<(), Problem> {
             };
             return Err(Problem::new(ProblemType::BadPublicKey, why));
         }
+    }
+    Ok(())
+}
+
+/// The optional members must describe a signature key for `alg`: a different `alg`, an
+/// encryption `use` or `key_ops` without `verify` would be a key meant for something else.
+fn check_metadata(o: &Map<String, Value>, alg: &str) -> Result<(), Problem> {
+    let bad = |why: String| Err(Problem::new(ProblemType::BadPublicKey, why));
+    if let Some(v) = o.get("alg") {
+        if v.as_str() != Some(alg) {
+            return bad(format!(
+                "the JWK's \"alg\" is {v}, but this key signs with {alg}"
+            ));
+        }
+    }
+    if let Some(v) = o.get("use") {
+        if v.as_str() != Some("sig") {
+            return bad(format!(
+                "the JWK's \"use\" is {v}; an account key must be \"sig\""
+            ));
+        }
+    }
+    if let Some(v) = o.get("key_ops") {
+        let ops = v.as_array().filter(|a| a.iter().all(Value::is_string));
+        if !ops.is_some_and(|a| a.iter().any(|op| op == "verify")) {
+            return bad(format!(
+                "the JWK's \"key_ops\" is {v}; it must be an array of strings with \"verify\""
+            ));
+        }
+    }
+    if o.get("kid").is_some_and(|v| !v.is_string()) {
+        return bad("the JWK's \"kid\" must be a string".into());
     }
     Ok(())
 }
@@ -71,6 +107,15 @@ fn bytes(o: &Map<String, Value>, name: &str) -> Result<Vec<u8>, Problem> {
 impl Jwk {
     /// Parses a JWK object.
     pub fn from_value(v: &Value) -> Result<Jwk, Problem> {
+        let jwk = Self::key(v)?;
+        if let Some(o) = v.as_object() {
+            check_metadata(o, jwk.algorithm())?;
+        }
+        Ok(jwk)
+    }
+
+    /// The key members alone (metadata is checked by the caller).
+    fn key(v: &Value) -> Result<Jwk, Problem> {
         let o = v
             .as_object()
             .ok_or_else(|| Problem::new(ProblemType::BadPublicKey, "the JWK must be an object"))?;
@@ -304,11 +349,25 @@ mod tests {
     }
 
     #[test]
+    fn metadata_that_agrees_with_the_key_is_accepted_and_not_hashed() {
+        let x = b64::encode(&[1u8; 32]);
+        let bare = Jwk::from_value(&json!({"kty":"EC","crv":"P-256","x":x,"y":x})).unwrap();
+        let described = Jwk::from_value(&json!({"kty":"EC","crv":"P-256","x":x,"y":x,
+            "alg":"ES256","use":"sig","key_ops":["verify"],"kid":"acct-1"}))
+        .unwrap();
+        assert_eq!(bare.thumbprint(), described.thumbprint());
+    }
+
+    #[test]
     fn refuses_private_unknown_and_weak() {
         let x = b64::encode(&[1u8; 32]);
         for v in [
             json!({"kty":"EC","crv":"P-256","x":x,"y":x,"d":x}),
-            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"use":"sig"}),
+            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"foo":"bar"}),
+            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"use":"enc"}),
+            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"alg":"ES384"}),
+            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"key_ops":["encrypt"]}),
+            json!({"kty":"EC","crv":"P-256","x":x,"y":x,"kid":7}),
             json!({"kty":"EC","crv":"P-521","x":x,"y":x}),
             json!({"kty":"EC","crv":"P-384","x":x,"y":x}),
             json!({"kty":"RSA","n":b64::encode(&[0xc1u8; 128]),"e":"AQAB"}),

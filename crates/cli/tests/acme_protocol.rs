@@ -9,10 +9,8 @@
 
 mod common;
 
-use common::{eventually, ok, Up};
+use common::{ari_cert_id, eventually, http01_server, key_and_csr, Answers, Up};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use strongroom_acme::jws::Signer;
@@ -156,66 +154,12 @@ impl Client {
     }
 }
 
-/// Serves http-01 answers on `port` of `ip`: `token → body` from `answers`.
-fn http01_server(ip: &str, port: u16, answers: Arc<std::sync::Mutex<Vec<(String, String)>>>) {
-    let listener = std::net::TcpListener::bind((ip, port)).unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut s = stream;
-            let mut buf = [0u8; 2048];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let path = req.split(' ').nth(1).unwrap_or_default().to_string();
-            let body = answers
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|(t, _)| path.ends_with(t.as_str()))
-                .map(|(_, b)| b.clone());
-            let reply = match body {
-                Some(b) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{b}", b.len()),
-                None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
-            };
-            let _ = s.write_all(reply.as_bytes());
-        }
-    });
-}
-
-/// A P-256 key (PKCS#8 DER, made by ring so the test can also sign with it) and a DER
-/// CSR for IP SANs made by openssl.
-fn key_and_csr(dir: &Path, name: &str, ips: &[&str]) -> (Vec<u8>, Vec<u8>) {
-    let pkcs8 = Signer::generate_pkcs8().unwrap();
-    let key = dir.join(format!("{name}.key"));
-    std::fs::write(&key, strongroom_testkit::pem("PRIVATE KEY", &pkcs8)).unwrap();
-    let csr = dir.join(format!("{name}.csr"));
-    let san = ips
-        .iter()
-        .map(|i| format!("IP:{i}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    ok(
-        Command::new("openssl")
-            .args(["req", "-new", "-subj", "/", "-key"])
-            .arg(&key)
-            .args([
-                "-addext",
-                &format!("subjectAltName={san}"),
-                "-outform",
-                "DER",
-                "-out",
-            ])
-            .arg(&csr),
-        "openssl req",
-    );
-    (pkcs8, std::fs::read(csr).unwrap())
-}
-
 /// Runs an order for `ips` to `valid` and returns (order URL, certificate PEM).
 fn obtain(
     c: &Client,
     key: &Signer,
     kid: &str,
-    answers: &Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    answers: &Answers,
     csr: &[u8],
     ips: &[&str],
     replaces: Option<&str>,
@@ -281,58 +225,6 @@ fn obtain(
         pem.body
     );
     (order_url, pem.body)
-}
-
-/// The ARI certID of a PEM certificate, via openssl.
-fn ari_cert_id(dir: &Path, pem: &str) -> String {
-    let f = dir.join("ari.pem");
-    std::fs::write(&f, pem).unwrap();
-    let text = ok(
-        Command::new("openssl")
-            .args([
-                "x509",
-                "-noout",
-                "-serial",
-                "-ext",
-                "authorityKeyIdentifier",
-                "-in",
-            ])
-            .arg(&f),
-        "openssl x509",
-    );
-    let serial = text
-        .lines()
-        .find_map(|l| l.strip_prefix("serial="))
-        .unwrap()
-        .trim()
-        .to_string();
-    let aki: String = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.contains(':') && !l.starts_with("serial") && !l.starts_with("X509v3"))
-        .unwrap()
-        .trim_start_matches("keyid:")
-        .replace(':', "");
-    let unhex = |h: &str| {
-        (0..h.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-            .collect::<Vec<u8>>()
-    };
-    let serial = if serial.len() % 2 == 1 {
-        format!("0{serial}")
-    } else {
-        serial
-    };
-    let mut serial_bytes = unhex(&serial);
-    if serial_bytes[0] & 0x80 != 0 {
-        serial_bytes.insert(0, 0);
-    }
-    format!(
-        "{}.{}",
-        b64::encode(&unhex(&aki)),
-        b64::encode(&serial_bytes)
-    )
 }
 
 #[test]

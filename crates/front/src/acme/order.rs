@@ -65,7 +65,22 @@ pub async fn authorizations_of(
 /// The order as JSON.
 pub async fn order_view(acme: &Acme, o: &AcmeOrder) -> Result<serde_json::Value, Problem> {
     let authzs = authorizations_of(acme, o).await?;
-    Ok(views::order(acme, o, &authzs))
+    let mut v = views::order(acme, o, &authzs);
+    if let Some(id) = o.replaces_id {
+        // RFC 9773 §5: an accepted `replaces` is reflected in the order (instant-acme
+        // checks it), rebuilt from the replaced certificate's issuer and serial.
+        let replaced = acme.app.store.certificate(id).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the certificate an order replaces");
+            Problem::internal("the certificate this order replaces cannot be read")
+        })?;
+        let cas = acme.app.cas().await;
+        if let Some(ca) = cas.iter().find(|c| c.id == replaced.certificate.issuer) {
+            v["replaces"] = AriCertId::of(&ca.cert.key_id, &replaced.certificate.serial)
+                .encode()
+                .into();
+        }
+    }
+    Ok(v)
 }
 
 /// Resolves an ARI certID to a certificate this account obtained.
