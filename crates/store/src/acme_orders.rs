@@ -250,6 +250,20 @@ impl Store {
         challenge_from(&r)
     }
 
+    /// Challenges left `processing` (a validation was started and its outcome never
+    /// recorded: the front that ran it stopped), oldest first, at most `limit`.
+    pub async fn acme_challenges_processing(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<AcmeChallenge>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM acme_challenges WHERE status = 'processing' ORDER BY id LIMIT $1")
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter().map(challenge_from).collect()
+    }
+
     /// Moves a challenge from `from` to `to`, with the validation time or the error.
     pub async fn set_acme_challenge_status(
         &self,

@@ -144,6 +144,12 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
             .unwrap(),
         "a second validation does not start"
     );
+    let left = front.acme_challenges_processing(10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ch],
+        "a validation in flight is found for a restarted front to resume"
+    );
     assert!(front
         .set_acme_challenge_status(ch, "processing", "valid", Some(40), None)
         .await

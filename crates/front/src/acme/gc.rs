@@ -1,16 +1,24 @@
-//! ACME garbage collection: every minute, expired nonces are deleted and orders and
+//! ACME garbage collection and recovery. At start, validations a stopped front left
+//! `processing` are run again (their outcome was never recorded; a challenge must not stay
+//! `processing` for good). Every minute, expired nonces are deleted and orders and
 //! authorizations past their expiry are closed (`invalid` / `expired`), so stale state
 //! neither piles up nor stays usable.
 //!
 //! In: the store and the clock. Out: updated rows; a log line when anything changed.
 
+use super::order::start_validation;
 use super::Shared;
 use crate::app::now;
 use std::time::Duration;
 
+/// Most interrupted validations resumed in one start (the rest follow as orders are retried
+/// or expire).
+const RESUME_LIMIT: i64 = 1000;
+
 /// Starts the collector (once per router).
 pub fn spawn(acme: Shared) {
     tokio::spawn(async move {
+        resume_validations(&acme).await;
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
@@ -23,4 +31,33 @@ pub fn spawn(acme: Shared) {
             }
         }
     });
+}
+
+/// Runs again every validation left `processing`. Another live front may be running one
+/// of them too: both record through the same guarded move, so the first outcome stands.
+async fn resume_validations(acme: &Shared) {
+    let store = &acme.app.store;
+    let pending = match store.acme_challenges_processing(RESUME_LIMIT).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for interrupted ACME validations");
+            return;
+        }
+    };
+    let mut resumed = 0;
+    for c in &pending {
+        let started = async {
+            let z = store.acme_authorization(c.authz_id).await.ok()?;
+            let account = store.acme_account(z.account_id).await.ok()?;
+            start_validation(acme, c, &z, &account).ok()
+        }
+        .await;
+        match started {
+            Some(_) => resumed += 1,
+            None => tracing::warn!(challenge = c.id, "cannot resume an ACME validation"),
+        }
+    }
+    if resumed > 0 {
+        tracing::info!(resumed, "interrupted ACME validations started again");
+    }
 }

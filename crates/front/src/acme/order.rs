@@ -19,7 +19,9 @@ use strongroom_acme::identifier::AcmeName;
 use strongroom_acme::payload::{AuthorizationUpdate, NewOrder};
 use strongroom_acme::problem::Subproblem;
 use strongroom_acme::{Problem, ProblemType};
-use strongroom_store::{AcmeAuthorization, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder};
+use strongroom_store::{
+    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder,
+};
 
 /// How long a challenge response waits for its validation before answering `processing`.
 const VALIDATION_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -490,18 +492,7 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
                 .set_acme_challenge_status(c.id, "pending", "processing", None, None)
                 .await?
             {
-                let key_auth = key_authorization(&c.token, &account.thumbprint);
-                let task = acme.clone();
-                let (kind, token) = (c.kind.clone(), c.token.clone());
-                let name = views::name_of(&z)?;
-                let (zid, oid, aid) = (z.id, z.order_id, account.id);
-                let validation = tokio::spawn(async move {
-                    let result = task
-                        .validator
-                        .validate(&kind, &name, &token, &key_auth)
-                        .await;
-                    record_validation(&task, cid, zid, oid, aid, &kind, result).await;
-                });
+                let validation = start_validation(acme, &c, &z, &account)?;
                 // Most validations take milliseconds: wait a little so the answer is final
                 // and the client need not poll (a slow target keeps running in the task).
                 let _ = tokio::time::timeout(VALIDATION_WAIT, validation).await;
@@ -514,6 +505,28 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
         reply = reply.retry_after(1);
     }
     Ok(reply)
+}
+
+/// Runs the validation of challenge `c` (already moved to `processing`) in a task that
+/// records its outcome.
+pub fn start_validation(
+    acme: &Shared,
+    c: &AcmeChallenge,
+    z: &AcmeAuthorization,
+    account: &AcmeAccount,
+) -> Result<tokio::task::JoinHandle<()>, Problem> {
+    let key_auth = key_authorization(&c.token, &account.thumbprint);
+    let task = acme.clone();
+    let (kind, token) = (c.kind.clone(), c.token.clone());
+    let name = views::name_of(z)?;
+    let (cid, zid, oid, aid) = (c.id, z.id, z.order_id, account.id);
+    Ok(tokio::spawn(async move {
+        let result = task
+            .validator
+            .validate(&kind, &name, &token, &key_auth)
+            .await;
+        record_validation(&task, cid, zid, oid, aid, &kind, result).await;
+    }))
 }
 
 /// Records a validation outcome and moves the authorization and the order.
