@@ -6,9 +6,9 @@
 # client's port and resolve names through the same knotd, which serves `lab.test` with
 # `* A 127.0.0.1`. The servers run one after the other, never together.
 #
-# Usage: [N=200] [C=8] [POLL_MS=50] [KEEP_WORK=1] scripts/bench-acme.sh
-# CARGO_TARGET_DIR is honoured (default: target). Installs pebble, knot, openssl and
-# softhsm2 from Debian when missing. Rate limits: `up` allows 300 orders per account and
+# Usage: [N=200] [C=8] [POLL_MS=50] [KEEP_WORK=1] [PERF_DATA=FILE] scripts/bench-acme.sh
+# CARGO_TARGET_DIR is honoured (default: target). Installs pebble, knot (and kdig), openssl,
+# softhsm2 and jq from Debian when missing. Rate limits: `up` allows 300 orders per account and
 # 1000 accounts+orders per address per hour; each run has C accounts and a fresh database,
 # so keep N at most 300*C and N+C at most 1000.
 set -euo pipefail
@@ -23,6 +23,7 @@ started=$(date +%s)
 missing=()
 command -v pebble >/dev/null || missing+=(pebble)
 [ -x /usr/sbin/knotd ] || missing+=(knot)
+command -v kdig >/dev/null || missing+=(knot-dnsutils)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 command -v jq >/dev/null || missing+=(jq)
@@ -130,7 +131,15 @@ front_https=$(free_port)
     --acme-tls-alpn01-port "$tls_alpn" --acme-resolver "127.0.0.1:$knot_port" > "$work/up.log" 2>&1 &
 up_pid=$!
 wait_for "$work/up.log" "Press Ctrl-C to stop." "strongroom up"
+# PERF_DATA=FILE: record the front's and the signer's CPU profile during the timed run.
+if [ -n "${PERF_DATA:-}" ]; then
+    perf record -q -F 1999 -g -o "$PERF_DATA" \
+        -p "$(pgrep -d, -f 'strongroom-(front|signer)')" 2> "$work/perf.log" &
+    perf_pid=$!
+    sleep 0.5
+fi
 sr_json=$(bench strongroom "https://127.0.0.1:$front_https/acme/directory" "$work/data/ca/root.pem")
+if [ -n "${PERF_DATA:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
 kill -INT "$up_pid"; wait "$up_pid" 2>/dev/null || true
 
 # --- Report --------------------------------------------------------------------------------

@@ -49,20 +49,40 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let authz_id: i64 = r.try_get("id")?;
-            for (kind, token) in &a.challenges {
-                sqlx::query(
-                    "INSERT INTO acme_challenges (authz_id, kind, token, status) VALUES ($1, $2, $3, 'pending')",
-                )
-                .bind(authz_id)
-                .bind(kind.clone())
-                .bind(token.clone())
-                .execute(&mut *tx)
-                .await?;
+            if !a.challenges.is_empty() {
+                // All of an authorization's challenges in one statement.
+                let values = (0..a.challenges.len())
+                    .map(|i| format!("($1, ${}, ${}, 'pending')", 2 * i + 2, 2 * i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO acme_challenges (authz_id, kind, token, status) VALUES {values}"
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(authz_id);
+                for (kind, token) in &a.challenges {
+                    q = q.bind(kind.clone()).bind(token.clone());
+                }
+                q.execute(&mut *tx).await?;
             }
             authorizations.push(authz_id);
         }
         tx.commit().await?;
-        self.acme_order(order_id).await
+        // What was just written, without reading it back.
+        Ok(AcmeOrder {
+            id: order_id,
+            account_id: o.account_id,
+            profile: o.profile.clone(),
+            status: "pending".into(),
+            expires_at: o.expires_at,
+            not_before: o.not_before,
+            not_after: o.not_after,
+            error: None,
+            certificate_id: None,
+            replaces_id: o.replaces_id,
+            client_ip: o.client_ip.clone(),
+            created_at: now,
+            authorizations,
+        })
     }
 
     /// An order by id.
@@ -124,6 +144,30 @@ impl Store {
         rows.iter()
             .map(|r| r.try_get::<i64, _>("id").map_err(StoreError::from))
             .collect()
+    }
+
+    /// A certificate's issuer and DER, when one of `account_id`'s orders obtained it (the
+    /// ACME download: one statement instead of reading the order and the whole record).
+    pub async fn acme_certificate_of_account(
+        &self,
+        certificate_id: i64,
+        account_id: i64,
+    ) -> Result<Option<(strongroom_types::CaId, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.issuer_id, c.der FROM certificates c \
+             WHERE c.id = $1 AND EXISTS \
+               (SELECT 1 FROM acme_orders o WHERE o.certificate_id = c.id AND o.account_id = $2)",
+        )
+        .bind(certificate_id)
+        .bind(account_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let issuer: String = row.try_get("issuer_id")?;
+        let issuer = issuer
+            .parse()
+            .map_err(|_| StoreError::Backend("stored issuer is invalid".into()))?;
+        Ok(Some((issuer, row.try_get("der")?)))
     }
 
     /// The order that obtained a certificate, if it came through ACME.
@@ -194,19 +238,37 @@ impl Store {
 
     /// An authorization with its challenges.
     pub async fn acme_authorization(&self, id: i64) -> Result<AcmeAuthorization, StoreError> {
-        let r = sqlx::query("SELECT * FROM acme_authorizations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
+        // One statement for the authorization and its challenges (one row per challenge):
+        // every ACME request already costs a nonce and an account read, so each round trip
+        // to the database saved here is felt on every authorization and challenge request.
+        let rows = sqlx::query(
+            "SELECT z.order_id, z.account_id, z.identifier_type, z.identifier_value, z.wildcard, \
+                    z.status, z.expires_at, c.id AS c_id, c.kind AS c_kind, c.token AS c_token, \
+                    c.status AS c_status, c.validated_at AS c_validated_at, c.error AS c_error \
+             FROM acme_authorizations z LEFT JOIN acme_challenges c ON c.authz_id = z.id \
+             WHERE z.id = $1 ORDER BY c.id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        let r = rows
+            .first()
             .ok_or_else(|| StoreError::NotFound(format!("ACME authorization {id}")))?;
-        let challenges =
-            sqlx::query("SELECT * FROM acme_challenges WHERE authz_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?
-                .iter()
-                .map(challenge_from)
-                .collect::<Result<Vec<_>, _>>()?;
+        let mut challenges = Vec::with_capacity(rows.len());
+        for c in &rows {
+            let Some(challenge_id) = c.try_get::<Option<i64>, _>("c_id")? else {
+                continue;
+            };
+            challenges.push(AcmeChallenge {
+                id: challenge_id,
+                authz_id: id,
+                kind: c.try_get("c_kind")?,
+                token: c.try_get("c_token")?,
+                status: c.try_get("c_status")?,
+                validated_at: c.try_get("c_validated_at")?,
+                error: c.try_get("c_error")?,
+            });
+        }
         Ok(AcmeAuthorization {
             id,
             order_id: r.try_get("order_id")?,
@@ -256,11 +318,12 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<AcmeChallenge>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM acme_challenges WHERE status = 'processing' ORDER BY id LIMIT $1")
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM acme_challenges WHERE status = 'processing' ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(challenge_from).collect()
     }
 
@@ -369,21 +432,14 @@ impl Store {
 
     /// Orders and accounts made from a client address since `since` (rate limit).
     pub async fn acme_requests_by_ip_since(&self, ip: &str, since: i64) -> Result<i64, StoreError> {
-        let orders = count(
+        count(
             self,
-            "SELECT COUNT(*) AS n FROM acme_orders WHERE client_ip = $1 AND created_at >= $2",
+            "SELECT (SELECT COUNT(*) FROM acme_orders WHERE client_ip = $1 AND created_at >= $2) \
+                  + (SELECT COUNT(*) FROM acme_accounts WHERE created_ip = $1 AND created_at >= $2) AS n",
             ip.to_string(),
             since,
         )
-        .await?;
-        let accounts = count(
-            self,
-            "SELECT COUNT(*) AS n FROM acme_accounts WHERE created_ip = $1 AND created_at >= $2",
-            ip.to_string(),
-            since,
-        )
-        .await?;
-        Ok(orders + accounts)
+        .await
     }
 
     /// Authorizations made for an identifier value since `since` (rate limit).

@@ -226,6 +226,20 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
             .id,
         o.id
     );
+    let (issuer, der) = front
+        .acme_certificate_of_account(cert_id, a.id)
+        .await
+        .unwrap()
+        .expect("the account's own certificate");
+    assert_eq!((issuer.as_str(), der), ("issuing", vec![0x30, 0x00]));
+    assert!(
+        front
+            .acme_certificate_of_account(cert_id, a.id + 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "another account does not get it"
+    );
     assert!(!front.acme_certificate_replaced(cert_id).await.unwrap());
     let mut renewal = order(a.id, "192.0.2.1");
     renewal.replaces_id = Some(cert_id);

@@ -7,7 +7,7 @@
 
 use super::account::audit;
 use super::http::{finish, verify, Answer, KeyRule, Refusal, Reply};
-use super::order::{authorizations_of, order_view, owned_order};
+use super::order::{authorizations_of, order_view_with, owned_order};
 use super::{Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
@@ -150,7 +150,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
             }
         }
     };
-    acme.app.store.finish_acme_order(order.id, cert_id).await?;
+    let finished = acme.app.store.finish_acme_order(order.id, cert_id).await?;
     audit(
         acme,
         format!("acme:{}", account.id),
@@ -162,9 +162,19 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
         ),
     )
     .await;
-    let order = acme.app.store.acme_order(order.id).await?;
+    // The order as this request left it (read back only if something else moved it).
+    let order = if finished {
+        AcmeOrder {
+            status: "valid".into(),
+            certificate_id: Some(cert_id),
+            ..order
+        }
+    } else {
+        acme.app.store.acme_order(order.id).await?
+    };
     let url = acme.url(&format!("/acme/order/{}", order.id));
-    Ok(Reply::json(StatusCode::OK, &order_view(acme, &order).await?).location(url))
+    let view = order_view_with(acme, &order, &authzs).await?;
+    Ok(Reply::json(StatusCode::OK, &view).location(url))
 }
 
 enum Trouble {
@@ -303,16 +313,19 @@ async fn chain_reply(
         .ok()
         .filter(|i| *i > 0)
         .ok_or_else(|| Problem::malformed("no such certificate").with_status(404))?;
-    let owner = acme.app.store.acme_order_by_certificate(cert_id).await?;
-    if owner.map(|o| o.account_id) != Some(v.account()?.id) {
+    let Some((issuer, der)) = acme
+        .app
+        .store
+        .acme_certificate_of_account(cert_id, v.account()?.id)
+        .await?
+    else {
         return Err(Problem::malformed("no such certificate")
             .with_status(404)
             .into());
-    }
-    let cert = acme.app.store.certificate(cert_id).await?;
+    };
     let cas = acme.app.cas().await;
-    let mut pem = strongroom_x509::to_pem("CERTIFICATE", &cert.certificate.der);
-    let mut next = Some(cert.certificate.issuer.clone());
+    let mut pem = strongroom_x509::to_pem("CERTIFICATE", &der);
+    let mut next = Some(issuer);
     let mut guard = 0;
     while let Some(ca_id) = next.take() {
         guard += 1;

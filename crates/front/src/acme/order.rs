@@ -67,7 +67,16 @@ pub async fn authorizations_of(
 /// The order as JSON.
 pub async fn order_view(acme: &Acme, o: &AcmeOrder) -> Result<serde_json::Value, Problem> {
     let authzs = authorizations_of(acme, o).await?;
-    let mut v = views::order(acme, o, &authzs);
+    order_view_with(acme, o, &authzs).await
+}
+
+/// The order as JSON, with its authorizations already loaded.
+pub async fn order_view_with(
+    acme: &Acme,
+    o: &AcmeOrder,
+    authzs: &[AcmeAuthorization],
+) -> Result<serde_json::Value, Problem> {
+    let mut v = views::order(acme, o, authzs);
     if let Some(id) = o.replaces_id {
         // RFC 9773 §5: an accepted `replaces` is reflected in the order (instant-acme
         // checks it), rebuilt from the replaced certificate's issuer and serial.
