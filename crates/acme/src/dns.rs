@@ -1,5 +1,5 @@
 //! A strict DNS message codec (RFC 1035) for the validator's few questions: TXT for
-//! dns-01, A and AAAA for http-01 and tls-alpn-01.
+//! dns-01, A and AAAA for http-01 and tls-alpn-01, CAA (RFC 8659) before issuance.
 //!
 //! In: a name and a type (to ask); the resolver's UDP answer (hostile). Out: a query
 //! message; the answer records of the asked type, or an error naming what was wrong. Every
@@ -12,6 +12,8 @@ pub const TXT: u16 = 16;
 pub const A: u16 = 1;
 /// AAAA.
 pub const AAAA: u16 = 28;
+/// CAA (RFC 8659).
+pub const CAA: u16 = 257;
 const CNAME: u16 = 5;
 
 /// Why an answer could not be used.
@@ -213,6 +215,39 @@ pub fn parse_answer(
     Ok(out)
 }
 
+/// One CAA record (RFC 8659 §4.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caa {
+    /// The issuer-critical flag (flags bit 0, value 128).
+    pub critical: bool,
+    /// The property tag, lower-cased (`issue`, `issuewild`, `iodef`, …).
+    pub tag: String,
+    /// The property value, as sent.
+    pub value: Vec<u8>,
+}
+
+/// Parses a CAA record's rdata: flags, a 1–15 octet alphanumeric tag, the value.
+pub fn caa_record(rdata: &[u8]) -> Result<Caa, DnsError> {
+    let [flags, tag_len, rest @ ..] = rdata else {
+        return Err(bad("a CAA record needs flags and a tag length"));
+    };
+    let tag_len = usize::from(*tag_len);
+    if tag_len == 0 || tag_len > 15 || rest.len() < tag_len {
+        return Err(bad(
+            "a CAA tag must be 1 to 15 octets long and fit in the record",
+        ));
+    }
+    let (tag, value) = rest.split_at(tag_len);
+    if !tag.iter().all(u8::is_ascii_alphanumeric) {
+        return Err(bad("a CAA tag must be letters and digits"));
+    }
+    Ok(Caa {
+        critical: flags & 0x80 != 0,
+        tag: String::from_utf8_lossy(tag).to_ascii_lowercase(),
+        value: value.to_vec(),
+    })
+}
+
 /// A TXT record's character-strings, concatenated (RFC 8555 §8.4 values fit in one).
 pub fn txt_strings(rdata: &[u8]) -> Result<Vec<u8>, DnsError> {
     let mut out = Vec::new();
@@ -276,6 +311,32 @@ mod tests {
             parse_answer(&answer(7, 0x8380, q, TXT, &[]), 7, q, TXT),
             Err(DnsError::Truncated)
         );
+    }
+
+    #[test]
+    fn caa_records() {
+        let q = "lab.test";
+        let rdata = b"\x80\x05ISSUEstrongroom.test; accounturi=x".to_vec();
+        let m = answer(9, 0x8180, q, CAA, &[(CAA, rdata.clone())]);
+        let got = parse_answer(&m, 9, q, CAA).unwrap();
+        assert_eq!(
+            caa_record(&got[0]).unwrap(),
+            Caa {
+                critical: true,
+                tag: "issue".into(),
+                value: b"strongroom.test; accounturi=x".to_vec(),
+            }
+        );
+        assert_eq!(caa_record(b"\x00\x05iodef").unwrap().value, b"");
+        for bad in [
+            &b""[..],
+            b"\x00",
+            b"\x00\x00x",
+            b"\x00\x10issue",
+            b"\x00\x05iss-e",
+        ] {
+            assert!(caa_record(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

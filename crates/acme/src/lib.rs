@@ -7,6 +7,7 @@
 //! owns the state machine, the store and the validation I/O.
 
 pub mod b64;
+pub mod caa;
 pub mod challenge;
 pub mod dns;
 pub mod identifier;

@@ -24,6 +24,8 @@ pub enum ProblemType {
     BadRevocationReason,
     /// alg not in the allow-list.
     BadSignatureAlgorithm,
+    /// CAA records forbid this CA to issue for the identifier (RFC 8659).
+    Caa,
     /// Validation could not connect.
     Connection,
     /// DNS lookup failed.
@@ -70,6 +72,7 @@ impl ProblemType {
             ProblemType::BadPublicKey => "badPublicKey",
             ProblemType::BadRevocationReason => "badRevocationReason",
             ProblemType::BadSignatureAlgorithm => "badSignatureAlgorithm",
+            ProblemType::Caa => "caa",
             ProblemType::Connection => "connection",
             ProblemType::Dns => "dns",
             ProblemType::ExternalAccountRequired => "externalAccountRequired",
@@ -92,7 +95,7 @@ impl ProblemType {
     /// The HTTP status this type is answered with.
     pub fn status(self) -> u16 {
         match self {
-            ProblemType::Unauthorized => 403,
+            ProblemType::Unauthorized | ProblemType::Caa => 403,
             ProblemType::AccountDoesNotExist => 400,
             ProblemType::RateLimited => 429,
             ProblemType::ServerInternal => 500,

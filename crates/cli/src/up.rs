@@ -52,6 +52,10 @@ pub struct UpArgs {
     /// ACME: the DNS resolver validation asks (default: /etc/resolv.conf's first).
     #[arg(long)]
     acme_resolver: Option<std::net::SocketAddr>,
+    /// ACME: check CAA (RFC 8659) for DNS names, accepting `issue` records for this
+    /// issuer domain name (repeat for several). Off when not given.
+    #[arg(long = "acme-caa-identity", value_name = "DOMAIN")]
+    acme_caa_identities: Vec<String>,
 }
 
 struct Layout {
@@ -176,6 +180,11 @@ fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> String {
         .acme_resolver
         .map(|r| format!("resolver = \"{r}\"\n"))
         .unwrap_or_default();
+    let caa = if args.acme_caa_identities.is_empty() {
+        String::new()
+    } else {
+        format!("caa_identities = {:?}\n", args.acme_caa_identities)
+    };
     format!(
         "# strongroom-front configuration written by `strongroom up` (development mode).\n\
          listen_http = \"{listen}\"\nlisten_https = \"{https}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
@@ -186,7 +195,7 @@ fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> String {
          [[acme.profile]]\nname = \"tls-server\"\n\n\
          # Client certificates only for accounts bound with `strongroom acme eab create`.\n\
          [[acme.profile]]\nname = \"tls-client\"\nexternal_account_required = true\n\n\
-         [acme.validation]\nhttp01_port = {http01}\ntls_alpn01_port = {alpn}\n{resolver}\
+         [acme.validation]\nhttp01_port = {http01}\ntls_alpn01_port = {alpn}\n{resolver}{caa}\
          allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n",
         listen = args.front_listen,
         https = args.front_https_listen,

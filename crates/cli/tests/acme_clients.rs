@@ -85,7 +85,12 @@ fn certbot_and_lego() {
         .unwrap();
     eprintln!("test directory {}", tmp.path().display());
     let knot = Knot::start(tmp.path());
-    let up = Up::start(tmp.path(), Some(knot.port));
+    // CAA is checked for every DNS name below (the zone's apex allows strongroom.test).
+    let up = Up::start_with(
+        tmp.path(),
+        Some(knot.port),
+        &["--acme-caa-identity", "strongroom.test"],
+    );
     let cb = tmp.path().join("certbot");
     let http01 = up.http01.to_string();
 
@@ -277,6 +282,25 @@ fn certbot_and_lego() {
             ])
             .args(["-d", "d1.lab.test", "run"]),
         "lego dns-01",
+    );
+    // CAA naming another CA: validation passes, issuance is refused with `caa`.
+    let refused = lego(&up, &lg, &dir)
+        .args([
+            "-d",
+            "denied.lab.test",
+            "--http",
+            "--http.port",
+            &format!("127.0.0.1:{}", up.http01),
+            "run",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && said.contains("urn:ietf:params:acme:error:caa")
+            && said.contains("other-ca.example"),
+        "lego for a name whose CAA names another CA: {said}"
     );
     for name in ["h1", "t1", "d1"] {
         let crt = lg.join(format!("certificates/{name}.lab.test.crt"));

@@ -62,6 +62,11 @@ pub struct Up {
 impl Up {
     /// Starts `up` with ACME test mode pointing at `resolver`.
     pub fn start(dir: &Path, resolver: Option<u16>) -> Up {
+        Up::start_with(dir, resolver, &[])
+    }
+
+    /// The same, with more `up` arguments.
+    pub fn start_with(dir: &Path, resolver: Option<u16>, extra: &[&str]) -> Up {
         ensure_daemons_built();
         let data = dir.join("data");
         let (control, front_http, front_https, http01, tls_alpn01) = (
@@ -82,6 +87,7 @@ impl Up {
         if let Some(r) = resolver {
             cmd.args(["--acme-resolver", &format!("127.0.0.1:{r}")]);
         }
+        cmd.args(extra);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -203,7 +209,8 @@ impl Drop for Up {
 }
 
 /// A knotd serving `lab.test` (`* A 127.0.0.1`) with RFC 2136 updates allowed for the TSIG
-/// key `acme-key` (hmac-sha256).
+/// key `acme-key` (hmac-sha256). CAA at the apex lets `strongroom.test` issue (`issue` and
+/// `issuewild`); `denied.lab.test` names another CA only.
 pub struct Knot {
     child: Child,
     /// UDP/TCP port.
@@ -221,7 +228,9 @@ impl Knot {
         let secret = "c3Ryb25ncm9vbS10ZXN0LXRzaWcta2V5LTMyLWJ5dGVzIQ==".to_string();
         std::fs::write(
             dir.join("lab.test.zone"),
-            "$ORIGIN lab.test.\n$TTL 1\n@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 1\n@ NS ns.lab.test.\nns A 127.0.0.1\n@ A 127.0.0.1\n* A 127.0.0.1\n",
+            "$ORIGIN lab.test.\n$TTL 1\n@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 1\n@ NS ns.lab.test.\nns A 127.0.0.1\n@ A 127.0.0.1\n* A 127.0.0.1\n\
+             @ CAA 0 issue \"strongroom.test\"\n@ CAA 0 issuewild \"strongroom.test\"\n\
+             denied A 127.0.0.1\ndenied CAA 0 issue \"other-ca.example\"\n",
         )
         .unwrap();
         let conf = dir.join("knot.conf");

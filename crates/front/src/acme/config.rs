@@ -99,6 +99,12 @@ pub struct Validation {
     /// Seconds for one validation attempt.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// This CA's issuer domain names for CAA (RFC 8659), e.g. `["pki.example.com"]`. When
+    /// set, a DNS identifier is valid only if the CAA records found climbing from it allow
+    /// one of them; empty (the default) does not check CAA, as suits a CA for internal
+    /// names that publish none.
+    #[serde(default)]
+    pub caa_identities: Vec<String>,
 }
 
 impl Default for Validation {
@@ -109,6 +115,7 @@ impl Default for Validation {
             resolver: None,
             allowed_networks: Vec::new(),
             timeout_secs: default_timeout(),
+            caa_identities: Vec::new(),
         }
     }
 }
@@ -214,6 +221,12 @@ impl AcmeConfig {
         }
         if !(1..=60).contains(&self.validation.timeout_secs) {
             return Err("acme.validation.timeout_secs must be between 1 and 60".into());
+        }
+        for id in &mut self.validation.caa_identities {
+            let name: strongroom_types::DnsName = id.parse().map_err(|e| {
+                format!("acme.validation.caa_identities: {id:?} is not a domain name ({e})")
+            })?;
+            *id = name.as_str().to_string();
         }
         for n in &self.validation.allowed_networks {
             network(n).map_err(|e| format!("acme.validation.allowed_networks: {e}"))?;

@@ -529,11 +529,17 @@ pub fn start_validation(
     let (kind, token) = (c.kind.clone(), c.token.clone());
     let name = views::name_of(z)?;
     let (cid, zid, oid, aid) = (c.id, z.id, z.order_id, account.id);
+    let account_uri = acme.url(&format!("/acme/account/{aid}"));
     Ok(tokio::spawn(async move {
-        let result = task
+        let mut result = task
             .validator
             .validate(&kind, &name, &token, &key_auth)
             .await;
+        if result.is_ok() {
+            // CAA is checked once control of the name is shown, as Boulder does: the
+            // authorization is then good for this order's issuance only.
+            result = task.validator.caa(&name, &kind, &account_uri).await;
+        }
         record_validation(&task, cid, zid, oid, aid, &kind, result).await;
     }))
 }

@@ -5,7 +5,8 @@
 //! the RFC 8555 problem to record on the challenge. Names are resolved through the
 //! configured resolver only (no system resolver, no /etc/hosts); every address is checked
 //! against the guard before a connection is made; redirects are not followed; answers
-//! are read with hard size and time limits.
+//! are read with hard size and time limits. When CAA identities are configured, a DNS
+//! identifier is also checked against its CAA records (RFC 8659) once its challenge passes.
 
 use super::config::AcmeConfig;
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +30,7 @@ pub struct Validator {
     tls_alpn01_port: u16,
     allowed: Vec<strongroom_x509::name_constraints::Subtree>,
     timeout: Duration,
+    caa_identities: Vec<String>,
 }
 
 fn problem(kind: ProblemType, detail: String) -> Problem {
@@ -47,6 +49,48 @@ impl Validator {
             tls_alpn01_port: c.validation.tls_alpn01_port,
             allowed: c.allowed_networks(),
             timeout: Duration::from_secs(c.validation.timeout_secs),
+            caa_identities: c.validation.caa_identities.clone(),
+        }
+    }
+
+    /// CAA (RFC 8659): climbs from the identifier's name toward the root (not querying the
+    /// root) and decides on the first non-empty CAA record set. IP identifiers have no CAA.
+    /// A lookup that fails forbids issuance (`dns`); records that do not name this CA
+    /// forbid it (`caa`). Nothing is checked while no identity is configured.
+    pub async fn caa(
+        &self,
+        name: &AcmeName,
+        method: &str,
+        account_uri: &str,
+    ) -> Result<(), Problem> {
+        let AcmeName::Dns { base, wildcard } = name else {
+            return Ok(());
+        };
+        if self.caa_identities.is_empty() {
+            return Ok(());
+        }
+        let request = strongroom_acme::caa::CaaRequest {
+            identities: &self.caa_identities,
+            wildcard: *wildcard,
+            account_uri,
+            method,
+        };
+        let mut at = base.as_str();
+        loop {
+            let found = self.query(at, dns::CAA).await?;
+            if !found.is_empty() {
+                let records = found
+                    .iter()
+                    .map(|r| dns::caa_record(r))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| problem(ProblemType::Dns, format!("CAA at {at}: {e}")))?;
+                return strongroom_acme::caa::permits(&records, &request)
+                    .map_err(|why| problem(ProblemType::Caa, format!("CAA at {at}: {why}")));
+            }
+            match at.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => at = parent,
+                _ => return Ok(()),
+            }
         }
     }
 
