@@ -3,7 +3,8 @@
 //! HS256, oversize JWS, wrong media type, an IP address in a `dns` identifier, a CSR for
 //! other names, a wrong challenge answer, a validation target on a forbidden address — and
 //! the flows they rarely do: ARI `replaces` (own and foreign certificate), key rollover,
-//! revocation with the certificate key, account deactivation.
+//! revocation with the certificate key and by an account holding authorizations for every
+//! name, account deactivation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -538,6 +539,61 @@ fn protocol_edges() {
         ari_cert_id(tmp.path(), &renewed)
     ));
     assert_eq!(info.status, 200, "{}", info.body);
+
+    // Revocation by an account that did not obtain the certificate but holds valid
+    // authorizations for all of its names (RFC 8555 §7.6): refused before, accepted after.
+    let first_der = {
+        let f = tmp.path().join("first.pem");
+        std::fs::write(&f, &pem).unwrap();
+        strongroom_testkit::run(
+            Command::new("openssl")
+                .args(["x509", "-outform", "DER", "-in"])
+                .arg(&f),
+        )
+        .stdout
+    };
+    let body = json!({"certificate": b64::encode(&first_der), "reason": 4});
+    let a = c.post(&other_key, Some(&other_kid), &revoke, Some(&body));
+    assert_eq!(a.problem(), "unauthorized", "{}", a.body);
+    let o = c.post(&other_key, Some(&other_kid), &new_order, Some(&order_req));
+    let held_order = o.header("location").unwrap();
+    let ch = c.http01_challenge(
+        &other_key,
+        &other_kid,
+        o.json()["authorizations"][0].as_str().unwrap(),
+    );
+    let token = ch["token"].as_str().unwrap().to_string();
+    let thumb = other_key.jwk().thumbprint();
+    answers
+        .lock()
+        .unwrap()
+        .push((token.clone(), challenge::key_authorization(&token, &thumb)));
+    c.post(
+        &other_key,
+        Some(&other_kid),
+        ch["url"].as_str().unwrap(),
+        Some(&json!({})),
+    );
+    eventually(20, "the other account's authorization valid", || {
+        let s = c
+            .post(&other_key, Some(&other_kid), &held_order, None)
+            .json();
+        if s["status"] == "ready" {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    let a = c.post(&other_key, Some(&other_kid), &revoke, Some(&body));
+    assert_eq!(a.status, 200, "{}", a.body);
+    eventually(20, "control revokes for the authorized account", || {
+        let a = c.post(&other_key, Some(&other_kid), &revoke, Some(&body));
+        if a.problem() == "alreadyRevoked" {
+            Ok(())
+        } else {
+            Err(a.body)
+        }
+    });
 
     // Deactivating an authorization closes its order (RFC 8555 §7.1.6).
     let o = c.post(&key, Some(&kid), &new_order, Some(&order_req));

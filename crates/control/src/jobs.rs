@@ -126,16 +126,16 @@ async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
         })?;
     let actor = match p.account_id {
         Some(account) => {
-            // The account must be the one that obtained the certificate (checked again
-            // here, not only in the front).
-            let order = app
+            // The account must have obtained the certificate or hold authorizations for
+            // all of its names (checked again here, not only in the front).
+            let may = app
                 .store
-                .acme_order_by_certificate(p.certificate_id)
+                .acme_account_may_revoke(account, p.certificate_id, app.now())
                 .await
                 .map_err(|e| AttemptFailed(format!("{ACME_REVOKE}: {e}")))?;
-            if order.map(|o| o.account_id) != Some(account) {
+            if !may {
                 return Err(AttemptFailed(format!(
-                    "{ACME_REVOKE}: ACME account {account} did not obtain certificate {}",
+                    "{ACME_REVOKE}: ACME account {account} neither obtained certificate {} nor holds authorizations for all of its names",
                     p.certificate_id
                 )));
             }

@@ -170,6 +170,65 @@ impl Store {
         Ok(Some((issuer, row.try_get("der")?)))
     }
 
+    /// Whether an ACME account may revoke a certificate (RFC 8555 §7.6): one of its orders
+    /// obtained it, or the account holds a valid, unexpired authorization for every name
+    /// in it (`dns:NAME`, `dns:*.NAME` as a wildcard authorization, `ip:ADDR`). A
+    /// certificate with no names, or with a kind of name ACME never authorizes, can be
+    /// revoked only by its own account. The front checks it and control checks it again.
+    pub async fn acme_account_may_revoke(
+        &self,
+        account_id: i64,
+        certificate_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let own = sqlx::query(
+            "SELECT 1 AS one FROM acme_orders WHERE certificate_id = $1 AND account_id = $2 LIMIT 1",
+        )
+        .bind(certificate_id)
+        .bind(account_id)
+        .fetch_optional(self.pool())
+        .await?;
+        if own.is_some() {
+            return Ok(true);
+        }
+        let names: Vec<String> =
+            sqlx::query("SELECT name FROM certificate_names WHERE certificate_id = $1")
+                .bind(certificate_id)
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("name"))
+                .collect::<Result<_, _>>()?;
+        if names.is_empty() {
+            return Ok(false);
+        }
+        for name in &names {
+            let (kind, value, wildcard) = match name.split_once(':') {
+                Some(("dns", v)) => match v.strip_prefix("*.") {
+                    Some(base) => ("dns", base, 1i64),
+                    None => ("dns", v, 0),
+                },
+                Some(("ip", v)) => ("ip", v, 0),
+                _ => return Ok(false),
+            };
+            let held = sqlx::query(
+                "SELECT 1 AS one FROM acme_authorizations WHERE account_id = $1 AND identifier_type = $2 \
+                 AND identifier_value = $3 AND wildcard = $4 AND status = 'valid' AND expires_at > $5 LIMIT 1",
+            )
+            .bind(account_id)
+            .bind(kind.to_string())
+            .bind(value.to_string())
+            .bind(wildcard)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+            if held.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The order that obtained a certificate, if it came through ACME.
     pub async fn acme_order_by_certificate(
         &self,

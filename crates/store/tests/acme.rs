@@ -201,7 +201,7 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
                 serial: "0102".parse().unwrap(),
                 profile: Some("tls-server".into()),
                 subject_cn: None,
-                names: vec!["dns:a.lab.test".into()],
+                names: vec!["dns:a.lab.test".into(), "dns:*.lab.test".into()],
                 not_before: 1,
                 not_after: 2,
                 fingerprint: "ab".repeat(32),
@@ -353,6 +353,47 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
             .is_err(),
         "a key belongs to one account"
     );
+    // Who may revoke (RFC 8555 §7.6): the account that obtained the certificate; another
+    // only with valid, unexpired authorizations for every name (a.lab.test, *.lab.test).
+    assert!(front
+        .acme_account_may_revoke(a.id, cert_id, 100)
+        .await
+        .unwrap());
+    assert!(!front
+        .acme_account_may_revoke(b.id, cert_id, 100)
+        .await
+        .unwrap());
+    let held = front
+        .create_acme_order(&order(b.id, "192.0.2.9"), 90)
+        .await
+        .unwrap();
+    front
+        .set_acme_authorization_status(held.authorizations[0], &["pending"], "valid")
+        .await
+        .unwrap();
+    assert!(
+        !front
+            .acme_account_may_revoke(b.id, cert_id, 100)
+            .await
+            .unwrap(),
+        "one name of two is not enough"
+    );
+    front
+        .set_acme_authorization_status(held.authorizations[1], &["pending"], "valid")
+        .await
+        .unwrap();
+    assert!(front
+        .acme_account_may_revoke(b.id, cert_id, 100)
+        .await
+        .unwrap());
+    assert!(
+        !front
+            .acme_account_may_revoke(b.id, cert_id, 2_000)
+            .await
+            .unwrap(),
+        "expired authorizations do not count"
+    );
+
     assert!(front.deactivate_acme_account(a.id).await.unwrap());
     assert!(!front.deactivate_acme_account(a.id).await.unwrap());
     assert_eq!(

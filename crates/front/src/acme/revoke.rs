@@ -1,7 +1,8 @@
 //! revokeCert (RFC 8555 §7.6) and ARI renewalInfo (RFC 9773).
 //!
-//! In: a verified revocation request signed by the account that obtained the certificate
-//! or by the certificate's own key; an ARI certID. Out: a queued `acme.revoke` job that
+//! In: a verified revocation request signed by the account that obtained the certificate,
+//! by an account holding valid authorizations for all of its names, or by the
+//! certificate's own key; an ARI certID. Out: a queued `acme.revoke` job that
 //! control carries out (the front may not revoke: ARCHITECTURE.md §1), or the suggested
 //! renewal window.
 
@@ -58,11 +59,17 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
     };
     let (actor, account_id) = match &v.account {
         Some(account) => {
-            let order = acme.app.store.acme_order_by_certificate(cert.id).await?;
-            if order.map(|o| o.account_id) != Some(account.id) {
-                return Err(
-                    Problem::unauthorized("this account did not obtain that certificate").into(),
-                );
+            if !acme
+                .app
+                .store
+                .acme_account_may_revoke(account.id, cert.id, now())
+                .await?
+            {
+                return Err(Problem::unauthorized(
+                    "this account neither obtained that certificate nor holds valid \
+                     authorizations for all of its names",
+                )
+                .into());
             }
             (format!("acme:{}", account.id), Some(account.id))
         }
