@@ -4,7 +4,7 @@
 //! other names, a wrong challenge answer, a validation target on a forbidden address — and
 //! the flows they rarely do: ARI `replaces` (own and foreign certificate), key rollover,
 //! revocation with the certificate key and by an account holding authorizations for every
-//! name, account deactivation.
+//! name, the paged orders list, account deactivation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -624,6 +624,49 @@ fn protocol_edges() {
     assert_eq!(a.status, 200, "key change: {}", a.body);
     assert_eq!(c.post(&new_key, Some(&kid), &kid, None).status, 200);
     assert_ne!(c.post(&key, Some(&kid), &kid, None).status, 200);
+
+    // The orders list is paged, 100 per page, oldest first, with Link rel="next".
+    let pager = Signer::generate().unwrap();
+    let pager_kid = c.account(&pager);
+    let mut made = Vec::new();
+    for i in 0..101 {
+        let req = json!({"identifiers": [{"type": "ip", "value": format!("127.0.1.{i}")}]});
+        let o = c.post(&pager, Some(&pager_kid), &new_order, Some(&req));
+        assert_eq!(o.status, 201, "order {i}: {}", o.body);
+        made.push(o.header("location").unwrap());
+    }
+    let list_url = c.post(&pager, Some(&pager_kid), &pager_kid, None).json()["orders"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = c.post(&pager, Some(&pager_kid), &list_url, None);
+    let listed: Vec<String> = serde_json::from_value(first.json()["orders"].clone()).unwrap();
+    assert_eq!(listed, made[..100], "{}", first.body);
+    let next = first
+        .links()
+        .split(", ")
+        .find(|l| l.ends_with("rel=\"next\""))
+        .map(|l| l.split(['<', '>']).nth(1).unwrap().to_string())
+        .expect("a next link");
+    let second = c.post(&pager, Some(&pager_kid), &next, None);
+    assert_eq!(
+        second.json()["orders"],
+        json!([made[100]]),
+        "{}",
+        second.body
+    );
+    assert!(
+        !second.links().contains("rel=\"next\""),
+        "{}",
+        second.links()
+    );
+    let bad = c.post(
+        &pager,
+        Some(&pager_kid),
+        &format!("{list_url}?after=-1"),
+        None,
+    );
+    assert_eq!(bad.problem(), "malformed", "{}", bad.body);
 
     // Deactivation: the account is closed for good.
     let a = c.post(

@@ -8,7 +8,7 @@ use super::http::{client_ip, finish, fresh_nonce, verify, Answer, KeyRule, Refus
 use super::{views, Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -349,27 +349,55 @@ pub async fn account(
     finish(&acme, outcome).await
 }
 
-/// POST /acme/account/{id}/orders: the account's first 1,000 orders, oldest first.
+/// Orders per page of an account's orders list.
+const ORDERS_PAGE: i64 = 100;
+
+/// The `after` cursor of an orders-list page: absent, or `after=ID` and nothing else.
+fn orders_cursor(query: Option<&str>) -> Result<i64, Problem> {
+    let Some(q) = query else { return Ok(0) };
+    q.strip_prefix("after=")
+        .and_then(|digits| {
+            // Canonical digits only: no sign, no leading zeros.
+            let n = digits.parse::<i64>().ok()?;
+            (n > 0 && n.to_string() == digits).then_some(n)
+        })
+        .ok_or_else(|| {
+            Problem::malformed("the orders list takes only ?after=ID (from its Link rel=\"next\")")
+        })
+}
+
+/// POST /acme/account/{id}/orders[?after=ID]: the account's orders, oldest first, 100 per
+/// page, with `Link: rel="next"` while more follow (RFC 8555 §7.1.2.1).
 pub async fn orders(
     State(acme): State<Shared>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let outcome = async {
-        let path = format!("/acme/account/{id}/orders");
+        let base = format!("/acme/account/{id}/orders");
+        let path = match &query {
+            Some(q) => format!("{base}?{q}"),
+            None => base.clone(),
+        };
         let v = verify(&acme, &path, &headers, &body, KeyRule::Kid).await?;
         let account_id = own_account(&v, &id)?;
+        let after = orders_cursor(query.as_deref())?;
         let ids = acme
             .app
             .store
-            .acme_order_ids(Some(account_id), 0, 1000)
+            .acme_order_ids(Some(account_id), after, ORDERS_PAGE)
             .await?;
         let urls: Vec<String> = ids
             .iter()
             .map(|o| acme.url(&format!("/acme/order/{o}")))
             .collect();
-        Ok(Reply::json(StatusCode::OK, &json!({ "orders": urls })))
+        let mut reply = Reply::json(StatusCode::OK, &json!({ "orders": urls }));
+        if let (true, Some(last)) = (ids.len() as i64 == ORDERS_PAGE, ids.last()) {
+            reply = reply.link(&acme.url(&format!("{base}?after={last}")), "next");
+        }
+        Ok(reply)
     }
     .await;
     finish(&acme, outcome).await
@@ -464,4 +492,27 @@ pub async fn key_change(State(acme): State<Shared>, headers: HeaderMap, body: By
     }
     .await;
     finish(&acme, outcome).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::orders_cursor;
+
+    #[test]
+    fn orders_cursor_is_strict() {
+        assert_eq!(orders_cursor(None).unwrap(), 0);
+        assert_eq!(orders_cursor(Some("after=42")).unwrap(), 42);
+        for bad in [
+            "after=",
+            "after=0",
+            "after=-1",
+            "after=+4",
+            "after=042",
+            "after=4&x=1",
+            "page=2",
+            "",
+        ] {
+            assert!(orders_cursor(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }
