@@ -138,8 +138,16 @@ if [ -n "${PERF_DATA:-}" ]; then
     perf_pid=$!
     sleep 0.5
 fi
+# CPU seconds (user + system) a process has used, from /proc (clock ticks → seconds).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+front_pid=$(pgrep -f strongroom-front | head -1)
+signer_pid=$(pgrep -f strongroom-signer | head -1)
+front_cpu0=$(cpu_of "$front_pid"); signer_cpu0=$(cpu_of "$signer_pid")
 sr_json=$(bench strongroom "https://127.0.0.1:$front_https/acme/directory" "$work/data/ca/root.pem")
 if [ -n "${PERF_DATA:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
+# The front's and signer's CPU include the client's untimed set-up (accounts, a few ms);
+# the client reports its own CPU for the timed part.
+cpu_line="CPU seconds during the Strongroom run: front $(echo "$(cpu_of "$front_pid") - $front_cpu0" | bc), signer $(echo "$(cpu_of "$signer_pid") - $signer_cpu0" | bc), client (timed part) $(jq -r .client_cpu_seconds <<<"$sr_json"); during the Pebble run: client $(jq -r .client_cpu_seconds <<<"$pebble_json")"
 kill -INT "$up_pid"; wait "$up_pid" 2>/dev/null || true
 
 # --- Report --------------------------------------------------------------------------------
@@ -152,4 +160,5 @@ row "Pebble $(dpkg-query -W -f='${Version}' pebble) (in memory)" "$pebble_json"
 row "Strongroom up (SoftHSM, SQLite WAL)" "$sr_json"
 jq -rn --argjson p "$pebble_json" --argjson s "$sr_json" \
     '"ratio strongroom/pebble (certificates/s): \(if $p.certs_per_sec > 0 then ($s.certs_per_sec / $p.certs_per_sec * 100 | round / 100) else "n/a" end) (goal: >= 2)"'
+echo "$cpu_line"
 echo "script wall time: $(( $(date +%s) - started )) s"

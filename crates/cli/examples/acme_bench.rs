@@ -4,8 +4,8 @@
 //!
 //! In: a directory URL, the PEM root its HTTPS listener chains to, a port to answer http-01
 //! on, a DNS domain whose every name resolves to 127.0.0.1 for the server's validator.
-//! Out: one JSON line on stdout (count, errors, seconds, certs_per_sec, p50_ms, p99_ms, and
-//! where the time went per step); each failed certificate on stderr with the server's
+//! Out: one JSON line on stdout (count, errors, seconds, certs_per_sec, p50_ms, p99_ms,
+//! where the time went per step, and the client's own CPU seconds while timed); each failed certificate on stderr with the server's
 //! problem document.
 //!
 //! Untimed set-up: one P-256 key and a DER CSR per name made by openssl into `--csr-dir`,
@@ -553,6 +553,7 @@ fn bench() -> Result<Value, String> {
     let setup_failure: Mutex<Option<String>> = Mutex::new(None);
 
     // (start of the timed phase, requests made before it: the accounts)
+    let mut cpu0 = 0.0;
     let (t0, setup_requests) = std::thread::scope(|scope| {
         for _ in 0..args.concurrency {
             scope.spawn(|| {
@@ -612,9 +613,11 @@ fn bench() -> Result<Value, String> {
         }
         start_line.wait();
         // Every worker returns when the names run out; the scope joins them.
+        cpu0 = process_cpu_seconds();
         (Instant::now(), counters.requests.load(Ordering::Relaxed))
     });
     let elapsed = t0.elapsed();
+    let client_cpu = process_cpu_seconds() - cpu0;
 
     if let Some(e) = setup_failure.into_inner().ok().flatten() {
         return Err(format!("set-up: {e}"));
@@ -660,5 +663,20 @@ fn bench() -> Result<Value, String> {
         "bad_nonce_retries": counters.bad_nonce_retries.load(Ordering::Relaxed),
         "retry_after_seen": retry_after,
         "poll_cap_ms": args.poll.as_millis() as u64,
+        "client_cpu_seconds": (client_cpu * 100.0).round() / 100.0,
     }))
+}
+
+/// CPU time (user + system) this process has used, all threads, in seconds.
+fn process_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

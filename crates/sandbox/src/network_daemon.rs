@@ -27,6 +27,8 @@ pub const SYSTEM_READ_ONLY: &[&str] = &[
     "/dev/urandom",
     "/sys/devices/system/cpu",
     "/proc/self",
+    // The boot id: the store empties SQLite's nonce table after a reboot (store/nonces.rs).
+    "/proc/sys/kernel/random/boot_id",
 ];
 
 /// System calls an async network server needs beyond [`seccomp::BASE`] (tokio's eventfd

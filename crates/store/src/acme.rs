@@ -222,6 +222,15 @@ pub(crate) fn challenge_from(r: &sqlx::any::AnyRow) -> Result<AcmeChallenge, Sto
 }
 
 impl Store {
+    /// Where nonces live: on SQLite, the attached `ephemeral` database (its own file,
+    /// committed without an fsync each; see `crate::nonces`); on PostgreSQL, `acme_nonces`.
+    pub(crate) fn nonce_table(&self) -> &'static str {
+        match self.backend {
+            crate::Backend::Sqlite => "ephemeral.acme_nonces",
+            crate::Backend::Postgres => "acme_nonces",
+        }
+    }
+
     /// Records a batch of fresh nonces in one statement (the front hands them out from
     /// memory, so a response costs no write of its own).
     pub async fn add_acme_nonces(
@@ -236,7 +245,10 @@ impl Store {
             .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("INSERT INTO acme_nonces (nonce, expires_at) VALUES {values}");
+        let sql = format!(
+            "INSERT INTO {} (nonce, expires_at) VALUES {values}",
+            self.nonce_table()
+        );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for n in nonces {
             q = q.bind(n.clone()).bind(expires_at);
@@ -247,7 +259,11 @@ impl Store {
 
     /// Uses a nonce up: true exactly once for a nonce that exists and has not expired.
     pub async fn consume_acme_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query("DELETE FROM acme_nonces WHERE nonce = $1 AND expires_at > $2")
+        let sql = format!(
+            "DELETE FROM {} WHERE nonce = $1 AND expires_at > $2",
+            self.nonce_table()
+        );
+        let n = sqlx::query(AssertSqlSafe(sql))
             .bind(nonce.to_string())
             .bind(now)
             .execute(self.pool())

@@ -7,7 +7,7 @@
 use crate::acme::{
     challenge_from, in_list, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeOrder,
 };
-use crate::{Store, StoreError};
+use crate::{NewCertificate, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
 impl Store {
@@ -170,6 +170,41 @@ impl Store {
         Ok(Some((issuer, row.try_get("der")?)))
     }
 
+    /// Records an issued certificate, closes its order (`processing` → `valid`) and appends
+    /// the audit event, in one transaction: one durable commit instead of three, and never
+    /// a certificate without its event. `event` makes the audit event from the new
+    /// certificate's id. Returns that id and whether this call closed the order (false if
+    /// something else moved it).
+    pub async fn record_acme_issuance(
+        &self,
+        certificate: &NewCertificate,
+        order_id: i64,
+        event: impl FnOnce(i64) -> crate::NewAuditEvent,
+        now: i64,
+    ) -> Result<(i64, bool), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let id = crate::certificates::insert_certificates_on(
+            &mut tx,
+            std::slice::from_ref(certificate),
+            now,
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
+        let closed = sqlx::query(
+            "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        crate::audit::append_audit_on(&mut tx, &event(id), now).await?;
+        tx.commit().await?;
+        Ok((id, closed))
+    }
+
     /// Whether an ACME account may revoke a certificate (RFC 8555 §7.6): one of its orders
     /// obtained it, or the account holds a valid, unexpired authorization for every name
     /// in it (`dns:NAME`, `dns:*.NAME` as a wildcard authorization, `ip:ADDR`). A
@@ -199,10 +234,13 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get("name"))
                 .collect::<Result<_, _>>()?;
-        if names.is_empty() {
+        // The inventory lists the subjectAltNames (`kind:value`) and, unprefixed, the
+        // subject CN, which repeats a DNS name: only the former are checked.
+        let sans: Vec<&String> = names.iter().filter(|n| n.contains(':')).collect();
+        if sans.is_empty() {
             return Ok(false);
         }
-        for name in &names {
+        for name in sans {
             let (kind, value, wildcard) = match name.split_once(':') {
                 Some(("dns", v)) => match v.strip_prefix("*.") {
                     Some(base) => ("dns", base, 1i64),
@@ -520,7 +558,8 @@ impl Store {
     /// invalid and pending authorizations past theirs become expired. Returns
     /// (nonces deleted, orders expired, authorizations expired).
     pub async fn expire_acme(&self, now: i64) -> Result<(u64, u64, u64), StoreError> {
-        let nonces = sqlx::query("DELETE FROM acme_nonces WHERE expires_at <= $1")
+        let sql = format!("DELETE FROM {} WHERE expires_at <= $1", self.nonce_table());
+        let nonces = sqlx::query(AssertSqlSafe(sql))
             .bind(now)
             .execute(self.pool())
             .await?

@@ -32,6 +32,48 @@ fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
     })
 }
 
+/// Appends an event inside the caller's transaction (the chain moves with whatever else
+/// that transaction commits, or not at all).
+pub(crate) async fn append_audit_on(
+    conn: &mut sqlx::AnyConnection,
+    event: &NewAuditEvent,
+    at: i64,
+) -> Result<AuditEvent, StoreError> {
+    // Claim the next sequence number and read the head in one locking statement.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let hash = event_hash(&prev_hash, seq, at, event);
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, actor, action, target, outcome, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(event.actor.clone())
+    .bind(event.action.clone())
+    .bind(event.target.clone())
+    .bind(event.outcome.as_str())
+    .bind(event.detail.clone())
+    .bind(prev_hash.clone())
+    .bind(hash.clone())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(hash.clone())
+        .execute(&mut *conn)
+        .await?;
+    Ok(AuditEvent {
+        seq,
+        at,
+        event: event.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
 impl Store {
     /// Appends an event to the chain and returns it.
     pub async fn append_audit(
@@ -40,41 +82,9 @@ impl Store {
         at: i64,
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.pool().begin().await?;
-        // Claim the next sequence number and read the head in one locking statement.
-        let head =
-            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *tx)
-                .await?;
-        let seq: i64 = head.try_get("seq")?;
-        let prev_hash: String = head.try_get("hash")?;
-        let hash = event_hash(&prev_hash, seq, at, event);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, actor, action, target, outcome, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(event.actor.clone())
-        .bind(event.action.clone())
-        .bind(event.target.clone())
-        .bind(event.outcome.as_str())
-        .bind(event.detail.clone())
-        .bind(prev_hash.clone())
-        .bind(hash.clone())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(hash.clone())
-            .execute(&mut *tx)
-            .await?;
+        let appended = append_audit_on(&mut tx, event, at).await?;
         tx.commit().await?;
-        Ok(AuditEvent {
-            seq,
-            at,
-            event: event.clone(),
-            prev_hash,
-            hash,
-        })
+        Ok(appended)
     }
 
     /// Events with seq in `from..=to`, in order.

@@ -220,6 +220,98 @@ fn bind_all<'q>(
     q
 }
 
+/// Inserts certificates (at most 500) with their names and tags inside the caller's
+/// transaction; their ids in input order.
+pub(crate) async fn insert_certificates_on(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[NewCertificate],
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    const COLS: usize = 13;
+    let rows = (0..chunk.len())
+        .map(|r| {
+            format!(
+                "({}, 'valid', ${})",
+                (1..=12)
+                    .map(|c| format!("${}", r * COLS + c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                r * COLS + 13
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO certificates (issuer_id, serial, profile, subject_cn, not_before, not_after, fingerprint, der, \
+         source, owner, team, replaces_id, status, created_at) VALUES {rows} RETURNING id, fingerprint"
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for c in chunk {
+        q = q
+            .bind(c.issuer.as_str().to_string())
+            .bind(c.serial.to_string())
+            .bind(c.profile.clone())
+            .bind(c.subject_cn.clone())
+            .bind(c.not_before)
+            .bind(c.not_after)
+            .bind(c.fingerprint.clone())
+            .bind(c.der.clone())
+            .bind(c.source.as_str())
+            .bind(c.owner.clone())
+            .bind(c.team.clone())
+            .bind(c.replaces)
+            .bind(now);
+    }
+    let mut ids = std::collections::HashMap::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        ids.insert(
+            r.try_get::<String, _>("fingerprint")?,
+            r.try_get::<i64, _>("id")?,
+        );
+    }
+    let mut names: Vec<(i64, String)> = Vec::new();
+    let mut tags: Vec<(i64, String)> = Vec::new();
+    let mut ids_in_order = Vec::with_capacity(chunk.len());
+    for c in chunk {
+        let id = *ids
+            .get(&c.fingerprint)
+            .ok_or_else(|| StoreError::Backend("bulk insert lost a row".into()))?;
+        ids_in_order.push(id);
+        let mut n: Vec<String> = c
+            .names
+            .iter()
+            .chain(c.subject_cn.iter())
+            .map(|x| x.to_ascii_lowercase())
+            .collect();
+        n.sort();
+        n.dedup();
+        names.extend(n.into_iter().map(|x| (id, x)));
+        let mut t = c.tags.clone();
+        t.sort();
+        t.dedup();
+        tags.extend(t.into_iter().map(|x| (id, x)));
+    }
+    for (table, column, list) in [
+        ("certificate_names", "name", names),
+        ("certificate_tags", "tag", tags),
+    ] {
+        for part in list.chunks(1000) {
+            let values = (0..part.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO {table} (certificate_id, {column}) VALUES {values}"
+            )));
+            for (id, v) in part {
+                q = q.bind(*id).bind(v.clone());
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(ids_in_order)
+}
+
 impl Store {
     /// Records a certificate with its names and tags, atomically.
     pub async fn insert_certificate(
@@ -314,90 +406,10 @@ impl Store {
         certs: &[NewCertificate],
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        const COLS: usize = 13;
         let mut all_ids = Vec::with_capacity(certs.len());
         for chunk in certs.chunks(500) {
             let mut tx = self.pool().begin().await?;
-            let rows = (0..chunk.len())
-                .map(|r| {
-                    format!(
-                        "({}, 'valid', ${})",
-                        (1..=12)
-                            .map(|c| format!("${}", r * COLS + c))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        r * COLS + 13
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO certificates (issuer_id, serial, profile, subject_cn, not_before, not_after, fingerprint, der, \
-                 source, owner, team, replaces_id, status, created_at) VALUES {rows} RETURNING id, fingerprint"
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for c in chunk {
-                q = q
-                    .bind(c.issuer.as_str().to_string())
-                    .bind(c.serial.to_string())
-                    .bind(c.profile.clone())
-                    .bind(c.subject_cn.clone())
-                    .bind(c.not_before)
-                    .bind(c.not_after)
-                    .bind(c.fingerprint.clone())
-                    .bind(c.der.clone())
-                    .bind(c.source.as_str())
-                    .bind(c.owner.clone())
-                    .bind(c.team.clone())
-                    .bind(c.replaces)
-                    .bind(now);
-            }
-            let mut ids = std::collections::HashMap::new();
-            for r in q.fetch_all(&mut *tx).await? {
-                ids.insert(
-                    r.try_get::<String, _>("fingerprint")?,
-                    r.try_get::<i64, _>("id")?,
-                );
-            }
-            let mut names: Vec<(i64, String)> = Vec::new();
-            let mut tags: Vec<(i64, String)> = Vec::new();
-            for c in chunk {
-                let id = *ids
-                    .get(&c.fingerprint)
-                    .ok_or_else(|| StoreError::Backend("bulk insert lost a row".into()))?;
-                all_ids.push(id);
-                let mut n: Vec<String> = c
-                    .names
-                    .iter()
-                    .chain(c.subject_cn.iter())
-                    .map(|x| x.to_ascii_lowercase())
-                    .collect();
-                n.sort();
-                n.dedup();
-                names.extend(n.into_iter().map(|x| (id, x)));
-                let mut t = c.tags.clone();
-                t.sort();
-                t.dedup();
-                tags.extend(t.into_iter().map(|x| (id, x)));
-            }
-            for (table, column, list) in [
-                ("certificate_names", "name", names),
-                ("certificate_tags", "tag", tags),
-            ] {
-                for part in list.chunks(1000) {
-                    let values = (0..part.len())
-                        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let mut q = sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO {table} (certificate_id, {column}) VALUES {values}"
-                    )));
-                    for (id, v) in part {
-                        q = q.bind(*id).bind(v.clone());
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-            }
+            all_ids.extend(insert_certificates_on(&mut tx, chunk, now).await?);
             tx.commit().await?;
         }
         Ok(all_ids)

@@ -17,6 +17,7 @@ mod error;
 mod identity;
 mod jobs;
 mod migrate;
+mod nonces;
 mod profiles;
 mod revocation_data;
 
@@ -87,11 +88,12 @@ impl Store {
             // temp_store = MEMORY: statement journals and sort spills stay in memory, never
             // in /var/tmp — the sandboxed daemons may not create files there, and a
             // failed spill after the signer signed would lose the certificate's record.
+            // Nonces go to a database of their own (crate::nonces).
             pool = pool.max_connections(1).after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")
-                        .await
-                        .map(|_| ())
+                        .await?;
+                    nonces::attach(conn).await
                 })
             });
         } else {

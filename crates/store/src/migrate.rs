@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "acme",
         include_str!("../../../migrations/sqlite/0005_acme.sql"),
     ),
+    (
+        6,
+        "nonces in their own database",
+        include_str!("../../../migrations/sqlite/0006_nonces_apart.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (

@@ -194,8 +194,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         )
         .await
         .unwrap();
-    let cert_id = front
-        .insert_certificate(
+    // Issuance recorded in one transaction: certificate, order closed, audit event.
+    let head_before = owner.audit_head().await.unwrap().0;
+    let (cert_id, closed) = front
+        .record_acme_issuance(
             &NewCertificate {
                 issuer: "issuing".parse().unwrap(),
                 serial: "0102".parse().unwrap(),
@@ -212,11 +214,28 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
                 tags: vec!["acme".into()],
                 replaces: None,
             },
+            o.id,
+            |id| NewAuditEvent {
+                actor: format!("acme:{}", a.id),
+                action: "acme.certificate.issue".into(),
+                target: format!("certificate:{id}"),
+                outcome: AuditOutcome::Ok,
+                detail: String::new(),
+            },
             50,
         )
         .await
         .unwrap();
-    assert!(front.finish_acme_order(o.id, cert_id).await.unwrap());
+    assert!(closed, "the order was processing");
+    assert_eq!(front.acme_order(o.id).await.unwrap().status, "valid");
+    let (head_after, _) = owner.audit_head().await.unwrap();
+    assert_eq!(head_after, head_before + 1);
+    let event = owner.audit_events(head_after, head_after).await.unwrap();
+    assert_eq!(event[0].event.target, format!("certificate:{cert_id}"));
+    assert!(
+        !front.finish_acme_order(o.id, cert_id).await.unwrap(),
+        "already valid"
+    );
     assert_eq!(
         front
             .acme_order_by_certificate(cert_id)
@@ -404,3 +423,46 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         front.close().await; // its own pool; the SQLite store is the owner's
     }
 });
+
+/// SQLite keeps nonces in a database of their own beside the main file. A reconnect in the
+/// same boot keeps them (another process's nonces stay valid); a reboot — seen as a
+/// different boot id — empties the table (a power loss may have lost the last deletes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_nonces_live_apart_and_do_not_survive_a_reboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("control.db");
+    let url = format!("sqlite://{}?mode=rwc", main.display());
+    let store = Store::connect(&url).await.unwrap();
+    store
+        .add_acme_nonces(&["kept".to_string(), "used".to_string()], 100)
+        .await
+        .unwrap();
+    assert!(store.consume_acme_nonce("used", 50).await.unwrap());
+    assert!(!store.consume_acme_nonce("used", 50).await.unwrap());
+    assert!(dir.path().join("control.db-nonces").exists());
+    store
+        .add_acme_nonces(&["other".to_string()], 100)
+        .await
+        .unwrap();
+    store.close().await;
+    let again = Store::connect(&url).await.unwrap();
+    assert!(
+        again.consume_acme_nonce("kept", 50).await.unwrap(),
+        "a reconnect in the same boot keeps the nonces"
+    );
+    again.close().await;
+    // Pretend the machine rebooted since the table was filled.
+    let raw = sqlx::AnyPool::connect(&format!("sqlite://{}-nonces", main.display()))
+        .await
+        .unwrap();
+    raw.execute("UPDATE nonce_boot SET boot_id = 'an-earlier-boot'")
+        .await
+        .unwrap();
+    raw.close().await;
+    let rebooted = Store::connect(&url).await.unwrap();
+    assert!(
+        !rebooted.consume_acme_nonce("other", 50).await.unwrap(),
+        "after a reboot no earlier nonce is accepted"
+    );
+    rebooted.close().await;
+}

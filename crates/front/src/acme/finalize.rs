@@ -5,7 +5,6 @@
 //!
 //! In: verified finalize and download requests. Out: the order (valid) or a problem; PEM.
 
-use super::account::audit;
 use super::http::{finish, verify, Answer, KeyRule, Refusal, Reply};
 use super::order::{authorizations_of, order_view_with, owned_order};
 use super::{Acme, Shared};
@@ -17,7 +16,7 @@ use axum::response::Response;
 use std::collections::BTreeSet;
 use strongroom_acme::payload::Finalize;
 use strongroom_acme::{b64, Problem, ProblemType};
-use strongroom_store::{AcmeOrder, CertificateSource, NewCertificate};
+use strongroom_store::{AcmeOrder, AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate};
 use strongroom_types::{CaId, ProfileName, RequestedName};
 use strongroom_wire::{
     ClientError, ErrorKind, IssuanceRequest, IssuedCertificate, Request,
@@ -135,10 +134,10 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     };
     // The signer has signed: recording it must not give up at the first store hiccup.
     let mut attempt = 0;
-    let cert_id = loop {
+    let (cert_id, finished) = loop {
         attempt += 1;
         match record(acme, &order, &account.id, &issued).await {
-            Ok(id) => break id,
+            Ok(recorded) => break recorded,
             Err(e) if attempt < 5 => {
                 tracing::warn!(order = order.id, serial = %issued.serial, attempt, problem = %e.problem.detail, "cannot record an issued certificate yet; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
@@ -150,18 +149,6 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
             }
         }
     };
-    let finished = acme.app.store.finish_acme_order(order.id, cert_id).await?;
-    audit(
-        acme,
-        format!("acme:{}", account.id),
-        "acme.certificate.issue",
-        format!("certificate:{cert_id}"),
-        format!(
-            "order={} profile={} serial={}",
-            order.id, order.profile, issued.serial
-        ),
-    )
-    .await;
     // The order as this request left it (read back only if something else moved it).
     let order = if finished {
         AcmeOrder {
@@ -224,13 +211,15 @@ async fn issue(
     }
 }
 
-/// Records the certificate in the inventory.
+/// Records the certificate in the inventory, closes the order and appends the
+/// `acme.certificate.issue` audit event, in one transaction; (certificate id, whether
+/// this closed the order).
 async fn record(
     acme: &Acme,
     order: &AcmeOrder,
     account: &i64,
     issued: &IssuedCertificate,
-) -> Result<i64, Refusal> {
+) -> Result<(i64, bool), Refusal> {
     let summary = strongroom_x509::CertificateSummary::from_der(&issued.der)
         .map_err(|e| Problem::internal(format!("the issued certificate does not parse: {e}")))?;
     let issuer = issuer_of(acme, issued).await?;
@@ -250,7 +239,21 @@ async fn record(
         tags: vec!["acme".into()],
         replaces: order.replaces_id,
     };
-    Ok(acme.app.store.insert_certificate(&c, now()).await?)
+    let event = |id: i64| NewAuditEvent {
+        actor: format!("acme:{account}"),
+        action: "acme.certificate.issue".into(),
+        target: format!("certificate:{id}"),
+        outcome: AuditOutcome::Ok,
+        detail: format!(
+            "order={} profile={} serial={}",
+            order.id, order.profile, issued.serial
+        ),
+    };
+    Ok(acme
+        .app
+        .store
+        .record_acme_issuance(&c, order.id, event, now())
+        .await?)
 }
 
 /// The CA whose certificate heads the chain the signer returned.
