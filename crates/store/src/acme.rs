@@ -317,7 +317,7 @@ impl Store {
     pub async fn acme_account(&self, id: i64) -> Result<AcmeAccount, StoreError> {
         let r = sqlx::query("SELECT * FROM acme_accounts WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ACME account {id}")))?;
         account_from(&r)
@@ -330,7 +330,7 @@ impl Store {
     ) -> Result<Option<AcmeAccount>, StoreError> {
         sqlx::query("SELECT * FROM acme_accounts WHERE thumbprint = $1")
             .bind(thumbprint.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .map(|r| account_from(&r))
             .transpose()
@@ -345,7 +345,7 @@ impl Store {
         sqlx::query("SELECT * FROM acme_accounts WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after)
             .bind(limit)
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?
             .iter()
             .map(account_from)
@@ -430,7 +430,7 @@ impl Store {
     pub async fn eab_key(&self, kid: &str) -> Result<Option<EabKey>, StoreError> {
         let r = sqlx::query("SELECT * FROM acme_eab_keys WHERE kid = $1")
             .bind(kid.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?;
         r.map(|r| eab_from(&r)).transpose()
     }
@@ -439,7 +439,7 @@ impl Store {
     /// callers must not show them).
     pub async fn eab_keys(&self) -> Result<Vec<EabKey>, StoreError> {
         sqlx::query("SELECT * FROM acme_eab_keys ORDER BY created_at DESC, kid")
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?
             .iter()
             .map(eab_from)

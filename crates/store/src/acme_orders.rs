@@ -89,13 +89,13 @@ impl Store {
     pub async fn acme_order(&self, id: i64) -> Result<AcmeOrder, StoreError> {
         let r = sqlx::query("SELECT * FROM acme_orders WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ACME order {id}")))?;
         let authorizations =
             sqlx::query("SELECT id FROM acme_authorizations WHERE order_id = $1 ORDER BY id")
                 .bind(id)
-                .fetch_all(self.pool())
+                .fetch_all(self.reads())
                 .await?
                 .iter()
                 .map(|r| r.try_get::<i64, _>("id"))
@@ -131,13 +131,13 @@ impl Store {
             .bind(a)
             .bind(after)
             .bind(limit)
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?,
             None => {
                 sqlx::query("SELECT id FROM acme_orders WHERE id > $1 ORDER BY id LIMIT $2")
                     .bind(after)
                     .bind(limit)
-                    .fetch_all(self.pool())
+                    .fetch_all(self.reads())
                     .await?
             }
         };
@@ -160,7 +160,7 @@ impl Store {
         )
         .bind(certificate_id)
         .bind(account_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         let Some(row) = row else { return Ok(None) };
         let issuer: String = row.try_get("issuer_id")?;
@@ -221,7 +221,7 @@ impl Store {
         )
         .bind(certificate_id)
         .bind(account_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         if own.is_some() {
             return Ok(true);
@@ -229,7 +229,7 @@ impl Store {
         let names: Vec<String> =
             sqlx::query("SELECT name FROM certificate_names WHERE certificate_id = $1")
                 .bind(certificate_id)
-                .fetch_all(self.pool())
+                .fetch_all(self.reads())
                 .await?
                 .iter()
                 .map(|r| r.try_get("name"))
@@ -258,7 +258,7 @@ impl Store {
             .bind(value.to_string())
             .bind(wildcard)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?;
             if held.is_none() {
                 return Ok(false);
@@ -274,7 +274,7 @@ impl Store {
     ) -> Result<Option<AcmeOrder>, StoreError> {
         let r = sqlx::query("SELECT id FROM acme_orders WHERE certificate_id = $1")
             .bind(certificate_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?;
         match r {
             Some(r) => Ok(Some(self.acme_order(r.try_get("id")?).await?)),
@@ -289,7 +289,7 @@ impl Store {
             "SELECT id FROM acme_orders WHERE replaces_id = $1 AND status <> 'invalid' LIMIT 1",
         )
         .bind(certificate_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         Ok(r.is_some())
     }
@@ -346,7 +346,7 @@ impl Store {
              WHERE z.id = $1 ORDER BY c.id",
         )
         .bind(id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let r = rows
             .first()
@@ -403,7 +403,7 @@ impl Store {
     pub async fn acme_challenge(&self, id: i64) -> Result<AcmeChallenge, StoreError> {
         let r = sqlx::query("SELECT * FROM acme_challenges WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ACME challenge {id}")))?;
         challenge_from(&r)
@@ -419,7 +419,7 @@ impl Store {
             "SELECT * FROM acme_challenges WHERE status = 'processing' ORDER BY id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.iter().map(challenge_from).collect()
     }
@@ -522,7 +522,7 @@ impl Store {
         )
         .bind(account_id)
         .bind(since)
-        .fetch_one(self.pool())
+        .fetch_one(self.reads())
         .await?;
         Ok(r.try_get("n")?)
     }
@@ -596,7 +596,7 @@ async fn count(
     let r = sqlx::query(sql)
         .bind(key)
         .bind(since)
-        .fetch_one(store.pool())
+        .fetch_one(store.reads())
         .await?;
     Ok(r.try_get("n")?)
 }

@@ -354,7 +354,7 @@ impl Store {
                 for id in &ids {
                     q = q.bind(*id);
                 }
-                for r in q.fetch_all(self.pool()).await? {
+                for r in q.fetch_all(self.reads()).await? {
                     map.entry(r.try_get("certificate_id")?)
                         .or_default()
                         .push(r.try_get("v")?);
@@ -419,7 +419,7 @@ impl Store {
     pub async fn certificate(&self, id: i64) -> Result<CertificateRecord, StoreError> {
         let row = sqlx::query("SELECT * FROM certificates WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("certificate {id}")))?;
         self.hydrate_one(row).await
@@ -434,7 +434,7 @@ impl Store {
         let row = sqlx::query("SELECT * FROM certificates WHERE issuer_id = $1 AND serial = $2")
             .bind(issuer.as_str().to_string())
             .bind(serial.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("certificate {serial} of {issuer}")))?;
         self.hydrate_one(row).await
@@ -447,7 +447,7 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let row = sqlx::query("SELECT * FROM certificates WHERE fingerprint = $1")
             .bind(fingerprint.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("certificate {fingerprint}")))?;
         self.hydrate_one(row).await

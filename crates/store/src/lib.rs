@@ -55,8 +55,15 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where hot-path reads go: on SQLite, read-only connections beside the single writer
+    /// (WAL lets them read while the writer commits, so a read never waits behind an
+    /// fsync); on PostgreSQL and for in-memory SQLite, the same pool.
+    reads: AnyPool,
     backend: Backend,
 }
+
+/// Read connections beside SQLite's writer.
+const SQLITE_READERS: u32 = 4;
 
 impl Store {
     /// Connects and runs pending migrations. The URL never reaches a log (it may carry
@@ -81,6 +88,7 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             // One writer: SQLite serialises writes anyway; one connection avoids
@@ -100,10 +108,32 @@ impl Store {
             pool = pool.max_connections(16);
         }
         let pool = pool
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Backend(format!("{backend:?}: cannot connect: {e}")))?;
-        Ok(Store { pool, backend })
+        let reads = if backend == Backend::Sqlite && !in_memory {
+            // query_only: a write sent here by mistake fails instead of racing the writer.
+            AnyPoolOptions::new()
+                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(SQLITE_READERS)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; PRAGMA query_only = ON;")
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .connect_with(options)
+                .await
+                .map_err(|e| StoreError::Backend(format!("{backend:?}: cannot connect: {e}")))?
+        } else {
+            pool.clone()
+        };
+        Ok(Store {
+            pool,
+            reads,
+            backend,
+        })
     }
 
     /// Whether every migration this build knows has been applied (a daemon running with a
@@ -144,6 +174,11 @@ impl Store {
         &self.pool
     }
 
+    /// The pool for reads that need not see an uncommitted write of their own.
+    pub(crate) fn reads(&self) -> &AnyPool {
+        &self.reads
+    }
+
     /// Refreshes the query planner's statistics after large imports (SQLite never does
     /// this on its own). On PostgreSQL it also vacuums, which sets the visibility map so
     /// counts can use index-only scans right away instead of after autovacuum's next pass.
@@ -156,8 +191,9 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }
