@@ -125,11 +125,11 @@ mod tests {
         assert!(permits(&[], &req(false)).is_ok(), "no records: anyone");
         assert!(permits(&[rec(false, "iodef", "mailto:x@y")], &req(false)).is_ok());
         assert!(permits(&[theirs.clone(), ours.clone()], &req(false)).is_ok());
-        let err = permits(&[theirs.clone()], &req(false)).unwrap_err();
+        let err = permits(std::slice::from_ref(&theirs), &req(false)).unwrap_err();
         assert!(err.contains("other-ca.example"), "{err}");
         assert!(permits(&[rec(false, "issue", ";")], &req(false)).is_err());
         // Wildcards: issuewild wins when present, else issue applies.
-        assert!(permits(&[ours.clone()], &req(true)).is_ok());
+        assert!(permits(std::slice::from_ref(&ours), &req(true)).is_ok());
         let no_wild = rec(false, "issuewild", ";");
         assert!(permits(&[ours.clone(), no_wild.clone()], &req(true)).is_err());
         assert!(permits(&[ours.clone(), no_wild], &req(false)).is_ok());
