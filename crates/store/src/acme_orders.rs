@@ -316,6 +316,46 @@ impl Store {
         Ok(q.execute(self.pool()).await?.rows_affected() == 1)
     }
 
+    /// Claims a `ready` order for finalize (`processing`, stamped with `now`); false when
+    /// it was not `ready` (another finalize won, or it moved on).
+    pub async fn claim_acme_order_for_finalize(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE acme_orders SET status = 'processing', processing_since = $1 WHERE id = $2 AND status = 'ready'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Fails the orders claimed for finalize at or before `before` and still `processing`
+    /// (the front that claimed them stopped mid-issuance), with a problem telling the
+    /// client to order again; their ids, for the operator to reconcile with the signer's
+    /// journal. Orders claimed before migration 7/6 carry no stamp and are left alone.
+    pub async fn fail_stuck_acme_orders(&self, before: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE acme_orders SET status = 'invalid', error = $1 \
+             WHERE status = 'processing' AND processing_since IS NOT NULL AND processing_since <= $2 \
+             RETURNING id",
+        )
+        .bind(
+            r#"{"type":"urn:ietf:params:acme:error:serverInternal","detail":"issuance was interrupted; place a new order"}"#
+                .to_string(),
+        )
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("id").map_err(StoreError::from))
+            .collect()
+    }
+
     /// A `processing` order becomes `valid` with its certificate.
     pub async fn finish_acme_order(
         &self,

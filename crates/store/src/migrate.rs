@@ -39,6 +39,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "nonces in their own database",
         include_str!("../../../migrations/sqlite/0006_nonces_apart.sql"),
     ),
+    (
+        7,
+        "acme processing since",
+        include_str!("../../../migrations/sqlite/0007_acme_processing_since.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -65,6 +70,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "acme",
         include_str!("../../../migrations/postgres/0005_acme.sql"),
+    ),
+    (
+        6,
+        "acme processing since",
+        include_str!("../../../migrations/postgres/0006_acme_processing_since.sql"),
     ),
 ];
 

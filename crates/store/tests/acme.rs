@@ -413,6 +413,35 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         "expired authorizations do not count"
     );
 
+    // An order claimed for finalize whose front stopped: failed once it is old enough.
+    let stuck = front
+        .create_acme_order(&order(b.id, "192.0.2.10"), 95)
+        .await
+        .unwrap();
+    assert!(front
+        .set_acme_order_status(stuck.id, &["pending"], "ready", None)
+        .await
+        .unwrap());
+    assert!(front
+        .claim_acme_order_for_finalize(stuck.id, 100)
+        .await
+        .unwrap());
+    assert!(
+        !front
+            .claim_acme_order_for_finalize(stuck.id, 101)
+            .await
+            .unwrap(),
+        "one finalize"
+    );
+    assert!(front.fail_stuck_acme_orders(99).await.unwrap().is_empty());
+    assert_eq!(
+        front.fail_stuck_acme_orders(100).await.unwrap(),
+        vec![stuck.id]
+    );
+    let failed = front.acme_order(stuck.id).await.unwrap();
+    assert_eq!(failed.status, "invalid");
+    assert!(failed.error.unwrap().contains("interrupted"));
+
     assert!(front.deactivate_acme_account(a.id).await.unwrap());
     assert!(!front.deactivate_acme_account(a.id).await.unwrap());
     assert_eq!(

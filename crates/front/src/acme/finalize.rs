@@ -99,7 +99,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     if !acme
         .app
         .store
-        .set_acme_order_status(order.id, &["ready"], "processing", None)
+        .claim_acme_order_for_finalize(order.id, now())
         .await?
     {
         return Err(Problem::new(

@@ -1,8 +1,9 @@
 //! ACME garbage collection and recovery. At start, validations a stopped front left
 //! `processing` are run again (their outcome was never recorded; a challenge must not stay
-//! `processing` for good). Every minute, expired nonces are deleted and orders and
-//! authorizations past their expiry are closed (`invalid` / `expired`), so stale state
-//! neither piles up nor stays usable.
+//! `processing` for good). Every minute, expired nonces are deleted, orders and
+//! authorizations past their expiry are closed (`invalid` / `expired`), and orders whose
+//! finalize began ten minutes ago and never ended become `invalid` (logged for the
+//! operator), so stale state neither piles up, stays usable, nor keeps clients waiting.
 //!
 //! In: the store and the clock. Out: updated rows; a log line when anything changed.
 
@@ -14,6 +15,10 @@ use std::time::Duration;
 /// Most interrupted validations resumed in one start (the rest follow as orders are retried
 /// or expire).
 const RESUME_LIMIT: i64 = 1000;
+
+/// An order still `processing` this long after its finalize began lost its front
+/// mid-issuance (issuance takes well under a second; recording retries for seconds).
+const STUCK_AFTER_SECS: i64 = 600;
 
 /// Starts the collector (once per router).
 pub fn spawn(acme: Shared) {
@@ -28,6 +33,19 @@ pub fn spawn(acme: Shared) {
                     tracing::info!(nonces, orders, authz, "ACME state expired")
                 }
                 Err(e) => tracing::warn!(error = %e, "ACME garbage collection failed"),
+            }
+            match acme
+                .app
+                .store
+                .fail_stuck_acme_orders(now() - STUCK_AFTER_SECS)
+                .await
+            {
+                Ok(ids) => {
+                    for order in ids {
+                        tracing::error!(order, "an ACME order was left processing by a stopped front and is now invalid; if the signer signed its certificate, it is in the signer's journal but not in the inventory");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look for interrupted ACME issuance"),
             }
         }
     });
