@@ -10,79 +10,91 @@ use crate::acme::{
 use crate::{NewCertificate, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
+/// Creates an order with its authorizations and challenges inside the caller's
+/// transaction.
+pub(crate) async fn create_acme_order_on(
+    conn: &mut sqlx::AnyConnection,
+    o: &NewAcmeOrder,
+    now: i64,
+) -> Result<AcmeOrder, StoreError> {
+    let r = sqlx::query(
+        "INSERT INTO acme_orders (account_id, profile, status, expires_at, not_before, not_after, replaces_id, client_ip, created_at) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(o.account_id)
+    .bind(o.profile.clone())
+    .bind(o.expires_at)
+    .bind(o.not_before)
+    .bind(o.not_after)
+    .bind(o.replaces_id)
+    .bind(o.client_ip.clone())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let order_id: i64 = r.try_get("id")?;
+    let mut authorizations = Vec::with_capacity(o.authorizations.len());
+    for a in &o.authorizations {
+        let r = sqlx::query(
+            "INSERT INTO acme_authorizations (order_id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id",
+        )
+        .bind(order_id)
+        .bind(o.account_id)
+        .bind(a.identifier_type.clone())
+        .bind(a.identifier_value.clone())
+        .bind(i64::from(a.wildcard))
+        .bind(a.expires_at)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let authz_id: i64 = r.try_get("id")?;
+        if !a.challenges.is_empty() {
+            // All of an authorization's challenges in one statement.
+            let values = (0..a.challenges.len())
+                .map(|i| format!("($1, ${}, ${}, 'pending')", 2 * i + 2, 2 * i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO acme_challenges (authz_id, kind, token, status) VALUES {values}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(authz_id);
+            for (kind, token) in &a.challenges {
+                q = q.bind(kind.clone()).bind(token.clone());
+            }
+            q.execute(&mut *conn).await?;
+        }
+        authorizations.push(authz_id);
+    }
+    // What was just written, without reading it back.
+    Ok(AcmeOrder {
+        id: order_id,
+        account_id: o.account_id,
+        profile: o.profile.clone(),
+        status: "pending".into(),
+        expires_at: o.expires_at,
+        not_before: o.not_before,
+        not_after: o.not_after,
+        error: None,
+        certificate_id: None,
+        replaces_id: o.replaces_id,
+        client_ip: o.client_ip.clone(),
+        created_at: now,
+        authorizations,
+    })
+}
+
 impl Store {
-    /// Creates an order with its authorizations and challenges, atomically.
+    /// Creates an order with its authorizations and challenges, atomically (no rate
+    /// limits: the front uses [`Store::create_acme_order_within`]).
     pub async fn create_acme_order(
         &self,
         o: &NewAcmeOrder,
         now: i64,
     ) -> Result<AcmeOrder, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let r = sqlx::query(
-            "INSERT INTO acme_orders (account_id, profile, status, expires_at, not_before, not_after, replaces_id, client_ip, created_at) \
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(o.account_id)
-        .bind(o.profile.clone())
-        .bind(o.expires_at)
-        .bind(o.not_before)
-        .bind(o.not_after)
-        .bind(o.replaces_id)
-        .bind(o.client_ip.clone())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let order_id: i64 = r.try_get("id")?;
-        let mut authorizations = Vec::with_capacity(o.authorizations.len());
-        for a in &o.authorizations {
-            let r = sqlx::query(
-                "INSERT INTO acme_authorizations (order_id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id",
-            )
-            .bind(order_id)
-            .bind(o.account_id)
-            .bind(a.identifier_type.clone())
-            .bind(a.identifier_value.clone())
-            .bind(i64::from(a.wildcard))
-            .bind(a.expires_at)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let authz_id: i64 = r.try_get("id")?;
-            if !a.challenges.is_empty() {
-                // All of an authorization's challenges in one statement.
-                let values = (0..a.challenges.len())
-                    .map(|i| format!("($1, ${}, ${}, 'pending')", 2 * i + 2, 2 * i + 3))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "INSERT INTO acme_challenges (authz_id, kind, token, status) VALUES {values}"
-                );
-                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(authz_id);
-                for (kind, token) in &a.challenges {
-                    q = q.bind(kind.clone()).bind(token.clone());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            authorizations.push(authz_id);
-        }
+        let order = create_acme_order_on(&mut tx, o, now).await?;
         tx.commit().await?;
-        // What was just written, without reading it back.
-        Ok(AcmeOrder {
-            id: order_id,
-            account_id: o.account_id,
-            profile: o.profile.clone(),
-            status: "pending".into(),
-            expires_at: o.expires_at,
-            not_before: o.not_before,
-            not_after: o.not_after,
-            error: None,
-            certificate_id: None,
-            replaces_id: o.replaces_id,
-            client_ip: o.client_ip.clone(),
-            created_at: now,
-            authorizations,
-        })
+        Ok(order)
     }
 
     /// An order by id.
@@ -551,44 +563,13 @@ impl Store {
         Ok(true)
     }
 
-    /// Orders an account created since `since` (rate limit).
-    pub async fn acme_orders_by_account_since(
-        &self,
-        account_id: i64,
-        since: i64,
-    ) -> Result<i64, StoreError> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM acme_orders WHERE account_id = $1 AND created_at >= $2",
-        )
-        .bind(account_id)
-        .bind(since)
-        .fetch_one(self.reads())
-        .await?;
-        Ok(r.try_get("n")?)
-    }
-
     /// Orders and accounts made from a client address since `since` (rate limit).
     pub async fn acme_requests_by_ip_since(&self, ip: &str, since: i64) -> Result<i64, StoreError> {
-        count(
-            self,
-            "SELECT (SELECT COUNT(*) FROM acme_orders WHERE client_ip = $1 AND created_at >= $2) \
-                  + (SELECT COUNT(*) FROM acme_accounts WHERE created_ip = $1 AND created_at >= $2) AS n",
+        let mut conn = self.reads().acquire().await?;
+        crate::acme_limits::count(
+            &mut conn,
+            crate::acme_limits::REQUESTS_FROM_IP,
             ip.to_string(),
-            since,
-        )
-        .await
-    }
-
-    /// Authorizations made for an identifier value since `since` (rate limit).
-    pub async fn acme_authorizations_for_identifier_since(
-        &self,
-        value: &str,
-        since: i64,
-    ) -> Result<i64, StoreError> {
-        count(
-            self,
-            "SELECT COUNT(*) AS n FROM acme_authorizations WHERE identifier_value = $1 AND created_at >= $2",
-            value.to_string(),
             since,
         )
         .await
@@ -624,19 +605,4 @@ impl Store {
         .rows_affected();
         Ok((nonces, orders, authz))
     }
-}
-
-/// `COUNT(*) AS n` of a query bound to (text key, since).
-async fn count(
-    store: &Store,
-    sql: &'static str,
-    key: String,
-    since: i64,
-) -> Result<i64, StoreError> {
-    let r = sqlx::query(sql)
-        .bind(key)
-        .bind(since)
-        .fetch_one(store.reads())
-        .await?;
-    Ok(r.try_get("n")?)
 }

@@ -8,6 +8,7 @@
 //! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
 
 mod acme;
+mod acme_limits;
 mod acme_orders;
 mod approvals;
 mod audit;
@@ -25,6 +26,7 @@ pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
     NewAcmeAuthorization, NewAcmeOrder,
 };
+pub use acme_limits::{LimitHit, OrderLimits};
 pub use approvals::{ApprovalRequest, ApprovalState};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
 pub use cas::{CaRecord, CaState};

@@ -322,25 +322,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         "invalid"
     );
 
-    // Rate-limit counts.
-    assert_eq!(
-        front.acme_orders_by_account_since(a.id, 0).await.unwrap(),
-        4
-    );
-    assert_eq!(
-        front.acme_orders_by_account_since(a.id, 55).await.unwrap(),
-        3
-    );
+    // Rate-limit counts (the per-order limits: acme_limits_hold_under_concurrency).
     assert_eq!(
         front
             .acme_requests_by_ip_since("192.0.2.1", 0)
-            .await
-            .unwrap(),
-        4
-    );
-    assert_eq!(
-        front
-            .acme_authorizations_for_identifier_since("lab.test", 0)
             .await
             .unwrap(),
         4
@@ -495,3 +480,96 @@ async fn sqlite_nonces_live_apart_and_do_not_survive_a_reboot() {
     );
     rebooted.close().await;
 }
+
+// Rate limits hold exactly when orders race: eight at once against a limit of three.
+on_both_backends!(
+    acme_limits_hold_under_concurrency,
+    |owner: Store, url: String| async move {
+        let front = front_store(&owner, &url).await;
+        let account = front
+            .create_acme_account(
+                &NewAcmeAccount {
+                    thumbprint: "tp-racer".into(),
+                    jwk: "{}".into(),
+                    contact: Vec::new(),
+                    eab_kid: None,
+                    created_ip: "198.51.100.1".into(),
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        let limits = OrderLimits {
+            orders_per_account: 3,
+            requests_per_ip: 0,
+            authorizations_per_identifier: 0,
+            since: 0,
+        };
+        let mut racers = Vec::new();
+        for i in 0..8 {
+            let store = front.clone();
+            let mut o = order(account.id, "198.51.100.1");
+            o.authorizations.truncate(1);
+            o.authorizations[0].identifier_value = format!("r{i}.lab.test");
+            racers.push(tokio::spawn(async move {
+                store
+                    .create_acme_order_within(&o, &limits, 100)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut created = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                Ok(_) => created += 1,
+                Err(hit) => assert_eq!(hit, LimitHit::Account(3)),
+            }
+        }
+        assert_eq!(
+            created, 3,
+            "exactly the limit, however the orders interleave"
+        );
+
+        // The address and identifier limits, one at a time.
+        let by_ip = OrderLimits {
+            orders_per_account: 0,
+            requests_per_ip: 4, // the account and three orders came from this address
+            authorizations_per_identifier: 0,
+            since: 0,
+        };
+        let o = order(account.id, "198.51.100.1");
+        assert_eq!(
+            front
+                .create_acme_order_within(&o, &by_ip, 100)
+                .await
+                .unwrap()
+                .unwrap_err(),
+            LimitHit::Ip(4)
+        );
+        let per_name = OrderLimits {
+            orders_per_account: 0,
+            requests_per_ip: 0,
+            authorizations_per_identifier: 1,
+            since: 0,
+        };
+        let mut again = order(account.id, "198.51.100.2");
+        again.authorizations.truncate(1);
+        again.authorizations[0].identifier_value = "solo.lab.test".into();
+        let first = front
+            .create_acme_order_within(&again, &per_name, 100)
+            .await
+            .unwrap();
+        assert!(first.is_ok(), "{first:?}");
+        let second = front
+            .create_acme_order_within(&again, &per_name, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            second.unwrap_err(),
+            LimitHit::Identifier("solo.lab.test".into(), 1)
+        );
+        if url.starts_with("postgres://") {
+            front.close().await;
+        }
+    }
+);

@@ -4,7 +4,7 @@
 //!
 //! In: verified requests. Out: resources; rows in the store; validation tasks.
 
-use super::account::{audit, limit_ip, offered_profile};
+use super::account::{audit, offered_profile};
 use super::http::{client_ip, finish, store_problem, verify, Answer, KeyRule, Refusal, Reply};
 use super::{views, Acme, Shared};
 use crate::app::now;
@@ -20,7 +20,8 @@ use strongroom_acme::payload::{AuthorizationUpdate, NewOrder};
 use strongroom_acme::problem::Subproblem;
 use strongroom_acme::{Problem, ProblemType};
 use strongroom_store::{
-    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder,
+    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, LimitHit, NewAcmeAuthorization,
+    NewAcmeOrder, OrderLimits,
 };
 
 /// How long a challenge response waits for its validation before answering `processing`.
@@ -254,53 +255,8 @@ async fn new_order_inner(
         Some(c) => Some(replaced_certificate(acme, c, account.id).await?),
         None => None,
     };
-    // Rate limits.
     let now = now();
-    let limits = &acme.cfg.limits;
-    if limits.orders_per_account > 0
-        && acme
-            .app
-            .store
-            .acme_orders_by_account_since(account.id, now - 3600)
-            .await?
-            >= limits.orders_per_account
-    {
-        return Err(Refusal {
-            problem: Problem::new(
-                ProblemType::RateLimited,
-                format!(
-                    "more than {} new orders for this account in the last hour",
-                    limits.orders_per_account
-                ),
-            ),
-            retry_after: Some(60),
-        });
-    }
     let ip = client_ip(peer);
-    limit_ip(acme, &ip).await?;
-    if limits.authorizations_per_identifier > 0 {
-        for n in &names {
-            let value = n.authorization_identifier().value;
-            if acme
-                .app
-                .store
-                .acme_authorizations_for_identifier_since(&value, now - 3600)
-                .await?
-                >= limits.authorizations_per_identifier
-            {
-                return Err(Refusal {
-                    problem: Problem::new(
-                        ProblemType::RateLimited,
-                        format!(
-                            "more than {} authorizations for {value} in the last hour",
-                            limits.authorizations_per_identifier
-                        ),
-                    ),
-                    retry_after: Some(60),
-                });
-            }
-        }
-    }
     let expires_at = now + acme.cfg.order_lifetime_secs;
     let token =
         || new_token().ok_or_else(|| Problem::internal("no randomness for challenge tokens"));
@@ -322,10 +278,19 @@ async fn new_order_inner(
             })
         })
         .collect::<Result<Vec<_>, Problem>>()?;
-    let order = acme
+    // Rate limits are counted in the transaction that creates the order (exact under
+    // concurrency, see strongroom_store::acme_limits).
+    let limits = &acme.cfg.limits;
+    let within = OrderLimits {
+        orders_per_account: limits.orders_per_account,
+        requests_per_ip: limits.requests_per_ip,
+        authorizations_per_identifier: limits.authorizations_per_identifier,
+        since: now - 3600,
+    };
+    let created = acme
         .app
         .store
-        .create_acme_order(
+        .create_acme_order_within(
             &NewAcmeOrder {
                 account_id: account.id,
                 profile: profile.clone(),
@@ -333,12 +298,30 @@ async fn new_order_inner(
                 not_before: None,
                 not_after: None,
                 replaces_id,
-                client_ip: ip,
+                client_ip: ip.clone(),
                 authorizations,
             },
+            &within,
             now,
         )
         .await?;
+    let order = created.map_err(|hit| {
+        let detail = match hit {
+            LimitHit::Account(max) => {
+                format!("more than {max} new orders for this account in the last hour")
+            }
+            LimitHit::Ip(max) => {
+                format!("more than {max} new accounts and orders from {ip} in the last hour")
+            }
+            LimitHit::Identifier(value, max) => {
+                format!("more than {max} authorizations for {value} in the last hour")
+            }
+        };
+        Refusal {
+            problem: Problem::new(ProblemType::RateLimited, detail),
+            retry_after: Some(60),
+        }
+    })?;
     let url = acme.url(&format!("/acme/order/{}", order.id));
     Ok(Reply::json(StatusCode::CREATED, &order_view(acme, &order).await?).location(url))
 }
