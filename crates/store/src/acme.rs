@@ -221,6 +221,45 @@ pub(crate) fn challenge_from(r: &sqlx::any::AnyRow) -> Result<AcmeChallenge, Sto
     })
 }
 
+/// Creates an account inside the caller's transaction, binding the EAB key when one is
+/// given (a key already bound is a conflict).
+pub(crate) async fn create_acme_account_on(
+    conn: &mut sqlx::AnyConnection,
+    a: &NewAcmeAccount,
+    now: i64,
+) -> Result<AcmeAccount, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO acme_accounts (thumbprint, jwk, status, contact, eab_kid, created_ip, created_at) \
+         VALUES ($1, $2, 'valid', $3, $4, $5, $6) RETURNING *",
+    )
+    .bind(a.thumbprint.clone())
+    .bind(a.jwk.clone())
+    .bind(a.contact.join("\n"))
+    .bind(a.eab_kid.clone())
+    .bind(a.created_ip.clone())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let account = account_from(&row)?;
+    if let Some(kid) = &a.eab_kid {
+        let n = sqlx::query(
+            "UPDATE acme_eab_keys SET account_id = $1, bound_at = $2 WHERE kid = $3 AND account_id IS NULL",
+        )
+        .bind(account.id)
+        .bind(now)
+        .bind(kid.clone())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "external account binding key {kid} is unknown or already bound to an account"
+            )));
+        }
+    }
+    Ok(account)
+}
+
 impl Store {
     /// Where nonces live: on SQLite, the attached `ephemeral` database (its own file,
     /// committed without an fsync each; see `crate::nonces`); on PostgreSQL, `acme_nonces`.
@@ -280,35 +319,7 @@ impl Store {
         now: i64,
     ) -> Result<AcmeAccount, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO acme_accounts (thumbprint, jwk, status, contact, eab_kid, created_ip, created_at) \
-             VALUES ($1, $2, 'valid', $3, $4, $5, $6) RETURNING *",
-        )
-        .bind(a.thumbprint.clone())
-        .bind(a.jwk.clone())
-        .bind(a.contact.join("\n"))
-        .bind(a.eab_kid.clone())
-        .bind(a.created_ip.clone())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let account = account_from(&row)?;
-        if let Some(kid) = &a.eab_kid {
-            let n = sqlx::query(
-                "UPDATE acme_eab_keys SET account_id = $1, bound_at = $2 WHERE kid = $3 AND account_id IS NULL",
-            )
-            .bind(account.id)
-            .bind(now)
-            .bind(kid.clone())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "external account binding key {kid} is unknown or already bound to an account"
-                )));
-            }
-        }
+        let account = create_acme_account_on(&mut tx, a, now).await?;
         tx.commit().await?;
         Ok(account)
     }

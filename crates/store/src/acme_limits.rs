@@ -5,10 +5,13 @@
 //! sorted order so two orders cannot deadlock), so the second of two racing orders counts
 //! the first.
 //!
-//! In: the order to create, the per-hour limits, now. Out: the order, or which limit it
-//! would exceed (nothing is written then).
+//! The same holds for a new account and its address: the account's insert and the
+//! address count share a transaction, under the address's lock on PostgreSQL.
+//!
+//! In: the order or account to create, the per-hour limits, now. Out: what was created, or
+//! which limit it would exceed (nothing is written then).
 
-use crate::acme::{AcmeOrder, NewAcmeOrder};
+use crate::acme::{create_acme_account_on, AcmeAccount, AcmeOrder, NewAcmeAccount, NewAcmeOrder};
 use crate::acme_orders::create_acme_order_on;
 use crate::{Backend, Store, StoreError};
 use sqlx::Row;
@@ -57,7 +60,51 @@ pub(crate) async fn count(
     Ok(r.try_get("n")?)
 }
 
+/// Takes PostgreSQL transaction-scoped advisory locks on `keys` (sorted, deduplicated, so
+/// two transactions always lock in the same order); nothing on SQLite, where the single
+/// writing connection serialises these transactions anyway.
+async fn lock_keys(
+    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    mut keys: Vec<String>,
+) -> Result<(), StoreError> {
+    if store.backend != Backend::Postgres {
+        return Ok(());
+    }
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Creates an account unless its address made `requests_per_ip` accounts and orders
+    /// since `since` (0 turns the limit off); counting and inserting in one transaction.
+    pub async fn create_acme_account_within(
+        &self,
+        a: &NewAcmeAccount,
+        requests_per_ip: i64,
+        since: i64,
+        now: i64,
+    ) -> Result<Result<AcmeAccount, LimitHit>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if requests_per_ip > 0 {
+            lock_keys(self, &mut tx, vec![format!("acme-ip:{}", a.created_ip)]).await?;
+            let n = count(&mut tx, REQUESTS_FROM_IP, a.created_ip.clone(), since).await?;
+            if n >= requests_per_ip {
+                return Ok(Err(LimitHit::Ip(requests_per_ip)));
+            }
+        }
+        let account = create_acme_account_on(&mut tx, a, now).await?;
+        tx.commit().await?;
+        Ok(Ok(account))
+    }
+
     /// Creates an order unless it would exceed one of `limits`, counting and inserting in
     /// one transaction.
     pub async fn create_acme_order_within(
@@ -67,25 +114,16 @@ impl Store {
         now: i64,
     ) -> Result<Result<AcmeOrder, LimitHit>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        if self.backend == Backend::Postgres {
-            let mut keys = vec![
-                format!("acme-account:{}", o.account_id),
-                format!("acme-ip:{}", o.client_ip),
-            ];
-            keys.extend(
-                o.authorizations
-                    .iter()
-                    .map(|a| format!("acme-identifier:{}", a.identifier_value)),
-            );
-            keys.sort();
-            keys.dedup();
-            for key in keys {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let mut keys = vec![
+            format!("acme-account:{}", o.account_id),
+            format!("acme-ip:{}", o.client_ip),
+        ];
+        keys.extend(
+            o.authorizations
+                .iter()
+                .map(|a| format!("acme-identifier:{}", a.identifier_value)),
+        );
+        lock_keys(self, &mut tx, keys).await?;
         if limits.orders_per_account > 0 {
             let n: i64 = sqlx::query(
                 "SELECT COUNT(*) AS n FROM acme_orders WHERE account_id = $1 AND created_at >= $2",

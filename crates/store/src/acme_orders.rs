@@ -563,18 +563,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Orders and accounts made from a client address since `since` (rate limit).
-    pub async fn acme_requests_by_ip_since(&self, ip: &str, since: i64) -> Result<i64, StoreError> {
-        let mut conn = self.reads().acquire().await?;
-        crate::acme_limits::count(
-            &mut conn,
-            crate::acme_limits::REQUESTS_FROM_IP,
-            ip.to_string(),
-            since,
-        )
-        .await
-    }
-
     /// Garbage collection: expired nonces go, pending/ready orders past their expiry become
     /// invalid and pending authorizations past theirs become expired. Returns
     /// (nonces deleted, orders expired, authorizations expired).

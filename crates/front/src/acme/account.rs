@@ -113,28 +113,6 @@ pub async fn audit(acme: &Acme, actor: String, action: &str, target: String, det
     }
 }
 
-/// Rate limit on new accounts and orders per client address.
-pub async fn limit_ip(acme: &Acme, ip: &str) -> Result<(), Refusal> {
-    let max = acme.cfg.limits.requests_per_ip;
-    if max > 0
-        && acme
-            .app
-            .store
-            .acme_requests_by_ip_since(ip, now() - 3600)
-            .await?
-            >= max
-    {
-        return Err(Refusal {
-            problem: Problem::new(
-                ProblemType::RateLimited,
-                format!("more than {max} new accounts and orders from {ip} in the last hour"),
-            ),
-            retry_after: Some(60),
-        });
-    }
-    Ok(())
-}
-
 /// POST /acme/{profile}/new-account.
 pub async fn new_account(
     State(acme): State<Shared>,
@@ -221,11 +199,12 @@ async fn new_account_inner(
         }
     };
     let ip = client_ip(peer);
-    limit_ip(acme, &ip).await?;
+    // The per-address limit is counted in the transaction that creates the account.
+    let max = acme.cfg.limits.requests_per_ip;
     let created = acme
         .app
         .store
-        .create_acme_account(
+        .create_acme_account_within(
             &NewAcmeAccount {
                 thumbprint: thumbprint.clone(),
                 jwk: v.key.canonical_json(),
@@ -233,11 +212,22 @@ async fn new_account_inner(
                 eab_kid: eab_kid.clone(),
                 created_ip: ip.clone(),
             },
+            max,
+            now() - 3600,
             now(),
         )
         .await;
     let account = match created {
-        Ok(a) => a,
+        Ok(Ok(a)) => a,
+        Ok(Err(_)) => {
+            return Err(Refusal {
+                problem: Problem::new(
+                    ProblemType::RateLimited,
+                    format!("more than {max} new accounts and orders from {ip} in the last hour"),
+                ),
+                retry_after: Some(60),
+            })
+        }
         Err(StoreError::Conflict(detail)) => {
             // Raced with another request for the same key, or the EAB key went first.
             if let Some(existing) = acme
