@@ -12,7 +12,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{ari_cert_id, http01_server, key_and_csr, Answers, Up};
+use common::{agent_trusting, ari_cert_id, http01_server, key_and_csr, Answers, Up};
 use http_body_util::BodyExt;
 use instant_acme::{
     Account, AuthorizationStatus, BodyWrapper, BytesResponse, CertificateIdentifier, ChallengeType,
@@ -63,24 +63,7 @@ impl HttpClient for UreqHttp {
 }
 
 fn transport(root: &Path) -> Box<dyn HttpClient> {
-    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-    let pem = std::fs::read(root).unwrap();
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-        .filter_map(|i| match i {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    let agent = ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::Specific(Arc::new(certs)))
-                .build(),
-        )
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    Box::new(UreqHttp(agent))
+    Box::new(UreqHttp(agent_trusting(root)))
 }
 
 async fn new_account(up: &Up) -> Account {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{ari_cert_id, eventually, http01_server, key_and_csr, Answers, Up};
+use common::{agent_trusting, ari_cert_id, eventually, http01_server, key_and_csr, Answers, Up};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::Arc;
@@ -58,23 +58,7 @@ impl Answer {
 
 impl Client {
     fn new(up: &Up) -> Client {
-        use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-        let pem = std::fs::read(up.root_pem()).unwrap();
-        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-            .filter_map(|i| match i {
-                Ok(PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::Specific(Arc::new(certs)))
-                    .build(),
-            )
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = agent_trusting(&up.root_pem());
         let base = format!("https://127.0.0.1:{}", up.front_https);
         let mut c = Client {
             agent,

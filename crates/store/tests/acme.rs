@@ -473,6 +473,21 @@ async fn sqlite_nonces_live_apart_and_do_not_survive_a_reboot() {
     rebooted.close().await;
 }
 
+/// How many of the racing creations got in; every other one must have hit `expected`.
+async fn settle<T>(
+    racers: Vec<tokio::task::JoinHandle<Result<T, LimitHit>>>,
+    expected: LimitHit,
+) -> usize {
+    let mut created = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(hit) => assert_eq!(hit, expected),
+        }
+    }
+    created
+}
+
 // Rate limits hold exactly when orders race: eight at once against a limit of three.
 on_both_backends!(
     acme_limits_hold_under_concurrency,
@@ -510,13 +525,7 @@ on_both_backends!(
                     .unwrap()
             }));
         }
-        let mut created = 0;
-        for r in racers {
-            match r.await.unwrap() {
-                Ok(_) => created += 1,
-                Err(hit) => assert_eq!(hit, LimitHit::Account(3)),
-            }
-        }
+        let created = settle(racers, LimitHit::Account(3)).await;
         assert_eq!(
             created, 3,
             "exactly the limit, however the orders interleave"
@@ -545,13 +554,7 @@ on_both_backends!(
                     .unwrap()
             }));
         }
-        let mut created = 0;
-        for r in racers {
-            match r.await.unwrap() {
-                Ok(_) => created += 1,
-                Err(hit) => assert_eq!(hit, LimitHit::Ip(6)),
-            }
-        }
+        let created = settle(racers, LimitHit::Ip(6)).await;
         assert_eq!(created, 2, "exactly up to the address limit");
 
         // The address and identifier limits for orders, one at a time.

@@ -489,3 +489,26 @@ pub fn ari_cert_id(dir: &Path, pem: &str) -> String {
         b64::encode(&serial_bytes)
     )
 }
+
+/// A ureq agent that trusts only the PEM certificates in `root` and hands every HTTP
+/// status to the caller.
+pub fn agent_trusting(root: &Path) -> ureq::Agent {
+    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+    let pem = std::fs::read(root).unwrap();
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|i| match i {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(!certs.is_empty(), "no certificate in {}", root.display());
+    ureq::Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::Specific(Arc::new(certs)))
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}

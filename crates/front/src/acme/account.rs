@@ -4,7 +4,7 @@
 //!
 //! In: verified requests. Out: account resources; accounts in the store; audit events.
 
-use super::http::{client_ip, finish, fresh_nonce, verify, Answer, KeyRule, Refusal, Reply};
+use super::http::{client_ip, finish, fresh_nonce, rate_limited, verify, Answer, KeyRule, Reply};
 use super::{views, Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
@@ -200,7 +200,6 @@ async fn new_account_inner(
     };
     let ip = client_ip(peer);
     // The per-address limit is counted in the transaction that creates the account.
-    let max = acme.cfg.limits.requests_per_ip;
     let created = acme
         .app
         .store
@@ -212,22 +211,14 @@ async fn new_account_inner(
                 eab_kid: eab_kid.clone(),
                 created_ip: ip.clone(),
             },
-            max,
+            acme.cfg.limits.requests_per_ip,
             now() - 3600,
             now(),
         )
         .await;
     let account = match created {
         Ok(Ok(a)) => a,
-        Ok(Err(_)) => {
-            return Err(Refusal {
-                problem: Problem::new(
-                    ProblemType::RateLimited,
-                    format!("more than {max} new accounts and orders from {ip} in the last hour"),
-                ),
-                retry_after: Some(60),
-            })
-        }
+        Ok(Err(hit)) => return Err(rate_limited(hit, &ip)),
         Err(StoreError::Conflict(detail)) => {
             // Raced with another request for the same key, or the EAB key went first.
             if let Some(existing) = acme

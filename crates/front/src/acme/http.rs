@@ -110,6 +110,26 @@ impl From<strongroom_store::StoreError> for Refusal {
     }
 }
 
+/// A rate limit the store refused an order or account for (429, retry in a minute).
+pub fn rate_limited(hit: strongroom_store::LimitHit, ip: &str) -> Refusal {
+    use strongroom_store::LimitHit;
+    let detail = match hit {
+        LimitHit::Account(max) => {
+            format!("more than {max} new orders for this account in the last hour")
+        }
+        LimitHit::Ip(max) => {
+            format!("more than {max} new accounts and orders from {ip} in the last hour")
+        }
+        LimitHit::Identifier(value, max) => {
+            format!("more than {max} authorizations for {value} in the last hour")
+        }
+    };
+    Refusal {
+        problem: Problem::new(ProblemType::RateLimited, detail),
+        retry_after: Some(60),
+    }
+}
+
 /// A store failure as a problem (not found → 404 malformed, others → 500).
 pub fn store_problem(e: strongroom_store::StoreError) -> Problem {
     match e {
@@ -373,19 +393,8 @@ pub fn client_ip(addr: Option<std::net::SocketAddr>) -> String {
 
 /// Unix seconds as RFC 3339 (UTC).
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
+    let (y, m, d) = crate::app::civil_from_days(secs.div_euclid(86_400));
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

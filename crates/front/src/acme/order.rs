@@ -5,7 +5,9 @@
 //! In: verified requests. Out: resources; rows in the store; validation tasks.
 
 use super::account::{audit, offered_profile};
-use super::http::{client_ip, finish, store_problem, verify, Answer, KeyRule, Refusal, Reply};
+use super::http::{
+    client_ip, finish, rate_limited, store_problem, verify, Answer, KeyRule, Refusal, Reply,
+};
 use super::{views, Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
@@ -20,8 +22,8 @@ use strongroom_acme::payload::{AuthorizationUpdate, NewOrder};
 use strongroom_acme::problem::Subproblem;
 use strongroom_acme::{Problem, ProblemType};
 use strongroom_store::{
-    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, LimitHit, NewAcmeAuthorization,
-    NewAcmeOrder, OrderLimits,
+    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder,
+    OrderLimits,
 };
 
 /// How long a challenge response waits for its validation before answering `processing`.
@@ -305,23 +307,7 @@ async fn new_order_inner(
             now,
         )
         .await?;
-    let order = created.map_err(|hit| {
-        let detail = match hit {
-            LimitHit::Account(max) => {
-                format!("more than {max} new orders for this account in the last hour")
-            }
-            LimitHit::Ip(max) => {
-                format!("more than {max} new accounts and orders from {ip} in the last hour")
-            }
-            LimitHit::Identifier(value, max) => {
-                format!("more than {max} authorizations for {value} in the last hour")
-            }
-        };
-        Refusal {
-            problem: Problem::new(ProblemType::RateLimited, detail),
-            retry_after: Some(60),
-        }
-    })?;
+    let order = created.map_err(|hit| rate_limited(hit, &ip))?;
     let url = acme.url(&format!("/acme/order/{}", order.id));
     Ok(Reply::json(StatusCode::CREATED, &order_view(acme, &order).await?).location(url))
 }
