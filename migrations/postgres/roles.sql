@@ -55,3 +55,6 @@ GRANT SELECT, INSERT ON jobs TO strongroom_front;
 GRANT SELECT, UPDATE ON acme_accounts, acme_orders, acme_authorizations TO strongroom_control;
 GRANT SELECT ON acme_challenges TO strongroom_control;
 GRANT SELECT, INSERT, UPDATE, DELETE ON acme_eab_keys TO strongroom_control;
+
+-- reconciliation with the signer's journal is control's (crates/control/src/reconcile.rs).
+GRANT SELECT, UPDATE ON journal_reconciliation TO strongroom_control;

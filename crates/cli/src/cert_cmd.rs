@@ -89,6 +89,14 @@ pub enum CertCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Record the certificates the signer's journal holds and the inventory lacks (control
+    /// also does this every five minutes for records older than ten minutes).
+    Reconcile {
+        /// Compare only journal records at least this old, in seconds (default 600; lower
+        /// it only when no issuance is in flight).
+        #[arg(long)]
+        grace_secs: Option<i64>,
+    },
 }
 
 const CERT_COLUMNS: &[&str] = &[
@@ -198,6 +206,17 @@ pub fn cert(api: &Api, out: &str, c: CertCmd) -> Result<(), Failure> {
             )?;
             write_out(&file, &v)?;
             print(&v, out, &[]);
+        }
+        CertCmd::Reconcile { grace_secs } => {
+            let body = match grace_secs {
+                Some(g) => json!({"grace_secs": g}),
+                None => json!({}),
+            };
+            print(
+                &api.call("POST", "/api/v1/system/reconcile", Some(&body))?,
+                out,
+                &[],
+            )
         }
         CertCmd::Revoke { id, reason } => print(
             &api.call(

@@ -239,6 +239,65 @@ fn up_issue_stop_and_reuse() {
         cli(&home, &["cert", "get", "999999"]).status.code(),
         Some(4)
     );
+
+    // web.pem was issued straight through the signer, like a requester that stopped
+    // before recording what it got: only the journal has it. Reconciliation records it,
+    // once; the listener certificates (recorded by control and the front at start) and the
+    // API-issued one are not recorded twice.
+    let reconcile = |home: &Path| -> serde_json::Value {
+        let out = cli(
+            home,
+            &["cert", "reconcile", "--grace-secs", "0", "--output", "json"],
+        );
+        assert!(
+            out.status.success(),
+            "reconcile: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let report = reconcile(&home);
+    assert_eq!(report["recorded"].as_array().unwrap().len(), 1, "{report}");
+    let out = cli(
+        &home,
+        &["cert", "list", "--tag", "reconciled", "--output", "json"],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], report["recorded"][0], "{listed}");
+    assert_eq!(item["owner"], "journal:dev", "{item}");
+    let serial = run(Command::new(tool("openssl"))
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(&cert));
+    let serial = String::from_utf8_lossy(&serial.stdout).to_lowercase();
+    assert!(
+        serial.contains(
+            &item["serial"]
+                .as_str()
+                .unwrap()
+                .replace(':', "")
+                .to_lowercase()
+        ),
+        "{serial} vs {item}"
+    );
+    let out = cli(
+        &home,
+        &["cert", "list", "--tag", "listener", "--output", "json"],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let owners: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["owner"].as_str())
+        .collect();
+    assert!(
+        owners.contains(&"listener:control") && owners.contains(&"listener:front"),
+        "{owners:?}"
+    );
+    let again = reconcile(&home);
+    assert_eq!(again["recorded"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["compared"], 0, "{again}");
     assert_eq!(cli(&home, &["--token", "sr_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000", "whoami"]).status.code(), Some(3));
     let out = cli(&home, &["audit", "checkpoint"]);
     assert!(

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod rbac;
+pub mod reconcile;
 pub mod revocation;
 pub mod revoke;
 pub mod routes;

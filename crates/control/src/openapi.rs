@@ -73,6 +73,10 @@ fn body(id: RouteId) -> Option<Value> {
             &["profile"],
             json!({"profile": {"type": "string", "description": "an existing certificate profile"}}),
         ),
+        Reconcile => object(
+            &[],
+            json!({"grace_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "description": "compare only journal records at least this old (default 600)"}}),
+        ),
         _ => return None,
     })
 }

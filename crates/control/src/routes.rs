@@ -93,6 +93,7 @@ pub enum RouteId {
     EabKeyList,
     EabKeyCreate,
     EabKeyDelete,
+    Reconcile,
 }
 
 macro_rules! route {
@@ -536,6 +537,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "acme",
         204,
         "Delete an external account binding key no account has used"
+    ),
+    route!(
+        Reconcile,
+        POST,
+        "/api/v1/system/reconcile",
+        CaManage,
+        "system",
+        200,
+        "Record now the certificates the signer's journal holds and the inventory lacks"
     ),
 ];
 

@@ -88,11 +88,21 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(crate::revocation::crl_loop(app.clone()));
     tokio::spawn(crate::revocation::refresh_loop(app.clone()));
     tokio::spawn(crate::jobs::worker_loop(app.clone()));
+    tokio::spawn(crate::reconcile::reconcile_loop(app.clone()));
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
-    let (tls, about) = strongroom_httpd::server_config(&config.tls, &config.signer_socket).await?;
-    tracing::info!(certificate = %about, "listener certificate issued by the signer");
+    let listener_cert = strongroom_httpd::server_config(&config.tls, &config.signer_socket).await?;
+    let id = strongroom_httpd::record_listener(
+        &store,
+        &listener_cert.issued,
+        &config.tls.profile,
+        "control",
+        app.now(),
+    )
+    .await?;
+    tracing::info!(certificate = %listener_cert.about, inventory_id = id, "listener certificate issued by the signer");
+    let tls = listener_cert.tls;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

@@ -59,6 +59,7 @@ fn template(op: &str) -> Value {
             json!({"id": "new-ca", "parent": "no-such-ca", "subject": "CN=x", "algorithm": "ecdsa-p256", "validity_days": 1})
         }
         "EabKeyCreate" => json!({"profile": "no-such-profile"}),
+        "Reconcile" => json!({"grace_secs": -1}),
         _ => json!({}),
     }
 }

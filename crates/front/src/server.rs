@@ -50,8 +50,17 @@ pub async fn run(config: Config) -> Result<(), String> {
     // for the plain port to accept finds both bound.
     let https = match (&config.listen_https, &config.tls) {
         (Some(addr), Some(spec)) => {
-            let (tls, about) = strongroom_httpd::server_config(spec, &config.signer_socket).await?;
-            tracing::info!(certificate = %about, "HTTPS listener certificate issued by the signer");
+            let listener = strongroom_httpd::server_config(spec, &config.signer_socket).await?;
+            let id = strongroom_httpd::record_listener(
+                &store,
+                &listener.issued,
+                &spec.profile,
+                "front",
+                crate::app::now(),
+            )
+            .await?;
+            tracing::info!(certificate = %listener.about, inventory_id = id, "HTTPS listener certificate issued by the signer");
+            let tls = listener.tls;
             let l = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

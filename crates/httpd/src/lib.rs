@@ -6,6 +6,10 @@
 //! certificate verification against our own CAs, HTTP/1.1 with a header-read timeout and a
 //! connection cap. A verified client certificate's fingerprint rides in each request's
 //! extensions as a [`PeerCertificate`], the client's address as axum's `ConnectInfo`.
+//! [`record_listener`] puts the listener certificate into the inventory.
+
+mod inventory;
+pub use inventory::record_listener;
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -84,11 +88,27 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Builds the listener's TLS configuration; returns it with the certificate's notAfter.
-pub async fn server_config(
-    spec: &ListenerCert,
-    signer_socket: &Path,
-) -> Result<(ServerConfig, String), String> {
+/// A listener's TLS configuration and the certificate the signer issued for it.
+pub struct Listener {
+    /// The rustls configuration.
+    pub tls: ServerConfig,
+    /// One line for the log: serial and notAfter.
+    pub about: String,
+    /// The certificate (for the inventory: [`record_listener`]).
+    pub issued: strongroom_wire::IssuedCertificate,
+}
+
+// By hand: the TLS configuration holds the listener's private key.
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("about", &self.about)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the listener's TLS configuration around a fresh key and certificate.
+pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<Listener, String> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
         .map_err(|_| "cannot generate the TLS key".to_string())?;
@@ -162,13 +182,14 @@ pub async fn server_config(
         .with_single_cert(chain, key)
         .map_err(|e| format!("TLS certificate: {e}"))?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((
+    Ok(Listener {
         tls,
-        format!(
+        about: format!(
             "serial {} valid until {}",
             summary.serial, summary.not_after
         ),
-    ))
+        issued,
+    })
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` completes.

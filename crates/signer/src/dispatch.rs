@@ -42,6 +42,7 @@ pub struct Signer {
     ceremonies: Mutex<()>,
     audit_keys: Mutex<()>,
     issued: Mutex<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>>,
+    journal_index: Mutex<crate::journal_read::JournalIndex>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -88,6 +89,7 @@ impl Signer {
             ceremonies: Mutex::new(()),
             audit_keys: Mutex::new(()),
             issued: Mutex::new(issued),
+            journal_index: Mutex::new(Default::default()),
         })
     }
 
@@ -180,6 +182,7 @@ impl Signer {
             Request::CreateCa(c) => self.create_ca(c),
             Request::SignAuditCheckpoint(c) => crate::audit_key::sign_checkpoint(self, c),
             Request::SignOcspResponses(o) => crate::ocsp::sign_responses(self, o),
+            Request::JournaledIssuances { after, limit } => self.journaled_issuances(after, limit),
         };
         match result {
             Ok(resp) => {
@@ -197,6 +200,19 @@ impl Signer {
                 Response::Error(e)
             }
         }
+    }
+
+    /// Reads `issued` records back from the journal (one reader at a time: they share the
+    /// index of record offsets).
+    fn journaled_issuances(&self, after: u64, limit: u32) -> Result<Response, SignerError> {
+        let limit = limit.clamp(1, strongroom_wire::MAX_JOURNALED_ISSUANCES) as usize;
+        let mut index = self.journal_index.lock().unwrap_or_else(|p| p.into_inner());
+        crate::journal_read::issuances_after(self.journal.path(), &mut index, after, limit)
+            .map(Response::JournaledIssuances)
+            .map_err(|e| SignerError {
+                kind: ErrorKind::Internal,
+                detail: e.to_string(),
+            })
     }
 
     fn health(&self) -> HealthReport {

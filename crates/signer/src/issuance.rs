@@ -10,6 +10,7 @@ use crate::ca::LoadedCa;
 use crate::clock::Entropy;
 use crate::dispatch::Signer;
 use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -252,12 +253,20 @@ struct IntentRecord<'a> {
     tbs_sha256: &'a str,
 }
 
-/// Journal body of an issued certificate (stored format: add fields only).
+/// Journal body of an issued certificate (stored format: add fields only). Since
+/// 2026-11-29 it repeats the intent's CA, profile and peer and carries the certificate
+/// itself (`der`, standard base64), so the record alone can put a certificate whose
+/// requester never recorded it into the inventory (crate::journal_read, control's
+/// reconciliation).
 #[derive(Serialize)]
 struct IssuedRecord<'a> {
     intent: u64,
     serial: &'a str,
     cert_sha256: &'a str,
+    ca: &'a str,
+    profile: &'a str,
+    peer: &'a str,
+    der: &'a str,
 }
 
 /// Draws a 128-bit serial.
@@ -352,6 +361,10 @@ pub fn issue(
                 intent,
                 serial: &serial_hex,
                 cert_sha256: &hex::encode(Sha256::digest(&der)),
+                ca: ca.record.id.as_str(),
+                profile: profile.name.as_str(),
+                peer: peer_name,
+                der: &base64::engine::general_purpose::STANDARD.encode(&der),
             },
         )
         .map_err(|e| internal(e.to_string()))?;

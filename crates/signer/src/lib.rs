@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;
+pub mod journal_read;
 pub mod ocsp;
 pub mod peer;
 pub mod policy;

@@ -325,6 +325,24 @@ impl Store {
             .ok_or_else(|| StoreError::Backend("insert returned no id".into()))
     }
 
+    /// Records a certificate and the audit event `event` makes for its id, in one
+    /// transaction.
+    pub async fn insert_certificate_audited(
+        &self,
+        c: &NewCertificate,
+        event: impl FnOnce(i64) -> crate::NewAuditEvent,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let id = insert_certificates_on(&mut tx, std::slice::from_ref(c), now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
+        crate::audit::append_audit_on(&mut tx, &event(id), now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Turns rows into records, loading names and tags for the whole batch in two queries
     /// (not two per row: a page of 100 costs 3 round trips, not 201).
     async fn hydrate(

@@ -20,6 +20,7 @@ mod jobs;
 mod migrate;
 mod nonces;
 mod profiles;
+mod reconcile;
 mod revocation_data;
 
 pub use acme::{

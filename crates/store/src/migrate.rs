@@ -44,6 +44,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "acme processing since",
         include_str!("../../../migrations/sqlite/0007_acme_processing_since.sql"),
     ),
+    (
+        8,
+        "journal reconciliation",
+        include_str!("../../../migrations/sqlite/0008_journal_reconciliation.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -75,6 +80,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "acme processing since",
         include_str!("../../../migrations/postgres/0006_acme_processing_since.sql"),
+    ),
+    (
+        7,
+        "journal reconciliation",
+        include_str!("../../../migrations/postgres/0007_journal_reconciliation.sql"),
     ),
 ];
 

@@ -58,6 +58,24 @@ async fn each_daemon_gets_only_its_grants() {
     as_role(&db.url, "strongroom_control", "SELECT count(*) FROM users")
         .await
         .unwrap();
+    as_role(
+        &db.url,
+        "strongroom_control",
+        "UPDATE journal_reconciliation SET after_seq = after_seq WHERE id = 1",
+    )
+    .await
+    .unwrap();
+    let e = as_role(
+        &db.url,
+        "strongroom_front",
+        "UPDATE journal_reconciliation SET after_seq = 0",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.contains("permission denied"),
+        "front: journal_reconciliation: {e}"
+    );
     for forbidden in [
         "DELETE FROM audit_events",
         "UPDATE audit_events SET detail = ''",

@@ -20,6 +20,7 @@ pub use frame::{
 };
 pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
-    IssuedCertificate, OcspSigningRequest, OcspStatus, Operation, Request, Response,
-    RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
+    IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
+    Response, RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
+    MAX_JOURNALED_ISSUANCES,
 };

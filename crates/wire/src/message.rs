@@ -55,7 +55,19 @@ pub enum Request {
         /// A delta CRL over the scope's last full CRL.
         delta: bool,
     },
+    /// The certificates the journal records as issued after journal record `after`, oldest
+    /// first, at most `limit` (capped at [`MAX_JOURNALED_ISSUANCES`]); control reads them to
+    /// find certificates that were signed but never reached the inventory (control only).
+    JournaledIssuances {
+        /// The journal sequence number to read after (0: from the start).
+        after: u64,
+        /// Most records to return.
+        limit: u32,
+    },
 }
+
+/// Most records one [`Request::JournaledIssuances`] answer carries (about 2 KiB each).
+pub const MAX_JOURNALED_ISSUANCES: u32 = 1000;
 
 /// The operations, as named in the signer's allow-list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,11 +90,13 @@ pub enum Operation {
     SignAuditCheckpoint,
     /// [`Request::SignOcspResponses`].
     SignOcspResponses,
+    /// [`Request::JournaledIssuances`].
+    JournaledIssuances,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -92,6 +106,7 @@ impl Operation {
         Operation::CreateCa,
         Operation::SignAuditCheckpoint,
         Operation::SignOcspResponses,
+        Operation::JournaledIssuances,
     ];
 
     /// Stable name used in configuration.
@@ -106,6 +121,7 @@ impl Operation {
             Operation::CreateCa => "CreateCa",
             Operation::SignAuditCheckpoint => "SignAuditCheckpoint",
             Operation::SignOcspResponses => "SignOcspResponses",
+            Operation::JournaledIssuances => "JournaledIssuances",
         }
     }
 
@@ -129,6 +145,7 @@ impl Request {
             Request::SignAuditCheckpoint(_) => Operation::SignAuditCheckpoint,
             Request::SignOcspResponses(_) => Operation::SignOcspResponses,
             Request::IssueCrlScope { .. } => Operation::IssueCrl,
+            Request::JournaledIssuances { .. } => Operation::JournaledIssuances,
         }
     }
 
@@ -169,6 +186,9 @@ impl Request {
             }
             Request::IssueCrlScope { ca, shard, delta } => {
                 format!("IssueCrlScope ca={ca} shard={shard:?} delta={delta}")
+            }
+            Request::JournaledIssuances { after, limit } => {
+                format!("JournaledIssuances after={after} limit={limit}")
             }
         }
     }
@@ -356,6 +376,28 @@ pub enum Response {
     AuditCheckpoint(SignedCheckpoint),
     /// Pre-signed OCSP responses, in the order asked.
     OcspResponses(Vec<SignedOcspResponse>),
+    /// Answer to [`Request::JournaledIssuances`]: oldest first; empty when nothing follows.
+    JournaledIssuances(Vec<JournaledIssuance>),
+}
+
+/// One `issued` record of the signer's journal. Records written before the journal kept
+/// the certificate (2026-11-29) are not returned: they cannot be put into an inventory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournaledIssuance {
+    /// The record's journal sequence number.
+    pub seq: u64,
+    /// When it was written (Unix seconds).
+    pub at: i64,
+    /// The issuing CA.
+    pub ca: CaId,
+    /// The serial.
+    pub serial: Serial,
+    /// The peer that asked, as the signer's allow-list names it (`front`, `control`, ...).
+    pub peer: String,
+    /// The profile.
+    pub profile: String,
+    /// The DER certificate.
+    pub der: Vec<u8>,
 }
 
 /// The signer's health.

@@ -73,5 +73,6 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         EabKeyList => get(acme::list_eab_keys),
         EabKeyCreate => post(acme::create_eab_key),
         EabKeyDelete => delete(acme::delete_eab_key),
+        Reconcile => post(system::reconcile),
     }
 }

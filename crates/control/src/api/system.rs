@@ -1,10 +1,14 @@
-//! Health, readiness, version, the OpenAPI document and metrics.
+//! Health, readiness, version, the OpenAPI document, metrics, and reconciling the
+//! inventory with the signer's journal on demand.
 
 use crate::app::App;
+use crate::auth::Principal;
+use crate::input::Body;
 use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use strongroom_wire::{Request, Response};
@@ -92,4 +96,51 @@ pub async fn metrics(State(app): State<App>) -> ApiResult<impl IntoResponse> {
         ),
     ]);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+}
+
+/// Compares the signer's journal with the inventory now and records what is missing.
+/// Body: `{}` or `{"grace_secs": N}` — compare only journal records at least N seconds old
+/// (default 600, 0 to 30 days). Lower it only when no issuance is in flight: a certificate
+/// recorded here first makes its requester's own record fail (an ACME order then ends
+/// `invalid`; the certificate is kept). Read by hand so that only a JSON object with that
+/// one integer passes (`[]` or `null` would pass a derived struct with a default).
+pub async fn reconcile(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    Body(body): Body<serde_json::Map<String, Value>>,
+) -> ApiResult<Json<Value>> {
+    let mut grace = crate::reconcile::GRACE_SECS;
+    for (key, value) in &body {
+        match (key.as_str(), value.as_i64()) {
+            ("grace_secs", Some(g)) if (0..=30 * 86_400).contains(&g) => grace = g,
+            ("grace_secs", _) => {
+                return Err(Problem::bad_request(
+                    "grace_secs must be an integer from 0 to 2592000 (30 days)",
+                ))
+            }
+            _ => {
+                return Err(Problem::bad_request(format!(
+                    "unknown field {key:?}: the body takes only grace_secs"
+                )))
+            }
+        }
+    }
+    let report = crate::reconcile::reconcile_once(&app, grace).await?;
+    app.audit_ok(
+        &who,
+        "inventory.reconcile",
+        "journal",
+        format!(
+            "compared {} journal records (grace {grace} s), recorded {} certificates, watermark {}",
+            report.compared,
+            report.recorded.len(),
+            report.watermark
+        ),
+    )
+    .await?;
+    Ok(Json(json!({
+        "compared": report.compared,
+        "recorded": report.recorded,
+        "watermark": report.watermark,
+    })))
 }
