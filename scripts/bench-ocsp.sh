@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # OCSP side by side, one run, one machine (docs/performance.md): `openssl ocsp -port` as the
-# reference responder (software key, signs every answer) against strongroom-front (answers
-# from pre-signed responses), both on loopback plain HTTP, the same single-certificate
-# SHA-1 request shape, the same load generator and settings: ApacheBench (`ab`, POST,
-# HTTP/1.0, a connection per request — `openssl ocsp -port` neither keeps connections
-# alive nor survives wrk's pipelined keep-alive connections). A second row measures the
-# front with wrk and keep-alive, as a CDN or a busy client would reach it.
+# reference responder against strongroom-front (answers from pre-signed responses), both on
+# loopback plain HTTP, the same single-certificate SHA-1 request shape (no nonce), the same
+# load generator and settings: h2load over HTTP/1.1, C connections, N POSTs. Each server
+# keeps its own connection behaviour: `openssl ocsp -port` answers HTTP/1.0 and closes every
+# connection (h2load reconnects), the front keeps connections alive. The reference signs
+# every answer, twice over: with a software key, and with its key in a SoftHSM token through
+# OpenSSL's pkcs11 engine (as a responder that signs on demand in an HSM would). A last row
+# forces a connection per request on both (ApacheBench, HTTP/1.0).
 #
-# Usage: scripts/bench-ocsp.sh [REQUESTS] [CONCURRENCY]    (default 50000, 16)
-# Needs: a release build (`cargo build --release --bins`), openssl, softhsm2, ab
-# (apache2-utils), wrk.
+# Usage: scripts/bench-ocsp.sh [REQUESTS] [CONNECTIONS]    (default 50000, 16)
+# Needs: a release build (`cargo build --release --bins`); installs h2load (nghttp2-client),
+# ab (apache2-utils), the pkcs11 engine (libengine-pkcs11-openssl), softhsm2 and opensc
+# from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-50000}
 conns=${2:-16}
 bin=${CARGO_TARGET_DIR:-target}/release
-for t in ab wrk; do
-    command -v $t >/dev/null || { echo "$t is not installed (Debian: apt-get install apache2-utils wrk)" >&2; exit 1; }
-done
+missing=()
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v ab >/dev/null || missing+=(apache2-utils)
+command -v pkcs11-tool >/dev/null || missing+=(opensc)
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+[ -e /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || missing+=(libengine-pkcs11-openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -54,14 +64,52 @@ openssl x509 -req -in "$ref/resp.csr" -CA "$ref/ca.pem" -CAkey "$ref/ca.key" -da
 end=$(openssl x509 -enddate -noout -in "$ref/leaf.pem" | cut -d= -f2)
 printf 'V\t%s\t\t1234\tunknown\t/CN=leaf\n' "$(date -u -d "$end" +%y%m%d%H%M%SZ)" > "$ref/index.txt"
 openssl ocsp -port 18081 -index "$ref/index.txt" -CA "$ref/ca.pem" -rsigner "$ref/resp.pem" \
-    -rkey "$ref/resp.key" -ndays 1 -timeout 5 > "$work/ref.log" 2>&1 &
+    -rkey "$ref/resp.key" -ndays 1 > "$work/ref.log" 2>&1 &
+# The same responder certificate's twin with its key in a SoftHSM token (pkcs11 engine).
+export SOFTHSM2_CONF="$ref/softhsm2.conf"
+mkdir -p "$ref/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$ref/tokens" > "$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label ref --pin 1234 --so-pin 12345678 >/dev/null
+pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label ref --login --pin 1234 \
+    --keypairgen --key-type EC:prime256v1 --label resp --id 01 >/dev/null 2>&1
+cat > "$ref/openssl.cnf" <<CNF
+openssl_conf = init
+[init]
+engines = engines
+[engines]
+pkcs11 = pkcs11
+[pkcs11]
+engine_id = pkcs11
+MODULE_PATH = /usr/lib/softhsm/libsofthsm2.so
+PIN = 1234
+init = 0
+CNF
+hsm_key="org.openssl.engine:pkcs11:pkcs11:token=ref;object=resp;type=private"
+OPENSSL_CONF="$ref/openssl.cnf" openssl req -new -key "$hsm_key" -subj /CN=responder-hsm \
+    -out "$ref/resp-hsm.csr" 2>/dev/null
+openssl x509 -req -in "$ref/resp-hsm.csr" -CA "$ref/ca.pem" -CAkey "$ref/ca.key" -days 30 \
+    -extfile "$ref/resp.ext" -out "$ref/resp-hsm.pem" 2>/dev/null
+OPENSSL_CONF="$ref/openssl.cnf" openssl ocsp -port 18082 -index "$ref/index.txt" -CA "$ref/ca.pem" \
+    -rsigner "$ref/resp-hsm.pem" -rkey "$hsm_key" -ndays 1 > "$work/ref-hsm.log" 2>&1 &
 sleep 1
 openssl ocsp -issuer "$ref/ca.pem" -cert "$ref/leaf.pem" -no_nonce -reqout "$work/ref.req" >/dev/null
-openssl ocsp -url http://127.0.0.1:18081 -issuer "$ref/ca.pem" -cert "$ref/leaf.pem" \
-    -CAfile "$ref/ca.pem" -no_nonce | grep -q ": good"
+for port in 18081 18082; do
+    openssl ocsp -url http://127.0.0.1:$port -issuer "$ref/ca.pem" -cert "$ref/leaf.pem" \
+        -CAfile "$ref/ca.pem" -no_nonce | grep -q ": good"
+done
 
 # --- Load ------------------------------------------------------------------------------
-ab_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms"
+h2_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms failed"
+    h2load --h1 -n "$requests" -c "$conns" -d "$3" -H 'Content-Type: application/ocsp-request' \
+        --log-file="$work/$1.lat" "$2" > "$work/$1.h2" 2>&1
+    rps=$(awk '/^finished in/ {print $4}' "$work/$1.h2")
+    failed=$(awk '/^requests:/ {print $10}' "$work/$1.h2")
+    bad=$(awk '$2 != 200 {n++} END {print n+0}' "$work/$1.lat")
+    read -r p50 p99 < <(cut -f3 "$work/$1.lat" | sort -n | awk '{v[NR]=$1} END {
+        printf "%.2f %.2f", v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000}')
+    echo "$1 $rps ${p50}ms ${p99}ms $((failed + bad))"
+}
+ab_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms non-2xx"
     ab -q -p "$3" -T application/ocsp-request -c "$conns" -n "$requests" "$2" > "$work/$1.ab" 2>&1
     rps=$(awk '/^Requests per second/ {print $4}' "$work/$1.ab")
     p50=$(awk '$1=="50%" {print $2}' "$work/$1.ab")
@@ -69,20 +117,17 @@ ab_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms"
     bad=$(awk '/^Non-2xx/ {print $3}' "$work/$1.ab")
     echo "$1 $rps ${p50}ms ${p99}ms ${bad:-0}"
 }
-ref_line=$(ab_run openssl http://127.0.0.1:18081/ "$work/ref.req")
-sr_line=$(ab_run strongroom http://127.0.0.1:18080/ocsp "$work/sr.req")
-cat > "$work/post.lua" <<LUA
-local f = io.open("$work/sr.req", "rb"); local body = f:read("*all"); f:close()
-wrk.method = "POST"; wrk.body = body
-wrk.headers["Content-Type"] = "application/ocsp-request"
-LUA
-wrk -t2 -c"$conns" -d10s --latency -s "$work/post.lua" http://127.0.0.1:18080/ocsp > "$work/wrk.out"
-wrk_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.out")
-wrk_p50=$(awk '$1=="50%" {print $2}' "$work/wrk.out")
-wrk_p99=$(awk '$1=="99%" {print $2}' "$work/wrk.out")
-echo "| responder (ab -c $conns -n $requests, POST, one connection per request) | requests/s | p50 | p99 | non-2xx |"
+row() { awk -v label="$1" '{printf "| %s | %s | %s | %s | %s |\n", label, $2, $3, $4, $5}'; }
+ref_sw=$(h2_run openssl-soft http://127.0.0.1:18081/ "$work/ref.req")
+ref_hsm=$(h2_run openssl-hsm http://127.0.0.1:18082/ "$work/ref.req")
+sr=$(h2_run strongroom http://127.0.0.1:18080/ocsp "$work/sr.req")
+ab_ref=$(ab_run openssl-ab http://127.0.0.1:18081/ "$work/ref.req")
+ab_sr=$(ab_run strongroom-ab http://127.0.0.1:18080/ocsp "$work/sr.req")
+echo "| responder (h2load --h1 -c $conns -n $requests, POST) | requests/s | p50 | p99 | failed |"
 echo "|---|---:|---:|---:|---:|"
-echo "$ref_line" | awk '{printf "| openssl ocsp -port (reference, signs each answer) | %s | %s | %s | %s |\n", $2, $3, $4, $5}'
-echo "$sr_line" | awk '{printf "| strongroom-front (pre-signed) | %s | %s | %s | %s |\n", $2, $3, $4, $5}'
-echo "$ref_line $sr_line" | awk '{printf "ratio strongroom/openssl (same ab run): %.1f\n", $7/$2}'
-echo "strongroom-front with keep-alive (wrk -t2 -c$conns -d10s): $wrk_rps requests/s, p50 $wrk_p50, p99 $wrk_p99"
+echo "$ref_sw" | row "openssl ocsp -port, software key (reference; closes each connection)"
+echo "$ref_hsm" | row "openssl ocsp -port, key in SoftHSM (reference; closes each connection)"
+echo "$sr" | row "strongroom-front, pre-signed in the HSM (keep-alive)"
+echo "$ab_ref" | row "openssl ocsp -port, software key, ab (a connection per request)"
+echo "$ab_sr" | row "strongroom-front, ab (a connection per request)"
+echo "$ref_sw $ref_hsm $sr $ab_ref $ab_sr" | awk '{printf "ratio strongroom/openssl (h2load): %.1f against the software key, %.1f against the SoftHSM key; with a connection per request for both (ab): %.1f\n", $12/$2, $12/$7, $22/$17}'

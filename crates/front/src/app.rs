@@ -61,6 +61,8 @@ pub struct CaEntry {
     pub cert: CaCertificate,
     /// The CA that certified it (None for a root).
     pub parent: Option<CaId>,
+    /// Its CertID hashes, computed once per refresh of the list (not per request).
+    pub hashes: strongroom_x509::ocsp::IssuerHashes,
 }
 
 /// A response in memory.
@@ -140,13 +142,14 @@ impl App {
                 let list: Vec<CaEntry> = records
                     .iter()
                     .filter_map(|r| {
-                        CaCertificate::from_der(&r.cert_der)
-                            .ok()
-                            .map(|cert| CaEntry {
-                                id: r.id.clone(),
-                                cert,
-                                parent: r.parent.clone(),
-                            })
+                        let cert = CaCertificate::from_der(&r.cert_der).ok()?;
+                        let hashes = strongroom_x509::ocsp::IssuerHashes::of(&cert).ok()?;
+                        Some(CaEntry {
+                            id: r.id.clone(),
+                            cert,
+                            parent: r.parent.clone(),
+                            hashes,
+                        })
                     })
                     .collect();
                 let list = Arc::new(list);

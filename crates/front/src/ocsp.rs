@@ -123,7 +123,7 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
     };
     let cas = app.cas().await;
     let first = &request.cert_ids[0];
-    let Some(ca) = cas.iter().find(|c| first.is_issued_by(&c.cert)) else {
+    let Some(ca) = cas.iter().find(|c| first.matches(&c.hashes)) else {
         return failure(ResponseStatus::Unauthorized);
     };
     let alg = first.hash_algorithm.oid;
@@ -132,7 +132,7 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
     }
     let mut serials = Vec::with_capacity(request.cert_ids.len());
     for id in &request.cert_ids {
-        if id.hash_algorithm.oid != alg || !id.is_issued_by(&ca.cert) {
+        if id.hash_algorithm.oid != alg || !id.matches(&ca.hashes) {
             // One response is signed by one responder for one CA and one hash.
             return failure(ResponseStatus::Unauthorized);
         }

@@ -262,18 +262,46 @@ pub fn cert_id(
     })
 }
 
+/// A CA's CertID hashes (issuerNameHash, issuerKeyHash) under SHA-1 and SHA-256, computed
+/// once: a responder compares them with every request instead of re-encoding and hashing
+/// the CA's name and key each time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerHashes {
+    sha1_name: Vec<u8>,
+    sha1_key: Vec<u8>,
+    sha256_name: Vec<u8>,
+    sha256_key: Vec<u8>,
+}
+
+impl IssuerHashes {
+    /// The hashes of `ca`.
+    pub fn of(ca: &CaCertificate) -> Result<IssuerHashes, X509Error> {
+        let name = ca.subject.to_der()?;
+        let key = public_key_bits(&ca.public_key_der)?;
+        Ok(IssuerHashes {
+            sha1_name: sha1(&name),
+            sha1_key: sha1(&key),
+            sha256_name: sha256(&name),
+            sha256_key: sha256(&key),
+        })
+    }
+}
+
 impl CertId {
     /// Whether this CertID names a certificate of `ca` (same hashes under its algorithm).
     pub fn is_issued_by(&self, ca: &CaCertificate) -> bool {
-        let h: HashFn = match self.hash_algorithm.oid {
-            ID_SHA1 => sha1,
-            ID_SHA256 => sha256,
+        IssuerHashes::of(ca).is_ok_and(|h| self.matches(&h))
+    }
+
+    /// Whether this CertID names a certificate of the CA with these hashes.
+    pub fn matches(&self, issuer: &IssuerHashes) -> bool {
+        let (name, key) = match self.hash_algorithm.oid {
+            ID_SHA1 => (&issuer.sha1_name, &issuer.sha1_key),
+            ID_SHA256 => (&issuer.sha256_name, &issuer.sha256_key),
             _ => return false,
         };
-        let (Ok(name), Ok(key)) = (ca.subject.to_der(), public_key_bits(&ca.public_key_der)) else {
-            return false;
-        };
-        self.issuer_name_hash.as_bytes() == h(&name) && self.issuer_key_hash.as_bytes() == h(&key)
+        self.issuer_name_hash.as_bytes() == name.as_slice()
+            && self.issuer_key_hash.as_bytes() == key.as_slice()
     }
 
     /// The serial number asked about, when it is a positive integer of at most 20 octets.

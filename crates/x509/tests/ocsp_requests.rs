@@ -33,3 +33,113 @@ fn openssl_requests_parse() {
     let short = seed("single-sha1.der");
     assert!(parse_ocsp_request(&short[..short.len() - 1]).is_err());
 }
+
+/// The precomputed CertID hashes a responder compares requests with agree with hashing the
+/// CA on the spot, under SHA-1 and SHA-256, and tell two CAs apart.
+#[test]
+fn issuer_hashes_match_openssl_cert_ids() {
+    use std::process::Command;
+    use strongroom_testkit::{run, tool};
+    use strongroom_x509::ocsp::IssuerHashes;
+    use strongroom_x509::CaCertificate;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let openssl = |args: &[&str]| {
+        let out = run(Command::new(tool("openssl"))
+            .current_dir(dir.path())
+            .args(args));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for ca in ["ca", "other"] {
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-subj",
+            &format!("/CN={ca}"),
+            "-days",
+            "2",
+            "-out",
+            &format!("{ca}.pem"),
+            "-outform",
+            "PEM",
+        ]);
+        openssl(&[
+            "x509",
+            "-in",
+            &format!("{ca}.pem"),
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{ca}.der"),
+        ]);
+    }
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-subj",
+        "/CN=leaf",
+        "-out",
+        "leaf.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-days",
+        "1",
+        "-set_serial",
+        "0x1234",
+        "-out",
+        "leaf.pem",
+    ]);
+    let ca = CaCertificate::from_der(&std::fs::read(p("ca.der")).unwrap()).unwrap();
+    let other = CaCertificate::from_der(&std::fs::read(p("other.der")).unwrap()).unwrap();
+    let (ca_h, other_h) = (
+        IssuerHashes::of(&ca).unwrap(),
+        IssuerHashes::of(&other).unwrap(),
+    );
+    for (digest, oid) in [("-sha1", ID_SHA1), ("-sha256", ID_SHA256)] {
+        openssl(&[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            digest, // openssl wants the digest before -cert
+            "-cert",
+            "leaf.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ]);
+        let r = parse_ocsp_request(&std::fs::read(p("req.der")).unwrap()).unwrap();
+        let id = &r.cert_ids[0];
+        assert_eq!(id.hash_algorithm.oid, oid);
+        assert!(id.matches(&ca_h) && id.is_issued_by(&ca), "{digest}");
+        assert!(
+            !id.matches(&other_h) && !id.is_issued_by(&other),
+            "{digest}"
+        );
+    }
+}
