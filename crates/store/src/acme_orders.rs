@@ -195,14 +195,7 @@ impl Store {
         now: i64,
     ) -> Result<(i64, bool), StoreError> {
         let mut tx = self.pool().begin().await?;
-        let id = crate::certificates::insert_certificates_on(
-            &mut tx,
-            std::slice::from_ref(certificate),
-            now,
-        )
-        .await?
-        .pop()
-        .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
+        let id = crate::certificates::insert_audited_on(&mut tx, certificate, event, now).await?;
         let closed = sqlx::query(
             "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
         )
@@ -212,7 +205,6 @@ impl Store {
         .await?
         .rows_affected()
             == 1;
-        crate::audit::append_audit_on(&mut tx, &event(id), now).await?;
         tx.commit().await?;
         Ok((id, closed))
     }

@@ -312,6 +312,22 @@ pub(crate) async fn insert_certificates_on(
     Ok(ids_in_order)
 }
 
+/// Records one certificate and the audit event `event` makes for its id, on `conn` (the
+/// caller's transaction); returns the id.
+pub(crate) async fn insert_audited_on(
+    conn: &mut sqlx::AnyConnection,
+    c: &NewCertificate,
+    event: impl FnOnce(i64) -> crate::NewAuditEvent,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let id = insert_certificates_on(conn, std::slice::from_ref(c), now)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
+    crate::audit::append_audit_on(conn, &event(id), now).await?;
+    Ok(id)
+}
+
 impl Store {
     /// Records a certificate with its names and tags, atomically.
     pub async fn insert_certificate(
@@ -334,11 +350,7 @@ impl Store {
         now: i64,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let id = insert_certificates_on(&mut tx, std::slice::from_ref(c), now)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
-        crate::audit::append_audit_on(&mut tx, &event(id), now).await?;
+        let id = insert_audited_on(&mut tx, c, event, now).await?;
         tx.commit().await?;
         Ok(id)
     }

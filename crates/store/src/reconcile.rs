@@ -43,15 +43,13 @@ impl Store {
             if known.is_some() {
                 continue;
             }
-            let id = crate::certificates::insert_certificates_on(
+            let id = crate::certificates::insert_audited_on(
                 &mut tx,
-                std::slice::from_ref(certificate),
+                certificate,
+                |id| event(id, certificate),
                 now,
             )
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Backend("insert returned no id".into()))?;
-            crate::audit::append_audit_on(&mut tx, &event(id, certificate), now).await?;
+            .await?;
             recorded.push(id);
         }
         sqlx::query(

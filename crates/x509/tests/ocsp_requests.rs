@@ -43,97 +43,39 @@ fn issuer_hashes_match_openssl_cert_ids() {
     use strongroom_x509::ocsp::IssuerHashes;
     use strongroom_x509::CaCertificate;
     let dir = tempfile::tempdir().unwrap();
-    let p = |n: &str| dir.path().join(n);
-    let openssl = |args: &[&str]| {
+    // One openssl command line (no argument contains a space).
+    let openssl = |line: &str| {
         let out = run(Command::new(tool("openssl"))
             .current_dir(dir.path())
-            .args(args));
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .args(line.split_whitespace()));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "openssl {line}: {err}");
     };
-    for ca in ["ca", "other"] {
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{ca}.key"),
-            "-subj",
-            &format!("/CN={ca}"),
-            "-days",
-            "2",
-            "-out",
-            &format!("{ca}.pem"),
-            "-outform",
-            "PEM",
-        ]);
-        openssl(&[
-            "x509",
-            "-in",
-            &format!("{ca}.pem"),
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{ca}.der"),
-        ]);
-    }
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-subj",
-        "/CN=leaf",
-        "-out",
-        "leaf.csr",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-days",
-        "1",
-        "-set_serial",
-        "0x1234",
-        "-out",
-        "leaf.pem",
-    ]);
-    let ca = CaCertificate::from_der(&std::fs::read(p("ca.der")).unwrap()).unwrap();
-    let other = CaCertificate::from_der(&std::fs::read(p("other.der")).unwrap()).unwrap();
-    let (ca_h, other_h) = (
-        IssuerHashes::of(&ca).unwrap(),
-        IssuerHashes::of(&other).unwrap(),
+    let p256 = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    let ca_of = |name: &str| {
+        openssl(&format!(
+            "req -x509 {p256} -keyout {name}.key -subj /CN={name} -days 2 -out {name}.pem"
+        ));
+        openssl(&format!("x509 -in {name}.pem -outform DER -out {name}.der"));
+        let der = std::fs::read(dir.path().join(format!("{name}.der"))).unwrap();
+        let ca = CaCertificate::from_der(&der).unwrap();
+        let hashes = IssuerHashes::of(&ca).unwrap();
+        (ca, hashes)
+    };
+    let (ca, ca_h) = ca_of("ca");
+    let (other, other_h) = ca_of("other");
+    openssl(&format!(
+        "req -new {p256} -keyout leaf.key -subj /CN=leaf -out leaf.csr"
+    ));
+    openssl(
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -days 1 -set_serial 0x1234 -out leaf.pem",
     );
     for (digest, oid) in [("-sha1", ID_SHA1), ("-sha256", ID_SHA256)] {
-        openssl(&[
-            "ocsp",
-            "-issuer",
-            "ca.pem",
-            digest, // openssl wants the digest before -cert
-            "-cert",
-            "leaf.pem",
-            "-no_nonce",
-            "-reqout",
-            "req.der",
-        ]);
-        let r = parse_ocsp_request(&std::fs::read(p("req.der")).unwrap()).unwrap();
+        // openssl wants the digest before -cert.
+        openssl(&format!(
+            "ocsp -issuer ca.pem {digest} -cert leaf.pem -no_nonce -reqout req.der"
+        ));
+        let r = parse_ocsp_request(&std::fs::read(dir.path().join("req.der")).unwrap()).unwrap();
         let id = &r.cert_ids[0];
         assert_eq!(id.hash_algorithm.oid, oid);
         assert!(id.matches(&ca_h) && id.is_issued_by(&ca), "{digest}");
