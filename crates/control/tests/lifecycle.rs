@@ -305,6 +305,19 @@ fn lifecycle(db: Db) {
     let r = admin.send("PATCH", "/api/v1/users/admin", &json!({"disabled": true}));
     assert_eq!(r.status, 409, "{}", r.text);
 
+    // Everything the signer issued above (seven certificates through the API and control's
+    // listener certificate) is already in the inventory: a reconciliation of the whole
+    // journal, as the control role on PostgreSQL, records nothing. An auditor may not run it.
+    let r = operator.post("/api/v1/system/reconcile", &json!({"grace_secs": 0}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let report = r.json();
+    assert_eq!(report["recorded"], json!([]), "{report}");
+    assert!(report["compared"].as_u64().unwrap() >= 8, "{report}");
+    assert_eq!(
+        auditor.post("/api/v1/system/reconcile", &json!({})).status,
+        403
+    );
+
     // Audit: every change above is an event, the chain verifies, denials are recorded.
     let v = auditor.get("/api/v1/audit/verify").json();
     assert_eq!(v["ok"], true, "{v}");
