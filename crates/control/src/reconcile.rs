@@ -56,7 +56,7 @@ pub async fn reconcile_once(app: &App, grace_secs: i64) -> Result<Report, Proble
     };
     let cutoff = app.now() - grace_secs;
     loop {
-        let records = match app
+        let (records, read_through) = match app
             .signer
             .call(Request::JournaledIssuances {
                 after: report.watermark,
@@ -64,7 +64,7 @@ pub async fn reconcile_once(app: &App, grace_secs: i64) -> Result<Report, Proble
             })
             .await?
         {
-            Response::JournaledIssuances(r) => r,
+            Response::JournaledIssuances { records, through } => (records, through),
             other => {
                 return Err(Problem::internal(format!(
                     "unexpected signer answer {other:?}"
@@ -73,10 +73,18 @@ pub async fn reconcile_once(app: &App, grace_secs: i64) -> Result<Report, Proble
         };
         let full_page = records.len() == MAX_JOURNALED_ISSUANCES as usize;
         let ripe: Vec<&JournaledIssuance> = records.iter().take_while(|r| r.at <= cutoff).collect();
-        let Some(last) = ripe.last() else {
-            return Ok(report);
+        // When every record returned is old enough, the watermark may pass the records read
+        // after them that held nothing to compare (other kinds, issuances from before the
+        // journal kept certificates), so the next pass does not read them again; otherwise
+        // it stops at the last old-enough record.
+        let through = if ripe.len() == records.len() {
+            read_through
+        } else {
+            ripe.last().map_or(report.watermark, |r| r.seq)
         };
-        let through = last.seq;
+        if through <= report.watermark {
+            return Ok(report);
+        }
         let found = ripe
             .iter()
             .map(|r| certificate(r))

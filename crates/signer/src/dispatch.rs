@@ -208,7 +208,7 @@ impl Signer {
         let limit = limit.clamp(1, strongroom_wire::MAX_JOURNALED_ISSUANCES) as usize;
         let mut index = self.journal_index.lock().unwrap_or_else(|p| p.into_inner());
         crate::journal_read::issuances_after(self.journal.path(), &mut index, after, limit)
-            .map(Response::JournaledIssuances)
+            .map(|(records, through)| Response::JournaledIssuances { records, through })
             .map_err(|e| SignerError {
                 kind: ErrorKind::Internal,
                 detail: e.to_string(),

@@ -47,18 +47,19 @@ impl JournalIndex {
     }
 }
 
-/// The `issued` records after `after`, at most `limit`.
+/// The `issued` records after `after`, at most `limit`, and the sequence number of the last
+/// record read (at least `after`).
 pub fn issuances_after(
     path: &Path,
     index: &mut JournalIndex,
     after: u64,
     limit: usize,
-) -> Result<Vec<JournaledIssuance>, JournalError> {
+) -> Result<(Vec<JournaledIssuance>, u64), JournalError> {
     let io = |e: std::io::Error| JournalError::Io(format!("{}: {e}", path.display()));
     let mut out = Vec::new();
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, after)),
         Err(e) => return Err(io(e)),
     };
     let (mut seq, mut offset) = index.start_for(after);
@@ -81,7 +82,7 @@ pub fn issuances_after(
             out.push(found);
         }
     }
-    Ok(out)
+    Ok((out, seq.max(after)))
 }
 
 /// Parses one line; `Some` for an `issued` record that carries its certificate.
@@ -163,17 +164,22 @@ mod tests {
         .unwrap();
         let seqs: Vec<u64> = (0..10).map(|n| issued(&j, n)).collect();
         let mut index = JournalIndex::default();
-        let all = issuances_after(&path, &mut index, 0, 100).unwrap();
+        let (all, through) = issuances_after(&path, &mut index, 0, 100).unwrap();
         assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs);
+        assert_eq!(through, seqs[9]);
         assert_eq!(all[3].der, vec![3u8; 3]);
         assert_eq!(all[3].peer, "front");
         assert_eq!(all[3].at, 103);
         // Paging: after the fourth, three at a time.
-        let page = issuances_after(&path, &mut index, seqs[3], 3).unwrap();
+        let (page, through) = issuances_after(&path, &mut index, seqs[3], 3).unwrap();
         assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs[4..7]);
-        assert!(issuances_after(&path, &mut index, seqs[9], 3)
-            .unwrap()
-            .is_empty());
+        assert_eq!(through, seqs[6], "a full page ends at its last record");
+        // Records after the last issuance (a restart's `startup`) are read past: `through`
+        // lets the reader skip them next time.
+        j.append_durable(200, "startup", &json!({})).unwrap();
+        let (rest, through) = issuances_after(&path, &mut index, seqs[9], 3).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(through, seqs[9] + 1);
     }
 
     #[test]
@@ -186,7 +192,7 @@ mod tests {
             .map(|n| issued(&j, n % 250))
             .collect();
         let mut index = JournalIndex::default();
-        let first = issuances_after(&path, &mut index, 0, usize::MAX).unwrap();
+        let (first, _) = issuances_after(&path, &mut index, 0, usize::MAX).unwrap();
         assert_eq!(first.len(), seqs.len());
         assert!(index.marks.len() >= 2, "{:?}", index.marks);
         // Every starting point gives the same answer as a read from the start.
@@ -197,7 +203,7 @@ mod tests {
             MARK_EVERY + 1,
             2 * MARK_EVERY + 5,
         ] {
-            let got = issuances_after(&path, &mut index, after, 5).unwrap();
+            let (got, _) = issuances_after(&path, &mut index, after, 5).unwrap();
             let want: Vec<u64> = first
                 .iter()
                 .map(|r| r.seq)
@@ -225,7 +231,8 @@ mod tests {
             .open(&path)
             .unwrap();
         f.write_all(b"abc {\"seq\":3").unwrap();
-        let got = issuances_after(&path, &mut JournalIndex::default(), 0, 10).unwrap();
+        let (got, through) = issuances_after(&path, &mut JournalIndex::default(), 0, 10).unwrap();
         assert_eq!(got.len(), 1);
+        assert_eq!(through, 2, "the torn third line is not read");
     }
 }

@@ -376,8 +376,15 @@ pub enum Response {
     AuditCheckpoint(SignedCheckpoint),
     /// Pre-signed OCSP responses, in the order asked.
     OcspResponses(Vec<SignedOcspResponse>),
-    /// Answer to [`Request::JournaledIssuances`]: oldest first; empty when nothing follows.
-    JournaledIssuances(Vec<JournaledIssuance>),
+    /// Answer to [`Request::JournaledIssuances`].
+    JournaledIssuances {
+        /// The `issued` records, oldest first; empty when none follows.
+        records: Vec<JournaledIssuance>,
+        /// The last journal record this read looked at (issued or not): a reader that has
+        /// dealt with every record returned may continue after it, skipping what held
+        /// nothing for it.
+        through: u64,
+    },
 }
 
 /// One `issued` record of the signer's journal. Records written before the journal kept
