@@ -74,6 +74,10 @@ fn requests() -> Vec<Request> {
             combined: false,
             nonce: None,
         }),
+        Request::JournaledIssuances {
+            after: 41,
+            limit: MAX_JOURNALED_ISSUANCES,
+        },
     ]
 }
 
@@ -111,6 +115,18 @@ fn responses() -> Vec<Response> {
             this_update: 1_790_000_000,
             next_update: 1_790_003_600,
         }]),
+        Response::JournaledIssuances {
+            records: vec![JournaledIssuance {
+                seq: 42,
+                at: 1_790_000_000,
+                ca: "issuing".parse().unwrap(),
+                serial: "0a1b2c3d4e5f60718293a4b5c6d7e8f9".parse().unwrap(),
+                peer: "front".into(),
+                profile: "tls-server".into(),
+                der: csr(),
+            }],
+            through: 43,
+        },
     ]
 }
 
