@@ -6,7 +6,8 @@
 # client's port and resolve names through the same knotd, which serves `lab.test` with
 # `* A 127.0.0.1`. The servers run one after the other, never together.
 #
-# Usage: [N=200] [C=8] [POLL_MS=50] [KEEP_WORK=1] [PERF_DATA=FILE] scripts/bench-acme.sh
+# Usage: [N=200] [C=8] [POLL_MS=50] [CLIENT=acme_bench|instant-acme] [KEEP_WORK=1] [PERF_DATA=FILE]
+#        scripts/bench-acme.sh
 # CARGO_TARGET_DIR is honoured (default: target). Installs pebble, knot (and kdig), openssl,
 # softhsm2 and jq from Debian when missing. Rate limits: `up` allows 300 orders per account and
 # 1000 accounts+orders per address per hour; each run has C accounts and a fresh database,
@@ -32,8 +33,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 cargo build -q --release --bins
-cargo build -q --release -p strongroom-cli --example acme_bench
-client=$bin/examples/acme_bench
+# CLIENT=instant-acme drives both servers through instant-acme (crates.io) instead of the
+# project's own scripted client (crates/cli/examples/acme_bench_instant.rs).
+case "${CLIENT:-acme_bench}" in
+    acme_bench) example=acme_bench ;;
+    instant-acme) example=acme_bench_instant ;;
+    *) echo "CLIENT must be acme_bench or instant-acme" >&2; exit 2 ;;
+esac
+cargo build -q --release -p strongroom-cli --example "$example"
+client=$bin/examples/$example
 
 work=$(mktemp -d)
 # SIGTERM: background jobs of a script start with SIGINT ignored, and Go (Pebble) keeps it

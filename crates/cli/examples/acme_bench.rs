@@ -18,11 +18,15 @@
 //! Usage: acme_bench --directory URL --ca-file PEM --count N --concurrency C
 //!        --http01-port P --domain lab.test --csr-dir DIR [--poll-ms 50] [--run-id ID]
 
+#[path = "acme_bench_common/mod.rs"]
+mod common;
+
+use common::{
+    agent, finish, make_csrs, ms, parse_args, process_cpu_seconds, quantile, serve_http01,
+    step_stats, Tokens,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -39,57 +43,6 @@ const STEPS: [&str; 7] = [
     "await_order_valid",
     "download",
 ];
-
-struct Args {
-    directory: String,
-    ca_file: PathBuf,
-    count: usize,
-    concurrency: usize,
-    http01_port: u16,
-    domain: String,
-    csr_dir: PathBuf,
-    poll: Duration,
-    run_id: Option<String>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut map: HashMap<String, String> = HashMap::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let Some(name) = flag.strip_prefix("--") else {
-            return Err(format!("unexpected argument {flag:?}"));
-        };
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        map.insert(name.to_string(), value);
-    }
-    let mut take = |k: &str| map.remove(k).ok_or_else(|| format!("--{k} is required"));
-    let num = |k: &str, v: String| {
-        v.parse::<usize>()
-            .map_err(|_| format!("--{k}: not a number"))
-    };
-    let args = Args {
-        directory: take("directory")?,
-        ca_file: take("ca-file")?.into(),
-        count: num("count", take("count")?)?,
-        concurrency: num("concurrency", take("concurrency")?)?.max(1),
-        http01_port: take("http01-port")?
-            .parse()
-            .map_err(|_| "--http01-port: not a port".to_string())?,
-        domain: take("domain")?,
-        csr_dir: take("csr-dir")?.into(),
-        poll: Duration::from_millis(
-            map.remove("poll-ms")
-                .map(|v| num("poll-ms", v))
-                .transpose()?
-                .unwrap_or(50) as u64,
-        ),
-        run_id: map.remove("run-id"),
-    };
-    if let Some(k) = map.keys().next() {
-        return Err(format!("unknown option --{k}"));
-    }
-    Ok(args)
-}
 
 /// One HTTP answer, read whole.
 struct Answer {
@@ -254,148 +207,6 @@ fn url_of<'v>(v: &'v Value, field: &str) -> Result<&'v str, String> {
         .ok_or_else(|| format!("no {field:?} URL in {v}"))
 }
 
-/// The http-01 tokens being answered (token → key authorization).
-type Tokens = Arc<Mutex<HashMap<String, String>>>;
-
-/// Serves `/.well-known/acme-challenge/TOKEN` over HTTP/1.0, a thread per connection
-/// (validators connect in parallel; a slow one must not hold up the others).
-fn serve_http01(port: u16, tokens: Tokens) -> Result<(), String> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-        .map_err(|e| format!("http-01 port {port}: {e}"))?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let tokens = tokens.clone();
-            std::thread::spawn(move || answer_http01(stream, &tokens));
-        }
-    });
-    Ok(())
-}
-
-fn answer_http01(mut s: std::net::TcpStream, tokens: &Tokens) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut req = Vec::new();
-    let mut buf = [0u8; 2048];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16_384 {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&req);
-    let path = text.split(' ').nth(1).unwrap_or_default();
-    let token = path
-        .strip_prefix("/.well-known/acme-challenge/")
-        .unwrap_or_default();
-    let body = tokens.lock().ok().and_then(|t| t.get(token).cloned());
-    let reply = match body {
-        Some(b) => format!(
-            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{b}",
-            b.len()
-        ),
-        None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
-    };
-    let _ = s.write_all(reply.as_bytes());
-}
-
-/// One P-256 key and a DER CSR per name (SAN only), made by openssl before timing.
-fn make_csrs(dir: &Path, names: &[String], concurrency: usize) -> Result<Vec<Vec<u8>>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let key = dir.join("csr-key.pem");
-    if !key.exists() {
-        run_openssl(
-            Command::new("openssl")
-                .args([
-                    "genpkey",
-                    "-algorithm",
-                    "EC",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-out",
-                ])
-                .arg(&key),
-        )?;
-    }
-    let next = AtomicUsize::new(0);
-    let made: Mutex<Vec<Option<Vec<u8>>>> = Mutex::new(vec![None; names.len()]);
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..concurrency {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(name) = names.get(i) else { return };
-                let out = dir.join(format!("{name}.csr.der"));
-                let done = run_openssl(
-                    Command::new("openssl")
-                        .args(["req", "-new", "-subj", "/", "-key"])
-                        .arg(&key)
-                        .args([
-                            "-addext",
-                            &format!("subjectAltName=DNS:{name}"),
-                            "-outform",
-                            "DER",
-                            "-out",
-                        ])
-                        .arg(&out),
-                )
-                .and_then(|()| std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display())));
-                match done {
-                    Ok(der) => {
-                        if let Ok(mut m) = made.lock() {
-                            m[i] = Some(der);
-                        }
-                    }
-                    Err(e) => {
-                        if let Ok(mut f) = failure.lock() {
-                            *f = Some(e);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    made.into_inner()
-        .map_err(|_| "a CSR thread panicked".to_string())?
-        .into_iter()
-        .map(|c| c.ok_or_else(|| "a CSR is missing".to_string()))
-        .collect()
-}
-
-fn run_openssl(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("openssl: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("openssl: {}", String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-fn agent(ca_file: &Path) -> Result<ureq::Agent, String> {
-    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-    let pem = std::fs::read(ca_file).map_err(|e| format!("{}: {e}", ca_file.display()))?;
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-        .filter_map(|i| match i {
-            Ok(PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(format!("no certificate in {}", ca_file.display()));
-    }
-    Ok(ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::Specific(Arc::new(certs)))
-                .build(),
-        )
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent())
-}
-
 /// A certificate's wall time, whole and per step.
 struct Timed {
     steps: [Duration; 7],
@@ -493,30 +304,8 @@ fn one_certificate(
     Ok(steps)
 }
 
-/// The `q` quantile (nearest rank) of sorted milliseconds.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e5).round() / 100.0
-}
-
 fn main() -> std::process::ExitCode {
-    match bench() {
-        Ok(report) => {
-            println!("{report}");
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("acme_bench: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    finish("acme_bench", bench())
 }
 
 fn bench() -> Result<Value, String> {
@@ -627,20 +416,8 @@ fn bench() -> Result<Value, String> {
     let errors = results.len() - ok.len();
     let mut totals: Vec<f64> = ok.iter().map(|t| ms(t.total)).collect();
     totals.sort_by(f64::total_cmp);
-    let mut steps = serde_json::Map::new();
-    for (i, step) in STEPS.iter().enumerate() {
-        let mut v: Vec<f64> = ok.iter().map(|t| ms(t.steps[i])).collect();
-        v.sort_by(f64::total_cmp);
-        let mean = if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        steps.insert(
-            (*step).to_string(),
-            json!({"mean_ms": (mean * 100.0).round() / 100.0, "p50_ms": quantile(&v, 0.5), "p99_ms": quantile(&v, 0.99)}),
-        );
-    }
+    let per_cert: Vec<&[Duration]> = ok.iter().map(|t| &t.steps[..]).collect();
+    let steps = step_stats(&STEPS, &per_cert);
     let seconds = elapsed.as_secs_f64();
     let retry_after: serde_json::Map<String, Value> = counters
         .retry_after_seen
@@ -665,18 +442,4 @@ fn bench() -> Result<Value, String> {
         "poll_cap_ms": args.poll.as_millis() as u64,
         "client_cpu_seconds": (client_cpu * 100.0).round() / 100.0,
     }))
-}
-
-/// CPU time (user + system) this process has used, all threads, in seconds.
-fn process_cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let usage = unsafe {
-        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
-            return 0.0;
-        }
-        usage.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

@@ -11,56 +11,16 @@
 
 mod common;
 
-use bytes::Bytes;
+use common::ureq_http::UreqHttp;
 use common::{agent_trusting, ari_cert_id, http01_server, key_and_csr, Answers, Up};
-use http_body_util::BodyExt;
 use instant_acme::{
-    Account, AuthorizationStatus, BodyWrapper, BytesResponse, CertificateIdentifier, ChallengeType,
-    Error, HttpClient, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Error, HttpClient,
+    Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
-use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use ureq::http::Request;
-
-/// instant-acme's transport: each request runs on ureq in a blocking task.
-struct UreqHttp(ureq::Agent);
-
-impl HttpClient for UreqHttp {
-    fn request(
-        &self,
-        req: Request<BodyWrapper<Bytes>>,
-    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, Error>> + Send>> {
-        let agent = self.0.clone();
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            // The request body is infallible: it is already in memory.
-            let Ok(collected) = body.collect().await;
-            let data = collected.to_bytes();
-            let answer = tokio::task::spawn_blocking(move || {
-                // ureq refuses a body on GET/HEAD, even an empty one.
-                let mut resp = if data.is_empty() {
-                    agent.run(Request::from_parts(parts, ()))?
-                } else {
-                    agent.run(Request::from_parts(parts, data.to_vec()))?
-                };
-                let bytes = resp.body_mut().read_to_vec()?;
-                Ok::<_, ureq::Error>(resp.map(|_| bytes))
-            })
-            .await
-            .map_err(|e| Error::Other(Box::new(e)))?
-            .map_err(|e| Error::Other(Box::new(e)))?;
-            let (parts, bytes) = answer.into_parts();
-            Ok(BytesResponse {
-                parts,
-                body: Box::new(Bytes::from(bytes)),
-            })
-        })
-    }
-}
 
 fn transport(root: &Path) -> Box<dyn HttpClient> {
     Box::new(UreqHttp(agent_trusting(root)))
