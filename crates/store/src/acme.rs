@@ -191,6 +191,17 @@ pub(crate) fn in_list(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// What a request's nonce and account came to ([`Store::consume_acme_nonce_reading_account`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NonceAndAccount {
+    /// The nonce is unknown, expired or already used (nothing else was read).
+    BadNonce,
+    /// The nonce was good and is now used up; no account has that id.
+    NoAccount,
+    /// The nonce was good and is now used up; the account.
+    Account(AcmeAccount),
+}
+
 fn account_from(r: &sqlx::any::AnyRow) -> Result<AcmeAccount, StoreError> {
     let contact: String = r.try_get("contact")?;
     Ok(AcmeAccount {
@@ -309,6 +320,50 @@ impl Store {
             .await?
             .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Uses a nonce up and, in the same statement, reads the account a request's `kid`
+    /// names: every POST-as-`kid` to the front pays one round trip to the database instead
+    /// of two. The account is read only when the nonce was good (the subqueries run in
+    /// the DELETE's RETURNING clause, once per deleted row).
+    pub async fn consume_acme_nonce_reading_account(
+        &self,
+        nonce: &str,
+        now: i64,
+        account_id: i64,
+    ) -> Result<NonceAndAccount, StoreError> {
+        const COLUMNS: [&str; 8] = [
+            "id",
+            "thumbprint",
+            "jwk",
+            "status",
+            "contact",
+            "eab_kid",
+            "created_ip",
+            "created_at",
+        ];
+        let returning: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| format!("(SELECT {c} FROM acme_accounts WHERE id = $3) AS {c}"))
+            .collect();
+        let sql = format!(
+            "DELETE FROM {} WHERE nonce = $1 AND expires_at > $2 RETURNING {}",
+            self.nonce_table(),
+            returning.join(", ")
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(nonce.to_string())
+            .bind(now)
+            .bind(account_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(NonceAndAccount::BadNonce);
+        };
+        if row.try_get::<Option<i64>, _>("id")?.is_none() {
+            return Ok(NonceAndAccount::NoAccount);
+        }
+        Ok(NonceAndAccount::Account(account_from(&row)?))
     }
 
     /// Creates an account, binding the EAB key when one is given (one account per key: a

@@ -25,7 +25,7 @@ mod revocation_data;
 
 pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
-    NewAcmeAuthorization, NewAcmeOrder,
+    NewAcmeAuthorization, NewAcmeOrder, NonceAndAccount,
 };
 pub use acme_limits::{LimitHit, OrderLimits};
 pub use approvals::{ApprovalRequest, ApprovalState};

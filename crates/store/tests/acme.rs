@@ -104,6 +104,39 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         front.eab_key("eab_1").await.unwrap().unwrap().account_id,
         Some(b.id)
     );
+
+    // A nonce and the account a `kid` names, in one statement: the account (as
+    // `acme_account` reads it) only for a good nonce, which is then used up; no account
+    // for an unknown id; nothing read for a bad nonce.
+    front
+        .add_acme_nonces(&["k1".to_string(), "k2".to_string()], 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        front
+            .consume_acme_nonce_reading_account("k1", 50, b.id)
+            .await
+            .unwrap(),
+        NonceAndAccount::Account(front.acme_account(b.id).await.unwrap())
+    );
+    assert_eq!(
+        front
+            .consume_acme_nonce_reading_account("k1", 50, b.id)
+            .await
+            .unwrap(),
+        NonceAndAccount::BadNonce
+    );
+    assert_eq!(
+        front
+            .consume_acme_nonce_reading_account("k2", 50, 999_999)
+            .await
+            .unwrap(),
+        NonceAndAccount::NoAccount
+    );
+    assert!(
+        !front.consume_acme_nonce("k2", 50).await.unwrap(),
+        "k2 was used up"
+    );
     let e = front
         .create_acme_account(&new("tp-c", Some("eab_1")), 22)
         .await

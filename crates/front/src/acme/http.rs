@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strongroom_acme::{b64, Jwk, Jws, Problem, ProblemType};
-use strongroom_store::AcmeAccount;
+use strongroom_store::{AcmeAccount, NonceAndAccount};
 
 /// A handler's successful answer.
 #[derive(Debug)]
@@ -332,16 +332,14 @@ pub async fn verify(
             "the nonce is not one of ours",
         ));
     }
-    match acme.app.store.consume_acme_nonce(nonce, now()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(Problem::new(
-                ProblemType::BadNonce,
-                "the nonce is unknown, expired or already used; retry with the Replay-Nonce of this answer",
-            ))
-        }
-        Err(e) => return Err(store_problem(e)),
-    }
+    let bad_nonce = || {
+        Problem::new(
+            ProblemType::BadNonce,
+            "the nonce is unknown, expired or already used; retry with the Replay-Nonce of this answer",
+        )
+    };
+    // The key rules first (they need no database); then the nonce is used up — with the
+    // account a `kid` names read in the same statement.
     let (key, account) = match (&jws.header.jwk, &jws.header.kid, rule) {
         (Some(_), _, KeyRule::Kid) => {
             return Err(Problem::malformed(
@@ -351,12 +349,31 @@ pub async fn verify(
         (_, Some(_), KeyRule::Jwk) => {
             return Err(Problem::malformed("this request must use jwk, not kid"))
         }
-        (Some(k), None, _) => (k.clone(), None),
+        (Some(_), Some(_), _) => {
+            return Err(Problem::malformed(
+                "the protected header must carry exactly one of jwk and kid",
+            ))
+        }
+        (None, None, _) => return Err(Problem::malformed("no key in the protected header")),
+        (Some(k), None, _) => {
+            match acme.app.store.consume_acme_nonce(nonce, now()).await {
+                Ok(true) => {}
+                Ok(false) => return Err(bad_nonce()),
+                Err(e) => return Err(store_problem(e)),
+            }
+            (k.clone(), None)
+        }
         (None, Some(kid), _) => {
             let id = account_id_of(acme, kid)?;
-            let account = match acme.app.store.acme_account(id).await {
-                Ok(a) => a,
-                Err(strongroom_store::StoreError::NotFound(_)) => {
+            let account = match acme
+                .app
+                .store
+                .consume_acme_nonce_reading_account(nonce, now(), id)
+                .await
+            {
+                Ok(NonceAndAccount::Account(a)) => a,
+                Ok(NonceAndAccount::BadNonce) => return Err(bad_nonce()),
+                Ok(NonceAndAccount::NoAccount) => {
                     return Err(Problem::new(
                         ProblemType::AccountDoesNotExist,
                         format!("account {id} does not exist"),
@@ -373,12 +390,6 @@ pub async fn verify(
             let stored: Value = serde_json::from_str(&account.jwk)
                 .map_err(|_| Problem::internal("a stored account key is unreadable"))?;
             (Jwk::from_value(&stored)?, Some(account))
-        }
-        (None, None, _) => return Err(Problem::malformed("no key in the protected header")),
-        (Some(_), Some(_), _) => {
-            return Err(Problem::malformed(
-                "the protected header must carry exactly one of jwk and kid",
-            ))
         }
     };
     jws.verify(&key)?;
