@@ -171,7 +171,19 @@ pub fn delegated_key(
         }
     }
     // A new key (the old one, if any, stays in the token for verifying old checkpoints).
-    let label = format!("strongroom-{}-{}-{now}", purpose.dir(), ca.record.id);
+    // The label carries random bytes besides the time: a rotation in the same second as
+    // the key it replaces (a forced renewal, a test) must not collide with that key's label.
+    let mut tag = [0u8; 4];
+    signer
+        .entropy
+        .fill(&mut tag)
+        .map_err(|e| err(ErrorKind::Internal, e))?;
+    let label = format!(
+        "strongroom-{}-{}-{now}-{}",
+        purpose.dir(),
+        ca.record.id,
+        hex::encode(tag)
+    );
     let key = hsm
         .generate_key(&label, KeyAlgorithm::EcdsaP256, KeyPurpose::Signing)
         .map_err(|e| hsm_error(&e))?;
