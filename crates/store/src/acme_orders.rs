@@ -83,6 +83,24 @@ pub(crate) async fn create_acme_order_on(
     })
 }
 
+/// A `processing` order becomes `valid` with its certificate, on `conn`; false when it was
+/// not `processing`.
+async fn close_order_on(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    certificate_id: i64,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
+    )
+    .bind(certificate_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 impl Store {
     /// Creates an order with its authorizations and challenges, atomically (no rate
     /// limits: the front uses [`Store::create_acme_order_within`]).
@@ -196,15 +214,7 @@ impl Store {
     ) -> Result<(i64, bool), StoreError> {
         let mut tx = self.pool().begin().await?;
         let id = crate::certificates::insert_audited_on(&mut tx, certificate, event, now).await?;
-        let closed = sqlx::query(
-            "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
-        )
-        .bind(id)
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let closed = close_order_on(&mut tx, order_id, id).await?;
         tx.commit().await?;
         Ok((id, closed))
     }
@@ -366,15 +376,8 @@ impl Store {
         id: i64,
         certificate_id: i64,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE acme_orders SET status = 'valid', certificate_id = $1 WHERE id = $2 AND status = 'processing'",
-        )
-        .bind(certificate_id)
-        .bind(id)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        let mut conn = self.pool().acquire().await?;
+        close_order_on(&mut conn, id, certificate_id).await
     }
 
     /// An authorization with its challenges.

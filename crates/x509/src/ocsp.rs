@@ -288,11 +288,6 @@ impl IssuerHashes {
 }
 
 impl CertId {
-    /// Whether this CertID names a certificate of `ca` (same hashes under its algorithm).
-    pub fn is_issued_by(&self, ca: &CaCertificate) -> bool {
-        IssuerHashes::of(ca).is_ok_and(|h| self.matches(&h))
-    }
-
     /// Whether this CertID names a certificate of the CA with these hashes.
     pub fn matches(&self, issuer: &IssuerHashes) -> bool {
         let (name, key) = match self.hash_algorithm.oid {
