@@ -339,6 +339,12 @@ fn revocation_end_to_end(db: Db) {
     c.stop();
     c.launch();
     c.start_front();
+    // A client that opens the public port and never finishes its headers is cut off
+    // (checked at the end, so the rest of the test runs meanwhile).
+    let started = std::time::Instant::now();
+    let mut idle =
+        std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(&mut idle, b"POST /ocsp HTTP/1.1\r\nHost: x\r\n").unwrap();
     let text = ocsp_post(&c, &issuing, &root, &["-cert", bad_pem.to_str().unwrap()]);
     assert!(text.contains("bad.pem: revoked"), "{text}");
     let third = issue(&c, &admin, "third.lab.test");
@@ -391,6 +397,18 @@ fn revocation_end_to_end(db: Db) {
         &["-serial", "0x7f00000000000000000000000000beef"],
     );
     assert!(text.to_ascii_lowercase().contains("trylater"), "{text}");
+
+    // The front's header deadline is 10 s; 20 s leaves room for a busy machine.
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let ended = std::io::Read::read_to_end(&mut idle, &mut rest);
+    assert!(
+        ended.is_ok(),
+        "a connection with unfinished headers was still open after {:?}: {ended:?}",
+        started.elapsed()
+    );
+    assert!(c.front_alive(), "{}", c.front_log());
 }
 
 #[test]

@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::{crl, ocsp};
 use axum::routing::get;
 use axum::Router;
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use strongroom_store::Store;
@@ -73,7 +72,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
     tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
     let app = Arc::new(App::new(store.clone(), config));
-    let plain = axum::serve(listener, router(app.clone())).into_future();
+    let plain =
+        strongroom_httpd::serve_plain(listener, router(app.clone()), std::future::pending());
     let secure = async move {
         match https {
             Some((l, tls)) => {
@@ -90,7 +90,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         }
     };
     tokio::select! {
-        r = plain => r.map_err(|e| e.to_string())?,
+        _ = plain => {},
         _ = secure => {},
         _ = strongroom_httpd::shutdown_signal() => tracing::info!("shutting down"),
     }

@@ -6,14 +6,14 @@
 //! certificate verification against our own CAs, HTTP/1.1 with a header-read timeout and a
 //! connection cap. A verified client certificate's fingerprint rides in each request's
 //! extensions as a [`PeerCertificate`], the client's address as axum's `ConnectInfo`.
-//! [`record_listener`] puts the listener certificate into the inventory.
+//! [`record_listener`] puts the listener certificate into the inventory; [`serve_plain`]
+//! is the same accept loop without TLS (the front's public OCSP and CRL port).
 
 mod inventory;
+mod serve;
 pub use inventory::record_listener;
+pub use serve::{serve_plain, serve_tls};
 
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -22,13 +22,8 @@ use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use strongroom_types::{CaId, ProfileName, RequestedName};
 use strongroom_wire::{ClientError, IssuanceRequest, Request, Response, SignerClient, SubjectKey};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 /// The listener certificate: made fresh at every start, issued by the signer under
 /// `profile`, so no TLS key ever sits on disk.
@@ -59,9 +54,6 @@ pub struct PeerCertificate {
     /// Colon-separated upper-case hex, as the inventory stores it.
     pub fingerprint: String,
 }
-
-/// Most connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 512;
 
 async fn signer_call(socket: &Path, request: Request) -> Result<Response, String> {
     let socket: PathBuf = socket.to_path_buf();
@@ -190,74 +182,6 @@ pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<
         ),
         issued,
     })
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown` completes.
-pub async fn serve_tls(
-    listener: TcpListener,
-    tls: ServerConfig,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| PeerCertificate {
-                    fingerprint: strongroom_x509::fingerprint(c.as_ref()),
-                });
-            let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
-                if let Some(c) = &cert {
-                    req.extensions_mut().insert(c.clone());
-                }
-                // The client's address, as axum's `ConnectInfo` (ACME rate limits).
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                req
-            });
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .await;
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    tracing::info!("shutting down");
 }
 
 /// Completes on SIGTERM or SIGINT.

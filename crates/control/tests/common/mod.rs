@@ -305,6 +305,13 @@ impl Control {
         std::fs::read_to_string(self.dir().join("front.log")).unwrap_or_default()
     }
 
+    /// Whether the front started by [`Control::start_front`] is still running.
+    pub fn front_alive(&mut self) -> bool {
+        self.front
+            .as_mut()
+            .is_some_and(|f| f.try_wait().unwrap().is_none())
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut front) = self.front.take() {
             // SAFETY: kill with the pid of a child we own and have not reaped.
