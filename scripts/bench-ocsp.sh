@@ -7,12 +7,14 @@
 # connection (h2load reconnects), the front keeps connections alive. The reference signs
 # every answer, twice over: with a software key, and with its key in a SoftHSM token through
 # OpenSSL's pkcs11 engine (as a responder that signs on demand in an HSM would). A last row
-# forces a connection per request on both (ApacheBench, HTTP/1.0).
+# forces a connection per request on both (ApacheBench, HTTP/1.0). A ceiling row measures
+# nginx answering every POST with a fixed body the size of the front's response, doing no
+# other work: the most this load generator drives on this machine, whatever the server.
 #
 # Usage: scripts/bench-ocsp.sh [REQUESTS] [CONNECTIONS]    (default 50000, 16)
 # Needs: a release build (`cargo build --release --bins`); installs h2load (nghttp2-client),
-# ab (apache2-utils), the pkcs11 engine (libengine-pkcs11-openssl), softhsm2 and opensc
-# from Debian when missing.
+# ab (apache2-utils), the pkcs11 engine (libengine-pkcs11-openssl), softhsm2, opensc and
+# nginx (nginx-light) from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-50000}
@@ -24,6 +26,7 @@ command -v ab >/dev/null || missing+=(apache2-utils)
 command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 [ -e /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || missing+=(libengine-pkcs11-openssl)
+command -v nginx >/dev/null || missing+=(nginx-light)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -98,6 +101,31 @@ for port in 18081 18082; do
         -CAfile "$ref/ca.pem" -no_nonce | grep -q ": good"
 done
 
+# --- Ceiling: nginx answering a fixed body of the front's response size, nothing else ----
+ng="$work/nginx"; mkdir -p "$ng"
+size=$(curl -s --data-binary @"$work/sr.req" -H 'Content-Type: application/ocsp-request' \
+    http://127.0.0.1:18080/ocsp | wc -c)
+body=$(head -c "$size" /dev/zero | tr '\0' x)
+cat > "$ng/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $ng/nginx.pid;
+error_log $ng/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 10s;
+    client_body_temp_path $ng;
+    server {
+        listen 127.0.0.1:18083;
+        location / { default_type application/ocsp-response; return 200 "$body"; }
+    }
+}
+NGINX
+nginx -c "$ng/nginx.conf" &
+for _ in $(seq 1 50); do curl -sf -o /dev/null -d x http://127.0.0.1:18083/ && break; sleep 0.1; done
+
 # --- Load ------------------------------------------------------------------------------
 h2_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms failed"
     h2load --h1 -n "$requests" -c "$conns" -d "$3" -H 'Content-Type: application/ocsp-request' \
@@ -121,6 +149,7 @@ row() { awk -v label="$1" '{printf "| %s | %s | %s | %s | %s |\n", label, $2, $3
 ref_sw=$(h2_run openssl-soft http://127.0.0.1:18081/ "$work/ref.req")
 ref_hsm=$(h2_run openssl-hsm http://127.0.0.1:18082/ "$work/ref.req")
 sr=$(h2_run strongroom http://127.0.0.1:18080/ocsp "$work/sr.req")
+ceiling=$(h2_run nginx-fixed http://127.0.0.1:18083/ocsp "$work/sr.req")
 ab_ref=$(ab_run openssl-ab http://127.0.0.1:18081/ "$work/ref.req")
 ab_sr=$(ab_run strongroom-ab http://127.0.0.1:18080/ocsp "$work/sr.req")
 echo "| responder (h2load --h1 -c $conns -n $requests, POST) | requests/s | p50 | p99 | failed |"
@@ -128,6 +157,8 @@ echo "|---|---:|---:|---:|---:|"
 echo "$ref_sw" | row "openssl ocsp -port, software key (reference; closes each connection)"
 echo "$ref_hsm" | row "openssl ocsp -port, key in SoftHSM (reference; closes each connection)"
 echo "$sr" | row "strongroom-front, pre-signed in the HSM (keep-alive)"
+echo "$ceiling" | row "ceiling: nginx answering a fixed body of the same size, no work (keep-alive)"
 echo "$ab_ref" | row "openssl ocsp -port, software key, ab (a connection per request)"
 echo "$ab_sr" | row "strongroom-front, ab (a connection per request)"
-echo "$ref_sw $ref_hsm $sr $ab_ref $ab_sr" | awk '{printf "ratio strongroom/openssl (h2load): %.1f against the software key, %.1f against the SoftHSM key; with a connection per request for both (ab): %.1f\n", $12/$2, $12/$7, $22/$17}'
+echo "$ref_sw $ref_hsm $sr $ab_ref $ab_sr $ceiling" | awk '{printf "ratio strongroom/openssl (h2load): %.1f against the software key, %.1f against the SoftHSM key; with a connection per request for both (ab): %.1f\n", $12/$2, $12/$7, $22/$17;
+    printf "ceiling/openssl (the most any server shows with this load generator here): %.1f against the software key, %.1f against the SoftHSM key; strongroom/ceiling: %.2f\n", $27/$2, $27/$7, $12/$27}'
