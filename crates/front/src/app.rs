@@ -1,11 +1,13 @@
 //! The front's shared state: the store, the CAs it answers for, and in-memory copies of
-//! what it serves (OCSP responses until their nextUpdate, each CA's newest CRL for a few
-//! seconds) so the hot path is a hash lookup.
+//! what it serves (OCSP responses by CA and serial and by the exact request bytes that
+//! asked for them, re-read from the store after a few seconds; each CA's newest CRL for a
+//! few seconds) so the hot path is a hash lookup.
 //!
 //! In: the configuration and a connected store. Out: lookups for the handlers, and the
 //! one call to the signer the front makes (`SignOcspResponses` on a cache miss).
 
 use crate::config::Config;
+use axum::body::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,6 +20,11 @@ use strongroom_x509::CaCertificate;
 
 /// Most OCSP responses kept in memory (about 1 KiB each).
 const OCSP_CACHE_MAX: usize = 1_000_000;
+/// Most request encodings remembered with their answer (see [`App::answered_before`]).
+const ANSWERED_MAX: usize = 100_000;
+/// Longest request remembered: a one-certificate SHA-1 request without extensions is
+/// about 70 to 90 bytes; anything longer always takes the full path.
+const ANSWERED_REQUEST_MAX: usize = 256;
 /// How long an OCSP response in memory is served before the store is asked for a newer
 /// one (a revocation re-signs it there).
 const OCSP_FRESH_FOR: Duration = Duration::from_secs(3);
@@ -68,8 +75,8 @@ pub struct CaEntry {
 /// A response in memory.
 #[derive(Debug, Clone)]
 pub struct CachedOcsp {
-    /// DER.
-    pub der: Arc<Vec<u8>>,
+    /// DER (shared with every answer that sends it).
+    pub der: Bytes,
     /// thisUpdate.
     pub this_update: i64,
     /// nextUpdate.
@@ -113,6 +120,7 @@ pub struct App {
     cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
     nonce_profiles: RwLock<(Option<Instant>, Arc<HashSet<String>>)>,
     ocsp: RwLock<HashMap<(CaId, Serial), CachedOcsp>>,
+    answered: RwLock<HashMap<Vec<u8>, CachedOcsp>>,
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
 }
 
@@ -125,6 +133,7 @@ impl App {
             cas: RwLock::new((None, Arc::new(Vec::new()))),
             nonce_profiles: RwLock::new((None, Arc::new(HashSet::new()))),
             ocsp: RwLock::new(HashMap::new()),
+            answered: RwLock::new(HashMap::new()),
             crls: RwLock::new(HashMap::new()),
         }
     }
@@ -223,7 +232,7 @@ impl App {
             }
         };
         let c = CachedOcsp {
-            der: Arc::new(stored.der),
+            der: Bytes::from(stored.der),
             this_update: stored.this_update,
             next_update: stored.next_update,
             fetched: Instant::now(),
@@ -234,15 +243,27 @@ impl App {
 
     fn remember(&self, key: (CaId, Serial), c: CachedOcsp) {
         let mut map = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= OCSP_CACHE_MAX {
-            // Crude but bounded: drop everything expired, then everything if still full.
-            let now = now();
-            map.retain(|_, v| v.next_update > now);
-            if map.len() >= OCSP_CACHE_MAX {
-                map.clear();
-            }
+        insert_bounded(&mut map, OCSP_CACHE_MAX, key, c);
+    }
+
+    /// The answer last served for exactly these request bytes, while it is as fresh as
+    /// [`App::cached_ocsp`] would serve it. A relying party asks about a certificate with
+    /// the same bytes every time (one SHA-1 CertID, no nonce), so a repeat skips parsing
+    /// and CA matching; its freshness and revocation behaviour are the response's own.
+    pub fn answered_before(&self, request: &[u8], now: i64) -> Option<CachedOcsp> {
+        let map = self.answered.read().unwrap_or_else(|p| p.into_inner());
+        let c = map.get(request)?;
+        (c.next_update > now && c.fetched.elapsed() < OCSP_FRESH_FOR).then(|| c.clone())
+    }
+
+    /// Remembers the answer to a request the full path served from memory. Only call it
+    /// for a one-certificate SHA-1 request without a nonce: those bytes mean one answer.
+    pub fn remember_answer(&self, request: &[u8], c: CachedOcsp) {
+        if request.len() > ANSWERED_REQUEST_MAX {
+            return;
         }
-        map.insert(key, c);
+        let mut map = self.answered.write().unwrap_or_else(|p| p.into_inner());
+        insert_bounded(&mut map, ANSWERED_MAX, request.to_vec(), c);
     }
 
     /// Asks the signer for responses (a cache miss, a SHA-256 CertID, several certificates
@@ -303,7 +324,7 @@ impl App {
                 self.remember(
                     (ca.clone(), s.serial.clone()),
                     CachedOcsp {
-                        der: Arc::new(s.der.clone()),
+                        der: Bytes::from(s.der.clone()),
                         this_update: s.this_update,
                         next_update: s.next_update,
                         fetched: Instant::now(),
@@ -354,6 +375,24 @@ impl App {
             }
         }
     }
+}
+
+/// Inserts into a map of responses held to at most `max` entries. Crude but bounded: when
+/// full, drop everything expired, then everything if still full.
+fn insert_bounded<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, CachedOcsp>,
+    max: usize,
+    key: K,
+    c: CachedOcsp,
+) {
+    if map.len() >= max {
+        let now = now();
+        map.retain(|_, v| v.next_update > now);
+        if map.len() >= max {
+            map.clear();
+        }
+    }
+    map.insert(key, c);
 }
 
 /// The stored name of a status.

@@ -7,12 +7,13 @@
 //! a cache miss, a SHA-256 CertID, several certificates or — when `nonce_on_demand` is on —
 //! a nonce; `malformedRequest` for what does not parse, `unauthorized` for a CA we do not
 //! serve, `tryLater` when the signer is needed and unreachable. GET answers carry
-//! Cache-Control up to nextUpdate so caches and CDNs can serve them.
+//! Cache-Control up to nextUpdate so caches and CDNs can serve them. A repeat of a request
+//! already answered from memory (same bytes, no nonce) is answered before it is parsed.
 
 use crate::app::{now, App, SignerTrouble};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use std::sync::Arc;
@@ -23,7 +24,8 @@ use strongroom_x509::ocsp::{
 /// Largest accepted request (a request for 32 certificates is about 3 KiB).
 pub const MAX_REQUEST: usize = 16 * 1024;
 
-fn ocsp_body(der: Vec<u8>, max_age: Option<i64>) -> Response {
+fn ocsp_body(der: impl Into<Bytes>, max_age: Option<i64>) -> Response {
+    let der: Bytes = der.into();
     let mut resp = (StatusCode::OK, der).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -50,17 +52,21 @@ fn failure(status: ResponseStatus) -> Response {
 }
 
 /// POST /ocsp.
-pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let ct = headers
+pub async fn post(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let ct = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !ct.eq_ignore_ascii_case("application/ocsp-request") {
         return failure(ResponseStatus::MalformedRequest);
     }
-    if body.len() > MAX_REQUEST {
+    // Read at most MAX_REQUEST bytes: a longer body is refused as it arrives, never
+    // buffered (axum's own limit for a `Bytes` body is 2 MiB, per connection).
+    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST).await else {
         return failure(ResponseStatus::MalformedRequest);
-    }
+    };
     answer(&app, &body, false).await
 }
 
@@ -114,6 +120,10 @@ async fn profile_wants_nonce(
 }
 
 async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
+    let now = now();
+    if let Some(c) = app.answered_before(der, now) {
+        return ocsp_body(c.der, cacheable.then_some(c.next_update - now));
+    }
     let request = match parse_ocsp_request(der) {
         Ok(r) => r,
         Err(e) => {
@@ -141,13 +151,15 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
             None => return failure(ResponseStatus::MalformedRequest),
         }
     }
-    let now = now();
     let wants_nonce = request.nonce.is_some()
         && (app.config.ocsp.nonce_on_demand || profile_wants_nonce(app, &ca.id, &serials).await);
     // The common case: one certificate, SHA-1, no nonce to echo.
     if serials.len() == 1 && alg == ID_SHA1 && !wants_nonce {
         if let Some(c) = app.cached_ocsp(&ca.id, &serials[0], now).await {
-            return ocsp_body(c.der.to_vec(), cacheable.then_some(c.next_update - now));
+            if request.nonce.is_none() {
+                app.remember_answer(der, c.clone());
+            }
+            return ocsp_body(c.der, cacheable.then_some(c.next_update - now));
         }
     }
     let single = serials.len() == 1 && !wants_nonce;
