@@ -3,7 +3,7 @@
 //! its URL in a critical IssuingDistributionPoint and points to its delta (FreshestCRL);
 //! the delta lists only what was revoked since, with DeltaCRLIndicator. openssl verifies
 //! every CRL and uses them in `verify -crl_check` (and `-use_deltas`); pkilint finds no
-//! ERROR.
+//! ERROR in any of them, deltas included (it validates their baseCRLNumber).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -190,6 +190,18 @@ fn shards_and_deltas() {
     for k in 1..=4u32 {
         let der = crl(&mut c, Some(k), true).unwrap();
         let (path, t) = text(&pki, &format!("shard{k}-delta.crl"), &der);
+        // pkilint has no delta profile, but its PKIX CRL linter decodes the
+        // DeltaCRLIndicator and validates its baseCRLNumber (listed at `-s ALL`).
+        let lint = run(Command::new(tool("lint_crl"))
+            .args(["lint", "-t", "CRL", "-p", "PKIX", "-s", "ALL"])
+            .arg(&path));
+        let lt = String::from_utf8_lossy(&lint.stdout);
+        assert!(
+            lt.contains("CrlNumberValueValidator @ certificateList.tbsCertList.crlExtensions.3.extnValue.baseCRLNumber")
+                && !lt.contains("ERROR")
+                && !lt.contains("FATAL"),
+            "{lt}"
+        );
         assert!(
             t.contains("DELTA CRL INDICATOR") && t.contains("ISSUING DISTRIBUTION POINT"),
             "{t}"
