@@ -34,6 +34,7 @@ t0=$(date +%s.%N)
 start_up
 echo "signer start with $n revocations loaded: $(echo "$(date +%s.%N) - $t0" | bc) s (includes control and front start)"
 signer_pid=$(pgrep -f "strongroom-signer run --config $work/data" | head -1)
+grep -E "VmHWM|VmRSS" /proc/"$signer_pid"/status | tr -s ' ' | sed 's/^/signer before IssueCrl /'
 t0=$(date +%s.%N)
 "$bin/strongroom" signer --data-dir "$work/data" crl --ca issuing --out "$work/issuing.crl" > /dev/null
 t1=$(date +%s.%N)

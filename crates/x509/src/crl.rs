@@ -3,6 +3,8 @@
 //! In: the CA, a monotonic CRL number, the update window and the revoked entries the
 //! signer has recorded. Out: a signed DER CertificateList (RFC 5280 §5) with
 //! AuthorityKeyIdentifier and cRLNumber, reason codes and invalidity dates per entry.
+//! The entries are encoded one at a time into one buffer, so a CRL of a million entries
+//! never holds a million decoded structures (about 250 MB at that size).
 
 use crate::algorithm::signature_algorithm_identifier;
 use crate::certificate::der_sequence;
@@ -107,11 +109,6 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
             "signer algorithm differs from the plan".into(),
         ));
     }
-    let revoked = plan
-        .entries
-        .iter()
-        .map(entry)
-        .collect::<Result<Vec<_>, _>>()?;
     let number = CrlNumber(Uint::new(&plan.number.to_be_bytes())?);
     let tbs = TbsCertList {
         version: Version::V2,
@@ -119,7 +116,7 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         issuer: plan.ca.subject.clone(),
         this_update: to_x509_time(plan.this_update)?,
         next_update: Some(to_x509_time(plan.next_update)?),
-        revoked_certificates: (!revoked.is_empty()).then_some(revoked),
+        revoked_certificates: None,
         crl_extensions: Some({
             let mut exts = vec![
                 authority_key_identifier(&plan.ca.key_id)?,
@@ -137,7 +134,7 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
             exts
         }),
     };
-    let tbs_der = tbs.to_der()?;
+    let tbs_der = with_revoked(&tbs, &revoked_certificates(plan.entries)?)?;
     let signature = signer.sign(&tbs_der).map_err(X509Error::Signing)?;
     let alg = signature_algorithm_identifier(plan.signature);
     let spki = SubjectPublicKeyInfoOwned::from_der(&plan.ca.public_key_der)?;
@@ -148,6 +145,38 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         &alg.to_der()?,
         &BitString::from_bytes(&signature)?.to_der()?,
     ]))
+}
+
+/// revokedCertificates (SEQUENCE OF RevokedCert), one entry encoded at a time; empty for
+/// no entries (the field is then absent).
+fn revoked_certificates(entries: &[CrlEntry]) -> Result<Vec<u8>, X509Error> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A typical entry (16-byte serial, time, reason code) is about 40 bytes.
+    let mut body = Vec::with_capacity(entries.len() * 48);
+    for e in entries {
+        entry(e)?.encode_to_vec(&mut body)?;
+    }
+    Ok(der_sequence(&[&body]))
+}
+
+/// The DER of `tbs` (whose revokedCertificates is `None`) with `revoked` (an encoded
+/// revokedCertificates, or nothing) in its place: after nextUpdate, before the
+/// crlExtensions, as RFC 5280 orders TBSCertList.
+fn with_revoked(tbs: &TbsCertList, revoked: &[u8]) -> Result<Vec<u8>, X509Error> {
+    let whole = tbs.to_der()?;
+    let header = der::Header::decode(&mut der::SliceReader::new(&whole)?)?;
+    let inner = &whole[whole.len() - usize::try_from(header.length())?..];
+    let before = usize::try_from(
+        (tbs.version.encoded_len()?
+            + tbs.signature.encoded_len()?
+            + tbs.issuer.encoded_len()?
+            + tbs.this_update.encoded_len()?
+            + tbs.next_update.encoded_len()?)?,
+    )?;
+    let (head, extensions) = inner.split_at(before);
+    Ok(der_sequence(&[head, revoked, extensions]))
 }
 
 /// A CRL's thisUpdate and nextUpdate (Unix seconds), read from its DER.
@@ -162,4 +191,58 @@ pub fn crl_window(der: &[u8]) -> Result<(UnixTime, UnixTime), X509Error> {
         crate::time::from_x509_time(&tbs.this_update),
         crate::time::from_x509_time(next),
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn entries(n: u8) -> Vec<CrlEntry> {
+        (1..=n)
+            .map(|i| CrlEntry {
+                // High bit set on odd entries: the serial needs a leading zero.
+                serial: Serial::from_random([i.wrapping_mul(0x91) | (i & 1) << 7; 16]).unwrap(),
+                revoked_at: 1_790_000_000 + i64::from(i),
+                reason: if i % 3 == 0 {
+                    RevocationReason::Unspecified
+                } else {
+                    RevocationReason::KeyCompromise
+                },
+                invalidity_date: (i % 2 == 0).then_some(1_789_000_000),
+            })
+            .collect()
+    }
+
+    fn tbs(revoked: Option<Vec<RevokedCert>>) -> TbsCertList {
+        let name =
+            <x509_cert::name::Name as std::str::FromStr>::from_str("CN=Issuing,O=Lab").unwrap();
+        TbsCertList {
+            version: Version::V2,
+            signature: signature_algorithm_identifier(
+                strongroom_types::SignatureAlgorithm::EcdsaSha256,
+            ),
+            issuer: name,
+            this_update: to_x509_time(1_790_000_100).unwrap(),
+            next_update: Some(to_x509_time(1_790_086_500).unwrap()),
+            revoked_certificates: revoked,
+            crl_extensions: Some(vec![
+                extension(&CrlNumber(Uint::new(&[7]).unwrap()), false).unwrap(),
+                crate::extensions::delta_crl_indicator(6).unwrap(),
+            ]),
+        }
+    }
+
+    /// The streamed encoding is byte for byte what x509-cert encodes from the whole
+    /// structure, with no entries, one, and many (long lengths on every level).
+    #[test]
+    fn streamed_entries_encode_as_the_whole_structure() {
+        for n in [0u8, 1, 5, 200] {
+            let list = entries(n);
+            let whole: Vec<RevokedCert> = list.iter().map(|e| entry(e).unwrap()).collect();
+            let expected = tbs((!whole.is_empty()).then_some(whole)).to_der().unwrap();
+            let streamed = with_revoked(&tbs(None), &revoked_certificates(&list).unwrap()).unwrap();
+            assert_eq!(streamed, expected, "{n} entries");
+        }
+    }
 }
