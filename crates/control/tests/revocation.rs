@@ -372,6 +372,14 @@ fn revocation_end_to_end(db: Db) {
     let mut idle =
         std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap();
     std::io::Write::write_all(&mut idle, b"POST /ocsp HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // So is one that sends its headers and only part of the body it announced.
+    let mut stalled =
+        std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(
+        &mut stalled,
+        b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 100\r\n\r\n0123456789",
+    )
+    .unwrap();
     let text = ocsp_post(&c, &issuing, &root, &["-cert", bad_pem.to_str().unwrap()]);
     assert!(text.contains("bad.pem: revoked"), "{text}");
     let third = issue(&c, &admin, "third.lab.test");
@@ -465,6 +473,22 @@ fn revocation_end_to_end(db: Db) {
         ended.is_ok(),
         "a connection with unfinished headers was still open after {:?}: {ended:?}",
         started.elapsed()
+    );
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let ended = std::io::Read::read_to_end(&mut stalled, &mut answer);
+    assert!(
+        ended.is_ok(),
+        "a connection with an unfinished body was still open after {:?}: {ended:?}",
+        started.elapsed()
+    );
+    // Answered as a broken request: malformedRequest, then the connection closed.
+    assert!(
+        answer.ends_with(&[0x30, 0x03, 0x0a, 0x01, 0x01]),
+        "{}",
+        String::from_utf8_lossy(&answer)
     );
     assert!(c.front_alive(), "{}", c.front_log());
 }

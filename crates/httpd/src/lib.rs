@@ -9,6 +9,7 @@
 //! [`record_listener`] puts the listener certificate into the inventory; [`serve_plain`]
 //! is the same accept loop without TLS (the front's public OCSP and CRL port).
 
+mod deadline;
 mod inventory;
 mod serve;
 pub use inventory::record_listener;

@@ -4,9 +4,11 @@
 //! In: a bound listener, an axum router, a shutdown future. Out: HTTP/1.1 connections
 //! served until shutdown. Both loops hold the same line against hostile clients: at most
 //! [`MAX_CONNECTIONS`] connections at once (more wait in the kernel's backlog), 10 s to send
-//! a request's headers (which also closes idle keep-alive connections), 10 s for a TLS
-//! handshake. Nagle is off: each answer leaves in one write and must not wait for an ACK.
+//! a request's headers (which also closes idle keep-alive connections), 10 s to send the
+//! rest of a body once it stalls ([`DeadlineBody`]), 10 s for a TLS handshake. Nagle is
+//! off: each answer leaves in one write and must not wait for an ACK.
 
+use crate::deadline::DeadlineBody;
 use crate::PeerCertificate;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -61,17 +63,20 @@ where
     tracing::info!("shutting down");
 }
 
-/// One HTTP/1.1 connection with the header-read deadline.
+/// One HTTP/1.1 connection with the header and body deadlines.
 async fn serve_http1<I, S>(io: I, service: S)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: tower::Service<hyper::Request<Incoming>, Response = axum::response::Response>
+    S: tower::Service<hyper::Request<DeadlineBody>, Response = axum::response::Response>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
+    let service = service.map_request(|req: hyper::Request<Incoming>| {
+        req.map(|body| DeadlineBody::new(body, CLIENT_DEADLINE))
+    });
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(CLIENT_DEADLINE)
@@ -123,7 +128,7 @@ pub async fn serve_tls(
                 .map(|c| PeerCertificate {
                     fingerprint: strongroom_x509::fingerprint(c.as_ref()),
                 });
-            let service = router.map_request(move |mut req: hyper::Request<Incoming>| {
+            let service = router.map_request(move |mut req: hyper::Request<DeadlineBody>| {
                 if let Some(c) = &cert {
                     req.extensions_mut().insert(c.clone());
                 }
