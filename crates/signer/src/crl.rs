@@ -87,15 +87,11 @@ pub fn issue_crl(
                 .next()
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| internal(format!("{} is corrupt", base_path.display())))?;
-            let mut list: Vec<_> = store
-                .since(ca_id, from)
-                .into_iter()
-                .filter(in_scope)
-                .collect();
+            let mut list = store.since(ca_id, from, in_scope);
             list.sort_by(|a, b| a.serial.cmp(&b.serial));
             (list, Some(base), recorded)
         } else {
-            let list: Vec<_> = store.entries(ca_id).into_iter().filter(in_scope).collect();
+            let list = store.entries(ca_id, in_scope);
             (list, None, recorded)
         }
     };

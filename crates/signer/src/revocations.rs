@@ -102,15 +102,16 @@ impl RevocationStore {
         self.order.get(ca).map_or(0, Vec::len)
     }
 
-    /// The revocations of `ca` recorded after the first `from`, in recording order.
-    pub fn since(&self, ca: &CaId, from: usize) -> Vec<CrlEntry> {
+    /// The revocations of `ca` recorded after the first `from` that `keep` accepts, in
+    /// recording order.
+    pub fn since(&self, ca: &CaId, from: usize, keep: impl Fn(&CrlEntry) -> bool) -> Vec<CrlEntry> {
         let (Some(order), Some(map)) = (self.order.get(ca), self.by_ca.get(ca)) else {
             return Vec::new();
         };
         order
             .iter()
             .skip(from)
-            .filter_map(|s| map.get(s).cloned())
+            .filter_map(|s| map.get(s).filter(|e| keep(e)).cloned())
             .collect()
     }
 
@@ -119,11 +120,12 @@ impl RevocationStore {
         self.by_ca.get(ca).and_then(|m| m.get(serial)).cloned()
     }
 
-    /// The entries of one CA, in serial order.
-    pub fn entries(&self, ca: &CaId) -> Vec<CrlEntry> {
+    /// The entries of one CA that `keep` accepts (one shard's, say), in serial order:
+    /// filtered before they are copied, so a shard of a large CA copies only its own.
+    pub fn entries(&self, ca: &CaId, keep: impl Fn(&CrlEntry) -> bool) -> Vec<CrlEntry> {
         self.by_ca
             .get(ca)
-            .map(|m| m.values().cloned().collect())
+            .map(|m| m.values().filter(|e| keep(e)).cloned().collect())
             .unwrap_or_default()
     }
 }
