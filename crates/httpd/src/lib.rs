@@ -1,4 +1,5 @@
-//! The HTTPS listener shared by control and front.
+//! The listeners shared by control and front: HTTPS, and plain HTTP for the front's
+//! public OCSP and CRL port.
 //!
 //! In: a [`ListenerCert`] (profile, names, validity, client-certificate CAs), the signer
 //! socket, an axum router. Out: a TLS server: a fresh P-256 key made in memory at start-up
