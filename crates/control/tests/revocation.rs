@@ -38,6 +38,33 @@ fn ocsp_post(c: &Control, issuing: &Path, root: &Path, target: &[&str]) -> Strin
         .args(target))
 }
 
+/// An unsigned OCSPResponse with status malformedRequest.
+const MALFORMED: &[u8] = &[0x30, 0x03, 0x0a, 0x01, 0x01];
+
+/// A raw TCP connection to the front's plain port.
+fn connect_front(c: &Control) -> std::net::TcpStream {
+    std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap()
+}
+
+/// What the front sends on `conn` until it closes it; fails if it is still open 20 s
+/// from now (the front's deadlines are 10 s; the rest is room for a busy machine).
+fn read_until_closed(
+    conn: &mut std::net::TcpStream,
+    what: &str,
+    since: std::time::Instant,
+) -> Vec<u8> {
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    let ended = std::io::Read::read_to_end(conn, &mut got);
+    assert!(
+        ended.is_ok(),
+        "a connection with {what} was still open after {:?}: {ended:?}",
+        since.elapsed()
+    );
+    got
+}
+
 fn issue(c: &Control, admin: &common::Client, cn: &str) -> serde_json::Value {
     let (csr, _) = c.csr(cn, &format!("DNS:{cn}"));
     let r = admin.post(
@@ -203,10 +230,7 @@ fn revocation_end_to_end(db: Db) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("m1.der")).unwrap(),
-        vec![0x30, 0x03, 0x0a, 0x01, 0x01]
-    );
+    assert_eq!(std::fs::read(dir.join("m1.der")).unwrap(), MALFORMED);
     // So does a body over 16 KiB, read no further than the limit (3 MiB here: more than
     // axum's own 2 MiB default, which would have answered 413 after buffering it).
     // The front stops reading at the limit and closes the connection, so curl's upload
@@ -230,10 +254,7 @@ fn revocation_end_to_end(db: Db) {
         }
     }
     assert_eq!(code, "200");
-    assert_eq!(
-        std::fs::read(dir.join("m3.der")).unwrap(),
-        vec![0x30, 0x03, 0x0a, 0x01, 0x01]
-    );
+    assert_eq!(std::fs::read(dir.join("m3.der")).unwrap(), MALFORMED);
     let out = Command::new("curl")
         .args(["-s", "-o"])
         .arg(dir.join("m2.der"))
@@ -241,10 +262,7 @@ fn revocation_end_to_end(db: Db) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("m2.der")).unwrap(),
-        vec![0x30, 0x03, 0x0a, 0x01, 0x01]
-    );
+    assert_eq!(std::fs::read(dir.join("m2.der")).unwrap(), MALFORMED);
 
     // The CRL: regenerated after the revocation (debounced), verified, with the serial.
     let crl = dir.join("issuing.crl");
@@ -369,12 +387,10 @@ fn revocation_end_to_end(db: Db) {
     // A client that opens the public port and never finishes its headers is cut off
     // (checked at the end, so the rest of the test runs meanwhile).
     let started = std::time::Instant::now();
-    let mut idle =
-        std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap();
+    let mut idle = connect_front(&c);
     std::io::Write::write_all(&mut idle, b"POST /ocsp HTTP/1.1\r\nHost: x\r\n").unwrap();
     // So is one that sends its headers and only part of the body it announced.
-    let mut stalled =
-        std::net::TcpStream::connect(c.front_base.trim_start_matches("http://")).unwrap();
+    let mut stalled = connect_front(&c);
     std::io::Write::write_all(
         &mut stalled,
         b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 100\r\n\r\n0123456789",
@@ -464,29 +480,11 @@ fn revocation_end_to_end(db: Db) {
     );
     assert!(text.to_ascii_lowercase().contains("trylater"), "{text}");
 
-    // The front's header deadline is 10 s; 20 s leaves room for a busy machine.
-    idle.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut rest = Vec::new();
-    let ended = std::io::Read::read_to_end(&mut idle, &mut rest);
-    assert!(
-        ended.is_ok(),
-        "a connection with unfinished headers was still open after {:?}: {ended:?}",
-        started.elapsed()
-    );
-    stalled
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut answer = Vec::new();
-    let ended = std::io::Read::read_to_end(&mut stalled, &mut answer);
-    assert!(
-        ended.is_ok(),
-        "a connection with an unfinished body was still open after {:?}: {ended:?}",
-        started.elapsed()
-    );
+    read_until_closed(&mut idle, "unfinished headers", started);
+    let answer = read_until_closed(&mut stalled, "an unfinished body", started);
     // Answered as a broken request: malformedRequest, then the connection closed.
     assert!(
-        answer.ends_with(&[0x30, 0x03, 0x0a, 0x01, 0x01]),
+        answer.ends_with(MALFORMED),
         "{}",
         String::from_utf8_lossy(&answer)
     );

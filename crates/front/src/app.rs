@@ -87,6 +87,13 @@ pub struct CachedOcsp {
     pub fetched: Instant,
 }
 
+impl CachedOcsp {
+    /// Whether it may still be served at `now` without asking the store again.
+    fn fresh_at(&self, now: i64) -> bool {
+        self.next_update > now && self.fetched.elapsed() < OCSP_FRESH_FOR
+    }
+}
+
 /// A CRL in memory.
 #[derive(Debug, Clone)]
 pub struct CachedCrl {
@@ -219,7 +226,7 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            if c.next_update > now && c.fetched.elapsed() < OCSP_FRESH_FOR {
+            if c.fresh_at(now) {
                 return Some(c.clone());
             }
         }
@@ -253,7 +260,7 @@ impl App {
     pub fn answered_before(&self, request: &[u8], now: i64) -> Option<CachedOcsp> {
         let map = self.answered.read().unwrap_or_else(|p| p.into_inner());
         let c = map.get(request)?;
-        (c.next_update > now && c.fetched.elapsed() < OCSP_FRESH_FOR).then(|| c.clone())
+        c.fresh_at(now).then(|| c.clone())
     }
 
     /// Remembers the answer to a request the full path served from memory. Only call it

@@ -24,7 +24,8 @@ use tower::ServiceExt;
 
 /// Most connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 512;
-/// Time a client has to send a request's headers, and a TLS client its handshake.
+/// Time a client has to send a request's headers, the rest of a stalled body, and a TLS
+/// client its handshake.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Accepts until `shutdown`, handing each connection to `serve` on its own task while

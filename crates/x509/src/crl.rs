@@ -4,7 +4,8 @@
 //! signer has recorded. Out: a signed DER CertificateList (RFC 5280 §5) with
 //! AuthorityKeyIdentifier and cRLNumber, reason codes and invalidity dates per entry.
 //! The entries are encoded one at a time into one buffer, so a CRL of a million entries
-//! never holds a million decoded structures (about 250 MB at that size).
+//! never holds a million decoded structures (the signer's peak building one fell from
+//! 880 MB to 443 MB, docs/performance.md).
 
 use crate::algorithm::signature_algorithm_identifier;
 use crate::certificate::der_sequence;
