@@ -403,8 +403,9 @@ fn reverse_name(ip: IpAddr) -> String {
     }
 }
 
-/// The IPv4 address inside an IPv6 one that reaches it: IPv4-mapped (`::ffff:a.b.c.d`),
-/// NAT64 (`64:ff9b::/96`) and 6to4 (`2002:AABB:CCDD::/48`).
+/// The IPv4 address inside an IPv6 one that reaches it, judged as IPv4: IPv4-mapped
+/// (`::ffff:a.b.c.d`) and 6to4 (`2002:AABB:CCDD::/48`). NAT64 and IPv4-compatible
+/// addresses are not unwrapped: [`special_range`] refuses those prefixes whole.
 fn embedded_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
     let IpAddr::V6(v6) = ip else { return None };
     if let Some(v4) = v6.to_ipv4_mapped() {
@@ -412,9 +413,6 @@ fn embedded_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
     }
     let s = v6.segments();
     let o = v6.octets();
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
-        return Some(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-    }
     if s[0] == 0x2002 {
         return Some(std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
@@ -452,10 +450,23 @@ fn special_range(ip: IpAddr) -> Option<&'static str> {
                 Some("loopback")
             } else if v6.is_unspecified() || v6.is_multicast() {
                 Some("not a unicast address")
+            } else if s[..6].iter().all(|x| *x == 0) {
+                // Security: `::a.b.c.d` is deprecated (RFC 4291 §2.5.5.1); some stacks still
+                // route it to the IPv4 address, which may be internal.
+                Some("IPv4-compatible address (::/96, deprecated)")
+            } else if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
+                // Security: a NAT64 prefix reaches IPv4 through the operator's translator,
+                // whose own view of "public" we cannot see; refused whole, whatever the
+                // embedded address (a public target has an A record of its own).
+                Some("NAT64 (64:ff9b::/96)")
+            } else if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+                Some("local-use NAT64 (64:ff9b:1::/48)")
             } else if (s[0] & 0xfe00) == 0xfc00 {
                 Some("unique local address")
             } else if (s[0] & 0xffc0) == 0xfe80 {
                 Some("link-local")
+            } else if (s[0] & 0xffc0) == 0xfec0 {
+                Some("site-local (fec0::/10, deprecated)")
             } else {
                 None
             }
@@ -586,7 +597,6 @@ mod tests {
         assert!(reverse_name("::1".parse().unwrap()).starts_with("1.0.0.0."));
         for (v6, v4) in [
             ("::ffff:10.0.0.1", "10.0.0.1"),
-            ("64:ff9b::a00:1", "10.0.0.1"),
             ("2002:a00:1::1", "10.0.0.1"),
         ] {
             assert_eq!(
@@ -596,5 +606,55 @@ mod tests {
             );
         }
         assert_eq!(embedded_ipv4("2001:db8::1".parse().unwrap()), None);
+    }
+
+    /// The guard as a client meets it: each range with an example address, refused with
+    /// no allowed networks configured; public addresses stay allowed.
+    #[test]
+    fn guard_refuses_embedded_and_deprecated_ipv6_ranges() {
+        let validator = Validator {
+            resolver: SocketAddr::from(([127, 0, 0, 1], 53)),
+            http01_port: 80,
+            tls_alpn01_port: 443,
+            allowed: vec![],
+            timeout: Duration::from_secs(1),
+            caa_identities: vec![],
+        };
+        for (ip, range) in [
+            ("::a00:1", "IPv4-compatible"),   // ::10.0.0.1
+            ("::808:808", "IPv4-compatible"), // ::8.8.8.8: the range, not the address
+            ("::7f00:1", "IPv4-compatible"),  // ::127.0.0.1
+            ("64:ff9b::a9fe:a9fe", "NAT64"),  // 169.254.169.254 through NAT64
+            ("64:ff9b::808:808", "NAT64"),    // 8.8.8.8 through NAT64: still the translator
+            ("64:ff9b:1::a00:1", "local-use NAT64"),
+            ("64:ff9b:1:ffff::1", "local-use NAT64"),
+            ("fec0::1", "site-local"),
+            ("feff:ffff::1", "site-local"),
+            ("::ffff:10.0.0.1", "private network"),
+            ("2002:a00:1::1", "private network"),
+            ("fd00::1", "unique local"),
+            ("fe80::1", "link-local"),
+        ] {
+            let refused = validator
+                .address_allowed(ip.parse().unwrap())
+                .expect_err(ip);
+            assert!(
+                refused.detail.contains(range),
+                "{ip}: {:?} should name {range}",
+                refused.detail
+            );
+        }
+        for ip in [
+            "2606:4700::1",
+            "2a00:1450:4001::1",
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1", // 6to4 of a public address, judged as that address
+        ] {
+            assert!(
+                validator.address_allowed(ip.parse().unwrap()).is_ok(),
+                "{ip} must stay allowed"
+            );
+        }
     }
 }
