@@ -58,3 +58,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON acme_eab_keys TO strongroom_control;
 
 -- reconciliation with the signer's journal is control's (crates/control/src/reconcile.rs).
 GRANT SELECT, UPDATE ON journal_reconciliation TO strongroom_control;
+
+-- client-certificate logins: bound by control only; the front has no right on this table, so
+-- a certificate row it inserts (whatever its owner) never logs anyone in.
+GRANT SELECT, INSERT, DELETE ON login_certificates TO strongroom_control;

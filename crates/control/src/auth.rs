@@ -225,32 +225,26 @@ async fn authenticate_certificate(
     let refused = |why: &str| {
         Problem::unauthenticated(format!("the client certificate cannot log in: {why}"))
     };
-    let record = match app
+    // Security: the user comes from the login binding, which only control writes (an admin's
+    // bind, or a user's own enrolment). The inventory's owner is data the requester or the
+    // front chose, and a certificate row the front inserted is never bound.
+    let binding = app
         .store
-        .certificate_by_fingerprint(&cert.fingerprint)
-        .await
-    {
-        Ok(r) => r,
-        Err(StoreError::NotFound(_)) => return Err(refused("it is not in the inventory")),
-        Err(e) => return Err(e.into()),
-    };
+        .login_certificate_by_fingerprint(&cert.fingerprint)
+        .await?
+        .ok_or_else(|| {
+            refused("it is not bound to a user (POST /api/v1/users/{name}/login-certificates)")
+        })?;
+    let record = app.store.certificate(binding.certificate_id).await?;
     if record.revoked {
         return Err(refused("it is revoked"));
     }
     if record.certificate.not_after <= app.now() {
         return Err(refused("it has expired"));
     }
-    let owner = record
-        .certificate
-        .owner
-        .ok_or_else(|| refused("it has no owner"))?;
-    let user = match app.store.user_by_name(&owner).await {
-        Ok(u) => u,
-        Err(StoreError::NotFound(_)) => return Err(refused("its owner is not a user")),
-        Err(e) => return Err(e.into()),
-    };
+    let user = app.store.user(binding.user_id).await?;
     if user.disabled || user.break_glass {
-        return Err(refused("its owner is disabled or the break-glass account"));
+        return Err(refused("its user is disabled or the break-glass account"));
     }
     Ok(Principal {
         user_id: user.id,

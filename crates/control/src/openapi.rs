@@ -65,6 +65,15 @@ fn body(id: RouteId) -> Option<Value> {
             &[],
             json!({"roles": strings(), "disabled": {"type": "boolean"}, "password": {"type": "string", "minLength": 12}}),
         ),
+        LoginCertBind => object(&["certificate_id"], json!({"certificate_id": integer()})),
+        LoginCertEnrol => object(
+            &["csr"],
+            json!({
+                "csr": {"type": "string", "description": "PEM CERTIFICATE REQUEST"},
+                "profile": {"type": "string", "description": "a client-auth profile (default tls-client)"},
+                "names": strings(), "validity_secs": {"type": "integer", "minimum": 1},
+            }),
+        ),
         ApiKeyCreate => object(
             &["label"],
             json!({"label": string(), "roles": strings(), "expires_in_secs": integer()}),

@@ -77,6 +77,10 @@ pub enum RouteId {
     UserGet,
     UserUpdate,
     UserReseal,
+    LoginCertList,
+    LoginCertBind,
+    LoginCertUnbind,
+    LoginCertEnrol,
     ApiKeyList,
     ApiKeyCreate,
     ApiKeyRevoke,
@@ -402,6 +406,42 @@ pub const ROUTES: &[RouteSpec] = &[
         "users",
         200,
         "Reseal the break-glass account with a new password (shown once)"
+    ),
+    route!(
+        LoginCertList,
+        GET,
+        "/api/v1/users/{name}/login-certificates",
+        UserRead,
+        "users",
+        200,
+        "A user's login certificates (client certificates bound to them)"
+    ),
+    route!(
+        LoginCertBind,
+        POST,
+        "/api/v1/users/{name}/login-certificates",
+        UserManage,
+        "users",
+        201,
+        "Bind an inventory certificate to a user for client-certificate login"
+    ),
+    route!(
+        LoginCertUnbind,
+        DELETE,
+        "/api/v1/users/{name}/login-certificates/{id}",
+        UserManage,
+        "users",
+        204,
+        "End a login binding (the certificate itself stays valid)"
+    ),
+    route!(
+        LoginCertEnrol,
+        POST,
+        "/api/v1/auth/login-certificates",
+        CertIssue,
+        "auth",
+        201,
+        "Issue a client certificate to yourself and bind it to your account"
     ),
     route!(
         ApiKeyList,

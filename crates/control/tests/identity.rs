@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 //! Identity: the sealed break-glass account (loud when used, resealed with a new password),
-//! TLS client certificates from our own CA (honoured while in the inventory and unrevoked),
+//! TLS client certificates from our own CA (honoured while bound to a user and unrevoked),
 //! and no password or API key in the log at any level.
 
 mod common;
@@ -49,6 +49,8 @@ fn break_glass_client_certificates_and_quiet_logs() {
     );
     assert!(c.log_text().contains("BREAK-GLASS account logged in"));
     // Reseal: a new password, shown once; the old one stops working.
+    let before = bg.get("/api/v1/auth/whoami");
+    assert_eq!(before.status, 200);
     let r = admin.post("/api/v1/users/break-glass/reseal", &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
     let new_password = r.json()["password"].as_str().unwrap().to_string();
@@ -61,6 +63,9 @@ fn break_glass_client_certificates_and_quiet_logs() {
         &json!({"username": "break-glass", "password": bg_password}),
     );
     assert_eq!(stale.status, 401);
+    // The session opened with the old password ends with the reseal.
+    let r = bg.get("/api/v1/auth/whoami");
+    assert_eq!(r.status, 401, "{}", r.text);
     c.login("break-glass", &new_password);
 
     // A client certificate issued to alice logs her in; revoking it ends that.
@@ -78,13 +83,18 @@ fn break_glass_client_certificates_and_quiet_logs() {
         cert["chain_pem"].as_str().unwrap()
     );
     let key_pem = std::fs::read(&key).unwrap();
+    let id = cert["id"].as_i64().unwrap();
+    let r = admin.post(
+        "/api/v1/users/alice/login-certificates",
+        &json!({"certificate_id": id}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
     let alice = c.client_with_cert(pem.as_bytes(), &key_pem);
     let me = alice.get("/api/v1/auth/whoami");
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(me.json()["username"], "alice");
     assert_eq!(me.json()["method"], "ClientCertificate");
     assert_eq!(alice.post("/api/v1/users", &json!({})).status, 403);
-    let id = cert["id"].as_i64().unwrap();
     assert_eq!(
         admin
             .post(

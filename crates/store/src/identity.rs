@@ -325,6 +325,18 @@ impl Store {
             )))
         }
     }
+
+    /// Revokes every unrevoked API key (and login session) of a user; returns how many.
+    pub async fn revoke_user_api_keys(&self, owner_id: i64, now: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE owner_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(owner_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
 }
 
 fn row_to_api_key(r: &sqlx::any::AnyRow) -> Result<ApiKeyRecord, StoreError> {

@@ -17,6 +17,7 @@ mod certificates;
 mod error;
 mod identity;
 mod jobs;
+mod login_certificates;
 mod migrate;
 mod nonces;
 mod profiles;
@@ -37,6 +38,7 @@ pub use certificates::{
 pub use error::StoreError;
 pub use identity::{ApiKeyRecord, NewApiKey, Role, UserRecord};
 pub use jobs::{Job, JobState};
+pub use login_certificates::LoginCertificate;
 pub use profiles::ProfileRecord;
 pub use revocation_data::{StoredCrl, StoredOcsp};
 

@@ -49,6 +49,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "journal reconciliation",
         include_str!("../../../migrations/sqlite/0008_journal_reconciliation.sql"),
     ),
+    (
+        9,
+        "login certificates and OCSP for issued serials",
+        include_str!("../../../migrations/sqlite/0009_login_certificates_and_issued_ocsp.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -85,6 +90,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "journal reconciliation",
         include_str!("../../../migrations/postgres/0007_journal_reconciliation.sql"),
+    ),
+    (
+        8,
+        "login certificates and OCSP for issued serials",
+        include_str!("../../../migrations/postgres/0008_login_certificates_and_issued_ocsp.sql"),
     ),
 ];
 

@@ -338,6 +338,9 @@ key_algorithms = ["ecdsa-p256"]
 key_usage = ["digital-signature"]
 extended_key_usage = ["client-auth"]
 allowed_name_kinds = ["dns", "email"]
+# Client certificates are issued by control only (peer `dev` is every daemon in development
+# mode), so a compromised front cannot mint them; a login still needs control's binding.
+allowed_peers = ["control", "dev"]
 "#;
 
 /// [`TEST_POLICY`] parsed.

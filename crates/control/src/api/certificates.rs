@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::input::{Body, Params, Segments};
 use crate::problem::{ApiResult, Problem};
-use crate::rbac::issues_under_any_profile;
+use crate::rbac::{allows, issues_under_any_profile, Permission};
 use crate::revoke::{revoke_certificate, RevocationOutcome};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -301,12 +301,15 @@ fn check_label(field: &str, v: &str) -> Result<(), Problem> {
     }
 }
 
-/// Checks an issuance before anything is filed or signed.
-async fn validate(
+/// Checks an issuance before anything is filed or signed: the caller may enrol under the
+/// profile, may name the owner (only `user:manage` names someone else), and every field is
+/// well formed. Returns the approvals the profile needs and the parsed names.
+pub async fn validate(
     app: &App,
     who: &Principal,
-    body: &IssueBody,
+    issuance: &Issuance,
 ) -> Result<(i64, Vec<RequestedName>), Problem> {
+    let body = &issuance.body;
     let name: ProfileName = body
         .profile
         .parse()
@@ -353,6 +356,18 @@ async fn validate(
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(o) = &body.owner {
         check_label("owner", o)?;
+        // Security: the owner is who answers for the certificate; naming someone else is
+        // user administration, not enrolment (an enroller once named `admin` here). A
+        // renewal keeps the owner it had; `renew` checks who may renew another's.
+        if issuance.replaces.is_none()
+            && o != &who.username
+            && !allows(&who.roles, Permission::UserManage)
+        {
+            return Err(Problem::forbidden(format!(
+                "{} may not name {o} as owner: naming another owner needs user:manage",
+                who.username
+            )));
+        }
     }
     if let Some(t) = &body.team {
         check_label("team", t)?;
@@ -394,6 +409,27 @@ pub async fn renew(
     Body(req): Body<RenewBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let old = app.store.certificate(parse_id(&id)?).await?;
+    // Security: renewing someone else's certificate is managing the inventory, not
+    // enrolling (the renewal keeps the owner); an enroller renews only their own.
+    if old.certificate.owner.as_deref() != Some(who.username.as_str())
+        && !issues_under_any_profile(&who.roles)
+    {
+        let p = Problem::forbidden(format!(
+            "{} may not renew certificate {}: it is owned by {}, and renewing another's certificate needs the admin or ca-operator role",
+            who.username,
+            old.id,
+            old.certificate.owner.as_deref().unwrap_or("nobody")
+        ));
+        app.audit(
+            &who.actor(),
+            "certificate.renew",
+            &format!("certificate:{}", old.id),
+            AuditOutcome::Denied,
+            &p.detail,
+        )
+        .await?;
+        return Err(p);
+    }
     let profile = old.certificate.profile.clone().ok_or_else(|| {
         Problem::conflict(format!(
             "certificate {} has no profile (an import); issue a new one instead",
@@ -425,7 +461,7 @@ async fn start(
     who: &Principal,
     issuance: Issuance,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (approvals, _) = match validate(app, who, &issuance.body).await {
+    let (approvals, _) = match validate(app, who, &issuance).await {
         Ok(v) => v,
         Err(p) => {
             if p.status == StatusCode::FORBIDDEN {

@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod cas;
 pub mod certificates;
+pub mod login_certificates;
 pub mod profiles;
 pub mod session;
 pub mod system;
@@ -57,6 +58,10 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         UserGet => get(users::get_one),
         UserUpdate => patch(users::update),
         UserReseal => post(users::reseal),
+        LoginCertList => get(login_certificates::list),
+        LoginCertBind => post(login_certificates::bind),
+        LoginCertUnbind => delete(login_certificates::unbind),
+        LoginCertEnrol => post(login_certificates::enrol),
         ApiKeyList => get(apikeys::list),
         ApiKeyCreate => post(apikeys::create),
         ApiKeyRevoke => delete(apikeys::revoke),

@@ -229,11 +229,14 @@ pub async fn reseal(
         .await
         .map_err(Problem::internal)??;
     app.store.set_password(user.id, &hash).await?;
+    // Security: whoever used the envelope keeps nothing once it is resealed: every session
+    // and API key the account made ends with the old password.
+    let ended = app.store.revoke_user_api_keys(user.id, app.now()).await?;
     app.audit_ok(
         &who,
         "break-glass.reseal",
         &format!("user:{name}"),
-        "new password issued; account sealed",
+        format!("new password issued; account sealed; {ended} sessions and API keys revoked"),
     )
     .await?;
     Ok(Json(json!({

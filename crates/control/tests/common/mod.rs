@@ -70,7 +70,7 @@ pub struct Control {
     pub config: PathBuf,
     pub break_glass_file: PathBuf,
     pg_db: Option<String>,
-    front_db_url: String,
+    pub front_db_url: String,
     /// The database as its owner sees it (SQLite file or PostgreSQL as `postgres`).
     owner_db_url: String,
     front: Option<Child>,
