@@ -9,12 +9,15 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 run: deps build
 	$(CARGO) run -q --bin strongroom -- up --data-dir $(DATA_DIR)
 
-## test: install what the tests need, then format check, clippy, cargo-deny (licences,
-##       bans, sources; advisories need a network these machines lack), and every test
+## test: install what the tests need, then format check, clippy, cargo-deny (advisories
+##       against the offline RustSec snapshot in ../shared/advisory-db, copied once into
+##       .advisory-db/ by scripts/advisory-db.sh; licences, bans, sources), and every test
 test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) deny check licenses bans sources
+	scripts/advisory-db.sh
+	$(CARGO) fetch
+	$(CARGO) deny --offline check advisories licenses bans sources
 	$(CARGO) test --workspace
 
 ## bench: issuance vs raw PKCS#11 signing (release build); see docs/performance.md

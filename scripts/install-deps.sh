@@ -64,7 +64,7 @@ if [[ $mode == test ]]; then
         .venv-certbot/bin/pip install -q --disable-pip-version-check 'certbot>=5,<6'
     fi
     if ! command -v cargo-deny >/dev/null; then
-        echo "installing cargo-deny (licences, bans, sources)"
+        echo "installing cargo-deny (advisories, licences, bans, sources)"
         cargo install -q cargo-deny --locked
     fi
 fi
