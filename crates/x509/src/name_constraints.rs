@@ -132,16 +132,14 @@ impl Subtree {
         }
     }
 
-    /// Whether `name` falls inside this subtree. Names of another kind never match.
+    /// Whether `name` falls inside this subtree: for a wildcard, every name it covers does
+    /// (the test for a permitted subtree). Names of another kind never match.
     pub fn matches(&self, name: &RequestedName) -> bool {
         match (self, name) {
-            (Subtree::Dns(base), RequestedName::Dns(d)) => {
-                let host = d
-                    .as_str()
-                    .strip_prefix("*.")
-                    .map_or(d.as_str().to_owned(), |rest| format!("x.{rest}"));
-                dns_within(&host, base)
-            }
+            (Subtree::Dns(base), RequestedName::Dns(d)) => match d.as_str().strip_prefix("*.") {
+                Some(rest) => wildcard_within(rest, base),
+                None => dns_within(d.as_str(), base),
+            },
             (Subtree::Ip { network, prefix }, RequestedName::Ip(ip)) => {
                 network.is_ipv4() == ip.is_ipv4() && mask(*ip, *prefix) == *network
             }
@@ -158,6 +156,25 @@ impl Subtree {
                 }
             }
             _ => false,
+        }
+    }
+
+    /// Whether any name `name` covers falls inside this subtree (the test for an excluded
+    /// subtree). The same as [`Subtree::matches`] except for a wildcard, which covers every
+    /// name one label below its base: `*.example.com` meets `bad.example.com`.
+    pub fn meets(&self, name: &RequestedName) -> bool {
+        match (self, name) {
+            (Subtree::Dns(base), RequestedName::Dns(d)) => match d.as_str().strip_prefix("*.") {
+                Some(rest) => {
+                    wildcard_within(rest, base)
+                        || (!base.starts_with('.')
+                            && base
+                                .split_once('.')
+                                .is_some_and(|(_, parent)| parent == rest))
+                }
+                None => dns_within(d.as_str(), base),
+            },
+            _ => self.matches(name),
         }
     }
 
@@ -221,6 +238,13 @@ fn dns_within(host: &str, base: &str) -> bool {
     }
 }
 
+/// Whether every name `*.{rest}` covers (one label, then `rest`) is inside `base`
+/// (`example.com` or `.example.com`): exactly when `rest` is the base's host or below it.
+fn wildcard_within(rest: &str, base: &str) -> bool {
+    let host = base.strip_prefix('.').unwrap_or(base);
+    rest == host || rest.ends_with(&format!(".{host}"))
+}
+
 fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(a) => {
@@ -263,10 +287,13 @@ impl Constraints {
         self.permitted.is_empty() && self.excluded.is_empty()
     }
 
-    /// Whether `name` is allowed: not in any excluded subtree, and inside some permitted
-    /// subtree when any permitted subtree of its kind exists.
+    /// Whether `name` is allowed: no name it covers is in an excluded subtree (a wildcard
+    /// covers a whole level), and every name it covers is inside some permitted subtree when
+    /// any permitted subtree of its kind exists.
     pub fn permits(&self, name: &RequestedName) -> bool {
-        if self.excluded.iter().any(|s| s.matches(name)) {
+        // Security: a wildcard is refused when any one of the names it covers is excluded;
+        // a relying party would accept it for that name.
+        if self.excluded.iter().any(|s| s.meets(name)) {
             return false;
         }
         let same_kind: Vec<&Subtree> = self
@@ -355,7 +382,9 @@ mod tests {
         );
         assert!(nc.permits(&n("dns:example.com")));
         assert!(nc.permits(&n("dns:a.b.example.com")));
-        assert!(nc.permits(&n("dns:*.example.com")));
+        // *.example.com would cover the excluded bad.example.com.
+        assert!(!nc.permits(&n("dns:*.example.com")));
+        assert!(nc.permits(&n("dns:*.a.example.com")));
         assert!(!nc.permits(&n("dns:notexample.com")));
         assert!(!nc.permits(&n("dns:x.bad.example.com")));
         assert!(nc.permits(&n("ip:10.1.2.3")));
@@ -368,6 +397,37 @@ mod tests {
         let dot = c(&["dns:.example.com"], &[]);
         assert!(!dot.permits(&n("dns:example.com")));
         assert!(dot.permits(&n("dns:a.example.com")));
+    }
+
+    /// A wildcard covers every name one label below its base: refused when any of them is
+    /// excluded, allowed only when all of them are permitted.
+    #[test]
+    fn wildcards_against_excluded_and_permitted_subtrees() {
+        let nc = c(&["dns:example.com"], &["dns:bad.example.com"]);
+        assert!(
+            !nc.permits(&n("dns:*.example.com")),
+            "*.example.com covers the excluded bad.example.com"
+        );
+        assert!(!nc.permits(&n("dns:bad.example.com")));
+        assert!(!nc.permits(&n("dns:*.bad.example.com")));
+        assert!(
+            nc.permits(&n("dns:*.lab.example.com")),
+            "permitted, nothing excluded"
+        );
+        assert!(nc.permits(&n("dns:www.example.com")));
+        // `.bad.example.com` excludes only names below it: *.example.com covers none.
+        let below = c(&["dns:example.com"], &["dns:.bad.example.com"]);
+        assert!(below.permits(&n("dns:*.example.com")));
+        assert!(!below.permits(&n("dns:*.bad.example.com")));
+        // An excluded ancestor covers the wildcard too.
+        assert!(!c(&[], &["dns:example.com"]).permits(&n("dns:*.a.example.com")));
+        // Permitted: every covered name must be inside, not just one of them.
+        let one_host = c(&["dns:x.example.com"], &[]);
+        assert!(!one_host.permits(&n("dns:*.example.com")));
+        assert!(one_host.permits(&n("dns:*.x.example.com")));
+        let dot = c(&["dns:.example.com"], &[]);
+        assert!(dot.permits(&n("dns:*.example.com")));
+        assert!(!dot.permits(&n("dns:*.example.org")));
     }
 
     #[test]

@@ -213,6 +213,46 @@ fn lint_refusals() {
     let _ = (root_key, int_key);
 }
 
+/// A CA whose name constraints exclude `bad.example.com` must not sign `*.example.com`:
+/// a relying party would accept that certificate for the excluded name. A wildcard whose
+/// every name is permitted (and none excluded) still passes.
+#[test]
+fn wildcard_covering_an_excluded_name_is_refused() {
+    let (root_key, root, _, _) = hierarchy();
+    let key = RingSigner::new();
+    let mut plan = ca_plan(
+        &key,
+        "CN=Constrained,O=Strongroom",
+        Some(&root),
+        Some(0),
+        &["dns:example.com"],
+    );
+    plan.not_after = root.not_after;
+    if let Some(ca) = plan.ca.as_mut() {
+        ca.constraints.excluded = vec![Subtree::parse("dns:bad.example.com").unwrap()];
+    }
+    let linted = lint_certificate(plan.to_tbs_der().unwrap(), Issuer::Ca(&root)).unwrap();
+    let ca = CaCertificate::from_der(&sign_certificate(linted, &root_key).unwrap()).unwrap();
+    assert_eq!(
+        ca.constraints.excluded.len(),
+        1,
+        "read back from the certificate"
+    );
+
+    let lint = |names: &[&str]| {
+        lint_certificate(leaf_plan(&ca, names).to_tbs_der().unwrap(), Issuer::Ca(&ca))
+    };
+    let err = lint(&["dns:*.example.com"]).unwrap_err().to_string();
+    assert!(
+        err.contains("name-constraints") && err.contains("*.example.com"),
+        "{err}"
+    );
+    assert!(lint(&["dns:bad.example.com"]).is_err());
+    assert!(lint(&["dns:*.lab.example.com"]).is_ok());
+    assert!(lint(&["dns:*.example.com"]).is_err());
+    assert!(lint(&["dns:www.example.com"]).is_ok());
+}
+
 #[test]
 fn crl_signs() {
     let (_, _, int_key, int) = hierarchy();
