@@ -19,7 +19,7 @@ use strongroom_types::{KeyAlgorithm, KeyUsage, Profile, RequestedName, Serial};
 use strongroom_wire::{ErrorKind, IssuanceRequest, IssuedCertificate, SignerError, SubjectKey};
 use strongroom_x509::lint::{lint_certificate, Issuer};
 use strongroom_x509::{
-    eku_oid, key_algorithm_of_spki, parse_csr, sign_certificate, CertificatePlan, KeyUsageBits,
+    canonical_spki, eku_oid, parse_csr, sign_certificate, CertificatePlan, KeyUsageBits,
     SubjectPlan, X509Error,
 };
 use x509_cert::name::Name;
@@ -48,7 +48,8 @@ fn internal(detail: impl Into<String>) -> SignerError {
 /// The subject key after proof of possession (CSR) or as vouched for by the caller.
 #[derive(Debug, Clone)]
 pub struct SubjectKeyInfo {
-    /// DER SPKI.
+    /// DER SPKI, re-encoded from the checked algorithm and key bits (never the caller's
+    /// bytes): this is what the TBSCertificate carries.
     pub spki: Vec<u8>,
     /// Its algorithm.
     pub algorithm: KeyAlgorithm,
@@ -75,12 +76,15 @@ pub fn subject_key(key: &SubjectKey) -> Result<SubjectKeyInfo, SignerError> {
                 csr_eku: csr.requested_eku,
             })
         }
-        SubjectKey::PublicKey(spki) => Ok(SubjectKeyInfo {
-            algorithm: key_algorithm_of_spki(spki).map_err(classify)?,
-            spki: spki.clone(),
-            csr_names: vec![],
-            csr_eku: vec![],
-        }),
+        SubjectKey::PublicKey(spki) => {
+            let (algorithm, spki) = canonical_spki(spki).map_err(classify)?;
+            Ok(SubjectKeyInfo {
+                algorithm,
+                spki,
+                csr_names: vec![],
+                csr_eku: vec![],
+            })
+        }
     }
 }
 

@@ -1,12 +1,15 @@
 //! Algorithm identifiers: which OID and parameters go with which key and signature.
 //!
 //! In: our closed algorithm enums, or an untrusted SubjectPublicKeyInfo. Out: DER
-//! AlgorithmIdentifiers, or the key algorithm an SPKI holds (refusing weak or unknown keys).
+//! AlgorithmIdentifiers, the key algorithm an SPKI holds (refusing weak or unknown keys and
+//! any AlgorithmIdentifier parameters other than the one form each key type has), or the
+//! SPKI re-encoded from those checked parts ([`canonical_spki`]), which is what the signer
+//! writes into a TBSCertificate: no caller byte beyond the key itself.
 
 use crate::der_walk::sequence_elements;
 use crate::X509Error;
 use der::asn1::{BitString, ObjectIdentifier};
-use der::{Any, Decode};
+use der::{Any, Decode, Encode, Tag, Tagged};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
 
@@ -78,10 +81,47 @@ pub(crate) fn signature_algorithm_from_identifier(
 
 /// The key algorithm held in a DER SubjectPublicKeyInfo. Refuses curves other than P-256
 /// and P-384, RSA moduli other than 2048, 3072 and 4096 bits (so 1024-bit keys are
-/// refused with a message that says so), exponents other than 65537, and unknown keys.
+/// refused with a message that says so), exponents other than 65537, unknown keys, and
+/// parameters other than NULL for RSA, a namedCurve OID for EC, none for Ed25519.
 pub fn key_algorithm_of_spki(spki_der: &[u8]) -> Result<KeyAlgorithm, X509Error> {
     let spki = SubjectPublicKeyInfoOwned::from_der(spki_der)?;
     key_algorithm_of(&spki)
+}
+
+/// The AlgorithmIdentifier of a subject key as we write it: rsaEncryption with NULL
+/// (RFC 3279 §2.3.1), id-ecPublicKey with the namedCurve OID (RFC 5480 §2.1.1), id-Ed25519
+/// without parameters (RFC 8410 §3).
+fn key_algorithm_identifier(alg: KeyAlgorithm) -> Result<AlgorithmIdentifierOwned, X509Error> {
+    let (oid, parameters) = match alg {
+        KeyAlgorithm::EcdsaP256 => (ID_EC_PUBLIC_KEY, Some(Any::encode_from(&SECP256R1)?)),
+        KeyAlgorithm::EcdsaP384 => (ID_EC_PUBLIC_KEY, Some(Any::encode_from(&SECP384R1)?)),
+        KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+            (RSA_ENCRYPTION, Some(Any::from_der(DER_NULL)?))
+        }
+        KeyAlgorithm::Ed25519 => (ID_ED25519, None),
+    };
+    Ok(AlgorithmIdentifierOwned { oid, parameters })
+}
+
+/// Classifies an untrusted DER SubjectPublicKeyInfo as [`key_algorithm_of_spki`] does and
+/// re-encodes it from the checked parts: our own AlgorithmIdentifier for that key type
+/// and the key bits (an uncompressed EC point of the curve's length, a minimal
+/// RSAPublicKey with exponent 65537, 32 Ed25519 bytes). The result is what goes into a
+/// TBSCertificate, so nothing else the caller wrote (parameters, encodings) reaches it.
+pub fn canonical_spki(spki_der: &[u8]) -> Result<(KeyAlgorithm, Vec<u8>), X509Error> {
+    let spki = SubjectPublicKeyInfoOwned::from_der(spki_der)?;
+    canonical_spki_of(&spki)
+}
+
+pub(crate) fn canonical_spki_of(
+    spki: &SubjectPublicKeyInfoOwned,
+) -> Result<(KeyAlgorithm, Vec<u8>), X509Error> {
+    let alg = key_algorithm_of(spki)?;
+    let rebuilt = SubjectPublicKeyInfoOwned {
+        algorithm: key_algorithm_identifier(alg)?,
+        subject_public_key: BitString::from_bytes(bit_string_bytes(&spki.subject_public_key)?)?,
+    };
+    Ok((alg, rebuilt.to_der()?))
 }
 
 pub(crate) fn key_algorithm_of(
@@ -90,12 +130,35 @@ pub(crate) fn key_algorithm_of(
     let key_bytes = bit_string_bytes(&spki.subject_public_key)?;
     let oid = spki.algorithm.oid;
     if oid == ID_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-            .ok_or_else(|| X509Error::Malformed("EC key without a named curve".into()))?;
+        // Security: only namedCurve (RFC 5480 §2.1.1). specifiedCurve spells out a curve
+        // of the caller's choosing; implicitCA (NULL) leaves it to the issuer.
+        let curve = match spki.algorithm.parameters.as_ref() {
+            None => {
+                return Err(X509Error::Malformed(
+                    "EC key without parameters; a namedCurve OID (P-256, P-384) is required"
+                        .into(),
+                ))
+            }
+            Some(p) if p.tag() == Tag::ObjectIdentifier => p.decode_as::<ObjectIdentifier>()?,
+            Some(p) if p.tag() == Tag::Null => {
+                return Err(X509Error::Unsupported(
+                    "EC key parameters are implicitCA (NULL); only a namedCurve OID (P-256, P-384) is accepted"
+                        .into(),
+                ))
+            }
+            Some(p) if p.tag() == Tag::Sequence => {
+                return Err(X509Error::Unsupported(
+                    "EC key parameters are specifiedCurve (explicit curve parameters); only a namedCurve OID (P-256, P-384) is accepted"
+                        .into(),
+                ))
+            }
+            Some(p) => {
+                return Err(X509Error::Malformed(format!(
+                    "EC key parameters are a {}, not a namedCurve OID",
+                    p.tag()
+                )))
+            }
+        };
         let (alg, len) = if curve == SECP256R1 {
             (KeyAlgorithm::EcdsaP256, 65)
         } else if curve == SECP384R1 {
@@ -110,6 +173,21 @@ pub(crate) fn key_algorithm_of(
         }
         Ok(alg)
     } else if oid == RSA_ENCRYPTION {
+        // Security: RFC 3279 §2.3.1 says NULL; anything else would be caller-chosen bytes.
+        match spki.algorithm.parameters.as_ref() {
+            Some(p) if p.to_der()? == DER_NULL => {}
+            None => {
+                return Err(X509Error::Malformed(
+                    "RSA key AlgorithmIdentifier parameters are absent; they must be NULL".into(),
+                ))
+            }
+            Some(p) => {
+                return Err(X509Error::Malformed(format!(
+                    "RSA key AlgorithmIdentifier parameters are a {}; they must be NULL",
+                    p.tag()
+                )))
+            }
+        }
         let elements = sequence_elements(key_bytes)?;
         let [modulus, exponent] = elements.as_slice() else {
             return Err(X509Error::Malformed(
@@ -164,6 +242,18 @@ fn integer_bits(tlv: &[u8]) -> Result<usize, X509Error> {
         return Err(X509Error::Malformed("RSA modulus is not an INTEGER".into()));
     }
     let mut v = &tlv[header..];
+    // DER: a positive INTEGER in the fewest octets (a leading zero only before a high bit).
+    match v {
+        [first, ..] if first & 0x80 != 0 => {
+            return Err(X509Error::Malformed("RSA modulus is negative".into()))
+        }
+        [0, next, ..] if next & 0x80 == 0 => {
+            return Err(X509Error::Malformed(
+                "RSA modulus is not minimally encoded".into(),
+            ))
+        }
+        _ => {}
+    }
     while let [0, rest @ ..] = v {
         v = rest;
     }

@@ -3,14 +3,15 @@
 //! In: DER bytes of a CSR. Out: a [`VerifiedCsr`] whose signature has been checked over
 //! the original `certificationRequestInfo` bytes (proof of possession), with the requested
 //! names and usages pulled out of the extensionRequest attribute. Nothing in the CSR is
-//! trusted beyond the public key: the profile decides everything else.
+//! trusted beyond the public key: the profile decides everything else, and the key leaves
+//! re-encoded from its checked parts ([`crate::algorithm::canonical_spki`]), not as sent.
 
-use crate::algorithm::key_algorithm_of;
+use crate::algorithm::canonical_spki_of;
 use crate::der_walk::sequence_elements;
 use crate::verify::verify_signature;
 use crate::X509Error;
 use der::asn1::{Ia5String, ObjectIdentifier};
-use der::{Decode, Encode};
+use der::Decode;
 use strongroom_types::{KeyAlgorithm, RequestedName};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
@@ -26,7 +27,8 @@ const EKU_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 /// A CSR whose signature verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedCsr {
-    /// DER SubjectPublicKeyInfo.
+    /// DER SubjectPublicKeyInfo, re-encoded from the checked algorithm and key bits (not
+    /// the CSR's bytes).
     pub public_key_der: Vec<u8>,
     /// The subject key's algorithm (weak keys are already refused).
     pub key_algorithm: KeyAlgorithm,
@@ -56,8 +58,9 @@ pub fn parse_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         .as_bytes()
         .ok_or_else(|| X509Error::Malformed("CSR signature has unused bits".into()))?;
     let spki = &csr.info.public_key;
-    // Classify the key first: a weak key is a policy matter, not a bad signature.
-    let key_algorithm = key_algorithm_of(spki)?;
+    // Classify the key first: a weak key or a key with parameters other than its type's
+    // one form is refused here, not reported as a bad signature.
+    let (key_algorithm, public_key_der) = canonical_spki_of(spki)?;
     verify_signature(spki, &csr.algorithm, info_tlv, signature)
         .map_err(|e| X509Error::BadSignature(format!("CSR self-signature: {e}")))?;
 
@@ -92,7 +95,7 @@ pub fn parse_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
         }
     }
     Ok(VerifiedCsr {
-        public_key_der: spki.to_der()?,
+        public_key_der,
         key_algorithm,
         subject: csr.info.subject.clone(),
         names,

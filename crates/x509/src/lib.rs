@@ -23,7 +23,7 @@ mod summary;
 mod time;
 mod verify;
 
-pub use algorithm::{key_algorithm_of_spki, signature_algorithm_identifier};
+pub use algorithm::{canonical_spki, key_algorithm_of_spki, signature_algorithm_identifier};
 pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
 pub use chain::{verify_chain, verify_checkpoint};

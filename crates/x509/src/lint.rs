@@ -5,7 +5,7 @@
 //! that failed. The linter decodes the bytes with an independent parser (x509-cert), so it
 //! checks what a relying party will see, not what the builder meant.
 
-use crate::algorithm::{key_algorithm_of, signature_algorithm_from_identifier};
+use crate::algorithm::{canonical_spki_of, signature_algorithm_from_identifier};
 use crate::ca::CaCertificate;
 use crate::csr::requested_name;
 use crate::extensions::key_identifier;
@@ -84,8 +84,16 @@ pub fn lint_certificate(tbs_der: Vec<u8>, issuer: Issuer<'_>) -> Result<LintedTb
         return fail("signature", "unknown signature algorithm identifier");
     };
     let subject_spki = tbs.subject_public_key_info().to_der()?;
-    let subject_key =
-        key_algorithm_of(tbs.subject_public_key_info()).or_else(|e| fail("subject-key", e))?;
+    let (subject_key, canonical) =
+        canonical_spki_of(tbs.subject_public_key_info()).or_else(|e| fail("subject-key", e))?;
+    // Security: the key is the only caller-supplied part of a TBS; it must be exactly our
+    // own encoding of it, with no other bytes carried along.
+    if canonical != subject_spki {
+        return fail(
+            "subject-key",
+            "the SubjectPublicKeyInfo is not in canonical form",
+        );
+    }
 
     // Extensions: present once each, no unknown critical ones.
     let exts = tbs.extensions().map(|e| e.as_slice()).unwrap_or_default();
