@@ -5,6 +5,28 @@
 //! fails with EPERM instead of killing the process, so an unforeseen path in a PKCS#11
 //! module surfaces as an error in the log rather than a crash that loses a request; a call
 //! that must never happen (`socket(AF_INET*)` in the signer) fails the same way.
+//!
+//! Namespaces: a new user namespace hands the caller every capability inside it and with
+//! them kernel code (mount, netfilter, …) that an unprivileged process cannot otherwise
+//! reach. So, whatever a daemon's list says, `unshare` and `setns` fail with EPERM and
+//! `clone` is allowed only when its flags hold none of `CLONE_NEWUSER`, `CLONE_NEWNS`,
+//! `CLONE_NEWNET`, `CLONE_NEWPID`, `CLONE_NEWIPC`, `CLONE_NEWUTS`, `CLONE_NEWCGROUP`
+//! (EPERM otherwise). `clone3` passes its flags in a struct in memory, which seccomp
+//! cannot read, so it fails with ENOSYS, as on a kernel without it: glibc (2.34 and later,
+//! for `pthread_create`, `posix_spawn` and `fork`) then falls back to `clone`, whose flags
+//! the filter checks. A filter of its own does that, because one seccompiler filter has
+//! one error action. It is installed first (the allow-list has no `seccomp`, so nothing
+//! can follow it), and the allow-list then lets `clone3` through: the kernel applies the
+//! stricter answer of the two filters, ENOSYS.
+//!
+//! Architecture: x86-64 only. [`BASE`] lists x86-64 calls, several of which (`access`,
+//! `rename`, `poll`, `arch_prctl`, …) have no aarch64 number, so this crate does not build
+//! for aarch64 today, and the filter checks for `AUDIT_ARCH_X86_64` (a call through another
+//! ABI, e.g. 32-bit `int 0x80`, kills the process). An aarch64 port needs its own list
+//! and `TargetArch::aarch64`; the `clone` rule carries over as it is: the flags are the
+//! first argument on both (aarch64 selects `CLONE_BACKWARDS`, which swaps `tls` and
+//! `child_tidptr`, not the flags; only s390's `CLONE_BACKWARDS2` moves them to the
+//! second argument).
 
 use crate::SandboxError;
 use seccompiler::{
@@ -77,8 +99,6 @@ pub const BASE: &[(&str, i64)] = &[
     ("set_robust_list", libc::SYS_set_robust_list),
     ("get_robust_list", libc::SYS_get_robust_list),
     ("rseq", libc::SYS_rseq),
-    ("clone", libc::SYS_clone),
-    ("clone3", libc::SYS_clone3),
     ("exit", libc::SYS_exit),
     ("exit_group", libc::SYS_exit_group),
     ("sched_getaffinity", libc::SYS_sched_getaffinity),
@@ -127,8 +147,19 @@ pub const BASE: &[(&str, i64)] = &[
     ("wait4", libc::SYS_wait4),
 ];
 
-/// Installs a filter allowing `allowed` (plus `socket` for `AF_UNIX`, and for IP families
-/// when `allow_ip` is set) on all threads of the process.
+/// The `clone` flags that make a new namespace (the seven that `clone` accepts;
+/// `CLONE_NEWTIME` exists only for `clone3` and `unshare`, which are refused whole).
+pub const NAMESPACE_FLAGS: libc::c_int = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWCGROUP;
+
+/// Installs, on all threads of the process, a filter that answers `clone3` with ENOSYS and
+/// then one allowing `allowed` (plus `socket` for `AF_UNIX`, and for IP families when
+/// `allow_ip` is set, and `clone` without namespace flags); see the module header.
 pub fn apply(allowed: &[(&str, i64)], allow_ip: bool) -> Result<(), SandboxError> {
     let err = |what: &'static str| {
         move |e: seccompiler::BackendError| {
@@ -139,6 +170,22 @@ pub fn apply(allowed: &[(&str, i64)], allow_ip: bool) -> Result<(), SandboxError
     for (_, nr) in allowed {
         rules.insert(*nr, vec![]);
     }
+    // Security: no new namespaces, whatever the list says (module header).
+    for nr in [libc::SYS_unshare, libc::SYS_setns] {
+        rules.remove(&nr);
+    }
+    // Passed here only so that this filter's answer (allow) is weaker than the clone3
+    // filter's ENOSYS, which therefore wins; refused here, the later filter's EPERM would.
+    rules.insert(libc::SYS_clone3, vec![]);
+    let no_namespace = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(NAMESPACE_FLAGS as u64),
+        0,
+    )
+    .and_then(|c| SeccompRule::new(vec![c]))
+    .map_err(err("seccomp rule"))?;
+    rules.insert(libc::SYS_clone, vec![no_namespace]);
     let mut families = vec![libc::AF_UNIX];
     if allow_ip {
         families.extend([libc::AF_INET, libc::AF_INET6]);
@@ -162,8 +209,24 @@ pub fn apply(allowed: &[(&str, i64)], allow_ip: bool) -> Result<(), SandboxError
     let program: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| {
         SandboxError::Sys("seccomp compile", std::io::Error::other(e.to_string()))
     })?;
-    seccompiler::apply_filter_all_threads(&program)
-        .map_err(|e| SandboxError::Sys("seccomp install", std::io::Error::other(e.to_string())))
+    // clone3 → ENOSYS, everything else left to the allow-list. Installed first: the
+    // allow-list does not contain `seccomp`, so nothing can be installed after it.
+    let clone3 = SeccompFilter::new(
+        BTreeMap::from([(libc::SYS_clone3, vec![])]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        TargetArch::x86_64,
+    )
+    .map_err(err("seccomp filter"))?;
+    let clone3: BpfProgram = clone3.try_into().map_err(|e: seccompiler::BackendError| {
+        SandboxError::Sys("seccomp compile", std::io::Error::other(e.to_string()))
+    })?;
+    for program in [&clone3, &program] {
+        seccompiler::apply_filter_all_threads(program).map_err(|e| {
+            SandboxError::Sys("seccomp install", std::io::Error::other(e.to_string()))
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -173,6 +236,10 @@ mod tests {
     #[test]
     fn socket_is_filtered_by_family_not_listed() {
         assert!(BASE.iter().all(|(n, _)| *n != "socket" && *n != "ptrace"));
+        // apply() adds clone with its flag check itself; the rest are never allowed.
+        for never in ["clone", "clone3", "unshare", "setns", "fork", "vfork"] {
+            assert!(BASE.iter().all(|(n, _)| *n != never), "{never} in BASE");
+        }
         let mut numbers: Vec<i64> = BASE.iter().map(|(_, nr)| *nr).collect();
         numbers.sort_unstable();
         numbers.dedup();
