@@ -16,6 +16,8 @@ struct RawConfig {
     socket: PathBuf,
     #[serde(default = "default_socket_mode")]
     socket_mode: String,
+    #[serde(default)]
+    socket_group: Option<String>,
     state_dir: PathBuf,
     #[serde(default)]
     dev_mode: bool,
@@ -137,6 +139,9 @@ pub struct SignerConfig {
     pub socket: PathBuf,
     /// Socket file mode.
     pub socket_mode: u32,
+    /// Group given the socket after bind (the peers' group; the signer must be a member).
+    /// `None`: the socket keeps the signer's own group.
+    pub socket_group: Option<String>,
     /// Directory for the journal, policy, revocations, CA material.
     pub state_dir: PathBuf,
     /// Development mode: the uid running the signer may call every operation.
@@ -195,6 +200,11 @@ impl SignerConfig {
                 "socket_mode must not give access to others outside dev_mode; use groups".into(),
             ));
         }
+        if raw.socket_group.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError(
+                "socket_group must name a group (or be left out)".into(),
+            ));
+        }
         if raw.hsm.sessions == 0 || raw.hsm.sessions > 64 {
             return Err(ConfigError("hsm.sessions must be between 1 and 64".into()));
         }
@@ -232,16 +242,19 @@ impl SignerConfig {
                 uid: p.uid,
                 operations,
             };
-            if peers.insert(p.uid, rule).is_some() {
+            // Security: one uid, one peer; otherwise whichever entry won would decide
+            // what both callers may do.
+            if let Some(first) = peers.insert(p.uid, rule) {
                 return Err(ConfigError(format!(
-                    "uid {} is listed for two peers",
-                    p.uid
+                    "[[peer]] {:?} and {:?} both have uid = {}; each peer needs its own uid",
+                    first.name, p.name, p.uid
                 )));
             }
         }
         Ok(SignerConfig {
             socket: raw.socket,
             socket_mode,
+            socket_group: raw.socket_group,
             state_dir: raw.state_dir,
             dev_mode: raw.dev_mode,
             allow_root: raw.allow_root,
@@ -299,5 +312,49 @@ operations = ["Health", "IssueCertificate"]
             "socket = \"/run/s.sock\"\nsocket_mode = \"0666\"",
         );
         assert!(SignerConfig::parse(&world).is_err());
+    }
+
+    #[test]
+    fn the_reference_configuration_parses() {
+        let text = include_str!("../../../docs/signer.example.toml");
+        let c = SignerConfig::parse(text).unwrap();
+        assert_eq!(c.socket_group.as_deref(), Some("strongroom-signer-clients"));
+        assert_eq!(c.socket_mode, 0o660);
+        assert!(!c.dev_mode);
+    }
+
+    #[test]
+    fn two_peers_with_one_uid_are_refused_by_name() {
+        let twice =
+            format!("{BASE}\n[[peer]]\nname = \"control\"\nuid = 997\noperations = [\"Health\"]\n");
+        let err = SignerConfig::parse(&twice).unwrap_err().0;
+        assert!(
+            err.contains("\"front\"") && err.contains("\"control\"") && err.contains("uid = 997"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn socket_group_is_optional_and_never_empty() {
+        assert_eq!(SignerConfig::parse(BASE).unwrap().socket_group, None);
+        let grouped = BASE.replace(
+            "socket = \"/run/s.sock\"",
+            "socket = \"/run/s.sock\"\nsocket_group = \"strongroom-signer-clients\"",
+        );
+        assert_eq!(
+            SignerConfig::parse(&grouped)
+                .unwrap()
+                .socket_group
+                .as_deref(),
+            Some("strongroom-signer-clients")
+        );
+        let empty = BASE.replace(
+            "socket = \"/run/s.sock\"",
+            "socket = \"/run/s.sock\"\nsocket_group = \"\"",
+        );
+        assert!(SignerConfig::parse(&empty)
+            .unwrap_err()
+            .0
+            .contains("socket_group"));
     }
 }

@@ -21,6 +21,7 @@ pub mod journal_read;
 pub mod ocsp;
 pub mod peer;
 pub mod policy;
+pub mod preflight;
 pub mod revocations;
 pub mod sandbox;
 pub mod server;

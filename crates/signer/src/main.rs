@@ -16,6 +16,7 @@ use strongroom_signer::dispatch::Signer;
 use strongroom_signer::hsm_signer::HsmHandle;
 use strongroom_signer::journal;
 use strongroom_signer::peer::{own_uid, PeerGate};
+use strongroom_signer::preflight::{self, PeerUidView};
 use strongroom_signer::server;
 use strongroom_signer::state::StateDir;
 
@@ -115,6 +116,14 @@ fn main() -> ExitCode {
 
 fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
     let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
+    // Refusals that depend on where the signer runs; before the sandbox hides /proc.
+    preflight::check_dev_mode(&config, |name| std::env::var_os(name))?;
+    preflight::check_peer_table(&config.peers, &PeerUidView::of_this_process())?;
+    let socket_gid = config
+        .socket_group
+        .as_deref()
+        .map(server::group_id)
+        .transpose()?;
     if check_only {
         Pin::read_file(&config.hsm.pin_file).map_err(|e| e.to_string())?;
         println!("{}: configuration OK", config_path.display());
@@ -142,10 +151,12 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         Box::new(SystemClock),
         Box::new(SystemEntropy::default()),
     )?;
-    let listener = server::bind(&socket, mode)
+    let listener = server::bind(&socket, mode, socket_gid)
         .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
     tracing::info!(
         socket = %socket.display(),
+        socket_mode = format!("{mode:04o}"),
+        socket_gid,
         cas = signer.cas().iter().count(),
         policy_version = signer.policy().current().version,
         journal_records = signer.journal().records(),

@@ -3,8 +3,8 @@
 //! In: the validated configuration. Out: a process confined by Landlock (system
 //! libraries, the PKCS#11 module, the PIN file and configured files read-only; the state
 //! directory, the socket directory and configured token directories read-write; no TCP at
-//! all) and by a seccomp allow-list in which `socket()` accepts only `AF_UNIX`. Called
-//! before any thread starts.
+//! all) and by a seccomp allow-list in which `socket()` accepts only `AF_UNIX` (plus
+//! `fchownat` when `socket_group` is set). Called before any thread starts.
 
 use crate::config::SignerConfig;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,17 @@ pub fn path_policy(config: &SignerConfig) -> PathPolicy {
     }
 }
 
+/// The seccomp allow-list: the base list, plus `fchownat` when the socket is to be
+/// given to `socket_group` after bind (without CAP_CHOWN the kernel allows that call only
+/// on the signer's own files and towards its own groups).
+pub fn syscalls(config: &SignerConfig) -> Vec<(&'static str, i64)> {
+    let mut list = seccomp::BASE.to_vec();
+    if config.socket_group.is_some() {
+        list.push(("fchownat", libc::SYS_fchownat));
+    }
+    list
+}
+
 /// Applies Landlock then seccomp, as configured. Logs loudly when the kernel cannot
 /// enforce everything.
 pub fn apply(config: &SignerConfig) -> Result<(), String> {
@@ -56,7 +67,7 @@ pub fn apply(config: &SignerConfig) -> Result<(), String> {
         tracing::warn!("landlock disabled by configuration");
     }
     if config.sandbox.seccomp {
-        seccomp::apply(seccomp::BASE, false).map_err(|e| e.to_string())?;
+        seccomp::apply(&syscalls(config), false).map_err(|e| e.to_string())?;
         tracing::info!("seccomp: allow-list installed; socket() limited to AF_UNIX");
     } else {
         tracing::warn!("seccomp disabled by configuration");

@@ -18,9 +18,11 @@ use strongroom_wire::{
     decode_payload, encode_frame_limited, read_frame, Request, WireError, MAX_RESPONSE_FRAME,
 };
 
-/// Binds the socket. A stale socket file from a previous run is replaced only when
-/// nothing answers on it (two signers on one socket would be a bug to surface, not hide).
-pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
+/// Binds the socket, gives it to `group` (when set) and then sets `mode`, so it is never
+/// more open than configured. A stale socket file from a previous run is replaced only
+/// when nothing answers on it (two signers on one socket would be a bug to surface, not
+/// hide).
+pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> io::Result<UnixListener> {
     if path.exists() {
         if UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
@@ -31,8 +33,59 @@ pub fn bind(path: &Path, mode: u32) -> io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     let listener = UnixListener::bind(path)?;
+    if let Some(gid) = group {
+        chgrp(path, gid)?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(listener)
+}
+
+/// The gid of group `name`, for `socket_group`. Called at start-up, before any thread
+/// exists and before the sandbox (NSS may need files or sockets the sandbox denies).
+pub fn group_id(name: &str) -> Result<u32, String> {
+    let c_name =
+        std::ffi::CString::new(name).map_err(|_| format!("socket_group {name:?} contains NUL"))?;
+    // SAFETY: getgrnam returns NULL or a pointer into static storage, which is read at once;
+    // no other thread exists yet to overwrite it.
+    let gr = unsafe { libc::getgrnam(c_name.as_ptr()) };
+    if gr.is_null() {
+        return Err(format!(
+            "socket_group {name:?}: no such group (systemd-sysusers creates \
+             strongroom-signer-clients from strongroom.sysusers.conf)"
+        ));
+    }
+    // SAFETY: gr is non-null and points to a valid group record (see above).
+    Ok(unsafe { (*gr).gr_gid })
+}
+
+/// Changes the group of `path` (not following a symlink) with `fchownat`, the one call of
+/// that family the signer's seccomp list allows. Without CAP_CHOWN this works only for a
+/// group the signer belongs to.
+fn chgrp(path: &Path, gid: u32) -> io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "socket path contains NUL"))?;
+    // SAFETY: c_path is a valid NUL-terminated string for the duration of the call; uid
+    // u32::MAX (-1) leaves the owner unchanged.
+    let rc = unsafe {
+        libc::fchownat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            u32::MAX,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!(
+                "cannot give the socket to gid {gid} ({e}); the signer must be a member of \
+                 socket_group (SupplementaryGroups= in its unit)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Serves connections until the listener fails.

@@ -14,7 +14,7 @@ use std::process::Command;
 use strongroom_testkit::{run, TestPki};
 use strongroom_wire::{encode_frame, ClientError, ErrorKind, Request, SignerClient, MAX_FRAME};
 
-/// When run with STRONGROOM_TEST_CLIENT_SOCKET set (as `nobody`, by the test below), asks
+/// When run with STRONGROOM_TEST_CLIENT_SOCKET set (as uid 4242, by the test below), asks
 /// for Health and for a certificate and prints what the signer answered.
 #[test]
 fn client_helper_as_other_uid() {
@@ -72,15 +72,16 @@ fn client_helper_as_other_uid() {
 #[test]
 fn another_uid_is_refused_outside_its_allow_list() {
     if libc_geteuid() != 0 {
-        eprintln!("SKIP: spawning a client as nobody needs root (CI runs as root)");
+        eprintln!("SKIP: spawning a client as another uid needs root (CI runs as root)");
         return;
     }
+    // Not `nobody`: the signer refuses the overflow uid in its peer table (preflight.rs).
     let (pki, _signer) =
-        running_pki("[[peer]]\nname = \"nobody-peer\"\nuid = 65534\noperations = [\"Health\"]\n");
-    let csr_path = pki.dir.path().join("nobody.csr");
+        running_pki("[[peer]]\nname = \"other-peer\"\nuid = 4242\noperations = [\"Health\"]\n");
+    let csr_path = pki.dir.path().join("other.csr");
     std::fs::write(
         &csr_path,
-        openssl_csr(pki.dir.path(), "nobody", &ec_p256(), "/CN=n.lab.test", None),
+        openssl_csr(pki.dir.path(), "other", &ec_p256(), "/CN=n.lab.test", None),
     )
     .unwrap();
     std::fs::set_permissions(
@@ -88,7 +89,7 @@ fn another_uid_is_refused_outside_its_allow_list() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    // Run a copy of this test binary from the (0755) test directory, so `nobody` can
+    // Run a copy of this test binary from the (0755) test directory, so uid 4242 can
     // execute it whatever the permissions of the cargo target directory are.
     let helper = pki.dir.path().join("gate-helper");
     std::fs::copy(std::env::current_exe().unwrap(), &helper).unwrap();
@@ -102,19 +103,19 @@ fn another_uid_is_refused_outside_its_allow_list() {
         ])
         .env("STRONGROOM_TEST_CLIENT_SOCKET", &pki.socket)
         .env("STRONGROOM_TEST_CSR", &csr_path)
-        .uid(65534)
-        .gid(65534)
+        .uid(4242)
+        .gid(4242)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("HEALTH=ok"),
-        "nobody may call Health: {stdout}{}",
+        "uid 4242 may call Health: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         stdout.contains("ISSUE=NotAllowed"),
-        "nobody must be refused IssueCertificate: {stdout}"
+        "uid 4242 must be refused IssueCertificate: {stdout}"
     );
 }
 

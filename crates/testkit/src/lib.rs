@@ -132,8 +132,24 @@ impl TestPki {
 
     /// A `strongroom-signer` command with the token's environment.
     pub fn signer_command(&self) -> Command {
-        let mut c = Command::new(&self.signer_bin);
+        self.signer_command_under(&[])
+    }
+
+    /// The same, run through a wrapper program (none when empty), e.g. `["unshare",
+    /// "--user", "--map-root-user"]` for a user namespace of its own.
+    pub fn signer_command_under(&self, wrapper: &[&str]) -> Command {
+        let mut c = match wrapper.split_first() {
+            None => Command::new(&self.signer_bin),
+            Some((program, args)) => {
+                let mut c = Command::new(tool(program));
+                c.args(args).arg(&self.signer_bin);
+                c
+            }
+        };
         c.env("SOFTHSM2_CONF", &self.token.conf);
+        // These configurations use dev_mode, which the signer refuses under systemd; a
+        // test run started by a service manager must not pass its marks on.
+        c.env_remove("INVOCATION_ID").env_remove("NOTIFY_SOCKET");
         // Debug logging in tests: the secret-leak tests read these logs.
         c.env("STRONGROOM_LOG", "debug");
         c
@@ -177,15 +193,24 @@ impl TestPki {
 
     /// Starts the signer with extra environment variables (e.g. for the fault shim).
     pub fn start_signer_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> SignerProcess {
+        let mut command = self.signer_command();
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        self.start(command)
+    }
+
+    /// Starts the signer through a wrapper program (see [`TestPki::signer_command_under`]).
+    pub fn start_signer_under(&self, wrapper: &[&str]) -> SignerProcess {
+        self.start(self.signer_command_under(wrapper))
+    }
+
+    fn start(&self, mut command: Command) -> SignerProcess {
         let log = self.dir.path().join(format!(
             "signer-{}.log",
             Instant::now().elapsed().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).unwrap();
-        let mut command = self.signer_command();
-        for (k, v) in env {
-            command.env(k, v);
-        }
         let child = command
             .args(["run", "--config"])
             .arg(&self.config)
