@@ -445,8 +445,28 @@ fn stop(children: &mut [(&str, Child)]) {
     }
 }
 
+/// Refuses a listener outside loopback. `up` is development mode through and through (the
+/// signer's dev_mode, an admin password in a file, ACME validation allowed to reach
+/// loopback), so none of it may face a network.
+fn require_loopback(args: &UpArgs) -> Result<(), String> {
+    for (flag, addr) in [
+        ("--control-listen", args.control_listen),
+        ("--front-listen", args.front_listen),
+        ("--front-https-listen", args.front_https_listen),
+    ] {
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "{flag} {addr}: `strongroom up` is development mode and listens on loopback only \
+                 (127.0.0.0/8 or ::1); a reachable appliance is the systemd units in systemd/"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `strongroom up`.
 pub fn run(args: UpArgs) -> Result<(), String> {
+    require_loopback(&args)?;
     let signals = block_signals();
     let l = Layout {
         dir: args.data_dir.clone(),

@@ -442,3 +442,55 @@ fn up_issue_stop_and_reuse() {
     );
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("chain intact"));
 }
+
+/// `up` is development mode (the signer's dev_mode, the admin password in a file, ACME
+/// validation allowed to reach loopback): it refuses to listen beyond loopback, before it
+/// creates anything.
+#[test]
+fn up_refuses_a_listener_beyond_loopback() {
+    ensure_daemons_built();
+    let tmp = tempfile::tempdir().unwrap();
+    let loopback = |_: &str| format!("127.0.0.1:{}", free_port());
+    for (flag, addr) in [
+        ("--control-listen", format!("0.0.0.0:{}", free_port())),
+        ("--front-listen", format!("[::]:{}", free_port())),
+        ("--front-https-listen", format!("192.0.2.1:{}", free_port())),
+    ] {
+        let data = tmp.path().join(flag.trim_start_matches('-'));
+        let mut args = vec![];
+        for other in ["--control-listen", "--front-listen", "--front-https-listen"] {
+            let value = if other == flag {
+                addr.clone()
+            } else {
+                loopback(other)
+            };
+            args.extend([other.to_owned(), value]);
+        }
+        let mut child = Command::new(STRONGROOM)
+            .arg("up")
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                // Ctrl-C, so that `up` stops the daemons it started.
+                let status = interrupt(&mut child);
+                panic!("up {flag} {addr} kept running ({status}) instead of refusing");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(&format!("{flag} {addr}")) && err.contains("loopback only"),
+            "{err}"
+        );
+        assert!(!data.exists(), "nothing is created before the refusal");
+    }
+}
