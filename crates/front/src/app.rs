@@ -18,10 +18,18 @@ use strongroom_wire::{
 };
 use strongroom_x509::CaCertificate;
 
-/// Most OCSP responses kept in memory (about 1 KiB each).
-const OCSP_CACHE_MAX: usize = 1_000_000;
-/// Most request encodings remembered with their answer (see [`App::answered_before`]).
-const ANSWERED_MAX: usize = 100_000;
+/// Most bytes of OCSP responses kept in memory by CA and serial (responses are 300 bytes to
+/// 2 KiB; keys and map overhead are counted too). Bounded in bytes, not entries, so what a
+/// stranger can make the front hold is fixed whatever the responses weigh; the unit's
+/// MemoryMax is 1 GiB.
+const OCSP_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Most bytes of request encodings remembered with their answer (see
+/// [`App::answered_before`]).
+const ANSWERED_BYTES: usize = 64 * 1024 * 1024;
+/// Signer calls the front makes at once for OCSP misses. Past it the front answers
+/// `tryLater` for misses at once (it keeps answering from memory): a flood of misses waits
+/// on nobody and cannot queue without bound behind the signer.
+pub const OCSP_SIGNING_AT_ONCE: usize = 8;
 /// Longest request remembered: a one-certificate SHA-1 request without extensions is
 /// about 70 to 90 bytes; anything longer always takes the full path.
 const ANSWERED_REQUEST_MAX: usize = 256;
@@ -70,6 +78,8 @@ pub struct CaEntry {
     pub parent: Option<CaId>,
     /// Its CertID hashes, computed once per refresh of the list (not per request).
     pub hashes: strongroom_x509::ocsp::IssuerHashes,
+    /// Its own serial (its parent answers OCSP for it).
+    pub serial: Option<Serial>,
 }
 
 /// A response in memory.
@@ -126,8 +136,9 @@ pub struct App {
     pub config: Config,
     cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
     nonce_profiles: RwLock<(Option<Instant>, Arc<HashSet<String>>)>,
-    ocsp: RwLock<HashMap<(CaId, Serial), CachedOcsp>>,
-    answered: RwLock<HashMap<Vec<u8>, CachedOcsp>>,
+    ocsp: RwLock<BoundedResponses<(CaId, Serial)>>,
+    answered: RwLock<BoundedResponses<Vec<u8>>>,
+    signing: tokio::sync::Semaphore,
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
 }
 
@@ -139,8 +150,9 @@ impl App {
             config,
             cas: RwLock::new((None, Arc::new(Vec::new()))),
             nonce_profiles: RwLock::new((None, Arc::new(HashSet::new()))),
-            ocsp: RwLock::new(HashMap::new()),
-            answered: RwLock::new(HashMap::new()),
+            ocsp: RwLock::new(BoundedResponses::new(OCSP_CACHE_BYTES)),
+            answered: RwLock::new(BoundedResponses::new(ANSWERED_BYTES)),
+            signing: tokio::sync::Semaphore::new(OCSP_SIGNING_AT_ONCE),
             crls: RwLock::new(HashMap::new()),
         }
     }
@@ -160,11 +172,15 @@ impl App {
                     .filter_map(|r| {
                         let cert = CaCertificate::from_der(&r.cert_der).ok()?;
                         let hashes = strongroom_x509::ocsp::IssuerHashes::of(&cert).ok()?;
+                        let serial = strongroom_x509::CertificateSummary::from_der(&r.cert_der)
+                            .ok()
+                            .map(|s| s.serial);
                         Some(CaEntry {
                             id: r.id.clone(),
                             cert,
                             parent: r.parent.clone(),
                             hashes,
+                            serial,
                         })
                     })
                     .collect();
@@ -249,8 +265,30 @@ impl App {
     }
 
     fn remember(&self, key: (CaId, Serial), c: CachedOcsp) {
-        let mut map = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
-        insert_bounded(&mut map, OCSP_CACHE_MAX, key, c);
+        let size = key.1.to_string().len() + key.0.as_str().len();
+        self.ocsp
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, size, c);
+    }
+
+    /// Whether `ca` issued `serial`: a certificate in the inventory or one of its child CAs.
+    /// OCSP answers nothing else (RFC 6960 §2.3 `unauthorized`, as Let's Encrypt does), so a
+    /// stranger's random serials never reach the signer, its journal or the store.
+    /// `Err` when the store cannot tell (the caller answers `tryLater`).
+    pub async fn issued(
+        &self,
+        ca: &CaEntry,
+        cas: &[CaEntry],
+        serial: &Serial,
+    ) -> Result<bool, strongroom_store::StoreError> {
+        if cas
+            .iter()
+            .any(|c| c.parent.as_ref() == Some(&ca.id) && c.serial.as_ref() == Some(serial))
+        {
+            return Ok(true);
+        }
+        self.store.certificate_issued(&ca.id, serial).await
     }
 
     /// The answer last served for exactly these request bytes, while it is as fresh as
@@ -258,8 +296,8 @@ impl App {
     /// the same bytes every time (one SHA-1 CertID, no nonce), so a repeat skips parsing
     /// and CA matching; its freshness and revocation behaviour are the response's own.
     pub fn answered_before(&self, request: &[u8], now: i64) -> Option<CachedOcsp> {
-        let map = self.answered.read().unwrap_or_else(|p| p.into_inner());
-        let c = map.get(request)?;
+        let answered = self.answered.read().unwrap_or_else(|p| p.into_inner());
+        let c = answered.get(request)?;
         c.fresh_at(now).then(|| c.clone())
     }
 
@@ -269,8 +307,10 @@ impl App {
         if request.len() > ANSWERED_REQUEST_MAX {
             return;
         }
-        let mut map = self.answered.write().unwrap_or_else(|p| p.into_inner());
-        insert_bounded(&mut map, ANSWERED_MAX, request.to_vec(), c);
+        self.answered
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request.to_vec(), request.len(), c);
     }
 
     /// Asks the signer for responses (a cache miss, a SHA-256 CertID, several certificates
@@ -291,6 +331,12 @@ impl App {
             combined,
             nonce,
         });
+        // At the cap, a miss is answered tryLater at once rather than queued.
+        let Ok(_permit) = self.signing.try_acquire() else {
+            return Err(SignerTrouble::Unavailable(format!(
+                "{OCSP_SIGNING_AT_ONCE} signer calls already in flight"
+            )));
+        };
         let socket = self.config.signer_socket.clone();
         let answer = tokio::task::spawn_blocking(move || {
             SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
@@ -384,22 +430,58 @@ impl App {
     }
 }
 
-/// Inserts into a map of responses held to at most `max` entries. Crude but bounded: when
-/// full, drop everything expired, then everything if still full.
-fn insert_bounded<K: std::hash::Hash + Eq>(
-    map: &mut HashMap<K, CachedOcsp>,
-    max: usize,
-    key: K,
-    c: CachedOcsp,
-) {
-    if map.len() >= max {
-        let now = now();
-        map.retain(|_, v| v.next_update > now);
-        if map.len() >= max {
-            map.clear();
+/// Responses in memory, held to a byte budget. Each entry is charged its DER, its key and
+/// a fixed overhead for the map and the `CachedOcsp` around them. When an insert would pass
+/// the budget, expired entries go first, then everything: crude, but what a flood of
+/// distinct requests can make the front hold is fixed.
+#[derive(Debug)]
+struct BoundedResponses<K> {
+    map: HashMap<K, (usize, CachedOcsp)>,
+    bytes: usize,
+    budget: usize,
+}
+
+/// What one entry costs beyond its DER and key bytes (hash slot, `CachedOcsp`, `Bytes`
+/// header, allocator rounding), rounded up.
+const ENTRY_OVERHEAD: usize = 160;
+
+impl<K: std::hash::Hash + Eq> BoundedResponses<K> {
+    fn new(budget: usize) -> Self {
+        BoundedResponses {
+            map: HashMap::new(),
+            bytes: 0,
+            budget,
         }
     }
-    map.insert(key, c);
+
+    fn get<Q>(&self, key: &Q) -> Option<&CachedOcsp>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map.get(key).map(|(_, c)| c)
+    }
+
+    fn insert(&mut self, key: K, key_bytes: usize, c: CachedOcsp) {
+        let cost = key_bytes + c.der.len() + ENTRY_OVERHEAD;
+        if cost > self.budget {
+            return;
+        }
+        if let Some((old, _)) = self.map.remove(&key) {
+            self.bytes -= old;
+        }
+        if self.bytes + cost > self.budget {
+            let now = now();
+            self.map.retain(|_, (_, v)| v.next_update > now);
+            self.bytes = self.map.values().map(|(n, _)| n).sum();
+            if self.bytes + cost > self.budget {
+                self.map.clear();
+                self.bytes = 0;
+            }
+        }
+        self.map.insert(key, (cost, c));
+        self.bytes += cost;
+    }
 }
 
 /// The stored name of a status.
@@ -408,5 +490,51 @@ pub fn status_name(s: &strongroom_wire::OcspStatus) -> &'static str {
         strongroom_wire::OcspStatus::Good => "good",
         strongroom_wire::OcspStatus::Revoked { .. } => "revoked",
         strongroom_wire::OcspStatus::Unknown => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(len: usize, next_update: i64) -> CachedOcsp {
+        CachedOcsp {
+            der: Bytes::from(vec![0u8; len]),
+            this_update: 0,
+            next_update,
+            fetched: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn responses_in_memory_stay_within_their_byte_budget() {
+        let budget = 100 * (1000 + 8 + ENTRY_OVERHEAD);
+        let mut cache = BoundedResponses::new(budget);
+        let later = now() + 3600;
+        for i in 0u64..10_000 {
+            cache.insert(i, 8, response(1000, later));
+            assert!(
+                cache.bytes <= budget,
+                "{} > {budget} after {i}",
+                cache.bytes
+            );
+            assert_eq!(
+                cache.bytes,
+                cache.map.len() * (1000 + 8 + ENTRY_OVERHEAD),
+                "the charge drifts from what is held"
+            );
+        }
+        assert!(cache.get(&9_999).is_some(), "the newest entry is kept");
+        // Replacing an entry charges it once.
+        let before = cache.bytes;
+        cache.insert(9_999, 8, response(1000, later));
+        assert_eq!(cache.bytes, before);
+        // Expired entries go before fresh ones.
+        let mut cache = BoundedResponses::new(3 * (100 + ENTRY_OVERHEAD));
+        cache.insert(1u8, 0, response(100, 0));
+        cache.insert(2u8, 0, response(100, later));
+        cache.insert(3u8, 0, response(100, later));
+        cache.insert(4u8, 0, response(100, later));
+        assert!(cache.get(&1).is_none() && cache.get(&2).is_some() && cache.get(&4).is_some());
     }
 }

@@ -6,7 +6,9 @@
 //! CertID (the common case: no HSM, no database write), a response the signer signs now for
 //! a cache miss, a SHA-256 CertID, several certificates or — when `nonce_on_demand` is on —
 //! a nonce; `malformedRequest` for what does not parse, `unauthorized` for a CA we do not
-//! serve, `tryLater` when the signer is needed and unreachable. GET answers carry
+//! serve or a serial it never issued (no signer call, no write: strangers cannot make the
+//! CA sign), `tryLater` when the signer is needed and unreachable or already has
+//! [`crate::app::OCSP_SIGNING_AT_ONCE`] calls from this front in flight. GET answers carry
 //! Cache-Control up to nextUpdate so caches and CDNs can serve them. A repeat of a request
 //! already answered from memory (same bytes, no nonce) is answered before it is parsed.
 
@@ -160,6 +162,18 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
                 app.remember_answer(der, c.clone());
             }
             return ocsp_body(c.der, cacheable.then_some(c.next_update - now));
+        }
+    }
+    // Security: only serials this CA issued get a signed answer. A stranger's random
+    // serial costs a store lookup, never an HSM signature, a journal record or a row.
+    for serial in &serials {
+        match app.issued(ca, &cas, serial).await {
+            Ok(true) => {}
+            Ok(false) => return failure(ResponseStatus::Unauthorized),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether a serial was issued; answering tryLater");
+                return failure(ResponseStatus::TryLater);
+            }
         }
     }
     let single = serials.len() == 1 && !wants_nonce;

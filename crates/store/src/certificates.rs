@@ -470,6 +470,23 @@ impl Store {
         self.hydrate_one(row).await
     }
 
+    /// Whether the inventory holds a certificate of `issuer` with this serial (one indexed
+    /// read, nothing hydrated: the OCSP miss path asks it for every stranger's serial).
+    pub async fn certificate_issued(
+        &self,
+        issuer: &CaId,
+        serial: &Serial,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 FROM certificates WHERE issuer_id = $1 AND serial = $2")
+                .bind(issuer.as_str().to_string())
+                .bind(serial.to_string())
+                .fetch_optional(self.reads())
+                .await?
+                .is_some(),
+        )
+    }
+
     /// One certificate by its SHA-256 fingerprint (lowercase hex), e.g. a TLS client's.
     pub async fn certificate_by_fingerprint(
         &self,

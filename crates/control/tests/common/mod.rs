@@ -305,6 +305,11 @@ impl Control {
         std::fs::read_to_string(self.dir().join("front.log")).unwrap_or_default()
     }
 
+    /// The front's process id, once [`Control::start_front`] ran.
+    pub fn front_pid(&self) -> Option<u32> {
+        self.front.as_ref().map(Child::id)
+    }
+
     /// Whether the front started by [`Control::start_front`] is still running.
     pub fn front_alive(&mut self) -> bool {
         self.front
