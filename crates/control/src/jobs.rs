@@ -4,25 +4,21 @@
 //!
 //! In: due jobs claimed with a lease, once a second (several control instances on one
 //! database share the queue; each job runs on one of them at a time). Payload of
-//! `acme.revoke` (JSON, stored): `{"certificate_id": i64, "reason": u8 (RFC 5280 CRLReason
-//! code), "account_id": i64 | null}`. Out: the revocation through [`crate::revoke`] with
-//! actor `acme:{account_id}` (or `acme:certificate-key` when the certificate's own
-//! key signed the request), and the job completed — also when the certificate was already
-//! revoked. A payload that cannot be carried out, or an unknown kind, fails the attempt
-//! with a `last_error` that says why; the store retries it until its `max_attempts` (a
-//! newer control on another node may know a kind this one does not).
-//!
-//! Checked again here, not only in the front: the reason is one a subscriber may give
-//! (0, 1, 3, 4, 5, 9) and, for an account, that one of its orders obtained the
-//! certificate. A request signed with the certificate's key cannot be re-checked (the job
-//! carries no signature); the front verified it.
+//! `acme.revoke`: [`AcmeRevocation`] (JSON, stored), including the client's signed request.
+//! Out: the revocation through [`crate::revoke`] with actor `acme:{account_id}` (or
+//! `acme:certificate-key` when the certificate's own key signed the request), and the job
+//! completed — also when the certificate was already revoked. A job whose evidence does not
+//! hold (bad payload, a reason a subscriber may not give, a signed request that does not
+//! verify: [`crate::acme_proof`]) is refused at once, failed for good and audited as
+//! `job.refused`; trouble that may pass (the signer or store unavailable, an unknown kind a
+//! newer control may know) fails the attempt and the store retries it until `max_attempts`.
 
+use crate::acme_proof::{self, AcmeRevocation};
 use crate::app::App;
 use crate::revoke::{revoke_certificate, RevocationOutcome};
 use ring::rand::SecureRandom;
-use serde::Deserialize;
 use std::time::Duration;
-use strongroom_store::{Job, JobState, StoreError};
+use strongroom_store::{AuditOutcome, Job, JobState, StoreError};
 use strongroom_types::RevocationReason;
 
 /// Kind of the ACME revocation job.
@@ -34,22 +30,15 @@ const LEASE_SECS: i64 = 120;
 /// Pause between polls of an empty queue.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Payload of [`ACME_REVOKE`] (stored format: change only compatibly with the front).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcmeRevocation {
-    /// Inventory id of the certificate.
-    pub certificate_id: i64,
-    /// RFC 5280 CRLReason code.
-    pub reason: u8,
-    /// The account that asked, or `None` when the request was signed with the
-    /// certificate's own key.
-    pub account_id: Option<i64>,
-}
-
 /// Why a job attempt failed (goes to the job's `last_error`; no secrets in it).
 #[derive(Debug)]
-struct AttemptFailed(String);
+enum AttemptFailed {
+    /// Worth another attempt (the signer or the store was unavailable, ...).
+    Retry(String),
+    /// Never worth another: the job's evidence does not hold. Failed at once and audited.
+    Refused(String),
+}
+use AttemptFailed::Retry;
 
 /// A name for this worker that no other process shares.
 fn worker_name(app: &App) -> String {
@@ -80,7 +69,25 @@ pub async fn run_due(app: &App, worker: &str) -> Result<usize, StoreError> {
         n += 1;
         match run(app, &job).await {
             Ok(()) => app.store.complete_job(job.id, worker, app.now()).await?,
-            Err(AttemptFailed(why)) => {
+            Err(AttemptFailed::Refused(why)) => {
+                tracing::error!(job = job.id, kind = %job.kind, error = %why, "job refused: its evidence does not hold");
+                if let Err(p) = app
+                    .audit(
+                        "control",
+                        "job.refused",
+                        &format!("job:{}", job.id),
+                        AuditOutcome::Denied,
+                        format!("{}: {why}", job.kind),
+                    )
+                    .await
+                {
+                    tracing::error!(detail = %p.detail, "cannot audit a refused job");
+                }
+                app.store
+                    .refuse_job(job.id, worker, &why, app.now())
+                    .await?;
+            }
+            Err(Retry(why)) => {
                 let now = app.now();
                 // Back off a little more with each attempt, at most ten minutes.
                 let retry_at = now + (30 * job.attempts).clamp(30, 600);
@@ -105,7 +112,7 @@ pub async fn run_due(app: &App, worker: &str) -> Result<usize, StoreError> {
 async fn run(app: &App, job: &Job) -> Result<(), AttemptFailed> {
     match job.kind.as_str() {
         ACME_REVOKE => acme_revoke(app, job).await,
-        other => Err(AttemptFailed(format!(
+        other => Err(Retry(format!(
             "unknown job kind {other:?}: this control knows only {ACME_REVOKE}"
         ))),
     }
@@ -113,36 +120,24 @@ async fn run(app: &App, job: &Job) -> Result<(), AttemptFailed> {
 
 async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
     let p: AcmeRevocation = serde_json::from_str(&job.payload)
-        .map_err(|e| AttemptFailed(format!("{ACME_REVOKE} payload: {e}")))?;
+        .map_err(|e| AttemptFailed::Refused(format!("{ACME_REVOKE} payload: {e}")))?;
     // Only the reasons a subscriber may give over ACME (the front refuses the others
     // too): a compromised front cannot put a certificate on hold or claim a CA compromise.
     let reason = RevocationReason::from_code(p.reason)
         .filter(|_| [0u8, 1, 3, 4, 5, 9].contains(&p.reason))
         .ok_or_else(|| {
-            AttemptFailed(format!(
+            AttemptFailed::Refused(format!(
                 "{ACME_REVOKE}: reason code {} is not one an ACME subscriber may give (0, 1, 3, 4, 5, 9)",
                 p.reason
             ))
         })?;
-    let actor = match p.account_id {
-        Some(account) => {
-            // The account must have obtained the certificate or hold authorizations for
-            // all of its names (checked again here, not only in the front).
-            let may = app
-                .store
-                .acme_account_may_revoke(account, p.certificate_id, app.now())
-                .await
-                .map_err(|e| AttemptFailed(format!("{ACME_REVOKE}: {e}")))?;
-            if !may {
-                return Err(AttemptFailed(format!(
-                    "{ACME_REVOKE}: ACME account {account} neither obtained certificate {} nor holds authorizations for all of its names",
-                    p.certificate_id
-                )));
-            }
-            format!("acme:{account}")
-        }
-        None => "acme:certificate-key".to_string(),
-    };
+    // The client's own signed request, checked again here: the front may queue jobs, but
+    // only a proof control verifies itself makes it revoke.
+    let actor = acme_proof::verify(app, &p)
+        .await
+        .map_err(|acme_proof::Refused(why)| {
+            AttemptFailed::Refused(format!("{ACME_REVOKE}: {why}"))
+        })?;
     match revoke_certificate(app, &actor, p.certificate_id, reason, None).await {
         Ok(RevocationOutcome::Revoked) => {
             tracing::info!(job = job.id, certificate = p.certificate_id, %reason, actor = %actor, "certificate revoked for an ACME client");
@@ -156,9 +151,6 @@ async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
             );
             Ok(())
         }
-        Err(p) => Err(AttemptFailed(format!(
-            "{ACME_REVOKE}: {} ({})",
-            p.detail, p.kind
-        ))),
+        Err(p) => Err(Retry(format!("{ACME_REVOKE}: {} ({})", p.detail, p.kind))),
     }
 }

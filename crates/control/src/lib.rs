@@ -9,12 +9,15 @@
 //!
 //! Layout: `config` (the TOML file), `app` (shared state), `auth` + `rbac` (who is asking
 //! and what they may do), `routes` (the one route table: path, method, permission),
+//! `login_throttle` (failed-login counts, locks and their audit notes),
 //! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
 //! and `input` (strict request parsing), `bootstrap` (first start),
 //! `signer_link` (the blocking signer client on a worker thread), `metrics`, `revoke` (the
-//! one revocation path) and `jobs` (the worker for jobs queued by the front, such as ACME
-//! revocations).
+//! one revocation path), `jobs` (the worker for jobs queued by the front, such as ACME
+//! revocations) and `acme_proof` (which re-verifies the client's signed request behind an
+//! ACME revocation job).
 
+pub mod acme_proof;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -24,6 +27,7 @@ pub mod config;
 pub mod cursor;
 pub mod input;
 pub mod jobs;
+pub mod login_throttle;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;

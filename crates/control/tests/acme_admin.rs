@@ -16,6 +16,7 @@ use common::{workspace_binary, Client, Control, Db};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use strongroom_acme::{b64, Signer};
 use strongroom_store::{JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, Store};
 
 #[allow(clippy::disallowed_methods)] // the test stands in for the front, which has a clock
@@ -87,6 +88,31 @@ fn wait_job(rt: &tokio::runtime::Runtime, store: &Store, id: i64) -> JobState {
         assert!(Instant::now() < deadline, "job {id} still {s:?} after 20 s");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// What an ACME client POSTs to revokeCert: signed with `key`, as account `account` (kid)
+/// or with the key itself (jwk).
+fn revoke_request(key: &Signer, account: Option<i64>, cert_der: &[u8], reason: u8) -> String {
+    let kid = account.map(|a| format!("https://front.lab.test/acme/account/{a}"));
+    key.sign(
+        "https://front.lab.test/acme/revoke-cert",
+        Some("nonce-used-by-the-front"),
+        kid.as_deref(),
+        Some(&json!({"certificate": b64::encode(cert_der), "reason": reason})),
+    )
+    .to_string()
+}
+
+fn der_of(issued: &Value) -> Vec<u8> {
+    der::pem::decode_vec(issued["pem"].as_str().unwrap().as_bytes())
+        .unwrap()
+        .1
+}
+
+/// The P-256 key `openssl req` wrote (PKCS#8 PEM).
+fn key_of(path: &std::path::Path) -> Signer {
+    let pem = std::fs::read_to_string(path).unwrap();
+    Signer::from_pkcs8(&der::pem::decode_vec(pem.as_bytes()).unwrap().1).unwrap()
 }
 
 /// Runs `strongroom ARGS` against this control with an API key: (exit code, stdout, stderr).
@@ -212,8 +238,15 @@ fn acme_admin(db: Db) {
     let a1 = rt
         .block_on(store.create_acme_account(&account("thumb-one", Some(&bound_kid)), now()))
         .unwrap();
+    let a2_key = Signer::generate().unwrap();
     let a2 = rt
-        .block_on(store.create_acme_account(&account("thumb-two", None), now()))
+        .block_on(store.create_acme_account(
+            &NewAcmeAccount {
+                jwk: a2_key.jwk().to_value().to_string(),
+                ..account("thumb-two", None)
+            },
+            now(),
+        ))
         .unwrap();
     let r = operator
         .call(
@@ -327,7 +360,8 @@ fn acme_admin(db: Db) {
         format!("acme-account:{}", a1.id)
     );
 
-    // acme.revoke, queued as the front queues it, carried out by control's worker.
+    // acme.revoke, queued as the front queues it (with the client's signed request),
+    // carried out by control's worker after it verified that request itself.
     let (csr, _) = c.csr("acme.lab.test", "DNS:acme.lab.test");
     let r = admin.post(
         "/api/v1/certificates",
@@ -335,6 +369,7 @@ fn acme_admin(db: Db) {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     let cert_id = r.json()["id"].as_i64().unwrap();
+    let cert_der = der_of(&r.json());
     // The account obtained it through an order (control checks that again).
     let mut link = rt
         .block_on(store.create_acme_order(
@@ -359,7 +394,8 @@ fn acme_admin(db: Db) {
         .unwrap());
     link = rt.block_on(store.acme_order(link.id)).unwrap();
     assert_eq!(link.certificate_id, Some(cert_id));
-    let payload = json!({"certificate_id": cert_id, "reason": 1, "account_id": a2.id});
+    let payload = json!({"certificate_id": cert_id, "reason": 1, "account_id": a2.id,
+        "jws": revoke_request(&a2_key, Some(a2.id), &cert_der, 1)});
     let job = rt
         .block_on(store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
         .unwrap();
@@ -379,7 +415,8 @@ fn acme_admin(db: Db) {
     assert_eq!(event["target"], format!("certificate:{cert_id}"));
 
     // Already revoked: the job is done, nothing changes.
-    let again = json!({"certificate_id": cert_id, "reason": 4, "account_id": null});
+    let again = json!({"certificate_id": cert_id, "reason": 4, "account_id": a2.id,
+        "jws": revoke_request(&a2_key, Some(a2.id), &cert_der, 4)});
     let job = rt
         .block_on(store.enqueue_job("acme.revoke", &again.to_string(), now(), 3, now()))
         .unwrap();
@@ -387,46 +424,62 @@ fn acme_admin(db: Db) {
     let still = admin.get(&format!("/api/v1/certificates/{cert_id}")).json();
     assert_eq!(still["revocation"]["reason"], "keyCompromise");
 
-    // The certificate's own key (no account); removeFromCRL, a bad payload and an unknown
-    // kind fail.
-    let (csr, _) = c.csr("acme2.lab.test", "DNS:acme2.lab.test");
-    let cert2 = admin
+    // Jobs whose evidence does not hold are refused at once (one attempt of three) and
+    // audited; an unknown kind fails. Each forged job stands for a compromised front, which
+    // may insert into jobs: no signed request; a key of its own; the account's valid
+    // request for another certificate; a reason the client did not ask for; an account
+    // that never had the certificate; removeFromCRL.
+    let (csr, cert2_key) = c.csr("acme2.lab.test", "DNS:acme2.lab.test");
+    let issued2 = admin
         .post(
             "/api/v1/certificates",
             &json!({"profile": "tls-server", "csr": csr}),
         )
-        .json()["id"]
-        .as_i64()
-        .unwrap();
-    for (kind, payload) in [
-        (
-            "acme.revoke",
-            json!({"certificate_id": cert2, "reason": 8, "account_id": null}),
-        ),
-        (
-            "acme.revoke",
-            json!({"certificate_id": cert2, "reason": 1, "account_id": 999}),
-        ),
-        (
-            "acme.revoke",
-            json!({"certificate_id": cert2, "reason": 1, "account_id": a2.id}),
-        ),
-        (
-            "acme.revoke",
-            json!({"certificate_id": cert2, "reason": 6, "account_id": null}),
-        ),
-        ("acme.revoke", json!({"certificate_id": "x", "reason": 1})),
-        ("acme.no-such-kind", json!({})),
-    ] {
+        .json();
+    let cert2 = issued2["id"].as_i64().unwrap();
+    let cert2_der = der_of(&issued2);
+    let cert2_key = key_of(&cert2_key);
+    let stranger = Signer::generate().unwrap();
+    let forged = [
+        json!({"certificate_id": cert2, "reason": 1, "account_id": null}),
+        json!({"certificate_id": cert2, "reason": 1, "account_id": null,
+            "jws": revoke_request(&stranger, None, &cert2_der, 1)}),
+        json!({"certificate_id": cert2, "reason": 1, "account_id": a2.id,
+            "jws": revoke_request(&a2_key, Some(a2.id), &cert_der, 1)}),
+        json!({"certificate_id": cert2, "reason": 1, "account_id": null,
+            "jws": revoke_request(&cert2_key, None, &cert2_der, 4)}),
+        json!({"certificate_id": cert2, "reason": 1, "account_id": a2.id,
+            "jws": revoke_request(&a2_key, Some(a2.id), &cert2_der, 1)}),
+        json!({"certificate_id": cert2, "reason": 8, "account_id": null,
+            "jws": revoke_request(&cert2_key, None, &cert2_der, 8)}),
+        json!({"certificate_id": "x", "reason": 1}),
+    ];
+    let refused_before = admin
+        .get("/api/v1/audit?action=job.refused&limit=1000")
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    for payload in &forged {
         let job = rt
-            .block_on(store.enqueue_job(kind, &payload.to_string(), now(), 1, now()))
+            .block_on(store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
             .unwrap();
-        assert_eq!(
-            wait_job(&rt, &store, job),
-            JobState::Failed,
-            "{kind} {payload}"
-        );
+        // Three attempts allowed, a retry 30 s after a failed one: Failed within
+        // wait_job's 20 s means refused at the first attempt.
+        assert_eq!(wait_job(&rt, &store, job), JobState::Failed, "{payload}");
     }
+    let refused = admin
+        .get("/api/v1/audit?action=job.refused&limit=1000")
+        .json();
+    assert_eq!(
+        refused["items"].as_array().unwrap().len() - refused_before,
+        forged.len(),
+        "{refused}"
+    );
+    let job = rt
+        .block_on(store.enqueue_job("acme.no-such-kind", "{}", now(), 1, now()))
+        .unwrap();
+    assert_eq!(wait_job(&rt, &store, job), JobState::Failed);
     assert_eq!(
         admin.get(&format!("/api/v1/certificates/{cert2}")).json()["status"],
         "valid"
@@ -436,7 +489,9 @@ fn acme_admin(db: Db) {
         "{}",
         c.log_text()
     );
-    let payload = json!({"certificate_id": cert2, "reason": 5, "account_id": null});
+    // Signed with the certificate's own key, as the client sent it: revoked.
+    let payload = json!({"certificate_id": cert2, "reason": 5, "account_id": null,
+        "jws": revoke_request(&cert2_key, None, &cert2_der, 5)});
     let job = rt
         .block_on(store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
         .unwrap();

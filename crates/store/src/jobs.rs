@@ -141,6 +141,29 @@ impl Store {
         }
     }
 
+    /// Fails a job for good at once, whatever attempts it has left (its evidence does not
+    /// hold: another attempt cannot succeed).
+    pub async fn refuse_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'failed', last_error = $1, leased_by = NULL, lease_until = NULL, \
+             updated_at = $2 WHERE id = $3 AND state = 'running' AND leased_by = $4 RETURNING id",
+        )
+        .bind(error.to_string())
+        .bind(now)
+        .bind(id)
+        .bind(worker.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("job {id} is not leased by {worker}")))?;
+        Ok(())
+    }
+
     /// A job's state.
     pub async fn job_state(&self, id: i64) -> Result<JobState, StoreError> {
         let r = sqlx::query("SELECT state FROM jobs WHERE id = $1")

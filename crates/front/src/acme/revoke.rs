@@ -92,8 +92,12 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
         )
         .into());
     }
+    // The client's signed request travels with the job: control verifies it again before
+    // it revokes (a compromised front could otherwise queue any revocation).
+    let jws = std::str::from_utf8(body).map_err(|_| Problem::malformed("the JWS is not UTF-8"))?;
     let payload =
-        json!({"certificate_id": cert.id, "reason": reason, "account_id": account_id}).to_string();
+        json!({"certificate_id": cert.id, "reason": reason, "account_id": account_id, "jws": jws})
+            .to_string();
     acme.app
         .store
         .enqueue_job("acme.revoke", &payload, now(), 5, now())
