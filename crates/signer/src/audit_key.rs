@@ -5,7 +5,9 @@
 //!
 //! In: `SignAuditCheckpoint { ca, seq, head_hash }` from control. Out: the statement, its
 //! ECDSA P-256 signature, the audit certificate and its chain. The audit key is made on
-//! first use per CA ([`crate::delegated`]).
+//! first use per CA ([`crate::delegated`]). Like certificates, CRLs and OCSP responses, a
+//! checkpoint leaves only after its signature verified against the audit certificate's key
+//! (`HsmFailed` otherwise, nothing journaled).
 
 use crate::delegated::{delegated_key, Purpose};
 use crate::dispatch::Signer;
@@ -57,6 +59,9 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
     let signature = hsm
         .sign(&key, SignatureAlgorithm::EcdsaSha256, statement.as_bytes())
         .map_err(|e| hsm_error(&e))?;
+    // Security: the check `strongroom audit verify` makes, before release: a token that
+    // signs with another key or returns garbage is caught here, not by an auditor.
+    check_signature(&cert_der, &statement, &signature)?;
     signer
         .journal()
         .append_durable(
@@ -71,4 +76,15 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
         certificate: cert_der,
         chain: ca.chain.clone(),
     }))
+}
+
+/// Refuses a checkpoint signature that does not verify with the audit certificate's key.
+fn check_signature(cert_der: &[u8], statement: &str, signature: &[u8]) -> Result<(), SignerError> {
+    strongroom_x509::verify_checkpoint(cert_der, statement.as_bytes(), signature).map_err(|e| {
+        tracing::error!(error = %e, "the HSM's audit checkpoint signature does not verify; not released");
+        err(
+            ErrorKind::HsmFailed,
+            format!("the HSM's checkpoint signature does not verify: {e}"),
+        )
+    })
 }

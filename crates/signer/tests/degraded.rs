@@ -1,6 +1,7 @@
-//! Temporary HSM trouble, injected with the fault shim (hsm-sim/shim): the signer answers
+//! HSM trouble, injected with the fault shim (hsm-sim/shim): the signer answers
 //! `HsmUnavailable` and reports itself degraded instead of failing or crashing, starts
-//! degraded when the token is unreachable at start-up, and recovers on its own.
+//! degraded when the token is unreachable at start-up, and recovers on its own; a token that
+//! returns a wrong signature gets `HsmFailed` and nothing is released.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_testkit::{health, run, SignerProcess, TestPki};
-use strongroom_wire::{ClientError, ErrorKind};
+use strongroom_wire::{CheckpointRequest, ClientError, ErrorKind, Request, Response};
 
 fn shim() -> PathBuf {
     let path = Path::new(SIGNER).with_file_name("libstrongroom_hsm_shim.so");
@@ -118,4 +119,61 @@ fn an_unreachable_token_at_start_means_degraded_not_down() {
         }
     }
     assert!(signer.log_text().contains("HSM reachable again"));
+}
+
+fn checkpoint(signer: &SignerProcess, seq: u64) -> Result<Response, ClientError> {
+    signer
+        .client()
+        .call(&Request::SignAuditCheckpoint(CheckpointRequest {
+            ca: "issuing".parse().unwrap(),
+            seq,
+            head_hash: "ab".repeat(32),
+        }))
+}
+
+#[test]
+fn a_checkpoint_signature_that_does_not_verify_is_not_released() {
+    let (pki, signer, control) = pki_with_shim("ok");
+    // The first checkpoint makes and certifies the audit key (signatures intact).
+    match checkpoint(&signer, 1).unwrap() {
+        Response::AuditCheckpoint(c) => {
+            strongroom_x509::verify_checkpoint(
+                &c.certificate,
+                c.statement.as_bytes(),
+                &c.signature,
+            )
+            .unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(journal_count(&pki, "audit-checkpoint"), 1);
+
+    // Now the token signs, but the signature is wrong.
+    std::fs::write(&control, "corrupt_signature").unwrap();
+    match checkpoint(&signer, 2) {
+        Err(ClientError::Signer(e)) => {
+            assert_eq!(e.kind, ErrorKind::HsmFailed, "{e}");
+            assert!(e.detail.contains("does not verify"), "{e}");
+        }
+        Ok(Response::AuditCheckpoint(c)) => panic!(
+            "released a checkpoint whose signature does not verify: {:?}",
+            strongroom_x509::verify_checkpoint(
+                &c.certificate,
+                c.statement.as_bytes(),
+                &c.signature
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        journal_count(&pki, "audit-checkpoint"),
+        1,
+        "nothing journaled"
+    );
+
+    std::fs::write(&control, "ok").unwrap();
+    assert!(matches!(
+        checkpoint(&signer, 3).unwrap(),
+        Response::AuditCheckpoint(_)
+    ));
 }

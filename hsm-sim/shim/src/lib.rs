@@ -4,9 +4,10 @@
 //! `STRONGROOM_SHIM_MODULE`, the real module to wrap (default SoftHSM2), and
 //! `STRONGROOM_SHIM_CONTROL`, a file whose content is read on every wrapped call:
 //! `ok` (pass through), `device_error` (answer `CKR_DEVICE_ERROR`), `latency_ms=N` (sleep,
-//! then pass through). Out: the real module's function list with `C_GetSlotList`,
+//! then pass through), `corrupt_signature` (`C_Sign` succeeds but the signature's last
+//! byte is flipped). Out: the real module's function list with `C_GetSlotList`,
 //! `C_OpenSession`, `C_GetTokenInfo`, `C_SignInit` and `C_Sign` wrapped, so a test can make
-//! the token fail, slow down or come back while a daemon runs.
+//! the token fail, slow down, sign wrongly or come back while a daemon runs.
 //!
 //! Never ship this: it is loaded only by tests that name it as the module path.
 
@@ -35,6 +36,8 @@ static OURS: OnceLock<Box<CK_FUNCTION_LIST>> = OnceLock::new();
 enum Fault {
     None,
     Fail(CK_RV),
+    /// Pass through, then spoil what `C_Sign` returns.
+    CorruptSignature,
 }
 
 fn fault() -> Fault {
@@ -45,6 +48,9 @@ fn fault() -> Fault {
     let mode = mode.trim();
     if mode == "device_error" {
         return Fault::Fail(CKR_DEVICE_ERROR);
+    }
+    if mode == "corrupt_signature" {
+        return Fault::CorruptSignature;
     }
     if let Some(ms) = mode
         .strip_prefix("latency_ms=")
@@ -101,7 +107,37 @@ wrap!(C_GetSlotList(token_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut 
 wrap!(C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO));
 wrap!(C_OpenSession(slot: CK_SLOT_ID, flags: CK_FLAGS, app: *mut ::std::os::raw::c_void, notify: CK_NOTIFY, session: *mut CK_SESSION_HANDLE));
 wrap!(C_SignInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE));
-wrap!(C_Sign(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, len: CK_ULONG, sig: *mut CK_BYTE, sig_len: *mut CK_ULONG));
+unsafe extern "C" fn C_Sign(
+    session: CK_SESSION_HANDLE,
+    data: *mut CK_BYTE,
+    len: CK_ULONG,
+    sig: *mut CK_BYTE,
+    sig_len: *mut CK_ULONG,
+) -> CK_RV {
+    let fault = fault();
+    if let Fault::Fail(rv) = fault {
+        return rv;
+    }
+    let rv = match real().and_then(|r| r.C_Sign) {
+        // SAFETY: forwarding the caller's arguments unchanged to the real module.
+        Some(f) => unsafe { f(session, data, len, sig, sig_len) },
+        None => CKR_GENERAL_ERROR,
+    };
+    // Only a call that returned a signature (not the length query with a null buffer).
+    if matches!(fault, Fault::CorruptSignature)
+        && rv == CKR_OK
+        && !sig.is_null()
+        && !sig_len.is_null()
+    {
+        // SAFETY: on CKR_OK with a non-null buffer the module wrote *sig_len bytes to `sig`.
+        let n = unsafe { *sig_len } as usize;
+        if n > 0 {
+            // SAFETY: n - 1 is within the n bytes just written.
+            unsafe { *sig.add(n - 1) ^= 0x01 };
+        }
+    }
+    rv
+}
 
 /// The module's one exported entry point: the real function list with five calls wrapped.
 ///
