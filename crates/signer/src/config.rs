@@ -234,6 +234,16 @@ impl SignerConfig {
                 })?;
                 operations.insert(parsed);
             }
+            // The peer's name becomes its listener key's label (crate::listener_key).
+            if (operations.contains(&Operation::ListenerKey)
+                || operations.contains(&Operation::SignTlsHandshake))
+                && !crate::listener_key::is_label_safe(&p.name)
+            {
+                return Err(ConfigError(format!(
+                    "peer {:?}: a peer with a listener key needs a name of at most 64 letters, digits, '-', '_' and '.' (it labels the key)",
+                    p.name
+                )));
+            }
             if !names.insert(p.name.clone()) {
                 return Err(ConfigError(format!("peer name {:?} is used twice", p.name)));
             }
@@ -321,6 +331,25 @@ operations = ["Health", "IssueCertificate"]
         assert_eq!(c.socket_group.as_deref(), Some("strongroom-signer-clients"));
         assert_eq!(c.socket_mode, 0o660);
         assert!(!c.dev_mode);
+    }
+
+    #[test]
+    fn a_listener_key_peer_needs_a_label_safe_name() {
+        let ok = BASE.replace(
+            "\"IssueCertificate\"]",
+            "\"IssueCertificate\", \"ListenerKey\", \"SignTlsHandshake\"]",
+        );
+        assert_eq!(
+            SignerConfig::parse(&ok).unwrap().peers[&997]
+                .operations
+                .len(),
+            4
+        );
+        let odd = ok.replace("name = \"front\"", "name = \"front end\"");
+        assert!(SignerConfig::parse(&odd)
+            .unwrap_err()
+            .0
+            .contains("labels the key"));
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub struct Signer {
     audit_keys: Mutex<()>,
     issued: Mutex<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>>,
     journal_index: Mutex<crate::journal_read::JournalIndex>,
+    /// Each peer's listener key as last found on the token (a cache: the token's label is
+    /// the record, see [`crate::listener_key`]).
+    listener_keys: Mutex<std::collections::HashMap<String, strongroom_hsm::KeyRef>>,
+    listener_key_creation: Mutex<()>,
+    handshake_signatures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -90,6 +95,9 @@ impl Signer {
             audit_keys: Mutex::new(()),
             issued: Mutex::new(issued),
             journal_index: Mutex::new(Default::default()),
+            listener_keys: Mutex::new(Default::default()),
+            listener_key_creation: Mutex::new(()),
+            handshake_signatures: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -135,6 +143,41 @@ impl Signer {
     /// Serialises the making and renewal of delegated keys.
     pub(crate) fn audit_key_lock(&self) -> MutexGuard<'_, ()> {
         self.audit_keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serialises the making of listener keys.
+    pub(crate) fn listener_key_lock(&self) -> MutexGuard<'_, ()> {
+        self.listener_key_creation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn listener_key_cache(
+        &self,
+    ) -> MutexGuard<'_, std::collections::HashMap<String, strongroom_hsm::KeyRef>> {
+        self.listener_keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `peer`'s listener key, if this process has found it.
+    pub(crate) fn cached_listener_key(&self, peer: &str) -> Option<strongroom_hsm::KeyRef> {
+        self.listener_key_cache().get(peer).cloned()
+    }
+
+    /// Remembers `peer`'s listener key.
+    pub(crate) fn cache_listener_key(&self, peer: &str, key: strongroom_hsm::KeyRef) {
+        self.listener_key_cache().insert(peer.to_string(), key);
+    }
+
+    /// Forgets `peer`'s listener key (after a failed signature).
+    pub(crate) fn forget_listener_key(&self, peer: &str) {
+        self.listener_key_cache().remove(peer);
+    }
+
+    /// Counts one TLS handshake signature; returns the count since start.
+    pub(crate) fn note_handshake_signature(&self) -> u64 {
+        self.handshake_signatures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     pub(crate) fn crl_number_lock(&self) -> MutexGuard<'_, ()> {
@@ -183,12 +226,22 @@ impl Signer {
             Request::SignAuditCheckpoint(c) => crate::audit_key::sign_checkpoint(self, c),
             Request::SignOcspResponses(o) => crate::ocsp::sign_responses(self, o),
             Request::JournaledIssuances { after, limit } => self.journaled_issuances(after, limit),
+            Request::ListenerKey => crate::listener_key::listener_key(self, &peer_name),
+            Request::SignTlsHandshake { scheme, message } => {
+                crate::listener_key::sign_handshake(self, &peer_name, scheme, &message)
+            }
         };
         match result {
             Ok(resp) => {
                 // Issuances are in the journal; logging each one at info would cost more
-                // than the signature on a busy CA. Other operations are rare and logged.
-                if op == strongroom_wire::Operation::IssueCertificate {
+                // than the signature on a busy CA, and a handshake signature comes with
+                // every TLS connection to front and control. Other operations are rare and
+                // logged.
+                if matches!(
+                    op,
+                    strongroom_wire::Operation::IssueCertificate
+                        | strongroom_wire::Operation::SignTlsHandshake
+                ) {
                     tracing::debug!(peer = %peer_name, request = %summary, "ok");
                 } else {
                     tracing::info!(peer = %peer_name, request = %summary, "ok");

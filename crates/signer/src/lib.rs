@@ -18,6 +18,7 @@ pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;
 pub mod journal_read;
+pub mod listener_key;
 pub mod ocsp;
 pub mod peer;
 pub mod policy;

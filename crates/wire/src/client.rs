@@ -74,6 +74,15 @@ impl SignerClient {
         Ok(SignerClient { stream, next_id: 1 })
     }
 
+    /// Replaces the 60 s read timeout, and sets a write timeout, for a caller that must not
+    /// wait long (a TLS handshake waiting on its signature).
+    pub fn set_timeout(&self, timeout: Duration) -> Result<(), ClientError> {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| self.stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| ClientError::Transport(WireError::Io(e)))
+    }
+
     /// Sends one request and waits for its response. A signer error becomes
     /// [`ClientError::Signer`].
     pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {

@@ -22,5 +22,5 @@ pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
     IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
     Response, RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
-    MAX_JOURNALED_ISSUANCES,
+    TlsSignatureScheme, MAX_JOURNALED_ISSUANCES, MAX_TLS_HANDSHAKE_MESSAGE,
 };

@@ -1,8 +1,10 @@
 //! The closed set of signer operations and their answers.
 //!
 //! In: values built by a caller (front, control, the CLI). Out: the messages framed by
-//! [`crate::frame`]. The signer never receives bytes to sign: every request is structured
-//! and the signer builds what it signs itself.
+//! [`crate::frame`]. The signer builds what it signs itself from structured requests, with
+//! one narrow exception: [`Request::SignTlsHandshake`], a TLS handshake message signed
+//! with the caller's own listener key (never a CA key), of a size and shape the signer
+//! checks.
 //!
 //! Stored contract: variants and fields are encoded by position. Append, never reorder.
 
@@ -64,6 +66,31 @@ pub enum Request {
         /// Most records to return.
         limit: u32,
     },
+    /// The caller's own TLS listener key (control, front): its public half, the key made
+    /// in the HSM on the first call (ECDSA P-256, sensitive, non-extractable) under a label
+    /// derived from the peer's name, so every signer on one HSM partition finds the same key.
+    ListenerKey,
+    /// A signature over one TLS handshake message with the caller's own listener key and no
+    /// other: a TLS 1.3 server CertificateVerify input, or TLS 1.2 ECDHE ServerKeyExchange
+    /// parameters, at most [`MAX_TLS_HANDSHAKE_MESSAGE`] bytes (control, front).
+    SignTlsHandshake {
+        /// The signature scheme rustls chose.
+        scheme: TlsSignatureScheme,
+        /// The message, as rustls hands it to its signer (the signer hashes it).
+        message: Vec<u8>,
+    },
+}
+
+/// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
+/// CertificateVerify input is 130 or 146 bytes, TLS 1.2 ECDHE parameters with their
+/// randoms at most 165 (P-384): the cap leaves room, and no more.
+pub const MAX_TLS_HANDSHAKE_MESSAGE: usize = 1024;
+
+/// The TLS signature schemes a listener key signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsSignatureScheme {
+    /// `ecdsa_secp256r1_sha256`: SHA-256 over the message, ECDSA P-256, DER signature.
+    EcdsaP256Sha256,
 }
 
 /// Most records one [`Request::JournaledIssuances`] answer carries (about 2 KiB each).
@@ -92,11 +119,15 @@ pub enum Operation {
     SignOcspResponses,
     /// [`Request::JournaledIssuances`].
     JournaledIssuances,
+    /// [`Request::ListenerKey`].
+    ListenerKey,
+    /// [`Request::SignTlsHandshake`].
+    SignTlsHandshake,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 10] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -107,6 +138,8 @@ impl Operation {
         Operation::SignAuditCheckpoint,
         Operation::SignOcspResponses,
         Operation::JournaledIssuances,
+        Operation::ListenerKey,
+        Operation::SignTlsHandshake,
     ];
 
     /// Stable name used in configuration.
@@ -122,6 +155,8 @@ impl Operation {
             Operation::SignAuditCheckpoint => "SignAuditCheckpoint",
             Operation::SignOcspResponses => "SignOcspResponses",
             Operation::JournaledIssuances => "JournaledIssuances",
+            Operation::ListenerKey => "ListenerKey",
+            Operation::SignTlsHandshake => "SignTlsHandshake",
         }
     }
 
@@ -146,6 +181,8 @@ impl Request {
             Request::SignOcspResponses(_) => Operation::SignOcspResponses,
             Request::IssueCrlScope { .. } => Operation::IssueCrl,
             Request::JournaledIssuances { .. } => Operation::JournaledIssuances,
+            Request::ListenerKey => Operation::ListenerKey,
+            Request::SignTlsHandshake { .. } => Operation::SignTlsHandshake,
         }
     }
 
@@ -189,6 +226,11 @@ impl Request {
             }
             Request::JournaledIssuances { after, limit } => {
                 format!("JournaledIssuances after={after} limit={limit}")
+            }
+            Request::ListenerKey => "ListenerKey".into(),
+            // The length only: the bytes are a handshake transcript hash and randoms.
+            Request::SignTlsHandshake { scheme, message } => {
+                format!("SignTlsHandshake scheme={scheme:?} bytes={}", message.len())
             }
         }
     }
@@ -384,6 +426,18 @@ pub enum Response {
         /// dealt with every record returned may continue after it, skipping what held
         /// nothing for it.
         through: u64,
+    },
+    /// Answer to [`Request::ListenerKey`].
+    ListenerKey {
+        /// The key's public half, DER SubjectPublicKeyInfo (ECDSA P-256).
+        public_key: Vec<u8>,
+        /// Where it lives: its PKCS#11 URI (for logs and operators).
+        uri: String,
+    },
+    /// Answer to [`Request::SignTlsHandshake`].
+    TlsHandshakeSignature {
+        /// The signature in the scheme's TLS encoding (ECDSA: DER `Ecdsa-Sig-Value`).
+        signature: Vec<u8>,
     },
 }
 

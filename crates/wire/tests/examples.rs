@@ -78,6 +78,17 @@ fn requests() -> Vec<Request> {
             after: 41,
             limit: MAX_JOURNALED_ISSUANCES,
         },
+        Request::ListenerKey,
+        // A TLS 1.3 server CertificateVerify input: 64 spaces, the context, a SHA-256 hash.
+        Request::SignTlsHandshake {
+            scheme: TlsSignatureScheme::EcdsaP256Sha256,
+            message: [
+                vec![0x20; 64],
+                b"TLS 1.3, server CertificateVerify\0".to_vec(),
+                vec![0xab; 32],
+            ]
+            .concat(),
+        },
     ]
 }
 
@@ -127,7 +138,32 @@ fn responses() -> Vec<Response> {
             }],
             through: 43,
         },
+        Response::ListenerKey {
+            public_key: vec![0x30, 0x59, 0x30, 0x13],
+            uri: "pkcs11:token=strongroom;object=strongroom-listener-front".into(),
+        },
+        Response::TlsHandshakeSignature {
+            signature: vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02],
+        },
     ]
+}
+
+#[test]
+fn operations_keep_their_tags() {
+    // Appended, never reordered: the tags are a contract between daemons of two builds.
+    let tag = |r: &Request| body(&encode_frame(0, r).unwrap())[9];
+    assert_eq!(tag(&Request::Health), 0);
+    assert_eq!(tag(&Request::ListenerKey), 11);
+    let sign = Request::SignTlsHandshake {
+        scheme: TlsSignatureScheme::EcdsaP256Sha256,
+        message: vec![],
+    };
+    assert_eq!(tag(&sign), 12);
+    assert_eq!(Operation::ALL.len(), 12);
+    assert_eq!(
+        Operation::parse("SignTlsHandshake"),
+        Some(Operation::SignTlsHandshake)
+    );
 }
 
 fn body(frame: &[u8]) -> Vec<u8> {
