@@ -35,6 +35,10 @@ pub struct App {
     pub policy_lock: Arc<tokio::sync::Mutex<()>>,
     /// CAs whose CRL is due after a revocation.
     pub crl_queue: Arc<crate::revocation::CrlQueue>,
+    /// Failed-login counts and locks (in memory: see the module).
+    pub login: Arc<crate::login_throttle::LoginThrottle>,
+    /// The argon2id checks of login passwords, a few at a time.
+    pub passwords: Arc<crate::auth::PasswordChecks>,
 }
 
 impl std::fmt::Debug for App {

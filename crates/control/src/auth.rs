@@ -5,16 +5,24 @@
 //! Out: a [`Principal`] with the roles that apply, or a 401. API key format:
 //! `sr_<key id>_<secret>`; the store keeps SHA-256 of the secret (it is 256 random bits,
 //! so a slow hash adds nothing) and the check is constant-time. A revoked or expired
-//! key, or a disabled owner, fails on the next request: nothing is cached.
+//! key, or a disabled owner, fails on the next request: nothing is cached. Password checks
+//! at login run through [`PasswordChecks`], a few at a time (a flood of logins must not
+//! take the memory and threads argon2id needs); which attempts get that far is
+//! [`crate::login_throttle`]'s decision.
 
 use crate::app::App;
+use crate::metrics::Metrics;
 use crate::problem::Problem;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 use strongroom_store::{Role, StoreError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 /// How the principal proved who it is.
@@ -147,6 +155,104 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password("unknown-user-timing-equaliser").unwrap_or_default())
+}
+
+/// Login password checks that may wait for a turn beyond those running; more are refused
+/// at once.
+const MAX_WAITING: usize = 32;
+/// How long a login password check waits for its turn before the login is refused.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(2);
+
+/// The argon2id checks of login passwords: at most `concurrency` at once, each on a
+/// blocking thread with its 19 MiB; at most [`MAX_WAITING`] more waiting, each for at most
+/// [`WAIT_FOR_TURN`]; any other is refused at once with 503 and `Retry-After`. A flood of
+/// parallel logins from many addresses (each under its throttle limit) therefore costs a
+/// bounded amount of memory and threads — the unit allows 1 GiB and 512 tasks, and 500
+/// checks at once would need 9.5 GiB — and leaves the runtime's workers free for other
+/// requests. Creating users and changing passwords (authenticated admins) hash outside it.
+#[derive(Debug)]
+pub struct PasswordChecks {
+    running: Arc<Semaphore>,
+    places: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+}
+
+impl PasswordChecks {
+    /// At most `concurrency` checks at once.
+    pub fn new(concurrency: usize, metrics: Arc<Metrics>) -> PasswordChecks {
+        let concurrency = concurrency.max(1);
+        PasswordChecks {
+            running: Arc::new(Semaphore::new(concurrency)),
+            places: Arc::new(Semaphore::new(concurrency + MAX_WAITING)),
+            metrics,
+        }
+    }
+
+    /// Two checks per core, at most four: argon2 keeps a core busy, and a few more than the
+    /// cores keep them busy while a check's thread is scheduled.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get().saturating_mul(2))
+            .min(4)
+    }
+
+    /// A place in the queue, taken before the user is looked up (which bounds those
+    /// lookups too), or 503 at once when every place is taken.
+    pub fn admit(&self) -> Result<PasswordCheck, Problem> {
+        let place = self
+            .places
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy(&self.metrics))?;
+        Ok(PasswordCheck {
+            _place: place,
+            running: self.running.clone(),
+            metrics: self.metrics.clone(),
+        })
+    }
+}
+
+/// The 503 of a login that found no place or no turn for its password check.
+fn busy(metrics: &Metrics) -> Problem {
+    metrics.logins_busy.fetch_add(1, Ordering::Relaxed);
+    let mut p = Problem::unavailable(
+        "control is checking as many passwords as it may at once; retry in a few seconds",
+    );
+    p.retry_after = Some(2);
+    p
+}
+
+/// One admitted login password check ([`PasswordChecks::admit`]).
+#[derive(Debug)]
+pub struct PasswordCheck {
+    _place: OwnedSemaphorePermit,
+    running: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+}
+
+impl PasswordCheck {
+    /// Verifies `password` against `phc` — or, for a user that does not exist, against
+    /// [`dummy_hash`], so that an unknown name costs the same — when its turn comes, or
+    /// refuses with 503 after [`WAIT_FOR_TURN`].
+    pub async fn verify(self, password: Secret, phc: Option<String>) -> Result<bool, Problem> {
+        let turn =
+            match tokio::time::timeout(WAIT_FOR_TURN, self.running.clone().acquire_owned()).await {
+                Ok(Ok(turn)) => turn,
+                _ => return Err(busy(&self.metrics)),
+            };
+        // Security: the permits move into the blocking task, so they are released when
+        // argon2 has finished, even if the client has gone and the request was dropped.
+        tokio::task::spawn_blocking(move || {
+            let _held = (turn, &self);
+            self.metrics.password_checks.fetch_add(1, Ordering::Relaxed);
+            match &phc {
+                Some(phc) => verify_password(password.expose(), phc),
+                None => verify_password(password.expose(), dummy_hash()),
+            }
+        })
+        .await
+        .map_err(Problem::internal)
+    }
 }
 
 /// A password policy that refuses the obviously weak.

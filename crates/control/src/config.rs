@@ -45,6 +45,9 @@ pub struct Config {
     /// OCSP and CRL upkeep.
     #[serde(default)]
     pub revocation: RevocationConfig,
+    /// Login throttling and password-check concurrency.
+    #[serde(default)]
+    pub login: LoginConfig,
     /// Landlock paths beyond the database directory.
     #[serde(default)]
     pub sandbox: strongroom_sandbox::network_daemon::SandboxSettings,
@@ -169,6 +172,50 @@ fn default_debounce() -> u64 {
     2000
 }
 
+/// Login throttling (`crate::login_throttle`) and how many argon2id password checks run at
+/// once (`crate::auth::PasswordChecks`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Failed logins for one user name within `window_secs` that lock it (1 to 1,000,000).
+    #[serde(default = "default_user_failures")]
+    pub user_failures: u32,
+    /// Failed logins from one client address (IPv6: one /64) within `window_secs` that lock
+    /// it (1 to 1,000,000).
+    #[serde(default = "default_address_failures")]
+    pub address_failures: u32,
+    /// The counting window, and how long a lock lasts (60 to 86,400 seconds).
+    #[serde(default = "default_login_window")]
+    pub window_secs: u32,
+    /// argon2id checks at once (1 to 64; each holds 19 MiB). Default: two per core, at most
+    /// four.
+    #[serde(default)]
+    pub argon2_concurrency: Option<usize>,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            user_failures: default_user_failures(),
+            address_failures: default_address_failures(),
+            window_secs: default_login_window(),
+            argon2_concurrency: None,
+        }
+    }
+}
+
+fn default_user_failures() -> u32 {
+    5
+}
+
+fn default_address_failures() -> u32 {
+    20
+}
+
+fn default_login_window() -> u32 {
+    900
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, String> {
@@ -203,6 +250,24 @@ impl Config {
         }
         if self.approvals.ca_approvers < 1 {
             return Err("approvals.ca_approvers must be at least 1".into());
+        }
+        for (name, n) in [
+            ("login.user_failures", self.login.user_failures),
+            ("login.address_failures", self.login.address_failures),
+        ] {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(format!("{name} must be between 1 and 1000000"));
+            }
+        }
+        if !(60..=86_400).contains(&self.login.window_secs) {
+            return Err("login.window_secs must be between 60 and 86400".into());
+        }
+        if self
+            .login
+            .argon2_concurrency
+            .is_some_and(|n| !(1..=64).contains(&n))
+        {
+            return Err("login.argon2_concurrency must be between 1 and 64".into());
         }
         Ok(())
     }

@@ -18,6 +18,12 @@ pub struct Metrics {
     pub denied: AtomicU64,
     /// Break-glass logins.
     pub break_glass_logins: AtomicU64,
+    /// argon2id password checks run at login.
+    pub password_checks: AtomicU64,
+    /// Logins refused by the throttle (429: a locked user name or address).
+    pub logins_throttled: AtomicU64,
+    /// Logins refused for want of a password-check turn (503).
+    pub logins_busy: AtomicU64,
 }
 
 impl Metrics {
@@ -63,6 +69,21 @@ impl Metrics {
                 "strongroom_control_break_glass_logins_total",
                 "Logins with the break-glass account.",
                 &self.break_glass_logins,
+            ),
+            (
+                "strongroom_control_password_checks_total",
+                "argon2id password checks run at login.",
+                &self.password_checks,
+            ),
+            (
+                "strongroom_control_logins_throttled_total",
+                "Logins refused for a locked user name or address (429).",
+                &self.logins_throttled,
+            ),
+            (
+                "strongroom_control_logins_busy_total",
+                "Logins refused for want of a password-check turn (503).",
+                &self.logins_busy,
             ),
         ] {
             out.push_str(&format!(

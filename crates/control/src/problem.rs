@@ -19,7 +19,7 @@ pub struct Problem {
     pub kind: &'static str,
     /// What went wrong and what to do about it.
     pub detail: String,
-    /// Seconds after which a retry may succeed (503 only).
+    /// Seconds after which a retry may succeed (429 and 503), sent as `Retry-After`.
     pub retry_after: Option<u32>,
 }
 
@@ -77,6 +77,12 @@ impl Problem {
     /// 422: well-formed but refused by issuance policy.
     pub fn policy(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "policy-denied", detail)
+    }
+    /// 429: too many attempts (a locked login); retry after `retry_after` seconds.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: u32) -> Problem {
+        let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail);
+        p.retry_after = Some(retry_after);
+        p
     }
     /// 503: try again later.
     pub fn unavailable(detail: impl Into<String>) -> Problem {

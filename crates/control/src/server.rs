@@ -4,10 +4,12 @@
 //! listener itself is `strongroom-httpd`, shared with the front).
 
 use crate::app::App;
+use crate::auth::PasswordChecks;
 use crate::bootstrap;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cursor::CursorKey;
+use crate::login_throttle::{LoginLimits, LoginThrottle};
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::signer_link::SignerLink;
@@ -16,6 +18,10 @@ use std::time::Duration;
 use strongroom_store::Store;
 use strongroom_wire::Request;
 use tokio::net::TcpListener;
+
+/// User names, addresses and (name, address) pairs the login throttle keeps, each: a few
+/// hundred bytes apiece, so at most a few MiB.
+const LOGIN_KEYS_TRACKED: usize = 4096;
 
 /// Waits for the signer to answer (it may still be starting), up to 30 s.
 async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
@@ -51,14 +57,28 @@ pub async fn run(config: Config) -> Result<(), String> {
     if added > 0 {
         tracing::info!(added, "CAs mirrored from the signer");
     }
+    let metrics = Arc::new(Metrics::default());
+    let login = &config.login;
     let app = App {
+        login: Arc::new(LoginThrottle::new(LoginLimits {
+            user_failures: login.user_failures,
+            address_failures: login.address_failures,
+            window_secs: i64::from(login.window_secs),
+            tracked: LOGIN_KEYS_TRACKED,
+        })),
+        passwords: Arc::new(PasswordChecks::new(
+            login
+                .argon2_concurrency
+                .unwrap_or_else(PasswordChecks::default_concurrency),
+            metrics.clone(),
+        )),
         store: store.clone(),
         signer: signer.clone(),
         config: Arc::new(config.clone()),
         clock: clock.clone(),
         rng: ring::rand::SystemRandom::new(),
         cursors: Arc::new(CursorKey::generate()?),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         policy_lock: Arc::new(tokio::sync::Mutex::new(())),
         crl_queue: Arc::new(crate::revocation::CrlQueue::default()),
     };
@@ -89,6 +109,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(crate::revocation::refresh_loop(app.clone()));
     tokio::spawn(crate::jobs::worker_loop(app.clone()));
     tokio::spawn(crate::reconcile::reconcile_loop(app.clone()));
+    tokio::spawn(crate::login_throttle::sweep_loop(app.clone()));
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }

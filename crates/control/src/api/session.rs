@@ -1,15 +1,19 @@
-//! Login (password → a session API key), logout, who-am-I and the role table.
+//! Login (password → a session API key, through the throttle of
+//! [`crate::login_throttle`] and the bounded password checks of
+//! [`crate::auth::PasswordChecks`]), logout, who-am-I and the role table.
 
 use crate::app::App;
-use crate::auth::{new_api_key, verify_password, Principal, Secret};
+use crate::auth::{new_api_key, Principal, Secret};
 use crate::input::Body;
+use crate::login_throttle::{write_notes, ClientAddress};
 use crate::problem::{ApiResult, Problem};
 use crate::rbac::{grants, Permission};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use strongroom_store::{AuditOutcome, NewApiKey, Role, StoreError};
 
@@ -25,42 +29,56 @@ pub struct LoginRequest {
 }
 
 /// Exchanges a password for a 12-hour API key carrying the user's roles.
+///
+/// Security: the throttle decides first, from the claimed name and the connection's peer
+/// address alone, whether the password is looked at at all; a locked name or address is
+/// refused (429) before the store or argon2 is touched. Failures are audited through the
+/// throttle: the first of a name and address on its own, the rest as a count.
 pub async fn login(
     State(app): State<App>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if req.username.is_empty() || req.username.len() > 64 {
         return Err(Problem::bad_request("username must be 1 to 64 characters"));
     }
+    let from = ClientAddress::of(peer.map(|Extension(ConnectInfo(addr))| addr));
+    let attempt = app
+        .login
+        .begin(&req.username, from, app.now())
+        .map_err(|refusal| {
+            app.metrics.logins_throttled.fetch_add(1, Ordering::Relaxed);
+            Problem::from(refusal)
+        })?;
+    let check = app.passwords.admit()?;
     let user = match app.store.user_by_name(&req.username).await {
         Ok(u) => Some(u),
         Err(StoreError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| crate::auth::dummy_hash().to_string());
-    let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(password.expose(), &phc))
-        .await
-        .map_err(Problem::internal)?;
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = check.verify(req.password.clone(), phc).await?;
     let target = format!("user:{}", req.username);
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
             app.metrics.denied.fetch_add(1, Ordering::Relaxed);
-            app.audit(
-                &req.username,
-                "auth.login",
-                &target,
-                AuditOutcome::Denied,
-                "wrong user name or password, or disabled",
-            )
-            .await?;
+            if attempt.failed(app.now()) {
+                app.audit(
+                    &req.username,
+                    "auth.login",
+                    &target,
+                    AuditOutcome::Denied,
+                    format!("wrong user name or password, or disabled (from {from}; further failures are counted in auth.login.failures)"),
+                )
+                .await?;
+            }
+            write_notes(&app).await?;
             return Err(Problem::unauthenticated("wrong user name or password"));
         }
     };
+    attempt.succeeded(app.now());
+    write_notes(&app).await?;
     let now = app.now();
     if user.break_glass {
         app.metrics
@@ -97,7 +115,7 @@ pub async fn login(
         "auth.login",
         &target,
         AuditOutcome::Ok,
-        format!("session key {}", key.key_id),
+        format!("session key {} (from {from})", key.key_id),
     )
     .await?;
     Ok((
