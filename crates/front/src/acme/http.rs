@@ -1,16 +1,20 @@
 //! The ACME request and response envelope (RFC 8555 §6): nonces, the JWS checks every
 //! POST goes through, and replies that carry a fresh Replay-Nonce and the index link.
 //!
-//! In: the request path, headers and body. Out: a [`Verified`] request (signature checked
-//! with the right key, nonce used up, `url` equal to where it arrived) or a problem; and
-//! the HTTP response for a handler's [`Reply`] or problem.
+//! In: the request path, headers and body (read by [`bounded_body`], never past
+//! [`MAX_BODY`]). Out: a [`Verified`] request (signature checked with the right key, nonce
+//! used up, `url` equal to where it arrived) or a problem; and the HTTP response for a
+//! handler's [`Reply`] or problem.
 
 use super::{Acme, Shared};
 use crate::app::now;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use strongroom_acme::jws::MAX_BODY;
 use strongroom_acme::{b64, Jwk, Jws, Problem, ProblemType};
 use strongroom_store::{AcmeAccount, NonceAndAccount};
 
@@ -244,6 +248,41 @@ pub async fn finish(acme: &Shared, outcome: Answer) -> Response {
             (status, headers, p.to_json()).into_response()
         }
     }
+}
+
+/// Reads an ACME request's body before its handler runs, and never past [`MAX_BODY`]: a
+/// `Content-Length` above it is refused before a byte of the body is read, a longer chunked
+/// body at the frame that crosses it. Either way the client gets a `malformed` problem with
+/// status 413 and the connection closes with the rest unread. (Handlers take `Bytes`, which
+/// on its own buffers up to axum's 2 MiB before the JWS parser sees the size.)
+pub async fn bounded_body(State(acme): State<Shared>, request: Request, next: Next) -> Response {
+    let too_large = || Problem::malformed(format!("the JWS is larger than {MAX_BODY} bytes"));
+    let (parts, body) = request.into_parts();
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return finish(&acme, Err(too_large().with_status(413).into())).await;
+    }
+    let mut body = std::pin::pin!(body);
+    let mut read: Vec<u8> = Vec::new();
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let Ok(frame) = frame else {
+            // A broken or stalled body (the listener's deadline): nothing to answer about
+            // the JWS, and the connection closes after this answer.
+            let p = Problem::malformed("the request body did not arrive whole");
+            return finish(&acme, Err(p.into())).await;
+        };
+        if let Ok(data) = frame.into_data() {
+            if read.len() + data.len() > MAX_BODY {
+                return finish(&acme, Err(too_large().with_status(413).into())).await;
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(read))).await
 }
 
 /// Which key must sign.

@@ -83,5 +83,10 @@ pub fn router(acme: Shared) -> Router {
         )
         .route("/acme/revoke-cert", post(revoke::revoke))
         .route("/acme/renewal-info/{cert_id}", get(revoke::renewal_info))
+        // Security: every ACME body is read here, at most strongroom_acme::jws::MAX_BODY.
+        .layer(axum::middleware::from_fn_with_state(
+            acme.clone(),
+            http::bounded_body,
+        ))
         .with_state(acme)
 }
