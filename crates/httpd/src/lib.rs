@@ -1,16 +1,19 @@
 //! The listeners shared by control and front: HTTPS, and plain HTTP for the front's
 //! public OCSP and CRL port.
 //!
-//! In: a [`ListenerCert`] (profile, names, validity, client-certificate CAs), the signer
-//! socket, an axum router. Out: a TLS server: a fresh P-256 key made in memory at start-up
-//! (never written to disk), a certificate for it from the signer, optional client
-//! certificate verification against our own CAs, HTTP/1.1 with a header-read timeout and a
-//! connection cap. A verified client certificate's fingerprint rides in each request's
+//! In: a [`ListenerCert`] (key, profile, names, validity, client-certificate CAs), the
+//! signer socket, an axum router. Out: a TLS server whose P-256 key is the daemon's own
+//! listener key in the HSM, signing each handshake through the signer (`key = "hsm"`,
+//! module `hsm_key`), or a fresh key made in memory at start-up and never written to disk
+//! (`key = "memory"`); a certificate for it from the signer; optional client certificate
+//! verification against our own CAs; HTTP/1.1 with a header-read timeout and a connection
+//! cap. A verified client certificate's fingerprint rides in each request's
 //! extensions as a [`PeerCertificate`], the client's address as axum's `ConnectInfo`.
 //! [`record_listener`] puts the listener certificate into the inventory; [`serve_plain`]
 //! is the same accept loop without TLS (the front's public OCSP and CRL port).
 
 mod deadline;
+mod hsm_key;
 mod inventory;
 mod serve;
 pub use inventory::record_listener;
@@ -20,6 +23,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -27,11 +31,28 @@ use std::sync::Arc;
 use strongroom_types::{CaId, ProfileName, RequestedName};
 use strongroom_wire::{ClientError, IssuanceRequest, Request, Response, SignerClient, SubjectKey};
 
-/// The listener certificate: made fresh at every start, issued by the signer under
-/// `profile`, so no TLS key ever sits on disk.
+/// Where the listener's private key lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKeyKind {
+    /// The daemon's own listener key in the HSM (the signer's `ListenerKey`); every
+    /// handshake is signed by the signer (`SignTlsHandshake`). ARCHITECTURE.md §4.
+    #[default]
+    Hsm,
+    /// A fresh key made in this process's memory at every start (development, or a signer
+    /// whose allow-list lacks the listener-key operations).
+    Memory,
+}
+
+/// The listener certificate: issued by the signer under `profile` at every start, for the
+/// daemon's listener key in the HSM or for a key made in memory, so no TLS key ever sits on
+/// disk.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerCert {
+    /// Where the key lives (default `hsm`).
+    #[serde(default)]
+    pub key: ListenerKeyKind,
     /// The profile the listener certificate is issued under.
     pub profile: ProfileName,
     /// Its names (`ip:127.0.0.1`, `dns:ca.example.com`).
@@ -86,7 +107,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub struct Listener {
     /// The rustls configuration.
     pub tls: ServerConfig,
-    /// One line for the log: serial and notAfter.
+    /// One line for the log: serial, notAfter and where the key is.
     pub about: String,
     /// The certificate (for the inventory: [`record_listener`]).
     pub issued: strongroom_wire::IssuedCertificate,
@@ -101,8 +122,16 @@ impl std::fmt::Debug for Listener {
     }
 }
 
-/// Builds the listener's TLS configuration around a fresh key and certificate.
-pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<Listener, String> {
+/// The listener's key as the TLS configuration will hold it.
+enum KeyMaterial {
+    /// PKCS#8 of a key made in memory.
+    Memory(PrivateKeyDer<'static>),
+    /// The listener key in the HSM.
+    Hsm(Arc<hsm_key::HsmListenerKey>),
+}
+
+/// A P-256 key made in memory, and its SubjectPublicKeyInfo.
+fn memory_key() -> Result<(Vec<u8>, KeyMaterial), String> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
         .map_err(|_| "cannot generate the TLS key".to_string())?;
@@ -110,6 +139,70 @@ pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<
         .map_err(|_| "cannot read back the TLS key".to_string())?;
     let mut spki = P256_SPKI_PREFIX.to_vec();
     spki.extend_from_slice(pair.public_key().as_ref());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec()));
+    Ok((spki, KeyMaterial::Memory(key)))
+}
+
+/// The daemon's listener key in the HSM (made by the signer on the first call), checked with
+/// one signature before any client depends on it.
+async fn hsm_key(signer_socket: &Path) -> Result<(Vec<u8>, KeyMaterial, String), String> {
+    let (spki, uri) = match signer_call(signer_socket, Request::ListenerKey)
+        .await
+        .map_err(|e| {
+            format!(
+                "the signer did not give the listener key: {e} (its [[peer]] entry for this daemon needs ListenerKey and SignTlsHandshake; or set [tls] key = \"memory\")"
+            )
+        })? {
+        Response::ListenerKey { public_key, uri } => (public_key, uri),
+        other => return Err(format!("unexpected signer answer {other:?}")),
+    };
+    if spki.len() != P256_SPKI_PREFIX.len() + 65 || !spki.starts_with(&P256_SPKI_PREFIX) {
+        return Err("the signer's listener key is not an ECDSA P-256 key".into());
+    }
+    let key = Arc::new(hsm_key::HsmListenerKey::new(
+        spki.clone(),
+        signer_socket.to_path_buf(),
+    ));
+    // A TLS 1.3 CertificateVerify input over an all-zero transcript hash: the shape the
+    // signer accepts, signed once and verified here.
+    let probe = [
+        [0x20u8; 64].as_slice(),
+        b"TLS 1.3, server CertificateVerify\0",
+        &[0u8; 32],
+    ]
+    .concat();
+    let signature = {
+        let key = key.clone();
+        let probe = probe.clone();
+        tokio::task::spawn_blocking(move || key.sign_blocking(&probe))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+    .map_err(|e| {
+        format!("the signer does not sign with the listener key: {e} (its [[peer]] entry for this daemon needs SignTlsHandshake; or set [tls] key = \"memory\")")
+    })?;
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_ASN1,
+        &spki[P256_SPKI_PREFIX.len()..],
+    )
+    .verify(&probe, &signature)
+    .map_err(|_| "the signer's listener-key signature does not verify".to_string())?;
+    Ok((spki, KeyMaterial::Hsm(key), uri))
+}
+
+/// Builds the listener's TLS configuration around its key (in the HSM or made in memory,
+/// as `spec.key` says) and a certificate the signer issues for it now.
+pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<Listener, String> {
+    let (spki, key, where_key) = match spec.key {
+        ListenerKeyKind::Memory => {
+            let (spki, key) = memory_key()?;
+            (spki, key, "a key made in memory".to_string())
+        }
+        ListenerKeyKind::Hsm => {
+            let (spki, key, uri) = hsm_key(signer_socket).await?;
+            (spki, key, format!("the HSM key {uri}"))
+        }
+    };
     let issued = match signer_call(
         signer_socket,
         Request::IssueCertificate(IssuanceRequest {
@@ -142,7 +235,6 @@ pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<
             .cloned()
             .map(CertificateDer::from),
     );
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.as_ref().to_vec()));
 
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -172,14 +264,24 @@ pub async fn server_config(spec: &ListenerCert, signer_socket: &Path) -> Result<
             .map_err(|e| e.to_string())?;
         builder.with_client_cert_verifier(verifier)
     };
-    let mut tls = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("TLS certificate: {e}"))?;
+    let mut tls = match key {
+        KeyMaterial::Memory(key) => builder
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("TLS certificate: {e}"))?,
+        KeyMaterial::Hsm(key) => {
+            let certified = CertifiedKey::new(chain, key);
+            // Security: the certificate must be for the key that signs the handshakes.
+            certified
+                .keys_match()
+                .map_err(|e| format!("TLS certificate: {e}"))?;
+            builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
+        }
+    };
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Listener {
         tls,
         about: format!(
-            "serial {} valid until {}",
+            "serial {} valid until {}, {where_key}",
             summary.serial, summary.not_after
         ),
         issued,

@@ -1,0 +1,203 @@
+//! Control and the front serve HTTPS with their listener key in the HSM (`[tls] key =
+//! "hsm"`, the default): `openssl s_client` completes TLS 1.3 and TLS 1.2 handshakes, the
+//! chain verifies to the test root, and the certificate's public key is the signer's
+//! `ListenerKey`. `key = "memory"` still works, with another key. A signer that goes away
+//! fails handshakes, not the daemon, and handshakes work again once it is back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
+
+mod common;
+
+use base64::Engine;
+use common::{workspace_binary, Control, Db};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use strongroom_testkit::{run, tool};
+use strongroom_wire::{Request, Response};
+
+/// What `openssl s_client` saw: the protocol, and the leaf's SubjectPublicKeyInfo (DER).
+struct Handshake {
+    protocol: String,
+    spki: Vec<u8>,
+}
+
+/// One full handshake with `openssl s_client`, verifying the chain against `root`.
+fn handshake(port: u16, root: &Path, version: &str) -> Result<Handshake, String> {
+    let out = run(Command::new(tool("openssl"))
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            version,
+        ])
+        .args(["-verify_return_error", "-verify_ip", "127.0.0.1", "-CAfile"])
+        .arg(root)
+        .stdin(Stdio::null()));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() || !text.contains("Verify return code: 0 (ok)") {
+        return Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let protocol = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Protocol: "))
+        .or_else(|| {
+            text.lines()
+                .find_map(|l| l.split_once("New, ").map(|(_, r)| r))
+                .and_then(|r| r.split(',').next())
+        })
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    // The leaf as s_client printed it, then its public key through `openssl x509`.
+    let begin = text.find("-----BEGIN CERTIFICATE-----").unwrap();
+    let end = text.find("-----END CERTIFICATE-----").unwrap() + 25;
+    let mut x509 = Command::new(tool("openssl"))
+        .args(["x509", "-noout", "-pubkey"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(x509.stdin.as_mut().unwrap(), &text.as_bytes()[begin..end]).unwrap();
+    let pubkey = x509.wait_with_output().unwrap();
+    let body: String = String::from_utf8_lossy(&pubkey.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    Ok(Handshake { protocol, spki })
+}
+
+fn listener_key(c: &Control) -> Vec<u8> {
+    match c.signer.client().call(&Request::ListenerKey).unwrap() {
+        Response::ListenerKey { public_key, .. } => public_key,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn port_of(base: &str) -> u16 {
+    base.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Both protocol versions, each a full handshake with the listener key in the HSM.
+fn assert_serves_with(port: u16, root: &Path, spki: &[u8]) {
+    for (flag, protocol) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
+        let h = handshake(port, root, flag).unwrap_or_else(|e| panic!("{flag}: {e}"));
+        assert_eq!(h.protocol, protocol);
+        assert_eq!(h.spki, spki, "{flag}: the certificate is for the HSM key");
+    }
+}
+
+#[test]
+fn control_serves_tls_with_its_listener_key_in_the_hsm() {
+    let mut c = Control::start(Db::Sqlite);
+    let spki = listener_key(&c);
+    let root = c
+        .pki
+        .write_pem("root.pem", std::slice::from_ref(&c.root_der));
+    let port = port_of(&c.base);
+    assert_serves_with(port, &root, &spki);
+    assert_eq!(c.client().get("/api/v1/health").status, 200);
+    assert!(
+        c.log_text().contains("the HSM key pkcs11:"),
+        "{}",
+        c.log_text()
+    );
+    let signer_log = c.signer.log_text();
+    assert!(signer_log.contains("TLS handshake signed"), "{signer_log}");
+
+    // The signer goes away: handshakes fail, control does not.
+    c.signer.stop();
+    assert!(handshake(port, &root, "-tls1_3").is_err());
+    assert!(handshake(port, &root, "-tls1_2").is_err());
+    // Back: the kept connections are dead; the next handshake reconnects.
+    c.signer = c.pki.start_signer();
+    assert_serves_with(port, &root, &spki);
+    assert!(c.log_text().contains("TLS handshakes fail"));
+
+    // key = "memory": a key made in control's memory, not the HSM's.
+    c.stop();
+    let config = std::fs::read_to_string(&c.config).unwrap();
+    std::fs::write(
+        &c.config,
+        config.replace("[tls]\n", "[tls]\nkey = \"memory\"\n"),
+    )
+    .unwrap();
+    c.launch();
+    let h = handshake(port, &root, "-tls1_3").unwrap();
+    assert_ne!(h.spki, spki);
+    assert_eq!(h.spki.len(), 91, "a P-256 key");
+    assert!(c.log_text().contains("a key made in memory"));
+}
+
+/// Starts the front with HTTPS (and its plain port); waits for the TLS port.
+fn start_front_https(c: &Control) -> (Child, u16) {
+    let port = |_: ()| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (http, https) = (port(()), port(()));
+    let config = c.dir().join("front-https.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen_http = \"127.0.0.1:{http}\"\nlisten_https = \"127.0.0.1:{https}\"\ndatabase_url = {:?}\nsigner_socket = {:?}\nallow_root = true\n\n[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n",
+            c.front_db_url, c.pki.socket
+        ),
+    )
+    .unwrap();
+    let log = c.dir().join("front-https.log");
+    let mut child = Command::new(workspace_binary("strongroom-front"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("STRONGROOM_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "front exited with {status}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "front not ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, https)
+}
+
+#[test]
+fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
+    let c = Control::start(Db::Sqlite);
+    let root = c
+        .pki
+        .write_pem("root.pem", std::slice::from_ref(&c.root_der));
+    let (mut front, port) = start_front_https(&c);
+    // Under the test kit every daemon is the signer's `dev` peer, so the front's key is the
+    // one ListenerKey gives this test (separate peers get separate keys: the signer's
+    // listener_key tests).
+    let spki = listener_key(&c);
+    assert_serves_with(port, &root, &spki);
+    let log = std::fs::read_to_string(c.dir().join("front-https.log")).unwrap();
+    assert!(log.contains("the HSM key pkcs11:"), "{log}");
+    // The listener certificate is in the inventory like any other, for that key.
+    let admin = c.admin();
+    let listed = admin.get("/api/v1/certificates?tag=listener").json();
+    let owners: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["owner"].as_str())
+        .collect();
+    assert!(owners.contains(&"listener:front"), "{listed}");
+    let _ = front.kill();
+    let _ = front.wait();
+}

@@ -1,0 +1,275 @@
+//! The listener key in the HSM (`[tls] key = "hsm"`): a rustls [`SigningKey`] whose
+//! signatures are made by `strongroom-signer` with this daemon's own listener key.
+//!
+//! In: the public key the signer answered to `ListenerKey`, the signer socket, and — during
+//! each TLS handshake — the message rustls wants signed (a TLS 1.3 CertificateVerify input
+//! or TLS 1.2 ECDHE parameters, under 200 bytes). Out: an ECDSA P-256 SHA-256 signature in
+//! TLS's DER form, or a rustls error that ends that one handshake.
+//!
+//! rustls signs synchronously inside the handshake, on the tokio task that serves the
+//! connection, so each signature is a blocking round trip over the signer socket (a fraction
+//! of a millisecond with SoftHSM). On a multi-threaded runtime it runs inside
+//! [`tokio::task::block_in_place`], so the worker's other tasks move to another thread and
+//! the listener keeps serving while the signer works; a signer that hangs holds one handshake
+//! for at most [`SIGNER_TIMEOUT`], never the runtime. Connections to the signer are kept and
+//! reused (at most [`MAX_IN_FLIGHT`], which also caps how many handshakes wait on the signer
+//! at once; one more waits at most [`WAIT_FOR_TURN`] for a connection, then fails); a kept
+//! connection the signer closed (idle for 5 minutes, or a restarted signer) is replaced once.
+
+use rustls::pki_types::SubjectPublicKeyInfoDer;
+use rustls::sign::{Signer, SigningKey};
+use rustls::{SignatureAlgorithm, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use strongroom_wire::{ClientError, Request, Response, SignerClient, TlsSignatureScheme};
+
+/// Most handshake signatures asked of the signer at once (and connections kept for them).
+/// The signer signs with a handful of HSM sessions (`hsm.sessions`, default 2): more in
+/// flight would only queue there, holding its connection threads.
+const MAX_IN_FLIGHT: usize = 8;
+/// How long a handshake waits for one of the [`MAX_IN_FLIGHT`] connections.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(2);
+/// How long one signature may take before the handshake fails.
+const SIGNER_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most one warning about failing handshake signatures per this interval.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// The daemon's listener key, held by the signer.
+#[derive(Debug)]
+pub(crate) struct HsmListenerKey {
+    public_key: Vec<u8>,
+    link: Arc<HandshakeLink>,
+}
+
+impl HsmListenerKey {
+    /// The key whose public half is `public_key` (DER SubjectPublicKeyInfo, P-256), signed
+    /// with through the signer at `socket`.
+    pub(crate) fn new(public_key: Vec<u8>, socket: PathBuf) -> HsmListenerKey {
+        HsmListenerKey {
+            public_key,
+            link: Arc::new(HandshakeLink {
+                socket,
+                pool: Mutex::new(Pool {
+                    idle: Vec::new(),
+                    open: 0,
+                }),
+                freed: Condvar::new(),
+                last_warning: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// One signature outside a handshake: start-up proves with it that the signer lets this
+    /// daemon sign (a missing `SignTlsHandshake` in its allow-list would otherwise surface
+    /// only as failing handshakes).
+    pub(crate) fn sign_blocking(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.link.sign(message)
+    }
+}
+
+impl SigningKey for HsmListenerKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        offered
+            .contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
+            .then(|| {
+                Box::new(HandshakeSigner {
+                    link: self.link.clone(),
+                }) as Box<dyn Signer>
+            })
+    }
+
+    fn public_key(&self) -> Option<SubjectPublicKeyInfoDer<'_>> {
+        Some(SubjectPublicKeyInfoDer::from(self.public_key.as_slice()))
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::ECDSA
+    }
+}
+
+/// One handshake's signer.
+#[derive(Debug)]
+struct HandshakeSigner {
+    link: Arc<HandshakeLink>,
+}
+
+impl Signer for HandshakeSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        let link = &self.link;
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| link.sign(message))
+            }
+            // A current-thread runtime cannot hand its tasks to another thread; outside a
+            // runtime there is nothing to hand over.
+            _ => link.sign(message),
+        };
+        result.map_err(|e| {
+            link.warn(&e);
+            rustls::Error::General("the signer did not sign the handshake".into())
+        })
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256
+    }
+}
+
+/// Connections to the signer for handshake signatures.
+#[derive(Debug)]
+struct HandshakeLink {
+    socket: PathBuf,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    /// Connected and not in use.
+    idle: Vec<SignerClient>,
+    /// Connections in use or idle, and connects under way: at most [`MAX_IN_FLIGHT`].
+    open: usize,
+}
+
+impl HandshakeLink {
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signs `message`; a kept connection that turns out dead is replaced once.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let request = Request::SignTlsHandshake {
+            scheme: TlsSignatureScheme::EcdsaP256Sha256,
+            message: message.to_vec(),
+        };
+        let (client, reused) = self.checkout()?;
+        match self.call(client, &request) {
+            Err(Failure::Transport(e)) if reused => {
+                // Every kept connection is probably as dead as this one (the signer
+                // restarted, or closed them idle): drop them all and connect afresh.
+                self.drain_idle();
+                tracing::debug!(error = %e, "a kept signer connection was closed; reconnecting");
+                let (client, _) = self.checkout()?;
+                self.call(client, &request).map_err(Failure::into_text)
+            }
+            other => other.map_err(Failure::into_text),
+        }
+    }
+
+    /// One call on `client`, which goes back to the pool unless the connection broke.
+    fn call(&self, mut client: SignerClient, request: &Request) -> Result<Vec<u8>, Failure> {
+        match client.call(request) {
+            Ok(Response::TlsHandshakeSignature { signature }) => {
+                self.checkin(client);
+                Ok(signature)
+            }
+            Ok(other) => {
+                self.discard();
+                Err(Failure::Answer(format!(
+                    "unexpected signer answer {other:?}"
+                )))
+            }
+            Err(ClientError::Signer(e)) => {
+                self.checkin(client);
+                Err(Failure::Answer(format!("the signer refused: {e}")))
+            }
+            Err(e) => {
+                self.discard();
+                Err(Failure::Transport(e.to_string()))
+            }
+        }
+    }
+
+    /// A connection: a kept one (`true`), or a new one while fewer than [`MAX_IN_FLIGHT`]
+    /// are open, waiting at most [`WAIT_FOR_TURN`] for either.
+    fn checkout(&self) -> Result<(SignerClient, bool), String> {
+        let deadline = Instant::now() + WAIT_FOR_TURN;
+        let mut pool = self.pool();
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok((c, true));
+            }
+            if pool.open < MAX_IN_FLIGHT {
+                pool.open += 1;
+                drop(pool);
+                let connected = SignerClient::connect(&self.socket)
+                    .and_then(|c| c.set_timeout(SIGNER_TIMEOUT).map(|()| c));
+                return match connected {
+                    Ok(c) => Ok((c, false)),
+                    Err(e) => {
+                        self.discard();
+                        Err(e.to_string())
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "{MAX_IN_FLIGHT} handshake signatures already wait on the signer"
+                ));
+            }
+            pool = self
+                .freed
+                .wait_timeout(pool, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn checkin(&self, client: SignerClient) {
+        self.pool().idle.push(client);
+        self.freed.notify_one();
+    }
+
+    /// Gives up the place of a connection that is gone.
+    fn discard(&self) {
+        let mut pool = self.pool();
+        pool.open = pool.open.saturating_sub(1);
+        drop(pool);
+        self.freed.notify_one();
+    }
+
+    fn drain_idle(&self) {
+        let mut pool = self.pool();
+        let n = pool.idle.len();
+        pool.idle.clear();
+        pool.open = pool.open.saturating_sub(n);
+        drop(pool);
+        self.freed.notify_all();
+    }
+
+    /// Logs a failed handshake signature at warn, at most once per [`WARN_EVERY`] (a
+    /// signer that is down fails every handshake; the log needs to say so, not each time).
+    fn warn(&self, error: &str) {
+        let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            tracing::debug!(error, "TLS handshake failed: no signature from the signer");
+            return;
+        }
+        *last = Some(Instant::now());
+        tracing::warn!(
+            error,
+            "TLS handshakes fail: the signer does not sign with the listener key (further failures within 10 s are logged at debug)"
+        );
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+enum Failure {
+    /// The connection broke (or never answered).
+    Transport(String),
+    /// The signer answered, but not with a signature.
+    Answer(String),
+}
+
+impl Failure {
+    fn into_text(self) -> String {
+        match self {
+            Failure::Transport(e) => format!("the signer is not answering: {e}"),
+            Failure::Answer(e) => e,
+        }
+    }
+}
