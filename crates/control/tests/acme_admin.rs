@@ -460,9 +460,13 @@ fn acme_admin(db: Db) {
         .as_array()
         .unwrap()
         .len();
+    // Queued as the front queues them: on PostgreSQL through the front's own role.
+    let front_store = rt
+        .block_on(Store::connect_without_migrating(&c.front_db_url))
+        .unwrap();
     for payload in &forged {
         let job = rt
-            .block_on(store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
+            .block_on(front_store.enqueue_job("acme.revoke", &payload.to_string(), now(), 3, now()))
             .unwrap();
         // Three attempts allowed, a retry 30 s after a failed one: Failed within
         // wait_job's 20 s means refused at the first attempt.
