@@ -14,17 +14,15 @@ $$;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 
--- control: everything it manages, but the audit log only grows.
+-- control: everything it manages, but the audit log only grows (through audit_append, below).
 GRANT SELECT, INSERT, UPDATE, DELETE ON cas, profiles, certificates, certificate_names,
     certificate_tags, revocations, users, user_roles, api_keys TO strongroom_control;
-GRANT SELECT, UPDATE ON audit_head TO strongroom_control;
-GRANT SELECT, INSERT ON audit_events TO strongroom_control;
+GRANT SELECT ON audit_head, audit_events TO strongroom_control;
 
 -- front: reads what protocols serve, records what it issues; no users, keys or policy.
 GRANT SELECT ON cas, profiles, revocations TO strongroom_front;
 GRANT SELECT, INSERT ON certificates, certificate_names, certificate_tags TO strongroom_front;
-GRANT SELECT, UPDATE ON audit_head TO strongroom_front;
-GRANT SELECT, INSERT ON audit_events TO strongroom_front;
+GRANT SELECT ON audit_head, audit_events TO strongroom_front;
 
 -- approvals are control's business only.
 GRANT SELECT, INSERT, UPDATE ON approval_requests, approval_decisions TO strongroom_control;
@@ -62,3 +60,13 @@ GRANT SELECT, UPDATE ON journal_reconciliation TO strongroom_control;
 -- client-certificate logins: bound by control only; the front has no right on this table, so
 -- a certificate row it inserts (whatever its owner) never logs anyone in.
 GRANT SELECT, INSERT, DELETE ON login_certificates TO strongroom_control;
+
+-- the audit chain grows only through audit_append (migrations/postgres/0009), which takes
+-- the seq and the link and computes the hash itself: neither daemon may insert an event,
+-- move the head or the hash-rule switch point. The REVOKE undoes the INSERT/UPDATE grants
+-- of earlier versions of this file on databases set up with them.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_head, audit_events, audit_hash_switch
+    FROM strongroom_control, strongroom_front;
+GRANT SELECT ON audit_hash_switch TO strongroom_control, strongroom_front;
+GRANT EXECUTE ON FUNCTION audit_append(BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT)
+    TO strongroom_control, strongroom_front;

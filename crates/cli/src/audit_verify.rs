@@ -8,6 +8,8 @@
 //! audit certificate that chains to the root, and must name the hash of the event it
 //! covers: events deleted, reordered or edited up to the newest checkpoint are caught even
 //! when the whole chain was recomputed, and so is a chain cut short before a checkpoint.
+//! Hash rules as in [`strongroom_types::audit`]: rule 1 only up to the switch point that the
+//! export's rule-2 events name (and cover in their hashes), rule 2 after it.
 
 use crate::client::Failure;
 use serde::Deserialize;
@@ -74,7 +76,8 @@ pub fn run(file: &Path, root: Option<&Path>) -> Result<(), Failure> {
             "event 1: does not start from the zero hash (edited)",
         ));
     }
-    verify_events(first.seq - 1, &first.prev_hash, &events)
+    // The hash-rule switch point comes from the events: every rule-2 hash covers it.
+    verify_events(first.seq - 1, &first.prev_hash, &events, None)
         .map_err(|b| broken(format!("event {}: {}", b.seq, b.why)))?;
     let (first_seq, last_seq) = (first.seq, events.last().map_or(first.seq, |e| e.seq));
     let hashes: BTreeMap<i64, &str> = events.iter().map(|e| (e.seq, e.hash.as_str())).collect();

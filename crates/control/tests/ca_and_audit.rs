@@ -123,7 +123,7 @@ fn approved_ca_creation_and_signed_checkpoints() {
     let mut prev = events[1].hash.clone();
     for e in events.iter_mut().skip(2) {
         e.prev_hash = prev.clone();
-        e.hash = event_hash(&prev, e.seq, e.at, &e.event);
+        e.hash = event_hash(e.hash_rule, &prev, e.seq, e.at, &e.event);
         prev = e.hash.clone();
     }
     let mut rewritten: String = events

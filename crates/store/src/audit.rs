@@ -2,22 +2,57 @@
 //!
 //! In: events (who did what to what, with which outcome) from control and front. Out:
 //! sequence numbers, ranges for export, and a verification that names the first event
-//! that was edited, deleted or reordered. Appends are serialised through the single
-//! `audit_head` row: `UPDATE … RETURNING` takes its row lock on PostgreSQL and the write
-//! lock on SQLite, so concurrent writers (several fronts, control) extend one chain.
+//! that was edited, deleted, reordered or downgraded to the old hash rule. Appends are
+//! serialised through the single `audit_head` row: `UPDATE … RETURNING` takes its row lock
+//! on PostgreSQL and the write lock on SQLite, so concurrent writers (several fronts,
+//! control) extend one chain.
 //!
-//! Stored contract: hash = hex(SHA-256(prev_hash ‖ 0x00 ‖ seq ‖ 0x00 ‖ at ‖ 0x00 ‖ actor ‖
-//! 0x00 ‖ action ‖ 0x00 ‖ target ‖ 0x00 ‖ outcome ‖ 0x00 ‖ detail)), numbers in decimal.
+//! One way to append per backend. PostgreSQL: the `audit_append` function
+//! (migrations/postgres/0009), SECURITY DEFINER, which takes the seq, the link and computes
+//! the hash itself; the daemons' roles may execute it but not insert events or move the
+//! head, so a compromised front cannot write a row of its choosing. The store recomputes
+//! the function's hash in Rust and refuses the append (the caller's transaction rolls back)
+//! if the two ever disagree. SQLite has no roles: the same steps run here, in the caller's
+//! transaction; anyone who can write the file can write any row (signed checkpoints catch
+//! a rewrite, not a missing separation).
+//!
+//! Stored contract: the hash rules and the switch point between them are in
+//! [`strongroom_types::audit`] (rule 2 since migration sqlite 10 / postgres 9, earlier
+//! events keep rule 1); the switch point is the one row of `audit_hash_switch`.
 
 use crate::{Store, StoreError};
 use sqlx::Row;
 pub use strongroom_types::audit::{
-    event_hash, verify_events, AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent,
+    event_hash, verify_events, AuditEvent, AuditOutcome, ChainBreak, HashRule, NewAuditEvent,
 };
 
+/// The columns every event read selects: the event and the chain's switch point (the
+/// rule-2 hash covers it).
+const EVENT_COLUMNS: &str = "SELECT e.seq, e.at, e.actor, e.action, e.target, e.outcome, \
+     e.detail, e.prev_hash, e.hash, e.hash_version, s.v1_through \
+     FROM audit_events e LEFT JOIN audit_hash_switch s ON s.id = 1";
+
 fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
+    let seq: i64 = r.try_get("seq")?;
+    let hash_rule = match (
+        r.try_get::<i64, _>("hash_version")?,
+        r.try_get::<Option<i64>, _>("v1_through")?,
+    ) {
+        (1, _) => HashRule::V1,
+        (2, Some(v1_through)) => HashRule::V2 { v1_through },
+        (2, None) => {
+            return Err(StoreError::Backend(
+                "the audit hash switch point is missing".into(),
+            ))
+        }
+        (v, _) => {
+            return Err(StoreError::Backend(format!(
+                "audit event {seq} names unknown hash rule {v}"
+            )))
+        }
+    };
     Ok(AuditEvent {
-        seq: r.try_get("seq")?,
+        seq,
         at: r.try_get("at")?,
         event: NewAuditEvent {
             actor: r.try_get("actor")?,
@@ -29,6 +64,7 @@ fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
         },
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
+        hash_rule,
     })
 }
 
@@ -39,16 +75,81 @@ pub(crate) async fn append_audit_on(
     event: &NewAuditEvent,
     at: i64,
 ) -> Result<AuditEvent, StoreError> {
+    let appended = if conn.backend_name() == "PostgreSQL" {
+        append_through_function(conn, event, at).await?
+    } else {
+        append_in_rust(conn, event, at).await?
+    };
+    // Security: the hash the database computed must be the one every verifier computes;
+    // otherwise the chain would stop verifying here, so nothing is appended.
+    if event_hash(
+        appended.hash_rule,
+        &appended.prev_hash,
+        appended.seq,
+        at,
+        event,
+    ) != appended.hash
+    {
+        return Err(StoreError::Backend(format!(
+            "audit event {}: the database's hash differs from the rule-2 hash; not appended",
+            appended.seq
+        )));
+    }
+    Ok(appended)
+}
+
+/// PostgreSQL: `audit_append` claims the seq, links and hashes (migrations/postgres/0009).
+async fn append_through_function(
+    conn: &mut sqlx::AnyConnection,
+    event: &NewAuditEvent,
+    at: i64,
+) -> Result<AuditEvent, StoreError> {
+    let r = sqlx::query(
+        "SELECT appended_seq, appended_prev_hash, appended_hash, appended_v1_through \
+         FROM audit_append($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(at)
+    .bind(event.actor.clone())
+    .bind(event.action.clone())
+    .bind(event.target.clone())
+    .bind(event.outcome.as_str())
+    .bind(event.detail.clone())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(AuditEvent {
+        seq: r.try_get("appended_seq")?,
+        at,
+        event: event.clone(),
+        prev_hash: r.try_get("appended_prev_hash")?,
+        hash: r.try_get("appended_hash")?,
+        hash_rule: HashRule::V2 {
+            v1_through: r.try_get("appended_v1_through")?,
+        },
+    })
+}
+
+/// SQLite: the same steps as `audit_append`, in the caller's transaction.
+async fn append_in_rust(
+    conn: &mut sqlx::AnyConnection,
+    event: &NewAuditEvent,
+    at: i64,
+) -> Result<AuditEvent, StoreError> {
     // Claim the next sequence number and read the head in one locking statement.
     let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
         .fetch_one(&mut *conn)
         .await?;
     let seq: i64 = head.try_get("seq")?;
     let prev_hash: String = head.try_get("hash")?;
-    let hash = event_hash(&prev_hash, seq, at, event);
+    let v1_through: i64 = sqlx::query("SELECT v1_through FROM audit_hash_switch WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("v1_through")?;
+    let hash_rule = HashRule::V2 { v1_through };
+    let hash = event_hash(hash_rule, &prev_hash, seq, at, event);
     sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor, action, target, outcome, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events \
+         (seq, at, actor, action, target, outcome, detail, prev_hash, hash, hash_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(seq)
     .bind(at)
@@ -59,6 +160,7 @@ pub(crate) async fn append_audit_on(
     .bind(event.detail.clone())
     .bind(prev_hash.clone())
     .bind(hash.clone())
+    .bind(hash_rule.version())
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
@@ -71,6 +173,7 @@ pub(crate) async fn append_audit_on(
         event: event.clone(),
         prev_hash,
         hash,
+        hash_rule,
     })
 }
 
@@ -89,12 +192,13 @@ impl Store {
 
     /// Events with seq in `from..=to`, in order.
     pub async fn audit_events(&self, from: i64, to: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq")
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{EVENT_COLUMNS} WHERE e.seq >= $1 AND e.seq <= $2 ORDER BY e.seq"
+        )))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(row_to_event).collect()
     }
 
@@ -123,12 +227,12 @@ impl Store {
                 .collect();
             format!("{escaped}%")
         });
-        let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE seq < $1 \
-             AND ($2 IS NULL OR actor = $2) \
-             AND ($3 IS NULL OR action LIKE $3 ESCAPE '\\') \
-             ORDER BY seq DESC LIMIT $4",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{EVENT_COLUMNS} WHERE e.seq < $1 \
+             AND ($2 IS NULL OR e.actor = $2) \
+             AND ($3 IS NULL OR e.action LIKE $3 ESCAPE '\\') \
+             ORDER BY e.seq DESC LIMIT $4"
+        )))
         .bind(before.unwrap_or(i64::MAX))
         .bind(actor.map(str::to_string))
         .bind(pattern)
@@ -198,8 +302,20 @@ impl Store {
         Ok((r.try_get("seq")?, r.try_get("hash")?))
     }
 
-    /// Verifies the whole stored chain against the head, in batches.
+    /// The chain's hash-rule switch point: the last event hashed under rule 1, fixed when
+    /// the migration to rule 2 ran.
+    pub async fn audit_hash_switch(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT v1_through FROM audit_hash_switch WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::Backend("the audit hash switch point is missing".into()))?;
+        Ok(r.try_get("v1_through")?)
+    }
+
+    /// Verifies the whole stored chain against the head, in batches, with rule 1 accepted
+    /// only up to the recorded switch point.
     pub async fn verify_audit(&self) -> Result<Result<i64, ChainBreak>, StoreError> {
+        let v1_through = self.audit_hash_switch().await?;
         let (head_seq, head_hash) = self.audit_head().await?;
         let mut prev_seq = 0;
         let mut prev_hash = "0".repeat(64);
@@ -211,7 +327,7 @@ impl Store {
                     why: "event missing before the head".into(),
                 }));
             }
-            if let Err(b) = verify_events(prev_seq, &prev_hash, &batch) {
+            if let Err(b) = verify_events(prev_seq, &prev_hash, &batch, Some(v1_through)) {
                 return Ok(Err(b));
             }
             if let Some(last) = batch.last() {

@@ -30,7 +30,7 @@ pub use acme::{
 };
 pub use acme_limits::{LimitHit, OrderLimits};
 pub use approvals::{ApprovalRequest, ApprovalState};
-pub use audit::{AuditEvent, AuditOutcome, ChainBreak, NewAuditEvent};
+pub use audit::{AuditEvent, AuditOutcome, ChainBreak, HashRule, NewAuditEvent};
 pub use cas::{CaRecord, CaState};
 pub use certificates::{
     CertificateFilter, CertificateRecord, CertificateSource, NewCertificate, Page, RevocationRow,

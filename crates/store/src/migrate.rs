@@ -54,6 +54,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "login certificates and OCSP for issued serials",
         include_str!("../../../migrations/sqlite/0009_login_certificates_and_issued_ocsp.sql"),
     ),
+    (
+        10,
+        "audit hash rule 2",
+        include_str!("../../../migrations/sqlite/0010_audit_hash_v2.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -95,6 +100,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "login certificates and OCSP for issued serials",
         include_str!("../../../migrations/postgres/0008_login_certificates_and_issued_ocsp.sql"),
+    ),
+    (
+        9,
+        "audit hash rule 2 and audit_append",
+        include_str!("../../../migrations/postgres/0009_audit_hash_v2.sql"),
     ),
 ];
 
