@@ -70,3 +70,6 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_head, audit_events, audit_hash_
 GRANT SELECT ON audit_hash_switch TO strongroom_control, strongroom_front;
 GRANT EXECUTE ON FUNCTION audit_append(BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT)
     TO strongroom_control, strongroom_front;
+
+-- dual control: who sponsored each user (control only; rows are only added).
+GRANT SELECT, INSERT ON user_sponsors TO strongroom_control;

@@ -98,10 +98,20 @@ pub enum ApprovalCmd {
     },
     /// Show one.
     Get { id: i64 },
-    /// Approve.
-    Approve { id: i64 },
+    /// Approve (the approval that completes a request runs it).
+    Approve {
+        id: i64,
+        /// Why: recorded with the decision and in the audit log.
+        #[arg(long)]
+        comment: String,
+    },
     /// Reject.
-    Reject { id: i64 },
+    Reject {
+        id: i64,
+        /// Why: recorded with the decision and in the audit log.
+        #[arg(long)]
+        comment: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -333,13 +343,21 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
                     out,
                     &[],
                 ),
-                ApprovalCmd::Approve { id } => print(
-                    &api.call("POST", &format!("/api/v1/approvals/{id}/approve"), None)?,
+                ApprovalCmd::Approve { id, comment } => print(
+                    &api.call(
+                        "POST",
+                        &format!("/api/v1/approvals/{id}/approve"),
+                        Some(&json!({ "comment": comment })),
+                    )?,
                     out,
                     &[],
                 ),
-                ApprovalCmd::Reject { id } => print(
-                    &api.call("POST", &format!("/api/v1/approvals/{id}/reject"), None)?,
+                ApprovalCmd::Reject { id, comment } => print(
+                    &api.call(
+                        "POST",
+                        &format!("/api/v1/approvals/{id}/reject"),
+                        Some(&json!({ "comment": comment })),
+                    )?,
                     out,
                     &[],
                 ),

@@ -65,6 +65,10 @@ fn body(id: RouteId) -> Option<Value> {
             &[],
             json!({"roles": strings(), "disabled": {"type": "boolean"}, "password": {"type": "string", "minLength": 12}}),
         ),
+        ApprovalApprove | ApprovalReject => object(
+            &["comment"],
+            json!({"comment": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "why (recorded with the decision and in the audit log)"}}),
+        ),
         LoginCertBind => object(&["certificate_id"], json!({"certificate_id": integer()})),
         LoginCertEnrol => object(
             &["csr"],

@@ -140,3 +140,11 @@ pub fn issues_under_any_profile(roles: &[Role]) -> bool {
         .iter()
         .any(|r| matches!(r, Role::Admin | Role::CaOperator))
 }
+
+/// Roles whose grant changes what gets signed or who administers: in production mode,
+/// creating a user with one, or granting one, needs approval (two-person integrity).
+/// Approvers are not among them — the first approvers must be creatable — but a user's
+/// sponsors (who created it or granted it roles) can never have it approve their requests.
+pub fn is_privileged(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::CaOperator)
+}

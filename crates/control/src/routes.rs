@@ -252,7 +252,7 @@ pub const ROUTES: &[RouteSpec] = &[
         ProfileManage,
         "profiles",
         200,
-        "Create or replace a profile and push the policy to the signer"
+        "Create or replace a profile and push the policy to the signer (needs approval in production mode)"
     ),
     route!(
         ProfileDelete,
@@ -261,7 +261,7 @@ pub const ROUTES: &[RouteSpec] = &[
         ProfileManage,
         "profiles",
         204,
-        "Delete a profile and push the policy to the signer"
+        "Delete a profile and push the policy to the signer (needs approval in production mode)"
     ),
     route!(
         CertList,
@@ -378,7 +378,7 @@ pub const ROUTES: &[RouteSpec] = &[
         UserManage,
         "users",
         201,
-        "Create a user"
+        "Create a user (a privileged role needs approval in production mode)"
     ),
     route!(
         UserGet,
@@ -396,7 +396,7 @@ pub const ROUTES: &[RouteSpec] = &[
         UserManage,
         "users",
         200,
-        "Change roles, password or disabled state"
+        "Change roles, password or disabled state (granting a privileged role needs approval in production mode)"
     ),
     route!(
         UserReseal,

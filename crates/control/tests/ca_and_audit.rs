@@ -35,9 +35,62 @@ fn verify(c: &Control, file: &std::path::Path, root: &std::path::Path) -> (i32, 
 fn approved_ca_creation_and_signed_checkpoints() {
     let c = Control::start_with(Db::Sqlite, "production = true\n[audit]\ncheckpoint_ca = \"issuing\"\ncheckpoint_interval_secs = 3600\n");
     let admin = c.admin();
-    let operator = c.user(&admin, "olivia", &["ca-operator"]);
-    let bob = c.user(&admin, "bob", &["approver"]);
-    let carol = c.user(&admin, "carol", &["approver"]);
+    // Dual control from the first day: the approvers are sponsored by the break-glass
+    // officer (the envelope opened at installation), so they may decide the admin's
+    // requests; the admin's own creatures may not.
+    let envelope = std::fs::read_to_string(&c.break_glass_file).unwrap();
+    let officer = c.login("break-glass", envelope.lines().nth(1).unwrap());
+    let bob = c.user(&officer, "bob", &["approver"]);
+    let carol = c.user(&officer, "carol", &["approver"]);
+    let approve = |who: &common::Client, id: i64| {
+        let r = who.post(
+            &format!("/api/v1/approvals/{id}/approve"),
+            &json!({"comment": "matches the change ticket"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    // A privileged user needs two approvals, even when an admin asks.
+    let r = admin.post(
+        "/api/v1/users",
+        &json!({"username": "olivia", "password": "olivia-password-long-enough", "roles": ["ca-operator"]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let request = r.json()["approval"].as_i64().unwrap();
+    assert_eq!(admin.get("/api/v1/users/olivia").status, 404);
+    let shown = admin.get(&format!("/api/v1/approvals/{request}")).json();
+    assert!(shown["payload"].get("password_hash").is_none(), "{shown}");
+    // A helper the admin creates cannot be the second person.
+    let mallory = c.user(&admin, "mallory", &["approver"]);
+    let r = mallory.post(
+        &format!("/api/v1/approvals/{request}/approve"),
+        &json!({"comment": "sure"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.text.contains("created or granted roles by admin"),
+        "{}",
+        r.text
+    );
+    // Every decision says why.
+    let r = bob.post(&format!("/api/v1/approvals/{request}/approve"), &json!({}));
+    assert_eq!(r.status, 400, "{}", r.text);
+    approve(&bob, request);
+    let done = approve(&carol, request);
+    assert_eq!(done["state"], "approved", "{done}");
+    assert_eq!(done["decisions"][1]["comment"], "matches the change ticket");
+    let operator = c.login("olivia", "olivia-password-long-enough");
+    // Granting a privileged role is filed too.
+    let r = admin.send(
+        "PATCH",
+        "/api/v1/users/mallory",
+        &json!({"roles": ["approver", "admin"]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(
+        admin.get("/api/v1/users/mallory").json()["roles"],
+        json!(["approver"])
+    );
 
     let body = json!({
         "id": "issuing-2", "parent": "root", "subject": "CN=Strongroom Test Issuing CA 2,O=Strongroom Test",
@@ -49,12 +102,18 @@ fn approved_ca_creation_and_signed_checkpoints() {
     let approval = r.json()["approval"].as_i64().unwrap();
     assert_eq!(admin.get("/api/v1/cas/issuing-2").status, 404);
     assert_eq!(
-        bob.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}))
-            .json()["state"],
+        bob.post(
+            &format!("/api/v1/approvals/{approval}/approve"),
+            &json!({"comment": "checked against the change ticket"})
+        )
+        .json()["state"],
         "pending"
     );
     let done = carol
-        .post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}))
+        .post(
+            &format!("/api/v1/approvals/{approval}/approve"),
+            &json!({"comment": "checked against the change ticket"}),
+        )
         .json();
     assert_eq!(done["state"], "approved", "{done}");
     assert_eq!(done["result"]["ok"]["id"], "issuing-2", "{done}");
@@ -75,7 +134,16 @@ fn approved_ca_creation_and_signed_checkpoints() {
         "/api/v1/profiles/tls-server-2",
         &json!({"profile": profile, "enrollers": ["*"]}),
     );
-    assert_eq!(r.status, 200, "{}", r.text);
+    // One operator alone cannot change what the CA signs: the profile waits for two.
+    assert_eq!(r.status, 202, "{}", r.text);
+    let request = r.json()["approval"].as_i64().unwrap();
+    assert_eq!(admin.get("/api/v1/profiles/tls-server-2").status, 404);
+    approve(&bob, request);
+    let done = approve(&carol, request);
+    assert_eq!(
+        done["result"]["ok"]["profile"]["name"], "tls-server-2",
+        "{done}"
+    );
     let (csr, _) = c.csr("two.lab.test", "DNS:two.lab.test");
     let r = operator.post(
         "/api/v1/certificates",

@@ -33,10 +33,12 @@ fn lifecycle(db: Db) {
 
     // Issue from a CSR.
     let (csr, _key) = c.csr("web.lab.test", "DNS:web.lab.test,DNS:www.lab.test");
-    let r = operator.post(
-        "/api/v1/certificates",
-        &json!({"profile": "tls-server", "csr": csr, "owner": "web-team", "team": "platform", "tags": ["env:prod"]}),
-    );
+    // Naming someone else as owner is user administration (user:manage): an operator may
+    // not, an admin may.
+    let body = json!({"profile": "tls-server", "csr": csr, "owner": "web-team", "team": "platform", "tags": ["env:prod"]});
+    let r = operator.post("/api/v1/certificates", &body);
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = admin.post("/api/v1/certificates", &body);
     assert_eq!(r.status, 201, "{}", r.text);
     let cert = r.json();
     let id = cert["id"].as_i64().unwrap();
@@ -234,16 +236,28 @@ fn lifecycle(db: Db) {
     // refused by the store's rule, tested below).
     assert_eq!(
         operator
-            .post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}))
+            .post(
+                &format!("/api/v1/approvals/{approval}/approve"),
+                &json!({"comment": "checked against the change ticket"})
+            )
             .status,
         403
     );
-    let r = approver1.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}));
+    let r = approver1.post(
+        &format!("/api/v1/approvals/{approval}/approve"),
+        &json!({"comment": "checked against the change ticket"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["state"], "pending");
-    let again = approver1.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}));
+    let again = approver1.post(
+        &format!("/api/v1/approvals/{approval}/approve"),
+        &json!({"comment": "checked against the change ticket"}),
+    );
     assert_eq!(again.status, 409, "{}", again.text);
-    let r = approver2.post(&format!("/api/v1/approvals/{approval}/approve"), &json!({}));
+    let r = approver2.post(
+        &format!("/api/v1/approvals/{approval}/approve"),
+        &json!({"comment": "checked against the change ticket"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let done = r.json();
     assert_eq!(done["state"], "approved");
@@ -261,11 +275,23 @@ fn lifecycle(db: Db) {
     );
     assert_eq!(r.status, 202);
     let own = r.json()["approval"].as_i64().unwrap();
-    let r = admin.post(&format!("/api/v1/approvals/{own}/approve"), &json!({}));
+    let r = admin.post(
+        &format!("/api/v1/approvals/{own}/approve"),
+        &json!({"comment": "checked against the change ticket"}),
+    );
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("requester"), "{}", r.text);
-    let r = approver1.post(&format!("/api/v1/approvals/{own}/reject"), &json!({}));
-    assert_eq!(r.json()["state"], "rejected");
+    // Nor can an approver the admin created: they are the admin's creatures.
+    let r = approver1.post(
+        &format!("/api/v1/approvals/{own}/reject"),
+        &json!({"comment": "checked against the change ticket"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.text.contains("created or granted roles by admin"),
+        "{}",
+        r.text
+    );
 
     // API keys: shown once, scoped, revocable without restart.
     let r = operator.post(

@@ -2,8 +2,10 @@
 //!
 //! In: a request (what, by whom, how many approvals it needs, until when) and decisions
 //! from approvers. Out: the request's state. The rules live here, next to the data, so no
-//! caller can skip them: the requester never approves their own request, each approver
-//! decides once, one rejection rejects, a request past its expiry cannot be approved.
+//! caller can skip them: the requester never approves their own request, nor does a user
+//! the requester sponsored (created, or granted roles: `user_sponsors`), each approver
+//! decides once and says why, one rejection rejects, a request past its expiry cannot be
+//! approved.
 
 use crate::{Store, StoreError};
 use sqlx::Row;
@@ -67,6 +69,8 @@ pub struct ApprovalRequest {
     pub expires_at: i64,
     /// Approvers who approved, in order.
     pub approved_by: Vec<String>,
+    /// Every decision so far, in order: (approver, `approve` or `reject`, comment).
+    pub decisions: Vec<(String, String, String)>,
     /// Creation time.
     pub created_at: i64,
     /// What executing the approved request produced (JSON), once it ran.
@@ -167,13 +171,24 @@ impl Store {
 
     async fn hydrate_approval(&self, r: &sqlx::any::AnyRow) -> Result<ApprovalRequest, StoreError> {
         let id: i64 = r.try_get("id")?;
-        let approved_by = sqlx::query("SELECT approver FROM approval_decisions WHERE request_id = $1 AND decision = 'approve' ORDER BY at, approver")
+        let decisions = sqlx::query("SELECT approver, decision, comment FROM approval_decisions WHERE request_id = $1 ORDER BY at, approver")
             .bind(id)
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|d| d.try_get::<String, _>("approver"))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|d| {
+                Ok((
+                    d.try_get::<String, _>("approver")?,
+                    d.try_get::<String, _>("decision")?,
+                    d.try_get::<String, _>("comment")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let approved_by = decisions
+            .iter()
+            .filter(|(_, d, _)| d == "approve")
+            .map(|(a, _, _)| a.clone())
+            .collect();
         Ok(ApprovalRequest {
             id,
             kind: r.try_get("kind")?,
@@ -183,6 +198,7 @@ impl Store {
             state: ApprovalState::parse(&r.try_get::<String, _>("state")?)?,
             expires_at: r.try_get("expires_at")?,
             approved_by,
+            decisions,
             created_at: r.try_get("created_at")?,
             result: r.try_get("result")?,
         })
@@ -194,8 +210,14 @@ impl Store {
         id: i64,
         approver: &str,
         approve: bool,
+        comment: &str,
         now: i64,
     ) -> Result<ApprovalState, StoreError> {
+        if comment.trim().is_empty() || comment.len() > 1000 {
+            return Err(StoreError::Invalid(
+                "a decision needs a comment of 1 to 1000 bytes saying why".into(),
+            ));
+        }
         let mut tx = self.pool().begin().await?;
         // A no-op UPDATE first: it locks the row (PostgreSQL) or takes the write lock
         // (SQLite), so two approvers deciding at once are serialised.
@@ -227,11 +249,28 @@ impl Store {
                 "the requester cannot decide on their own request".into(),
             ));
         }
-        sqlx::query("INSERT INTO approval_decisions (request_id, approver, decision, at) VALUES ($1, $2, $3, $4)")
+        // Security: a user the requester created or granted roles is the requester's
+        // creature, not a second person.
+        let sponsored = sqlx::query(
+            "SELECT 1 FROM user_sponsors s JOIN users u ON u.id = s.user_id \
+             WHERE u.username = $1 AND s.sponsor = $2",
+        )
+        .bind(approver.to_string())
+        .bind(requested_by.clone())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if sponsored {
+            return Err(StoreError::Conflict(format!(
+                "{approver} was created or granted roles by {requested_by}, the requester, and cannot decide on their requests"
+            )));
+        }
+        sqlx::query("INSERT INTO approval_decisions (request_id, approver, decision, at, comment) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(approver.to_string())
             .bind(if approve { "approve" } else { "reject" })
             .bind(now)
+            .bind(comment.to_string())
             .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
@@ -257,6 +296,36 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(next)
+    }
+
+    /// Records that `sponsor` created user `user_id` or granted it roles (once per pair).
+    pub async fn add_user_sponsor(
+        &self,
+        user_id: i64,
+        sponsor: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO user_sponsors (user_id, sponsor, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, sponsor) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(sponsor.to_string())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Who created user `user_id` or granted it roles, by name.
+    pub async fn user_sponsors(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT sponsor FROM user_sponsors WHERE user_id = $1 ORDER BY at, sponsor")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get::<String, _>("sponsor")?))
+            .collect()
     }
 
     /// Marks every pending request past its expiry as expired; returns how many.

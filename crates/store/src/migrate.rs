@@ -59,6 +59,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "audit hash rule 2",
         include_str!("../../../migrations/sqlite/0010_audit_hash_v2.sql"),
     ),
+    (
+        11,
+        "dual control",
+        include_str!("../../../migrations/sqlite/0011_dual_control.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -105,6 +110,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "audit hash rule 2 and audit_append",
         include_str!("../../../migrations/postgres/0009_audit_hash_v2.sql"),
+    ),
+    (
+        10,
+        "dual control",
+        include_str!("../../../migrations/postgres/0010_dual_control.sql"),
     ),
 ];
 

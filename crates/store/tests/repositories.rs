@@ -368,6 +368,62 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    approvals_refuse_the_requesters_sponsored_users_and_silent_decisions,
+    |store: Store, _url: String| async move {
+        let alice = store
+            .insert_user("alice", "x", &[Role::Admin], false, 1)
+            .await
+            .unwrap();
+        let erin = store
+            .insert_user("erin", "x", &[Role::Approver], false, 2)
+            .await
+            .unwrap();
+        let frank = store
+            .insert_user("frank", "x", &[Role::Approver], false, 2)
+            .await
+            .unwrap();
+        store.add_user_sponsor(erin, "alice", 2).await.unwrap();
+        store.add_user_sponsor(erin, "alice", 3).await.unwrap();
+        assert_eq!(store.user_sponsors(erin).await.unwrap(), ["alice"]);
+        assert!(store.user_sponsors(alice).await.unwrap().is_empty());
+        let id = store
+            .create_approval("profile.put", "{}", "alice", 1, 100, 1_000)
+            .await
+            .unwrap();
+        let puppet = store
+            .decide_approval(id, "erin", true, "looks fine", 110)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&puppet, StoreError::Conflict(m) if m.contains("created or granted roles by alice")),
+            "{puppet:?}"
+        );
+        let silent = store
+            .decide_approval(id, "frank", true, "  ", 110)
+            .await
+            .unwrap_err();
+        assert!(matches!(silent, StoreError::Invalid(_)), "{silent:?}");
+        assert_eq!(
+            store
+                .decide_approval(id, "frank", true, "matches change ticket 42", 120)
+                .await
+                .unwrap(),
+            ApprovalState::Approved
+        );
+        let r = store.approval(id).await.unwrap();
+        assert_eq!(
+            r.decisions,
+            [(
+                "frank".to_string(),
+                "approve".to_string(),
+                "matches change ticket 42".to_string()
+            )]
+        );
+        let _ = frank;
+    }
+);
+
+on_both_backends!(
     approvals_two_person_integrity,
     |store: Store, _url: String| async move {
         let id = store
@@ -375,7 +431,7 @@ on_both_backends!(
             .await
             .unwrap();
         let own = store
-            .decide_approval(id, "alice", true, 110)
+            .decide_approval(id, "alice", true, "checked the request", 110)
             .await
             .unwrap_err();
         assert!(
@@ -383,11 +439,14 @@ on_both_backends!(
             "{own:?}"
         );
         assert_eq!(
-            store.decide_approval(id, "bob", true, 120).await.unwrap(),
+            store
+                .decide_approval(id, "bob", true, "checked the request", 120)
+                .await
+                .unwrap(),
             ApprovalState::Pending
         );
         let twice = store
-            .decide_approval(id, "bob", true, 121)
+            .decide_approval(id, "bob", true, "checked the request", 121)
             .await
             .unwrap_err();
         assert!(
@@ -395,11 +454,16 @@ on_both_backends!(
             "{twice:?}"
         );
         assert_eq!(
-            store.decide_approval(id, "carol", true, 130).await.unwrap(),
+            store
+                .decide_approval(id, "carol", true, "checked the request", 130)
+                .await
+                .unwrap(),
             ApprovalState::Approved
         );
         assert!(matches!(
-            store.decide_approval(id, "dave", true, 140).await,
+            store
+                .decide_approval(id, "dave", true, "checked the request", 140)
+                .await,
             Err(StoreError::Conflict(_))
         ));
         let r = store.approval(id).await.unwrap();
@@ -417,7 +481,7 @@ on_both_backends!(
             .unwrap();
         assert_eq!(
             store
-                .decide_approval(rejected, "bob", false, 120)
+                .decide_approval(rejected, "bob", false, "checked the request", 120)
                 .await
                 .unwrap(),
             ApprovalState::Rejected
@@ -428,7 +492,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(
-            matches!(store.decide_approval(late, "bob", true, 200).await, Err(StoreError::Conflict(m)) if m.contains("expired"))
+            matches!(store.decide_approval(late, "bob", true, "checked the request", 200).await, Err(StoreError::Conflict(m)) if m.contains("expired"))
         );
         assert_eq!(
             store.approval(late).await.unwrap().state,

@@ -1,14 +1,15 @@
 //! Two-person integrity: requests that wait for M approvers, and their execution.
 //!
-//! In: a request filed by an issuance or a CA operation that needs approval; decisions
-//! from principals with `approval:decide` (never the requester: the store refuses it).
-//! Out: when the last required approval arrives, the action runs under the requester's
-//! name and its result is stored on the request.
+//! In: a request filed by an issuance, a CA operation, a profile change or a privileged
+//! user grant that needs approval; decisions from principals with `approval:decide`, each
+//! with a comment (never the requester nor a user the requester sponsored: the store
+//! refuses both). Out: when the last required approval arrives, the action runs under the
+//! requester's name and its result is stored on the request.
 
-use crate::api::{cas, certificates};
+use crate::api::{cas, certificates, profiles, users};
 use crate::app::App;
 use crate::auth::Principal;
-use crate::input::{Params, Segments};
+use crate::input::{Body, Params, Segments};
 use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -54,12 +55,17 @@ pub async fn file_request(
     Ok(Filed { id })
 }
 
-/// The JSON view of a request.
+/// The JSON view of a request (a filed user's password hash is never shown).
 pub fn view(r: &ApprovalRequest) -> Value {
+    let mut payload = serde_json::from_str::<Value>(&r.payload).unwrap_or(Value::Null);
+    if let Some(o) = payload.as_object_mut() {
+        o.remove("password_hash");
+    }
     json!({
         "id": r.id,
         "kind": r.kind,
-        "payload": serde_json::from_str::<Value>(&r.payload).unwrap_or(Value::Null),
+        "payload": payload,
+        "decisions": r.decisions.iter().map(|(by, decision, comment)| json!({"by": by, "decision": decision, "comment": comment})).collect::<Vec<_>>(),
         "requested_by": r.requested_by,
         "required": r.required,
         "approved_by": r.approved_by,
@@ -115,13 +121,21 @@ pub async fn get_one(
     Ok(Json(view(&app.store.approval(parse_id(&id)?).await?)))
 }
 
+/// Body of approve and reject: every decision says why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    comment: String,
+}
+
 /// Approves; the approval that completes the request executes it.
 pub async fn approve(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Segments(id): Segments<String>,
+    Body(d): Body<Decision>,
 ) -> ApiResult<Json<Value>> {
-    decide(app, who, &id, true).await
+    decide(app, who, &id, true, &d.comment).await
 }
 
 /// Rejects.
@@ -129,11 +143,18 @@ pub async fn reject(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Segments(id): Segments<String>,
+    Body(d): Body<Decision>,
 ) -> ApiResult<Json<Value>> {
-    decide(app, who, &id, false).await
+    decide(app, who, &id, false, &d.comment).await
 }
 
-async fn decide(app: App, who: Principal, id: &str, approve: bool) -> ApiResult<Json<Value>> {
+async fn decide(
+    app: App,
+    who: Principal,
+    id: &str,
+    approve: bool,
+    comment: &str,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(id)?;
     let target = format!("approval:{id}");
     let action = if approve {
@@ -143,7 +164,7 @@ async fn decide(app: App, who: Principal, id: &str, approve: bool) -> ApiResult<
     };
     let state = match app
         .store
-        .decide_approval(id, &who.username, approve, app.now())
+        .decide_approval(id, &who.username, approve, comment, app.now())
         .await
     {
         Ok(s) => s,
@@ -162,8 +183,13 @@ async fn decide(app: App, who: Principal, id: &str, approve: bool) -> ApiResult<
             return Err(p);
         }
     };
-    app.audit_ok(&who, action, &target, format!("now {}", state.as_str()))
-        .await?;
+    app.audit_ok(
+        &who,
+        action,
+        &target,
+        format!("now {}; comment: {comment}", state.as_str()),
+    )
+    .await?;
     if state == ApprovalState::Approved {
         let request = app.store.approval(id).await?;
         let result = execute(&app, &request).await;
@@ -201,6 +227,24 @@ async fn execute(app: &App, r: &ApprovalRequest) -> ApiResult<Value> {
                 .map_err(|e| Problem::internal(format!("stored request: {e}")))?;
             cas::execute_retire(app, &actor, &ca).await
         }
+        "profile.put" => {
+            let req: profiles::PutProfile =
+                serde_json::from_value(payload).map_err(Problem::internal)?;
+            profiles::execute_put(app, &actor, req).await
+        }
+        "profile.delete" => {
+            let name = payload["name"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| Problem::internal(format!("stored request: {e}")))?;
+            profiles::execute_delete(app, &actor, &name).await
+        }
+        "user.create" => {
+            let u: users::NewUser = serde_json::from_value(payload).map_err(Problem::internal)?;
+            users::execute_create(app, &actor, &r.requested_by, &u).await
+        }
+        "user.roles" => users::execute_set_roles(app, &actor, &r.requested_by, &payload).await,
         other => Err(Problem::internal(format!(
             "unknown approval kind {other:?}"
         ))),

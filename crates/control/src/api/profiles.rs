@@ -1,7 +1,11 @@
 //! Certificate profiles: the store keeps them with control-side settings (approvals,
 //! enrollers); every change is pushed to the signer as a whole new policy *before* it is
-//! stored, so a profile the signer refuses changes nothing.
+//! stored, so a profile the signer refuses changes nothing. In production mode a change
+//! (including `approvals_required`, key usages, EKUs or the issuer) or a deletion is filed
+//! for `approvals.ca_approvers` approvals and runs when the last one arrives: one operator
+//! alone cannot change what the CA signs.
 
+use crate::api::approvals::{file_request, Filed};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::input::{Body, Segments};
@@ -9,9 +13,9 @@ use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use strongroom_store::{CaState, ProfileRecord, StoreError};
+use strongroom_store::{AuditOutcome, CaState, ProfileRecord, StoreError};
 use strongroom_types::{Policy, Profile, ProfileName};
 use strongroom_wire::{Request, Response};
 
@@ -47,8 +51,8 @@ pub async fn get_one(
     Ok(Json(view(&p)))
 }
 
-/// Body of `PUT /profiles/{name}`.
-#[derive(Debug, Deserialize)]
+/// Body of `PUT /profiles/{name}` (also the stored payload of a `profile.put` approval).
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutProfile {
     profile: Profile,
@@ -58,13 +62,13 @@ pub struct PutProfile {
     enrollers: Vec<String>,
 }
 
-/// Creates or replaces a profile.
+/// Creates or replaces a profile (202 with an approval request in production mode).
 pub async fn put_one(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Segments(name): Segments<String>,
     Body(req): Body<PutProfile>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = parse_name(&name)?;
     if req.profile.name != name {
         return Err(Problem::bad_request(format!(
@@ -72,6 +76,34 @@ pub async fn put_one(
             req.profile.name
         )));
     }
+    check(&app, &req).await?;
+    if app.config.production {
+        let payload = serde_json::to_value(&req).map_err(Problem::internal)?;
+        return filed(&app, &who, "profile.put", &payload).await;
+    }
+    Ok((
+        StatusCode::OK,
+        Json(execute_put(&app, &who.actor(), req).await?),
+    ))
+}
+
+/// Files an approval request for a profile change; answers 202.
+async fn filed(
+    app: &App,
+    who: &Principal,
+    kind: &str,
+    payload: &Value,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Filed { id } =
+        file_request(app, who, kind, payload, app.config.approvals.ca_approvers).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"approval": id, "state": "pending"})),
+    ))
+}
+
+/// What a profile change must satisfy, checked when it is asked for and again when it runs.
+async fn check(app: &App, req: &PutProfile) -> ApiResult<()> {
     if !(0..=10).contains(&req.approvals_required) {
         return Err(Problem::bad_request(
             "approvals_required must be between 0 and 10",
@@ -85,22 +117,25 @@ pub async fn put_one(
         }
     }
     match app.store.ca(&req.profile.issuer).await {
-        Ok(ca) if ca.state == CaState::Active => {}
-        Ok(ca) => {
-            return Err(Problem::conflict(format!(
-                "CA {} is {}; profiles can only issue from an active CA",
-                ca.id,
-                ca.state.as_str()
-            )))
-        }
-        Err(StoreError::NotFound(_)) => {
-            return Err(Problem::bad_request(format!(
-                "issuer {} is not a known CA (GET /api/v1/cas)",
-                req.profile.issuer
-            )))
-        }
-        Err(e) => return Err(e.into()),
+        Ok(ca) if ca.state == CaState::Active => Ok(()),
+        Ok(ca) => Err(Problem::conflict(format!(
+            "CA {} is {}; profiles can only issue from an active CA",
+            ca.id,
+            ca.state.as_str()
+        ))),
+        Err(StoreError::NotFound(_)) => Err(Problem::bad_request(format!(
+            "issuer {} is not a known CA (GET /api/v1/cas)",
+            req.profile.issuer
+        ))),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Pushes the changed policy to the signer, stores the profile and audits it (directly, or
+/// when the approval that held it completes).
+pub async fn execute_put(app: &App, actor: &str, req: PutProfile) -> ApiResult<Value> {
+    check(app, &req).await?;
+    let name = req.profile.name.clone();
     let _guard = app.policy_lock.lock().await;
     let mut profiles: Vec<Profile> = app
         .store
@@ -111,7 +146,7 @@ pub async fn put_one(
         .filter(|p| p.name != name)
         .collect();
     profiles.push(req.profile.clone());
-    let version = push_policy(&app, profiles).await?;
+    let version = push_policy(app, profiles).await?;
     app.store
         .put_profile(
             &req.profile,
@@ -120,27 +155,42 @@ pub async fn put_one(
             app.now(),
         )
         .await?;
-    app.audit_ok(
-        &who,
+    app.audit(
+        actor,
         "profile.put",
         &format!("profile:{name}"),
+        AuditOutcome::Ok,
         format!(
             "policy version {version}; approvals_required {}",
             req.approvals_required
         ),
     )
     .await?;
-    Ok(Json(view(&app.store.profile(&name).await?)))
+    Ok(view(&app.store.profile(&name).await?))
 }
 
-/// Deletes a profile.
+/// Deletes a profile (202 with an approval request in production mode).
 pub async fn delete_one(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
     Segments(name): Segments<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let name = parse_name(&name)?;
     app.store.profile(&name).await?;
+    if app.config.production {
+        let payload = json!({"name": name.as_str()});
+        return Ok(filed(&app, &who, "profile.delete", &payload)
+            .await?
+            .into_response());
+    }
+    execute_delete(&app, &who.actor(), &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Removes a profile from the signer's policy and the store, and audits it.
+pub async fn execute_delete(app: &App, actor: &str, name: &ProfileName) -> ApiResult<Value> {
+    app.store.profile(name).await?;
     let _guard = app.policy_lock.lock().await;
     let profiles: Vec<Profile> = app
         .store
@@ -148,18 +198,19 @@ pub async fn delete_one(
         .await?
         .into_iter()
         .map(|p| p.profile)
-        .filter(|p| p.name != name)
+        .filter(|p| &p.name != name)
         .collect();
-    let version = push_policy(&app, profiles).await?;
-    app.store.delete_profile(&name).await?;
-    app.audit_ok(
-        &who,
+    let version = push_policy(app, profiles).await?;
+    app.store.delete_profile(name).await?;
+    app.audit(
+        actor,
         "profile.delete",
         &format!("profile:{name}"),
+        AuditOutcome::Ok,
         format!("policy version {version}"),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(json!({"deleted": name.as_str()}))
 }
 
 /// Validates and pushes a complete policy to the signer with the next version; returns it.

@@ -1,17 +1,24 @@
 //! Users: list, create, one, change (roles, password, disabled), and resealing the
 //! break-glass account. Password hashes never leave the store.
+//!
+//! Dual control: whoever creates a user or grants it roles becomes its sponsor, and a
+//! sponsor's approval requests are never that user's to decide (the store refuses). In
+//! production mode, creating a user with a privileged role ([`is_privileged`]) or granting
+//! one is filed for `approvals.ca_approvers` approvals and runs when the last one arrives.
 
+use crate::api::approvals::{file_request, Filed};
 use crate::app::App;
 use crate::auth::{check_password_strength, hash_password, Principal, Secret};
 use crate::input::{Body, Segments};
 use crate::problem::{ApiResult, Problem};
+use crate::rbac::is_privileged;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use ring::rand::SecureRandom;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use strongroom_store::{Role, UserRecord};
+use strongroom_store::{AuditOutcome, Role, UserRecord};
 use zeroize::Zeroizing;
 
 /// The JSON view of a user (no password hash).
@@ -82,7 +89,7 @@ pub struct CreateUser {
     roles: Vec<String>,
 }
 
-/// Creates a user.
+/// Creates a user (202 with an approval request for a privileged role in production mode).
 pub async fn create(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
@@ -95,18 +102,91 @@ pub async fn create(
     let hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
         .await
         .map_err(Problem::internal)??;
+    let new_user = NewUser {
+        username: req.username,
+        roles: req.roles,
+        password_hash: hash,
+    };
+    if app.config.production && roles.iter().any(|r| is_privileged(*r)) {
+        let payload = serde_json::to_value(&new_user).map_err(Problem::internal)?;
+        return filed(&app, &who, "user.create", &payload).await;
+    }
+    let v = execute_create(&app, &who.actor(), &who.username, &new_user).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// A user to create, as filed for approval (the password only as its argon2id hash, which
+/// the approval views never show).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewUser {
+    username: String,
+    roles: Vec<String>,
+    password_hash: String,
+}
+
+async fn filed(
+    app: &App,
+    who: &Principal,
+    kind: &str,
+    payload: &Value,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Filed { id } =
+        file_request(app, who, kind, payload, app.config.approvals.ca_approvers).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"approval": id, "state": "pending"})),
+    ))
+}
+
+/// Creates the user with `sponsor` as its sponsor, and audits it.
+pub async fn execute_create(
+    app: &App,
+    actor: &str,
+    sponsor: &str,
+    u: &NewUser,
+) -> ApiResult<Value> {
+    let roles = parse_roles(&u.roles)?;
     let id = app
         .store
-        .insert_user(&req.username, &hash, &roles, false, app.now())
+        .insert_user(&u.username, &u.password_hash, &roles, false, app.now())
         .await?;
-    app.audit_ok(
-        &who,
+    app.store.add_user_sponsor(id, sponsor, app.now()).await?;
+    app.audit(
+        actor,
         "user.create",
-        &format!("user:{}", req.username),
-        format!("roles {}", req.roles.join(",")),
+        &format!("user:{}", u.username),
+        AuditOutcome::Ok,
+        format!("roles {}; sponsor {sponsor}", u.roles.join(",")),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(view(&app.store.user(id).await?))))
+    Ok(view(&app.store.user(id).await?))
+}
+
+/// Sets a user's roles with `sponsor` recorded as one who granted them, and audits it.
+pub async fn execute_set_roles(
+    app: &App,
+    actor: &str,
+    sponsor: &str,
+    payload: &Value,
+) -> ApiResult<Value> {
+    let name = payload["username"].as_str().unwrap_or_default();
+    let names: Vec<String> = serde_json::from_value(payload["roles"].clone())
+        .map_err(|e| Problem::internal(format!("stored request: {e}")))?;
+    let roles = parse_roles(&names)?;
+    let user = app.store.user_by_name(name).await?;
+    app.store.set_user_roles(user.id, &roles).await?;
+    app.store
+        .add_user_sponsor(user.id, sponsor, app.now())
+        .await?;
+    app.audit(
+        actor,
+        "user.update",
+        &format!("user:{name}"),
+        AuditOutcome::Ok,
+        format!("roles {}; sponsor {sponsor}", names.join(",")),
+    )
+    .await?;
+    Ok(view(&app.store.user(user.id).await?))
 }
 
 /// One user.
@@ -136,7 +216,7 @@ pub async fn update(
     Extension(who): Extension<Principal>,
     Segments(name): Segments<String>,
     Body(req): Body<UpdateUser>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(StatusCode, Json<Value>)> {
     check_username(&name)?;
     if req.roles.is_none() && req.disabled.is_none() && req.password.is_none() {
         return Err(Problem::bad_request(
@@ -184,9 +264,31 @@ pub async fn update(
             "this would leave no enabled admin; make someone else admin first",
         ));
     }
+    // Granting a privileged role the user does not hold yet is filed for approval in
+    // production mode; nothing else in this request runs before it is decided.
+    if let Some(r) = &roles {
+        let grants_privilege = r
+            .iter()
+            .any(|role| is_privileged(*role) && !user.roles.contains(role));
+        if app.config.production && grants_privilege {
+            if req.disabled.is_some() || hash.is_some() {
+                return Err(Problem::bad_request(
+                    "granting a privileged role needs approval in production mode: send the role change alone",
+                ));
+            }
+            let names: Vec<&str> = r.iter().map(|r| r.as_str()).collect();
+            let payload = json!({"username": name, "roles": names});
+            return filed(&app, &who, "user.roles", &payload).await;
+        }
+    }
     let mut changed = Vec::new();
     if let Some(r) = &roles {
         app.store.set_user_roles(user.id, r).await?;
+        if r.iter().any(|role| !user.roles.contains(role)) {
+            app.store
+                .add_user_sponsor(user.id, &who.username, app.now())
+                .await?;
+        }
         changed.push(format!(
             "roles {}",
             r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
@@ -207,7 +309,7 @@ pub async fn update(
         changed.join("; "),
     )
     .await?;
-    Ok(Json(view(&app.store.user(user.id).await?)))
+    Ok((StatusCode::OK, Json(view(&app.store.user(user.id).await?))))
 }
 
 /// Generates a new break-glass password, shown once; the account is sealed again.
