@@ -12,6 +12,7 @@ use crate::auth::Principal;
 use crate::input::{Body, Params, Segments};
 use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,6 +54,22 @@ pub async fn file_request(
     )
     .await?;
     Ok(Filed { id })
+}
+
+/// Files a request for `required` approvals and answers `202 {"approval": ID, "state":
+/// "pending"}`, as every route that defers to approval does.
+pub async fn file_and_answer(
+    app: &App,
+    who: &Principal,
+    kind: &str,
+    payload: &Value,
+    required: i64,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Filed { id } = file_request(app, who, kind, payload, required).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"approval": id, "state": "pending"})),
+    ))
 }
 
 /// The JSON view of a request (a filed user's password hash is never shown).

@@ -5,7 +5,7 @@
 //! for `approvals.ca_approvers` approvals and runs when the last one arrives: one operator
 //! alone cannot change what the CA signs.
 
-use crate::api::approvals::{file_request, Filed};
+use crate::api::approvals::file_and_answer;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::input::{Body, Segments};
@@ -79,26 +79,18 @@ pub async fn put_one(
     check(&app, &req).await?;
     if app.config.production {
         let payload = serde_json::to_value(&req).map_err(Problem::internal)?;
-        return filed(&app, &who, "profile.put", &payload).await;
+        return file_and_answer(
+            &app,
+            &who,
+            "profile.put",
+            &payload,
+            app.config.approvals.ca_approvers,
+        )
+        .await;
     }
     Ok((
         StatusCode::OK,
         Json(execute_put(&app, &who.actor(), req).await?),
-    ))
-}
-
-/// Files an approval request for a profile change; answers 202.
-async fn filed(
-    app: &App,
-    who: &Principal,
-    kind: &str,
-    payload: &Value,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let Filed { id } =
-        file_request(app, who, kind, payload, app.config.approvals.ca_approvers).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"approval": id, "state": "pending"})),
     ))
 }
 
@@ -180,9 +172,15 @@ pub async fn delete_one(
     app.store.profile(&name).await?;
     if app.config.production {
         let payload = json!({"name": name.as_str()});
-        return Ok(filed(&app, &who, "profile.delete", &payload)
-            .await?
-            .into_response());
+        return Ok(file_and_answer(
+            &app,
+            &who,
+            "profile.delete",
+            &payload,
+            app.config.approvals.ca_approvers,
+        )
+        .await?
+        .into_response());
     }
     execute_delete(&app, &who.actor(), &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

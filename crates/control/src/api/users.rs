@@ -6,7 +6,7 @@
 //! production mode, creating a user with a privileged role ([`is_privileged`]) or granting
 //! one is filed for `approvals.ca_approvers` approvals and runs when the last one arrives.
 
-use crate::api::approvals::{file_request, Filed};
+use crate::api::approvals::file_and_answer;
 use crate::app::App;
 use crate::auth::{check_password_strength, hash_password, Principal, Secret};
 use crate::input::{Body, Segments};
@@ -109,7 +109,14 @@ pub async fn create(
     };
     if app.config.production && roles.iter().any(|r| is_privileged(*r)) {
         let payload = serde_json::to_value(&new_user).map_err(Problem::internal)?;
-        return filed(&app, &who, "user.create", &payload).await;
+        return file_and_answer(
+            &app,
+            &who,
+            "user.create",
+            &payload,
+            app.config.approvals.ca_approvers,
+        )
+        .await;
     }
     let v = execute_create(&app, &who.actor(), &who.username, &new_user).await?;
     Ok((StatusCode::CREATED, Json(v)))
@@ -122,20 +129,6 @@ pub struct NewUser {
     username: String,
     roles: Vec<String>,
     password_hash: String,
-}
-
-async fn filed(
-    app: &App,
-    who: &Principal,
-    kind: &str,
-    payload: &Value,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let Filed { id } =
-        file_request(app, who, kind, payload, app.config.approvals.ca_approvers).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"approval": id, "state": "pending"})),
-    ))
 }
 
 /// Creates the user with `sponsor` as its sponsor, and audits it.
@@ -278,7 +271,14 @@ pub async fn update(
             }
             let names: Vec<&str> = r.iter().map(|r| r.as_str()).collect();
             let payload = json!({"username": name, "roles": names});
-            return filed(&app, &who, "user.roles", &payload).await;
+            return file_and_answer(
+                &app,
+                &who,
+                "user.roles",
+                &payload,
+                app.config.approvals.ca_approvers,
+            )
+            .await;
         }
     }
     let mut changed = Vec::new();
