@@ -56,6 +56,28 @@ pub struct UpArgs {
     /// issuer domain name (repeat for several). Off when not given.
     #[arg(long = "acme-caa-identity", value_name = "DOMAIN")]
     acme_caa_identities: Vec<String>,
+    /// Where control's and the front's HTTPS keys live: `hsm` (each daemon's listener key in
+    /// the token; the signer signs every handshake) or `memory` (made in memory at start).
+    #[arg(long, value_enum, default_value_t = TlsKey::Hsm)]
+    tls_key: TlsKey,
+}
+
+/// `[tls] key` of the control and front configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TlsKey {
+    /// The listener key in the HSM.
+    Hsm,
+    /// A key made in memory at every start.
+    Memory,
+}
+
+impl TlsKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            TlsKey::Hsm => "hsm",
+            TlsKey::Memory => "memory",
+        }
+    }
 }
 
 struct Layout {
@@ -159,12 +181,18 @@ fn signer_config(
 }
 
 /// The control daemon's configuration (rewritten at every start: it only holds paths).
-fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) -> String {
+fn control_config(
+    l: &Layout,
+    listen: std::net::SocketAddr,
+    tls_key: TlsKey,
+    allow_root: bool,
+) -> String {
     format!(
         "# strongroom-control configuration written by `strongroom up` (development mode).\n\
          listen = \"{listen}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
-         # The listener key is made in memory at every start; the signer certifies it.\n\
-         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\nclient_auth_cas = [\"issuing\"]\n\n\
+         # The listener key: in the token (hsm; the signer signs each handshake) or made in\n\
+         # memory at every start (memory); the signer certifies it at every start.\n\
+         [tls]\nkey = \"{tls_key}\"\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\nclient_auth_cas = [\"issuing\"]\n\n\
          # First start only: the admin password, the sealed break-glass envelope, the profiles.\n\
          [bootstrap]\nadmin_password_file = {admin:?}\nbreak_glass_file = {glass:?}\npolicy_file = {policy:?}\n\n\
          # Every 5 minutes, when the audit chain grew, the signer signs its head.\n\
@@ -174,6 +202,7 @@ fn control_config(l: &Layout, listen: std::net::SocketAddr, allow_root: bool) ->
         admin = l.admin_password(),
         glass = l.dir.join("control/break-glass.txt"),
         policy = l.config("policy.toml"),
+        tls_key = tls_key.as_str(),
     )
 }
 
@@ -191,7 +220,7 @@ fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> String {
     format!(
         "# strongroom-front configuration written by `strongroom up` (development mode).\n\
          listen_http = \"{listen}\"\nlisten_https = \"{https}\"\ndatabase_url = \"sqlite://{db}?mode=rwc\"\nsigner_socket = {socket:?}\nallow_root = {allow_root}\n\n\
-         [tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\n\n\
+         [tls]\nkey = \"{tls_key}\"\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\n\n\
          # ACME at https://{https}/acme/directory. Development mode lets validation reach\n\
          # loopback (a production front refuses private and loopback addresses by default).\n\
          [acme]\nbase_url = \"https://{https}\"\ndefault_profile = \"tls-server\"\n\n\
@@ -206,6 +235,7 @@ fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> String {
         socket = l.socket(),
         http01 = args.acme_http01_port,
         alpn = args.acme_tls_alpn01_port,
+        tls_key = args.tls_key.as_str(),
     )
 }
 
@@ -538,7 +568,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     }
     std::fs::write(
         l.config("control.toml"),
-        control_config(&l, args.control_listen, euid() == 0),
+        control_config(&l, args.control_listen, args.tls_key, euid() == 0),
     )
     .map_err(|e| format!("{}: {e}", l.config("control.toml").display()))?;
     let mut control = match spawn(

@@ -132,8 +132,9 @@ fn control_serves_tls_with_its_listener_key_in_the_hsm() {
     assert!(c.log_text().contains("a key made in memory"));
 }
 
-/// Starts the front with HTTPS (and its plain port); waits for the TLS port.
-fn start_front_https(c: &Control) -> (Child, u16) {
+/// Starts the front with HTTPS and its plain port; waits for the TLS port. Returns the
+/// process, the HTTPS port and the plain port.
+fn start_front_https(c: &Control) -> (Child, u16, u16) {
     let port = |_: ()| {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -171,7 +172,35 @@ fn start_front_https(c: &Control) -> (Child, u16) {
         assert!(Instant::now() < deadline, "front not ready");
         std::thread::sleep(Duration::from_millis(100));
     }
-    (child, https)
+    (child, https, http)
+}
+
+/// The signer's process id (the test kit keeps its child private).
+fn signer_pid(c: &Control) -> i32 {
+    let config = c.pki.config.to_str().unwrap().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .is_ok_and(|l| l.contains("strongroom-signer") && l.contains(&config))
+        })
+        .and_then(|e| e.file_name().to_str()?.parse().ok())
+        .expect("the signer's process")
+}
+
+/// `GET /health` on the front's plain port: how long the answer took.
+fn plain_health(port: u16) -> Duration {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    started.elapsed()
 }
 
 #[test]
@@ -180,7 +209,7 @@ fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
     let root = c
         .pki
         .write_pem("root.pem", std::slice::from_ref(&c.root_der));
-    let (mut front, port) = start_front_https(&c);
+    let (mut front, port, plain) = start_front_https(&c);
     // Under the test kit every daemon is the signer's `dev` peer, so the front's key is the
     // one ListenerKey gives this test (separate peers get separate keys: the signer's
     // listener_key tests).
@@ -198,6 +227,29 @@ fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
         .filter_map(|i| i["owner"].as_str())
         .collect();
     assert!(owners.contains(&"listener:front"), "{listed}");
+
+    // A signer that hangs (stopped, not gone: connections wait) holds the handshakes that
+    // wait on it, not the front: its other port keeps answering at once. Each waiting
+    // handshake blocks a thread; without block_in_place they would be the runtime's two
+    // workers, and the plain port would wait with them.
+    let pid = signer_pid(&c);
+    // SAFETY: kill with the pid of the test's own signer, found above.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let waiting: Vec<_> = (0..6)
+        .map(|_| {
+            let root = root.clone();
+            std::thread::spawn(move || handshake(port, &root, "-tls1_3"))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let took = plain_health(plain);
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(took < Duration::from_millis(500), "/health took {took:?}");
+    for w in waiting {
+        let _ = w.join().unwrap();
+    }
+    assert_serves_with(port, &root, &spki);
     let _ = front.kill();
     let _ = front.wait();
 }

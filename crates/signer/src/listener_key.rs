@@ -203,34 +203,54 @@ fn find_or_create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, Sign
     }
     let key = match find(hsm, peer)? {
         Some(key) => key,
-        None => {
-            let label = label(peer);
-            match hsm.generate_key(&label, KeyAlgorithm::EcdsaP256, KeyPurpose::Signing) {
-                Ok(key) => {
-                    let now = signer.clock.now();
-                    signer
-                        .journal()
-                        .append_durable(
-                            now,
-                            "listener-key",
-                            &json!({"peer": peer, "label": label, "key_uri": key.uri.to_string()}),
-                        )
-                        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
-                    tracing::info!(peer, key = %key.uri, "listener key made in the HSM");
-                    checked(hsm, key)?
-                }
-                Err(HsmError::KeyExists { .. }) => find(hsm, peer)?.ok_or_else(|| {
+        None => create(signer, hsm, peer)?,
+    };
+    signer.cache_listener_key(peer, key.clone());
+    Ok(key)
+}
+
+/// How often a key generation the token fails is tried (SoftHSM2's file store sometimes
+/// answers CKR_GENERAL_ERROR to C_GenerateKeyPair while other sessions sign, leaving an
+/// unlabelled half-made public key object behind; the next attempt succeeds).
+const GENERATE_ATTEMPTS: u32 = 3;
+
+/// Makes `peer`'s key and journals it.
+fn create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, SignerError> {
+    let label = label(peer);
+    let mut attempt = 1;
+    let key = loop {
+        match hsm.generate_key(&label, KeyAlgorithm::EcdsaP256, KeyPurpose::Signing) {
+            Ok(key) => break key,
+            // Another signer on the partition made it first: take its key.
+            Err(HsmError::KeyExists { .. }) => {
+                return find(hsm, peer)?.ok_or_else(|| {
                     err(
                         ErrorKind::HsmFailed,
                         format!("the token holds an object labelled {label} that is not a private key: remove it (pkcs11-tool --delete-object)"),
                     )
-                })?,
-                Err(e) => return Err(hsm_error(&e)),
+                });
             }
+            Err(e) if attempt < GENERATE_ATTEMPTS && !e.is_temporary() => {
+                tracing::warn!(peer, error = %e, attempt, "making the listener key failed; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+                attempt += 1;
+                if let Some(key) = find(hsm, peer)? {
+                    return Ok(key);
+                }
+            }
+            Err(e) => return Err(hsm_error(&e)),
         }
     };
-    signer.cache_listener_key(peer, key.clone());
-    Ok(key)
+    signer
+        .journal()
+        .append_durable(
+            signer.clock.now(),
+            "listener-key",
+            &json!({"peer": peer, "label": label, "key_uri": key.uri.to_string()}),
+        )
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    tracing::info!(peer, key = %key.uri, "listener key made in the HSM");
+    checked(hsm, key)
 }
 
 /// `peer`'s key on the token, checked, or `None` when there is none.
