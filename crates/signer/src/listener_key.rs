@@ -28,7 +28,10 @@
 //! signatures are not: they certify nothing — no name, no serial, nothing a relying party
 //! keeps — and a journal record per TLS connection would put an `fdatasync` and a record
 //! into every handshake and grow the journal with each client that connects. They are
-//! counted (`Signer::note_handshake_signature`) and logged at debug.
+//! counted (`Signer::note_handshake_signature`) and logged at debug. Nor is a handshake
+//! signature verified before release, as certificates, CRLs, OCSP responses and checkpoints
+//! are: the TLS client verifies it within the same handshake, and a wrong one ends only that
+//! handshake, leaving nothing behind that anyone would trust later.
 
 use crate::dispatch::Signer;
 use crate::hsm_signer::hsm_error;
