@@ -7,7 +7,9 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use strongroom_control::api::{acme, apikeys, cas, certificates, profiles, session, users};
+use strongroom_control::api::{
+    acme, apikeys, approvals, cas, certificates, login_certificates, profiles, session, users,
+};
 use strongroom_control::cursor::CursorKey;
 use strongroom_control::input::{Body, Params};
 
@@ -63,6 +65,9 @@ fuzz_target!(|data: &[u8]| {
         body::<apikeys::CreateKey>(data).await;
         body::<session::LoginRequest>(data).await;
         body::<acme::CreateEab>(data).await;
+        body::<approvals::Decision>(data).await;
+        body::<login_certificates::BindBody>(data).await;
+        body::<login_certificates::EnrolBody>(data).await;
         if let Ok(q) = std::str::from_utf8(data) {
             query::<certificates::ListQuery>(q).await;
             query::<acme::OrderQuery>(q).await;
