@@ -38,16 +38,30 @@ pub struct AcmeRevocation {
     pub jws: Option<String>,
 }
 
-/// Why a queued revocation is refused (permanent: retrying cannot make it true).
+/// Why a queued revocation is not carried out now.
 #[derive(Debug)]
-pub struct Refused(pub String);
+pub enum ProofError {
+    /// The evidence does not hold: permanent, retrying cannot make it true.
+    Refused(String),
+    /// The store could not answer (timeout, lost connection): try again later.
+    Unavailable(String),
+}
 
-fn refused(why: impl Into<String>) -> Refused {
-    Refused(why.into())
+fn refused(why: impl Into<String>) -> ProofError {
+    ProofError::Refused(why.into())
+}
+
+/// A store error while checking: a missing row refuses, anything else is worth a retry
+/// (a legitimate revocation must not be failed for good by a passing database outage).
+fn store_trouble(what: String) -> impl FnOnce(strongroom_store::StoreError) -> ProofError {
+    move |e| match e {
+        strongroom_store::StoreError::NotFound(_) => ProofError::Refused(format!("{what}: {e}")),
+        other => ProofError::Unavailable(format!("{what}: {other}")),
+    }
 }
 
 /// Checks the client's signed request; returns the audit actor for the revocation.
-pub async fn verify(app: &App, job: &AcmeRevocation) -> Result<String, Refused> {
+pub async fn verify(app: &App, job: &AcmeRevocation) -> Result<String, ProofError> {
     let body = job
         .jws
         .as_deref()
@@ -75,7 +89,7 @@ pub async fn verify(app: &App, job: &AcmeRevocation) -> Result<String, Refused> 
         .store
         .certificate(job.certificate_id)
         .await
-        .map_err(|e| refused(format!("certificate {}: {e}", job.certificate_id)))?;
+        .map_err(store_trouble(format!("certificate {}", job.certificate_id)))?;
     if record.certificate.der != der {
         return Err(refused(format!(
             "the signed request names another certificate than inventory entry {}",
@@ -105,7 +119,7 @@ pub async fn verify(app: &App, job: &AcmeRevocation) -> Result<String, Refused> 
                 .store
                 .acme_account(account_id)
                 .await
-                .map_err(|e| refused(format!("ACME account {account_id}: {e}")))?;
+                .map_err(store_trouble(format!("ACME account {account_id}")))?;
             let value: serde_json::Value = serde_json::from_str(&account.jwk)
                 .map_err(|e| refused(format!("account {account_id} key: {e}")))?;
             let key = Jwk::from_value(&value)
@@ -116,7 +130,7 @@ pub async fn verify(app: &App, job: &AcmeRevocation) -> Result<String, Refused> 
                 .store
                 .acme_account_may_revoke(account_id, job.certificate_id, app.now())
                 .await
-                .map_err(|e| refused(e.to_string()))?;
+                .map_err(store_trouble(format!("ACME account {account_id}")))?;
             if !may {
                 return Err(refused(format!(
                     "ACME account {account_id} neither obtained certificate {} nor holds authorizations for all of its names",

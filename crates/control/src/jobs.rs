@@ -13,7 +13,7 @@
 //! `job.refused`; trouble that may pass (the signer or store unavailable, an unknown kind a
 //! newer control may know) fails the attempt and the store retries it until `max_attempts`.
 
-use crate::acme_proof::{self, AcmeRevocation};
+use crate::acme_proof::{self, AcmeRevocation, ProofError};
 use crate::app::App;
 use crate::revoke::{revoke_certificate, RevocationOutcome};
 use ring::rand::SecureRandom;
@@ -133,11 +133,10 @@ async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
         })?;
     // The client's own signed request, checked again here: the front may queue jobs, but
     // only a proof control verifies itself makes it revoke.
-    let actor = acme_proof::verify(app, &p)
-        .await
-        .map_err(|acme_proof::Refused(why)| {
-            AttemptFailed::Refused(format!("{ACME_REVOKE}: {why}"))
-        })?;
+    let actor = acme_proof::verify(app, &p).await.map_err(|e| match e {
+        ProofError::Refused(why) => AttemptFailed::Refused(format!("{ACME_REVOKE}: {why}")),
+        ProofError::Unavailable(why) => Retry(format!("{ACME_REVOKE}: {why}")),
+    })?;
     match revoke_certificate(app, &actor, p.certificate_id, reason, None).await {
         Ok(RevocationOutcome::Revoked) => {
             tracing::info!(job = job.id, certificate = p.certificate_id, %reason, actor = %actor, "certificate revoked for an ACME client");

@@ -67,11 +67,7 @@ fn approved_ca_creation_and_signed_checkpoints() {
         &json!({"comment": "sure"}),
     );
     assert_eq!(r.status, 409, "{}", r.text);
-    assert!(
-        r.text.contains("created or granted roles by admin"),
-        "{}",
-        r.text
-    );
+    assert!(r.text.contains("not independent of admin"), "{}", r.text);
     // Every decision says why.
     let r = bob.post(&format!("/api/v1/approvals/{request}/approve"), &json!({}));
     assert_eq!(r.status, 400, "{}", r.text);
@@ -87,10 +83,27 @@ fn approved_ca_creation_and_signed_checkpoints() {
         &json!({"roles": ["approver", "admin"]}),
     );
     assert_eq!(r.status, 202, "{}", r.text);
+    let grant = r.json()["approval"].as_i64().unwrap();
     assert_eq!(
         admin.get("/api/v1/users/mallory").json()["roles"],
         json!(["approver"])
     );
+    // Taking over an independent approver does not make a second person either: the admin
+    // resets frank's password, logs in as frank, and is refused.
+    c.user(&officer, "frank", &["approver"]);
+    let r = admin.send(
+        "PATCH",
+        "/api/v1/users/frank",
+        &json!({"password": "taken-over-by-the-admin"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let frank = c.login("frank", "taken-over-by-the-admin");
+    let r = frank.post(
+        &format!("/api/v1/approvals/{grant}/approve"),
+        &json!({"comment": "sure"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("not independent of admin"), "{}", r.text);
 
     let body = json!({
         "id": "issuing-2", "parent": "root", "subject": "CN=Strongroom Test Issuing CA 2,O=Strongroom Test",

@@ -199,6 +199,16 @@ fn a_certificate_row_the_front_inserts_grants_no_login() {
          SELECT id, fingerprint, 1, 'front', 0 FROM certificates WHERE owner = 'admin'",
     );
     assert!(!ok && err.contains("permission denied"), "{err}");
+    // Nor will control bind a row the front wrote, even when an admin asks.
+    let admin = c.admin();
+    let rows = admin.get("/api/v1/certificates?owner=admin").json();
+    let id = rows["items"][0]["id"].as_i64().unwrap();
+    let r = admin.post(
+        "/api/v1/users/admin/login-certificates",
+        &json!({"certificate_id": id}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("not issued through this API"), "{}", r.text);
     let pem = format!(
         "{}{}",
         strongroom_x509::to_pem("CERTIFICATE", &issued.der),

@@ -287,11 +287,7 @@ fn lifecycle(db: Db) {
         &json!({"comment": "checked against the change ticket"}),
     );
     assert_eq!(r.status, 409, "{}", r.text);
-    assert!(
-        r.text.contains("created or granted roles by admin"),
-        "{}",
-        r.text
-    );
+    assert!(r.text.contains("not independent of admin"), "{}", r.text);
 
     // API keys: shown once, scoped, revocable without restart.
     let r = operator.post(

@@ -50,6 +50,39 @@ impl ApprovalState {
     }
 }
 
+/// How independent an approver must be of the requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Independence {
+    /// Neither the requester nor anyone the requester sponsored (transitively) made the
+    /// approver.
+    Ancestry,
+    /// As [`Independence::Ancestry`], and no user sponsored both (their sponsor lines,
+    /// each including the user, are disjoint): approvals cross sponsor trees, e.g. the
+    /// bootstrap admin's and the break-glass officer's.
+    SharedSponsors,
+}
+
+/// A user and everyone who sponsored them, transitively (UNION stops at cycles).
+async fn sponsor_line(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    username: &str,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query(
+        "WITH RECURSIVE line(name) AS (\
+             SELECT CAST($1 AS TEXT) \
+             UNION \
+             SELECT s.sponsor FROM user_sponsors s JOIN users u ON u.id = s.user_id \
+             JOIN line ON u.username = line.name\
+         ) SELECT name FROM line",
+    )
+    .bind(username.to_string())
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get::<String, _>("name")?))
+    .collect()
+}
+
 /// An approval request with its decisions so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRequest {
@@ -211,6 +244,7 @@ impl Store {
         approver: &str,
         approve: bool,
         comment: &str,
+        independence: Independence,
         now: i64,
     ) -> Result<ApprovalState, StoreError> {
         if comment.trim().is_empty() || comment.len() > 1000 {
@@ -249,20 +283,22 @@ impl Store {
                 "the requester cannot decide on their own request".into(),
             ));
         }
-        // Security: a user the requester created or granted roles is the requester's
-        // creature, not a second person.
-        let sponsored = sqlx::query(
-            "SELECT 1 FROM user_sponsors s JOIN users u ON u.id = s.user_id \
-             WHERE u.username = $1 AND s.sponsor = $2",
-        )
-        .bind(approver.to_string())
-        .bind(requested_by.clone())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if sponsored {
+        // Security: a user the requester created or granted roles — directly or through
+        // users they sponsored in turn — is the requester's creature, not a second person.
+        // Under shared-sponsor independence (production), two users with any sponsor in
+        // common (both made by one admin) are not independent of each other either.
+        let approver_line = sponsor_line(&mut tx, approver).await?;
+        let requester_line = sponsor_line(&mut tx, &requested_by).await?;
+        let tied = match independence {
+            Independence::Ancestry => approver_line.contains(&requested_by),
+            Independence::SharedSponsors => {
+                approver_line.iter().any(|a| requester_line.contains(a))
+            }
+        };
+        if tied {
             return Err(StoreError::Conflict(format!(
-                "{approver} was created or granted roles by {requested_by}, the requester, and cannot decide on their requests"
+                "{approver} is not independent of {requested_by}, the requester: one of them created the other or granted it roles (directly or through users they sponsored){}",
+                if independence == Independence::SharedSponsors { ", or the same user sponsored both" } else { "" }
             )));
         }
         sqlx::query("INSERT INTO approval_decisions (request_id, approver, decision, at, comment) VALUES ($1, $2, $3, $4, $5)")

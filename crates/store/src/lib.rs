@@ -29,7 +29,7 @@ pub use acme::{
     NewAcmeAuthorization, NewAcmeOrder, NonceAndAccount,
 };
 pub use acme_limits::{LimitHit, OrderLimits};
-pub use approvals::{ApprovalRequest, ApprovalState};
+pub use approvals::{ApprovalRequest, ApprovalState, Independence};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, HashRule, NewAuditEvent};
 pub use cas::{CaRecord, CaState};
 pub use certificates::{

@@ -391,21 +391,64 @@ on_both_backends!(
             .await
             .unwrap();
         let puppet = store
-            .decide_approval(id, "erin", true, "looks fine", 110)
+            .decide_approval(id, "erin", true, "looks fine", Independence::Ancestry, 110)
             .await
             .unwrap_err();
         assert!(
-            matches!(&puppet, StoreError::Conflict(m) if m.contains("created or granted roles by alice")),
+            matches!(&puppet, StoreError::Conflict(m) if m.contains("not independent of alice")),
             "{puppet:?}"
         );
+        // Transitively: a user erin made is alice's creature too.
+        let gina = store
+            .insert_user("gina", "x", &[Role::Approver], false, 2)
+            .await
+            .unwrap();
+        store.add_user_sponsor(gina, "erin", 2).await.unwrap();
+        assert!(matches!(
+            store
+                .decide_approval(id, "gina", true, "looks fine", Independence::Ancestry, 110)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Siblings: erin's request, decided by another of alice's users — allowed by
+        // ancestry alone, refused when no sponsor may be shared (production).
+        let hank = store
+            .insert_user("hank", "x", &[Role::Approver], false, 2)
+            .await
+            .unwrap();
+        store.add_user_sponsor(hank, "alice", 2).await.unwrap();
+        let erins = store
+            .create_approval("certificate.issue", "{}", "erin", 1, 100, 1_000)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .decide_approval(erins, "hank", true, "ok", Independence::SharedSponsors, 110)
+                .await,
+            Err(StoreError::Conflict(m)) if m.contains("same user sponsored both")
+        ));
+        assert_eq!(
+            store
+                .decide_approval(erins, "hank", true, "ok", Independence::Ancestry, 110)
+                .await
+                .unwrap(),
+            ApprovalState::Approved
+        );
         let silent = store
-            .decide_approval(id, "frank", true, "  ", 110)
+            .decide_approval(id, "frank", true, "  ", Independence::Ancestry, 110)
             .await
             .unwrap_err();
         assert!(matches!(silent, StoreError::Invalid(_)), "{silent:?}");
         assert_eq!(
             store
-                .decide_approval(id, "frank", true, "matches change ticket 42", 120)
+                .decide_approval(
+                    id,
+                    "frank",
+                    true,
+                    "matches change ticket 42",
+                    Independence::Ancestry,
+                    120
+                )
                 .await
                 .unwrap(),
             ApprovalState::Approved
@@ -431,7 +474,14 @@ on_both_backends!(
             .await
             .unwrap();
         let own = store
-            .decide_approval(id, "alice", true, "checked the request", 110)
+            .decide_approval(
+                id,
+                "alice",
+                true,
+                "checked the request",
+                Independence::Ancestry,
+                110,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -440,13 +490,27 @@ on_both_backends!(
         );
         assert_eq!(
             store
-                .decide_approval(id, "bob", true, "checked the request", 120)
+                .decide_approval(
+                    id,
+                    "bob",
+                    true,
+                    "checked the request",
+                    Independence::Ancestry,
+                    120
+                )
                 .await
                 .unwrap(),
             ApprovalState::Pending
         );
         let twice = store
-            .decide_approval(id, "bob", true, "checked the request", 121)
+            .decide_approval(
+                id,
+                "bob",
+                true,
+                "checked the request",
+                Independence::Ancestry,
+                121,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -455,14 +519,28 @@ on_both_backends!(
         );
         assert_eq!(
             store
-                .decide_approval(id, "carol", true, "checked the request", 130)
+                .decide_approval(
+                    id,
+                    "carol",
+                    true,
+                    "checked the request",
+                    Independence::Ancestry,
+                    130
+                )
                 .await
                 .unwrap(),
             ApprovalState::Approved
         );
         assert!(matches!(
             store
-                .decide_approval(id, "dave", true, "checked the request", 140)
+                .decide_approval(
+                    id,
+                    "dave",
+                    true,
+                    "checked the request",
+                    Independence::Ancestry,
+                    140
+                )
                 .await,
             Err(StoreError::Conflict(_))
         ));
@@ -481,7 +559,14 @@ on_both_backends!(
             .unwrap();
         assert_eq!(
             store
-                .decide_approval(rejected, "bob", false, "checked the request", 120)
+                .decide_approval(
+                    rejected,
+                    "bob",
+                    false,
+                    "checked the request",
+                    Independence::Ancestry,
+                    120
+                )
                 .await
                 .unwrap(),
             ApprovalState::Rejected
@@ -492,7 +577,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(
-            matches!(store.decide_approval(late, "bob", true, "checked the request", 200).await, Err(StoreError::Conflict(m)) if m.contains("expired"))
+            matches!(store.decide_approval(late, "bob", true, "checked the request", Independence::Ancestry, 200).await, Err(StoreError::Conflict(m)) if m.contains("expired"))
         );
         assert_eq!(
             store.approval(late).await.unwrap().state,

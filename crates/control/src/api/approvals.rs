@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use strongroom_store::{ApprovalRequest, ApprovalState, AuditOutcome};
+use strongroom_store::{ApprovalRequest, ApprovalState, AuditOutcome, Independence};
 use strongroom_types::CaId;
 
 /// A filed request.
@@ -181,7 +181,18 @@ async fn decide(
     };
     let state = match app
         .store
-        .decide_approval(id, &who.username, approve, comment, app.now())
+        .decide_approval(
+            id,
+            &who.username,
+            approve,
+            comment,
+            if app.config.production {
+                Independence::SharedSponsors
+            } else {
+                Independence::Ancestry
+            },
+            app.now(),
+        )
         .await
     {
         Ok(s) => s,

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use strongroom_store::{LoginCertificate, StoreError};
+use strongroom_store::{CertificateSource, LoginCertificate, StoreError};
 use strongroom_types::{ExtendedKeyUsage, ProfileName};
 
 /// The profile self-enrolment issues under unless the body names another client profile.
@@ -83,10 +83,27 @@ pub async fn bind(
             record.id
         )));
     }
+    // Security: only certificates control itself recorded (source api), whose stored
+    // fingerprint is that of their own bytes; a row the front wrote is never a login.
+    if record.certificate.source != CertificateSource::Api
+        || strongroom_x509::fingerprint(&record.certificate.der) != record.certificate.fingerprint
+    {
+        return Err(Problem::conflict(format!(
+            "certificate {} was not issued through this API; issue a client certificate with POST /api/v1/certificates (or the user enrols one) and bind that",
+            record.id
+        )));
+    }
     let binding = app
         .store
         .bind_login_certificate(record.id, user.id, &who.actor(), app.now())
         .await?;
+    // Whoever binds a certificate to another user can act as that user (they may hold its
+    // key), so they become that user's sponsor for dual control.
+    if user.id != who.user_id {
+        app.store
+            .add_user_sponsor(user.id, &who.username, app.now())
+            .await?;
+    }
     app.audit_ok(
         &who,
         "user.login-certificate.bind",

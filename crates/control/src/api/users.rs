@@ -124,11 +124,20 @@ pub async fn create(
 
 /// A user to create, as filed for approval (the password only as its argon2id hash, which
 /// the approval views never show).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct NewUser {
     username: String,
     roles: Vec<String>,
     password_hash: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Creates the user with `sponsor` as its sponsor, and audits it.
@@ -300,6 +309,13 @@ pub async fn update(
     }
     if let Some(h) = &hash {
         app.store.set_password(user.id, h).await?;
+        // Security: whoever sets another user's password can act as them, so counts as
+        // their sponsor: that user can no longer be the second person on their requests.
+        if user.id != who.user_id {
+            app.store
+                .add_user_sponsor(user.id, &who.username, app.now())
+                .await?;
+        }
         changed.push("password".into());
     }
     app.audit_ok(
