@@ -66,6 +66,12 @@ pub struct Finalize {
     pub csr: String,
 }
 
+/// CRLReason codes a subscriber may give when revoking (RFC 8555 §7.6 with the CA/B
+/// Forum's subscriber set): unspecified, keyCompromise, affiliationChanged, superseded,
+/// cessationOfOperation, privilegeWithdrawn. Never certificateHold or cACompromise. The
+/// front checks it before queueing and control again before revoking.
+pub const SUBSCRIBER_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
+
 /// revokeCert.
 #[derive(Debug, Deserialize)]
 pub struct Revoke {

@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::revoke::{revoke_certificate, RevocationOutcome};
 use ring::rand::SecureRandom;
 use std::time::Duration;
+use strongroom_acme::payload::SUBSCRIBER_REASONS;
 use strongroom_store::{AuditOutcome, Job, JobState, StoreError};
 use strongroom_types::RevocationReason;
 
@@ -124,7 +125,7 @@ async fn acme_revoke(app: &App, job: &Job) -> Result<(), AttemptFailed> {
     // Only the reasons a subscriber may give over ACME (the front refuses the others
     // too): a compromised front cannot put a certificate on hold or claim a CA compromise.
     let reason = RevocationReason::from_code(p.reason)
-        .filter(|_| [0u8, 1, 3, 4, 5, 9].contains(&p.reason))
+        .filter(|_| SUBSCRIBER_REASONS.contains(&p.reason))
         .ok_or_else(|| {
             AttemptFailed::Refused(format!(
                 "{ACME_REVOKE}: reason code {} is not one an ACME subscriber may give (0, 1, 3, 4, 5, 9)",

@@ -176,6 +176,8 @@ pub async fn execute_set_roles(
         .map_err(|e| Problem::internal(format!("stored request: {e}")))?;
     let roles = parse_roles(&names)?;
     let user = app.store.user_by_name(name).await?;
+    // Checked again when it runs: the request may have waited while others changed.
+    check_an_admin_remains(app, &user, Some(&roles), user.disabled).await?;
     app.store.set_user_roles(user.id, &roles).await?;
     app.store
         .add_user_sponsor(user.id, sponsor, app.now())
@@ -189,6 +191,35 @@ pub async fn execute_set_roles(
     )
     .await?;
     Ok(view(&app.store.user(user.id).await?))
+}
+
+/// Refuses a change that would leave no enabled admin (break-glass aside): `user` with
+/// `roles` (unchanged when `None`) and `disabled`.
+async fn check_an_admin_remains(
+    app: &App,
+    user: &UserRecord,
+    roles: Option<&[Role]>,
+    disabled: bool,
+) -> ApiResult<()> {
+    let users = app.store.users().await?;
+    let admins_after = users
+        .iter()
+        .filter(|u| !u.break_glass)
+        .filter(|u| {
+            let (r, d) = if u.id == user.id {
+                (roles.unwrap_or(&u.roles), disabled)
+            } else {
+                (u.roles.as_slice(), u.disabled)
+            };
+            !d && r.contains(&Role::Admin)
+        })
+        .count();
+    if admins_after == 0 {
+        return Err(Problem::conflict(
+            "this would leave no enabled admin; make someone else admin first",
+        ));
+    }
+    Ok(())
 }
 
 /// One user.
@@ -244,28 +275,13 @@ pub async fn update(
         }
         None => None,
     };
-    // Would this leave nobody who can administer users?
-    let users = app.store.users().await?;
-    let admins_after = users
-        .iter()
-        .filter(|u| !u.break_glass)
-        .filter(|u| {
-            let (r, d) = if u.id == user.id {
-                (
-                    roles.clone().unwrap_or_else(|| u.roles.clone()),
-                    req.disabled.unwrap_or(u.disabled),
-                )
-            } else {
-                (u.roles.clone(), u.disabled)
-            };
-            !d && r.contains(&Role::Admin)
-        })
-        .count();
-    if admins_after == 0 {
-        return Err(Problem::conflict(
-            "this would leave no enabled admin; make someone else admin first",
-        ));
-    }
+    check_an_admin_remains(
+        &app,
+        &user,
+        roles.as_deref(),
+        req.disabled.unwrap_or(user.disabled),
+    )
+    .await?;
     // Granting a privileged role the user does not hold yet is filed for approval in
     // production mode; nothing else in this request runs before it is decided.
     if let Some(r) = &roles {

@@ -250,11 +250,19 @@ pub async fn finish(acme: &Shared, outcome: Answer) -> Response {
     }
 }
 
-/// Reads an ACME request's body before its handler runs, and never past [`MAX_BODY`]: a
-/// `Content-Length` above it is refused before a byte of the body is read, a longer chunked
-/// body at the frame that crosses it. Either way the client gets a `malformed` problem with
-/// status 413 and the connection closes with the rest unread. (Handlers take `Bytes`, which
-/// on its own buffers up to axum's 2 MiB before the JWS parser sees the size.)
+/// Most bytes of a too-large body announced with `Content-Length` that are read and thrown
+/// away before the 413: a client that writes its whole body before it reads (most HTTP
+/// libraries) then sees the problem document instead of a reset connection. Nothing is
+/// kept, so the cost is bandwidth only, bounded by this and the listener's body deadline.
+const DISCARDED_AT_MOST: u64 = 1024 * 1024;
+
+/// Reads an ACME request's body before its handler runs, and never keeps more than
+/// [`MAX_BODY`]: a `Content-Length` above [`DISCARDED_AT_MOST`] is refused before a byte of
+/// the body is read, one between the two is read and discarded, then refused; a longer
+/// chunked body is refused at the frame that crosses [`MAX_BODY`]. The client gets a
+/// `malformed` problem with status 413 (and where the body was not read to its end, the
+/// connection closes with the rest unread). Handlers take `Bytes`, which on its own buffers
+/// up to axum's 2 MiB before the JWS parser sees the size.
 pub async fn bounded_body(State(acme): State<Shared>, request: Request, next: Next) -> Response {
     let too_large = || Problem::malformed(format!("the JWS is larger than {MAX_BODY} bytes"));
     let (parts, body) = request.into_parts();
@@ -263,7 +271,11 @@ pub async fn bounded_body(State(acme): State<Shared>, request: Request, next: Ne
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+    if let Some(n) = announced.filter(|n| *n > MAX_BODY as u64) {
+        if n <= DISCARDED_AT_MOST {
+            let mut body = std::pin::pin!(body);
+            while let Some(Ok(_)) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {}
+        }
         return finish(&acme, Err(too_large().with_status(413).into())).await;
     }
     let mut body = std::pin::pin!(body);

@@ -16,13 +16,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use strongroom_acme::challenge::{renewal_window, AriCertId};
-use strongroom_acme::payload::Revoke;
+use strongroom_acme::payload::{Revoke, SUBSCRIBER_REASONS};
 use strongroom_acme::{b64, Problem, ProblemType};
-
-/// Reasons a subscriber may give (RFC 8555 §7.6 with the CA/B Forum's subscriber set):
-/// unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation,
-/// privilegeWithdrawn.
-const SUBSCRIBER_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
 
 /// POST /acme/revoke-cert.
 pub async fn revoke(State(acme): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
