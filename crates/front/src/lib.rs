@@ -1,6 +1,6 @@
 //! strongroom-front: the public protocol server. It serves revocation data to relying
-//! parties — CRLs (`/crl/{ca}.crl`) and OCSP (`/ocsp`, POST and the RFC 6960 GET form) —
-//! over plain HTTP and HTTPS, and ACME (RFC 8555, `/acme/…`) over HTTPS only.
+//! parties — CRLs (`/crl/{ca}.crl`), OCSP (`/ocsp`, POST and the RFC 6960 GET form) and CA
+//! certificates for AIA (`/ca/{ca}.der`) — over plain HTTP and HTTPS, and ACME (RFC 8555, `/acme/…`) over HTTPS only.
 //!
 //! In: HTTP requests from anyone (hostile), the store (through the front's own narrow
 //! database role) and the signer socket (`SignOcspResponses` on a cache miss,
@@ -11,6 +11,7 @@
 
 pub mod acme;
 pub mod app;
+pub mod ca_cert;
 pub mod config;
 pub mod crl;
 pub mod ocsp;

@@ -5,7 +5,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::{crl, ocsp};
+use crate::{ca_cert, crl, ocsp};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ocsp/{*request}", get(ocsp::get))
         .route("/crl/{file}", get(crl::get))
         .route("/crl/{ca}/{file}", get(crl::get_shard))
+        .route("/ca/{file}", get(ca_cert::get))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(app)
 }
