@@ -663,8 +663,24 @@ fn protocol_edges() {
     let a = c.post(&new_key, Some(&kid), &new_order, Some(&order_req));
     assert_eq!(
         (a.status, a.problem().as_str()),
-        (403, "unauthorized"),
-        "{}",
+        (401, "unauthorized"),
+        "RFC 8555 §7.3.6: {}",
         a.body
     );
+    // A plain GET of a POST-only resource is a problem document too (RFC 8555 §6.7).
+    for url in [&kid, &new_order, &key_change_url(&c)] {
+        let a = Client::answer(c.agent.get(url.as_str()).call());
+        assert_eq!(a.status, 405, "{url}: {}", a.body);
+        assert_eq!(a.problem(), "malformed", "{url}: {}", a.body);
+        assert_eq!(
+            a.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{url}"
+        );
+        assert_eq!(a.header("allow").as_deref(), Some("POST"), "{url}");
+    }
+}
+
+fn key_change_url(c: &Client) -> String {
+    c.dir["keyChange"].as_str().unwrap().to_string()
 }

@@ -433,10 +433,11 @@ pub async fn verify(
                 Err(e) => return Err(store_problem(e)),
             };
             if account.status != "valid" {
-                return Err(Problem::unauthorized(format!(
-                    "account {id} is {}",
-                    account.status
-                )));
+                // RFC 8555 §7.3.6: a deactivated account's requests are unauthorized (401).
+                return Err(
+                    Problem::unauthorized(format!("account {id} is {}", account.status))
+                        .with_status(401),
+                );
             }
             let stored: Value = serde_json::from_str(&account.jwk)
                 .map_err(|_| Problem::internal("a stored account key is unreadable"))?;

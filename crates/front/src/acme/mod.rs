@@ -57,6 +57,29 @@ impl Acme {
     }
 }
 
+/// A POST-only ACME resource: any other method gets a problem document (RFC 8555 §6.7:
+/// every error is one), `malformed` with status 405 and `Allow: POST`, not axum's empty 405.
+fn post_only<H, T>(handler: H) -> axum::routing::MethodRouter<Shared>
+where
+    H: axum::handler::Handler<T, Shared>,
+    T: 'static,
+{
+    post(handler).fallback(|| async {
+        let p = strongroom_acme::Problem::malformed(
+            "this ACME resource takes POST (POST-as-GET to read it, RFC 8555 §6.3)",
+        )
+        .with_status(405);
+        (
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            [
+                (axum::http::header::CONTENT_TYPE, "application/problem+json"),
+                (axum::http::header::ALLOW, "POST"),
+            ],
+            p.to_json(),
+        )
+    })
+}
+
 /// The ACME routes; starts the garbage collector.
 pub fn router(acme: Shared) -> Router {
     gc::spawn(acme.clone());
@@ -67,21 +90,24 @@ pub fn router(acme: Shared) -> Router {
             "/acme/new-nonce",
             get(account::new_nonce_get).head(account::new_nonce_head),
         )
-        .route("/acme/{profile}/new-account", post(account::new_account))
-        .route("/acme/account/{id}", post(account::account))
-        .route("/acme/account/{id}/orders", post(account::orders))
-        .route("/acme/key-change", post(account::key_change))
-        .route("/acme/{profile}/new-order", post(order::new_order))
-        .route("/acme/order/{id}", post(order::order))
-        .route("/acme/order/{id}/finalize", post(finalize::finalize))
-        .route("/acme/authz/{id}", post(order::authorization))
-        .route("/acme/challenge/{id}", post(order::challenge))
-        .route("/acme/cert/{id}", post(finalize::certificate))
+        .route(
+            "/acme/{profile}/new-account",
+            post_only(account::new_account),
+        )
+        .route("/acme/account/{id}", post_only(account::account))
+        .route("/acme/account/{id}/orders", post_only(account::orders))
+        .route("/acme/key-change", post_only(account::key_change))
+        .route("/acme/{profile}/new-order", post_only(order::new_order))
+        .route("/acme/order/{id}", post_only(order::order))
+        .route("/acme/order/{id}/finalize", post_only(finalize::finalize))
+        .route("/acme/authz/{id}", post_only(order::authorization))
+        .route("/acme/challenge/{id}", post_only(order::challenge))
+        .route("/acme/cert/{id}", post_only(finalize::certificate))
         .route(
             "/acme/cert/{id}/{alternate}",
-            post(finalize::certificate_alternate),
+            post_only(finalize::certificate_alternate),
         )
-        .route("/acme/revoke-cert", post(revoke::revoke))
+        .route("/acme/revoke-cert", post_only(revoke::revoke))
         .route("/acme/renewal-info/{cert_id}", get(revoke::renewal_info))
         // Security: every ACME body is read here, at most strongroom_acme::jws::MAX_BODY.
         .layer(axum::middleware::from_fn_with_state(
