@@ -148,7 +148,8 @@ fn instant_acme_ari_rollover_deactivation() {
             )
             .await,
         );
-        assert_eq!((kind.as_str(), status), ("unauthorized", 403));
+        // RFC 8555 §7.3.6: 401.
+        assert_eq!((kind.as_str(), status), ("unauthorized", 401));
 
         // Her own certificate can, once.
         obtain(
@@ -178,6 +179,7 @@ fn instant_acme_ari_rollover_deactivation() {
             .unwrap();
         let (kind, status) =
             refusal(obtain(&restored, &answers, &csr_one, "127.0.0.1", None).await);
-        assert_eq!((kind.as_str(), status), ("unauthorized", 403));
+        // RFC 8555 §7.3.6: 401.
+        assert_eq!((kind.as_str(), status), ("unauthorized", 401));
     });
 }
