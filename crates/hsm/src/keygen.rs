@@ -82,9 +82,25 @@ impl Hsm {
                 .map_err(|e| Failure::Ck("C_GenerateRandom", e))?;
             let (public_template, private_template) =
                 templates(object_label, &id, algorithm, purpose);
-            let (public, private) = session
-                .generate_key_pair(&mechanism, &public_template, &private_template)
-                .map_err(|e| Failure::Ck("C_GenerateKeyPair", e))?;
+            let (public, private) =
+                match session.generate_key_pair(&mechanism, &public_template, &private_template) {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // A token that fails half-way (SoftHSM2's file store, under signing in
+                        // other sessions) can leave one half behind under this label, which
+                        // would make every later lookup of the label fail. The id is this
+                        // attempt's own random value, so what carries both is ours alone.
+                        if let Ok(left) = session.find_objects(&[
+                            Attribute::Label(object_label.as_bytes().to_vec()),
+                            Attribute::Id(id.clone()),
+                        ]) {
+                            for handle in left {
+                                let _ = session.destroy_object(handle);
+                            }
+                        }
+                        return Err(Failure::Ck("C_GenerateKeyPair", e));
+                    }
+                };
             let (read_algorithm, public_key_der) = key::read_public(session, public)?;
             if read_algorithm != algorithm {
                 return Err(Failure::Hsm(HsmError::Malformed {

@@ -213,8 +213,9 @@ fn find_or_create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, Sign
 }
 
 /// How often a key generation the token fails is tried (SoftHSM2's file store sometimes
-/// answers CKR_GENERAL_ERROR to C_GenerateKeyPair while other sessions sign, leaving an
-/// unlabelled half-made public key object behind; the next attempt succeeds).
+/// answers CKR_GENERAL_ERROR to C_GenerateKeyPair while other sessions sign, and may leave
+/// one half of the pair behind, which `Hsm::generate_key` removes; the next attempt
+/// succeeds).
 const GENERATE_ATTEMPTS: u32 = 3;
 
 /// Makes `peer`'s key and journals it.
