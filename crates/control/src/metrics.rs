@@ -1,15 +1,19 @@
-//! Prometheus counters, rendered in the text exposition format at `/metrics`.
+//! Control's Prometheus metrics at `/metrics`, and the signer's, fetched at scrape time.
 //!
-//! In: increments from the request path. Out: the text format (version 0.0.4).
+//! In: increments from the request path; gauges read from the store at scrape time; the
+//! signer's [`SignerMetrics`] (or nothing, when it did not answer in time). Out: the text
+//! format (version 0.0.4), rendered by `strongroom_httpd::metrics` like the front's. The
+//! signer has no network, so control publishes its `strongroom_signer_*` series; a signer
+//! that is down makes `strongroom_signer_up 0`, never a failed scrape.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use strongroom_httpd::metrics::{CounterVec, Exposition, Kind};
+use strongroom_wire::{ErrorKind, SignerMetrics};
 
 /// Counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: CounterVec,
     /// Certificates issued through the API.
     pub issued: AtomicU64,
     /// Certificates revoked through the API.
@@ -26,29 +30,107 @@ pub struct Metrics {
     pub logins_busy: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: CounterVec::new(&["route", "status"]),
+            issued: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
+            denied: AtomicU64::new(0),
+            break_glass_logins: AtomicU64::new(0),
+            password_checks: AtomicU64::new(0),
+            logins_throttled: AtomicU64::new(0),
+            logins_busy: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The stable label value of a refusal kind.
+fn outcome(refused: Option<ErrorKind>) -> &'static str {
+    match refused {
+        None => "ok",
+        Some(ErrorKind::PolicyDenied) => "policy_denied",
+        Some(ErrorKind::HsmUnavailable) => "hsm_unavailable",
+        Some(ErrorKind::HsmFailed) => "hsm_failed",
+        Some(ErrorKind::BadRequest) => "bad_request",
+        Some(ErrorKind::NotAllowed) => "not_allowed",
+        Some(ErrorKind::Internal) => "internal",
+    }
+}
+
+/// The signer's series: `strongroom_signer_up`, and the rest when it answered.
+fn signer_series(e: &mut Exposition, signer: Option<&SignerMetrics>) {
+    e.gauge(
+        "strongroom_signer_up",
+        "1 when the signer answered control's Metrics request at this scrape.",
+        i64::from(signer.is_some()),
+    );
+    let Some(s) = signer else { return };
+    let name = "strongroom_signer_operations_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "Signer requests answered since it started, by operation and outcome.",
+    );
+    for c in &s.operations {
+        e.sample(
+            name,
+            &[
+                ("operation", c.operation.as_str()),
+                ("outcome", outcome(c.refused)),
+            ],
+            c.count,
+        );
+    }
+    e.histogram(
+        "strongroom_signer_hsm_signature_seconds",
+        "Time of each signature made in the HSM (certificates, CRLs, OCSP, checkpoints, TLS handshakes).",
+        &[],
+        &s.hsm_signatures,
+    )
+    .histogram(
+        "strongroom_signer_journal_sync_seconds",
+        "Time of each fdatasync of the signer's journal (one per group commit).",
+        &[],
+        &s.journal_syncs,
+    )
+    .gauge(
+        "strongroom_signer_hsm_degraded",
+        "1 while the signer's HSM is degraded (unreachable or failing its status check).",
+        i64::from(s.hsm_degraded),
+    )
+    .gauge(
+        "strongroom_signer_journal_records",
+        "Records in the signer's issuance journal.",
+        i64::try_from(s.journal_records).unwrap_or(i64::MAX),
+    )
+    .gauge(
+        "strongroom_signer_policy_version",
+        "Version of the issuance policy in force in the signer.",
+        i64::try_from(s.policy_version).unwrap_or(i64::MAX),
+    )
+    .gauge(
+        "strongroom_signer_uptime_seconds",
+        "Seconds since the signer started.",
+        i64::try_from(s.uptime_secs).unwrap_or(i64::MAX),
+    );
+}
+
 impl Metrics {
     /// Counts one answered request by route template and status.
     pub fn request(&self, route: &str, status: u16) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route.to_string(), status)).or_insert(0) += 1;
-        }
+        self.requests.inc(&[route, &status.to_string()]);
     }
 
-    /// The exposition text; `gauges` are extra (name, help, value) read at scrape time.
-    pub fn render(&self, gauges: &[(&str, &str, i64)]) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP strongroom_control_requests_total API requests by route and status.\n",
+    /// The exposition text; `gauges` are extra (name, help, value) read at scrape time,
+    /// `signer` what the signer reported (`None`: it did not answer).
+    pub fn render(&self, gauges: &[(&str, &str, i64)], signer: Option<&SignerMetrics>) -> String {
+        let mut e = Exposition::new();
+        e.counter_vec(
+            "strongroom_control_requests_total",
+            "API requests by route and status.",
+            &self.requests,
         );
-        out.push_str("# TYPE strongroom_control_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((route, status), n) in m.iter() {
-                out.push_str(&format!(
-                    "strongroom_control_requests_total{{route=\"{}\",status=\"{status}\"}} {n}\n",
-                    route.replace('\\', "\\\\").replace('"', "\\\"")
-                ));
-            }
-        }
         for (name, help, v) in [
             (
                 "strongroom_control_certificates_issued_total",
@@ -86,16 +168,12 @@ impl Metrics {
                 &self.logins_busy,
             ),
         ] {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            e.counter(name, help, v.load(Ordering::Relaxed));
         }
         for (name, help, v) in gauges {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-            ));
+            e.gauge(name, help, *v);
         }
-        out
+        signer_series(&mut e, signer);
+        e.finish()
     }
 }

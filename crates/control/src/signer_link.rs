@@ -8,6 +8,7 @@
 use crate::problem::Problem;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use strongroom_wire::{ClientError, Request, Response, SignerClient};
 
 /// Where the signer listens.
@@ -39,6 +40,37 @@ impl SignerLink {
             Err(e) => Err(Problem::unavailable(format!(
                 "the signer is not answering ({e}); check strongroom-signer"
             ))),
+        }
+    }
+
+    /// The signer's counters, or `None` when it does not answer within `within` (down,
+    /// wedged, or its allow-list lacks `Metrics` for control): a metrics scrape must not
+    /// wait on the signer's 60 s timeout, nor fail because the signer is away.
+    pub async fn metrics(&self, within: Duration) -> Option<strongroom_wire::SignerMetrics> {
+        let socket = self.socket.clone();
+        let call = tokio::task::spawn_blocking(move || {
+            let mut client = SignerClient::connect(&socket)?;
+            client.set_timeout(within)?;
+            client.call(&Request::Metrics)
+        });
+        match tokio::time::timeout(within, call).await {
+            Ok(Ok(Ok(Response::Metrics(m)))) => Some(m),
+            Ok(Ok(Ok(other))) => {
+                tracing::warn!(answer = ?other, "the signer answered Metrics with something else");
+                None
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::debug!(error = %e, "no signer metrics at this scrape");
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "signer metrics task failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("the signer did not answer Metrics in time");
+                None
+            }
         }
     }
 }

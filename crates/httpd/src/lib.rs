@@ -15,6 +15,7 @@
 mod deadline;
 mod hsm_key;
 mod inventory;
+pub mod metrics;
 mod serve;
 pub use inventory::record_listener;
 pub use serve::{serve_plain, serve_tls};

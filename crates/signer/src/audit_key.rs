@@ -56,9 +56,10 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
         signed_at: now,
     };
     let statement = facts.statement();
-    let signature = hsm
-        .sign(&key, SignatureAlgorithm::EcdsaSha256, statement.as_bytes())
-        .map_err(|e| hsm_error(&e))?;
+    let signature = crate::metrics::timed_hsm_signature(|| {
+        hsm.sign(&key, SignatureAlgorithm::EcdsaSha256, statement.as_bytes())
+    })
+    .map_err(|e| hsm_error(&e))?;
     // Security: the check `strongroom audit verify` makes, before release: a token that
     // signs with another key or returns garbage is caught here, not by an auditor.
     check_signature(&cert_der, &statement, &signature)?;

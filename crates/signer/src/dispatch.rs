@@ -48,6 +48,7 @@ pub struct Signer {
     listener_keys: Mutex<std::collections::HashMap<String, strongroom_hsm::KeyRef>>,
     listener_key_creation: Mutex<()>,
     handshake_signatures: std::sync::atomic::AtomicU64,
+    operations: crate::metrics::OperationCounters,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -98,6 +99,7 @@ impl Signer {
             listener_keys: Mutex::new(Default::default()),
             listener_key_creation: Mutex::new(()),
             handshake_signatures: std::sync::atomic::AtomicU64::new(0),
+            operations: Default::default(),
         })
     }
 
@@ -198,6 +200,7 @@ impl Signer {
                 op = op.as_str(),
                 "denied: peer not allowed"
             );
+            self.operations.count(op, Some(ErrorKind::NotAllowed));
             return Response::Error(SignerError {
                 kind: ErrorKind::NotAllowed,
                 detail: format!("uid {} may not call {}", creds.uid, op.as_str()),
@@ -230,17 +233,22 @@ impl Signer {
             Request::SignTlsHandshake { scheme, message } => {
                 crate::listener_key::sign_handshake(self, &peer_name, scheme, &message)
             }
+            Request::Metrics => Ok(Response::Metrics(self.metrics())),
         };
+        self.operations
+            .count(op, result.as_ref().err().map(|e| e.kind));
         match result {
             Ok(resp) => {
                 // Issuances are in the journal; logging each one at info would cost more
                 // than the signature on a busy CA, and a handshake signature comes with
                 // every TLS connection to front and control. Other operations are rare and
                 // logged.
+                // A metrics scrape comes every few seconds and says nothing worth a line.
                 if matches!(
                     op,
                     strongroom_wire::Operation::IssueCertificate
                         | strongroom_wire::Operation::SignTlsHandshake
+                        | strongroom_wire::Operation::Metrics
                 ) {
                     tracing::debug!(peer = %peer_name, request = %summary, "ok");
                 } else {
@@ -266,6 +274,16 @@ impl Signer {
                 kind: ErrorKind::Internal,
                 detail: e.to_string(),
             })
+    }
+
+    /// The counters for `Request::Metrics`: no key, serial, name or peer in them.
+    fn metrics(&self) -> strongroom_wire::SignerMetrics {
+        self.operations.snapshot(
+            self.journal.sync_latency(),
+            self.hsm.degraded().is_some(),
+            self.journal.records(),
+            self.policy().current().version,
+        )
     }
 
     fn health(&self) -> HealthReport {

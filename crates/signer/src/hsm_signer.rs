@@ -46,11 +46,12 @@ impl TbsSigner for HsmTbsSigner<'_> {
     }
 
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
-        self.hsm.sign(self.key, self.algorithm, tbs).map_err(|e| {
-            let text = e.to_string();
-            *self.last_error.borrow_mut() = Some(e);
-            text
-        })
+        crate::metrics::timed_hsm_signature(|| self.hsm.sign(self.key, self.algorithm, tbs))
+            .map_err(|e| {
+                let text = e.to_string();
+                *self.last_error.borrow_mut() = Some(e);
+                text
+            })
     }
 }
 

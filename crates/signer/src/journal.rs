@@ -84,6 +84,8 @@ pub struct Journal {
     /// without holding the lock (and without a dup() per commit).
     sync_handle: File,
     synced: Condvar,
+    /// How long each fdatasync took.
+    sync_latency: strongroom_wire::LatencyRecorder,
 }
 
 impl fmt::Debug for Journal {
@@ -306,6 +308,7 @@ impl Journal {
                 failed: None,
             }),
             synced: Condvar::new(),
+            sync_latency: strongroom_wire::LatencyRecorder::new(),
         })
     }
 
@@ -367,7 +370,9 @@ impl Journal {
             let target = st.seq;
             drop(st);
             // fdatasync covers the file, whichever descriptor it goes through.
+            let started = std::time::Instant::now();
             let result = self.sync_handle.sync_data();
+            self.sync_latency.observe(started.elapsed());
             st = self.lock();
             st.syncing = false;
             match result {
@@ -388,6 +393,11 @@ impl Journal {
         let seq = self.append(at, kind, body)?;
         self.sync_through(seq)?;
         Ok(seq)
+    }
+
+    /// The fdatasync latencies so far.
+    pub fn sync_latency(&self) -> strongroom_wire::LatencySnapshot {
+        self.sync_latency.snapshot()
     }
 
     /// Number of records written.

@@ -19,6 +19,7 @@ pub mod issuance;
 pub mod journal;
 pub mod journal_read;
 pub mod listener_key;
+pub mod metrics;
 pub mod ocsp;
 pub mod peer;
 pub mod policy;

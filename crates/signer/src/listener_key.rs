@@ -112,7 +112,7 @@ pub fn sign_handshake(
             found
         }
     };
-    match hsm.sign(&key, algorithm, message) {
+    match crate::metrics::timed_hsm_signature(|| hsm.sign(&key, algorithm, message)) {
         Ok(signature) => {
             let n = signer.note_handshake_signature();
             tracing::debug!(

@@ -12,6 +12,7 @@
 mod client;
 mod frame;
 mod message;
+mod metrics;
 
 pub use client::{ClientError, SignerClient};
 pub use frame::{
@@ -23,4 +24,8 @@ pub use message::{
     IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
     Response, RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
     TlsSignatureScheme, MAX_JOURNALED_ISSUANCES, MAX_TLS_HANDSHAKE_MESSAGE,
+};
+pub use metrics::{
+    LatencyRecorder, LatencySnapshot, OperationCount, SignerMetrics, LATENCY_BOUNDS_MICROS,
+    MAX_METRIC_ENTRIES,
 };

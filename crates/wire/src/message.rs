@@ -79,6 +79,9 @@ pub enum Request {
         /// The message, as rustls hands it to its signer (the signer hashes it).
         message: Vec<u8>,
     },
+    /// The signer's counters: operations by outcome, HSM and journal latency, degraded
+    /// state (control, which publishes them at its `/metrics`). Counts only, no secrets.
+    Metrics,
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -123,11 +126,13 @@ pub enum Operation {
     ListenerKey,
     /// [`Request::SignTlsHandshake`].
     SignTlsHandshake,
+    /// [`Request::Metrics`].
+    Metrics,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -140,6 +145,7 @@ impl Operation {
         Operation::JournaledIssuances,
         Operation::ListenerKey,
         Operation::SignTlsHandshake,
+        Operation::Metrics,
     ];
 
     /// Stable name used in configuration.
@@ -157,6 +163,7 @@ impl Operation {
             Operation::JournaledIssuances => "JournaledIssuances",
             Operation::ListenerKey => "ListenerKey",
             Operation::SignTlsHandshake => "SignTlsHandshake",
+            Operation::Metrics => "Metrics",
         }
     }
 
@@ -183,6 +190,7 @@ impl Request {
             Request::JournaledIssuances { .. } => Operation::JournaledIssuances,
             Request::ListenerKey => Operation::ListenerKey,
             Request::SignTlsHandshake { .. } => Operation::SignTlsHandshake,
+            Request::Metrics => Operation::Metrics,
         }
     }
 
@@ -205,6 +213,7 @@ impl Request {
                 match r.subject_key {
                     SubjectKey::Csr(_) => "csr",
                     SubjectKey::PublicKey(_) => "spki",
+                    SubjectKey::CsrKeyAndNames(_) => "csr-key-and-names",
                 }
             ),
             Request::IssueCrl { ca } => format!("IssueCrl ca={ca}"),
@@ -232,6 +241,7 @@ impl Request {
             Request::SignTlsHandshake { scheme, message } => {
                 format!("SignTlsHandshake scheme={scheme:?} bytes={}", message.len())
             }
+            Request::Metrics => "Metrics".into(),
         }
     }
 }
@@ -364,6 +374,13 @@ pub enum SubjectKey {
     /// A DER SubjectPublicKeyInfo; the caller has established possession itself (e.g.
     /// ACME finalize already checked the CSR).
     PublicKey(Vec<u8>),
+    /// A DER PKCS#10 CSR of which only the key (its signature verified, as for `Csr`) and
+    /// the names are used: extensions it asks for that the profile does not grant are left
+    /// out, never refused, whatever the profile's `csr_extensions` says. This is how ACME
+    /// CAs issue (RFC 8555 §7.4: the profile decides; acme.sh's CSR asks for clientAuth).
+    /// It cannot widen anything: the certificate carries the profile's extensions either
+    /// way, so the signer accepts it from any peer allowed to issue.
+    CsrKeyAndNames(Vec<u8>),
 }
 
 /// A revocation to record.
@@ -439,6 +456,8 @@ pub enum Response {
         /// The signature in the scheme's TLS encoding (ECDSA: DER `Ecdsa-Sig-Value`).
         signature: Vec<u8>,
     },
+    /// Answer to [`Request::Metrics`].
+    Metrics(crate::metrics::SignerMetrics),
 }
 
 /// One `issued` record of the signer's journal. Records written before the journal kept

@@ -89,6 +89,7 @@ fn requests() -> Vec<Request> {
             ]
             .concat(),
         },
+        Request::Metrics,
     ]
 }
 
@@ -145,6 +146,30 @@ fn responses() -> Vec<Response> {
         Response::TlsHandshakeSignature {
             signature: vec![0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02],
         },
+        Response::Metrics(SignerMetrics {
+            operations: vec![
+                OperationCount {
+                    operation: Operation::IssueCertificate,
+                    refused: None,
+                    count: 12,
+                },
+                OperationCount {
+                    operation: Operation::IssueCertificate,
+                    refused: Some(ErrorKind::PolicyDenied),
+                    count: 1,
+                },
+            ],
+            hsm_signatures: {
+                let r = LatencyRecorder::new();
+                r.observe(std::time::Duration::from_millis(3));
+                r.snapshot()
+            },
+            journal_syncs: LatencySnapshot::default(),
+            hsm_degraded: false,
+            journal_records: 42,
+            policy_version: 3,
+            uptime_secs: 600,
+        }),
     ]
 }
 
@@ -159,7 +184,9 @@ fn operations_keep_their_tags() {
         message: vec![],
     };
     assert_eq!(tag(&sign), 12);
-    assert_eq!(Operation::ALL.len(), 12);
+    assert_eq!(tag(&Request::Metrics), 13);
+    assert_eq!(Operation::ALL.len(), 13);
+    assert_eq!(Operation::parse("Metrics"), Some(Operation::Metrics));
     assert_eq!(
         Operation::parse("SignTlsHandshake"),
         Some(Operation::SignTlsHandshake)

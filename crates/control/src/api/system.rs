@@ -48,7 +48,11 @@ pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
 
-/// Prometheus metrics.
+/// How long a scrape waits for the signer's counters before it reports
+/// `strongroom_signer_up 0` (a scraper's own timeout is typically 10 s).
+const SIGNER_METRICS_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Prometheus metrics: control's own, and the signer's fetched now.
 pub async fn metrics(State(app): State<App>) -> ApiResult<impl IntoResponse> {
     let (head, _) = app.store.audit_head().await?;
     let now = app.now();
@@ -73,29 +77,39 @@ pub async fn metrics(State(app): State<App>) -> ApiResult<impl IntoResponse> {
         .iter()
         .filter(|u| u.break_glass && u.unsealed_at.is_some())
         .count() as i64;
-    let text = app.metrics.render(&[
-        (
-            "strongroom_audit_events",
-            "Events in the audit chain.",
-            head,
-        ),
-        (
-            "strongroom_certificates_expiring_30d",
-            "Valid certificates expiring within 30 days.",
-            expiring,
-        ),
-        (
-            "strongroom_approvals_pending",
-            "Approval requests waiting (first 1000).",
-            pending,
-        ),
-        (
-            "strongroom_break_glass_unsealed",
-            "1 while the break-glass account has been used and not resealed.",
-            unsealed,
-        ),
-    ]);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
+    let signer = app.signer.metrics(SIGNER_METRICS_WITHIN).await;
+    let text = app.metrics.render(
+        &[
+            (
+                "strongroom_audit_events",
+                "Events in the audit chain.",
+                head,
+            ),
+            (
+                "strongroom_certificates_expiring_30d",
+                "Valid certificates expiring within 30 days.",
+                expiring,
+            ),
+            (
+                "strongroom_approvals_pending",
+                "Approval requests waiting (first 1000).",
+                pending,
+            ),
+            (
+                "strongroom_break_glass_unsealed",
+                "1 while the break-glass account has been used and not resealed.",
+                unsealed,
+            ),
+        ],
+        signer.as_ref(),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            strongroom_httpd::metrics::CONTENT_TYPE,
+        )],
+        text,
+    ))
 }
 
 /// Compares the signer's journal with the inventory now and records what is missing.
