@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
-use strongroom_types::{KeyAlgorithm, KeyUsage, Profile, RequestedName, Serial};
+use strongroom_types::{CsrExtensions, KeyAlgorithm, KeyUsage, Profile, RequestedName, Serial};
 use strongroom_wire::{ErrorKind, IssuanceRequest, IssuedCertificate, SignerError, SubjectKey};
 use strongroom_x509::lint::{lint_certificate, Issuer};
 use strongroom_x509::{
@@ -55,7 +55,8 @@ pub struct SubjectKeyInfo {
     pub algorithm: KeyAlgorithm,
     /// Names the CSR carried (used when the request lists none).
     pub csr_names: Vec<RequestedName>,
-    /// EKU OIDs the CSR asked for.
+    /// EKU OIDs the CSR asked for (empty when the caller sent the CSR for its key and
+    /// names only: nothing else in it is looked at).
     pub csr_eku: Vec<der::asn1::ObjectIdentifier>,
 }
 
@@ -74,6 +75,18 @@ pub fn subject_key(key: &SubjectKey) -> Result<SubjectKeyInfo, SignerError> {
                 algorithm: csr.key_algorithm,
                 csr_names: csr.names,
                 csr_eku: csr.requested_eku,
+            })
+        }
+        // Same proof of possession; the requested usages are dropped here, so the
+        // profile's rule about them never comes into play. Dropping cannot grant: the
+        // plan takes usages from the profile only.
+        SubjectKey::CsrKeyAndNames(der) => {
+            let csr = parse_csr(der).map_err(classify)?;
+            Ok(SubjectKeyInfo {
+                spki: csr.public_key_der,
+                algorithm: csr.key_algorithm,
+                csr_names: csr.names,
+                csr_eku: vec![],
             })
         }
         SubjectKey::PublicKey(spki) => {
@@ -155,11 +168,16 @@ pub fn plan_leaf(
         .iter()
         .map(|e| eku_oid(*e))
         .collect();
-    if let Some(extra) = key.csr_eku.iter().find(|o| !profile_eku.contains(o)) {
-        return Err(denied(format!(
-            "the CSR asks for extended key usage {extra}, which profile {} does not grant",
-            profile.name
-        )));
+    // Only ever a refusal: the certificate's usages come from the profile below, never
+    // from the CSR, so `ignore` leaves out what was asked and not granted.
+    if profile.csr_extensions == CsrExtensions::Strict {
+        if let Some(extra) = key.csr_eku.iter().find(|o| !profile_eku.contains(o)) {
+            return Err(denied(format!(
+                "the CSR asks for extended key usage {extra}, which profile {} does not grant \
+                 (its csr_extensions is strict)",
+                profile.name
+            )));
+        }
     }
 
     let validity = match request.validity_secs {

@@ -288,3 +288,99 @@ fn policy_denials_write_no_certificate() {
     // The connection survives denials.
     assert!(issue(&mut client, "tls-server", good(), &[], None).is_ok());
 }
+
+/// acme.sh's kind of CSR: extendedKeyUsage serverAuth + clientAuth and a keyUsage. Sent as
+/// a plain CSR under a strict profile it is refused; sent for its key and names only (as
+/// ACME finalize sends it), or under a profile whose `csr_extensions` is `ignore`, it issues
+/// with the profile's usages and nothing the CSR added. The key's proof of possession is
+/// checked either way.
+#[test]
+fn usages_a_csr_asks_beyond_the_profile_are_refused_or_left_out_never_granted() {
+    use strongroom_wire::{IssuanceRequest, Request, Response, SubjectKey};
+    let (pki, signer) = running_pki("");
+    let mut client = signer.client();
+    let dir = pki.dir.path();
+    let csr_path = dir.join("acmesh.csr");
+    let out = run(Command::new(tool("openssl"))
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-keyout"])
+        .arg(dir.join("acmesh.key"))
+        .args(["-subj", "/CN=acmesh.lab.test"])
+        .args(["-addext", "subjectAltName=DNS:acmesh.lab.test"])
+        .args(["-addext", "extendedKeyUsage=serverAuth,clientAuth"])
+        .args([
+            "-addext",
+            "keyUsage=nonRepudiation,digitalSignature,keyEncipherment",
+        ])
+        .args(["-outform", "DER", "-out"])
+        .arg(&csr_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csr = std::fs::read(&csr_path).unwrap();
+    fn by_key(
+        client: &mut strongroom_wire::SignerClient,
+        key: SubjectKey,
+    ) -> Result<strongroom_wire::IssuedCertificate, ClientError> {
+        let req = IssuanceRequest {
+            profile: "tls-server".parse().unwrap(),
+            subject_key: key,
+            names: vec![],
+            validity_secs: None,
+        };
+        match client.call(&Request::IssueCertificate(req)) {
+            Ok(Response::Certificate(c)) => Ok(c),
+            Ok(other) => panic!("unexpected response {other:?}"),
+            Err(e) => Err(e),
+        }
+    }
+    let only_the_profiles_usages = |name: &str, cert: &strongroom_wire::IssuedCertificate| {
+        let (leaf, _, _) = write_chain(&pki, name, cert);
+        let text = text_of(&leaf);
+        assert!(text.contains("TLS Web Server Authentication"), "{text}");
+        assert!(!text.contains("TLS Web Client Authentication"), "{text}");
+        assert!(!text.contains("Non Repudiation"), "{text}");
+        // An EC key: the profile's keyEncipherment is dropped, whatever the CSR asked.
+        assert!(!text.contains("Key Encipherment"), "{text}");
+        assert!(text.contains("DNS:acmesh.lab.test"), "{text}");
+    };
+
+    assert_kind(
+        by_key(&mut client, SubjectKey::Csr(csr.clone())),
+        ErrorKind::PolicyDenied,
+        "extended key usage 1.3.6.1.5.5.7.3.2, which profile tls-server does not grant",
+    );
+    let cert = by_key(&mut client, SubjectKey::CsrKeyAndNames(csr.clone())).unwrap();
+    only_the_profiles_usages("acmesh-key-and-names", &cert);
+
+    let mut bad_sig = csr.clone();
+    let n = bad_sig.len();
+    bad_sig[n - 3] ^= 0x55;
+    assert_kind(
+        by_key(&mut client, SubjectKey::CsrKeyAndNames(bad_sig)),
+        ErrorKind::BadRequest,
+        "CSR self-signature",
+    );
+
+    // The profile's own choice: `ignore` lets a plain CSR through, granting no more.
+    let mut policy = strongroom_testkit::test_policy();
+    policy.version = 2;
+    for p in &mut policy.profiles {
+        p.csr_extensions = strongroom_types::CsrExtensions::Ignore;
+    }
+    assert_eq!(
+        client.call(&Request::PutPolicy { policy }).unwrap(),
+        Response::PolicyAccepted { version: 2 }
+    );
+    let cert = by_key(&mut client, SubjectKey::Csr(csr)).unwrap();
+    only_the_profiles_usages("acmesh-ignore", &cert);
+}

@@ -14,6 +14,6 @@ mod serial;
 
 pub use algorithm::{KeyAlgorithm, SignatureAlgorithm};
 pub use name::{CaId, DnsName, NameError, ProfileName, RequestedName};
-pub use profile::{ExtendedKeyUsage, KeyUsage, Policy, PolicyError, Profile};
+pub use profile::{CsrExtensions, ExtendedKeyUsage, KeyUsage, Policy, PolicyError, Profile};
 pub use revocation::RevocationReason;
 pub use serial::Serial;

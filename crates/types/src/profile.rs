@@ -44,6 +44,22 @@ pub enum ExtendedKeyUsage {
     OcspSigning,
 }
 
+/// What the signer does with extensions a CSR asks for (beyond its names) that the profile
+/// does not grant. Either way the certificate carries the profile's extensions only: a CSR
+/// never adds anything; this decides only whether asking for more is an error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CsrExtensions {
+    /// Refuse the request (`PolicyDenied`), so a caller learns its CSR asked for a usage it
+    /// will not get. The default for the control API.
+    #[default]
+    Strict,
+    /// Leave out what the profile does not grant and issue. ACME finalize always issues
+    /// this way (RFC 8555 CAs take only the key and the names from a CSR), whatever this
+    /// field says.
+    Ignore,
+}
+
 /// One certificate profile: what a leaf issued under it may look like.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +105,11 @@ pub struct Profile {
     /// Off: such requests get the pre-signed response without a nonce (RFC 8954 allows it).
     #[serde(default)]
     pub ocsp_nonce: bool,
+    /// Requested extensions the profile does not grant (an extendedKeyUsage the profile
+    /// lacks): refused (`strict`, the default) or left out (`ignore`). ACME ignores them
+    /// on every profile.
+    #[serde(default)]
+    pub csr_extensions: CsrExtensions,
 }
 
 fn default_backdate() -> u64 {
@@ -237,5 +258,16 @@ mod tests {
         assert!(!p.allows_name(&wild));
         assert!(p.allows_name(&RequestedName::parse_tagged("dns:a.example.com").unwrap()));
         assert!(!p.allows_name(&RequestedName::parse_tagged("ip:10.0.0.1").unwrap()));
+    }
+
+    #[test]
+    fn csr_extensions_default_strict_and_spelled_in_kebab_case() {
+        assert_eq!(profile().csr_extensions, CsrExtensions::Strict);
+        let ignoring = r#"{"name":"a","issuer":"b","max_validity_secs":1,"key_algorithms":[],
+            "key_usage":[],"allowed_name_kinds":[],"csr_extensions":"ignore"}"#;
+        let p: Profile = serde_json::from_str(ignoring).unwrap();
+        assert_eq!(p.csr_extensions, CsrExtensions::Ignore);
+        let wrong = ignoring.replace("\"ignore\"", "\"grant\"");
+        assert!(serde_json::from_str::<Profile>(&wrong).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! Finalize and certificate download (RFC 8555 §7.4, §7.4.2): the CSR must name exactly
-//! the order's identifiers; the signer issues under the order's profile; the certificate
-//! lands in the inventory with source `acme`; the chain is served as PEM, with the
-//! root-included chain offered as an alternate.
+//! the order's identifiers; the signer issues under the order's profile, taking only the
+//! CSR's key and names (other requested extensions are ignored, never an error); the
+//! certificate lands in the inventory with source `acme`; the chain is served as PEM, with
+//! the root-included chain offered as an alternate.
 //!
 //! In: verified finalize and download requests. Out: the order (valid) or a problem; PEM.
 
@@ -181,7 +182,9 @@ async fn issue(
         .map_err(|_| Trouble::Refused(Problem::internal("the order's profile name is invalid")))?;
     let request = Request::IssueCertificate(IssuanceRequest {
         profile,
-        subject_key: SubjectKey::Csr(csr),
+        // Only the key and the names count (RFC 8555 CAs issue by profile): a CSR asking
+        // for clientAuth or keyUsage (acme.sh's does) still gets what the profile grants.
+        subject_key: SubjectKey::CsrKeyAndNames(csr),
         names,
         validity_secs: None,
     });
