@@ -6,6 +6,8 @@
 //! Queries are checked at run time (no compile-time macros, no live database at build
 //! time) and are written once in the SQL both dialects accept (`$1` placeholders,
 //! `RETURNING`); only the DDL differs, in `migrations/sqlite` and `migrations/postgres`.
+//! A PostgreSQL server off this host is reached only over TLS with `sslmode=verify-full`
+//! and the operator's CA file (`database_tls`).
 
 mod acme;
 mod acme_limits;
@@ -14,6 +16,7 @@ mod approvals;
 mod audit;
 mod cas;
 mod certificates;
+mod database_tls;
 mod error;
 mod identity;
 mod jobs;
@@ -35,6 +38,7 @@ pub use cas::{CaRecord, CaState};
 pub use certificates::{
     CertificateFilter, CertificateRecord, CertificateSource, NewCertificate, Page, RevocationRow,
 };
+pub use database_tls::database_files;
 pub use error::StoreError;
 pub use identity::{ApiKeyRecord, NewApiKey, Role, UserRecord};
 pub use jobs::{Job, JobState};
@@ -91,6 +95,8 @@ impl Store {
                 "database URL must start with sqlite: or postgres:".into(),
             ));
         };
+        // A server off this host only over verified TLS (database_tls.rs says why).
+        database_tls::check_transport(url)?;
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");

@@ -1,6 +1,7 @@
 //! Every repository test runs on both backends: a fresh SQLite file and a fresh
 //! PostgreSQL database (created on the server at STRONGROOM_TEST_PG, default
-//! postgres://postgres@127.0.0.1:5432/postgres, and dropped afterwards).
+//! postgres://postgres@127.0.0.1:5432/postgres, and dropped afterwards). A TLS server is
+//! named with its query: `…/postgres?sslmode=verify-full&sslrootcert=/path/ca.pem`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
 
 use sqlx::Executor;
@@ -75,16 +76,29 @@ pub async fn postgres() -> TestDb {
         .await
         .unwrap();
     admin.close().await;
-    let url = match admin_url().rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("STRONGROOM_TEST_PG must end in /DATABASE"),
-    };
+    let url = database_url(&admin_url(), &name);
     let store = Store::connect(&url).await.unwrap();
     TestDb {
         store,
         url,
         pg_name: Some(name),
         _dir: None,
+    }
+}
+
+/// `admin` with its database replaced by `name`; the query (`?sslmode=verify-full&
+/// sslrootcert=/path/ca.pem` for a TLS server) is kept.
+pub fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin, None),
+    };
+    let Some((server, _)) = base.rsplit_once('/') else {
+        panic!("STRONGROOM_TEST_PG must end in /DATABASE");
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
     }
 }
 
