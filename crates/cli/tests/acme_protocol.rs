@@ -256,6 +256,45 @@ fn protocol_edges() {
         Some(&json!({"termsOfServiceAgreed": true})),
     );
     assert_eq!(a.problem(), "externalAccountRequired", "{}", a.body);
+    // With a binding, the account object shows the JWS the client sent (RFC 8555 §7.1.2,
+    // as Pebble does): in the newAccount answer, on POST-as-GET and when found again.
+    let home = tmp.path().join("home");
+    up.login(&home);
+    let (eab_kid, hmac) = up.eab_key(&home, "tls-client");
+    let bound = Signer::generate().unwrap();
+    let client_new_account = client_dir["newAccount"].as_str().unwrap();
+    let eab = strongroom_acme::jws::sign_eab(
+        &eab_kid,
+        &b64::decode(&hmac, "hmac").unwrap(),
+        bound.jwk(),
+        client_new_account,
+    );
+    let a = c.post(
+        &bound,
+        None,
+        client_new_account,
+        Some(&json!({"termsOfServiceAgreed": true, "externalAccountBinding": eab})),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.json()["externalAccountBinding"], eab, "{}", a.body);
+    let bound_url = a.header("location").unwrap();
+    let got = c.post(&bound, Some(&bound_url), &bound_url, None);
+    assert_eq!(got.json()["externalAccountBinding"], eab, "{}", got.body);
+    let again = c.post(
+        &bound,
+        None,
+        client_new_account,
+        Some(&json!({"onlyReturnExisting": true})),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(
+        again.json()["externalAccountBinding"],
+        eab,
+        "{}",
+        again.body
+    );
+    let plain = c.post(&key, Some(&kid), &kid, None).json();
+    assert!(plain.get("externalAccountBinding").is_none(), "{plain}");
 
     // Envelope negatives; every answer carries a fresh nonce.
     let new_order = c.dir["newOrder"].as_str().unwrap().to_string();

@@ -33,6 +33,7 @@ fn account(thumbprint: &str, eab_kid: Option<&str>) -> NewAcmeAccount {
         jwk: format!(r#"{{"kty":"EC","crv":"P-256","x":"{thumbprint}","y":"secret-looking"}}"#),
         contact: vec!["mailto:ops@lab.test".into()],
         eab_kid: eab_kid.map(str::to_string),
+        eab_jws: None,
         created_ip: "192.0.2.7".into(),
     }
 }

@@ -24,6 +24,9 @@ pub struct AcmeAccount {
     pub contact: Vec<String>,
     /// The external account binding key it was created with.
     pub eab_kid: Option<String>,
+    /// The external account binding JWS its newAccount carried (flattened JSON), shown in
+    /// the account object.
+    pub eab_jws: Option<String>,
     /// Where it was created from.
     pub created_ip: String,
     /// When.
@@ -41,6 +44,8 @@ pub struct NewAcmeAccount {
     pub contact: Vec<String>,
     /// EAB key to bind (must be unbound).
     pub eab_kid: Option<String>,
+    /// The EAB JWS as verified (flattened JSON), kept to be shown in the account object.
+    pub eab_jws: Option<String>,
     /// Client address.
     pub created_ip: String,
 }
@@ -215,6 +220,7 @@ fn account_from(r: &sqlx::any::AnyRow) -> Result<AcmeAccount, StoreError> {
             .map(str::to_string)
             .collect(),
         eab_kid: r.try_get("eab_kid")?,
+        eab_jws: r.try_get("eab_jws")?,
         created_ip: r.try_get("created_ip")?,
         created_at: r.try_get("created_at")?,
     })
@@ -240,8 +246,8 @@ pub(crate) async fn create_acme_account_on(
     now: i64,
 ) -> Result<AcmeAccount, StoreError> {
     let row = sqlx::query(
-        "INSERT INTO acme_accounts (thumbprint, jwk, status, contact, eab_kid, created_ip, created_at) \
-         VALUES ($1, $2, 'valid', $3, $4, $5, $6) RETURNING *",
+        "INSERT INTO acme_accounts (thumbprint, jwk, status, contact, eab_kid, created_ip, created_at, eab_jws) \
+         VALUES ($1, $2, 'valid', $3, $4, $5, $6, $7) RETURNING *",
     )
     .bind(a.thumbprint.clone())
     .bind(a.jwk.clone())
@@ -249,6 +255,7 @@ pub(crate) async fn create_acme_account_on(
     .bind(a.eab_kid.clone())
     .bind(a.created_ip.clone())
     .bind(now)
+    .bind(a.eab_jws.clone())
     .fetch_one(&mut *conn)
     .await?;
     let account = account_from(&row)?;
@@ -332,13 +339,14 @@ impl Store {
         now: i64,
         account_id: i64,
     ) -> Result<NonceAndAccount, StoreError> {
-        const COLUMNS: [&str; 8] = [
+        const COLUMNS: [&str; 9] = [
             "id",
             "thumbprint",
             "jwk",
             "status",
             "contact",
             "eab_kid",
+            "eab_jws",
             "created_ip",
             "created_at",
         ];

@@ -64,6 +64,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "dual control",
         include_str!("../../../migrations/sqlite/0011_dual_control.sql"),
     ),
+    (
+        12,
+        "acme account eab jws",
+        include_str!("../../../migrations/sqlite/0012_acme_account_eab_jws.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -115,6 +120,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "dual control",
         include_str!("../../../migrations/postgres/0010_dual_control.sql"),
+    ),
+    (
+        11,
+        "acme account eab jws",
+        include_str!("../../../migrations/postgres/0011_acme_account_eab_jws.sql"),
     ),
 ];
 

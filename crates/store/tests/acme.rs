@@ -89,6 +89,8 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         jwk: format!("{{\"tp\":\"{tp}\"}}"),
         contact: vec!["mailto:a@lab.test".into(), "mailto:b@lab.test".into()],
         eab_kid: eab.map(str::to_string),
+        eab_jws: eab
+            .map(|k| format!("{{\"protected\":\"{k}\",\"payload\":\"p\",\"signature\":\"s\"}}")),
         created_ip: "192.0.2.1".into(),
     };
     let a = front
@@ -103,6 +105,12 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     assert_eq!(
         front.eab_key("eab_1").await.unwrap().unwrap().account_id,
         Some(b.id)
+    );
+    // The binding's JWS is kept as sent, to be shown in the account object.
+    assert_eq!(a.eab_jws, None);
+    assert_eq!(
+        front.acme_account(b.id).await.unwrap().eab_jws.as_deref(),
+        Some(r#"{"protected":"eab_1","payload":"p","signature":"s"}"#)
     );
 
     // A nonce and the account a `kid` names, in one statement: the account (as
@@ -533,6 +541,7 @@ on_both_backends!(
                     jwk: "{}".into(),
                     contact: Vec::new(),
                     eab_kid: None,
+                    eab_jws: None,
                     created_ip: "198.51.100.1".into(),
                 },
                 10,
@@ -577,6 +586,7 @@ on_both_backends!(
                             jwk: "{}".into(),
                             contact: Vec::new(),
                             eab_kid: None,
+                            eab_jws: None,
                             created_ip: "198.51.100.1".into(),
                         },
                         6,

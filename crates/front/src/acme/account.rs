@@ -1,6 +1,7 @@
 //! Directory, nonces and accounts (RFC 8555 §7.1.1, §7.2, §7.3): newAccount with
-//! onlyReturnExisting, terms of service and external account binding, account update and
-//! deactivation, the account's orders list, and key rollover.
+//! onlyReturnExisting, terms of service and external account binding (the binding's JWS is
+//! kept and shown in the account object), account update and deactivation, the account's
+//! orders list, and key rollover.
 //!
 //! In: verified requests. Out: account resources; accounts in the store; audit events.
 
@@ -173,7 +174,7 @@ async fn new_account_inner(
         .cfg
         .profile(profile)
         .is_some_and(|p| p.external_account_required);
-    let eab_kid = match &req.external_account_binding {
+    let (eab_kid, eab_jws) = match &req.external_account_binding {
         None if requires_eab => {
             return Err(Problem::new(
                 ProblemType::ExternalAccountRequired,
@@ -181,7 +182,7 @@ async fn new_account_inner(
             )
             .into())
         }
-        None => None,
+        None => (None, None),
         Some(eab) => {
             let kid = eab_kid(eab)?;
             let stored = acme.app.store.eab_key(&kid).await?;
@@ -195,7 +196,8 @@ async fn new_account_inner(
                 Some(k) => k.hmac_key,
                 None => return Err(Problem::unauthorized(format!("unknown external account binding key {kid:?}")).into()),
             };
-            Some(verify_eab(eab, &v.key, &acme.url(&path), |_| Some(key))?)
+            let kid = verify_eab(eab, &v.key, &acme.url(&path), |_| Some(key))?;
+            (Some(kid), Some(reflected_eab(eab)))
         }
     };
     let ip = client_ip(peer);
@@ -209,6 +211,7 @@ async fn new_account_inner(
                 jwk: v.key.canonical_json(),
                 contact,
                 eab_kid: eab_kid.clone(),
+                eab_jws,
                 created_ip: ip.clone(),
             },
             acme.cfg.limits.requests_per_ip,
@@ -249,6 +252,19 @@ async fn new_account_inner(
     .await;
     let url = acme.url(&format!("/acme/account/{}", account.id));
     Ok(Reply::json(StatusCode::CREATED, &views::account(acme, &account)).location(url))
+}
+
+/// The binding as the account object shows it (RFC 8555 §7.1.2, as Pebble reflects it):
+/// the flattened JWS the client sent, its three members only. It holds the account's public
+/// key and a MAC, nothing secret. Called after `verify_eab` accepted it.
+fn reflected_eab(eab: &Value) -> String {
+    let member = |k: &str| eab.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "protected": member("protected"),
+        "payload": member("payload"),
+        "signature": member("signature"),
+    })
+    .to_string()
 }
 
 /// The kid of an EAB JWS (checked properly by `verify_eab`).

@@ -8,14 +8,23 @@ use serde_json::{json, Value};
 use strongroom_acme::identifier::AcmeName;
 use strongroom_store::{AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder};
 
-/// An account.
+/// An account; with `externalAccountBinding` (the JWS its newAccount carried, RFC 8555
+/// §7.1.2) when it was made with one.
 pub fn account(acme: &Acme, a: &AcmeAccount) -> Value {
-    json!({
+    let mut v = json!({
         "status": a.status,
         "contact": a.contact,
         "orders": acme.url(&format!("/acme/account/{}/orders", a.id)),
         "createdAt": rfc3339(a.created_at),
-    })
+    });
+    if let Some(eab) = a
+        .eab_jws
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    {
+        v["externalAccountBinding"] = eab;
+    }
+    v
 }
 
 fn stored_problem(text: &Option<String>) -> Option<Value> {
