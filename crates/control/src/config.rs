@@ -233,9 +233,7 @@ impl Config {
         if self.database_url.is_some() == self.database_url_env.is_some() {
             return Err("set exactly one of database_url and database_url_env".into());
         }
-        if self.tls.names.is_empty() {
-            return Err("tls.names must name at least one address or host".into());
-        }
+        self.tls.validate()?;
         if self.approvals.ttl_secs < 60 {
             return Err("approvals.ttl_secs must be at least 60".into());
         }

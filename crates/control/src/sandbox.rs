@@ -15,6 +15,9 @@ pub fn confinement(config: &Config) -> Confinement {
     let mut read_only = config.sandbox.read_only.clone();
     read_only.extend(config.bootstrap.admin_password_file.iter().cloned());
     read_only.extend(config.bootstrap.policy_file.iter().cloned());
+    // The operator's listener certificate and key (`[tls] key = "file"`): their directories,
+    // so a renewed file that replaces the old one by rename stays readable.
+    read_only.extend(config.tls.read_only_paths());
     let mut read_write = vec![parent(&config.signer_socket)];
     // The break-glass envelope is created once, in its directory: keep it in a directory of
     // its own (control's state directory), not next to other secrets.

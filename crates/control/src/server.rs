@@ -113,16 +113,23 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
-    let listener_cert = strongroom_httpd::server_config(&config.tls, &config.signer_socket).await?;
-    let id = strongroom_httpd::record_listener(
-        &store,
-        &listener_cert.issued,
-        &config.tls.profile,
+    let listener_cert = strongroom_httpd::listener(&config.tls, &config.signer_socket).await?;
+    match (&listener_cert.issued, &config.tls.profile) {
+        (Some(issued), Some(profile)) => {
+            let id =
+                strongroom_httpd::record_listener(&store, issued, profile, "control", app.now())
+                    .await?;
+            tracing::info!(certificate = %listener_cert.about, inventory_id = id, "listener certificate issued by the signer");
+        }
+        _ => tracing::info!(certificate = %listener_cert.about, "listener certificate"),
+    }
+    let clock = app.clone();
+    tokio::spawn(strongroom_httpd::keep_current(
+        listener_cert.keeper,
+        store.clone(),
         "control",
-        app.now(),
-    )
-    .await?;
-    tracing::info!(certificate = %listener_cert.about, inventory_id = id, "listener certificate issued by the signer");
+        move || clock.now(),
+    ));
     let tls = listener_cert.tls;
     let listener = TcpListener::bind(config.listen)
         .await

@@ -9,9 +9,9 @@
 mod common;
 
 use base64::Engine;
-use common::{workspace_binary, Control, Db};
+use common::{Control, Db};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use strongroom_testkit::{run, tool};
 use strongroom_wire::{Request, Response};
@@ -132,49 +132,6 @@ fn control_serves_tls_with_its_listener_key_in_the_hsm() {
     assert!(c.log_text().contains("a key made in memory"));
 }
 
-/// Starts the front with HTTPS and its plain port; waits for the TLS port. Returns the
-/// process, the HTTPS port and the plain port.
-fn start_front_https(c: &Control) -> (Child, u16, u16) {
-    let port = |_: ()| {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (http, https) = (port(()), port(()));
-    let config = c.dir().join("front-https.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen_http = \"127.0.0.1:{http}\"\nlisten_https = \"127.0.0.1:{https}\"\ndatabase_url = {:?}\nsigner_socket = {:?}\nallow_root = true\n\n[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n",
-            c.front_db_url, c.pki.socket
-        ),
-    )
-    .unwrap();
-    let log = c.dir().join("front-https.log");
-    let mut child = Command::new(workspace_binary("strongroom-front"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("STRONGROOM_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "front exited with {status}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "front not ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (child, https, http)
-}
-
 /// The signer's process id (the test kit keeps its child private).
 fn signer_pid(c: &Control) -> i32 {
     let config = c.pki.config.to_str().unwrap().to_string();
@@ -205,17 +162,18 @@ fn plain_health(port: u16) -> Duration {
 
 #[test]
 fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
-    let c = Control::start(Db::Sqlite);
+    let mut c = Control::start(Db::Sqlite);
     let root = c
         .pki
         .write_pem("root.pem", std::slice::from_ref(&c.root_der));
-    let (mut front, port, plain) = start_front_https(&c);
+    let port = c.start_front_https("[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n");
+    let plain = port_of(&c.front_base);
     // Under the test kit every daemon is the signer's `dev` peer, so the front's key is the
     // one ListenerKey gives this test (separate peers get separate keys: the signer's
     // listener_key tests).
     let spki = listener_key(&c);
     assert_serves_with(port, &root, &spki);
-    let log = std::fs::read_to_string(c.dir().join("front-https.log")).unwrap();
+    let log = c.front_log();
     assert!(log.contains("the HSM key pkcs11:"), "{log}");
     // The listener certificate is in the inventory like any other, for that key.
     let admin = c.admin();
@@ -250,6 +208,4 @@ fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
         let _ = w.join().unwrap();
     }
     assert_serves_with(port, &root, &spki);
-    let _ = front.kill();
-    let _ = front.wait();
 }

@@ -50,16 +50,27 @@ pub async fn run(config: Config) -> Result<(), String> {
     // for the plain port to accept finds both bound.
     let https = match (&config.listen_https, &config.tls) {
         (Some(addr), Some(spec)) => {
-            let listener = strongroom_httpd::server_config(spec, &config.signer_socket).await?;
-            let id = strongroom_httpd::record_listener(
-                &store,
-                &listener.issued,
-                &spec.profile,
+            let listener = strongroom_httpd::listener(spec, &config.signer_socket).await?;
+            match (&listener.issued, &spec.profile) {
+                (Some(issued), Some(profile)) => {
+                    let id = strongroom_httpd::record_listener(
+                        &store,
+                        issued,
+                        profile,
+                        "front",
+                        crate::app::now(),
+                    )
+                    .await?;
+                    tracing::info!(certificate = %listener.about, inventory_id = id, "HTTPS listener certificate issued by the signer");
+                }
+                _ => tracing::info!(certificate = %listener.about, "HTTPS listener certificate"),
+            }
+            tokio::spawn(strongroom_httpd::keep_current(
+                listener.keeper,
+                store.clone(),
                 "front",
-                crate::app::now(),
-            )
-            .await?;
-            tracing::info!(certificate = %listener.about, inventory_id = id, "HTTPS listener certificate issued by the signer");
+                crate::app::now,
+            ));
             let tls = listener.tls;
             let l = tokio::net::TcpListener::bind(addr)
                 .await
@@ -73,8 +84,12 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
     tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
     let app = Arc::new(App::new(store.clone(), config));
-    let plain =
-        strongroom_httpd::serve_plain(listener, router(app.clone()), std::future::pending());
+    crate::metrics::serve(app.clone()).await?;
+    let plain = strongroom_httpd::serve_plain(
+        listener,
+        crate::metrics::counted(app.clone(), router(app.clone())),
+        std::future::pending(),
+    );
     let secure = async move {
         match https {
             Some((l, tls)) => {
@@ -82,9 +97,11 @@ pub async fn run(config: Config) -> Result<(), String> {
                 if let Some(cfg) = app.config.acme.clone() {
                     tracing::info!(base_url = %cfg.base_url, "ACME served at {}/acme/directory", cfg.base_url);
                     routes = routes.merge(crate::acme::router(Arc::new(crate::acme::Acme::new(
-                        app, cfg,
+                        app.clone(),
+                        cfg,
                     ))));
                 }
+                let routes = crate::metrics::counted(app, routes);
                 strongroom_httpd::serve_tls(l, tls, routes, std::future::pending()).await
             }
             None => std::future::pending().await,

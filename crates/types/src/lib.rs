@@ -11,6 +11,7 @@ mod name;
 mod profile;
 mod revocation;
 mod serial;
+pub mod time;
 
 pub use algorithm::{KeyAlgorithm, SignatureAlgorithm};
 pub use name::{CaId, DnsName, NameError, ProfileName, RequestedName};

@@ -255,12 +255,29 @@ impl Control {
 
     /// Starts strongroom-front (plain HTTP) on a free port against the same database.
     pub fn start_front(&mut self) {
+        self.launch_front(None, "[ocsp]\nvalidity_secs = 3600\n");
+    }
+
+    /// Starts strongroom-front with HTTPS too, configured by `tables` (a `[tls]` table and
+    /// optionally `[acme]`; `{https}` in it stands for the HTTPS port); returns the HTTPS
+    /// port. The plain port is in `front_base`.
+    pub fn start_front_https(&mut self, tables: &str) -> u16 {
+        let https = free_port();
+        self.launch_front(Some(https), tables);
+        https
+    }
+
+    fn launch_front(&mut self, https: Option<u16>, tables: &str) {
         let port = free_port();
         let config = self.dir().join("front.toml");
+        let listen_https = https
+            .map(|p| format!("listen_https = \"127.0.0.1:{p}\"\n"))
+            .unwrap_or_default();
+        let tables = tables.replace("{https}", &https.unwrap_or(0).to_string());
         std::fs::write(
             &config,
             format!(
-                "listen_http = \"127.0.0.1:{port}\"\ndatabase_url = {:?}\nsigner_socket = {:?}\nallow_root = true\n\n[ocsp]\nvalidity_secs = 3600\n",
+                "listen_http = \"127.0.0.1:{port}\"\n{listen_https}database_url = {:?}\nsigner_socket = {:?}\nallow_root = true\n\n{tables}",
                 self.front_db_url, self.pki.socket
             ),
         )
@@ -277,19 +294,18 @@ impl Control {
         self.front = Some(child);
         self.front_base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.front.as_mut().unwrap().try_wait().unwrap() {
-                panic!("front exited with {status}: {}", self.front_log());
+        for p in std::iter::once(port).chain(https) {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                if let Some(status) = self.front.as_mut().unwrap().try_wait().unwrap() {
+                    panic!("front exited with {status}: {}", self.front_log());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "front not ready: {}",
+                    self.front_log()
+                );
+                std::thread::sleep(Duration::from_millis(100));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "front not ready: {}",
-                self.front_log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
