@@ -18,6 +18,8 @@ mod up;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// Every command, for the top-level help and the API commands, which take the control
+/// API's connection options anywhere on the line.
 #[derive(Parser)]
 #[command(
     name = "strongroom",
@@ -33,6 +35,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Local(LocalCommand),
+    #[command(flatten)]
+    Api(api_cmd::ApiCommand),
+}
+
+/// The commands that do not talk to the control API, parsed without its connection
+/// options: `strongroom up --help` lists only what `up` takes.
+#[derive(Parser)]
+#[command(
+    name = "strongroom",
+    version,
+    about = "Strongroom certificate authority"
+)]
+struct LocalCli {
+    #[command(subcommand)]
+    command: LocalCommand,
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
     /// Run Strongroom with embedded defaults in DIR: a private SoftHSM2 token, a root and
     /// an issuing CA (first run only), and the daemons. Ctrl-C stops everything.
     Up(up::UpArgs),
@@ -43,16 +66,13 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    #[command(flatten)]
-    Api(api_cmd::ApiCommand),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Up(args) => up::run(args).map_err(client::Failure::local),
-        Command::Signer(args) => signer_cmd::run(args).map_err(client::Failure::local),
-        Command::Completions { shell } => {
+fn run_local(command: LocalCommand) -> Result<(), client::Failure> {
+    match command {
+        LocalCommand::Up(args) => up::run(args).map_err(client::Failure::local),
+        LocalCommand::Signer(args) => signer_cmd::run(args).map_err(client::Failure::local),
+        LocalCommand::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
                 shell,
@@ -62,7 +82,22 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-        Command::Api(cmd) => api_cmd::run(cmd, &cli.connection),
+    }
+}
+
+fn main() -> ExitCode {
+    let local = matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("up" | "signer" | "completions")
+    );
+    let result = if local {
+        run_local(LocalCli::parse().command)
+    } else {
+        let cli = Cli::parse();
+        match cli.command {
+            Command::Local(c) => run_local(c),
+            Command::Api(cmd) => api_cmd::run(cmd, &cli.connection),
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,14 +50,19 @@ pub fn encode(s: &str) -> String {
         .collect()
 }
 
-/// Prints JSON, or a table of `columns` for `{"items": [...]}` answers and key: value
-/// lines for single objects.
-pub fn print(v: &Value, output: &str, columns: &[&str]) {
-    if output == "json" {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-        return;
-    }
-    let cell = |x: &Value| match x {
+/// Whether a field of an API answer holds a time in Unix seconds (`not_before`,
+/// `not_after`, `*_at`): tables print it as RFC 3339, JSON keeps the number.
+fn is_time(field: &str) -> bool {
+    matches!(field, "not_before" | "not_after") || field.ends_with("_at")
+}
+
+/// One table cell or key: value line's value.
+fn cell(field: &str, x: &Value) -> String {
+    match x {
+        Value::Number(n) if is_time(field) => match n.as_i64() {
+            Some(secs) => strongroom_types::time::rfc3339(secs),
+            None => n.to_string(),
+        },
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
         Value::Array(a) => a
@@ -70,11 +75,20 @@ pub fn print(v: &Value, output: &str, columns: &[&str]) {
             .collect::<Vec<_>>()
             .join(","),
         other => other.to_string(),
-    };
+    }
+}
+
+/// Prints JSON, or a table of `columns` for `{"items": [...]}` answers and key: value
+/// lines for single objects. Times are RFC 3339 in tables and lines, Unix seconds in JSON.
+pub fn print(v: &Value, output: &str, columns: &[&str]) {
+    if output == "json" {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        return;
+    }
     if let Some(items) = v["items"].as_array() {
         let rows: Vec<Vec<String>> = items
             .iter()
-            .map(|i| columns.iter().map(|c| cell(&i[*c])).collect())
+            .map(|i| columns.iter().map(|c| cell(c, &i[*c])).collect())
             .collect();
         let widths: Vec<usize> = columns
             .iter()
@@ -108,10 +122,31 @@ pub fn print(v: &Value, output: &str, columns: &[&str]) {
     } else if let Some(obj) = v.as_object() {
         for (k, x) in obj {
             if k != "pem" && k != "chain_pem" {
-                println!("{k:<16} {}", cell(x));
+                println!("{k:<16} {}", cell(k, x));
             }
         }
     } else if !v.is_null() {
         println!("{v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn times_read_as_rfc_3339_and_other_numbers_stay() {
+        assert_eq!(
+            cell("not_after", &json!(1804383070)),
+            "2027-03-07T01:31:10Z"
+        );
+        assert_eq!(cell("created_at", &json!(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(cell("revoked_at", &Value::Null), "-");
+        assert_eq!(cell("id", &json!(1804383070)), "1804383070");
+        assert_eq!(
+            cell("names", &json!(["dns:a", "ip:1.2.3.4"])),
+            "dns:a,ip:1.2.3.4"
+        );
     }
 }

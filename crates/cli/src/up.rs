@@ -682,6 +682,10 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         "  CRLs             http://{}/crl/issuing.crl, /crl/root.crl",
         args.front_listen
     );
+    say!(
+        "  ACME directory   https://{}/acme/directory (tls-server; tls-client needs an EAB key)",
+        args.front_https_listen
+    );
     say!("  front log        {}", l.log("front").display());
     say!();
     say!("Log in and issue through the control API:");

@@ -80,6 +80,31 @@ fn interrupt(child: &mut Child) -> std::process::ExitStatus {
 }
 
 #[test]
+fn up_help_lists_only_what_up_takes() {
+    let out = run(Command::new(STRONGROOM).args(["up", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && help.contains("--data-dir"),
+        "{help}"
+    );
+    for api_only in ["--token", "--output", "--url", "--ca-file"] {
+        assert!(
+            !help.contains(api_only),
+            "up --help lists {api_only}:\n{help}"
+        );
+    }
+    // The API commands still take them, before or after the subcommand.
+    let out = run(Command::new(STRONGROOM).args(["cert", "list", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--token") && help.contains("--output"),
+        "{help}"
+    );
+    let out = run(Command::new(STRONGROOM).args(["signer", "--help"]));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("--token"));
+}
+
+#[test]
 fn up_issue_stop_and_reuse() {
     ensure_daemons_built();
     let tmp = tempfile::tempdir().unwrap();
@@ -90,6 +115,24 @@ fn up_issue_stop_and_reuse() {
     assert!(
         text.contains("first run") && text.contains("Strongroom is up (HSM ok)"),
         "{text}"
+    );
+    // The ACME directory clients are pointed at, and it answers there.
+    let directory = format!(
+        "https://127.0.0.1:{}/acme/directory",
+        front_https_port(port)
+    );
+    assert!(
+        text.contains(&format!("ACME directory   {directory}")),
+        "{text}"
+    );
+    let got = run(Command::new(tool("curl"))
+        .args(["-sS", "--fail", "--cacert"])
+        .arg(data.join("ca/root.pem"))
+        .arg(&directory));
+    assert!(
+        String::from_utf8_lossy(&got.stdout).contains("newAccount"),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
     );
     let pin_mode = std::fs::metadata(data.join("secrets/pin"))
         .unwrap()
@@ -231,9 +274,23 @@ fn up_issue_stop_and_reuse() {
     );
     assert_eq!(std::fs::read(&der).unwrap()[0], 0x30);
     let out = cli(&home, &["cert", "list", "--tag", "cli"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("ID"), "table header");
+    // Times in tables read as RFC 3339, not Unix seconds; JSON keeps the number.
+    let not_after = listed["items"][0]["not_after"].as_i64().unwrap();
+    let year = 1970 + not_after / 31_556_952;
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("ID"),
-        "table header"
+        table.contains(&format!("{year}-")) && table.contains('T') && table.contains("Z "),
+        "{table}"
+    );
+    assert!(!table.contains(&not_after.to_string()), "{table}");
+    let shown = cli(&home, &["cert", "get", &id]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("not_after") && l.ends_with('Z')),
+        "{shown}"
     );
     assert_eq!(
         cli(&home, &["cert", "get", "999999"]).status.code(),
