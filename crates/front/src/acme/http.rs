@@ -454,26 +454,4 @@ pub fn client_ip(addr: Option<std::net::SocketAddr>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(secs: i64) -> String {
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = crate::app::civil_from_days(secs.div_euclid(86_400));
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_910_400), "2026-11-29T00:00:00Z");
-    }
-}
+pub use strongroom_types::time::rfc3339;
