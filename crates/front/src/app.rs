@@ -9,6 +9,7 @@
 use crate::config::Config;
 use axum::body::Bytes;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use strongroom_store::{Store, StoredOcsp};
@@ -82,6 +83,9 @@ pub struct CachedOcsp {
     /// revocation (re-signed by control into the store) reaches relying parties within
     /// seconds, not at the old response's nextUpdate.
     pub fetched: Instant,
+    /// [`App`]'s OCSP generation when it was read from the store or the signer: a copy
+    /// read before a revocation the front has seen is never put back in memory.
+    generation: u64,
 }
 
 impl CachedOcsp {
@@ -125,6 +129,9 @@ pub struct App {
     nonce_profiles: RwLock<(Option<Instant>, Arc<HashSet<String>>)>,
     ocsp: RwLock<BoundedResponses<(CaId, Serial)>>,
     answered: RwLock<BoundedResponses<Vec<u8>>>,
+    /// Bumped (under the `ocsp` lock) each time this front forgets a response because a
+    /// revocation took effect ([`App::show_revoked`]).
+    ocsp_generation: AtomicU64,
     signing: tokio::sync::Semaphore,
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
 }
@@ -139,6 +146,7 @@ impl App {
             nonce_profiles: RwLock::new((None, Arc::new(HashSet::new()))),
             ocsp: RwLock::new(BoundedResponses::new(OCSP_CACHE_BYTES)),
             answered: RwLock::new(BoundedResponses::new(ANSWERED_BYTES)),
+            ocsp_generation: AtomicU64::new(0),
             signing: tokio::sync::Semaphore::new(OCSP_SIGNING_AT_ONCE),
             crls: RwLock::new(HashMap::new()),
         }
@@ -223,6 +231,8 @@ impl App {
     /// A response still valid at `now`: from memory, else from the store.
     pub async fn cached_ocsp(&self, ca: &CaId, serial: &Serial, now: i64) -> Option<CachedOcsp> {
         let key = (ca.clone(), serial.clone());
+        // Read before the store is: a revocation seen meanwhile keeps this copy out of memory.
+        let generation = self.ocsp_generation.load(Ordering::Acquire);
         if let Some(c) = self
             .ocsp
             .read()
@@ -246,17 +256,80 @@ impl App {
             this_update: stored.this_update,
             next_update: stored.next_update,
             fetched: Instant::now(),
+            generation,
         };
         self.remember(key, c.clone());
         Some(c)
     }
 
+    /// Keeps `c` in memory, unless a revocation was seen since it was read (it may say
+    /// `good` for the certificate just revoked).
     fn remember(&self, key: (CaId, Serial), c: CachedOcsp) {
         let size = key.1.to_string().len() + key.0.as_str().len();
-        self.ocsp
+        let mut ocsp = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
+        if c.generation == self.ocsp_generation.load(Ordering::Acquire) {
+            ocsp.insert(key, size, c);
+        }
+    }
+
+    /// Makes this front answer `revoked` for a certificate control has just revoked, before
+    /// revokeCert answers `200`. Every copy of its response in memory is forgotten (and
+    /// every remembered request, which may name it), copies read before now are kept out,
+    /// and the response relying parties will get is checked: the store's, if it says
+    /// `revoked`, else one the signer signs now from its own records (control records the
+    /// revocation there first), stored for everyone. `Err` (with why) when neither says
+    /// `revoked` yet. The front only reads and asks the signer for a response; it never
+    /// revokes (ARCHITECTURE.md §1).
+    ///
+    /// Another front on the same store keeps serving its own copy for at most
+    /// [`OCSP_FRESH_FOR`].
+    pub async fn show_revoked(&self, ca: &CaId, serial: &Serial) -> Result<(), String> {
+        let key = (ca.clone(), serial.clone());
+        {
+            let mut ocsp = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
+            self.ocsp_generation.fetch_add(1, Ordering::AcqRel);
+            ocsp.remove(&key);
+        }
+        self.answered
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, size, c);
+            .clear();
+        let generation = self.ocsp_generation.load(Ordering::Acquire);
+        let now = now();
+        match self.store.ocsp_response(ca, serial).await {
+            Ok(Some(s)) if s.status == "revoked" && s.next_update > now => {
+                self.remember(
+                    key,
+                    CachedOcsp {
+                        der: Bytes::from(s.der),
+                        this_update: s.this_update,
+                        next_update: s.next_update,
+                        fetched: Instant::now(),
+                        generation,
+                    },
+                );
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot read the stored OCSP response: {e}")),
+        }
+        // Control could not re-sign it (its refresh pass would, later): sign it now.
+        let signed = self
+            .sign(ca, vec![serial.clone()], false, false, None)
+            .await
+            .map_err(|t| match t {
+                SignerTrouble::Unavailable(why) | SignerTrouble::Refused(why) => {
+                    format!("the signer did not sign the OCSP response: {why}")
+                }
+            })?;
+        match signed.first().map(|s| &s.status) {
+            Some(strongroom_wire::OcspStatus::Revoked { .. }) => Ok(()),
+            Some(other) => Err(format!(
+                "the signer still answers {} for it",
+                status_name(other)
+            )),
+            None => Err("the signer signed no OCSP response".into()),
+        }
     }
 
     /// Whether `ca` issued `serial`: a certificate in the inventory or one of its child CAs.
@@ -294,10 +367,11 @@ impl App {
         if request.len() > ANSWERED_REQUEST_MAX {
             return;
         }
-        self.answered
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(request.to_vec(), request.len(), c);
+        let mut answered = self.answered.write().unwrap_or_else(|p| p.into_inner());
+        // A copy read before a revocation this front has seen may say `good`: not kept.
+        if c.generation == self.ocsp_generation.load(Ordering::Acquire) {
+            answered.insert(request.to_vec(), request.len(), c);
+        }
     }
 
     /// Asks the signer for responses (a cache miss, a SHA-256 CertID, several certificates
@@ -318,6 +392,8 @@ impl App {
             combined,
             nonce,
         });
+        // Before the signer signs: a revocation seen meanwhile keeps the answer out of memory.
+        let generation = self.ocsp_generation.load(Ordering::Acquire);
         // At the cap, a miss is answered tryLater at once rather than queued.
         let Ok(_permit) = self.signing.try_acquire() else {
             return Err(SignerTrouble::Unavailable(format!(
@@ -368,6 +444,7 @@ impl App {
                         this_update: s.this_update,
                         next_update: s.next_update,
                         fetched: Instant::now(),
+                        generation,
                     },
                 );
             }
@@ -449,6 +526,21 @@ impl<K: std::hash::Hash + Eq> BoundedResponses<K> {
         self.map.get(key).map(|(_, c)| c)
     }
 
+    fn remove<Q>(&mut self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        if let Some((cost, _)) = self.map.remove(key) {
+            self.bytes -= cost;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
+
     fn insert(&mut self, key: K, key_bytes: usize, c: CachedOcsp) {
         let cost = key_bytes + c.der.len() + ENTRY_OVERHEAD;
         if cost > self.budget {
@@ -490,6 +582,7 @@ mod tests {
             this_update: 0,
             next_update,
             fetched: Instant::now(),
+            generation: 0,
         }
     }
 
@@ -523,5 +616,15 @@ mod tests {
         cache.insert(3u8, 0, response(100, later));
         cache.insert(4u8, 0, response(100, later));
         assert!(cache.get(&1).is_none() && cache.get(&2).is_some() && cache.get(&4).is_some());
+        // Forgetting one (a revocation took effect) gives its bytes back; clearing, all.
+        let before = cache.bytes;
+        cache.remove(&2);
+        assert!(cache.get(&2).is_none());
+        assert_eq!(cache.bytes, before - (100 + ENTRY_OVERHEAD));
+        cache.remove(&2);
+        assert_eq!(cache.bytes, before - (100 + ENTRY_OVERHEAD));
+        cache.clear();
+        assert!(cache.get(&4).is_none());
+        assert_eq!(cache.bytes, 0);
     }
 }

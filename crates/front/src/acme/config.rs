@@ -34,6 +34,10 @@ pub struct AcmeConfig {
     /// Challenge validation.
     #[serde(default)]
     pub validation: Validation,
+    /// How long revokeCert waits for control to carry out the revocation (and for OCSP
+    /// to say `revoked`) before it answers `503` with Retry-After instead of `200`.
+    #[serde(default = "default_revocation_wait")]
+    pub revocation_wait_secs: u64,
 }
 
 /// One profile offered over ACME.
@@ -147,6 +151,9 @@ fn default_tls_alpn01_port() -> u16 {
 fn default_timeout() -> u64 {
     10
 }
+fn default_revocation_wait() -> u64 {
+    10
+}
 
 /// A network of `allowed_networks` (`10.0.0.0/8`), parsed and matched by the same code as
 /// a CA's IP name constraints.
@@ -218,6 +225,9 @@ impl AcmeConfig {
         }
         if !(60..=86_400).contains(&self.nonce_lifetime_secs) {
             return Err("acme.nonce_lifetime_secs must be between 60 and 86400".into());
+        }
+        if !(1..=60).contains(&self.revocation_wait_secs) {
+            return Err("acme.revocation_wait_secs must be between 1 and 60".into());
         }
         if !(1..=60).contains(&self.validation.timeout_secs) {
             return Err("acme.validation.timeout_secs must be between 1 and 60".into());

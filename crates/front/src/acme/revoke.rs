@@ -3,11 +3,14 @@
 //! In: a verified revocation request signed by the account that obtained the certificate,
 //! by an account holding valid authorizations for all of its names, or by the
 //! certificate's own key; an ARI certID. Out: a queued `acme.revoke` job that
-//! control carries out (the front may not revoke: ARCHITECTURE.md §1), or the suggested
-//! renewal window.
+//! control carries out (the front may not revoke: ARCHITECTURE.md §1) and, once the job is
+//! done and OCSP says `revoked` (checked by [`crate::app::App::show_revoked`]), `200` — or
+//! `503` with Retry-After when that did not happen within `acme.revocation_wait_secs`
+//! (the job stays queued), `alreadyRevoked` when the store already records the
+//! revocation; or the suggested renewal window.
 
 use super::account::audit;
-use super::http::{finish, rfc3339, verify, Answer, KeyRule, Reply};
+use super::http::{finish, rfc3339, verify, Answer, KeyRule, Refusal, Reply};
 use super::{Acme, Shared};
 use crate::app::now;
 use axum::body::Bytes;
@@ -15,9 +18,14 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::time::{Duration, Instant};
 use strongroom_acme::challenge::{renewal_window, AriCertId};
 use strongroom_acme::payload::{Revoke, SUBSCRIBER_REASONS};
 use strongroom_acme::{b64, Problem, ProblemType};
+use strongroom_store::{CertificateRecord, JobState};
+
+/// How often the job's state is read while revokeCert waits for control.
+const JOB_POLL: Duration = Duration::from_millis(100);
 
 /// POST /acme/revoke-cert.
 pub async fn revoke(State(acme): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -93,7 +101,8 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
     let payload =
         json!({"certificate_id": cert.id, "reason": reason, "account_id": account_id, "jws": jws})
             .to_string();
-    acme.app
+    let job = acme
+        .app
         .store
         .enqueue_job("acme.revoke", &payload, now(), 5, now())
         .await?;
@@ -105,7 +114,80 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
         format!("reason={reason}"),
     )
     .await;
+    in_force(acme, job, &cert).await?;
     Ok(Reply::empty())
+}
+
+/// Waits until control has carried out job `job` and OCSP says `revoked` for `cert`: a
+/// client told `200` has a revocation relying parties see from the next request on. Past
+/// the deadline (control stopped, the signer slow), `503` with Retry-After: the job stays
+/// queued and takes effect when control runs it; the retry then gets `alreadyRevoked`.
+async fn in_force(acme: &Acme, job: i64, cert: &CertificateRecord) -> Result<(), Refusal> {
+    let wait = acme.cfg.revocation_wait_secs;
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let not_yet = |why: &str| {
+        tracing::warn!(
+            job,
+            certificate = cert.id,
+            why,
+            "revocation not in force before the deadline; answering 503"
+        );
+        Refusal {
+            problem: Problem::internal(format!(
+                "the revocation is queued and will take effect, but is not in force yet \
+                 ({why}); until then OCSP and CRLs do not show it. Retry later: \
+                 alreadyRevoked then confirms it"
+            ))
+            .with_status(503),
+            retry_after: Some(wait),
+        }
+    };
+    loop {
+        match acme.app.store.job_state(job).await {
+            Ok(JobState::Done) => break,
+            Ok(JobState::Failed) => {
+                // Control refused the evidence the front accepted, or gave up: never 200.
+                tracing::error!(
+                    job,
+                    certificate = cert.id,
+                    "control failed the acme.revoke job"
+                );
+                return Err(Problem::internal(
+                    "control did not carry out the revocation; the certificate is not revoked",
+                )
+                .into());
+            }
+            Ok(JobState::Queued | JobState::Running) => {}
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot read the revocation job's state");
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(not_yet("control has not carried out the revocation job"));
+        }
+        tokio::time::sleep(JOB_POLL).await;
+    }
+    let c = &cert.certificate;
+    // Done means revoked now or before (by an operator, or a concurrent request's job).
+    match acme.app.store.certificate(cert.id).await {
+        Ok(now) if now.revoked => {}
+        Ok(_) => {
+            tracing::error!(
+                job,
+                certificate = cert.id,
+                "acme.revoke job done but the certificate is not revoked"
+            );
+            return Err(Problem::internal(
+                "control finished the revocation job but the certificate is not revoked",
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    acme.app
+        .show_revoked(&c.issuer, &c.serial)
+        .await
+        .map_err(|why| not_yet(&why))
 }
 
 /// GET /acme/renewal-info/{certID}.
