@@ -4,8 +4,9 @@
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
 #   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, certbot (with
-#         its RFC 2136 plugin), lego and knot for the ACME interop tests, PostgreSQL
-#         on 127.0.0.1:5432 (installed and started when none answers), pkilint and the
+#         its RFC 2136 plugin), lego, uacme, dehydrated and knot for the ACME interop tests, PostgreSQL
+#         on 127.0.0.1:5432 (installed and started when none answers) and its server
+#         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
 #         `cryptography` OCSP client (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
 #         cargo-deny (crates.io)
 set -euo pipefail
@@ -13,8 +14,9 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
-# ACME clients and a DNS server for the interop tests (certbot, lego, knot for RFC 2136).
-test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego knot)
+# ACME clients and a DNS server for the interop tests (certbot, lego, uacme, dehydrated,
+# knot for RFC 2136).
+test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""
@@ -52,6 +54,14 @@ if [[ $mode == test ]]; then
             || $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main reload
         for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
         pg_isready -h 127.0.0.1 -p 5432
+    fi
+    # The server binaries (initdb, pg_ctl) for the store's TLS test, which makes a throwaway
+    # hostssl-only cluster of its own (crates/store/tests/tls_server): a machine whose
+    # PostgreSQL on 5432 came from elsewhere may lack them.
+    if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+        echo "installing PostgreSQL's server binaries for the TLS test"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
     fi
     if [[ ! -x .venv/bin/lint_pkix_cert ]] || ! .venv/bin/python -c 'import cryptography' 2>/dev/null; then
         echo "installing pkilint and cryptography into .venv/"

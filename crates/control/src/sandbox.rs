@@ -26,8 +26,11 @@ pub fn confinement(config: &Config) -> Confinement {
             read_write.push(parent(f));
         }
     }
-    if let Some(dir) = config.database_url().ok().as_deref().and_then(sqlite_dir) {
-        read_write.push(dir);
+    if let Ok(url) = config.database_url() {
+        read_write.extend(sqlite_dir(&url));
+        // PostgreSQL's CA file (sslrootcert) and client certificate and key: sqlx reads
+        // them at every new connection, long after the sandbox is in place.
+        read_only.extend(strongroom_store::database_files(&url));
     }
     read_write.extend(config.sandbox.read_write.iter().cloned());
     Confinement {

@@ -80,9 +80,8 @@ async fn database_before_rule_2(
             .await
             .unwrap();
         admin.close().await;
-        let admin_url = backends::admin_url();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        (format!("{base}/{name}"), Some(name), 9)
+        let url = backends::database_url(&backends::admin_url(), &name);
+        (url, Some(name), 9)
     };
     let raw = AnyPool::connect(&url).await.unwrap();
     migrations_before(backend, before).run(&raw).await.unwrap();
