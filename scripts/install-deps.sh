@@ -8,7 +8,7 @@
 #         on 127.0.0.1:5432 (installed and started when none answers) and its server
 #         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
 #         `cryptography` OCSP client (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
-#         cargo-deny (crates.io)
+#         cargo-deny (crates.io), promtool (Debian's prometheus, for `promtool check metrics`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,19 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "cargo not found: install Rust (https://rustup.rs) and re-run" >&2
     exit 1
+fi
+
+if [[ $mode == test ]] && ! command -v promtool >/dev/null; then
+    # promtool checks every /metrics text (crates/control/tests/metrics.rs). Debian 12 ships
+    # it only inside `prometheus` (about 100 MB); without recommends it pulls no exporter.
+    # On a systemd host the package enables its server: the tests need only the tool, so
+    # the server installed here is stopped and disabled.
+    echo "installing prometheus (for promtool)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    if [[ -d /run/systemd/system ]]; then
+        $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
 fi
 
 if [[ $mode == test ]]; then

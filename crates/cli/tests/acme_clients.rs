@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{eventually, ok, openssl_verify, pkilint, Knot, Up};
+use common::{check_certificate, eventually, ocsp_status, ok, Knot, Up};
 use std::path::Path;
 use std::process::Command;
 use strongroom_testkit::run;
@@ -33,46 +33,6 @@ fn lego(up: &Up, dir: &Path, directory: &str) -> Command {
         .args(["--path", dir.to_str().unwrap()])
         .args(["--accept-tos", "--email", "ops@lab.test"]);
     c
-}
-
-/// OCSP status of `cert` (issued by `issuer`) through the front, as openssl reports it.
-fn ocsp_status(up: &Up, issuer: &Path, cert: &Path) -> String {
-    let out = run(Command::new("openssl")
-        .args(["ocsp", "-no_nonce", "-issuer"])
-        .arg(issuer)
-        .arg("-cert")
-        .arg(cert)
-        .args(["-url", &format!("http://127.0.0.1:{}/ocsp", up.front_http)])
-        .arg("-CAfile")
-        .arg(up.root_pem()));
-    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// Splits a PEM bundle file into (leaf file, rest-of-chain file).
-fn split_chain(bundle: &Path, dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let text = std::fs::read_to_string(bundle).unwrap();
-    let end = "-----END CERTIFICATE-----\n";
-    let cut = text.find(end).unwrap() + end.len();
-    let (leaf, chain) = (
-        dir.join(format!("{name}.leaf.pem")),
-        dir.join(format!("{name}.chain.pem")),
-    );
-    std::fs::write(&leaf, &text[..cut]).unwrap();
-    std::fs::write(&chain, &text[cut..]).unwrap();
-    (leaf, chain)
-}
-
-fn check_certificate(
-    up: &Up,
-    dir: &Path,
-    name: &str,
-    bundle: &Path,
-) -> (std::path::PathBuf, std::path::PathBuf) {
-    common::stamp(&format!("checking {name}"));
-    let (leaf, chain) = split_chain(bundle, dir, name);
-    openssl_verify(&up.root_pem(), &chain, &leaf);
-    pkilint(&leaf);
-    (leaf, chain)
 }
 
 #[test]

@@ -514,3 +514,83 @@ pub fn agent_trusting(root: &Path) -> ureq::Agent {
         .build()
         .new_agent()
 }
+
+/// OCSP status of `cert` (issued by `issuer`) through the front, as openssl reports it.
+pub fn ocsp_status(up: &Up, issuer: &Path, cert: &Path) -> String {
+    let out = run(Command::new("openssl")
+        .args(["ocsp", "-no_nonce", "-issuer"])
+        .arg(issuer)
+        .arg("-cert")
+        .arg(cert)
+        .args(["-url", &format!("http://127.0.0.1:{}/ocsp", up.front_http)])
+        .arg("-CAfile")
+        .arg(up.root_pem()));
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Splits a PEM bundle file into (leaf file, rest-of-chain file).
+pub fn split_chain(
+    bundle: &Path,
+    dir: &Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let end = "-----END CERTIFICATE-----\n";
+    let cut = text.find(end).unwrap() + end.len();
+    let (leaf, chain) = (
+        dir.join(format!("{name}.leaf.pem")),
+        dir.join(format!("{name}.chain.pem")),
+    );
+    std::fs::write(&leaf, &text[..cut]).unwrap();
+    std::fs::write(&chain, &text[cut..]).unwrap();
+    (leaf, chain)
+}
+
+pub fn check_certificate(
+    up: &Up,
+    dir: &Path,
+    name: &str,
+    bundle: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    stamp(&format!("checking {name}"));
+    let (leaf, chain) = split_chain(bundle, dir, name);
+    openssl_verify(&up.root_pem(), &chain, &leaf);
+    pkilint(&leaf);
+    (leaf, chain)
+}
+
+/// Serves `webroot` over plain HTTP on `port` of `ip`, as a web server would for http-01:
+/// `GET /.well-known/acme-challenge/TOKEN` answers the file a client's hook (uacme) or
+/// `WELLKNOWN` directory (dehydrated) holds, else 404. Runs until the test process ends.
+pub fn webroot_server(ip: &str, port: u16, webroot: &Path) {
+    let listener = std::net::TcpListener::bind((ip, port)).unwrap();
+    let dir = webroot.join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut s = stream;
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split(' ').nth(1).unwrap_or_default().to_string();
+            let body = path
+                .strip_prefix("/.well-known/acme-challenge/")
+                .filter(|t| {
+                    !t.is_empty()
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+                .and_then(|t| std::fs::read(dir.join(t)).ok());
+            let reply = match body {
+                Some(b) => {
+                    let mut r = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", b.len())
+                        .into_bytes();
+                    r.extend_from_slice(&b);
+                    r
+                }
+                None => b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            };
+            let _ = s.write_all(&reply);
+        }
+    });
+}
