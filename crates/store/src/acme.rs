@@ -381,7 +381,7 @@ impl Store {
         a: &NewAcmeAccount,
         now: i64,
     ) -> Result<AcmeAccount, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let account = create_acme_account_on(&mut tx, a, now).await?;
         tx.commit().await?;
         Ok(account)
@@ -443,7 +443,7 @@ impl Store {
     /// Deactivates a valid account (RFC 8555 §7.3.6); its pending authorizations go with it.
     /// False when it was not valid.
     pub async fn deactivate_acme_account(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE acme_accounts SET status = 'deactivated' WHERE id = $1 AND status = 'valid'",
         )

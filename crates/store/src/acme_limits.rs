@@ -92,7 +92,7 @@ impl Store {
         since: i64,
         now: i64,
     ) -> Result<Result<AcmeAccount, LimitHit>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if requests_per_ip > 0 {
             lock_keys(self, &mut tx, vec![format!("acme-ip:{}", a.created_ip)]).await?;
             let n = count(&mut tx, REQUESTS_FROM_IP, a.created_ip.clone(), since).await?;
@@ -113,7 +113,7 @@ impl Store {
         limits: &OrderLimits,
         now: i64,
     ) -> Result<Result<AcmeOrder, LimitHit>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut keys = vec![
             format!("acme-account:{}", o.account_id),
             format!("acme-ip:{}", o.client_ip),

@@ -109,7 +109,7 @@ impl Store {
         o: &NewAcmeOrder,
         now: i64,
     ) -> Result<AcmeOrder, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let order = create_acme_order_on(&mut tx, o, now).await?;
         tx.commit().await?;
         Ok(order)
@@ -212,7 +212,7 @@ impl Store {
         event: impl FnOnce(i64) -> crate::NewAuditEvent,
         now: i64,
     ) -> Result<(i64, bool), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = crate::certificates::insert_audited_on(&mut tx, certificate, event, now).await?;
         let closed = close_order_on(&mut tx, order_id, id).await?;
         tx.commit().await?;
@@ -505,7 +505,7 @@ impl Store {
         order: i64,
         outcome: Result<i64, &str>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let (to, at, error) = match outcome {
             Ok(at) => ("valid", Some(at), None),
             Err(e) => ("invalid", None, Some(e.to_string())),

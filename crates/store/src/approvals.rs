@@ -252,7 +252,7 @@ impl Store {
                 "a decision needs a comment of 1 to 1000 bytes saying why".into(),
             ));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         // A no-op UPDATE first: it locks the row (PostgreSQL) or takes the write lock
         // (SQLite), so two approvers deciding at once are serialised.
         let r = sqlx::query("UPDATE approval_requests SET state = state WHERE id = $1 RETURNING requested_by, required, state, expires_at")

@@ -184,7 +184,7 @@ impl Store {
         event: &NewAuditEvent,
         at: i64,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let appended = append_audit_on(&mut tx, event, at).await?;
         tx.commit().await?;
         Ok(appended)

@@ -349,7 +349,7 @@ impl Store {
         event: impl FnOnce(i64) -> crate::NewAuditEvent,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_audited_on(&mut tx, c, event, now).await?;
         tx.commit().await?;
         Ok(id)
@@ -438,7 +438,7 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let mut all_ids = Vec::with_capacity(certs.len());
         for chunk in certs.chunks(500) {
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             all_ids.extend(insert_certificates_on(&mut tx, chunk, now).await?);
             tx.commit().await?;
         }
@@ -559,7 +559,7 @@ impl Store {
     /// Marks a certificate revoked. A second revocation is a conflict (the first reason
     /// and time stand).
     pub async fn revoke_certificate(&self, r: &RevocationRow) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE certificates SET status = 'revoked' WHERE id = $1 AND status = 'valid'",
         )

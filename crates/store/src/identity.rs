@@ -116,7 +116,7 @@ impl Store {
         break_glass: bool,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("INSERT INTO users (username, password_hash, break_glass, disabled, created_at) VALUES ($1, $2, $3, 0, $4) RETURNING id")
             .bind(username.to_string())
             .bind(password_hash.to_string())
@@ -204,7 +204,7 @@ impl Store {
 
     /// Replaces a user's roles.
     pub async fn set_user_roles(&self, id: i64, roles: &[Role]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)

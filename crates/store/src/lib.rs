@@ -185,6 +185,21 @@ impl Store {
         &self.pool
     }
 
+    /// A write transaction. On SQLite it begins `BEGIN IMMEDIATE`: the write lock is taken
+    /// first, waiting up to the busy timeout for another process's writer (control and the
+    /// front share the file). A deferred `BEGIN` that reads and then writes fails at once
+    /// with `database is locked` when the other process committed after the read — its
+    /// snapshot is stale and waiting cannot help — which the busy timeout never sees
+    /// (tests/sqlite_contention.rs).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// The pool for reads that need not see an uncommitted write of their own.
     pub(crate) fn reads(&self) -> &AnyPool {
         &self.reads

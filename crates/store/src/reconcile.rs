@@ -31,7 +31,7 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let through = i64::try_from(through)
             .map_err(|_| StoreError::Invalid("journal position out of range".into()))?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut recorded = Vec::new();
         for certificate in found {
             let known =

@@ -117,7 +117,7 @@ impl Store {
     /// Stores (or replaces) pre-signed OCSP responses. A response older than the stored
     /// one (by thisUpdate) does not replace it.
     pub async fn put_ocsp_responses(&self, responses: &[StoredOcsp]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for o in responses {
             sqlx::query(
                 "INSERT INTO ocsp_responses (ca_id, serial, status, der, this_update, next_update) \
