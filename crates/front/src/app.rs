@@ -134,6 +134,8 @@ pub struct App {
     ocsp_generation: AtomicU64,
     signing: tokio::sync::Semaphore,
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
+    /// Counters for the metrics listener.
+    pub metrics: crate::metrics::FrontMetrics,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             ocsp_generation: AtomicU64::new(0),
             signing: tokio::sync::Semaphore::new(OCSP_SIGNING_AT_ONCE),
             crls: RwLock::new(HashMap::new()),
+            metrics: Default::default(),
         }
     }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// The ACME server (on the HTTPS listener); absent: no ACME.
     #[serde(default)]
     pub acme: Option<crate::acme::config::AcmeConfig>,
+    /// The metrics listener (`[metrics] listen`); absent: no metrics served.
+    #[serde(default)]
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 /// OCSP settings.
@@ -87,6 +90,10 @@ impl Config {
                 "{}: listen_https and [tls] go together",
                 path.display()
             ));
+        }
+        if let Some(m) = &c.metrics {
+            m.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         if !(60..=7 * 86_400).contains(&c.ocsp.validity_secs) {
             return Err(format!(

@@ -14,6 +14,7 @@ pub mod app;
 pub mod ca_cert;
 pub mod config;
 pub mod crl;
+pub mod metrics;
 pub mod ocsp;
 pub mod server;
 

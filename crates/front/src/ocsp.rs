@@ -13,6 +13,7 @@
 //! already answered from memory (same bytes, no nonce) is answered before it is parsed.
 
 use crate::app::{now, App, SignerTrouble};
+use crate::metrics::Outcome;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -50,7 +51,25 @@ fn ocsp_body(der: impl Into<Bytes>, max_age: Option<i64>) -> Response {
 }
 
 fn failure(status: ResponseStatus) -> Response {
-    ocsp_body(error_response(status), None)
+    let mut resp = ocsp_body(error_response(status), None);
+    // OCSP refuses with HTTP 200: the metrics count the responseStatus instead.
+    let outcome = match status {
+        ResponseStatus::Successful => "successful",
+        ResponseStatus::MalformedRequest => "malformedRequest",
+        ResponseStatus::InternalError => "internalError",
+        ResponseStatus::TryLater => "tryLater",
+        ResponseStatus::SigRequired => "sigRequired",
+        ResponseStatus::Unauthorized => "unauthorized",
+    };
+    resp.extensions_mut().insert(Outcome(outcome));
+    resp
+}
+
+/// A signed answer, counted as `successful` by the metrics.
+fn answered(der: impl Into<Bytes>, max_age: Option<i64>) -> Response {
+    let mut resp = ocsp_body(der, max_age);
+    resp.extensions_mut().insert(Outcome("successful"));
+    resp
 }
 
 /// POST /ocsp.
@@ -124,7 +143,8 @@ async fn profile_wants_nonce(
 async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
     let now = now();
     if let Some(c) = app.answered_before(der, now) {
-        return ocsp_body(c.der, cacheable.then_some(c.next_update - now));
+        app.metrics.ocsp_cache.inc(&["hit"]);
+        return answered(c.der, cacheable.then_some(c.next_update - now));
     }
     let request = match parse_ocsp_request(der) {
         Ok(r) => r,
@@ -161,7 +181,8 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
             if request.nonce.is_none() {
                 app.remember_answer(der, c.clone());
             }
-            return ocsp_body(c.der, cacheable.then_some(c.next_update - now));
+            app.metrics.ocsp_cache.inc(&["hit"]);
+            return answered(c.der, cacheable.then_some(c.next_update - now));
         }
     }
     // Security: only serials this CA issued get a signed answer. A stranger's random
@@ -185,6 +206,7 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
     } else {
         None
     };
+    app.metrics.ocsp_cache.inc(&["miss"]);
     match app
         .sign(&ca.id, serials, alg == ID_SHA256, !single, nonce.clone())
         .await
@@ -192,7 +214,7 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
         Ok(signed) => match signed.into_iter().next() {
             Some(s) => {
                 let max_age = (cacheable && nonce.is_none()).then_some(s.next_update - now);
-                ocsp_body(s.der, max_age)
+                answered(s.der, max_age)
             }
             None => failure(ResponseStatus::InternalError),
         },

@@ -296,6 +296,19 @@ impl Store {
         }
     }
 
+    /// How many orders are in each status now, as (status, count) sorted by status (the
+    /// front's `strongroom_front_acme_orders` gauge, read at scrape time).
+    pub async fn acme_orders_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM acme_orders GROUP BY status ORDER BY status",
+        )
+        .fetch_all(self.reads())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// Whether some order already names `certificate_id` as the one it replaces (ARI:
     /// a certificate is replaced once).
     pub async fn acme_certificate_replaced(&self, certificate_id: i64) -> Result<bool, StoreError> {

@@ -500,10 +500,12 @@ pub fn start_validation(
     let (cid, zid, oid, aid) = (c.id, z.id, z.order_id, account.id);
     let account_uri = acme.url(&format!("/acme/account/{aid}"));
     Ok(tokio::spawn(async move {
+        let started = std::time::Instant::now();
         let mut result = task
             .validator
             .validate(&kind, &name, &token, &key_auth)
             .await;
+        task.app.metrics.validations.observe(started.elapsed());
         if result.is_ok() {
             // CAA is checked once control of the name is shown, as Boulder does: the
             // authorization is then good for this order's issuance only.
