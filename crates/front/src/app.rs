@@ -43,6 +43,8 @@ const CRL_CACHE_FOR: Duration = Duration::from_secs(5);
 const NONCE_PROFILES_FOR: Duration = Duration::from_secs(5);
 /// How often the CA list is re-read (new intermediates).
 const CAS_CACHE_FOR: Duration = Duration::from_secs(60);
+/// How old the CA list may be before a request for a CA it lacks re-reads it.
+const CAS_MISS_RECHECK: Duration = Duration::from_secs(1);
 
 /// Current time in Unix seconds (the front's only wall-clock read).
 #[allow(clippy::disallowed_methods)] // the one adapter that may read the wall clock
@@ -157,6 +159,18 @@ impl App {
 
     /// The CAs, re-read from the store at most once a minute.
     pub async fn cas(&self) -> Arc<Vec<CaEntry>> {
+        self.cas_read_within(CAS_CACHE_FOR).await
+    }
+
+    /// The CAs, for a request that named one the last list lacks (a CA made live since):
+    /// re-read if that list is older than [`CAS_MISS_RECHECK`] — so a relying party
+    /// following AIA to a new intermediate finds it at once, while strangers asking for
+    /// made-up CAs cause at most one store read per interval.
+    pub async fn cas_after_miss(&self) -> Arc<Vec<CaEntry>> {
+        self.cas_read_within(CAS_MISS_RECHECK).await
+    }
+
+    async fn cas_read_within(&self, fresh_for: Duration) -> Arc<Vec<CaEntry>> {
         {
             let guard = self.cas.read().unwrap_or_else(|p| p.into_inner());
             if guard.0.is_some_and(|t| t.elapsed() < CAS_CACHE_FOR) {

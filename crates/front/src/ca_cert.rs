@@ -4,7 +4,9 @@
 //!
 //! In: a CA id in the path (hostile: parsed strictly). Out: the certificate as DER
 //! (`application/pkix-cert`) with an ETag (its SHA-256) and a day of Cache-Control; 304 for
-//! a matching If-None-Match; 404 for anything that is not a CA this front answers for.
+//! a matching If-None-Match; 404 for anything that is not a CA this front answers for. A
+//! CA made live since the front last read the list is found at once (the list is re-read
+//! on a miss, at most once a second).
 
 use crate::app::App;
 use axum::extract::{Path, State};
@@ -28,7 +30,10 @@ pub async fn get(
     else {
         return not_found();
     };
-    let cas = app.cas().await;
+    let mut cas = app.cas().await;
+    if !cas.iter().any(|c| c.id == id) {
+        cas = app.cas_after_miss().await;
+    }
     let Some(ca) = cas.iter().find(|c| c.id == id) else {
         return not_found();
     };
