@@ -173,7 +173,7 @@ impl App {
     async fn cas_read_within(&self, fresh_for: Duration) -> Arc<Vec<CaEntry>> {
         {
             let guard = self.cas.read().unwrap_or_else(|p| p.into_inner());
-            if guard.0.is_some_and(|t| t.elapsed() < CAS_CACHE_FOR) {
+            if guard.0.is_some_and(|t| t.elapsed() < fresh_for) {
                 return guard.1.clone();
             }
         }

@@ -91,6 +91,10 @@ impl Config {
                 path.display()
             ));
         }
+        if let Some(tls) = &c.tls {
+            tls.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         if let Some(m) = &c.metrics {
             m.validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -129,16 +133,21 @@ impl Config {
     pub fn confinement(&self) -> strongroom_sandbox::network_daemon::Confinement {
         use strongroom_sandbox::network_daemon::{parent, sqlite_dir, Confinement};
         let mut read_write = vec![parent(&self.signer_socket)];
-        if let Some(dir) = self.database_url().ok().as_deref().and_then(sqlite_dir) {
-            read_write.push(dir);
+        let mut read_only = self.sandbox.read_only.clone();
+        if let Ok(url) = self.database_url() {
+            read_write.extend(sqlite_dir(&url));
+            // PostgreSQL's CA file and client certificate and key: sqlx reads them at every
+            // new connection, long after the sandbox is in place.
+            read_only.extend(strongroom_store::database_files(&url));
         }
         read_write.extend(self.sandbox.read_write.iter().cloned());
+        read_only.extend(self.tls.iter().flat_map(|t| t.read_only_paths()));
         Confinement {
             user: self.user.clone(),
             allow_root: self.allow_root,
             landlock: self.sandbox.landlock,
             seccomp: self.sandbox.seccomp,
-            read_only: self.sandbox.read_only.clone(),
+            read_only,
             read_write,
         }
     }
