@@ -164,12 +164,12 @@ pub async fn keep_current(
                 };
                 let read = operator_cert::read_files(&spec);
                 match read {
-                    Ok((_, _, d)) if d == digest => {
+                    Ok(files) if files.digest == digest => {
                         if woken_by_hangup {
                             tracing::info!("SIGHUP: the listener certificate files are unchanged");
                         }
                     }
-                    Ok((cert, key, d)) => match operator_cert::parse(&cert, &key, d) {
+                    Ok(files) => match operator_cert::parse(files) {
                         Ok(loaded) => {
                             current.replace(loaded.certified);
                             not_after = loaded.not_after;

@@ -26,8 +26,16 @@ pub(crate) struct Loaded {
     pub(crate) digest: Vec<u8>,
 }
 
-/// The two files' bytes and their digest.
-pub(crate) fn read_files(spec: &ListenerCert) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), String> {
+/// The two files as read, not yet checked.
+pub(crate) struct Files {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    /// SHA-256 over both.
+    pub(crate) digest: Vec<u8>,
+}
+
+/// Reads the two files.
+pub(crate) fn read_files(spec: &ListenerCert) -> Result<Files, String> {
     let (cert_file, key_file) = match (&spec.certificate_file, &spec.key_file) {
         (Some(c), Some(k)) => (c, k),
         _ => return Err("tls.key = \"file\" needs tls.certificate_file and tls.key_file".into()),
@@ -41,17 +49,18 @@ pub(crate) fn read_files(spec: &ListenerCert) -> Result<(Vec<u8>, Vec<u8>, Vec<u
     both.update(&cert);
     both.update(&key);
     let digest = both.finish().as_ref().to_vec();
-    Ok((cert, key, digest))
+    Ok(Files { cert, key, digest })
 }
 
 /// Reads and checks the operator's certificate and key.
 pub(crate) fn load(spec: &ListenerCert) -> Result<Loaded, String> {
-    let (cert, key, digest) = read_files(spec)?;
-    parse(&cert, &key, digest)
+    parse(read_files(spec)?)
 }
 
-/// Checks a certificate file's and a key file's contents.
-pub(crate) fn parse(cert: &[u8], key: &[u8], digest: Vec<u8>) -> Result<Loaded, String> {
+/// Checks the files' contents.
+pub(crate) fn parse(files: Files) -> Result<Loaded, String> {
+    let Files { cert, key, digest } = files;
+    let (cert, key) = (cert.as_slice(), key.as_slice());
     let chain = CertificateDer::pem_slice_iter(cert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("tls.certificate_file: not PEM certificates: {e}"))?;
