@@ -279,6 +279,8 @@ impl Hsm {
     /// Test hook: close every session of this process on the token behind the pool's back
     /// (`C_CloseAllSessions`), as a token reset or HSM fail-over would. The next operation
     /// on each pooled session then has to recover.
+    /// Only with the `test-hooks` feature (the crate's own tests turn it on).
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fn invalidate_sessions_for_test(&self) {
         let source = self.inner.pool.source();
@@ -328,6 +330,7 @@ fn find_slot(context: &cryptoki::context::Pkcs11, label: &str) -> Result<Slot, H
 
 /// Call the module's exported `C_CloseAllSessions` for `slot`. cryptoki 0.12 does not wrap
 /// this function, and every PKCS#11 module exports it by name.
+#[cfg(feature = "test-hooks")]
 fn close_all_sessions(slot: Slot) -> Result<(), String> {
     let module = module::loaded_path().ok_or("no PKCS#11 module loaded")?;
     // SAFETY: dlopen of the module this process already loaded and initialized; it runs no

@@ -115,7 +115,8 @@ pub(crate) fn login(session: &Session, slot: Slot, pin: &Pin, token: &str) -> Re
     }
 }
 
-/// The path of the module this process loaded, if any.
+/// The path of the module this process loaded, if any (for the `test-hooks` feature).
+#[cfg(feature = "test-hooks")]
 pub(crate) fn loaded_path() -> Option<PathBuf> {
     loaded().as_ref().map(|m| m.path.clone())
 }

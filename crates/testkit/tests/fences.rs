@@ -1,6 +1,8 @@
-//! Dependency fences (ARCHITECTURE.md §2), read from `cargo metadata`: cryptoki only in
-//! hsm; hsm only in signer; sqlx only in store; front and control never reach hsm;
-//! protocol crates never depend on store or hsm.
+//! Dependency fences (docs/architecture.md, Crates and fences), read from `cargo metadata`
+//! over the transitive closure of what ships (dev-dependencies aside): cryptoki only through
+//! hsm; hsm only in the signer; sqlx only through store; front, control, httpd, acme and the
+//! CLI never reach the HSM by any path; protocol crates never reach the store. Every crate a
+//! fence names must exist.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -23,92 +25,156 @@ fn cargo_metadata(extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn direct_dependencies() -> BTreeMap<String, BTreeSet<String>> {
-    let meta = cargo_metadata(&["--no-deps"]);
-    meta["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let deps = p["dependencies"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["name"].as_str().unwrap().to_string())
-                .collect();
-            (p["name"].as_str().unwrap().to_string(), deps)
-        })
-        .collect()
+/// The dependency graph between package names, without dev-dependencies (what ships),
+/// and the workspace members.
+struct Graph {
+    edges: BTreeMap<String, BTreeSet<String>>,
+    members: BTreeSet<String>,
 }
 
-fn users_of(deps: &BTreeMap<String, BTreeSet<String>>, krate: &str) -> BTreeSet<String> {
-    deps.iter()
-        .filter(|(_, d)| d.contains(krate))
-        .map(|(p, _)| p.clone())
-        .collect()
-}
-
-#[test]
-fn fences_hold() {
-    let deps = direct_dependencies();
-    assert!(
-        deps.len() >= 8,
-        "workspace members missing: {:?}",
-        deps.keys()
-    );
-    let only = |krate: &str, allowed: &[&str]| {
-        let users = users_of(&deps, krate);
-        let extra: Vec<&String> = users
+impl Graph {
+    fn of_workspace() -> Graph {
+        let meta = cargo_metadata(&[]);
+        let name_of: BTreeMap<&str, &str> = meta["packages"]
+            .as_array()
+            .unwrap()
             .iter()
-            .filter(|u| !allowed.contains(&u.as_str()))
+            .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
             .collect();
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for node in meta["resolve"]["nodes"].as_array().unwrap() {
+            let from = name_of[node["id"].as_str().unwrap()].to_string();
+            let to = edges.entry(from).or_default();
+            for dep in node["deps"].as_array().unwrap() {
+                let shipped = dep["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kind"].as_str() != Some("dev"));
+                if shipped {
+                    to.insert(name_of[dep["pkg"].as_str().unwrap()].to_string());
+                }
+            }
+        }
+        let members = meta["workspace_members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| name_of[id.as_str().unwrap()].to_string())
+            .collect();
+        Graph { edges, members }
+    }
+
+    /// Every package `from` reaches, walking around `around` (its own dependencies are
+    /// not followed, so what is reached only through it is not counted).
+    fn reach(&self, from: &str, around: Option<&str>) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_string()];
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p.clone()) || (Some(p.as_str()) == around && p != from) {
+                continue;
+            }
+            stack.extend(self.edges.get(&p).into_iter().flatten().cloned());
+        }
+        seen.remove(from);
+        seen
+    }
+
+    /// The members that reach `krate` other than through `gate`.
+    fn reaching(&self, krate: &str, gate: Option<&str>) -> BTreeSet<String> {
+        self.members
+            .iter()
+            .filter(|m| Some(m.as_str()) != gate && self.reach(m, gate).contains(krate))
+            .cloned()
+            .collect()
+    }
+
+    /// A crate named in a fence must exist, or the fence checks nothing.
+    fn member<'k>(&self, krate: &'k str) -> &'k str {
         assert!(
-            extra.is_empty(),
-            "{krate} is used by {extra:?}; only {allowed:?} may"
+            self.members.contains(krate),
+            "{krate} is named in a fence but is not a workspace member: update the fence"
         );
-    };
-    only("cryptoki", &["strongroom-hsm"]);
-    only("strongroom-hsm", &["strongroom-signer"]);
-    only("sqlx", &["strongroom-store"]);
-    for protocol in [
+        krate
+    }
+}
+
+/// The fences (docs/architecture.md, Crates and fences), over the transitive closure of
+/// what ships: a crate that reaches a fenced crate through any path breaks the fence.
+fn check_fences(g: &Graph) {
+    assert!(
+        g.members.len() >= 12,
+        "workspace members missing: {:?}",
+        g.members
+    );
+    let hsm = g.member("strongroom-hsm");
+    let store = g.member("strongroom-store");
+    // cryptoki only through hsm; hsm only in the signer (and the signer's own tooling).
+    let through = g.reaching("cryptoki", Some(hsm));
+    assert!(
+        through.is_empty(),
+        "{through:?} reach cryptoki other than through {hsm}"
+    );
+    let reach_hsm = g.reaching(hsm, None);
+    let signer = g.member("strongroom-signer");
+    assert!(
+        reach_hsm.iter().all(|m| m == signer),
+        "{reach_hsm:?} reach {hsm}; only {signer} may"
+    );
+    // sqlx only through store.
+    let through = g.reaching("sqlx", Some(store));
+    assert!(
+        through.is_empty(),
+        "{through:?} reach sqlx other than through {store}"
+    );
+    // The network daemons and the CLI never reach the HSM, by any path.
+    for krate in [
         "strongroom-front",
         "strongroom-control",
         "strongroom-httpd",
         "strongroom-acme",
-        "strongroom-scep",
-        "strongroom-est",
-        "strongroom-revocation",
         "strongroom-cli",
     ] {
-        if let Some(d) = deps.get(protocol) {
-            assert!(
-                !d.contains("strongroom-hsm") && !d.contains("cryptoki"),
-                "{protocol} must not reach the HSM"
-            );
-        }
+        let reached = g.reach(g.member(krate), None);
+        assert!(
+            !reached.contains(hsm) && !reached.contains("cryptoki"),
+            "{krate} must not reach the HSM"
+        );
     }
-    for protocol in [
-        "strongroom-acme",
-        "strongroom-scep",
-        "strongroom-est",
-        "strongroom-revocation",
-    ] {
-        if let Some(d) = deps.get(protocol) {
-            assert!(
-                !d.contains("strongroom-store"),
-                "{protocol} must take traits, not the store"
-            );
-        }
+    // Protocol logic takes traits, not the store.
+    for krate in ["strongroom-acme", "strongroom-x509", "strongroom-wire"] {
+        assert!(
+            !g.reach(g.member(krate), None).contains(store),
+            "{krate} must take traits, not the store"
+        );
     }
 }
 
 #[test]
+fn fences_hold() {
+    check_fences(&Graph::of_workspace());
+}
+
+#[test]
 fn the_fence_check_would_catch_a_violation() {
-    let mut deps = direct_dependencies();
-    deps.get_mut("strongroom-cli")
+    // Through a path of two edges: cli → x509 → (planted) hsm.
+    let mut g = Graph::of_workspace();
+    g.edges
+        .get_mut("strongroom-x509")
         .unwrap()
-        .insert("cryptoki".into());
-    assert!(users_of(&deps, "cryptoki").contains("strongroom-cli"));
+        .insert("strongroom-hsm".into());
+    let caught = std::panic::catch_unwind(|| check_fences(&g));
+    assert!(caught.is_err(), "a transitive path to the HSM must fail");
+    // sqlx reached around the store: acme → (planted) sqlx.
+    let mut g = Graph::of_workspace();
+    g.edges
+        .get_mut("strongroom-acme")
+        .unwrap()
+        .insert("sqlx".into());
+    assert!(std::panic::catch_unwind(|| check_fences(&g)).is_err());
+    // A fence naming a crate that does not exist fails instead of passing vacuously.
+    let g = Graph::of_workspace();
+    assert!(std::panic::catch_unwind(|| g.member("strongroom-revocation")).is_err());
 }
 
 /// One version line of each crypto crate in what our code reaches: two generations of
