@@ -6,6 +6,8 @@
 //! `urn:ietf:params:acme:error:*` type to answer with. The front (crates/front/src/acme)
 //! owns the state machine, the store and the validation I/O.
 
+#![forbid(unsafe_code)]
+
 pub mod b64;
 pub mod caa;
 pub mod challenge;

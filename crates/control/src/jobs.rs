@@ -1,6 +1,6 @@
 //! The job worker: carries out work that other processes queue in the store's `jobs` table
 //! and only control may do. Today that is `acme.revoke`, queued by the front when an ACME
-//! client revokes a certificate (the front holds no right to revoke; ARCHITECTURE.md §1).
+//! client revokes a certificate (the front holds no right to revoke; docs/architecture.md, Trust boundaries).
 //!
 //! In: due jobs claimed with a lease, once a second (several control instances on one
 //! database share the queue; each job runs on one of them at a time). Payload of

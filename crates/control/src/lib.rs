@@ -17,6 +17,8 @@
 //! revocations) and `acme_proof` (which re-verifies the client's signed request behind an
 //! ACME revocation job).
 
+#![forbid(unsafe_code)]
+
 pub mod acme_proof;
 pub mod api;
 pub mod app;

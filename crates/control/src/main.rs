@@ -5,6 +5,8 @@
 //! code 0 / 1 with a one-line error on stderr. The sandbox (privilege drop, no core
 //! dumps, no_new_privs, Landlock) is applied before the async runtime starts any thread.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

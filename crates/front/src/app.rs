@@ -296,7 +296,7 @@ impl App {
     /// `revoked`, else one the signer signs now from its own records (control records the
     /// revocation there first), stored for everyone. `Err` (with why) when neither says
     /// `revoked` yet. The front only reads and asks the signer for a response; it never
-    /// revokes (ARCHITECTURE.md §1).
+    /// revokes (docs/architecture.md, Trust boundaries).
     ///
     /// Another front on the same store keeps serving its own copy for at most
     /// [`OCSP_FRESH_FOR`].

@@ -9,6 +9,8 @@
 //! front holds no key and no admin right; what it serves was signed by the signer from the
 //! signer's own records.
 
+#![forbid(unsafe_code)]
+
 pub mod acme;
 pub mod app;
 pub mod ca_cert;

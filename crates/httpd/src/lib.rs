@@ -18,6 +18,8 @@
 //! into the inventory; [`serve_plain`] is the same accept loop without TLS (the front's
 //! public OCSP and CRL port).
 
+#![forbid(unsafe_code)]
+
 mod current_cert;
 mod deadline;
 mod hsm_key;
@@ -43,7 +45,7 @@ use strongroom_wire::{ClientError, Request, Response, SignerClient};
 #[serde(rename_all = "lowercase")]
 pub enum ListenerKeyKind {
     /// The daemon's own listener key in the HSM (the signer's `ListenerKey`); every
-    /// handshake is signed by the signer (`SignTlsHandshake`). ARCHITECTURE.md §4.
+    /// handshake is signed by the signer (`SignTlsHandshake`). docs/architecture.md, Keys.
     #[default]
     Hsm,
     /// A fresh key made in this process's memory at every start (development, or a signer

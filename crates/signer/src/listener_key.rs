@@ -1,4 +1,4 @@
-//! The TLS listener keys of control and the front (ARCHITECTURE.md §4): each peer's HTTPS
+//! The TLS listener keys of control and the front (docs/architecture.md, Keys): each peer's HTTPS
 //! key lives in the HSM, and its TLS handshakes are signed here, one signature each.
 //!
 //! In: `ListenerKey` and `SignTlsHandshake { scheme, message }` from a peer the allow-list
@@ -10,7 +10,7 @@
 //! The key is made on the first `ListenerKey` call (ECDSA P-256, sensitive,
 //! non-extractable, sign-only) and labelled `strongroom-listener-{peer}`: the label is the
 //! whole record of it, so every signer on one HSM partition finds the same key and this
-//! module keeps no state on disk (the HA design, ARCHITECTURE.md §7, forbids new signer
+//! module keeps no state on disk (the HA design, docs/architecture.md, Scaling past one appliance, forbids new signer
 //! state until it is settled). What it keeps in memory — the key found for each peer — is
 //! a cache that a restart loses without harm. A key found under that label is checked
 //! before use (P-256, sensitive, never extractable, sign-only): the label is predictable,

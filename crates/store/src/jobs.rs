@@ -1,5 +1,5 @@
 //! Scheduled jobs with leases: each due job is run by exactly one worker at a time, even
-//! with several nodes on one PostgreSQL (ARCHITECTURE.md §7).
+//! with several nodes on one PostgreSQL (docs/architecture.md, Scaling past one appliance).
 //!
 //! In: jobs to run at a time (kind + JSON payload) and workers claiming them. Out: a claimed
 //! job with a lease; a worker that dies lets its lease expire and another worker takes the

@@ -9,6 +9,8 @@
 //! A PostgreSQL server off this host is reached only over TLS with `sslmode=verify-full`
 //! and the operator's CA file (`database_tls`).
 
+#![forbid(unsafe_code)]
+
 mod acme;
 mod acme_limits;
 mod acme_orders;

@@ -4,6 +4,8 @@
 //! identifiers, profiles, revocation reasons) that the wire protocol, the X.509 builder,
 //! the HSM layer and the daemons all agree on. This crate does no I/O and holds no secret.
 
+#![forbid(unsafe_code)]
+
 mod algorithm;
 pub mod audit;
 pub mod crl_scope;

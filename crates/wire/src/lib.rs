@@ -1,4 +1,4 @@
-//! The signer protocol (ARCHITECTURE.md §3).
+//! The signer protocol (docs/architecture.md, Signer operations).
 //!
 //! In: bytes from a Unix stream. Out: a [`Frame`] holding exactly one [`Request`] or
 //! [`Response`], or a [`WireError`] after which the connection must be closed.
@@ -8,6 +8,8 @@
 //! [`MAX_FRAME`], an unknown version, an unknown enum tag, a truncated field or a single
 //! trailing byte is an error. Enum variants are tagged by position: **add variants only at
 //! the end** and never reorder them (the tags are a stored contract between daemons).
+
+#![forbid(unsafe_code)]
 
 mod client;
 mod frame;

@@ -6,6 +6,8 @@
 //! no key and never signs bytes it did not build and lint itself: [`lint::LintedTbs`] is
 //! the only thing [`sign_certificate`] accepts.
 
+#![forbid(unsafe_code)]
+
 pub mod acme_alpn;
 mod algorithm;
 mod ca;

@@ -1,4 +1,4 @@
-//! A fault-injecting PKCS#11 module for tests (ARCHITECTURE.md §8).
+//! A fault-injecting PKCS#11 module for tests (docs/architecture.md, Tests).
 //!
 //! In: environment variables read when the module is loaded —
 //! `STRONGROOM_SHIM_MODULE`, the real module to wrap (default SoftHSM2), and

@@ -4,7 +4,7 @@
 //! protocol values (JWS, JWK, identifiers, payloads) come from `strongroom-acme`; this
 //! module owns the state machine (kept in the store so several fronts can share it), the
 //! validation I/O and the one signer call (`IssueCertificate` at finalize). Revocations are
-//! queued for control (only control may revoke, ARCHITECTURE.md §1).
+//! queued for control (only control may revoke, docs/architecture.md, Trust boundaries).
 
 mod account;
 pub mod config;

@@ -3,7 +3,7 @@
 //! In: a verified revocation request signed by the account that obtained the certificate,
 //! by an account holding valid authorizations for all of its names, or by the
 //! certificate's own key; an ARI certID. Out: a queued `acme.revoke` job that
-//! control carries out (the front may not revoke: ARCHITECTURE.md §1) and, once the job is
+//! control carries out (the front may not revoke: docs/architecture.md, Trust boundaries) and, once the job is
 //! done and OCSP says `revoked` (checked by [`crate::app::App::show_revoked`]), `200` — or
 //! `503` with Retry-After when that did not happen within `acme.revocation_wait_secs`
 //! (the job stays queued), `alreadyRevoked` when the store already records the
