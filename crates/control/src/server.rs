@@ -37,6 +37,7 @@ async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
 }
 
 /// Connects, bootstraps and serves until a termination signal.
+    let shutdown = strongroom_httpd::shutdown_signal();
 pub async fn run(config: Config) -> Result<(), String> {
     let url = config.database_url()?;
     let store = if config.migrate_on_start {
@@ -139,7 +140,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         listener,
         tls,
         routes::router(app),
-        strongroom_httpd::shutdown_signal(),
+        shutdown,
     )
     .await;
     store.close().await;

@@ -69,6 +69,8 @@ fn signer_issued_listener_certificates_are_renewed_while_serving() {
         .pki
         .write_pem("root.pem", std::slice::from_ref(&c.root_der));
     let directory = format!("https://127.0.0.1:{front_port}/acme/directory");
+    // `systemctl reload` (SIGHUP) does not stop a daemon whose certificate the signer issues.
+    hang_up(&c);
 
     // Watch both listeners until each has served three certificates (two renewals) and the
     // first ones are past their notAfter, for at most 5 minutes.
@@ -112,6 +114,7 @@ fn signer_issued_listener_certificates_are_renewed_while_serving() {
     );
     assert!(c.log_text().contains("listener certificate renewed"));
     assert!(c.front_log().contains("listener certificate renewed"));
+    assert!(c.front_alive(), "SIGHUP must not end the front");
 
     // Every renewed certificate is in the inventory, like the first.
     let listed = c.admin().get("/api/v1/certificates?tag=listener").json();

@@ -45,6 +45,7 @@ async fn connect(url: &str) -> Result<Store, String> {
 
 /// Serves until a termination signal: plain HTTP, and HTTPS when configured.
 pub async fn run(config: Config) -> Result<(), String> {
+    let shutdown = strongroom_httpd::shutdown_signal();
     let store = connect(&config.database_url()?).await?;
     // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits
     // for the plain port to accept finds both bound.
@@ -110,7 +111,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::select! {
         _ = plain => {},
         _ = secure => {},
-        _ = strongroom_httpd::shutdown_signal() => tracing::info!("shutting down"),
+        _ = shutdown => tracing::info!("shutting down"),
     }
     store.close().await;
     Ok(())

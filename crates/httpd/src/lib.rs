@@ -181,20 +181,29 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// A future that completes on SIGTERM or SIGINT. SIGHUP (`systemctl reload`) never ends the
+/// daemon: it is taken and ignored here, and the keeper of an operator's listener
+/// certificate re-reads its files on it ([`keep_current`]). The handlers are installed when
+/// this is called, not when the future is first polled: call it first thing in a daemon's
+/// `run`, so a reload during start-up does not kill it.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
+    let streams = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
+        signal(SignalKind::hangup()),
+    );
+    async move {
+        match streams {
+            (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
+                tokio::select! {
+                    _ = term.recv() => return,
+                    _ = int.recv() => return,
+                    _ = hup.recv() => {},
+                }
+            },
+            _ => std::future::pending::<()>().await,
         }
-        _ => std::future::pending::<()>().await,
     }
 }
 
