@@ -8,16 +8,14 @@
 //! carried out by control's job worker as the API would revoke; and the `strongroom acme`
 //! commands with their exit codes.
 
-mod common;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::{workspace_binary, Client, Control, Db};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_acme::{b64, Signer};
 use strongroom_store::{JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, Store};
+use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
 
 #[allow(clippy::disallowed_methods)] // the test stands in for the front, which has a clock
 fn now() -> i64 {

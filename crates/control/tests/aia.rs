@@ -4,13 +4,11 @@
 //! `http://…/ca/{ca}.der`; the front serves that CA's certificate there as DER, which
 //! `openssl x509 -inform DER` parses, equal to the CA's certificate, with caching headers.
 
-mod common;
-
-use common::{Control, Db};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::{run, tool};
 use strongroom_wire::{Request, Response};
 

@@ -6,10 +6,8 @@
 //! strings, tampered cursors. Every answer is a 4xx problem (or a harmless 200 for a
 //! read), never a 5xx, and no resource changes (nor any ACME account or EAB key).
 
-mod common;
-
-use common::{Client, Control, Db};
 use serde_json::{json, Value};
+use strongroom_testkit::stack::{Client, Control, Db};
 
 const HOSTILE_STRINGS: &[&str] = &[
     "' OR '1'='1' --",

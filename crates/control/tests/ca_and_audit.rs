@@ -5,11 +5,9 @@
 //! audit checkpoints: an export verifies offline with `strongroom audit verify --root`; an
 //! edited event is caught even when every later hash was recomputed, and so is a cut.
 
-mod common;
-
-use common::{workspace_binary, Control, Db};
 use serde_json::json;
 use std::process::Command;
+use strongroom_testkit::stack::{workspace_binary, Control, Db};
 use strongroom_types::audit::{event_hash, AuditEvent};
 
 fn verify(c: &Control, file: &std::path::Path, root: &std::path::Path) -> (i32, String) {
@@ -42,7 +40,7 @@ fn approved_ca_creation_and_signed_checkpoints() {
     let officer = c.login("break-glass", envelope.lines().nth(1).unwrap());
     let bob = c.user(&officer, "bob", &["approver"]);
     let carol = c.user(&officer, "carol", &["approver"]);
-    let approve = |who: &common::Client, id: i64| {
+    let approve = |who: &strongroom_testkit::stack::Client, id: i64| {
         let r = who.post(
             &format!("/api/v1/approvals/{id}/approve"),
             &json!({"comment": "matches the change ticket"}),

@@ -6,11 +6,9 @@
 //! certificate row inserted with the front's database role. Client-certificate logins come
 //! only from control's binding table.
 
-mod common;
-
-use common::{Control, Db};
 use serde_json::{json, Value};
 use std::process::Command;
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_wire::{IssuanceRequest, Request, Response, SubjectKey};
 
 fn chain_pem(cert: &Value) -> String {
@@ -21,7 +19,11 @@ fn chain_pem(cert: &Value) -> String {
     )
 }
 
-fn whoami_with(c: &Control, cert_pem: &str, key: &std::path::Path) -> common::Reply {
+fn whoami_with(
+    c: &Control,
+    cert_pem: &str,
+    key: &std::path::Path,
+) -> strongroom_testkit::stack::Reply {
     let key_pem = std::fs::read(key).unwrap();
     c.client_with_cert(cert_pem.as_bytes(), &key_pem)
         .get("/api/v1/auth/whoami")

@@ -6,9 +6,7 @@
 //! only signer operations are what the signer's allow-list grants its uid (the signer's
 //! gate tests).
 
-mod common;
-
-use common::{sandbox_check, workspace_binary, Control, Db};
+use strongroom_testkit::stack::{sandbox_check, workspace_binary, Control, Db};
 
 #[test]
 fn front_cannot_reach_keys_pin_signer_state_or_control_secrets() {

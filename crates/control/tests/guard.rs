@@ -5,13 +5,11 @@
 //! the pinned public ones answers 401 without credentials; every route answers 403 to a
 //! principal whose roles lack its permission; denials land in the audit log.
 
-mod common;
-
-use common::{Control, Db};
 use std::collections::BTreeSet;
 use strongroom_control::rbac::{allows, Permission};
 use strongroom_control::routes::ROUTES;
 use strongroom_store::Role;
+use strongroom_testkit::stack::{Control, Db};
 
 /// The only routes reachable without credentials.
 const PUBLIC: &[&str] = &[

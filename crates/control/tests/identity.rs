@@ -4,10 +4,8 @@
 //! TLS client certificates from our own CA (honoured while bound to a user and unrevoked),
 //! and no password or API key in the log at any level.
 
-mod common;
-
-use common::{Control, Db, ADMIN_PASSWORD};
 use serde_json::json;
+use strongroom_testkit::stack::{Control, Db, ADMIN_PASSWORD};
 
 #[test]
 fn break_glass_client_certificates_and_quiet_logs() {

@@ -5,11 +5,9 @@
 //! (verified with `openssl verify`), search with cursors, download, renew, revoke, bulk
 //! revoke, two-person approval, audit verification.
 
-mod common;
-
-use common::{Control, Db};
 use serde_json::json;
 use std::process::Command;
+use strongroom_testkit::stack::{Control, Db};
 
 fn lifecycle(db: Db) {
     let c = Control::start(db);

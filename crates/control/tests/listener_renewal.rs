@@ -8,14 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-mod common;
-
-use common::{Control, Db};
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::{run, tool};
 
 /// The serial (`openssl x509 -serial` form) of the certificate served on `port`, after a

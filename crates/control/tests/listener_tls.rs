@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
-mod common;
-
 use base64::Engine;
-use common::{Control, Db};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::{run, tool};
 use strongroom_wire::{Request, Response};
 

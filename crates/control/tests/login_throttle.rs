@@ -6,9 +6,6 @@
 //! control past its unit's `MemoryMax` nor stop it answering; and failures counted in the
 //! audit log rather than chained one by one.
 
-mod common;
-
-use common::{Client, Control, Db};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -17,6 +14,7 @@ use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
+use strongroom_testkit::stack::{Client, Control, Db};
 
 /// `MemoryMax=` of `systemd/strongroom-control.service`.
 const MEMORY_MAX: u64 = 1 << 30;

@@ -6,14 +6,12 @@
 //! metrics` accepts both texts; the public ports do not serve metrics; a signer that is
 //! down makes `strongroom_signer_up 0`, not a failed scrape.
 
-mod common;
-
-use common::{workspace_binary, Control, Db};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use strongroom_testkit::stack::{workspace_binary, Control, Db};
 use strongroom_types::Serial;
 use strongroom_wire::{Request, Response};
 use strongroom_x509::ocsp::cert_id;

@@ -5,13 +5,11 @@
 //! without a signer call, a journal record or a stored row, and the front's memory stays
 //! bounded; a serial the CA did issue still answers `good`.
 
-mod common;
-
-use common::{Control, Db};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_types::Serial;
 use strongroom_wire::{Request, Response};
 use strongroom_x509::ocsp::cert_id;

@@ -7,12 +7,10 @@
 //! -crl_check`, pkilint on CRLs and responses; a restart keeps CRL numbers going up and
 //! the cached responses valid.
 
-mod common;
-
-use common::{Control, Db};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use strongroom_testkit::stack::{Control, Db};
 
 fn sh(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -65,7 +63,7 @@ fn read_until_closed(
     got
 }
 
-fn issue(c: &Control, admin: &common::Client, cn: &str) -> serde_json::Value {
+fn issue(c: &Control, admin: &strongroom_testkit::stack::Client, cn: &str) -> serde_json::Value {
     let (csr, _) = c.csr(cn, &format!("DNS:{cn}"));
     let r = admin.post(
         "/api/v1/certificates",

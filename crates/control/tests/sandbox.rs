@@ -4,10 +4,8 @@
 //! PIN file and the signer's state are unreachable (Landlock, EACCES); its own database
 //! directory is reachable; an IP socket is allowed (it listens); no core dumps.
 
-mod common;
-
-use common::{sandbox_check, Control, Db};
 use std::path::Path;
+use strongroom_testkit::stack::{sandbox_check, Control, Db};
 
 #[test]
 fn control_cannot_reach_the_token_the_pin_or_the_signer_state() {

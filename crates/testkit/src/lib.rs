@@ -1,11 +1,14 @@
-//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test.
+//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test; and in
+//! [`stack`], the whole stack — signer, control and front — for any test crate.
 //!
-//! In: the path of the signer binary (tests pass `env!("CARGO_BIN_EXE_strongroom-signer")`)
-//! and ceremony/policy text. Out: a private directory with a token, a signer
-//! configuration, CAs made by the real ceremony code, and a running signer that is killed
-//! when the [`SignerProcess`] is dropped. Nothing here is mocked.
+//! In: the path of the signer binary (tests pass `env!("CARGO_BIN_EXE_strongroom-signer")`,
+//! or [`stack::workspace_binary`]) and ceremony/policy text. Out: a private directory with a
+//! token, a signer configuration, CAs made by the real ceremony code, and a running signer
+//! that is killed when the [`SignerProcess`] is dropped. Nothing here is mocked.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
+
+pub mod stack;
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;

@@ -1,9 +1,13 @@
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
+//! The whole stack for tests, for every test crate: a SoftHSM2 token, a signer with a root
+//! and an issuing CA, a database (SQLite in the test directory, or a fresh PostgreSQL
+//! database), `strongroom-control` on a free loopback port with an HTTPS client that
+//! trusts the test root, and `strongroom-front` (plain HTTP, or HTTPS with ACME) beside it.
+//!
+//! In: what a test asks for ([`Control::start`], [`Control::start_with`],
+//! [`Control::start_front`], [`Control::start_front_https`]). Out: running daemons that
+//! stop when the [`Control`] is dropped, their logs, and clients for their APIs.
 
-//! A real control daemon for tests: a SoftHSM2 token, a signer with a root and an issuing
-//! CA, a database (SQLite in the test directory, or a fresh PostgreSQL database), the
-//! `strongroom-control` binary on a free loopback port, and an HTTPS client that trusts
-//! the test root.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
 
 use serde_json::Value;
 use std::io::Read;
@@ -12,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use strongroom_testkit::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
+use crate::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
 use strongroom_wire::{Request, Response};
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -33,19 +37,21 @@ ocsp_url = "http://127.0.0.1:8080/ocsp"
 ca_issuers_url = "http://127.0.0.1:8080/ca/issuing.der"
 "#;
 
-/// A workspace binary next to this test's target directory, brought up to date once per
-/// test process (a focused `cargo test -p strongroom-control` does not build the others).
+/// A workspace binary in the running test's target directory, brought up to date once per
+/// test process (a focused `cargo test -p CRATE` does not build the other crates' binaries).
 pub fn workspace_binary(name: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_strongroom-control"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut built = BUILT.lock().unwrap();
+    // The test runs from TARGET/debug/deps/; binaries live in TARGET/debug/.
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().unwrap().to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if !built.iter().any(|b| b == name) {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "-q", "--bin", name])
-            .current_dir(strongroom_testkit::repo_root())
+            .current_dir(crate::repo_root())
             .status()
             .unwrap();
         assert!(status.success(), "cargo build --bin {name} failed");
@@ -60,6 +66,7 @@ pub enum Db {
     Postgres,
 }
 
+#[derive(Debug)]
 pub struct Control {
     pub pki: TestPki,
     pub signer: SignerProcess,
@@ -176,7 +183,7 @@ impl Control {
         )
         .unwrap();
         if let Some(name) = &pg_db {
-            let out = Command::new(env!("CARGO_BIN_EXE_strongroom-control"))
+            let out = Command::new(workspace_binary("strongroom-control"))
                 .args(["migrate", "--roles", "--config"])
                 .arg(&config)
                 .args([
@@ -225,7 +232,7 @@ impl Control {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_strongroom-control"))
+        let child = Command::new(workspace_binary("strongroom-control"))
             .args(["run", "--config"])
             .arg(&self.config)
             .env("STRONGROOM_LOG", "debug")
@@ -445,6 +452,16 @@ pub struct Client {
     pub token: Option<String>,
 }
 
+// By hand: the token is a credential.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
