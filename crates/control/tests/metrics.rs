@@ -11,19 +11,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use strongroom_testkit::stack::{workspace_binary, Control, Db};
+use strongroom_testkit::stack::{free_port, workspace_binary, Control, Db};
 use strongroom_types::Serial;
 use strongroom_wire::{Request, Response};
 use strongroom_x509::ocsp::cert_id;
 use strongroom_x509::CaCertificate;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One plain HTTP/1.1 exchange; returns (status, body).
 fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {

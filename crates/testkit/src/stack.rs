@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support
 
+use crate::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
 use serde_json::Value;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -16,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use crate::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
 use strongroom_wire::{Request, Response};
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -85,7 +85,8 @@ pub struct Control {
     pub front_base: String,
 }
 
-fn free_port() -> u16 {
+/// A free loopback TCP port (also free for UDP in practice on a test machine).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

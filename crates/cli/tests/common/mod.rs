@@ -35,14 +35,7 @@ pub fn ensure_daemons_built() {
     }
 }
 
-/// A free loopback TCP port (also free for UDP in practice on a test machine).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use strongroom_testkit::stack::free_port;
 
 /// A running `strongroom up`.
 pub struct Up {

@@ -131,7 +131,7 @@ fn the_ca_certificate_a_leaf_names_in_aia_is_served() {
 /// Runs py/aia_verify.py (a relying party with only the leaf and the root).
 fn relying_party(leaf: &Path, root: &Path, name: &str, extra: &[&str]) -> (bool, String) {
     let out = run(Command::new(tool("python3"))
-        .arg(strongroom_testkit::repo_root().join("crates/control/tests/py/aia_verify.py"))
+        .arg(strongroom_testkit::repo_root().join("crates/front/tests/py/aia_verify.py"))
         .arg(leaf)
         .arg(root)
         .arg(name)
