@@ -14,6 +14,7 @@ use common::{check_certificate, eventually, ocsp_status, ok, Knot, Up};
 use std::path::Path;
 use std::process::Command;
 use strongroom_testkit::run;
+use strongroom_testkit::step;
 
 fn certbot(up: &Up, dir: &Path) -> Command {
     let mut c = Command::new("certbot");
@@ -37,6 +38,7 @@ fn lego(up: &Up, dir: &Path, directory: &str) -> Command {
 
 #[test]
 fn certbot_and_lego() {
+    let _step = step("set up");
     common::stamp("start");
     let tmp = tempfile::Builder::new()
         .prefix("acme-clients")
@@ -54,7 +56,7 @@ fn certbot_and_lego() {
     let cb = tmp.path().join("certbot");
     let http01 = up.http01.to_string();
 
-    // certbot, http-01 standalone.
+    let _step = step("certbot, http-01 standalone");
     ok(
         certbot(&up, &cb)
             .args([
@@ -81,7 +83,7 @@ fn certbot_and_lego() {
     let status = ocsp_status(&up, &chain, &leaf);
     assert!(status.contains(": good"), "{status}");
 
-    // certbot renew (forced) gets a new certificate for the same name.
+    let _step = step("certbot renew (forced) gets a new certificate for the same name");
     ok(
         certbot(&up, &cb).args([
             "renew",
@@ -104,7 +106,7 @@ fn certbot_and_lego() {
         "renew gave the same certificate"
     );
 
-    // certbot, dns-01 through RFC 2136 for a wildcard, then revoke it.
+    let _step = step("certbot, dns-01 through RFC 2136 for a wildcard, then revoke it");
     let creds = knot.certbot_credentials(tmp.path());
     ok(
         certbot(&up, &cb)
@@ -152,6 +154,7 @@ fn certbot_and_lego() {
 
     // certbot 5 (PyPI, in .venv-certbot): an IP identifier (RFC 8738) under a profile
     // named in newOrder, then `renew`, which asks ARI first (nothing is due yet).
+    let _step = step("certbot 5 (PyPI, in .venv-certbot): an IP identifier (RFC 8738) under a …");
     let cb5 = tmp.path().join("certbot5");
     let certbot5 = |args: &[&str]| {
         let mut c = Command::new(strongroom_testkit::repo_root().join(".venv-certbot/bin/certbot"));
@@ -201,6 +204,7 @@ fn certbot_and_lego() {
     assert!(renew.contains("not yet due for renewal"), "{renew}");
 
     // lego: http-01, tls-alpn-01, dns-01 (RFC 2136), each verified; then revoke one.
+    let _step = step("lego: http-01, tls-alpn-01, dns-01 (RFC 2136), each verified; then …");
     let lg = tmp.path().join("lego");
     let dir = up.directory();
     ok(
@@ -268,6 +272,7 @@ fn certbot_and_lego() {
     }
 
     // lego moves revoked certificates away; the copies check_certificate made remain.
+    let _step = step("lego moves revoked certificates away; the copies check_certificate made …");
     let (h1, h1_chain) = (
         tmp.path().join("lego-h1.leaf.pem"),
         tmp.path().join("lego-h1.chain.pem"),
@@ -289,7 +294,7 @@ fn certbot_and_lego() {
         }
     });
 
-    // lego with external account binding, on the profile that requires it.
+    let _step = step("lego with external account binding, on the profile that requires it");
     let home = tmp.path().join("home");
     up.login(&home);
     let (kid, hmac) = up.eab_key(&home, "tls-client");
@@ -343,7 +348,7 @@ fn certbot_and_lego() {
         &cbe.join("etc/live/c1.lab.test/fullchain.pem"),
     );
 
-    // The same key cannot bind a second account.
+    let _step = step("The same key cannot bind a second account");
     let out = run(lego(&up, &tmp.path().join("lego-eab-2"), &client_dir)
         .args(["--eab", "--kid", kid, "--hmac", hmac])
         .args([
@@ -361,7 +366,7 @@ fn certbot_and_lego() {
         "{text}"
     );
 
-    // Every issued certificate is in the inventory with source acme.
+    let _step = step("Every issued certificate is in the inventory with source acme");
     let out = up.cli(
         &home,
         &["--output", "json", "cert", "list", "--tag", "acme", "--all"],

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::sync::Arc;
 use strongroom_acme::jws::Signer;
 use strongroom_acme::{b64, challenge};
+use strongroom_testkit::step;
 
 struct Client {
     agent: ureq::Agent,
@@ -214,6 +215,7 @@ fn obtain(
 
 #[test]
 fn protocol_edges() {
+    let _step = step("set up");
     let tmp = tempfile::tempdir().unwrap();
     let up = Up::start(tmp.path(), None);
     let c = Client::new(&up);
@@ -232,6 +234,7 @@ fn protocol_edges() {
     );
 
     // Accounts: created once, found again, onlyReturnExisting for an unknown key.
+    let _step = step("Accounts: created once, found again, onlyReturnExisting for an unknown …");
     let key = Signer::generate().unwrap();
     let kid = c.account(&key);
     assert_eq!(c.account(&key), kid);
@@ -296,7 +299,7 @@ fn protocol_edges() {
     let plain = c.post(&key, Some(&kid), &kid, None).json();
     assert!(plain.get("externalAccountBinding").is_none(), "{plain}");
 
-    // Envelope negatives; every answer carries a fresh nonce.
+    let _step = step("Envelope negatives; every answer carries a fresh nonce");
     let new_order = c.dir["newOrder"].as_str().unwrap().to_string();
     let order_req = json!({"identifiers": [{"type": "ip", "value": "127.0.0.1"}]});
     let nonce = c.nonce();
@@ -382,14 +385,14 @@ fn protocol_edges() {
         a.body
     );
 
-    // A full order over http-01 for an IP address, served by this test.
+    let _step = step("A full order over http-01 for an IP address, served by this test");
     let answers = Arc::new(std::sync::Mutex::new(Vec::new()));
     http01_server("127.0.0.1", up.http01, answers.clone());
     http01_server("127.0.0.2", up.http01, answers.clone());
     let (cert_key, csr) = key_and_csr(tmp.path(), "leaf", &["127.0.0.1"]);
     let (_, other_csr) = key_and_csr(tmp.path(), "other", &["127.0.0.9"]);
 
-    // Finalize with a CSR for other names is badCSR (the order stays ready).
+    let _step = step("Finalize with a CSR for other names is badCSR (the order stays ready)");
     let o = c.post(&key, Some(&kid), &new_order, Some(&order_req));
     let order_url = o.header("location").unwrap();
     let ch = c.http01_challenge(&key, &kid, o.json()["authorizations"][0].as_str().unwrap());
@@ -432,7 +435,7 @@ fn protocol_edges() {
     );
     assert_eq!(f.json()["status"], "valid", "{}", f.body);
 
-    // A wrong challenge answer invalidates the authorization and the order.
+    let _step = step("A wrong challenge answer invalidates the authorization and the order");
     let o = c.post(
         &key,
         Some(&kid),
@@ -466,6 +469,7 @@ fn protocol_edges() {
     });
 
     // A validation target outside the allowed networks is refused without connecting.
+    let _step = step("A validation target outside the allowed networks is refused without …");
     let o = c.post(
         &key,
         Some(&kid),
@@ -495,6 +499,7 @@ fn protocol_edges() {
     });
 
     // A certificate, then ARI: its window, `replaces` by its own account, and by another.
+    let _step = step("A certificate, then ARI: its window, `replaces` by its own account, and …");
     let (_, pem) = obtain(&c, &key, &kid, &answers, &csr, &["127.0.0.1"], None);
     let cert_id = ari_cert_id(tmp.path(), &pem);
     let info = c.get(&format!(
@@ -530,7 +535,7 @@ fn protocol_edges() {
     let a = c.post(&key, Some(&kid), &new_order, Some(&foreign));
     assert_eq!(a.problem(), "alreadyReplaced", "{}", a.body);
 
-    // Revocation signed with the certificate's own key (no account).
+    let _step = step("Revocation signed with the certificate's own key (no account)");
     let cert_key_signer = Signer::from_pkcs8(&cert_key).unwrap();
     let leaf_der = {
         let f = tmp.path().join("renewed.pem");
@@ -565,6 +570,7 @@ fn protocol_edges() {
 
     // Revocation by an account that did not obtain the certificate but holds valid
     // authorizations for all of its names (RFC 8555 §7.6): refused before, accepted after.
+    let _step = step("Revocation by an account that did not obtain the certificate but holds …");
     let first_der = {
         let f = tmp.path().join("first.pem");
         std::fs::write(&f, &pem).unwrap();
@@ -618,7 +624,7 @@ fn protocol_edges() {
         }
     });
 
-    // Deactivating an authorization closes its order (RFC 8555 §7.1.6).
+    let _step = step("Deactivating an authorization closes its order (RFC 8555 §7.1.6)");
     let o = c.post(&key, Some(&kid), &new_order, Some(&order_req));
     let order_url = o.header("location").unwrap();
     let authz = o.json()["authorizations"][0].as_str().unwrap().to_string();
@@ -634,7 +640,7 @@ fn protocol_edges() {
     let a = c.post(&other_key, Some(&other_kid), &authz, None);
     assert_eq!(a.status, 404, "another account's authorization: {}", a.body);
 
-    // Key rollover: the new key works, the old one no longer does.
+    let _step = step("Key rollover: the new key works, the old one no longer does");
     let new_key = Signer::generate().unwrap();
     let key_change = c.dir["keyChange"].as_str().unwrap().to_string();
     let inner = new_key.sign(
@@ -649,6 +655,7 @@ fn protocol_edges() {
     assert_ne!(c.post(&key, Some(&kid), &kid, None).status, 200);
 
     // The orders list is paged, 100 per page, oldest first, with Link rel="next".
+    let _step = step("The orders list is paged, 100 per page, oldest first, with Link …");
     let pager = Signer::generate().unwrap();
     let pager_kid = c.account(&pager);
     let mut made = Vec::new();
@@ -691,7 +698,7 @@ fn protocol_edges() {
     );
     assert_eq!(bad.problem(), "malformed", "{}", bad.body);
 
-    // Deactivation: the account is closed for good.
+    let _step = step("Deactivation: the account is closed for good");
     let a = c.post(
         &new_key,
         Some(&kid),

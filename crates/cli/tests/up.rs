@@ -13,6 +13,7 @@ use strongroom_testkit::{run, tool};
 mod common;
 
 use common::{ensure_daemons_built, free_port, STRONGROOM};
+use strongroom_testkit::step;
 
 /// The CLI against the control API that `up` started.
 fn cli(home: &Path, args: &[&str]) -> std::process::Output {
@@ -106,6 +107,7 @@ fn up_help_lists_only_what_up_takes() {
 
 #[test]
 fn up_issue_stop_and_reuse() {
+    let _step = step("set up");
     ensure_daemons_built();
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
@@ -188,6 +190,7 @@ fn up_issue_stop_and_reuse() {
     );
 
     // A profile the policy does not have: a one-line error and a non-zero exit.
+    let _step = step("A profile the policy does not have: a one-line error and a non-zero exit");
     let out = run(Command::new(STRONGROOM)
         .args(["signer", "--data-dir"])
         .arg(&data)
@@ -204,6 +207,7 @@ fn up_issue_stop_and_reuse() {
 
     // The CLI against the control API: login, issue, list, exit codes, audit export and
     // offline verification (an edited event is named).
+    let _step = step("The CLI against the control API: login, issue, list, exit codes, audit …");
     let home = tmp.path().join("home");
     let url = format!("https://127.0.0.1:{port}");
     let root = data.join("ca/root.pem");
@@ -301,6 +305,7 @@ fn up_issue_stop_and_reuse() {
     // before recording what it got: only the journal has it. Reconciliation records it,
     // once; the listener certificates (recorded by control and the front at start) and the
     // API-issued one are not recorded twice.
+    let _step = step("web.pem was issued straight through the signer, like a requester that …");
     let reconcile = |home: &Path| -> serde_json::Value {
         let out = cli(
             home,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use strongroom_acme::{b64, Signer};
 use strongroom_store::{JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, Store};
 use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
+use strongroom_testkit::step;
 
 #[allow(clippy::disallowed_methods)] // the test stands in for the front, which has a clock
 fn now() -> i64 {
@@ -140,6 +141,7 @@ fn eab_keys(c: &Client) -> Vec<Value> {
 }
 
 fn acme_admin(db: Db) {
+    let _step = step("set up");
     let c = Control::start(db);
     let admin = c.admin();
     let operator = c.user(&admin, "olivia", &["ca-operator"]);
@@ -149,6 +151,7 @@ fn acme_admin(db: Db) {
     let store = rt.block_on(c.owner_store());
 
     // An EAB key for tls-server: a kid and 32 random bytes, base64url without padding.
+    let _step = step("An EAB key for tls-server: a kid and 32 random bytes, base64url without …");
     let r = operator.post("/api/v1/acme/eab-keys", &json!({"profile": "tls-server"}));
     assert_eq!(r.status, 201, "{}", r.text);
     let made = r.json();
@@ -164,6 +167,7 @@ fn acme_admin(db: Db) {
     assert_eq!(stored.created_by, "olivia");
 
     // Refused: a profile that does not exist, an unknown field, the wrong role.
+    let _step = step("Refused: a profile that does not exist, an unknown field, the wrong role");
     for body in [
         json!({"profile": "no-such-profile"}),
         json!({"profile": "tls-server", "hmac_key": "chosen-by-me"}),
@@ -187,6 +191,7 @@ fn acme_admin(db: Db) {
     );
 
     // Listed (the auditor may read) without the key; the key is nowhere else either.
+    let _step = step("Listed (the auditor may read) without the key; the key is nowhere else …");
     let listed = eab_keys(&auditor);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["kid"], kid.as_str());
@@ -204,7 +209,7 @@ fn acme_admin(db: Db) {
     let export = admin.get("/api/v1/audit/export").text;
     assert!(!export.contains(&hmac_b64) && !export.contains(&hex::encode(&hmac)));
 
-    // Deleted while unbound; a second delete finds nothing.
+    let _step = step("Deleted while unbound; a second delete finds nothing");
     let r = operator.call(
         "DELETE",
         &format!("/api/v1/acme/eab-keys/{kid}"),
@@ -227,7 +232,7 @@ fn acme_admin(db: Db) {
         format!("acme-eab:{kid}")
     );
 
-    // A key an account used is bound: listed with its account, not deletable.
+    let _step = step("A key an account used is bound: listed with its account, not deletable");
     let bound_kid = operator
         .post("/api/v1/acme/eab-keys", &json!({"profile": "tls-server"}))
         .json()["kid"]
@@ -258,7 +263,7 @@ fn acme_admin(db: Db) {
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(eab_keys(&admin)[0]["account_id"], a1.id);
 
-    // Accounts: thumbprint, never the JWK; pages of one with a cursor.
+    let _step = step("Accounts: thumbprint, never the JWK; pages of one with a cursor");
     let page = auditor.get("/api/v1/acme/accounts?limit=1").json();
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     let first = &page["items"][0];
@@ -282,7 +287,7 @@ fn acme_admin(db: Db) {
     assert_eq!(auditor.get("/api/v1/acme/accounts/999").status, 404);
     assert_eq!(enroller.get("/api/v1/acme/accounts").status, 403);
 
-    // Orders: identifiers from the authorizations, wildcards with their `*.`.
+    let _step = step("Orders: identifiers from the authorizations, wildcards with their `*.`");
     let o1 = rt
         .block_on(store.create_acme_order(
             &order(
@@ -335,7 +340,7 @@ fn acme_admin(db: Db) {
     assert_eq!(auditor.get("/api/v1/acme/orders?account=999").status, 404);
     assert_eq!(auditor.get("/api/v1/acme/orders?account=0").status, 400);
 
-    // Deactivate: once; the second time is a conflict; auditors may not.
+    let _step = step("Deactivate: once; the second time is a conflict; auditors may not");
     let path = format!("/api/v1/acme/accounts/{}/deactivate", a1.id);
     assert_eq!(auditor.post(&path, &json!({})).status, 403);
     let r = operator.post(&path, &json!({}));
@@ -361,6 +366,7 @@ fn acme_admin(db: Db) {
 
     // acme.revoke, queued as the front queues it (with the client's signed request),
     // carried out by control's worker after it verified that request itself.
+    let _step = step("acme.revoke, queued as the front queues it (with the client's signed …");
     let (csr, _) = c.csr("acme.lab.test", "DNS:acme.lab.test");
     let r = admin.post(
         "/api/v1/certificates",
@@ -413,7 +419,7 @@ fn acme_admin(db: Db) {
     assert_eq!(event["actor"], format!("acme:{}", a2.id), "{audit}");
     assert_eq!(event["target"], format!("certificate:{cert_id}"));
 
-    // Already revoked: the job is done, nothing changes.
+    let _step = step("Already revoked: the job is done, nothing changes");
     let again = json!({"certificate_id": cert_id, "reason": 4, "account_id": a2.id,
         "jws": revoke_request(&a2_key, Some(a2.id), &cert_der, 4)});
     let job = rt
@@ -428,6 +434,7 @@ fn acme_admin(db: Db) {
     // may insert into jobs: no signed request; a key of its own; the account's valid
     // request for another certificate; a reason the client did not ask for; an account
     // that never had the certificate; removeFromCRL.
+    let _step = step("Jobs whose evidence does not hold are refused at once (one attempt of …");
     let (csr, cert2_key) = c.csr("acme2.lab.test", "DNS:acme2.lab.test");
     let issued2 = admin
         .post(
@@ -503,7 +510,7 @@ fn acme_admin(db: Db) {
     assert_eq!(revoked["revocation"]["revoked_by"], "acme:certificate-key");
     assert_eq!(wait_job(&rt, &store, job), JobState::Done);
 
-    // The same through the CLI, with its exit codes.
+    let _step = step("The same through the CLI, with its exit codes");
     let token = operator.token.clone().unwrap();
     let (code, out, err) = cli(
         &c,
@@ -554,7 +561,7 @@ fn acme_admin(db: Db) {
     let auditor_token = auditor.token.clone().unwrap();
     assert_eq!(cli(&c, &auditor_token, &["acme", "deactivate", "1"]).0, 3);
 
-    // No HMAC key in the log at any level; the chain still verifies.
+    let _step = step("No HMAC key in the log at any level; the chain still verifies");
     let log = c.log_text();
     assert!(!log.contains(&hmac_b64) && !log.contains(&hex::encode(&hmac)));
     assert!(!log.contains(&cli_key));

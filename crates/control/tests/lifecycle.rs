@@ -8,12 +8,14 @@
 use serde_json::json;
 use std::process::Command;
 use strongroom_testkit::stack::{Control, Db};
+use strongroom_testkit::step;
 
 fn lifecycle(db: Db) {
+    let _step = step("set up");
     let c = Control::start(db);
     let admin = c.admin();
 
-    // CAs mirrored from the signer; profiles imported from the policy file.
+    let _step = step("CAs mirrored from the signer; profiles imported from the policy file");
     let cas = admin.get("/api/v1/cas").json();
     assert_eq!(cas["items"].as_array().unwrap().len(), 2, "{cas}");
     let tree = admin.get("/api/v1/cas/tree").json();
@@ -22,14 +24,14 @@ fn lifecycle(db: Db) {
     let profiles = admin.get("/api/v1/profiles").json();
     assert_eq!(profiles["items"].as_array().unwrap().len(), 2);
 
-    // Roles.
+    let _step = step("Roles");
     let operator = c.user(&admin, "olivia", &["ca-operator"]);
     let approver1 = c.user(&admin, "bob", &["approver"]);
     let approver2 = c.user(&admin, "carol", &["approver"]);
     let auditor = c.user(&admin, "dave", &["auditor"]);
     let enroller = c.user(&admin, "erin", &["enroller"]);
 
-    // Issue from a CSR.
+    let _step = step("Issue from a CSR");
     let (csr, _key) = c.csr("web.lab.test", "DNS:web.lab.test,DNS:www.lab.test");
     // Naming someone else as owner is user administration (user:manage): an operator may
     // not, an admin may.
@@ -70,7 +72,7 @@ fn lifecycle(db: Db) {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Download: PEM, DER, chain.
+    let _step = step("Download: PEM, DER, chain");
     let d = auditor.get(&format!("/api/v1/certificates/{id}/download?format=der"));
     assert_eq!(d.status, 200);
     assert_eq!(d.content_type, "application/pkix-cert");
@@ -83,7 +85,7 @@ fn lifecycle(db: Db) {
         chain.text
     );
 
-    // The enroller may use tls-server (enrollers = *), but not revoke.
+    let _step = step("The enroller may use tls-server (enrollers = *), but not revoke");
     let (csr2, _) = c.csr("api.lab.test", "DNS:api.lab.test");
     let r = enroller.post(
         "/api/v1/certificates",
@@ -99,6 +101,7 @@ fn lifecycle(db: Db) {
     assert_eq!(r.status, 403, "{}", r.text);
 
     // Policy is enforced by the signer too: a name outside the CA's constraints.
+    let _step = step("Policy is enforced by the signer too: a name outside the CA's …");
     let (bad, _) = c.csr("evil.example.com", "DNS:evil.example.com");
     let r = operator.post(
         "/api/v1/certificates",
@@ -107,7 +110,7 @@ fn lifecycle(db: Db) {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.content_type, "application/problem+json");
 
-    // Search and cursors.
+    let _step = step("Search and cursors");
     for i in 0..3 {
         let (csr, _) = c.csr(&format!("n{i}.lab.test"), &format!("DNS:n{i}.lab.test"));
         let r = operator.post(
@@ -150,7 +153,7 @@ fn lifecycle(db: Db) {
         "{owners:?}"
     );
 
-    // Renew, then revoke the old one.
+    let _step = step("Renew, then revoke the old one");
     let (csr3, _) = c.csr("web.lab.test", "DNS:web.lab.test,DNS:www.lab.test");
     let r = operator.post(
         &format!("/api/v1/certificates/{id}/renew"),
@@ -173,7 +176,7 @@ fn lifecycle(db: Db) {
     );
     assert_eq!(again.status, 409);
 
-    // Bulk revoke reports each id.
+    let _step = step("Bulk revoke reports each id");
     let r = operator.post(
         "/api/v1/certificates/revoke",
         &json!({"ids": [id, id2, 999_999], "reason": "cessationOfOperation"}),
@@ -185,7 +188,7 @@ fn lifecycle(db: Db) {
     assert_eq!(bulk["results"][0]["outcome"], "conflict");
     assert_eq!(bulk["results"][2]["outcome"], "not-found");
 
-    // The signer's CRL lists both revoked serials.
+    let _step = step("The signer's CRL lists both revoked serials");
     let crl = match c
         .signer
         .client()
@@ -216,7 +219,7 @@ fn lifecycle(db: Db) {
         );
     }
 
-    // Two-person integrity: a profile needing two approvals.
+    let _step = step("Two-person integrity: a profile needing two approvals");
     let mut profile = admin.get("/api/v1/profiles/tls-client").json();
     profile["approvals_required"] = json!(2);
     let body = json!({"profile": profile["profile"], "approvals_required": 2, "enrollers": ["*"]});
@@ -287,7 +290,7 @@ fn lifecycle(db: Db) {
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("not independent of admin"), "{}", r.text);
 
-    // API keys: shown once, scoped, revocable without restart.
+    let _step = step("API keys: shown once, scoped, revocable without restart");
     let r = operator.post(
         "/api/v1/apikeys",
         &json!({"label": "ci", "roles": ["ca-operator"]}),
@@ -317,7 +320,7 @@ fn lifecycle(db: Db) {
         .iter()
         .all(|k| k.get("secret_hash").is_none() && k.get("token").is_none()));
 
-    // Disabling a user stops their session at once.
+    let _step = step("Disabling a user stops their session at once");
     let r = admin.send("PATCH", "/api/v1/users/erin", &json!({"disabled": true}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(enroller.get("/api/v1/auth/whoami").status, 401);
@@ -328,6 +331,7 @@ fn lifecycle(db: Db) {
     // Everything the signer issued above (seven certificates through the API and control's
     // listener certificate) is already in the inventory: a reconciliation of the whole
     // journal, as the control role on PostgreSQL, records nothing. An auditor may not run it.
+    let _step = step("Everything the signer issued above (seven certificates through the API …");
     let r = operator.post("/api/v1/system/reconcile", &json!({"grace_secs": 0}));
     assert_eq!(r.status, 200, "{}", r.text);
     let report = r.json();
@@ -339,6 +343,7 @@ fn lifecycle(db: Db) {
     );
 
     // Audit: every change above is an event, the chain verifies, denials are recorded.
+    let _step = step("Audit: every change above is an event, the chain verifies, denials are …");
     let v = auditor.get("/api/v1/audit/verify").json();
     assert_eq!(v["ok"], true, "{v}");
     let denied = auditor.get("/api/v1/audit?action=permission.denied").json();
@@ -349,7 +354,7 @@ fn lifecycle(db: Db) {
     assert_eq!(revokes["items"].as_array().unwrap().len(), 2, "{revokes}");
     assert_eq!(operator.get("/api/v1/audit").status, 403);
 
-    // Metrics for a scraper with metrics:read.
+    let _step = step("Metrics for a scraper with metrics:read");
     let m = auditor.get("/metrics");
     assert_eq!(m.status, 200);
     assert!(

@@ -11,6 +11,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use strongroom_testkit::stack::{Control, Db};
+use strongroom_testkit::step;
 
 fn sh(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -74,6 +75,7 @@ fn issue(c: &Control, admin: &strongroom_testkit::stack::Client, cn: &str) -> se
 }
 
 fn revocation_end_to_end(db: Db) {
+    let _step = step("set up");
     let mut c = Control::start(db);
     c.start_front();
     let admin = c.admin();
@@ -99,7 +101,7 @@ fn revocation_end_to_end(db: Db) {
         &strongroom_x509::to_pem("CERTIFICATE", &c.root_der),
     );
 
-    // Good before anything happens (the response was pre-signed at issuance).
+    let _step = step("Good before anything happens (the response was pre-signed at issuance)");
     let text = ocsp_post(&c, &issuing, &root, &["-cert", good_pem.to_str().unwrap()]);
     assert!(
         text.contains("Response verify OK") && text.contains("good.pem: good"),
@@ -199,7 +201,7 @@ fn revocation_end_to_end(db: Db) {
     let text = ocsp_post(&c, &foreign.join("ca.pem"), &root, &["-serial", "0x01"]);
     assert!(text.contains("unauthorized"), "{text}");
 
-    // GET form with the Python cryptography package.
+    let _step = step("GET form with the Python cryptography package");
     for (pem, want) in [
         (&good_pem, "good - max-age="),
         (&bad_pem, "revoked key_compromise max-age="),
@@ -261,6 +263,7 @@ fn revocation_end_to_end(db: Db) {
     assert_eq!(std::fs::read(dir.join("m2.der")).unwrap(), MALFORMED);
 
     // The CRL: regenerated after the revocation (debounced), verified, with the serial.
+    let _step = step("The CRL: regenerated after the revocation (debounced), verified, with …");
     let crl = dir.join("issuing.crl");
     let mut listed = false;
     for _ in 0..50 {
@@ -363,6 +366,7 @@ fn revocation_end_to_end(db: Db) {
     assert!(!text.contains("ERROR") && !text.contains("FATAL"), "{text}");
 
     // Restart control and front: the CRL number only goes up; cached responses still serve.
+    let _step = step("Restart control and front: the CRL number only goes up; cached …");
     let etag_before = headers
         .lines()
         .find(|l| l.starts_with("etag:"))
@@ -460,6 +464,7 @@ fn revocation_end_to_end(db: Db) {
     // With the signer down, stored responses still serve (no HSM on the hot path) and a
     // miss is answered tryLater.
     // (The profile now wants nonces; a client that sends none gets the stored response.)
+    let _step = step("With the signer down, stored responses still serve (no HSM on the hot …");
     c.signer.stop();
     let text = ocsp_post(
         &c,

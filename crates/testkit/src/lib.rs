@@ -9,6 +9,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
 
 pub mod stack;
+mod step;
+pub use step::{step, Step};
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
