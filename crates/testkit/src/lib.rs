@@ -1,5 +1,6 @@
-//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test; and in
-//! [`stack`], the whole stack — signer, control and front — for any test crate.
+//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test; in
+//! [`stack`], the whole stack — signer, control and front — and in [`up`], `strongroom up`,
+//! for any test crate.
 //!
 //! In: the path of the signer binary (tests pass `env!("CARGO_BIN_EXE_strongroom-signer")`,
 //! or [`stack::workspace_binary`]) and ceremony/policy text. Out: a private directory with a
@@ -9,6 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
 
 pub mod stack;
+pub mod up;
 mod step;
 pub use step::{step, Step};
 

@@ -6,7 +6,7 @@
 
 pub mod ureq_http;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -17,191 +17,12 @@ use strongroom_testkit::run;
 
 pub const STRONGROOM: &str = env!("CARGO_BIN_EXE_strongroom");
 
-/// `up` execs the daemons from its own directory; make sure they are built.
-pub fn ensure_daemons_built() {
-    for daemon in [
-        "strongroom-signer",
-        "strongroom-control",
-        "strongroom-front",
-    ] {
-        if !Path::new(STRONGROOM).with_file_name(daemon).exists() {
-            let out = run(Command::new(env!("CARGO")).args(["build", "-q", "--bin", daemon]));
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-}
-
-pub use strongroom_testkit::stack::free_port;
-
-/// A running `strongroom up`.
-pub struct Up {
-    child: Child,
-    /// Data directory.
-    pub data: PathBuf,
-    /// Control port.
-    pub control: u16,
-    /// Front plain HTTP port.
-    pub front_http: u16,
-    /// Front HTTPS port (ACME).
-    pub front_https: u16,
-    /// http-01 validation port.
-    pub http01: u16,
-    /// tls-alpn-01 validation port.
-    pub tls_alpn01: u16,
-}
-
-impl Up {
-    /// Starts `up` with ACME test mode pointing at `resolver`.
-    pub fn start(dir: &Path, resolver: Option<u16>) -> Up {
-        Up::start_with(dir, resolver, &[])
-    }
-
-    /// The same, with more `up` arguments.
-    pub fn start_with(dir: &Path, resolver: Option<u16>, extra: &[&str]) -> Up {
-        ensure_daemons_built();
-        let data = dir.join("data");
-        let (control, front_http, front_https, http01, tls_alpn01) = (
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-        );
-        let mut cmd = Command::new(STRONGROOM);
-        cmd.args(["up", "--data-dir"])
-            .arg(&data)
-            .args(["--control-listen", &format!("127.0.0.1:{control}")])
-            .args(["--front-listen", &format!("127.0.0.1:{front_http}")])
-            .args(["--front-https-listen", &format!("127.0.0.1:{front_https}")])
-            .args(["--acme-http01-port", &http01.to_string()])
-            .args(["--acme-tls-alpn01-port", &tls_alpn01.to_string()]);
-        if let Some(r) = resolver {
-            cmd.args(["--acme-resolver", &format!("127.0.0.1:{r}")]);
-        }
-        cmd.args(extra);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = Vec::new();
-        let reader = BufReader::new(child.stdout.take().unwrap());
-        for line in reader.lines() {
-            let line = line.unwrap();
-            let done = line.contains("Press Ctrl-C to stop.");
-            lines.push(line);
-            if done {
-                return Up {
-                    child,
-                    data,
-                    control,
-                    front_http,
-                    front_https,
-                    http01,
-                    tls_alpn01,
-                };
-            }
-        }
-        let mut err = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-        let _ = child.wait();
-        panic!("up ended early:\n{}\n{err}", lines.join("\n"));
-    }
-
-    /// The ACME directory URL of the default profile.
-    pub fn directory(&self) -> String {
-        format!("https://127.0.0.1:{}/acme/directory", self.front_https)
-    }
-
-    /// The root CA certificate (PEM file).
-    pub fn root_pem(&self) -> PathBuf {
-        self.data.join("ca/root.pem")
-    }
-
-    /// The front's log.
-    pub fn front_log(&self) -> String {
-        std::fs::read_to_string(self.data.join("logs/front.log")).unwrap_or_default()
-    }
-
-    /// The control log.
-    pub fn control_log(&self) -> String {
-        std::fs::read_to_string(self.data.join("logs/control.log")).unwrap_or_default()
-    }
-
-    /// The CLI logged in as admin (home directory `home`).
-    pub fn cli(&self, home: &Path, args: &[&str]) -> std::process::Output {
-        run(Command::new(STRONGROOM)
-            .env("XDG_CONFIG_HOME", home)
-            .env_remove("STRONGROOM_TOKEN")
-            .args(args))
-    }
-
-    /// Logs the CLI in as the bootstrap admin.
-    pub fn login(&self, home: &Path) {
-        let password = self.data.join("secrets/admin-password");
-        let url = format!("https://127.0.0.1:{}", self.control);
-        let root = self.root_pem();
-        let out = self.cli(
-            home,
-            &[
-                "login",
-                "--url",
-                &url,
-                "--ca-file",
-                root.to_str().unwrap(),
-                "--user",
-                "admin",
-                "--password-file",
-                password.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Up {
-    /// A new EAB key for `profile` through the CLI: (kid, base64url HMAC key).
-    pub fn eab_key(&self, home: &Path, profile: &str) -> (String, String) {
-        let out = self.cli(
-            home,
-            &[
-                "--output",
-                "json",
-                "acme",
-                "eab",
-                "create",
-                "--profile",
-                profile,
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "eab create: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let eab: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        (
-            eab["kid"].as_str().unwrap().to_string(),
-            eab["hmac_key"].as_str().unwrap().to_string(),
-        )
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
-}
+// Not every test binary uses every re-export.
+#[allow(unused_imports)]
+pub use strongroom_testkit::{
+    stack::free_port,
+    up::{ensure_daemons_built, Up},
+};
 
 /// A knotd serving `lab.test` (`* A 127.0.0.1`) with RFC 2136 updates allowed for the TSIG
 /// key `acme-key` (hmac-sha256). CAA at the apex lets `strongroom.test` issue (`issue` and
