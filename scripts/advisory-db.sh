@@ -2,7 +2,7 @@
 # Prepares the RustSec advisory database for `cargo deny --offline check advisories`.
 #
 # Usage: scripts/advisory-db.sh [SNAPSHOT_DIR]   (default: ../shared/advisory-db, or
-#        $ADVISORY_SNAPSHOT)
+#        $ADVISORY_SNAPSHOT; with neither, a networked machine fetches the live database)
 #
 # cargo-deny reads the database from `db-path` in deny.toml (.advisory-db/, relative to the
 # repository root, where make runs it) under the directory name it derives from the default
@@ -20,9 +20,13 @@ if [[ ! -f $src/SNAPSHOT.md ]]; then
         echo "advisory-db: no snapshot at $src; using the copy in $dest" >&2
         exit 0
     fi
-    echo "advisory-db: no snapshot at $src (set ADVISORY_SNAPSHOT to a RustSec advisory-db" \
-        "checkout, or on a networked machine run \`cargo deny check advisories\` without" \
-        "--offline)" >&2
+    # A new machine with network: let cargo-deny clone the live database into db-path.
+    echo "advisory-db: no snapshot at $src; fetching the RustSec database (cargo deny fetch db)" >&2
+    if cargo deny fetch db; then
+        exit 0
+    fi
+    echo "advisory-db: no snapshot at $src and the fetch failed (set ADVISORY_SNAPSHOT to a RustSec" \
+        "advisory-db checkout)" >&2
     exit 1
 fi
 if [[ -d $dest/.git ]] && cmp -s "$src/SNAPSHOT.md" "$dest/SNAPSHOT.md"; then
