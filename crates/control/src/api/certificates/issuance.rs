@@ -1,233 +1,29 @@
-//! The certificate inventory: search, one, download, issue from a CSR, renew, revoke, bulk
-//! revoke. Issuance goes to the signer (which checks the profile again) and what it returns
-//! is recorded with source `api`; revocation goes through [`crate::revoke`] (the signer
-//! first, whose records the CRLs come from, then the store).
+//! Issuing from a CSR and renewing, directly or through a two-person approval.
+//!
+//! In: an [`IssueBody`] (profile, CSR, names, validity, owner, team, tags) or a renewal's
+//! new CSR, and the caller. Out: 201 with the recorded certificate, its PEM and chain; 202
+//! with the approval request filed when the profile needs approvals; problems for a caller
+//! who may not enrol or name an owner. The signer checks the profile again and signs;
+//! what it returns is recorded with source `api`, audited, and given a pre-signed "good"
+//! OCSP response.
 
+use super::{parse_id, san_names, view};
 use crate::api::approvals::{file_request, Filed};
 use crate::app::App;
 use crate::auth::Principal;
-use crate::input::{Body, Params, Segments};
+use crate::input::{Body, Segments};
 use crate::problem::{ApiResult, Problem};
 use crate::rbac::{allows, issues_under_any_profile, Permission};
-use crate::revoke::{revoke_certificate, RevocationOutcome};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use strongroom_store::{
-    AuditOutcome, CaState, CertificateFilter, CertificateRecord, CertificateSource, NewCertificate,
-    StoreError,
-};
-use strongroom_types::{CaId, ProfileName, RequestedName, RevocationReason};
+use strongroom_store::{AuditOutcome, CaState, CertificateSource, NewCertificate, StoreError};
+use strongroom_types::{ProfileName, RequestedName};
 use strongroom_wire::{IssuanceRequest, Request, Response, SubjectKey};
 use strongroom_x509::CertificateSummary;
-
-/// The subjectAltNames of an inventory record (the inventory also indexes the bare
-/// subject CN for search; it is not a SAN).
-fn san_names(n: &NewCertificate) -> Vec<String> {
-    n.names
-        .iter()
-        .filter(|x| Some(*x) != n.subject_cn.as_ref())
-        .cloned()
-        .collect()
-}
-
-/// The JSON view of a certificate.
-pub fn view(c: &CertificateRecord) -> Value {
-    let n = &c.certificate;
-    json!({
-        "id": c.id,
-        "serial": n.serial.to_string(),
-        "issuer": n.issuer.as_str(),
-        "profile": n.profile,
-        "subject_cn": n.subject_cn,
-        "names": san_names(n),
-        "not_before": n.not_before,
-        "not_after": n.not_after,
-        "fingerprint": n.fingerprint,
-        "status": if c.revoked { "revoked" } else { "valid" },
-        "source": n.source.as_str(),
-        "owner": n.owner,
-        "team": n.team,
-        "tags": n.tags,
-        "replaces": n.replaces,
-        "created_at": c.created_at,
-    })
-}
-
-/// Query of `GET /certificates`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    status: Option<String>,
-    expiring_before: Option<i64>,
-    expiring_within_days: Option<u32>,
-    issuer: Option<String>,
-    profile: Option<String>,
-    name: Option<String>,
-    tag: Option<String>,
-    owner: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-fn text_filter(field: &str, v: &Option<String>) -> Result<Option<String>, Problem> {
-    match v {
-        Some(s) if s.is_empty() || s.len() > 255 => Err(Problem::bad_request(format!(
-            "{field} must be 1 to 255 characters"
-        ))),
-        other => Ok(other.clone()),
-    }
-}
-
-/// Searches the inventory; `next` continues the walk.
-pub async fn list(State(app): State<App>, Params(q): Params<ListQuery>) -> ApiResult<Json<Value>> {
-    let now = app.now();
-    let revoked = match q.status.as_deref() {
-        None => None,
-        Some("valid") => Some(false),
-        Some("revoked") => Some(true),
-        Some(other) => {
-            return Err(Problem::bad_request(format!(
-                "status {other:?} is not valid or revoked"
-            )))
-        }
-    };
-    let expiring_before = match (q.expiring_before, q.expiring_within_days) {
-        (Some(_), Some(_)) => {
-            return Err(Problem::bad_request(
-                "use expiring_before or expiring_within_days, not both",
-            ))
-        }
-        (Some(t), None) => Some(t),
-        (None, Some(d)) if d <= 36_500 => Some(now + i64::from(d) * 86_400),
-        (None, Some(_)) => {
-            return Err(Problem::bad_request(
-                "expiring_within_days is at most 36500",
-            ))
-        }
-        (None, None) => None,
-    };
-    let issuer = match text_filter("issuer", &q.issuer)? {
-        Some(s) => Some(
-            s.parse::<CaId>()
-                .map_err(|e| Problem::bad_request(format!("issuer: {e}")))?,
-        ),
-        None => None,
-    };
-    let filter = CertificateFilter {
-        revoked,
-        expiring_before,
-        valid_at: expiring_before.map(|_| now),
-        issuer,
-        profile: text_filter("profile", &q.profile)?,
-        name: text_filter("name", &q.name)?,
-        tag: text_filter("tag", &q.tag)?,
-        owner: text_filter("owner", &q.owner)?,
-    };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::bad_request("limit must be between 1 and 1000"));
-    }
-    let scope = format!("{filter:?}");
-    let after = match &q.cursor {
-        Some(c) => Some(app.cursors.open(c, &scope)?),
-        None => None,
-    };
-    let page = app.store.certificates(&filter, after, limit).await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(view).collect::<Vec<_>>(),
-        "next": page.next_after.map(|id| app.cursors.issue(id, &scope)),
-    })))
-}
-
-fn parse_id(s: &str) -> Result<i64, Problem> {
-    s.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
-        Problem::bad_request(format!("certificate id {s:?} is not a positive integer"))
-    })
-}
-
-/// One certificate, with its revocation when revoked.
-pub async fn get_one(
-    State(app): State<App>,
-    Segments(id): Segments<String>,
-) -> ApiResult<Json<Value>> {
-    let c = app.store.certificate(parse_id(&id)?).await?;
-    let mut v = view(&c);
-    if c.revoked {
-        if let Some(r) = app.store.revocation(c.id).await? {
-            v["revocation"] = json!({
-                "reason": r.reason.as_str(),
-                "revoked_at": r.revoked_at,
-                "invalidity_date": r.invalidity_date,
-                "revoked_by": r.revoked_by,
-            });
-        }
-    }
-    Ok(Json(v))
-}
-
-/// Query of the download route.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DownloadQuery {
-    format: Option<String>,
-}
-
-/// PEM (default), DER, or PEM followed by the issuing chain.
-pub async fn download(
-    State(app): State<App>,
-    Segments(id): Segments<String>,
-    Params(q): Params<DownloadQuery>,
-) -> ApiResult<HttpResponse> {
-    let c = app.store.certificate(parse_id(&id)?).await?;
-    let der = &c.certificate.der;
-    Ok(match q.format.as_deref().unwrap_or("pem") {
-        "pem" => (
-            [(header::CONTENT_TYPE, "application/x-pem-file")],
-            strongroom_x509::to_pem("CERTIFICATE", der),
-        )
-            .into_response(),
-        "der" => (
-            [(header::CONTENT_TYPE, "application/pkix-cert")],
-            der.clone(),
-        )
-            .into_response(),
-        "chain" => {
-            let chain = match app
-                .signer
-                .call(Request::GetCaChain {
-                    ca: c.certificate.issuer.clone(),
-                })
-                .await?
-            {
-                Response::CaChain(chain) => chain,
-                other => {
-                    return Err(Problem::internal(format!(
-                        "unexpected signer answer {other:?}"
-                    )))
-                }
-            };
-            let mut pem = strongroom_x509::to_pem("CERTIFICATE", der);
-            for ca in &chain {
-                pem.push_str(&strongroom_x509::to_pem("CERTIFICATE", ca));
-            }
-            (
-                [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
-                pem,
-            )
-                .into_response()
-        }
-        other => {
-            return Err(Problem::bad_request(format!(
-                "format {other:?} is not pem, der or chain"
-            )))
-        }
-    })
-}
 
 /// Body of `POST /certificates`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,6 +83,24 @@ fn csr_der(pem: &str) -> Result<Vec<u8>, Problem> {
     Ok(der)
 }
 
+/// The body's profile name, parsed.
+fn profile_name(body: &IssueBody) -> Result<ProfileName, Problem> {
+    body.profile
+        .parse()
+        .map_err(|e| Problem::bad_request(format!("profile: {e}")))
+}
+
+/// The body's names, parsed.
+fn requested_names(body: &IssueBody) -> Result<Vec<RequestedName>, Problem> {
+    body.names
+        .iter()
+        .map(|n| {
+            n.parse::<RequestedName>()
+                .map_err(|e| Problem::bad_request(format!("name {n:?}: {e}")))
+        })
+        .collect()
+}
+
 fn check_label(field: &str, v: &str) -> Result<(), Problem> {
     let ok = !v.is_empty()
         && v.len() <= 128
@@ -310,10 +124,7 @@ pub async fn validate(
     issuance: &Issuance,
 ) -> Result<(i64, Vec<RequestedName>), Problem> {
     let body = &issuance.body;
-    let name: ProfileName = body
-        .profile
-        .parse()
-        .map_err(|e| Problem::bad_request(format!("profile: {e}")))?;
+    let name = profile_name(body)?;
     let profile = match app.store.profile(&name).await {
         Ok(p) => p,
         Err(StoreError::NotFound(_)) => {
@@ -346,14 +157,7 @@ pub async fn validate(
     if body.names.len() > 100 {
         return Err(Problem::bad_request("at most 100 names"));
     }
-    let names = body
-        .names
-        .iter()
-        .map(|n| {
-            n.parse::<RequestedName>()
-                .map_err(|e| Problem::bad_request(format!("name {n:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let names = requested_names(body)?;
     if let Some(o) = &body.owner {
         check_label("owner", o)?;
         // Security: the owner is who answers for the certificate; naming someone else is
@@ -498,18 +302,8 @@ pub async fn execute_issue(
     issuance: &Issuance,
 ) -> ApiResult<Value> {
     let body = &issuance.body;
-    let profile: ProfileName = body
-        .profile
-        .parse()
-        .map_err(|e| Problem::bad_request(format!("profile: {e}")))?;
-    let names = body
-        .names
-        .iter()
-        .map(|n| {
-            n.parse::<RequestedName>()
-                .map_err(|e| Problem::bad_request(format!("name {n:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let profile = profile_name(body)?;
+    let names = requested_names(body)?;
     let request = Request::IssueCertificate(IssuanceRequest {
         profile: profile.clone(),
         subject_key: SubjectKey::Csr(csr_der(&body.csr)?),
@@ -584,112 +378,4 @@ pub async fn execute_issue(
             .collect(),
     );
     Ok(v)
-}
-
-/// Body of the revoke route.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeBody {
-    reason: String,
-    #[serde(default)]
-    invalidity_date: Option<i64>,
-}
-
-fn parse_reason(s: &str) -> Result<RevocationReason, Problem> {
-    let r: RevocationReason = s
-        .parse()
-        .map_err(|e: String| Problem::bad_request(format!("reason: {e}")))?;
-    if r == RevocationReason::RemoveFromCrl {
-        return Err(Problem::bad_request(
-            "reason removeFromCRL only appears in delta CRLs; it cannot start a revocation",
-        ));
-    }
-    Ok(r)
-}
-
-/// Revokes one certificate.
-pub async fn revoke(
-    State(app): State<App>,
-    Extension(who): Extension<Principal>,
-    Segments(id): Segments<String>,
-    Body(body): Body<RevokeBody>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id)?;
-    let reason = parse_reason(&body.reason)?;
-    let now = app.now();
-    if let Some(d) = body.invalidity_date {
-        if d > now || d < 0 {
-            return Err(Problem::bad_request(
-                "invalidity_date must be in the past (Unix seconds)",
-            ));
-        }
-    }
-    revoke_one(&app, &who, id, reason, body.invalidity_date).await?;
-    get_one(State(app), Segments(id.to_string())).await
-}
-
-/// Revokes through [`crate::revoke::revoke_certificate`]; a certificate revoked before is a
-/// conflict here (an operator asked for something that cannot be done twice).
-async fn revoke_one(
-    app: &App,
-    who: &Principal,
-    id: i64,
-    reason: RevocationReason,
-    invalidity_date: Option<i64>,
-) -> ApiResult<()> {
-    match revoke_certificate(app, &who.actor(), id, reason, invalidity_date).await? {
-        RevocationOutcome::Revoked => Ok(()),
-        RevocationOutcome::AlreadyRevoked => Err(Problem::conflict(format!(
-            "certificate {id} is already revoked"
-        ))),
-    }
-}
-
-/// Body of the bulk revoke route.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkRevokeBody {
-    ids: Vec<i64>,
-    reason: String,
-}
-
-/// Revokes up to 1,000 certificates; the answer lists each id's outcome. The input is
-/// checked as a whole first: a bad id list or reason changes nothing.
-pub async fn bulk_revoke(
-    State(app): State<App>,
-    Extension(who): Extension<Principal>,
-    Body(body): Body<BulkRevokeBody>,
-) -> ApiResult<Json<Value>> {
-    let reason = parse_reason(&body.reason)?;
-    if body.ids.is_empty() || body.ids.len() > 1000 {
-        return Err(Problem::bad_request(
-            "ids must list 1 to 1000 certificate ids",
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for id in &body.ids {
-        if *id <= 0 || !seen.insert(*id) {
-            return Err(Problem::bad_request(format!(
-                "id {id} is not positive or appears twice"
-            )));
-        }
-    }
-    let mut results = Vec::with_capacity(body.ids.len());
-    let (mut revoked, mut failed) = (0, 0);
-    for id in &body.ids {
-        let outcome = match revoke_one(&app, &who, *id, reason, None).await {
-            Ok(()) => {
-                revoked += 1;
-                json!({"id": id, "outcome": "revoked"})
-            }
-            Err(p) => {
-                failed += 1;
-                json!({"id": id, "outcome": p.kind, "detail": p.detail})
-            }
-        };
-        results.push(outcome);
-    }
-    Ok(Json(
-        json!({"revoked": revoked, "failed": failed, "results": results}),
-    ))
 }
