@@ -16,7 +16,7 @@ use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
 use strongroom_wire::{
     ErrorKind, OcspSigningRequest, OcspStatus, Response, SignedOcspResponse, SignerError,
 };
-use strongroom_x509::ocsp::{build_ocsp_response, cert_id, CertStatus, OcspAnswer, OcspPlan};
+use strongroom_x509::ocsp::{build_ocsp_response, cert_id, OcspAnswer, OcspPlan};
 
 /// Most serials per request.
 pub const MAX_SERIALS: usize = 1000;
@@ -92,11 +92,7 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
         let answer = OcspAnswer {
             cert_id: cert_id(&ca.cert, serial, req.sha256_cert_ids)
                 .map_err(|e| bad(e.to_string()))?,
-            status: match status {
-                OcspStatus::Good => CertStatus::Good,
-                OcspStatus::Unknown => CertStatus::Unknown,
-                OcspStatus::Revoked { at, reason } => CertStatus::Revoked { at, reason },
-            },
+            status,
         };
         answers.push((serial, status, answer));
     }

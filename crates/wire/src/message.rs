@@ -321,21 +321,9 @@ pub struct OcspSigningRequest {
     pub nonce: Option<Vec<u8>>,
 }
 
-/// A certificate's status in an OCSP response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OcspStatus {
-    /// Issued here, not revoked.
-    Good,
-    /// Revoked.
-    Revoked {
-        /// When.
-        at: i64,
-        /// Why.
-        reason: RevocationReason,
-    },
-    /// Not issued by this CA.
-    Unknown,
-}
+/// A certificate's status in an OCSP response: the domain's one enum (encoded as it was
+/// declared here before it moved to `strongroom-types`, variant for variant).
+pub use strongroom_types::OcspStatus;
 
 /// One pre-signed response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

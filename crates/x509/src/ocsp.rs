@@ -15,7 +15,7 @@ use der::asn1::{BitString, GeneralizedTime, Int, Null, ObjectIdentifier, OctetSt
 use der::{Any, Choice, Decode, Encode, Enumerated, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::time::Duration;
-use strongroom_types::{RevocationReason, Serial};
+use strongroom_types::{OcspStatus, RevocationReason, Serial};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::CrlReason;
 use x509_cert::ext::{Extension, Extensions};
@@ -158,29 +158,13 @@ struct ResponseData {
     response_extensions: Option<Extensions>,
 }
 
-/// A certificate's status as the signer knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertStatus {
-    /// Issued here and not revoked.
-    Good,
-    /// Revoked at this time for this reason.
-    Revoked {
-        /// revocationTime.
-        at: UnixTime,
-        /// revocationReason (omitted when unspecified).
-        reason: RevocationReason,
-    },
-    /// Never issued by this CA.
-    Unknown,
-}
-
 /// One answer to sign.
 #[derive(Clone, Debug)]
 pub struct OcspAnswer {
     /// The CertID as asked (or as pre-computed for the cache).
     pub cert_id: CertId,
     /// The status.
-    pub status: CertStatus,
+    pub status: OcspStatus,
 }
 
 /// Everything one signed response needs.
@@ -381,9 +365,9 @@ pub fn build_ocsp_response(
         .iter()
         .map(|a| {
             let cert_status = match a.status {
-                CertStatus::Good => CertStatusAsn1::Good(Null),
-                CertStatus::Unknown => CertStatusAsn1::Unknown(Null),
-                CertStatus::Revoked { at, reason } => CertStatusAsn1::Revoked(RevokedInfo {
+                OcspStatus::Good => CertStatusAsn1::Good(Null),
+                OcspStatus::Unknown => CertStatusAsn1::Unknown(Null),
+                OcspStatus::Revoked { at, reason } => CertStatusAsn1::Revoked(RevokedInfo {
                     revocation_time: generalized(at)?,
                     revocation_reason: if reason == RevocationReason::Unspecified {
                         None
