@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_acme::{b64, Signer};
-use strongroom_store::{JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, Store};
+use strongroom_store::{
+    JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, OrderStatus, Store,
+};
 use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
 use strongroom_testkit::step;
 
@@ -302,7 +304,12 @@ fn acme_admin(db: Db) {
         .unwrap();
     let error = r#"{"type":"urn:ietf:params:acme:error:unauthorized","detail":"no TXT record"}"#;
     assert!(rt
-        .block_on(store.set_acme_order_status(o2.id, &["pending"], "invalid", Some(error)))
+        .block_on(store.set_acme_order_status(
+            o2.id,
+            &[OrderStatus::Pending],
+            OrderStatus::Invalid,
+            Some(error)
+        ))
         .unwrap());
     let all = auditor.get("/api/v1/acme/orders").json();
     assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
@@ -392,7 +399,12 @@ fn acme_admin(db: Db) {
         ))
         .unwrap();
     assert!(rt
-        .block_on(store.set_acme_order_status(link.id, &["pending"], "processing", None))
+        .block_on(store.set_acme_order_status(
+            link.id,
+            &[OrderStatus::Pending],
+            OrderStatus::Processing,
+            None
+        ))
         .unwrap());
     assert!(rt
         .block_on(store.finish_acme_order(link.id, cert_id))

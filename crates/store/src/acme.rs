@@ -6,7 +6,7 @@
 //! expected current status (`UPDATE … WHERE status IN (…)`), so two fronts racing on the
 //! same challenge or order cannot both move it: the loser sees `false` and re-reads.
 
-use crate::{Store, StoreError};
+use crate::{AccountStatus, AuthorizationStatus, ChallengeStatus, OrderStatus, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
 /// An ACME account.
@@ -18,8 +18,8 @@ pub struct AcmeAccount {
     pub thumbprint: String,
     /// The account key as a JWK (JSON text).
     pub jwk: String,
-    /// `valid`, `deactivated` or `revoked`.
-    pub status: String,
+    /// Valid, deactivated or revoked.
+    pub status: AccountStatus,
     /// `mailto:` URLs.
     pub contact: Vec<String>,
     /// The external account binding key it was created with.
@@ -89,8 +89,8 @@ pub struct AcmeOrder {
     pub account_id: i64,
     /// Certificate profile.
     pub profile: String,
-    /// `pending`, `ready`, `processing`, `valid`, `invalid`.
-    pub status: String,
+    /// Where it stands.
+    pub status: OrderStatus,
     /// Expiry.
     pub expires_at: i64,
     /// Requested notBefore.
@@ -163,7 +163,7 @@ pub struct AcmeAuthorization {
     /// Wildcard.
     pub wildcard: bool,
     /// Status.
-    pub status: String,
+    pub status: AuthorizationStatus,
     /// Expiry.
     pub expires_at: i64,
     /// Challenges.
@@ -181,8 +181,8 @@ pub struct AcmeChallenge {
     pub kind: String,
     /// Token.
     pub token: String,
-    /// `pending`, `processing`, `valid`, `invalid`.
-    pub status: String,
+    /// Where its validation stands.
+    pub status: ChallengeStatus,
     /// When it became valid.
     pub validated_at: Option<i64>,
     /// Problem document (JSON) when invalid.
@@ -213,7 +213,7 @@ fn account_from(r: &sqlx::any::AnyRow) -> Result<AcmeAccount, StoreError> {
         id: r.try_get("id")?,
         thumbprint: r.try_get("thumbprint")?,
         jwk: r.try_get("jwk")?,
-        status: r.try_get("status")?,
+        status: AccountStatus::parse(&r.try_get::<String, _>("status")?)?,
         contact: contact
             .lines()
             .filter(|l| !l.is_empty())
@@ -232,7 +232,7 @@ pub(crate) fn challenge_from(r: &sqlx::any::AnyRow) -> Result<AcmeChallenge, Sto
         authz_id: r.try_get("authz_id")?,
         kind: r.try_get("kind")?,
         token: r.try_get("token")?,
-        status: r.try_get("status")?,
+        status: ChallengeStatus::parse(&r.try_get::<String, _>("status")?)?,
         validated_at: r.try_get("validated_at")?,
         error: r.try_get("error")?,
     })

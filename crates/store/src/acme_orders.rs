@@ -7,7 +7,7 @@
 use crate::acme::{
     challenge_from, in_list, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeOrder,
 };
-use crate::{NewCertificate, Store, StoreError};
+use crate::{AuthorizationStatus, ChallengeStatus, NewCertificate, OrderStatus, Store, StoreError};
 use sqlx::{AssertSqlSafe, Row};
 
 /// Creates an order with its authorizations and challenges inside the caller's
@@ -70,7 +70,7 @@ pub(crate) async fn create_acme_order_on(
         id: order_id,
         account_id: o.account_id,
         profile: o.profile.clone(),
-        status: "pending".into(),
+        status: OrderStatus::Pending,
         expires_at: o.expires_at,
         not_before: o.not_before,
         not_after: o.not_after,
@@ -134,7 +134,7 @@ impl Store {
             id,
             account_id: r.try_get("account_id")?,
             profile: r.try_get("profile")?,
-            status: r.try_get("status")?,
+            status: OrderStatus::parse(&r.try_get::<String, _>("status")?)?,
             expires_at: r.try_get("expires_at")?,
             not_before: r.try_get("not_before")?,
             not_after: r.try_get("not_after")?,
@@ -298,14 +298,17 @@ impl Store {
 
     /// How many orders are in each status now, as (status, count) sorted by status (the
     /// front's `strongroom_front_acme_orders` gauge, read at scrape time).
-    pub async fn acme_orders_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn acme_orders_by_status(&self) -> Result<Vec<(OrderStatus, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM acme_orders GROUP BY status ORDER BY status",
         )
         .fetch_all(self.reads())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .map(|r| {
+                let status = OrderStatus::parse(&r.try_get::<String, _>("status")?)?;
+                Ok((status, r.try_get("n")?))
+            })
             .collect()
     }
 
@@ -325,8 +328,8 @@ impl Store {
     pub async fn set_acme_order_status(
         &self,
         id: i64,
-        from: &[&str],
-        to: &str,
+        from: &[OrderStatus],
+        to: OrderStatus,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
@@ -334,11 +337,11 @@ impl Store {
             in_list(4, from.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(to.to_string())
+            .bind(to.as_str())
             .bind(error.map(str::to_string))
             .bind(id);
         for f in from {
-            q = q.bind(f.to_string());
+            q = q.bind(f.as_str());
         }
         Ok(q.execute(self.pool()).await?.rows_affected() == 1)
     }
@@ -421,7 +424,7 @@ impl Store {
                 authz_id: id,
                 kind: c.try_get("c_kind")?,
                 token: c.try_get("c_token")?,
-                status: c.try_get("c_status")?,
+                status: ChallengeStatus::parse(&c.try_get::<String, _>("c_status")?)?,
                 validated_at: c.try_get("c_validated_at")?,
                 error: c.try_get("c_error")?,
             });
@@ -433,7 +436,7 @@ impl Store {
             identifier_type: r.try_get("identifier_type")?,
             identifier_value: r.try_get("identifier_value")?,
             wildcard: r.try_get::<i64, _>("wildcard")? == 1,
-            status: r.try_get("status")?,
+            status: AuthorizationStatus::parse(&r.try_get::<String, _>("status")?)?,
             expires_at: r.try_get("expires_at")?,
             challenges,
         })
@@ -443,18 +446,16 @@ impl Store {
     pub async fn set_acme_authorization_status(
         &self,
         id: i64,
-        from: &[&str],
-        to: &str,
+        from: &[AuthorizationStatus],
+        to: AuthorizationStatus,
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE acme_authorizations SET status = $1 WHERE id = $2 AND status IN ({})",
             in_list(3, from.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(to.to_string())
-            .bind(id);
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(to.as_str()).bind(id);
         for f in from {
-            q = q.bind(f.to_string());
+            q = q.bind(f.as_str());
         }
         Ok(q.execute(self.pool()).await?.rows_affected() == 1)
     }
@@ -488,19 +489,19 @@ impl Store {
     pub async fn set_acme_challenge_status(
         &self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: ChallengeStatus,
+        to: ChallengeStatus,
         validated_at: Option<i64>,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE acme_challenges SET status = $1, validated_at = $2, error = $3 WHERE id = $4 AND status = $5",
         )
-        .bind(to.to_string())
+        .bind(to.as_str())
         .bind(validated_at)
         .bind(error.map(str::to_string))
         .bind(id)
-        .bind(from.to_string())
+        .bind(from.as_str())
         .execute(self.pool())
         .await?
         .rows_affected();
@@ -519,14 +520,25 @@ impl Store {
         outcome: Result<i64, &str>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let (to, at, error) = match outcome {
-            Ok(at) => ("valid", Some(at), None),
-            Err(e) => ("invalid", None, Some(e.to_string())),
+        // The challenge and its authorization end the same way.
+        let (challenge_to, authz_to, at, error) = match outcome {
+            Ok(at) => (
+                ChallengeStatus::Valid,
+                AuthorizationStatus::Valid,
+                Some(at),
+                None,
+            ),
+            Err(e) => (
+                ChallengeStatus::Invalid,
+                AuthorizationStatus::Invalid,
+                None,
+                Some(e.to_string()),
+            ),
         };
         let moved = sqlx::query(
             "UPDATE acme_challenges SET status = $1, validated_at = $2, error = $3 WHERE id = $4 AND status = 'processing'",
         )
-        .bind(to)
+        .bind(challenge_to.as_str())
         .bind(at)
         .bind(error.clone())
         .bind(challenge)
@@ -539,11 +551,11 @@ impl Store {
         sqlx::query(
             "UPDATE acme_authorizations SET status = $1 WHERE id = $2 AND status = 'pending'",
         )
-        .bind(to)
+        .bind(authz_to.as_str())
         .bind(authz)
         .execute(&mut *tx)
         .await?;
-        if to == "valid" {
+        if authz_to == AuthorizationStatus::Valid {
             let r = sqlx::query(
                 "SELECT COUNT(*) AS n FROM acme_authorizations WHERE order_id = $1 AND status <> 'valid'",
             )

@@ -14,6 +14,7 @@
 mod acme;
 mod acme_limits;
 mod acme_orders;
+mod acme_status;
 mod approvals;
 mod audit;
 mod cas;
@@ -34,6 +35,7 @@ pub use acme::{
     NewAcmeAuthorization, NewAcmeOrder, NonceAndAccount,
 };
 pub use acme_limits::{LimitHit, OrderLimits};
+pub use acme_status::{AccountStatus, AuthorizationStatus, ChallengeStatus, OrderStatus};
 pub use approvals::{ApprovalRequest, ApprovalState, Independence};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, HashRule, NewAuditEvent};
 pub use cas::{CaRecord, CaState};

@@ -175,12 +175,24 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     assert!(z.wildcard && z.challenges.len() == 2 && z.challenges[0].token == "tok1");
     let ch = z.challenges[0].id;
     assert!(front
-        .set_acme_challenge_status(ch, "pending", "processing", None, None)
+        .set_acme_challenge_status(
+            ch,
+            ChallengeStatus::Pending,
+            ChallengeStatus::Processing,
+            None,
+            None
+        )
         .await
         .unwrap());
     assert!(
         !front
-            .set_acme_challenge_status(ch, "pending", "processing", None, None)
+            .set_acme_challenge_status(
+                ch,
+                ChallengeStatus::Pending,
+                ChallengeStatus::Processing,
+                None,
+                None
+            )
             .await
             .unwrap(),
         "a second validation does not start"
@@ -192,7 +204,13 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         "a validation in flight is found for a restarted front to resume"
     );
     assert!(front
-        .set_acme_challenge_status(ch, "processing", "valid", Some(40), None)
+        .set_acme_challenge_status(
+            ch,
+            ChallengeStatus::Processing,
+            ChallengeStatus::Valid,
+            Some(40),
+            None
+        )
         .await
         .unwrap());
     assert_eq!(
@@ -201,21 +219,25 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     );
     for id in &o.authorizations {
         assert!(front
-            .set_acme_authorization_status(*id, &["pending"], "valid")
+            .set_acme_authorization_status(
+                *id,
+                &[AuthorizationStatus::Pending],
+                AuthorizationStatus::Valid
+            )
             .await
             .unwrap());
     }
     assert!(front
-        .set_acme_order_status(o.id, &["pending"], "ready", None)
+        .set_acme_order_status(o.id, &[OrderStatus::Pending], OrderStatus::Ready, None)
         .await
         .unwrap());
     assert!(front
-        .set_acme_order_status(o.id, &["ready"], "processing", None)
+        .set_acme_order_status(o.id, &[OrderStatus::Ready], OrderStatus::Processing, None)
         .await
         .unwrap());
     assert!(
         !front
-            .set_acme_order_status(o.id, &["ready"], "processing", None)
+            .set_acme_order_status(o.id, &[OrderStatus::Ready], OrderStatus::Processing, None)
             .await
             .unwrap(),
         "only one finalize"
@@ -268,7 +290,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         .await
         .unwrap();
     assert!(closed, "the order was processing");
-    assert_eq!(front.acme_order(o.id).await.unwrap().status, "valid");
+    assert_eq!(
+        front.acme_order(o.id).await.unwrap().status,
+        OrderStatus::Valid
+    );
     let (head_after, _) = owner.audit_head().await.unwrap();
     assert_eq!(head_after, head_before + 1);
     let event = owner.audit_events(head_after, head_after).await.unwrap();
@@ -315,7 +340,13 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     let second = front.acme_authorization(v.authorizations[1]).await.unwrap();
     for z in [&first, &second] {
         assert!(front
-            .set_acme_challenge_status(z.challenges[0].id, "pending", "processing", None, None)
+            .set_acme_challenge_status(
+                z.challenges[0].id,
+                ChallengeStatus::Pending,
+                ChallengeStatus::Processing,
+                None,
+                None
+            )
             .await
             .unwrap());
     }
@@ -325,7 +356,7 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         .unwrap());
     assert_eq!(
         front.acme_order(v.id).await.unwrap().status,
-        "pending",
+        OrderStatus::Pending,
         "one of two authorizations"
     );
     assert!(
@@ -339,14 +370,23 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         .record_acme_validation(second.challenges[0].id, second.id, v.id, Ok(73))
         .await
         .unwrap());
-    assert_eq!(front.acme_order(v.id).await.unwrap().status, "ready");
+    assert_eq!(
+        front.acme_order(v.id).await.unwrap().status,
+        OrderStatus::Ready
+    );
     let w = front
         .create_acme_order(&order(a.id, "192.0.2.9"), 74)
         .await
         .unwrap();
     let z = front.acme_authorization(w.authorizations[0]).await.unwrap();
     assert!(front
-        .set_acme_challenge_status(z.challenges[0].id, "pending", "processing", None, None)
+        .set_acme_challenge_status(
+            z.challenges[0].id,
+            ChallengeStatus::Pending,
+            ChallengeStatus::Processing,
+            None,
+            None
+        )
         .await
         .unwrap());
     assert!(front
@@ -360,7 +400,7 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     );
     assert_eq!(
         front.acme_authorization(z.id).await.unwrap().status,
-        "invalid"
+        AuthorizationStatus::Invalid
     );
 
     assert_eq!(
@@ -372,7 +412,10 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
     // The pending renewal and the ready order expire; so do three pending authorizations.
     let (_, orders, authz) = front.expire_acme(3_000).await.unwrap();
     assert_eq!((orders, authz), (2, 3));
-    assert_eq!(front.acme_order(o.id).await.unwrap().status, "valid");
+    assert_eq!(
+        front.acme_order(o.id).await.unwrap().status,
+        OrderStatus::Valid
+    );
 
     // Key rollover and deactivation.
     assert!(front
@@ -405,7 +448,11 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         .await
         .unwrap();
     front
-        .set_acme_authorization_status(held.authorizations[0], &["pending"], "valid")
+        .set_acme_authorization_status(
+            held.authorizations[0],
+            &[AuthorizationStatus::Pending],
+            AuthorizationStatus::Valid,
+        )
         .await
         .unwrap();
     assert!(
@@ -416,7 +463,11 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         "one name of two is not enough"
     );
     front
-        .set_acme_authorization_status(held.authorizations[1], &["pending"], "valid")
+        .set_acme_authorization_status(
+            held.authorizations[1],
+            &[AuthorizationStatus::Pending],
+            AuthorizationStatus::Valid,
+        )
         .await
         .unwrap();
     assert!(front
@@ -437,7 +488,7 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         .await
         .unwrap();
     assert!(front
-        .set_acme_order_status(stuck.id, &["pending"], "ready", None)
+        .set_acme_order_status(stuck.id, &[OrderStatus::Pending], OrderStatus::Ready, None)
         .await
         .unwrap());
     assert!(front
@@ -457,14 +508,14 @@ on_both_backends!(acme_state, |owner: Store, url: String| async move {
         vec![stuck.id]
     );
     let failed = front.acme_order(stuck.id).await.unwrap();
-    assert_eq!(failed.status, "invalid");
+    assert_eq!(failed.status, OrderStatus::Invalid);
     assert!(failed.error.unwrap().contains("interrupted"));
 
     assert!(front.deactivate_acme_account(a.id).await.unwrap());
     assert!(!front.deactivate_acme_account(a.id).await.unwrap());
     assert_eq!(
         front.acme_account(a.id).await.unwrap().status,
-        "deactivated"
+        AccountStatus::Deactivated
     );
     if url.starts_with("postgres://") {
         front.close().await; // its own pool; the SQLite store is the owner's

@@ -18,7 +18,7 @@ use strongroom_acme::jws::verify_eab;
 use strongroom_acme::payload::{check_contacts, AccountUpdate, KeyChange, NewAccount};
 use strongroom_acme::{b64, Jwk, Jws, Problem, ProblemType};
 use strongroom_store::AuditOutcome;
-use strongroom_store::{NewAcmeAccount, StoreError};
+use strongroom_store::{AccountStatus, NewAcmeAccount, StoreError};
 
 /// Checks a profile path segment.
 pub fn offered_profile(acme: &Acme, profile: &str) -> Result<(), Problem> {
@@ -144,7 +144,7 @@ async fn new_account_inner(
         .acme_account_by_thumbprint(&thumbprint)
         .await?
     {
-        if existing.status != "valid" {
+        if existing.status != AccountStatus::Valid {
             return Err(Problem::unauthorized(format!(
                 "account {} is {}",
                 existing.id, existing.status
@@ -320,7 +320,7 @@ pub async fn account(
             }
             match update.status.as_deref() {
                 None => {}
-                Some("deactivated") => {
+                Some(s) if s == AccountStatus::Deactivated.as_str() => {
                     acme.app.store.deactivate_acme_account(account_id).await?;
                     audit(
                         &acme,

@@ -54,9 +54,9 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
         )
         .into());
     }
-    match order.status.as_str() {
-        "ready" => {}
-        "pending" => {
+    match order.status {
+        strongroom_store::OrderStatus::Ready => {}
+        strongroom_store::OrderStatus::Pending => {
             return Err(Problem::new(
                 ProblemType::OrderNotReady,
                 "the order's authorizations are not all valid yet",
@@ -115,7 +115,12 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
             // Nothing was signed: the client may finalize again.
             acme.app
                 .store
-                .set_acme_order_status(order.id, &["processing"], "ready", None)
+                .set_acme_order_status(
+                    order.id,
+                    &[strongroom_store::OrderStatus::Processing],
+                    strongroom_store::OrderStatus::Ready,
+                    None,
+                )
                 .await?;
             return Err(Refusal {
                 problem: Problem::internal(format!(
@@ -128,7 +133,12 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
         Err(Trouble::Refused(p)) => {
             acme.app
                 .store
-                .set_acme_order_status(order.id, &["processing"], "invalid", Some(&p.to_json()))
+                .set_acme_order_status(
+                    order.id,
+                    &[strongroom_store::OrderStatus::Processing],
+                    strongroom_store::OrderStatus::Invalid,
+                    Some(&p.to_json()),
+                )
                 .await?;
             return Err(p.into());
         }
@@ -153,7 +163,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     // The order as this request left it (read back only if something else moved it).
     let order = if finished {
         AcmeOrder {
-            status: "valid".into(),
+            status: strongroom_store::OrderStatus::Valid,
             certificate_id: Some(cert_id),
             ..order
         }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strongroom_acme::jws::MAX_BODY;
 use strongroom_acme::{b64, Jwk, Jws, Problem, ProblemType};
-use strongroom_store::{AcmeAccount, NonceAndAccount};
+use strongroom_store::{AccountStatus, AcmeAccount, NonceAndAccount};
 
 /// A handler's successful answer.
 #[derive(Debug)]
@@ -432,7 +432,7 @@ pub async fn verify(
                 }
                 Err(e) => return Err(store_problem(e)),
             };
-            if account.status != "valid" {
+            if account.status != AccountStatus::Valid {
                 // RFC 8555 §7.3.6: a deactivated account's requests are unauthorized (401).
                 return Err(
                     Problem::unauthorized(format!("account {id} is {}", account.status))

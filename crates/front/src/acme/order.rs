@@ -22,8 +22,8 @@ use strongroom_acme::payload::{AuthorizationUpdate, NewOrder};
 use strongroom_acme::problem::Subproblem;
 use strongroom_acme::{Problem, ProblemType};
 use strongroom_store::{
-    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, NewAcmeAuthorization, NewAcmeOrder,
-    OrderLimits,
+    AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, AuthorizationStatus, ChallengeStatus,
+    NewAcmeAuthorization, NewAcmeOrder, OrderLimits, OrderStatus,
 };
 
 /// How long a challenge response waits for its validation before answering `processing`.
@@ -335,7 +335,7 @@ pub async fn order(
         }
         let o = owned_order(&acme, &id, v.account()?.id).await?;
         let mut reply = Reply::json(StatusCode::OK, &order_view(&acme, &o).await?);
-        if o.status == "processing" {
+        if o.status == OrderStatus::Processing {
             reply = reply.retry_after(1);
         }
         Ok(reply)
@@ -382,7 +382,7 @@ pub async fn authorization(
         let mut z = owned_authorization(&acme, &id, account).await?;
         if !v.jws.is_post_as_get() {
             let update: AuthorizationUpdate = v.jws.payload_as()?;
-            if update.status != "deactivated" {
+            if update.status != AuthorizationStatus::Deactivated.as_str() {
                 return Err(Problem::malformed(
                     "an authorization's status can only be set to deactivated",
                 )
@@ -391,7 +391,11 @@ pub async fn authorization(
             if !acme
                 .app
                 .store
-                .set_acme_authorization_status(z.id, &["pending", "valid"], "deactivated")
+                .set_acme_authorization_status(
+                    z.id,
+                    &[AuthorizationStatus::Pending, AuthorizationStatus::Valid],
+                    AuthorizationStatus::Deactivated,
+                )
                 .await?
             {
                 return Err(Problem::malformed(format!(
@@ -406,15 +410,18 @@ pub async fn authorization(
                 .store
                 .set_acme_order_status(
                     z.order_id,
-                    &["pending", "ready"],
-                    "invalid",
+                    &[OrderStatus::Pending, OrderStatus::Ready],
+                    OrderStatus::Invalid,
                     Some(&why.to_json()),
                 )
                 .await?;
             z = acme.app.store.acme_authorization(z.id).await?;
         }
         let mut reply = Reply::json(StatusCode::OK, &views::authorization(&acme, &z));
-        if z.challenges.iter().any(|c| c.status == "processing") {
+        if z.challenges
+            .iter()
+            .any(|c| c.status == ChallengeStatus::Processing)
+        {
             reply = reply.retry_after(1);
         }
         Ok(reply)
@@ -460,14 +467,20 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
                 Problem::malformed("answer a challenge with an empty JSON object {}").into(),
             );
         }
-        if c.status == "pending" && z.status == "pending" {
+        if c.status == ChallengeStatus::Pending && z.status == AuthorizationStatus::Pending {
             if z.expires_at <= now() {
                 return Err(Problem::malformed("the authorization has expired").into());
             }
             if acme
                 .app
                 .store
-                .set_acme_challenge_status(c.id, "pending", "processing", None, None)
+                .set_acme_challenge_status(
+                    c.id,
+                    ChallengeStatus::Pending,
+                    ChallengeStatus::Processing,
+                    None,
+                    None,
+                )
                 .await?
             {
                 let validation = start_validation(acme, &c, &z, &account)?;
@@ -479,7 +492,7 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
     }
     let c = acme.app.store.acme_challenge(cid).await?;
     let mut reply = Reply::json(StatusCode::OK, &views::challenge(acme, &c)).link(&up, "up");
-    if c.status == "processing" {
+    if c.status == ChallengeStatus::Processing {
         reply = reply.retry_after(1);
     }
     Ok(reply)
