@@ -331,23 +331,34 @@ fn find_slot(context: &cryptoki::context::Pkcs11, label: &str) -> Result<Slot, H
 /// Call the module's exported `C_CloseAllSessions` for `slot`. cryptoki 0.12 does not wrap
 /// this function, and every PKCS#11 module exports it by name.
 #[cfg(feature = "test-hooks")]
-fn close_all_sessions(slot: Slot) -> Result<(), String> {
-    let module = module::loaded_path().ok_or("no PKCS#11 module loaded")?;
+fn close_all_sessions(slot: Slot) -> Result<(), HsmError> {
+    let module = module::loaded_path().ok_or_else(|| HsmError::BadRequest {
+        detail: "no PKCS#11 module loaded".into(),
+    })?;
     // SAFETY: dlopen of the module this process already loaded and initialized; it runs no
     // new initializer and only bumps the library's reference count.
-    let library = unsafe { libloading::Library::new(&module) }.map_err(|e| e.to_string())?;
+    let library =
+        unsafe { libloading::Library::new(&module) }.map_err(|e| HsmError::ModuleLoad {
+            path: module.clone(),
+            detail: e.to_string(),
+        })?;
     type CloseAll = unsafe extern "C" fn(std::os::raw::c_ulong) -> std::os::raw::c_ulong;
     // SAFETY: C_CloseAllSessions has this signature in PKCS#11 (CK_SLOT_ID -> CK_RV, both
     // CK_ULONG = unsigned long on Unix).
     let rv = unsafe {
         let function: libloading::Symbol<'_, CloseAll> = library
             .get(b"C_CloseAllSessions\0")
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| HsmError::Unsupported {
+                what: format!("C_CloseAllSessions is not exported: {e}"),
+            })?;
         function(slot.id() as std::os::raw::c_ulong)
     };
     if rv == 0 {
         Ok(())
     } else {
-        Err(format!("C_CloseAllSessions returned 0x{rv:x}"))
+        Err(HsmError::TokenRefused {
+            function: "C_CloseAllSessions".into(),
+            code: format!("0x{rv:x}"),
+        })
     }
 }

@@ -7,6 +7,7 @@
 //! object cannot make the signer sign with a key the certificate does not name.
 
 use crate::state::{write_atomic, StateDir};
+use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -91,12 +92,12 @@ pub struct CaRegistry {
 
 impl CaRegistry {
     /// Loads every CA under `STATE/cas`.
-    pub fn load(state: &StateDir) -> Result<CaRegistry, String> {
+    pub fn load(state: &StateDir) -> Result<CaRegistry, Error> {
         let mut records = BTreeMap::new();
         let dir = state.cas();
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::file(&dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| e.to_string())?;
+            let entry = entry.map_err(|e| Error::file(&dir, e))?;
             if !entry.path().join("ca.toml").exists() {
                 continue;
             }
@@ -109,10 +110,15 @@ impl CaRegistry {
             let mut parent = record.parent.clone();
             while let Some(p) = parent {
                 let (prec, pcert) = records.get(&p).ok_or_else(|| {
-                    format!("CA {id}: parent {p} is missing from {}", dir.display())
+                    Error::CaRegistry(format!(
+                        "CA {id}: parent {p} is missing from {}",
+                        dir.display()
+                    ))
                 })?;
                 if chain.len() > 8 {
-                    return Err(format!("CA {id}: parent chain is too long or cyclic"));
+                    return Err(Error::CaRegistry(format!(
+                        "CA {id}: parent chain is too long or cyclic"
+                    )));
                 }
                 chain.push(pcert.der.clone());
                 parent = prec.parent.clone();
@@ -153,13 +159,13 @@ impl CaRegistry {
 
     /// Loads a CA that a live ceremony just stored and makes it usable at once. Its parent
     /// must already be loaded.
-    pub fn add_stored(&self, state: &StateDir, id: &CaId) -> Result<Arc<LoadedCa>, String> {
+    pub fn add_stored(&self, state: &StateDir, id: &CaId) -> Result<Arc<LoadedCa>, Error> {
         let (record, cert) = read_ca(&state.ca(id))?;
         let mut chain = vec![cert.der.clone()];
         if let Some(p) = &record.parent {
             let parent = self
                 .get(p)
-                .ok_or_else(|| format!("CA {id}: parent {p} is not loaded"))?;
+                .ok_or_else(|| Error::CaRegistry(format!("CA {id}: parent {p} is not loaded")))?;
             chain.extend(parent.chain.iter().cloned());
         }
         let ca = Arc::new(LoadedCa {
@@ -170,31 +176,25 @@ impl CaRegistry {
         });
         let mut map = self.cas.write().unwrap_or_else(|p| p.into_inner());
         if map.contains_key(id) {
-            return Err(format!("CA {id} already exists"));
+            return Err(Error::CaRegistry(format!("CA {id} already exists")));
         }
         map.insert(id.clone(), ca.clone());
         Ok(ca)
     }
 }
 
-fn read_ca(dir: &std::path::Path) -> Result<(CaRecord, CaCertificate), String> {
+fn read_ca(dir: &std::path::Path) -> Result<(CaRecord, CaCertificate), Error> {
     let toml_path = dir.join("ca.toml");
-    let text =
-        std::fs::read_to_string(&toml_path).map_err(|e| format!("{}: {e}", toml_path.display()))?;
-    let record: CaRecord =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", toml_path.display()))?;
+    let text = std::fs::read_to_string(&toml_path).map_err(|e| Error::file(&toml_path, e))?;
+    let record: CaRecord = toml::from_str(&text).map_err(|e| Error::file(&toml_path, e))?;
     let pem_path = dir.join("cert.pem");
-    let pem =
-        std::fs::read_to_string(&pem_path).map_err(|e| format!("{}: {e}", pem_path.display()))?;
+    let pem = std::fs::read_to_string(&pem_path).map_err(|e| Error::file(&pem_path, e))?;
     let (label, der) =
-        der::pem::decode_vec(pem.as_bytes()).map_err(|e| format!("{}: {e}", pem_path.display()))?;
+        der::pem::decode_vec(pem.as_bytes()).map_err(|e| Error::file(&pem_path, e))?;
     if label != "CERTIFICATE" {
-        return Err(format!(
-            "{}: expected a CERTIFICATE PEM block",
-            pem_path.display()
-        ));
+        return Err(Error::file(&pem_path, "expected a CERTIFICATE PEM block"));
     }
-    let cert = CaCertificate::from_der(&der).map_err(|e| format!("{}: {e}", pem_path.display()))?;
+    let cert = CaCertificate::from_der(&der).map_err(|e| Error::file(&pem_path, e))?;
     Ok((record, cert))
 }
 
@@ -205,10 +205,10 @@ pub fn store_ca(
     record: &CaRecord,
     cert_der: &[u8],
     transcript: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let dir = state.ca(&record.id);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| Error::file(&dir, e))?;
+    let io = |e: std::io::Error| Error::file(&dir, e);
     write_atomic(
         &dir.join("cert.pem"),
         strongroom_x509::to_pem("CERTIFICATE", cert_der).as_bytes(),
@@ -216,6 +216,6 @@ pub fn store_ca(
     )
     .map_err(io)?;
     write_atomic(&dir.join("transcript.txt"), transcript.as_bytes(), 0o644).map_err(io)?;
-    let text = toml::to_string(record).map_err(|e| e.to_string())?;
+    let text = toml::to_string(record).map_err(|e| Error::file(&dir, e))?;
     write_atomic(&dir.join("ca.toml"), text.as_bytes(), 0o600).map_err(io)
 }

@@ -11,6 +11,7 @@ use crate::clock::{Clock, Entropy};
 use crate::hsm_signer::HsmTbsSigner;
 use crate::journal::Journal;
 use crate::state::StateDir;
+use crate::Error;
 use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -86,15 +87,15 @@ pub struct CeremonyOutcome {
 
 impl CeremonyFile {
     /// Parses a ceremony file.
-    pub fn parse(text: &str) -> Result<CeremonyFile, String> {
-        let c: CeremonyFile =
-            toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    pub fn parse(text: &str) -> Result<CeremonyFile, Error> {
+        let c: CeremonyFile = toml::from_str(text)
+            .map_err(|e| Error::Ceremony(e.to_string().trim().replace('\n', " ")))?;
         c.validate()?;
         Ok(c)
     }
 
     /// An intermediate ceremony from a live `CreateCa` request.
-    pub fn from_request(r: strongroom_wire::CaCreation) -> Result<CeremonyFile, String> {
+    pub fn from_request(r: strongroom_wire::CaCreation) -> Result<CeremonyFile, Error> {
         let c = CeremonyFile {
             id: r.id,
             subject: r.subject,
@@ -117,10 +118,11 @@ impl CeremonyFile {
         Ok(c)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Error> {
+        let refuse = Error::Ceremony;
         let c = self;
         if c.validity_days == 0 {
-            return Err("validity_days must be positive".into());
+            return Err(refuse("validity_days must be positive".into()));
         }
         for url in [
             &c.issuance.crl_url,
@@ -131,39 +133,47 @@ impl CeremonyFile {
         .flatten()
         {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("URL {url:?} must start with http:// or https://"));
+                return Err(refuse(format!(
+                    "URL {url:?} must start with http:// or https://"
+                )));
             }
         }
-        Name::from_str(&c.subject)
-            .map_err(|e| format!("subject {:?} is not an RFC 4514 name: {e}", c.subject))?;
+        Name::from_str(&c.subject).map_err(|e| {
+            refuse(format!(
+                "subject {:?} is not an RFC 4514 name: {e}",
+                c.subject
+            ))
+        })?;
         if let Some(sig) = c.signature {
             if !sig.fits_key(c.algorithm) {
-                return Err(format!(
+                return Err(refuse(format!(
                     "signature {sig} cannot be made with a {} key",
                     c.algorithm
-                ));
+                )));
             }
         }
         c.constraints()?;
         let i = &c.issuance;
         if i.crl_shards == 1 || i.crl_shards > strongroom_types::crl_scope::MAX_SHARDS {
-            return Err(format!(
+            return Err(refuse(format!(
                 "crl_shards must be 0 (one CRL) or 2 to {}",
                 strongroom_types::crl_scope::MAX_SHARDS
-            ));
+            )));
         }
         if (i.crl_shards > 0 || i.delta_crl)
             && !i.crl_url.as_deref().is_some_and(|u| u.ends_with(".crl"))
         {
-            return Err("sharded or delta CRLs need a crl_url ending in .crl".into());
+            return Err(refuse(
+                "sharded or delta CRLs need a crl_url ending in .crl".into(),
+            ));
         }
         Ok(())
     }
 
-    fn constraints(&self) -> Result<Constraints, String> {
+    fn constraints(&self) -> Result<Constraints, Error> {
         let parse = |list: &[String]| {
             list.iter()
-                .map(|s| Subtree::parse(s).map_err(|e| e.to_string()))
+                .map(|s| Subtree::parse(s).map_err(|e| Error::Ceremony(e.to_string())))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Constraints {
@@ -181,8 +191,8 @@ pub fn run(
     hsm: &Hsm,
     clock: &dyn Clock,
     entropy: &dyn Entropy,
-) -> Result<CeremonyOutcome, String> {
-    let journal = Journal::open(&state.journal()).map_err(|e| e.to_string())?;
+) -> Result<CeremonyOutcome, Error> {
+    let journal = Journal::open(&state.journal())?;
     let registry = CaRegistry::load(state)?;
     run_with(file, state, hsm, clock, entropy, &journal, &registry)
 }
@@ -197,20 +207,21 @@ pub fn run_with(
     entropy: &dyn Entropy,
     journal: &Journal,
     registry: &CaRegistry,
-) -> Result<CeremonyOutcome, String> {
+) -> Result<CeremonyOutcome, Error> {
+    let refuse = Error::Ceremony;
     if registry.contains(&file.id) || state.ca(&file.id).join("ca.toml").exists() {
-        return Err(format!(
+        return Err(refuse(format!(
             "CA {} already exists in {}",
             file.id,
             state.ca(&file.id).display()
-        ));
+        )));
     }
     let parent_arc = match &file.parent {
-        Some(p) => Some(
-            registry
-                .get(p)
-                .ok_or_else(|| format!("parent CA {p} does not exist; run its ceremony first"))?,
-        ),
+        Some(p) => Some(registry.get(p).ok_or_else(|| {
+            refuse(format!(
+                "parent CA {p} does not exist; run its ceremony first"
+            ))
+        })?),
         None => None,
     };
     let parent = parent_arc.as_deref();
@@ -222,14 +233,16 @@ pub fn run_with(
         Some(p) => {
             if let Some(max) = p.cert.path_len {
                 if max == 0 {
-                    return Err(format!(
+                    return Err(refuse(format!(
                         "parent {} has path length 0 and cannot sign CAs",
                         p.record.id
-                    ));
+                    )));
                 }
                 match file.path_length {
                     Some(l) if l >= max => {
-                        return Err(format!("path_length {l} must be below the parent's {max}"));
+                        return Err(refuse(format!(
+                            "path_length {l} must be below the parent's {max}"
+                        )));
                     }
                     Some(l) => Some(l),
                     None => Some(max - 1),
@@ -242,37 +255,37 @@ pub fn run_with(
     if let Some(p) = parent {
         if not_after > p.cert.not_after {
             let days = (p.cert.not_after - now) / 86400;
-            return Err(format!(
+            return Err(refuse(format!(
                 "validity_days {} would outlive the parent {} (at most {days} days remain)",
                 file.validity_days, p.record.id
-            ));
+            )));
         }
         constraints
             .check_subset_of(&p.cert.constraints)
-            .map_err(|e| format!("name constraints: {e}"))?;
+            .map_err(|e| refuse(format!("name constraints: {e}")))?;
     }
 
     // The key. Its label names the CA so an operator can find it with pkcs11-tool.
     let label = format!("strongroom-ca-{}", file.id);
     let key = hsm.generate_key(&label, file.algorithm, KeyPurpose::Signing).map_err(|e| match e {
-        HsmError::KeyExists { .. } => format!(
+        HsmError::KeyExists { .. } => refuse(format!(
             "the token already holds an object labelled {label} (an earlier interrupted ceremony?); remove it with pkcs11-tool --delete-object or choose another id"
-        ),
-        other => other.to_string(),
+        )),
+        other => Error::Hsm(other),
     })?;
-    let props = hsm.key_properties(&key).map_err(|e| e.to_string())?;
+    let props = hsm.key_properties(&key)?;
     if !(props.sensitive && props.never_extractable && props.always_sensitive && !props.extractable)
     {
-        return Err(format!(
+        return Err(refuse(format!(
             "the token did not create {label} as sensitive and never-extractable: {props:?}"
-        ));
+        )));
     }
     let signature = file
         .signature
         .unwrap_or_else(|| file.algorithm.default_signature());
-    let subject = Name::from_str(&file.subject).map_err(|e| e.to_string())?;
+    let subject = Name::from_str(&file.subject).map_err(|e| refuse(e.to_string()))?;
     let serial = crate::issuance::fresh_serial(entropy)?;
-    let own_key_id = key_identifier(&key.public_key_der).map_err(|e| e.to_string())?;
+    let own_key_id = key_identifier(&key.public_key_der)?;
     let (issuer_name, issuer_key_id, issuer_signature, not_before) = match parent {
         None => (subject.clone(), own_key_id.clone(), signature, now - 60),
         Some(p) => (
@@ -323,24 +336,22 @@ pub fn run_with(
             .collect(),
         ocsp_no_check: false,
     };
-    let tbs = plan.to_tbs_der().map_err(|e| e.to_string())?;
+    let tbs = plan.to_tbs_der()?;
     let cert_der = match parent {
         None => {
-            let linted = lint_certificate(tbs, Issuer::SelfSigned).map_err(|e| e.to_string())?;
-            sign_certificate(linted, &HsmTbsSigner::new(hsm, &key, signature))
-                .map_err(|e| e.to_string())?
+            let linted = lint_certificate(tbs, Issuer::SelfSigned)?;
+            sign_certificate(linted, &HsmTbsSigner::new(hsm, &key, signature))?
         }
         Some(p) => {
-            let linted = lint_certificate(tbs, Issuer::Ca(&p.cert)).map_err(|e| e.to_string())?;
-            let parent_key = p.key(hsm).map_err(|e| e.to_string())?;
+            let linted = lint_certificate(tbs, Issuer::Ca(&p.cert))?;
+            let parent_key = p.key(hsm)?;
             sign_certificate(
                 linted,
                 &HsmTbsSigner::new(hsm, &parent_key, p.record.signature),
-            )
-            .map_err(|e| e.to_string())?
+            )?
         }
     };
-    let ca = CaCertificate::from_der(&cert_der).map_err(|e| e.to_string())?;
+    let ca = CaCertificate::from_der(&cert_der)?;
     let record = CaRecord {
         id: file.id.clone(),
         key_uri: key.uri.to_string(),
@@ -365,12 +376,10 @@ pub fn run_with(
     );
     store_ca(state, &record, &cert_der, &transcript)?;
     registry.add_stored(state, &file.id)?;
-    journal
-        .append_durable(now, "ceremony", &json!({
-            "ca": file.id.as_str(), "parent": file.parent.as_ref().map(|p| p.as_str()), "key_uri": record.key_uri,
-            "serial": serial.to_string(), "cert_sha256": fingerprint(&cert_der),
-        }))
-        .map_err(|e| e.to_string())?;
+    journal.append_durable(now, "ceremony", &json!({
+        "ca": file.id.as_str(), "parent": file.parent.as_ref().map(|p| p.as_str()), "key_uri": record.key_uri,
+        "serial": serial.to_string(), "cert_sha256": fingerprint(&cert_der),
+    }))?;
     Ok(CeremonyOutcome {
         cert_der,
         transcript,

@@ -36,8 +36,8 @@ impl Clock for FixedClock {
 
 /// Cryptographic randomness for serial numbers and key ids.
 pub trait Entropy: Send + Sync {
-    /// Fills `out` with unpredictable bytes.
-    fn fill(&self, out: &mut [u8]) -> Result<(), String>;
+    /// Fills `out` with unpredictable bytes, or fails with [`crate::Error::Entropy`].
+    fn fill(&self, out: &mut [u8]) -> Result<(), crate::Error>;
 }
 
 /// The operating system's CSPRNG (getrandom) through ring.
@@ -51,10 +51,8 @@ impl Default for SystemEntropy {
 }
 
 impl Entropy for SystemEntropy {
-    fn fill(&self, out: &mut [u8]) -> Result<(), String> {
-        self.0
-            .fill(out)
-            .map_err(|_| "the system random number generator failed".to_string())
+    fn fill(&self, out: &mut [u8]) -> Result<(), crate::Error> {
+        self.0.fill(out).map_err(|_| crate::Error::Entropy)
     }
 }
 

@@ -4,9 +4,9 @@
 //! In: the TOML text (see `docs/signer.example.toml`). Out: paths, HSM settings (the PIN
 //! is read from a 0400 file, never from this document), the peer table and allow-lists.
 
+use crate::Error;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use strongroom_wire::Operation;
 
@@ -162,62 +162,52 @@ pub struct SignerConfig {
     pub sandbox: SandboxSettings,
 }
 
-/// A configuration problem, with what to fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl SignerConfig {
     /// Reads and validates a configuration file.
-    pub fn load(path: &Path) -> Result<SignerConfig, ConfigError> {
+    pub fn load(path: &Path) -> Result<SignerConfig, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
-        SignerConfig::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+            .map_err(|e| Error::Config(format!("cannot read config {}: {e}", path.display())))?;
+        SignerConfig::parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
     /// Parses and validates configuration text.
-    pub fn parse(text: &str) -> Result<SignerConfig, ConfigError> {
+    pub fn parse(text: &str) -> Result<SignerConfig, Error> {
         let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError(e.to_string().trim().replace('\n', " ")))?;
+            .map_err(|e| Error::Config(e.to_string().trim().replace('\n', " ")))?;
         let socket_mode = u32::from_str_radix(raw.socket_mode.trim_start_matches("0o"), 8)
             .ok()
             .filter(|m| *m <= 0o777)
             .ok_or_else(|| {
-                ConfigError(format!(
+                Error::Config(format!(
                     "socket_mode {:?} must be octal like \"0660\"",
                     raw.socket_mode
                 ))
             })?;
         if socket_mode & 0o007 != 0 && !raw.dev_mode {
-            return Err(ConfigError(
+            return Err(Error::Config(
                 "socket_mode must not give access to others outside dev_mode; use groups".into(),
             ));
         }
         if raw.socket_group.as_deref().is_some_and(str::is_empty) {
-            return Err(ConfigError(
+            return Err(Error::Config(
                 "socket_group must name a group (or be left out)".into(),
             ));
         }
         if raw.hsm.sessions == 0 || raw.hsm.sessions > 64 {
-            return Err(ConfigError("hsm.sessions must be between 1 and 64".into()));
+            return Err(Error::Config(
+                "hsm.sessions must be between 1 and 64".into(),
+            ));
         }
         if raw.hsm.token_label.is_empty() {
-            return Err(ConfigError("hsm.token_label must not be empty".into()));
+            return Err(Error::Config("hsm.token_label must not be empty".into()));
         }
         if raw.crl_validity_secs < 3600 {
-            return Err(ConfigError(
+            return Err(Error::Config(
                 "crl_validity_secs must be at least 3600".into(),
             ));
         }
         if raw.max_connections == 0 {
-            return Err(ConfigError("max_connections must be at least 1".into()));
+            return Err(Error::Config("max_connections must be at least 1".into()));
         }
         let mut peers = BTreeMap::new();
         let mut names = BTreeSet::new();
@@ -226,7 +216,7 @@ impl SignerConfig {
             for op in &p.operations {
                 let parsed = Operation::parse(op).ok_or_else(|| {
                     let all: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
-                    ConfigError(format!(
+                    Error::Config(format!(
                         "peer {}: unknown operation {op:?}; use one of {}",
                         p.name,
                         all.join(", ")
@@ -239,13 +229,16 @@ impl SignerConfig {
                 || operations.contains(&Operation::SignTlsHandshake))
                 && !crate::listener_key::is_label_safe(&p.name)
             {
-                return Err(ConfigError(format!(
+                return Err(Error::Config(format!(
                     "peer {:?}: a peer with a listener key needs a name of at most 64 letters, digits, '-', '_' and '.' (it labels the key)",
                     p.name
                 )));
             }
             if !names.insert(p.name.clone()) {
-                return Err(ConfigError(format!("peer name {:?} is used twice", p.name)));
+                return Err(Error::Config(format!(
+                    "peer name {:?} is used twice",
+                    p.name
+                )));
             }
             let rule = PeerRule {
                 name: p.name.clone(),
@@ -255,7 +248,7 @@ impl SignerConfig {
             // Security: one uid, one peer; otherwise whichever entry won would decide
             // what both callers may do.
             if let Some(first) = peers.insert(p.uid, rule) {
-                return Err(ConfigError(format!(
+                return Err(Error::Config(format!(
                     "[[peer]] {:?} and {:?} both have uid = {}; each peer needs its own uid",
                     first.name, p.name, p.uid
                 )));
@@ -315,7 +308,7 @@ operations = ["Health", "IssueCertificate"]
         let bad_op = BASE.replace("\"IssueCertificate\"", "\"SignAnything\"");
         assert!(SignerConfig::parse(&bad_op)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("SignAnything"));
         let world = BASE.replace(
             "socket = \"/run/s.sock\"",
@@ -348,7 +341,7 @@ operations = ["Health", "IssueCertificate"]
         let odd = ok.replace("name = \"front\"", "name = \"front end\"");
         assert!(SignerConfig::parse(&odd)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("labels the key"));
     }
 
@@ -356,7 +349,7 @@ operations = ["Health", "IssueCertificate"]
     fn two_peers_with_one_uid_are_refused_by_name() {
         let twice =
             format!("{BASE}\n[[peer]]\nname = \"control\"\nuid = 997\noperations = [\"Health\"]\n");
-        let err = SignerConfig::parse(&twice).unwrap_err().0;
+        let err = SignerConfig::parse(&twice).unwrap_err().to_string();
         assert!(
             err.contains("\"front\"") && err.contains("\"control\"") && err.contains("uid = 997"),
             "{err}"
@@ -383,7 +376,7 @@ operations = ["Health", "IssueCertificate"]
         );
         assert!(SignerConfig::parse(&empty)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("socket_group"));
     }
 }

@@ -8,7 +8,7 @@
 //! In: a CA id and a scope. Out: the signed DER CRL and its number.
 
 use crate::dispatch::Signer;
-use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use crate::state::write_atomic;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -131,11 +131,7 @@ pub fn issue_crl(
         },
     };
     let tbs_signer = HsmTbsSigner::new(&hsm, &key, ca.record.signature);
-    let der = build_crl(&plan, &tbs_signer).map_err(|e| {
-        tbs_signer
-            .take_error()
-            .map_or_else(|| internal(e.to_string()), |h| hsm_error(&h))
-    })?;
+    let der = build_crl(&plan, &tbs_signer).map_err(signing_failure)?;
     signer
         .journal()
         .append_durable(now, "crl", &json!({"ca": ca_id.as_str(), "scope": scope, "number": number, "entries": entries.len(), "sha256": hex::encode(Sha256::digest(&der))}))

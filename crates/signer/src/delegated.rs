@@ -9,7 +9,7 @@
 
 use crate::ca::LoadedCa;
 use crate::dispatch::Signer;
-use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use crate::state::write_atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -177,7 +177,7 @@ pub fn delegated_key(
     signer
         .entropy
         .fill(&mut tag)
-        .map_err(|e| err(ErrorKind::Internal, e))?;
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let label = format!(
         "strongroom-{}-{}-{now}-{}",
         purpose.dir(),
@@ -197,7 +197,7 @@ pub fn delegated_key(
     let subject = Name::from_str(&format!("CN={cn},OU={},O=Strongroom", purpose.unit()))
         .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let serial = crate::issuance::fresh_serial(signer.entropy.as_ref())
-        .map_err(|e| err(ErrorKind::Internal, e))?;
+        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
     let plan = CertificatePlan {
         serial: serial.clone(),
         signature: ca.record.signature,
@@ -232,11 +232,7 @@ pub fn delegated_key(
         .map_err(|e| err(ErrorKind::Internal, format!("audit certificate lint: {e}")))?;
     let ca_key = ca.key(hsm).map_err(|e| hsm_error(&e))?;
     let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
-    let cert_der =
-        sign_certificate(linted, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
-            Some(h) => hsm_error(&h),
-            None => err(ErrorKind::Internal, e.to_string()),
-        })?;
+    let cert_der = sign_certificate(linted, &tbs_signer).map_err(signing_failure)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| err(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
     let io = |e: std::io::Error| err(ErrorKind::Internal, format!("{}: {e}", dir.display()));

@@ -65,21 +65,19 @@ impl Signer {
         gate: PeerGate,
         clock: Box<dyn Clock>,
         entropy: Box<dyn Entropy>,
-    ) -> Result<Signer, String> {
+    ) -> Result<Signer, crate::Error> {
         let state = StateDir::open(&config.state_dir)
-            .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
-        let journal = Journal::open(&state.journal()).map_err(|e| e.to_string())?;
+            .map_err(|e| crate::Error::file(&config.state_dir, e))?;
+        let journal = Journal::open(&state.journal())?;
         let policy = PolicyStore::load(&state.policy())?;
         let cas = CaRegistry::load(&state)?;
         let revocations = RevocationStore::load(&state, cas.iter().map(|c| c.record.id.clone()))?;
-        let issued = crate::journal::issued_serials(&state.journal()).map_err(|e| e.to_string())?;
-        journal
-            .append_durable(
-                clock.now(),
-                "startup",
-                &json!({"policy_version": policy.current().version, "cas": cas.iter().count()}),
-            )
-            .map_err(|e| e.to_string())?;
+        let issued = crate::journal::issued_serials(&state.journal())?;
+        journal.append_durable(
+            clock.now(),
+            "startup",
+            &json!({"policy_version": policy.current().version, "cas": cas.iter().count()}),
+        )?;
         Ok(Signer {
             config,
             state,
@@ -313,9 +311,9 @@ impl Signer {
             .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
         store
             .replace(policy, |id| self.cas.contains(id))
-            .map_err(|detail| SignerError {
+            .map_err(|e| SignerError {
                 kind: ErrorKind::BadRequest,
-                detail,
+                detail: e.to_string(),
             })?;
         self.journal
             .append_durable(
@@ -335,7 +333,8 @@ impl Signer {
             kind: ErrorKind::BadRequest,
             detail,
         };
-        let file = crate::ceremony::CeremonyFile::from_request(c).map_err(bad)?;
+        let file =
+            crate::ceremony::CeremonyFile::from_request(c).map_err(|e| bad(e.to_string()))?;
         let hsm = self.hsm.get()?;
         let _guard = self.ceremonies.lock().unwrap_or_else(|p| p.into_inner());
         crate::ceremony::run_with(
@@ -347,7 +346,7 @@ impl Signer {
             &self.journal,
             &self.cas,
         )
-        .map_err(bad)?;
+        .map_err(|e| bad(e.to_string()))?;
         let ca = self
             .cas
             .get(&file.id)
@@ -376,9 +375,9 @@ impl Signer {
         let already = self
             .revocations()
             .record(&self.state, &r.ca, entry)
-            .map_err(|detail| SignerError {
+            .map_err(|e| SignerError {
                 kind: ErrorKind::Internal,
-                detail,
+                detail: e.to_string(),
             })?;
         if !already {
             self.journal

@@ -1,26 +1,26 @@
 //! The bridge from the X.509 builder to the HSM, and the HSM's availability.
 //!
 //! In: linted TBS bytes from `strongroom-x509`; the HSM settings. Out: signatures made by
-//! a CA key inside the token, and an [`HsmHandle`] that starts degraded (instead of
-//! blocking start-up) when the token is temporarily unreachable and keeps probing.
+//! a CA key inside the token (a failed one as the X.509 layer's temporary or permanent
+//! signer error, mapped back to the wire kind by [`signing_failure`]), and an [`HsmHandle`]
+//! that starts degraded (instead of blocking start-up) when the token is temporarily
+//! unreachable and keeps probing.
 
 use crate::config::HsmSettings;
-use std::cell::RefCell;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use strongroom_hsm::{Hsm, HsmConfig, HsmError, KeyRef, Pin};
 use strongroom_types::SignatureAlgorithm;
 use strongroom_wire::{ErrorKind, SignerError};
-use strongroom_x509::TbsSigner;
+use strongroom_x509::{TbsSigner, X509Error};
 
-/// Signs with one CA key. Remembers the HSM error so the caller can tell temporary from
-/// permanent failure (the X.509 layer only sees a string).
+/// Signs with one CA key; a failure says whether waiting can help
+/// ([`X509Error::SignerUnavailable`]) or not ([`X509Error::SignerRefused`]).
 #[derive(Debug)]
 pub struct HsmTbsSigner<'a> {
     hsm: &'a Hsm,
     key: &'a KeyRef,
     algorithm: SignatureAlgorithm,
-    last_error: RefCell<Option<HsmError>>,
 }
 
 impl<'a> HsmTbsSigner<'a> {
@@ -30,13 +30,7 @@ impl<'a> HsmTbsSigner<'a> {
             hsm,
             key,
             algorithm,
-            last_error: RefCell::new(None),
         }
-    }
-
-    /// The HSM error behind the last failed signature, if any.
-    pub fn take_error(&self) -> Option<HsmError> {
-        self.last_error.borrow_mut().take()
     }
 }
 
@@ -45,13 +39,35 @@ impl TbsSigner for HsmTbsSigner<'_> {
         self.algorithm
     }
 
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, X509Error> {
         crate::metrics::timed_hsm_signature(|| self.hsm.sign(self.key, self.algorithm, tbs))
             .map_err(|e| {
-                let text = e.to_string();
-                *self.last_error.borrow_mut() = Some(e);
-                text
+                if e.is_temporary() {
+                    X509Error::SignerUnavailable(e.to_string())
+                } else {
+                    X509Error::SignerRefused(e.to_string())
+                }
             })
+    }
+}
+
+/// Maps a failed build-and-sign to the stable wire kind: the HSM's own failure keeps its
+/// temporary/permanent kind and text (as [`hsm_error`] gives them); anything else the X.509
+/// layer refused after linting is the signer's fault.
+pub fn signing_failure(e: X509Error) -> SignerError {
+    match e {
+        X509Error::SignerUnavailable(detail) => SignerError {
+            kind: ErrorKind::HsmUnavailable,
+            detail,
+        },
+        X509Error::SignerRefused(detail) => SignerError {
+            kind: ErrorKind::HsmFailed,
+            detail,
+        },
+        other => SignerError {
+            kind: ErrorKind::Internal,
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -70,7 +86,7 @@ pub fn hsm_error(e: &HsmError) -> SignerError {
 /// The HSM, or why it is unavailable.
 #[derive(Debug, Clone)]
 pub struct HsmHandle {
-    state: Arc<RwLock<Result<Hsm, String>>>,
+    state: Arc<RwLock<Result<Hsm, HsmError>>>,
     token: String,
 }
 
@@ -99,7 +115,7 @@ impl HsmHandle {
             Err(e) if e.is_temporary() => {
                 tracing::warn!(error = %e, "HSM unavailable at start-up; running degraded and probing");
                 let handle = HsmHandle {
-                    state: Arc::new(RwLock::new(Err(e.to_string()))),
+                    state: Arc::new(RwLock::new(Err(e))),
                     token,
                 };
                 let state = handle.state.clone();
@@ -113,11 +129,11 @@ impl HsmHandle {
                             return;
                         }
                         Err(e) if e.is_temporary() => {
-                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e.to_string());
+                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "HSM probe hit a permanent error; stopping probes");
-                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e.to_string());
+                            *state.write().unwrap_or_else(|p| p.into_inner()) = Err(e);
                             return;
                         }
                     }
@@ -150,5 +166,25 @@ impl HsmHandle {
     /// The token label.
     pub fn token(&self) -> &str {
         &self.token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_signature_keeps_its_kind_on_the_wire() {
+        let lost = signing_failure(X509Error::SignerUnavailable("C_Sign failed".into()));
+        assert_eq!(lost.kind, ErrorKind::HsmUnavailable);
+        assert_eq!(
+            lost.detail, "C_Sign failed",
+            "the HSM's own text, unwrapped"
+        );
+        let refused = signing_failure(X509Error::SignerRefused("no key".into()));
+        assert_eq!(refused.kind, ErrorKind::HsmFailed);
+        let after = signing_failure(X509Error::Signing("does not verify".into()));
+        assert_eq!(after.kind, ErrorKind::Internal);
+        assert_eq!(after.detail, "signing failed: does not verify");
     }
 }

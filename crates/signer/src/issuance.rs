@@ -9,7 +9,7 @@
 use crate::ca::LoadedCa;
 use crate::clock::Entropy;
 use crate::dispatch::Signer;
-use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use base64::Engine;
 use serde::Serialize;
 use serde_json::json;
@@ -292,7 +292,7 @@ struct IssuedRecord<'a> {
 }
 
 /// Draws a 128-bit serial.
-pub fn fresh_serial(entropy: &dyn Entropy) -> Result<Serial, String> {
+pub fn fresh_serial(entropy: &dyn Entropy) -> Result<Serial, crate::Error> {
     loop {
         let mut bytes = [0u8; 16];
         entropy.fill(&mut bytes)?;
@@ -332,7 +332,7 @@ pub fn issue(
         ))
     })?;
     let now = signer.clock.now();
-    let serial = fresh_serial(signer.entropy.as_ref()).map_err(internal)?;
+    let serial = fresh_serial(signer.entropy.as_ref()).map_err(|e| internal(e.to_string()))?;
     let plan = plan_leaf(&profile, &ca, &key, &request, now, serial.clone())?;
     let tbs = plan.to_tbs_der().map_err(|e| bad_request(e.to_string()))?;
     let tbs_hash = hex::encode(Sha256::digest(&tbs));
@@ -364,9 +364,7 @@ pub fn issue(
     let der = match sign_certificate(linted, &tbs_signer) {
         Ok(der) => der,
         Err(e) => {
-            let err = tbs_signer
-                .take_error()
-                .map_or_else(|| internal(e.to_string()), |h| hsm_error(&h));
+            let err = signing_failure(e);
             let _ = journal.append(
                 now,
                 "failed",

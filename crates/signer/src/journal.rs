@@ -10,6 +10,7 @@
 //! and HASH = hex(SHA-256(prev hash bytes ‖ JSON bytes)). The first record's prev is 32
 //! zero bytes. Editing, deleting or reordering any record breaks the chain at that record.
 
+use crate::Error;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -18,33 +19,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
-
-/// A journal failure.
-#[derive(Debug)]
-pub enum JournalError {
-    /// Reading or writing the file failed; the journal refuses further writes.
-    Io(String),
-    /// The chain does not verify: the file was edited, truncated in the middle or reordered.
-    Broken {
-        /// 1-based line number of the first bad record.
-        line: u64,
-        /// What is wrong.
-        why: String,
-    },
-}
-
-impl fmt::Display for JournalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JournalError::Io(e) => write!(f, "journal I/O: {e}"),
-            JournalError::Broken { line, why } => {
-                write!(f, "journal chain broken at line {line}: {why}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for JournalError {}
 
 /// Summary of a verified journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +81,8 @@ fn check_line(
     line: &str,
     expect_seq: u64,
     prev: &[u8; 32],
-) -> Result<[u8; 32], JournalError> {
-    let broken = |why: String| JournalError::Broken { line: line_no, why };
+) -> Result<[u8; 32], Error> {
+    let broken = |why: String| Error::JournalBroken { line: line_no, why };
     let (hash_hex, json) = line
         .split_once(' ')
         .ok_or_else(|| broken("no hash field".into()))?;
@@ -142,7 +116,7 @@ fn check_line(
 
 /// Verifies a whole journal file. A final line without its newline is a torn write from a
 /// crash: it is reported in `torn_tail_bytes`, not as tampering.
-pub fn verify_file(path: &Path) -> Result<JournalSummary, JournalError> {
+pub fn verify_file(path: &Path) -> Result<JournalSummary, Error> {
     let (summary, _) = scan(path)?;
     Ok(summary)
 }
@@ -151,18 +125,17 @@ pub fn verify_file(path: &Path) -> Result<JournalSummary, JournalError> {
 /// `intent`). Read once at start for OCSP: a serial the signer never issued is `unknown`.
 pub fn issued_serials(
     path: &Path,
-) -> Result<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>, JournalError>
-{
+) -> Result<std::collections::HashMap<strongroom_types::Serial, strongroom_types::CaId>, Error> {
     use std::collections::HashMap;
     let mut out = HashMap::new();
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(JournalError::Io(format!("{}: {e}", path.display()))),
+        Err(e) => return Err(Error::JournalIo(format!("{}: {e}", path.display()))),
     };
     let mut intents: HashMap<u64, (String, String)> = HashMap::new();
     for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| JournalError::Io(e.to_string()))?;
+        let line = line.map_err(|e| Error::JournalIo(e.to_string()))?;
         let Some((_, json)) = line.split_once(' ') else {
             continue;
         };
@@ -195,7 +168,7 @@ pub fn issued_serials(
 }
 
 /// Returns the summary and the byte length of the verified prefix.
-fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
+fn scan(path: &Path) -> Result<(JournalSummary, u64), Error> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -208,7 +181,7 @@ fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
                 0,
             ))
         }
-        Err(e) => return Err(JournalError::Io(format!("{}: {e}", path.display()))),
+        Err(e) => return Err(Error::JournalIo(format!("{}: {e}", path.display()))),
     };
     let mut reader = BufReader::new(file);
     let mut head = [0u8; 32];
@@ -219,7 +192,7 @@ fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|e| JournalError::Io(e.to_string()))?;
+            .map_err(|e| Error::JournalIo(e.to_string()))?;
         if n == 0 {
             break;
         }
@@ -231,7 +204,7 @@ fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
             };
             return Ok((summary, good_len));
         }
-        let line = std::str::from_utf8(&buf[..n - 1]).map_err(|_| JournalError::Broken {
+        let line = std::str::from_utf8(&buf[..n - 1]).map_err(|_| Error::JournalBroken {
             line: seq + 1,
             why: "not UTF-8".into(),
         })?;
@@ -251,12 +224,12 @@ fn scan(path: &Path) -> Result<(JournalSummary, u64), JournalError> {
 
 /// One writer per journal: a second signer, or a ceremony while the signer runs, would
 /// fork the chain. The lock dies with the process.
-fn lock_exclusive(file: &File, path: &Path) -> Result<(), JournalError> {
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), Error> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a live file descriptor owned by `file`; no memory is passed.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
-        return Err(JournalError::Io(format!(
+        return Err(Error::JournalIo(format!(
             "{} is in use by another process (is strongroom-signer running? stop it before a ceremony)",
             path.display()
         )));
@@ -268,7 +241,7 @@ impl Journal {
     /// Opens (or creates) the journal, verifying the whole chain. A torn final line is
     /// cut off (it was never acknowledged: acknowledgement follows fsync); a broken chain
     /// refuses to open.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+    pub fn open(path: &Path) -> Result<Journal, Error> {
         let (summary, good_len) = scan(path)?;
         let mut file = OpenOptions::new()
             .create(true)
@@ -276,7 +249,7 @@ impl Journal {
             .write(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| JournalError::Io(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::JournalIo(format!("{}: {e}", path.display())))?;
         lock_exclusive(&file, path)?;
         if summary.torn_tail_bytes > 0 {
             tracing::warn!(
@@ -284,18 +257,18 @@ impl Journal {
                 "journal: dropping a torn final record left by a crash"
             );
             file.set_len(good_len)
-                .map_err(|e| JournalError::Io(e.to_string()))?;
+                .map_err(|e| Error::JournalIo(e.to_string()))?;
             file.sync_all()
-                .map_err(|e| JournalError::Io(e.to_string()))?;
+                .map_err(|e| Error::JournalIo(e.to_string()))?;
         }
         file.seek(SeekFrom::End(0))
-            .map_err(|e| JournalError::Io(e.to_string()))?;
+            .map_err(|e| Error::JournalIo(e.to_string()))?;
         let mut head = [0u8; 32];
         hex::decode_to_slice(&summary.head, &mut head)
-            .map_err(|e| JournalError::Io(e.to_string()))?;
+            .map_err(|e| Error::JournalIo(e.to_string()))?;
         let sync_handle = file
             .try_clone()
-            .map_err(|e| JournalError::Io(e.to_string()))?;
+            .map_err(|e| Error::JournalIo(e.to_string()))?;
         Ok(Journal {
             path: path.to_path_buf(),
             sync_handle,
@@ -320,10 +293,10 @@ impl Journal {
 
     /// Appends a record (buffered in the kernel, not yet durable) and returns its sequence
     /// number. Call [`Journal::sync_through`] before acting on durability.
-    pub fn append<B: Serialize>(&self, at: i64, kind: &str, body: &B) -> Result<u64, JournalError> {
+    pub fn append<B: Serialize>(&self, at: i64, kind: &str, body: &B) -> Result<u64, Error> {
         let mut st = self.lock();
         if let Some(e) = &st.failed {
-            return Err(JournalError::Io(format!(
+            return Err(Error::JournalIo(format!(
                 "journal is failed and refuses writes: {e}"
             )));
         }
@@ -337,14 +310,14 @@ impl Journal {
             body,
         };
         let json = serde_json::to_string(&record)
-            .map_err(|e| JournalError::Io(format!("cannot encode a journal record: {e}")))?;
+            .map_err(|e| Error::JournalIo(format!("cannot encode a journal record: {e}")))?;
         let hash = record_hash(&st.head, json.as_bytes());
         let line = format!("{} {}\n", hex::encode(hash), json);
         if let Err(e) = st.file.write_all(line.as_bytes()) {
             // A partial write would leave a torn line; refuse all further writes so the
             // tear stays at the tail, where recovery on restart cuts it.
             st.failed = Some(e.to_string());
-            return Err(JournalError::Io(e.to_string()));
+            return Err(Error::JournalIo(e.to_string()));
         }
         st.seq = seq;
         st.head = hash;
@@ -353,11 +326,11 @@ impl Journal {
 
     /// Waits until every record up to `seq` is on stable storage. One caller runs
     /// `fdatasync` for everyone waiting (group commit).
-    pub fn sync_through(&self, seq: u64) -> Result<(), JournalError> {
+    pub fn sync_through(&self, seq: u64) -> Result<(), Error> {
         let mut st = self.lock();
         loop {
             if let Some(e) = &st.failed {
-                return Err(JournalError::Io(format!("journal sync failed: {e}")));
+                return Err(Error::JournalIo(format!("journal sync failed: {e}")));
             }
             if st.synced_seq >= seq {
                 return Ok(());
@@ -389,7 +362,7 @@ impl Journal {
         at: i64,
         kind: &str,
         body: &B,
-    ) -> Result<u64, JournalError> {
+    ) -> Result<u64, Error> {
         let seq = self.append(at, kind, body)?;
         self.sync_through(seq)?;
         Ok(seq)
@@ -437,7 +410,7 @@ mod tests {
         assert_ne!(text, edited);
         std::fs::write(&path, &edited).unwrap();
         match verify_file(&path) {
-            Err(JournalError::Broken { line, .. }) => assert_eq!(line, 5),
+            Err(Error::JournalBroken { line, .. }) => assert_eq!(line, 5),
             other => panic!("edit not detected: {other:?}"),
         }
         assert!(Journal::open(&path).is_err());
@@ -453,7 +426,7 @@ mod tests {
         std::fs::write(&path, deleted).unwrap();
         assert!(matches!(
             verify_file(&path),
-            Err(JournalError::Broken { line: 4, .. })
+            Err(Error::JournalBroken { line: 4, .. })
         ));
     }
 

@@ -7,7 +7,7 @@
 //! appending the next one); the chain itself was verified when the journal opened.
 //! `issued` records written before they carried the certificate are skipped.
 
-use crate::journal::JournalError;
+use crate::Error;
 use base64::Engine;
 use serde_json::Value;
 use std::fs::File;
@@ -54,8 +54,8 @@ pub fn issuances_after(
     index: &mut JournalIndex,
     after: u64,
     limit: usize,
-) -> Result<(Vec<JournaledIssuance>, u64), JournalError> {
-    let io = |e: std::io::Error| JournalError::Io(format!("{}: {e}", path.display()));
+) -> Result<(Vec<JournaledIssuance>, u64), Error> {
+    let io = |e: std::io::Error| Error::JournalIo(format!("{}: {e}", path.display()));
     let mut out = Vec::new();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -86,11 +86,8 @@ pub fn issuances_after(
 }
 
 /// Parses one line; `Some` for an `issued` record that carries its certificate.
-fn issued_record(
-    line: &[u8],
-    expected_seq: u64,
-) -> Result<Option<JournaledIssuance>, JournalError> {
-    let broken = |why: &str| JournalError::Broken {
+fn issued_record(line: &[u8], expected_seq: u64) -> Result<Option<JournaledIssuance>, Error> {
+    let broken = |why: &str| Error::JournalBroken {
         line: expected_seq,
         why: why.to_string(),
     };

@@ -14,6 +14,7 @@ pub mod config;
 pub mod crl;
 pub mod delegated;
 pub mod dispatch;
+mod error;
 pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;
@@ -28,3 +29,5 @@ pub mod revocations;
 pub mod sandbox;
 pub mod server;
 pub mod state;
+
+pub use error::Error;

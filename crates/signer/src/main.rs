@@ -19,6 +19,7 @@ use strongroom_signer::peer::{own_uid, PeerGate};
 use strongroom_signer::preflight::{self, PeerUidView};
 use strongroom_signer::server;
 use strongroom_signer::state::StateDir;
+use strongroom_signer::Error;
 
 #[derive(Parser)]
 #[command(
@@ -114,8 +115,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
-    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
+fn run(config_path: PathBuf, check_only: bool) -> Result<(), Error> {
+    let config = SignerConfig::load(&config_path)?;
     // Refusals that depend on where the signer runs; before the sandbox hides /proc.
     preflight::check_dev_mode(&config, |name| std::env::var_os(name))?;
     preflight::check_peer_table(&config.peers, &PeerUidView::of_this_process())?;
@@ -125,22 +126,21 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         .map(server::group_id)
         .transpose()?;
     if check_only {
-        Pin::read_file(&config.hsm.pin_file).map_err(|e| e.to_string())?;
+        Pin::read_file(&config.hsm.pin_file)?;
         println!("{}: configuration OK", config_path.display());
         return Ok(());
     }
     if let Some(user) = &config.user {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
-            let (uid, gid) =
-                strongroom_sandbox::drop_privileges(user).map_err(|e| e.to_string())?;
+            let (uid, gid) = strongroom_sandbox::drop_privileges(user)?;
             tracing::info!(user = %user, uid, gid, "dropped root privileges");
         }
     }
-    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+    strongroom_sandbox::harden(config.allow_root)?;
     // Before any thread exists: Landlock and seccomp bind this thread and its children.
     strongroom_signer::sandbox::apply(&config)?;
-    let hsm = HsmHandle::open(&config.hsm, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let hsm = HsmHandle::open(&config.hsm, Duration::from_secs(5))?;
     let gate = PeerGate::new(&config, own_uid());
     let socket = config.socket.clone();
     let mode = config.socket_mode;
@@ -151,8 +151,11 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         Box::new(SystemClock),
         Box::new(SystemEntropy::default()),
     )?;
-    let listener = server::bind(&socket, mode, socket_gid)
-        .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
+    let listener = server::bind(&socket, mode, socket_gid).map_err(|e| Error::Socket {
+        action: "bind",
+        path: socket.clone(),
+        detail: e.to_string(),
+    })?;
     tracing::info!(
         socket = %socket.display(),
         socket_mode = format!("{mode:04o}"),
@@ -162,24 +165,26 @@ fn run(config_path: PathBuf, check_only: bool) -> Result<(), String> {
         journal_records = signer.journal().records(),
         "strongroom-signer ready"
     );
-    server::serve(listener, Arc::new(signer)).map_err(|e| e.to_string())
+    server::serve(listener, Arc::new(signer)).map_err(|e| Error::Socket {
+        action: "serve",
+        path: socket,
+        detail: e.to_string(),
+    })
 }
 
-fn run_ceremony(config_path: PathBuf, file: PathBuf) -> Result<(), String> {
-    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let ceremony = CeremonyFile::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
-    let state = StateDir::open(&config.state_dir)
-        .map_err(|e| format!("{}: {e}", config.state_dir.display()))?;
-    let pin = Pin::read_file(&config.hsm.pin_file).map_err(|e| e.to_string())?;
+fn run_ceremony(config_path: PathBuf, file: PathBuf) -> Result<(), Error> {
+    let config = SignerConfig::load(&config_path)?;
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::file(&file, e))?;
+    let ceremony = CeremonyFile::parse(&text).map_err(|e| Error::file(&file, e))?;
+    strongroom_sandbox::harden(config.allow_root)?;
+    let state = StateDir::open(&config.state_dir).map_err(|e| Error::file(&config.state_dir, e))?;
+    let pin = Pin::read_file(&config.hsm.pin_file)?;
     let hsm = Hsm::open(HsmConfig {
         module_path: config.hsm.module.clone(),
         token_label: config.hsm.token_label.clone(),
         pin,
         sessions: 1,
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let outcome = ceremony::run(
         &ceremony,
         &state,
@@ -191,9 +196,9 @@ fn run_ceremony(config_path: PathBuf, file: PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-fn sandbox_check(config_path: PathBuf, probes: Vec<PathBuf>) -> Result<(), String> {
-    let config = SignerConfig::load(&config_path).map_err(|e| e.to_string())?;
-    strongroom_sandbox::harden(config.allow_root).map_err(|e| e.to_string())?;
+fn sandbox_check(config_path: PathBuf, probes: Vec<PathBuf>) -> Result<(), Error> {
+    let config = SignerConfig::load(&config_path)?;
+    strongroom_sandbox::harden(config.allow_root)?;
     strongroom_signer::sandbox::apply(&config)?;
     for line in strongroom_sandbox::probe(&probes) {
         println!("{line}");
@@ -201,18 +206,18 @@ fn sandbox_check(config_path: PathBuf, probes: Vec<PathBuf>) -> Result<(), Strin
     Ok(())
 }
 
-fn verify(config: Option<PathBuf>, file: Option<PathBuf>) -> Result<(), String> {
+fn verify(config: Option<PathBuf>, file: Option<PathBuf>) -> Result<(), Error> {
     let path = match (config, file) {
         (_, Some(f)) => f,
         (Some(c), None) => {
-            let config = SignerConfig::load(&c).map_err(|e| e.to_string())?;
+            let config = SignerConfig::load(&c)?;
             StateDir::open(&config.state_dir)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Error::file(&config.state_dir, e))?
                 .journal()
         }
-        (None, None) => return Err("give --config or --file".into()),
+        (None, None) => return Err(Error::Usage("give --config or --file")),
     };
-    let summary = journal::verify_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let summary = journal::verify_file(&path).map_err(|e| Error::file(&path, e))?;
     println!(
         "{}: {} records, chain intact, head {}",
         path.display(),

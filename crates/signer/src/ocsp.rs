@@ -10,7 +10,7 @@
 
 use crate::delegated::{delegated_key, Purpose};
 use crate::dispatch::Signer;
-use crate::hsm_signer::{hsm_error, HsmTbsSigner};
+use crate::hsm_signer::{signing_failure, HsmTbsSigner};
 use serde_json::json;
 use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
 use strongroom_wire::{
@@ -107,13 +107,7 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
             answers: batch,
             nonce: req.nonce.as_deref(),
         };
-        build_ocsp_response(&plan, &tbs_signer).map_err(|e| match tbs_signer.take_error() {
-            Some(h) => hsm_error(&h),
-            None => SignerError {
-                kind: ErrorKind::Internal,
-                detail: e.to_string(),
-            },
-        })
+        build_ocsp_response(&plan, &tbs_signer).map_err(signing_failure)
     };
     let mut out = Vec::with_capacity(req.serials.len());
     if req.combined {

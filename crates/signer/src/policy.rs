@@ -6,6 +6,7 @@
 //! cannot undo a tightening.
 
 use crate::state::write_atomic;
+use crate::Error;
 use std::path::{Path, PathBuf};
 use strongroom_types::{CaId, Policy};
 
@@ -18,20 +19,19 @@ pub struct PolicyStore {
 
 impl PolicyStore {
     /// Loads the policy file, or an empty version-0 policy when none was pushed yet.
-    pub fn load(path: &Path) -> Result<PolicyStore, String> {
+    pub fn load(path: &Path) -> Result<PolicyStore, Error> {
         let current = match std::fs::read(path) {
             Ok(bytes) => {
                 let p: Policy = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{}: not a valid policy: {e}", path.display()))?;
-                p.validate()
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| Error::file(path, format_args!("not a valid policy: {e}")))?;
+                p.validate().map_err(|e| Error::file(path, e))?;
                 p
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Policy {
                 version: 0,
                 profiles: vec![],
             },
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(Error::file(path, e)),
         };
         Ok(PolicyStore {
             path: path.to_path_buf(),
@@ -49,25 +49,27 @@ impl PolicyStore {
         &mut self,
         policy: Policy,
         known_ca: impl Fn(&CaId) -> bool,
-    ) -> Result<(), String> {
-        policy.validate().map_err(|e| e.to_string())?;
+    ) -> Result<(), Error> {
+        policy
+            .validate()
+            .map_err(|e| Error::Policy(e.to_string()))?;
         if policy.version <= self.current.version {
-            return Err(format!(
+            return Err(Error::Policy(format!(
                 "policy version {} is not newer than the version in force ({})",
                 policy.version, self.current.version
-            ));
+            )));
         }
         for p in &policy.profiles {
             if !known_ca(&p.issuer) {
-                return Err(format!(
+                return Err(Error::Policy(format!(
                     "profile {} names issuer {} which this signer does not hold",
                     p.name, p.issuer
-                ));
+                )));
             }
         }
-        let bytes = serde_json::to_vec_pretty(&policy).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec_pretty(&policy).map_err(|e| Error::Policy(e.to_string()))?;
         write_atomic(&self.path, &bytes, 0o600)
-            .map_err(|e| format!("cannot persist policy: {e}"))?;
+            .map_err(|e| Error::Policy(format!("cannot persist policy: {e}")))?;
         self.current = policy;
         Ok(())
     }

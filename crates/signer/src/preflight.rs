@@ -14,6 +14,7 @@
 //! changes nothing the signer sees: the signer reads the client's real uid.
 
 use crate::config::{PeerRule, SignerConfig};
+use crate::Error;
 use std::collections::BTreeMap;
 
 /// The overflow uid when `/proc/sys/kernel/overflowuid` cannot be read (e.g. under
@@ -90,20 +91,20 @@ impl PeerUidView {
 /// overflow uid (it would stand for every unmapped process at once), or for a uid that
 /// has no mapping here (that peer would arrive as the overflow uid and never match).
 /// Two entries with one uid are refused when the configuration is parsed.
-pub fn check_peer_table(peers: &BTreeMap<u32, PeerRule>, view: &PeerUidView) -> Result<(), String> {
+pub fn check_peer_table(peers: &BTreeMap<u32, PeerRule>, view: &PeerUidView) -> Result<(), Error> {
     for peer in peers.values() {
         // Security: the overflow uid is not an identity, it is "someone we cannot name".
         if peer.uid == view.overflow_uid {
-            return Err(format!(
+            return Err(Error::Preflight(format!(
                 "[[peer]] {:?}: uid = {} is the kernel's overflow uid (/proc/sys/kernel/overflowuid): \
                  SO_PEERCRED reports it for every process whose uid is not mapped into the signer's \
                  user namespace, so this entry cannot name one peer; give the peer's own uid and run \
                  the signer without PrivateUsers=",
                 peer.name, peer.uid
-            ));
+            )));
         }
         if !view.can_report(peer.uid) {
-            return Err(format!(
+            return Err(Error::Preflight(format!(
                 "[[peer]] {:?}: uid = {} is not mapped into the signer's user namespace \
                  (/proc/self/uid_map: {}; PrivateUsers= in its unit does this): the kernel would \
                  report that peer, and every other unmapped one, as uid {}; run the signer in the \
@@ -112,7 +113,7 @@ pub fn check_peer_table(peers: &BTreeMap<u32, PeerRule>, view: &PeerUidView) -> 
                 peer.uid,
                 view.describe_map(),
                 view.overflow_uid
-            ));
+            )));
         }
     }
     Ok(())
@@ -127,17 +128,17 @@ pub const SYSTEMD_SERVICE_ENV: [&str; 2] = ["INVOCATION_ID", "NOTIFY_SOCKET"];
 pub fn check_dev_mode(
     config: &SignerConfig,
     env: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if !config.dev_mode {
         return Ok(());
     }
     match SYSTEMD_SERVICE_ENV.iter().find(|name| env(name).is_some()) {
         None => Ok(()),
-        Some(name) => Err(format!(
+        Some(name) => Err(Error::Preflight(format!(
             "dev_mode = true is refused when systemd starts the signer ({name} is set): set \
              dev_mode = false and list the callers in [[peer]]; dev_mode is for `strongroom up` \
              (a development shell that inherited {name} from a service manager must unset it)"
-        )),
+        ))),
     }
 }
 
@@ -186,8 +187,9 @@ mod tests {
     #[test]
     fn an_overflow_uid_entry_is_refused_naming_the_key() {
         let host = PeerUidView::from_proc_text(Some(HOST), Some("65534\n"));
-        let err =
-            check_peer_table(&table(&[("front", 997), ("anyone", 65534)]), &host).unwrap_err();
+        let err = check_peer_table(&table(&[("front", 997), ("anyone", 65534)]), &host)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("[[peer]] \"anyone\": uid = 65534"), "{err}");
         assert!(err.contains("overflow"), "{err}");
         // A host whose overflow uid was changed: that uid is refused instead.
@@ -199,7 +201,9 @@ mod tests {
     #[test]
     fn peers_outside_a_private_user_namespace_are_refused() {
         let ns = PeerUidView::from_proc_text(Some(PRIVATE_USERS), Some("65534\n"));
-        let err = check_peer_table(&table(&[("control", 998), ("front", 997)]), &ns).unwrap_err();
+        let err = check_peer_table(&table(&[("control", 998), ("front", 997)]), &ns)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("uid = 997 is not mapped"), "{err}");
         assert!(err.contains("0 0 1, 996 996 1"), "{err}");
         // Root and the unit's own uid are mapped, so they are not refused.
@@ -221,13 +225,14 @@ mod tests {
         let notify = |k: &str| (k == "NOTIFY_SOCKET").then(|| "/run/systemd/notify".into());
         assert!(check_dev_mode(&dev, none).is_ok());
         assert!(check_dev_mode(&prod, invocation).is_ok());
-        let err = check_dev_mode(&dev, invocation).unwrap_err();
+        let err = check_dev_mode(&dev, invocation).unwrap_err().to_string();
         assert!(
             err.contains("dev_mode") && err.contains("INVOCATION_ID"),
             "{err}"
         );
         assert!(check_dev_mode(&dev, notify)
             .unwrap_err()
+            .to_string()
             .contains("NOTIFY_SOCKET"));
     }
 }

@@ -6,6 +6,7 @@
 //! appended with fsync before the answer is sent.
 
 use crate::state::{append_line_durable, StateDir};
+use crate::Error;
 use std::collections::{BTreeMap, HashMap};
 use strongroom_types::{CaId, RevocationReason, Serial};
 use strongroom_x509::CrlEntry;
@@ -41,7 +42,7 @@ impl RevocationStore {
     pub fn load(
         state: &StateDir,
         cas: impl Iterator<Item = CaId>,
-    ) -> Result<RevocationStore, String> {
+    ) -> Result<RevocationStore, Error> {
         let mut by_ca = HashMap::new();
         let mut order: HashMap<CaId, Vec<Serial>> = HashMap::new();
         for ca in cas {
@@ -51,10 +52,9 @@ impl RevocationStore {
                 Ok(text) => {
                     for (i, line) in text.lines().enumerate() {
                         let e = parse_line(line).ok_or_else(|| {
-                            format!(
-                                "{} line {}: malformed revocation record",
-                                path.display(),
-                                i + 1
+                            Error::file(
+                                &path,
+                                format_args!("line {}: malformed revocation record", i + 1),
                             )
                         })?;
                         if !entries.contains_key(&e.serial) {
@@ -64,7 +64,7 @@ impl RevocationStore {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+                Err(e) => return Err(Error::file(&path, e)),
             }
             by_ca.insert(ca, entries);
         }
@@ -73,7 +73,7 @@ impl RevocationStore {
 
     /// Records a revocation durably. Returns `true` when the serial was already revoked
     /// (the first record wins; retries are idempotent).
-    pub fn record(&mut self, state: &StateDir, ca: &CaId, entry: CrlEntry) -> Result<bool, String> {
+    pub fn record(&mut self, state: &StateDir, ca: &CaId, entry: CrlEntry) -> Result<bool, Error> {
         let entries = self.by_ca.entry(ca.clone()).or_default();
         if entries.contains_key(&entry.serial) {
             return Ok(true);
@@ -87,8 +87,9 @@ impl RevocationStore {
                 .invalidity_date
                 .map_or("-".to_string(), |t| t.to_string())
         );
-        append_line_durable(&state.revocations(ca), &line)
-            .map_err(|e| format!("cannot record revocation: {e}"))?;
+        let path = state.revocations(ca);
+        append_line_durable(&path, &line)
+            .map_err(|e| Error::file(&path, format_args!("cannot record revocation: {e}")))?;
         self.order
             .entry(ca.clone())
             .or_default()

@@ -56,9 +56,9 @@ pub fn syscalls(config: &SignerConfig) -> Vec<(&'static str, i64)> {
 
 /// Applies Landlock then seccomp, as configured. Logs loudly when the kernel cannot
 /// enforce everything.
-pub fn apply(config: &SignerConfig) -> Result<(), String> {
+pub fn apply(config: &SignerConfig) -> Result<(), crate::Error> {
     if config.sandbox.landlock {
-        match restrict_paths(&path_policy(config)).map_err(|e| e.to_string())? {
+        match restrict_paths(&path_policy(config))? {
             Enforcement::Full => tracing::info!("landlock: fully enforced"),
             Enforcement::Partial => tracing::warn!("landlock: PARTIALLY enforced (older kernel ABI); some paths or TCP remain reachable"),
             Enforcement::None => tracing::error!("landlock: NOT enforced (kernel without Landlock); the filesystem is not confined"),
@@ -67,7 +67,7 @@ pub fn apply(config: &SignerConfig) -> Result<(), String> {
         tracing::warn!("landlock disabled by configuration");
     }
     if config.sandbox.seccomp {
-        seccomp::apply(&syscalls(config), false).map_err(|e| e.to_string())?;
+        seccomp::apply(&syscalls(config), false)?;
         tracing::info!("seccomp: allow-list installed; socket() limited to AF_UNIX");
     } else {
         tracing::warn!("seccomp disabled by configuration");

@@ -42,17 +42,17 @@ pub fn bind(path: &Path, mode: u32, group: Option<u32>) -> io::Result<UnixListen
 
 /// The gid of group `name`, for `socket_group`. Called at start-up, before any thread
 /// exists and before the sandbox (NSS may need files or sockets the sandbox denies).
-pub fn group_id(name: &str) -> Result<u32, String> {
-    let c_name =
-        std::ffi::CString::new(name).map_err(|_| format!("socket_group {name:?} contains NUL"))?;
+pub fn group_id(name: &str) -> Result<u32, crate::Error> {
+    let c_name = std::ffi::CString::new(name).map_err(|_| crate::Error::InvalidGroupName {
+        name: name.to_owned(),
+    })?;
     // SAFETY: getgrnam returns NULL or a pointer into static storage, which is read at once;
     // no other thread exists yet to overwrite it.
     let gr = unsafe { libc::getgrnam(c_name.as_ptr()) };
     if gr.is_null() {
-        return Err(format!(
-            "socket_group {name:?}: no such group (systemd-sysusers creates \
-             strongroom-signer-clients from strongroom.sysusers.conf)"
-        ));
+        return Err(crate::Error::UnknownGroup {
+            name: name.to_owned(),
+        });
     }
     // SAFETY: gr is non-null and points to a valid group record (see above).
     Ok(unsafe { (*gr).gr_gid })

@@ -20,44 +20,49 @@ pub fn check_tls_alpn_certificate(
     der: &[u8],
     name: &RequestedName,
     digest: &[u8; 32],
-) -> Result<(), String> {
+) -> Result<(), X509Error> {
+    let refuse = X509Error::AlpnChallenge;
     let cert = Certificate::from_der(der)
-        .map_err(|e| format!("the presented certificate does not parse: {e}"))?;
+        .map_err(|e| refuse(format!("the presented certificate does not parse: {e}")))?;
     let tbs = cert.tbs_certificate();
     let san = tbs
         .get_extension::<SubjectAltName>()
-        .map_err(|e| format!("its subjectAltName does not parse: {e}"))?
+        .map_err(|e| refuse(format!("its subjectAltName does not parse: {e}")))?
         .map(|(_, s)| s)
-        .ok_or("the presented certificate has no subjectAltName")?;
+        .ok_or_else(|| refuse("the presented certificate has no subjectAltName".into()))?;
     let names = san
         .0
         .iter()
         .map(requested_name)
         .collect::<Result<Vec<_>, X509Error>>()
-        .map_err(|e| format!("its subjectAltName is unusable: {e}"))?;
+        .map_err(|e| refuse(format!("its subjectAltName is unusable: {e}")))?;
     if names.as_slice() != std::slice::from_ref(name) {
-        return Err(format!(
+        return Err(refuse(format!(
             "the certificate must name exactly {name} in subjectAltName, it names {}",
             names
                 .iter()
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
+        )));
     }
     let ext = tbs
         .extensions()
         .into_iter()
         .flatten()
         .find(|e| e.extn_id == ACME_IDENTIFIER)
-        .ok_or("the certificate has no acmeIdentifier extension")?;
+        .ok_or_else(|| refuse("the certificate has no acmeIdentifier extension".into()))?;
     if !ext.critical {
-        return Err("the acmeIdentifier extension must be critical".into());
+        return Err(refuse(
+            "the acmeIdentifier extension must be critical".into(),
+        ));
     }
     let value = OctetString::from_der(ext.extn_value.as_bytes())
-        .map_err(|_| "the acmeIdentifier extension is not an OCTET STRING")?;
+        .map_err(|_| refuse("the acmeIdentifier extension is not an OCTET STRING".into()))?;
     if value.as_bytes() != digest {
-        return Err("the acmeIdentifier digest does not match the key authorization".into());
+        return Err(refuse(
+            "the acmeIdentifier digest does not match the key authorization".into(),
+        ));
     }
     Ok(())
 }

@@ -195,7 +195,7 @@ pub fn sign_certificate(linted: LintedTbs, signer: &dyn TbsSigner) -> Result<Vec
             signer.signature_algorithm()
         )));
     }
-    let signature = signer.sign(&tbs).map_err(X509Error::Signing)?;
+    let signature = signer.sign(&tbs)?;
     let alg_id = signature_algorithm_identifier(alg);
     let cert = der_sequence(&[
         &tbs,

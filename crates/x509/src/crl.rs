@@ -136,7 +136,7 @@ pub fn build_crl(plan: &CrlPlan<'_>, signer: &dyn TbsSigner) -> Result<Vec<u8>, 
         }),
     };
     let tbs_der = with_revoked(&tbs, &revoked_certificates(plan.entries)?)?;
-    let signature = signer.sign(&tbs_der).map_err(X509Error::Signing)?;
+    let signature = signer.sign(&tbs_der)?;
     let alg = signature_algorithm_identifier(plan.signature);
     let spki = SubjectPublicKeyInfoOwned::from_der(&plan.ca.public_key_der)?;
     verify_signature(&spki, &alg, &tbs_der, &signature)

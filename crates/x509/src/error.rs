@@ -1,4 +1,9 @@
 //! The crate's one error type.
+//!
+//! In: failures of parsing, building, linting and checking, and the [`crate::TbsSigner`]'s
+//! own refusals. Out: [`X509Error`], whose variants say what the caller can do: fix the input
+//! (`Malformed`, `Unsupported`, `BadSignature`, `Lint`), wait (`SignerUnavailable`) or have an
+//! operator look (`SignerRefused`, `Signing`).
 
 use std::fmt;
 
@@ -13,8 +18,30 @@ pub enum X509Error {
     BadSignature(String),
     /// A lint found the TBS unacceptable; the text says which rule and why.
     Lint(String),
-    /// The signer failed to produce a signature.
+    /// The key holder cannot sign right now (HSM session lost, device busy or unreachable);
+    /// the same request may succeed later. Returned by a [`crate::TbsSigner`].
+    SignerUnavailable(String),
+    /// The key holder refused for a reason retrying will not change (key missing, usage not
+    /// permitted, mechanism not offered); an operator must act. Returned by a
+    /// [`crate::TbsSigner`].
+    SignerRefused(String),
+    /// The signature the signer produced does not fit the plan (another algorithm, or it
+    /// does not verify under the issuer's key).
     Signing(String),
+    /// A child CA's name constraints admit a name its parent's forbid; the text names the
+    /// subtree to narrow or add.
+    WiderThanParent(String),
+    /// A tls-alpn-01 validation certificate does not answer the challenge (RFC 8737 §3); the
+    /// text says what the client must change.
+    AlpnChallenge(String),
+}
+
+impl X509Error {
+    /// Whether the failure may clear up by itself (the key holder is unavailable), so the
+    /// caller should answer "try later" rather than refuse.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, X509Error::SignerUnavailable(_))
+    }
 }
 
 impl fmt::Display for X509Error {
@@ -24,7 +51,10 @@ impl fmt::Display for X509Error {
             X509Error::Unsupported(s) => write!(f, "unsupported: {s}"),
             X509Error::BadSignature(s) => write!(f, "bad signature: {s}"),
             X509Error::Lint(s) => write!(f, "lint: {s}"),
-            X509Error::Signing(s) => write!(f, "signing failed: {s}"),
+            X509Error::SignerUnavailable(s)
+            | X509Error::SignerRefused(s)
+            | X509Error::Signing(s) => write!(f, "signing failed: {s}"),
+            X509Error::WiderThanParent(s) | X509Error::AlpnChallenge(s) => f.write_str(s),
         }
     }
 }

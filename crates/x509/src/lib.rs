@@ -44,8 +44,11 @@ pub trait TbsSigner {
     /// The algorithm the signature will use (it is written into the TBS before signing).
     fn signature_algorithm(&self) -> strongroom_types::SignatureAlgorithm;
     /// Signs `tbs` and returns the signature as X.509 wants it (DER Ecdsa-Sig-Value for
-    /// ECDSA, raw for RSA and Ed25519).
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String>;
+    /// ECDSA, raw for RSA and Ed25519). A failure is [`X509Error::SignerUnavailable`] when
+    /// waiting may help (the HSM session was lost, the device is busy) and
+    /// [`X509Error::SignerRefused`] when it will not (the key is missing or may not sign);
+    /// the builders pass it through unchanged.
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, X509Error>;
 }
 
 /// Encodes DER as PEM with the given label (e.g. `CERTIFICATE`, `X509 CRL`).

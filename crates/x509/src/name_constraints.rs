@@ -312,7 +312,7 @@ impl Constraints {
     /// Checks that `self` (a child CA's constraints) admits nothing `parent` forbids:
     /// every kind the parent limits is limited by the child to subtrees inside the
     /// parent's, and every subtree the parent excludes is excluded by the child too.
-    pub fn check_subset_of(&self, parent: &Constraints) -> Result<(), String> {
+    pub fn check_subset_of(&self, parent: &Constraints) -> Result<(), X509Error> {
         for kind in ["dns", "ip", "email"] {
             let parent_kind: Vec<&Subtree> = parent
                 .permitted
@@ -325,24 +325,24 @@ impl Constraints {
             let child_kind: Vec<&Subtree> =
                 self.permitted.iter().filter(|s| s.kind() == kind).collect();
             if child_kind.is_empty() {
-                return Err(format!(
+                return Err(X509Error::WiderThanParent(format!(
                     "the parent permits only some {kind} names ({}); the child must list permitted {kind} subtrees inside them",
                     parent_kind.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
-                ));
+                )));
             }
             for c in child_kind {
                 if !parent_kind.iter().any(|p| c.within(p)) {
-                    return Err(format!(
+                    return Err(X509Error::WiderThanParent(format!(
                         "permitted subtree {c} is not inside the parent's permitted subtrees"
-                    ));
+                    )));
                 }
             }
         }
         for p in &parent.excluded {
             if !self.excluded.iter().any(|c| p.within(c) || c == p) {
-                return Err(format!(
+                return Err(X509Error::WiderThanParent(format!(
                     "the parent excludes {p}; the child must exclude it too"
-                ));
+                )));
             }
         }
         Ok(())

@@ -403,7 +403,7 @@ pub fn build_ocsp_response(
         response_extensions,
     };
     let tbs = data.to_der()?;
-    let signature = signer.sign(&tbs).map_err(X509Error::Signing)?;
+    let signature = signer.sign(&tbs)?;
     let alg = signature_algorithm_identifier(plan.signature);
     let spki = SubjectPublicKeyInfoOwned::from_der(plan.responder_public_key)?;
     verify_signature(&spki, &alg, &tbs, &signature).map_err(|e| {

@@ -33,11 +33,11 @@ impl TbsSigner for RingSigner {
     fn signature_algorithm(&self) -> SignatureAlgorithm {
         SignatureAlgorithm::EcdsaSha256
     }
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, X509Error> {
         Ok(self
             .0
             .sign(&SystemRandom::new(), tbs)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| X509Error::SignerRefused(e.to_string()))?
             .as_ref()
             .to_vec())
     }
@@ -161,6 +161,38 @@ fn root_intermediate_leaf() {
     .unwrap();
     let der = sign_certificate(linted, &int_key).unwrap();
     assert!(CaCertificate::from_der(&der).is_err(), "a leaf is not a CA");
+}
+
+/// A key holder that cannot sign, temporarily or for good.
+struct DownSigner(X509Error);
+
+impl TbsSigner for DownSigner {
+    fn signature_algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::EcdsaSha256
+    }
+    fn sign(&self, _tbs: &[u8]) -> Result<Vec<u8>, X509Error> {
+        Err(self.0.clone())
+    }
+}
+
+/// The signer's own failure reaches the caller unchanged, so it can answer "try later" to
+/// a lost HSM session and "refused" to a missing key (it once arrived as a string).
+#[test]
+fn a_signer_failure_keeps_its_kind() {
+    let (_, _, _, int) = hierarchy();
+    for (failure, temporary) in [
+        (X509Error::SignerUnavailable("session lost".into()), true),
+        (X509Error::SignerRefused("no such key".into()), false),
+    ] {
+        let linted = lint_certificate(
+            leaf_plan(&int, &["dns:www.lab.test"]).to_tbs_der().unwrap(),
+            Issuer::Ca(&int),
+        )
+        .unwrap();
+        let err = sign_certificate(linted, &DownSigner(failure.clone())).unwrap_err();
+        assert_eq!(err, failure);
+        assert_eq!(err.is_temporary(), temporary, "{err}");
+    }
 }
 
 #[test]

@@ -24,10 +24,13 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn sh(cmd: &mut Command) -> Result<String, String> {
+/// What stops a benchmark run; printed once by `main`.
+type Failure = Box<dyn std::error::Error>;
+
+fn sh(cmd: &mut Command) -> Result<String, Failure> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -61,13 +64,13 @@ fn main() {
     }
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<(), Failure> {
     let secs = arg("--seconds", 5);
     let clients = arg("--clients", 16) as usize;
-    let here = std::env::current_exe().map_err(|e| e.to_string())?;
+    let here = std::env::current_exe()?;
     let signer_bin = here.with_file_name("strongroom-signer");
     let dir = std::env::temp_dir().join(format!("strongroom-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hsm-sim/softhsm-token.sh");
     let pin_file = dir.join("pin");
     sh(Command::new("bash")
@@ -83,7 +86,7 @@ fn run() -> Result<(), String> {
             .unwrap_or("/usr/lib/softhsm/libsofthsm2.so".into()),
     );
     let config = dir.join("signer.toml");
-    std::fs::create_dir_all(dir.join("run")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir.join("run"))?;
     std::fs::write(
         &config,
         format!(
@@ -93,13 +96,13 @@ fn run() -> Result<(), String> {
             dir.join("hsm/tokens")
         ),
     )
-    .map_err(|e| e.to_string())?;
+    ?;
     for (id, text) in [
         ("root", "id = \"root\"\nsubject = \"CN=Bench Root\"\nalgorithm = \"ecdsa-p256\"\nvalidity_days = 3650\n"),
         ("issuing", "id = \"issuing\"\nparent = \"root\"\nsubject = \"CN=Bench Issuing\"\nalgorithm = \"ecdsa-p256\"\nvalidity_days = 1000\n"),
     ] {
         let f = dir.join(format!("{id}.toml"));
-        std::fs::write(&f, text).map_err(|e| e.to_string())?;
+        std::fs::write(&f, text)?;
         sh(Command::new(&signer_bin).env("SOFTHSM2_CONF", &conf).args(["ceremony", "--config"]).arg(&config).arg("--file").arg(&f))?;
     }
 
@@ -107,14 +110,11 @@ fn run() -> Result<(), String> {
     let hsm = Hsm::open(HsmConfig {
         module_path: module.clone(),
         token_label: "bench".into(),
-        pin: Pin::read_file(&pin_file).map_err(|e| e.to_string())?,
+        pin: Pin::read_file(&pin_file)?,
         sessions: 2,
-    })
-    .map_err(|e| e.to_string())?;
-    let uri: Pkcs11Uri = "pkcs11:token=bench;object=strongroom-ca-issuing"
-        .parse()
-        .map_err(|e: strongroom_hsm::HsmError| e.to_string())?;
-    let key = hsm.find_key(&uri).map_err(|e| e.to_string())?;
+    })?;
+    let uri: Pkcs11Uri = "pkcs11:token=bench;object=strongroom-ca-issuing".parse()?;
+    let key = hsm.find_key(&uri)?;
     let tbs = vec![0x5au8; 400]; // about the size of a leaf TBSCertificate
     let raw = |threads: usize| {
         rate(threads, secs, |_| {
@@ -129,7 +129,7 @@ fn run() -> Result<(), String> {
     drop(hsm);
 
     // Phase 2: the real signer process on the same token.
-    let log = std::fs::File::create(dir.join("signer.log")).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("signer.log"))?;
     let mut signer = Command::new(&signer_bin)
         .env("SOFTHSM2_CONF", &conf)
         .env("STRONGROOM_LOG", "warn")
@@ -137,8 +137,7 @@ fn run() -> Result<(), String> {
         .arg(&config)
         .stderr(log)
         .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+        .spawn()?;
     let socket = dir.join("run/signer.sock");
     let mut ready = false;
     for _ in 0..200 {
@@ -155,10 +154,8 @@ fn run() -> Result<(), String> {
     let policy: strongroom_types::Policy = toml::from_str(
         "version = 1\n[[profile]]\nname = \"bench\"\nissuer = \"issuing\"\nmax_validity_secs = 86400\nkey_algorithms = [\"ecdsa-p256\"]\nkey_usage = [\"digital-signature\"]\nextended_key_usage = [\"server-auth\"]\nallowed_name_kinds = [\"dns\"]\n",
     )
-    .map_err(|e| e.to_string())?;
-    SignerClient::connect(&socket)
-        .and_then(|mut c| c.call(&Request::PutPolicy { policy }))
-        .map_err(|e| e.to_string())?;
+    ?;
+    SignerClient::connect(&socket).and_then(|mut c| c.call(&Request::PutPolicy { policy }))?;
     let csr_path = dir.join("leaf.csr");
     sh(Command::new("openssl")
         .args([
@@ -178,11 +175,9 @@ fn run() -> Result<(), String> {
             "-out",
         ])
         .arg(&csr_path))?;
-    let csr = std::fs::read(&csr_path).map_err(|e| e.to_string())?;
-    let spki = strongroom_x509::parse_csr(&csr)
-        .map_err(|e| e.to_string())?
-        .public_key_der;
-    let profile: ProfileName = "bench".parse().map_err(|e| format!("{e}"))?;
+    let csr = std::fs::read(&csr_path)?;
+    let spki = strongroom_x509::parse_csr(&csr)?.public_key_der;
+    let profile: ProfileName = "bench".parse()?;
     let issue = |key: SubjectKey| {
         rate(clients, secs, |t| {
             let mut c = SignerClient::connect(&socket).ok();
