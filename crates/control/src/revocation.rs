@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use strongroom_store::{StoredCrl, StoredOcsp};
 use strongroom_types::{CaId, Serial};
-use strongroom_wire::{OcspSigningRequest, OcspStatus, Request, Response};
+use strongroom_wire::{OcspSigningRequest, Request, Response};
 
 /// One CRL a CA publishes: the whole CA or a shard, full or delta.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,14 +100,6 @@ pub async fn scope_of_revocation(app: &App, ca: &CaId, serial: &Serial) -> Resul
     })
 }
 
-fn status_name(s: &OcspStatus) -> &'static str {
-    match s {
-        OcspStatus::Good => "good",
-        OcspStatus::Revoked { .. } => "revoked",
-        OcspStatus::Unknown => "unknown",
-    }
-}
-
 /// Has the signer sign one response per serial and stores them.
 pub async fn presign(app: &App, ca: &CaId, serials: Vec<Serial>) -> Result<usize, Problem> {
     let mut stored = 0;
@@ -133,7 +125,7 @@ pub async fn presign(app: &App, ca: &CaId, serials: Vec<Serial>) -> Result<usize
             .map(|s| StoredOcsp {
                 ca: ca.clone(),
                 serial: s.serial,
-                status: status_name(&s.status).into(),
+                status: s.status.kind(),
                 der: s.der,
                 this_update: s.this_update,
                 next_update: s.next_update,

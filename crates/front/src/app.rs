@@ -314,7 +314,9 @@ impl App {
         let generation = self.ocsp_generation.load(Ordering::Acquire);
         let now = now();
         match self.store.ocsp_response(ca, serial).await {
-            Ok(Some(s)) if s.status == "revoked" && s.next_update > now => {
+            Ok(Some(s))
+                if s.status == strongroom_types::OcspStatusKind::Revoked && s.next_update > now =>
+            {
                 self.remember(
                     key,
                     CachedOcsp {
@@ -340,11 +342,8 @@ impl App {
                 }
             })?;
         match signed.first().map(|s| &s.status) {
-            Some(strongroom_wire::OcspStatus::Revoked { .. }) => Ok(()),
-            Some(other) => Err(format!(
-                "the signer still answers {} for it",
-                status_name(other)
-            )),
+            Some(strongroom_types::OcspStatus::Revoked { .. }) => Ok(()),
+            Some(other) => Err(format!("the signer still answers {} for it", other.kind())),
             None => Err("the signer signed no OCSP response".into()),
         }
     }
@@ -444,7 +443,7 @@ impl App {
                 .map(|s| StoredOcsp {
                     ca: ca.clone(),
                     serial: s.serial.clone(),
-                    status: status_name(&s.status).into(),
+                    status: s.status.kind(),
                     der: s.der.clone(),
                     this_update: s.this_update,
                     next_update: s.next_update,
@@ -577,15 +576,6 @@ impl<K: std::hash::Hash + Eq> BoundedResponses<K> {
         }
         self.map.insert(key, (cost, c));
         self.bytes += cost;
-    }
-}
-
-/// The stored name of a status.
-pub fn status_name(s: &strongroom_wire::OcspStatus) -> &'static str {
-    match s {
-        strongroom_wire::OcspStatus::Good => "good",
-        strongroom_wire::OcspStatus::Revoked { .. } => "revoked",
-        strongroom_wire::OcspStatus::Unknown => "unknown",
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::{Store, StoreError};
 use sqlx::Row;
-use strongroom_types::{CaId, Serial};
+use strongroom_types::{CaId, OcspStatusKind, Serial};
 
 /// A stored CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +34,8 @@ pub struct StoredOcsp {
     pub ca: CaId,
     /// The serial.
     pub serial: Serial,
-    /// `good`, `revoked` or `unknown`.
-    pub status: String,
+    /// What the response says (without the revocation's time and reason).
+    pub status: OcspStatusKind,
     /// DER OCSPResponse.
     pub der: Vec<u8>,
     /// thisUpdate.
@@ -54,7 +54,11 @@ fn row_to_ocsp(r: &sqlx::any::AnyRow) -> Result<StoredOcsp, StoreError> {
             .try_get::<String, _>("serial")?
             .parse()
             .map_err(|e| StoreError::Backend(format!("stored serial: {e}")))?,
-        status: r.try_get("status")?,
+        status: {
+            let s: String = r.try_get("status")?;
+            OcspStatusKind::parse(&s)
+                .ok_or_else(|| StoreError::Backend(format!("stored OCSP status {s:?}")))?
+        },
         der: r.try_get("der")?,
         this_update: r.try_get("this_update")?,
         next_update: r.try_get("next_update")?,
@@ -128,7 +132,7 @@ impl Store {
             )
             .bind(o.ca.as_str().to_string())
             .bind(o.serial.to_string())
-            .bind(o.status.clone())
+            .bind(o.status.as_str())
             .bind(o.der.clone())
             .bind(o.this_update)
             .bind(o.next_update)

@@ -602,7 +602,7 @@ on_both_backends!(
 
 on_both_backends!(
     crls_only_go_up_and_ocsp_responses_refresh,
-    |store: Store, _url: String| async move {
+    |store: Store, url: String| async move {
         store.insert_ca(&ca("issuing", None), 1).await.unwrap();
         let issuing: strongroom_types::CaId = "issuing".parse().unwrap();
         let crl = |number: i64| StoredCrl {
@@ -656,7 +656,7 @@ on_both_backends!(
         let resp = |status: &str, this_update: i64| StoredOcsp {
             ca: issuing.clone(),
             serial: serial.clone(),
-            status: status.into(),
+            status: strongroom_types::OcspStatusKind::parse(status).unwrap(),
             der: vec![0x30, this_update as u8],
             this_update,
             next_update: this_update + 3600,
@@ -679,8 +679,26 @@ on_both_backends!(
             vec![(issuing.clone(), serial.clone())]
         );
         assert!(store.ocsp_due(20 + 3600, 10).await.unwrap().is_empty());
+        // A status outside the three has no value in the type; written around the store,
+        // the column refuses it as invalid all the same.
+        assert_eq!(strongroom_types::OcspStatusKind::parse("maybe"), None);
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        let refused = sqlx::query(
+            "INSERT INTO ocsp_responses (ca_id, serial, status, der, this_update, next_update) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind("issuing")
+        .bind("0a1b2c3d4e5f60718293a4b5c6d7e8fa")
+        .bind("maybe")
+        .bind(vec![0x30u8, 30])
+        .bind(30i64)
+        .bind(30i64 + 3600)
+        .execute(&raw)
+        .await;
+        raw.close().await;
         assert!(matches!(
-            store.put_ocsp_responses(&[resp("maybe", 30)]).await,
+            refused.map_err(StoreError::from),
             Err(StoreError::Invalid(_))
         ));
     }
