@@ -7,7 +7,7 @@
 //! CA certificate, `STATE/cas/ID/`, a journal record and a human-readable transcript.
 
 use crate::ca::{store_ca, CaRecord, CaRegistry};
-use crate::clock::{Clock, Entropy};
+use crate::entropy::Entropy;
 use crate::hsm_signer::HsmTbsSigner;
 use crate::journal::Journal;
 use crate::state::StateDir;
@@ -17,6 +17,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use strongroom_hsm::{Hsm, HsmError, KeyPurpose};
+use strongroom_types::clock::Clock;
 use strongroom_types::{CaId, KeyAlgorithm, Serial, SignatureAlgorithm};
 use strongroom_x509::lint::{lint_certificate, Issuer};
 use strongroom_x509::{

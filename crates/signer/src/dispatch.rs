@@ -5,8 +5,8 @@
 //! operation runs. Every denial is logged with the peer and a log-safe summary.
 
 use crate::ca::CaRegistry;
-use crate::clock::{Clock, Entropy};
 use crate::config::SignerConfig;
+use crate::entropy::Entropy;
 use crate::hsm_signer::HsmHandle;
 use crate::journal::Journal;
 use crate::peer::{PeerCredentials, PeerGate};
@@ -16,6 +16,7 @@ use crate::state::StateDir;
 use crate::{crl, issuance};
 use serde_json::json;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use strongroom_types::clock::Clock;
 use strongroom_wire::{CaSummary, ErrorKind, HealthReport, Request, Response, SignerError};
 use strongroom_x509::CrlEntry;
 
@@ -49,12 +50,6 @@ pub struct Signer {
     listener_key_creation: Mutex<()>,
     handshake_signatures: std::sync::atomic::AtomicU64,
     operations: crate::metrics::OperationCounters,
-}
-
-impl std::fmt::Debug for dyn Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
 }
 
 impl Signer {

@@ -7,7 +7,7 @@
 //! `BadRequest`, `NotAllowed`) or retry (`HsmUnavailable`).
 
 use crate::ca::LoadedCa;
-use crate::clock::Entropy;
+use crate::entropy::Entropy;
 use crate::dispatch::Signer;
 use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use base64::Engine;

@@ -9,11 +9,11 @@
 pub mod audit_key;
 pub mod ca;
 pub mod ceremony;
-pub mod clock;
 pub mod config;
 pub mod crl;
 pub mod delegated;
 pub mod dispatch;
+pub mod entropy;
 mod error;
 pub mod hsm_signer;
 pub mod issuance;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use strongroom_hsm::{Hsm, HsmConfig, Pin};
 use strongroom_signer::ceremony::{self, CeremonyFile};
-use strongroom_signer::clock::{SystemClock, SystemEntropy};
 use strongroom_signer::config::SignerConfig;
 use strongroom_signer::dispatch::Signer;
+use strongroom_signer::entropy::SystemEntropy;
 use strongroom_signer::hsm_signer::HsmHandle;
 use strongroom_signer::journal;
 use strongroom_signer::peer::{own_uid, PeerGate};
@@ -20,6 +20,7 @@ use strongroom_signer::preflight::{self, PeerUidView};
 use strongroom_signer::server;
 use strongroom_signer::state::StateDir;
 use strongroom_signer::Error;
+use strongroom_types::clock::SystemClock;
 
 #[derive(Parser)]
 #[command(
