@@ -49,15 +49,17 @@ impl AcmeName {
                     )));
                 }
                 let name: DnsName =
-                    id.value.parse().map_err(|e: strongroom_types::NameError| {
-                        Problem::new(ProblemType::RejectedIdentifier, e.0)
-                    })?;
+                    id.value
+                        .parse()
+                        .map_err(|e: strongroom_types::TypesError| {
+                            Problem::new(ProblemType::RejectedIdentifier, e.to_string())
+                        })?;
                 if name.is_wildcard() {
                     let base: DnsName =
                         name.as_str()[2..]
                             .parse()
-                            .map_err(|e: strongroom_types::NameError| {
-                                Problem::new(ProblemType::RejectedIdentifier, e.0)
+                            .map_err(|e: strongroom_types::TypesError| {
+                                Problem::new(ProblemType::RejectedIdentifier, e.to_string())
                             })?;
                     Ok(AcmeName::Dns {
                         base,
@@ -136,7 +138,7 @@ impl AcmeName {
                 .value
                 .parse()
                 .map(RequestedName::Dns)
-                .map_err(|e: strongroom_types::NameError| Problem::malformed(e.0)),
+                .map_err(|e: strongroom_types::TypesError| Problem::malformed(e.to_string())),
             AcmeName::Ip(ip) => Ok(RequestedName::Ip(*ip)),
         }
     }

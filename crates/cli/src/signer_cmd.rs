@@ -179,8 +179,10 @@ pub fn run(args: SignerArgs) -> Result<(), String> {
         SignerCommand::Revoke { ca, serial, reason } => {
             let record = RevocationRecord {
                 ca: ca.parse::<CaId>().map_err(|e| e.to_string())?,
-                serial: serial.parse::<Serial>()?,
-                reason: reason.parse::<RevocationReason>()?,
+                serial: serial.parse::<Serial>().map_err(|e| e.to_string())?,
+                reason: reason
+                    .parse::<RevocationReason>()
+                    .map_err(|e| e.to_string())?,
                 revoked_at: now(),
                 invalidity_date: None,
             };

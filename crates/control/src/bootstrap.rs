@@ -96,7 +96,7 @@ pub async fn import_profiles(
     let policy: Policy = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     policy
         .validate()
-        .map_err(|e| format!("{}: {}", path.display(), e.0))?;
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     for p in &policy.profiles {
         store
             .put_profile(p, 0, &["*".to_string()], now)

@@ -59,7 +59,7 @@ fn row_to_event(r: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
             action: r.try_get("action")?,
             target: r.try_get("target")?,
             outcome: AuditOutcome::parse(&r.try_get::<String, _>("outcome")?)
-                .map_err(StoreError::Backend)?,
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
             detail: r.try_get("detail")?,
         },
         prev_hash: r.try_get("prev_hash")?,

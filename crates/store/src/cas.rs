@@ -62,7 +62,7 @@ pub struct CaRecord {
 fn row_to_ca(r: &sqlx::any::AnyRow) -> Result<CaRecord, StoreError> {
     let id: String = r.try_get("id")?;
     let parent: Option<String> = r.try_get("parent_id")?;
-    let bad = |e: strongroom_types::NameError| StoreError::Backend(format!("stored CA id: {e}"));
+    let bad = |e: strongroom_types::TypesError| StoreError::Backend(format!("stored CA id: {e}"));
     Ok(CaRecord {
         id: id.parse().map_err(bad)?,
         parent: parent.map(|p| p.parse()).transpose().map_err(bad)?,

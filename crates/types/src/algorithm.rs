@@ -3,6 +3,7 @@
 //! In: names such as `ecdsa-p256` from configuration and the wire. Out: closed enums that
 //! the HSM layer maps to PKCS#11 mechanisms and the X.509 layer maps to OIDs.
 
+use crate::TypesError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -88,18 +89,12 @@ impl fmt::Display for KeyAlgorithm {
 }
 
 impl FromStr for KeyAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TypesError;
+    fn from_str(s: &str) -> Result<Self, TypesError> {
         KeyAlgorithm::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = KeyAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
-                format!(
-                    "unknown key algorithm {s:?}; expected one of {}",
-                    names.join(", ")
-                )
-            })
+            .ok_or_else(|| TypesError::UnknownKeyAlgorithm { name: s.to_owned() })
     }
 }
 
@@ -170,12 +165,12 @@ impl fmt::Display for SignatureAlgorithm {
 }
 
 impl FromStr for SignatureAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TypesError;
+    fn from_str(s: &str) -> Result<Self, TypesError> {
         SignatureAlgorithm::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown signature algorithm {s:?}"))
+            .ok_or_else(|| TypesError::UnknownSignatureAlgorithm { name: s.to_owned() })
     }
 }
 
@@ -192,6 +187,7 @@ mod tests {
         assert!("rsa1024"
             .parse::<KeyAlgorithm>()
             .unwrap_err()
+            .to_string()
             .contains("ecdsa-p256"));
     }
 }

@@ -42,6 +42,7 @@
 //! was, so only the store's `verify_audit`, which reads the row, refuses a rule-1 event
 //! written after the switch there.
 
+use crate::TypesError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -68,12 +69,16 @@ impl AuditOutcome {
     }
 
     /// Parses a stable name.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, TypesError> {
         Ok(match s {
             "ok" => AuditOutcome::Ok,
             "denied" => AuditOutcome::Denied,
             "failed" => AuditOutcome::Failed,
-            other => return Err(format!("unknown audit outcome {other:?}")),
+            other => {
+                return Err(TypesError::UnknownAuditOutcome {
+                    name: other.to_owned(),
+                })
+            }
         })
     }
 }
@@ -153,15 +158,18 @@ struct HashRuleJson {
 }
 
 impl TryFrom<HashRuleJson> for HashRule {
-    type Error = String;
+    type Error = TypesError;
 
-    fn try_from(j: HashRuleJson) -> Result<Self, String> {
+    fn try_from(j: HashRuleJson) -> Result<Self, TypesError> {
+        let refuse = TypesError::HashRule;
         match (j.version, j.v1_through) {
             (1, None) => Ok(HashRule::V1),
             (2, Some(v1_through)) if v1_through >= 0 => Ok(HashRule::V2 { v1_through }),
-            (2, _) => Err("hash rule 2 needs a v1_through of at least 0".into()),
-            (1, Some(_)) => Err("hash rule 1 has no v1_through".into()),
-            (v, _) => Err(format!("unknown hash rule {v}")),
+            (2, _) => Err(refuse(
+                "hash rule 2 needs a v1_through of at least 0".into(),
+            )),
+            (1, Some(_)) => Err(refuse("hash rule 1 has no v1_through".into())),
+            (v, _) => Err(refuse(format!("unknown hash rule {v}"))),
         }
     }
 }
@@ -356,10 +364,11 @@ impl CheckpointFacts {
     }
 
     /// Parses a statement; it must re-encode to exactly the same text.
-    pub fn parse(text: &str) -> Result<CheckpointFacts, String> {
+    pub fn parse(text: &str) -> Result<CheckpointFacts, TypesError> {
+        let refuse = |why: &str| TypesError::Checkpoint(why.to_owned());
         let mut lines = text.lines();
         if lines.next() != Some(CHECKPOINT_PREFIX) {
-            return Err("not a Strongroom audit checkpoint statement".into());
+            return Err(refuse("not a Strongroom audit checkpoint statement"));
         }
         let mut field = |name: &str| {
             lines
@@ -367,20 +376,22 @@ impl CheckpointFacts {
                 .and_then(|l| l.strip_prefix(name))
                 .and_then(|l| l.strip_prefix('='))
                 .map(str::to_string)
-                .ok_or_else(|| format!("checkpoint statement lacks {name}="))
+                .ok_or_else(|| {
+                    TypesError::Checkpoint(format!("checkpoint statement lacks {name}="))
+                })
         };
         let facts = CheckpointFacts {
             ca: field("ca")?,
             seq: field("seq")?
                 .parse()
-                .map_err(|_| "checkpoint seq is not a number")?,
+                .map_err(|_| refuse("checkpoint seq is not a number"))?,
             head_hash: field("head")?,
             signed_at: field("signed_at")?
                 .parse()
-                .map_err(|_| "checkpoint signed_at is not a number")?,
+                .map_err(|_| refuse("checkpoint signed_at is not a number"))?,
         };
         if facts.statement() != text {
-            return Err("checkpoint statement is not in canonical form".into());
+            return Err(refuse("checkpoint statement is not in canonical form"));
         }
         Ok(facts)
     }

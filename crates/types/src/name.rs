@@ -4,24 +4,13 @@
 //! In: untrusted strings from configuration, the wire or the network. Out: values whose
 //! syntax has been checked once, so later code never re-validates.
 
+use crate::TypesError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// Why a name was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameError(pub String);
-
-impl fmt::Display for NameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NameError {}
-
-fn check_identifier(kind: &str, s: &str) -> Result<(), NameError> {
+fn check_identifier(kind: &str, s: &str) -> Result<(), TypesError> {
     let ok_len = !s.is_empty() && s.len() <= 63;
     let ok_chars = s
         .bytes()
@@ -30,7 +19,7 @@ fn check_identifier(kind: &str, s: &str) -> Result<(), NameError> {
     if ok_len && ok_chars && ok_edges {
         Ok(())
     } else {
-        Err(NameError(format!(
+        Err(TypesError::Name(format!(
             "invalid {kind} {s:?}: use 1-63 characters a-z, 0-9 and '-', not starting or ending with '-'"
         )))
     }
@@ -50,8 +39,8 @@ macro_rules! identifier {
         }
 
         impl FromStr for $name {
-            type Err = NameError;
-            fn from_str(s: &str) -> Result<Self, NameError> {
+            type Err = TypesError;
+            fn from_str(s: &str) -> Result<Self, TypesError> {
                 check_identifier($kind, s)?;
                 Ok($name(s.to_owned()))
             }
@@ -107,9 +96,9 @@ impl DnsName {
 }
 
 impl FromStr for DnsName {
-    type Err = NameError;
-    fn from_str(raw: &str) -> Result<Self, NameError> {
-        let bad = |why: &str| NameError(format!("invalid DNS name {raw:?}: {why}"));
+    type Err = TypesError;
+    fn from_str(raw: &str) -> Result<Self, TypesError> {
+        let bad = |why: &str| TypesError::Name(format!("invalid DNS name {raw:?}: {why}"));
         if raw.is_empty() || raw.len() > 253 {
             return Err(bad("must be 1-253 characters"));
         }
@@ -181,9 +170,9 @@ impl RequestedName {
     }
 
     /// Parses `kind:value`, e.g. `dns:www.example.com`, `ip:192.0.2.1`.
-    pub fn parse_tagged(s: &str) -> Result<Self, NameError> {
+    pub fn parse_tagged(s: &str) -> Result<Self, TypesError> {
         let (kind, value) = s.split_once(':').ok_or_else(|| {
-            NameError(format!(
+            TypesError::Name(format!(
                 "name {s:?} must look like dns:NAME, ip:ADDR, email:ADDR or uri:URI"
             ))
         })?;
@@ -191,28 +180,28 @@ impl RequestedName {
     }
 
     /// Parses a value of the given kind.
-    pub fn parse(kind: &str, value: &str) -> Result<Self, NameError> {
+    pub fn parse(kind: &str, value: &str) -> Result<Self, TypesError> {
         match kind {
             "dns" => Ok(RequestedName::Dns(value.parse()?)),
             "ip" => value
                 .parse::<IpAddr>()
                 .map(RequestedName::Ip)
-                .map_err(|_| NameError(format!("invalid IP address {value:?}"))),
+                .map_err(|_| TypesError::Name(format!("invalid IP address {value:?}"))),
             "email" => {
                 let (local, domain) = value.split_once('@').ok_or_else(|| {
-                    NameError(format!("invalid e-mail address {value:?}: missing '@'"))
+                    TypesError::Name(format!("invalid e-mail address {value:?}: missing '@'"))
                 })?;
                 let local_ok = !local.is_empty()
                     && local.len() <= 64
                     && local.bytes().all(|b| b.is_ascii_graphic() && b != b'@');
                 if !local_ok {
-                    return Err(NameError(format!(
+                    return Err(TypesError::Name(format!(
                         "invalid e-mail address {value:?}: bad local part"
                     )));
                 }
                 let domain: DnsName = domain.parse()?;
                 if domain.is_wildcard() {
-                    return Err(NameError(format!(
+                    return Err(TypesError::Name(format!(
                         "invalid e-mail address {value:?}: wildcard domain"
                     )));
                 }
@@ -228,12 +217,12 @@ impl RequestedName {
                 if scheme_ok && value.len() <= 2048 && value.bytes().all(|b| b.is_ascii_graphic()) {
                     Ok(RequestedName::Uri(value.to_owned()))
                 } else {
-                    Err(NameError(format!(
+                    Err(TypesError::Name(format!(
                         "invalid URI {value:?}: need an absolute ASCII URI without spaces"
                     )))
                 }
             }
-            other => Err(NameError(format!(
+            other => Err(TypesError::Name(format!(
                 "unknown name kind {other:?}; use dns, ip, email or uri"
             ))),
         }
@@ -252,9 +241,9 @@ impl fmt::Display for RequestedName {
 }
 
 impl FromStr for RequestedName {
-    type Err = NameError;
+    type Err = TypesError;
     /// Parses the tagged form `dns:…`, `ip:…`, `email:…`, `uri:…`.
-    fn from_str(s: &str) -> Result<Self, NameError> {
+    fn from_str(s: &str) -> Result<Self, TypesError> {
         RequestedName::parse_tagged(s)
     }
 }

@@ -5,10 +5,9 @@
 //! algorithms, usages and names it allows, and the longest validity it may grant. The
 //! signer checks every issuance request against it; nothing outside it gets signed.
 
-use crate::{CaId, KeyAlgorithm, ProfileName, RequestedName};
+use crate::{CaId, KeyAlgorithm, ProfileName, RequestedName, TypesError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fmt;
 
 /// keyUsage bits a profile may grant (RFC 5280 §4.2.1.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -137,8 +136,8 @@ impl Profile {
         kind_ok && wildcard_ok
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
-        let bad = |why: String| PolicyError(format!("profile {}: {why}", self.name));
+    fn validate(&self) -> Result<(), TypesError> {
+        let bad = |why: String| TypesError::Policy(format!("profile {}: {why}", self.name));
         if self.max_validity_secs == 0 {
             return Err(bad("max_validity_secs must be positive".into()));
         }
@@ -187,11 +186,14 @@ pub struct Policy {
 impl Policy {
     /// Checks internal consistency: unique names and sane values per profile. Whether each
     /// profile's issuer exists is checked by the signer, which knows its CAs.
-    pub fn validate(&self) -> Result<(), PolicyError> {
+    pub fn validate(&self) -> Result<(), TypesError> {
         let mut seen = BTreeSet::new();
         for p in &self.profiles {
             if !seen.insert(p.name.as_str()) {
-                return Err(PolicyError(format!("profile {} is defined twice", p.name)));
+                return Err(TypesError::Policy(format!(
+                    "profile {} is defined twice",
+                    p.name
+                )));
             }
             p.validate()?;
         }
@@ -203,18 +205,6 @@ impl Policy {
         self.profiles.iter().find(|p| &p.name == name)
     }
 }
-
-/// A policy document that is not acceptable, with what to fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError(pub String);
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for PolicyError {}
 
 #[cfg(test)]
 mod tests {
@@ -237,7 +227,7 @@ mod tests {
         };
         policy.validate().unwrap();
         policy.profiles.push(profile());
-        assert!(policy.validate().unwrap_err().0.contains("twice"));
+        assert!(policy.validate().unwrap_err().to_string().contains("twice"));
         let mut p = profile();
         p.allowed_name_kinds = vec!["x400".into()];
         assert!(Policy {

@@ -3,6 +3,7 @@
 //! In: a reason code or its RFC name from an operator, a protocol or the wire. Out: the
 //! closed enum; value 7 is unused in RFC 5280 and is refused.
 
+use crate::TypesError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -82,22 +83,16 @@ impl fmt::Display for RevocationReason {
 }
 
 impl FromStr for RevocationReason {
-    type Err = String;
+    type Err = TypesError;
     /// Accepts the RFC name (case-insensitive) or the numeric code.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, TypesError> {
         if let Ok(code) = s.parse::<u8>() {
-            return Self::from_code(code).ok_or_else(|| {
-                format!("revocation reason code {code} is not defined (use 0-6 or 8-10)")
-            });
+            return Self::from_code(code).ok_or(TypesError::UndefinedReasonCode { code });
         }
         Self::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!(
-                    "unknown revocation reason {s:?}; use an RFC 5280 name such as keyCompromise"
-                )
-            })
+            .ok_or_else(|| TypesError::UnknownRevocationReason { name: s.to_owned() })
     }
 }
 

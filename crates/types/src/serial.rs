@@ -4,6 +4,7 @@
 //! from a parsed certificate. Out: a positive integer magnitude of at most 20 octets
 //! (RFC 5280 §4.1.2.2), shown as lower-case hex.
 
+use crate::TypesError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -48,12 +49,15 @@ impl fmt::Debug for Serial {
 }
 
 impl FromStr for Serial {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TypesError;
+    fn from_str(s: &str) -> Result<Self, TypesError> {
+        let refuse = |problem| TypesError::Serial {
+            text: s.to_owned(),
+            problem,
+        };
         let cleaned: String = s.chars().filter(|c| *c != ':').collect();
-        let bytes = hex::decode(&cleaned).map_err(|_| format!("serial {s:?} is not hex"))?;
-        Serial::from_be_bytes(&bytes)
-            .ok_or_else(|| format!("serial {s:?} must be 1-20 non-zero octets"))
+        let bytes = hex::decode(&cleaned).map_err(|_| refuse("is not hex"))?;
+        Serial::from_be_bytes(&bytes).ok_or_else(|| refuse("must be 1-20 non-zero octets"))
     }
 }
 

@@ -110,7 +110,7 @@ fn ia5(s: &Ia5String) -> String {
 
 /// Converts a SAN GeneralName into a checked requested name.
 pub(crate) fn requested_name(gn: &GeneralName) -> Result<RequestedName, X509Error> {
-    let bad = |e: strongroom_types::NameError| X509Error::Malformed(e.to_string());
+    let bad = |e: strongroom_types::TypesError| X509Error::Malformed(e.to_string());
     match gn {
         GeneralName::DnsName(n) => RequestedName::parse("dns", &ia5(n)).map_err(bad),
         GeneralName::Rfc822Name(n) => RequestedName::parse("email", &ia5(n)).map_err(bad),

@@ -228,7 +228,7 @@ pub async fn push_policy(app: &App, profiles: Vec<Profile>) -> ApiResult<u64> {
     };
     policy
         .validate()
-        .map_err(|e| Problem::bad_request(format!("the profile does not validate: {}", e.0)))?;
+        .map_err(|e| Problem::bad_request(format!("the profile does not validate: {e}")))?;
     match app.signer.call(Request::PutPolicy { policy }).await? {
         Response::PolicyAccepted { version } => Ok(version),
         other => Err(Problem::internal(format!(

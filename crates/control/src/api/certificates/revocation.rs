@@ -29,7 +29,7 @@ pub struct RevokeBody {
 fn parse_reason(s: &str) -> Result<RevocationReason, Problem> {
     let r: RevocationReason = s
         .parse()
-        .map_err(|e: String| Problem::bad_request(format!("reason: {e}")))?;
+        .map_err(|e| Problem::bad_request(format!("reason: {e}")))?;
     if r == RevocationReason::RemoveFromCrl {
         return Err(Problem::bad_request(
             "reason removeFromCRL only appears in delta CRLs; it cannot start a revocation",
