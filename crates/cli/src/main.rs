@@ -6,14 +6,20 @@
 
 mod acme_cmd;
 mod api_cmd;
+mod apikey_cmd;
+mod approval_cmd;
+mod audit_cmd;
 mod audit_verify;
+mod ca_cmd;
 mod cert_cmd;
 mod client;
 mod devtoken;
 mod output;
 mod pem;
+mod profile_cmd;
 mod signer_cmd;
 mod up;
+mod user_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -12,6 +12,14 @@ pub fn read_file(p: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(p).map_err(|e| Failure::local(format!("{}: {e}", p.display())))
 }
 
+/// A JSON file given to a command (a profile, a CA); exit code 6 when it is not JSON.
+pub fn read_json(p: &Path) -> Result<Value, Failure> {
+    serde_json::from_str(&read_file(p)?).map_err(|e| Failure {
+        code: 6,
+        message: format!("{}: {e}", p.display()),
+    })
+}
+
 pub fn password(file: &Option<PathBuf>) -> Result<String, Failure> {
     let text = match file {
         Some(p) => read_file(p)?,

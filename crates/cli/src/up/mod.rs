@@ -1,0 +1,237 @@
+//! `strongroom up --data-dir DIR`: the whole appliance for one developer.
+//!
+//! In: a data directory (created on first run). Out: on first run a private SoftHSM2
+//! token, a root and an issuing CA made by `strongroom-signer ceremony`, the signer
+//! configuration and the default policy; on every run the daemons as child processes
+//! (started by exec, never forked after PKCS#11 initialisation), a summary of where
+//! everything is, and a clean stop of all of them on Ctrl-C or SIGTERM.
+//!
+//! One purpose a file: [`configs`] templates the files `up` writes (the three daemons'
+//! configurations, the policy, the admin password); [`ceremonies`] makes the token and the
+//! CAs on first run and publishes the policy and CA certificates at every start;
+//! [`supervise`] starts, waits for and stops the daemons and waits for signals; [`summary`]
+//! says where everything is. This file holds the arguments, the data directory's layout
+//! and the order of it all.
+
+/// Prints a line; a closed stdout (e.g. a pipe whose reader went away) must not stop `up`
+/// from shutting its daemons down, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod ceremonies;
+mod configs;
+mod summary;
+mod supervise;
+
+use crate::devtoken;
+use clap::Args;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use strongroom_wire::{Request, Response};
+use supervise::{block_signals, daemon_binary, euid, wait_for_listener, wait_for_signer, Daemons};
+
+/// Arguments of `strongroom up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Data directory: token, configuration, state, sockets, logs.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// PKCS#11 module (SoftHSM2 by default).
+    #[arg(long, default_value = "/usr/lib/softhsm/libsofthsm2.so")]
+    pkcs11_module: PathBuf,
+    /// Where the control API listens.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    control_listen: std::net::SocketAddr,
+    /// Where the front serves OCSP and CRLs (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    front_listen: std::net::SocketAddr,
+    /// Where the front serves the same over HTTPS.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    front_https_listen: std::net::SocketAddr,
+    /// ACME test mode: the port http-01 validation connects to (as Pebble's httpPort).
+    #[arg(long, default_value_t = 80)]
+    acme_http01_port: u16,
+    /// ACME test mode: the port tls-alpn-01 validation connects to (Pebble's tlsPort).
+    #[arg(long, default_value_t = 443)]
+    acme_tls_alpn01_port: u16,
+    /// ACME: the DNS resolver validation asks (default: /etc/resolv.conf's first).
+    #[arg(long)]
+    acme_resolver: Option<std::net::SocketAddr>,
+    /// ACME: check CAA (RFC 8659) for DNS names, accepting `issue` records for this
+    /// issuer domain name (repeat for several). Off when not given.
+    #[arg(long = "acme-caa-identity", value_name = "DOMAIN")]
+    acme_caa_identities: Vec<String>,
+    /// Where control's and the front's HTTPS keys live: `hsm` (each daemon's listener key in
+    /// the token; the signer signs every handshake) or `memory` (made in memory at start).
+    #[arg(long, value_enum, default_value_t = TlsKey::Hsm)]
+    tls_key: TlsKey,
+}
+
+/// `[tls] key` of the control and front configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TlsKey {
+    /// The listener key in the HSM.
+    Hsm,
+    /// A key made in memory at every start.
+    Memory,
+}
+
+impl TlsKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            TlsKey::Hsm => "hsm",
+            TlsKey::Memory => "memory",
+        }
+    }
+}
+
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn config(&self, name: &str) -> PathBuf {
+        self.dir.join("config").join(name)
+    }
+    fn socket(&self) -> PathBuf {
+        self.dir.join("run/signer.sock")
+    }
+    fn log(&self, daemon: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{daemon}.log"))
+    }
+    fn admin_password(&self) -> PathBuf {
+        self.dir.join("secrets/admin-password")
+    }
+    fn ca_pem(&self, name: &str) -> PathBuf {
+        self.dir.join("ca").join(format!("{name}.pem"))
+    }
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Refuses a listener outside loopback. `up` is development mode through and through (the
+/// signer's dev_mode, an admin password in a file, ACME validation allowed to reach
+/// loopback), so none of it may face a network.
+fn require_loopback(args: &UpArgs) -> Result<(), String> {
+    for (flag, addr) in [
+        ("--control-listen", args.control_listen),
+        ("--front-listen", args.front_listen),
+        ("--front-https-listen", args.front_https_listen),
+    ] {
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "{flag} {addr}: `strongroom up` is development mode and listens on loopback only \
+                 (127.0.0.0/8 or ::1); a reachable appliance is the systemd units in systemd/"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `strongroom up`.
+pub fn run(args: UpArgs) -> Result<(), String> {
+    require_loopback(&args)?;
+    let signals = block_signals();
+    let l = Layout {
+        dir: args.data_dir.clone(),
+    };
+    let signer_bin = daemon_binary("strongroom-signer")?;
+    if !args.pkcs11_module.is_file() {
+        return Err(format!(
+            "PKCS#11 module {} not found: install softhsm2 (Debian: apt-get install softhsm2) or pass --pkcs11-module",
+            args.pkcs11_module.display()
+        ));
+    }
+    let fresh = !l.config("signer.toml").exists();
+    if fresh {
+        mkdir(&l.dir, 0o700)?;
+        ceremonies::first_run(&l, &args.pkcs11_module, &signer_bin)?;
+    } else {
+        say!("reusing {}", l.dir.display());
+    }
+    let token = devtoken::paths(&l.dir);
+    let mut daemons = Daemons::default();
+    let mut client = daemons.start(
+        "strongroom-signer",
+        &signer_bin,
+        &l.config("signer.toml"),
+        &l.log("signer"),
+        &token.conf,
+        |signer| wait_for_signer(&l.socket(), signer, &l.log("signer")),
+    )?;
+    let health = match client.call(&Request::Health) {
+        Ok(Response::Health(h)) => h,
+        other => return Err(format!("unexpected health answer: {other:?}")),
+    };
+    if health.policy_version == 0 {
+        ceremonies::push_default_policy(&mut client, &l)?;
+    }
+    ceremonies::write_ca_files(&mut client, &l)?;
+    drop(client);
+    let control_bin = daemon_binary("strongroom-control")?;
+    mkdir(&l.dir.join("control"), 0o700)?;
+    if !l.admin_password().exists() {
+        configs::write_admin_password(&l.admin_password())?;
+    }
+    std::fs::write(
+        l.config("control.toml"),
+        configs::control_config(&l, args.control_listen, args.tls_key, euid() == 0),
+    )
+    .map_err(|e| format!("{}: {e}", l.config("control.toml").display()))?;
+    daemons.start(
+        "strongroom-control",
+        &control_bin,
+        &l.config("control.toml"),
+        &l.log("control"),
+        &token.conf,
+        |control| {
+            wait_for_listener(
+                "strongroom-control",
+                args.control_listen,
+                control,
+                &l.log("control"),
+            )
+        },
+    )?;
+    let front_bin = daemon_binary("strongroom-front")?;
+    std::fs::write(
+        l.config("front.toml"),
+        configs::front_config(&l, &args, euid() == 0),
+    )
+    .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
+    daemons.start(
+        "strongroom-front",
+        &front_bin,
+        &l.config("front.toml"),
+        &l.log("front"),
+        &token.conf,
+        |front| {
+            // Both listeners: the HTTPS one (ACME) is up only once the signer certified its
+            // key.
+            wait_for_listener(
+                "strongroom-front",
+                args.front_listen,
+                front,
+                &l.log("front"),
+            )
+            .and_then(|()| {
+                wait_for_listener(
+                    "strongroom-front",
+                    args.front_https_listen,
+                    front,
+                    &l.log("front"),
+                )
+            })
+        },
+    )?;
+    summary::print(&l, &args, &health);
+    daemons.supervise(&signals, &l.dir.join("logs"))
+}
