@@ -4,7 +4,6 @@
 //! to clone (everything behind `Arc`).
 
 use crate::auth::Principal;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::cursor::CursorKey;
 use crate::metrics::Metrics;
@@ -13,6 +12,7 @@ use crate::signer_link::SignerLink;
 use ring::rand::SystemRandom;
 use std::sync::Arc;
 use strongroom_store::{AuditOutcome, NewAuditEvent, Store};
+use strongroom_types::clock::Clock;
 
 /// Shared state.
 #[derive(Clone)]

@@ -24,7 +24,6 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
-pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod input;

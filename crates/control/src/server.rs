@@ -6,7 +6,6 @@
 use crate::app::App;
 use crate::auth::PasswordChecks;
 use crate::bootstrap;
-use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cursor::CursorKey;
 use crate::login_throttle::{LoginLimits, LoginThrottle};
@@ -52,7 +51,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         store
     };
     let signer = SignerLink::new(config.signer_socket.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn strongroom_types::clock::Clock> =
+        Arc::new(strongroom_types::clock::SystemClock);
     wait_for_signer(&signer).await?;
     let added = bootstrap::sync_cas(&store, &signer, clock.now()).await?;
     if added > 0 {

@@ -15,17 +15,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_acme::{b64, Signer};
 use strongroom_store::{
-    JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, OrderStatus, Store,
+    AuthorizationStatus, JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, OrderStatus,
+    Store,
 };
 use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
 use strongroom_testkit::step;
+use strongroom_types::clock::{Clock, SystemClock};
 
-#[allow(clippy::disallowed_methods)] // the test stands in for the front, which has a clock
+/// Now: the test stands in for the front, which reads the same clock.
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemClock.now()
 }
 
 fn account(thumbprint: &str, eab_kid: Option<&str>) -> NewAcmeAccount {
@@ -360,7 +359,7 @@ fn acme_admin(db: Db) {
         rt.block_on(store.acme_authorization(o1.authorizations[0]))
             .unwrap()
             .status,
-        "deactivated"
+        AuthorizationStatus::Deactivated
     );
     let audit = admin
         .get("/api/v1/audit?action=acme.account.deactivate")
