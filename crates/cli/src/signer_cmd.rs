@@ -7,6 +7,7 @@
 use crate::pem;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
+use strongroom_types::clock::{Clock, SystemClock};
 use strongroom_types::{CaId, Policy, ProfileName, RequestedName, RevocationReason, Serial};
 use strongroom_wire::{
     IssuanceRequest, Request, Response, RevocationRecord, SignerClient, SubjectKey,
@@ -106,14 +107,9 @@ pub fn read_policy(path: &Path) -> Result<Policy, String> {
     Ok(policy)
 }
 
-/// Unix time now (the CLI's only clock read).
+/// Unix time now (the CLI's only clock read: it stamps revocations with the wall clock).
 fn now() -> i64 {
-    #[allow(clippy::disallowed_methods)] // the CLI stamps revocations with the wall clock
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    t as i64
+    SystemClock.now()
 }
 
 /// Runs one operation.
