@@ -306,10 +306,7 @@ impl Signer {
             .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
         store
             .replace(policy, |id| self.cas.contains(id))
-            .map_err(|e| SignerError {
-                kind: ErrorKind::BadRequest,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| e.to_wire(ErrorKind::BadRequest))?;
         self.journal
             .append_durable(
                 self.clock.now(),
@@ -328,8 +325,8 @@ impl Signer {
             kind: ErrorKind::BadRequest,
             detail,
         };
-        let file =
-            crate::ceremony::CeremonyFile::from_request(c).map_err(|e| bad(e.to_string()))?;
+        let file = crate::ceremony::CeremonyFile::from_request(c)
+            .map_err(|e| e.to_wire(ErrorKind::BadRequest))?;
         let hsm = self.hsm.get()?;
         let _guard = self.ceremonies.lock().unwrap_or_else(|p| p.into_inner());
         crate::ceremony::run_with(
@@ -341,7 +338,7 @@ impl Signer {
             &self.journal,
             &self.cas,
         )
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| e.to_wire(ErrorKind::BadRequest))?;
         let ca = self
             .cas
             .get(&file.id)
@@ -370,10 +367,7 @@ impl Signer {
         let already = self
             .revocations()
             .record(&self.state, &r.ca, entry)
-            .map_err(|e| SignerError {
-                kind: ErrorKind::Internal,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| e.to_wire(ErrorKind::Internal))?;
         if !already {
             self.journal
                 .append_durable(self.clock.now(), "revocation", &json!({"ca": r.ca.as_str(), "serial": r.serial.to_string(), "reason": r.reason.code()}))

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use strongroom_hsm::HsmError;
+use strongroom_wire::{ErrorKind, SignerError};
 use strongroom_x509::X509Error;
 
 /// Everything the signer's own code can fail with.
@@ -137,11 +138,62 @@ impl From<strongroom_sandbox::SandboxError> for Error {
 }
 
 impl Error {
+    /// What a peer is told when the operation it asked for ends in this error: `refused`
+    /// (the operation's kind for a request its rules turn down) when the rules said no, the
+    /// HSM's temporary or permanent kind when the token failed, and `Internal` for the
+    /// signer's own trouble (its files, its journal, its randomness). The text is the
+    /// `Display` line.
+    pub fn to_wire(self, refused: ErrorKind) -> SignerError {
+        let kind = match self {
+            Error::Hsm(e) => return crate::hsm_signer::hsm_error(&e),
+            Error::X509(e @ (X509Error::SignerUnavailable(_) | X509Error::SignerRefused(_))) => {
+                return crate::hsm_signer::signing_failure(e)
+            }
+            Error::CaRegistry(_) | Error::Policy(_) | Error::Ceremony(_) | Error::X509(_) => {
+                refused
+            }
+            _ => ErrorKind::Internal,
+        };
+        SignerError {
+            kind,
+            detail: self.to_string(),
+        }
+    }
+
     /// A failure on the file or directory at `path`.
     pub fn file(path: impl Into<PathBuf>, detail: impl fmt::Display) -> Error {
         Error::File {
             path: path.into(),
             detail: detail.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_peer_is_told_refused_hsm_or_internal() {
+        let refused = Error::Ceremony("path_length 1 must be below the parent's 1".into())
+            .to_wire(ErrorKind::BadRequest);
+        assert_eq!(refused.kind, ErrorKind::BadRequest);
+        assert_eq!(refused.detail, "path_length 1 must be below the parent's 1");
+        let busy = Error::Hsm(HsmError::Busy {
+            waited: Duration::from_secs(30),
+        })
+        .to_wire(ErrorKind::BadRequest);
+        assert_eq!(busy.kind, ErrorKind::HsmUnavailable);
+        let no_key =
+            Error::X509(X509Error::SignerRefused("no key".into())).to_wire(ErrorKind::BadRequest);
+        assert_eq!(no_key.kind, ErrorKind::HsmFailed);
+        let disk = Error::file("/state/policy.json", "cannot persist policy: disk full")
+            .to_wire(ErrorKind::BadRequest);
+        assert_eq!(disk.kind, ErrorKind::Internal);
+        assert_eq!(
+            disk.detail,
+            "/state/policy.json: cannot persist policy: disk full"
+        );
     }
 }

@@ -67,9 +67,9 @@ impl PolicyStore {
                 )));
             }
         }
-        let bytes = serde_json::to_vec_pretty(&policy).map_err(|e| Error::Policy(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(&policy).map_err(|e| Error::file(&self.path, e))?;
         write_atomic(&self.path, &bytes, 0o600)
-            .map_err(|e| Error::Policy(format!("cannot persist policy: {e}")))?;
+            .map_err(|e| Error::file(&self.path, format_args!("cannot persist policy: {e}")))?;
         self.current = policy;
         Ok(())
     }
