@@ -46,17 +46,6 @@ const CAS_CACHE_FOR: Duration = Duration::from_secs(60);
 /// How old the CA list may be before a request for a CA it lacks re-reads it.
 const CAS_MISS_RECHECK: Duration = Duration::from_secs(1);
 
-/// Current time in Unix seconds (the front's only wall-clock read).
-#[allow(clippy::disallowed_methods)] // the one adapter that may read the wall clock
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-pub use strongroom_types::time::civil_from_days;
-
 /// A CA the front answers for.
 #[derive(Debug, Clone)]
 pub struct CaEntry {
@@ -138,11 +127,17 @@ pub struct App {
     crls: RwLock<HashMap<(CaId, String), CachedCrl>>,
     /// Counters for the metrics listener.
     pub metrics: crate::metrics::FrontMetrics,
+    /// The wall clock every handler reads ([`App::now`]).
+    clock: Arc<dyn strongroom_types::clock::Clock>,
 }
 
 impl App {
-    /// A new state over a connected store.
-    pub fn new(store: Store, config: Config) -> App {
+    /// A new state over a connected store, reading the time from `clock`.
+    pub fn new(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn strongroom_types::clock::Clock>,
+    ) -> App {
         App {
             store,
             config,
@@ -154,7 +149,13 @@ impl App {
             signing: tokio::sync::Semaphore::new(OCSP_SIGNING_AT_ONCE),
             crls: RwLock::new(HashMap::new()),
             metrics: Default::default(),
+            clock,
         }
+    }
+
+    /// Now, in Unix seconds, from the front's one clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The CAs, re-read from the store at most once a minute.
@@ -285,7 +286,7 @@ impl App {
         let size = key.1.to_string().len() + key.0.as_str().len();
         let mut ocsp = self.ocsp.write().unwrap_or_else(|p| p.into_inner());
         if c.generation == self.ocsp_generation.load(Ordering::Acquire) {
-            ocsp.insert(key, size, c);
+            ocsp.insert(key, size, c, self.now());
         }
     }
 
@@ -312,7 +313,7 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         let generation = self.ocsp_generation.load(Ordering::Acquire);
-        let now = now();
+        let now = self.now();
         match self.store.ocsp_response(ca, serial).await {
             Ok(Some(s))
                 if s.status == strongroom_types::OcspStatusKind::Revoked && s.next_update > now =>
@@ -386,7 +387,7 @@ impl App {
         let mut answered = self.answered.write().unwrap_or_else(|p| p.into_inner());
         // A copy read before a revocation this front has seen may say `good`: not kept.
         if c.generation == self.ocsp_generation.load(Ordering::Acquire) {
-            answered.insert(request.to_vec(), request.len(), c);
+            answered.insert(request.to_vec(), request.len(), c, self.now());
         }
     }
 
@@ -557,7 +558,8 @@ impl<K: std::hash::Hash + Eq> BoundedResponses<K> {
         self.bytes = 0;
     }
 
-    fn insert(&mut self, key: K, key_bytes: usize, c: CachedOcsp) {
+    /// Keeps `c`; when over budget, first drops what expired by `now`.
+    fn insert(&mut self, key: K, key_bytes: usize, c: CachedOcsp, now: i64) {
         let cost = key_bytes + c.der.len() + ENTRY_OVERHEAD;
         if cost > self.budget {
             return;
@@ -566,7 +568,6 @@ impl<K: std::hash::Hash + Eq> BoundedResponses<K> {
             self.bytes -= old;
         }
         if self.bytes + cost > self.budget {
-            let now = now();
             self.map.retain(|_, (_, v)| v.next_update > now);
             self.bytes = self.map.values().map(|(n, _)| n).sum();
             if self.bytes + cost > self.budget {
@@ -597,9 +598,10 @@ mod tests {
     fn responses_in_memory_stay_within_their_byte_budget() {
         let budget = 100 * (1000 + 8 + ENTRY_OVERHEAD);
         let mut cache = BoundedResponses::new(budget);
-        let later = now() + 3600;
+        let now = 1_795_900_000;
+        let later = now + 3600;
         for i in 0u64..10_000 {
-            cache.insert(i, 8, response(1000, later));
+            cache.insert(i, 8, response(1000, later), now);
             assert!(
                 cache.bytes <= budget,
                 "{} > {budget} after {i}",
@@ -614,14 +616,14 @@ mod tests {
         assert!(cache.get(&9_999).is_some(), "the newest entry is kept");
         // Replacing an entry charges it once.
         let before = cache.bytes;
-        cache.insert(9_999, 8, response(1000, later));
+        cache.insert(9_999, 8, response(1000, later), now);
         assert_eq!(cache.bytes, before);
         // Expired entries go before fresh ones.
         let mut cache = BoundedResponses::new(3 * (100 + ENTRY_OVERHEAD));
-        cache.insert(1u8, 0, response(100, 0));
-        cache.insert(2u8, 0, response(100, later));
-        cache.insert(3u8, 0, response(100, later));
-        cache.insert(4u8, 0, response(100, later));
+        cache.insert(1u8, 0, response(100, 0), now);
+        cache.insert(2u8, 0, response(100, later), now);
+        cache.insert(3u8, 0, response(100, later), now);
+        cache.insert(4u8, 0, response(100, later), now);
         assert!(cache.get(&1).is_none() && cache.get(&2).is_some() && cache.get(&4).is_some());
         // Forgetting one (a revocation took effect) gives its bytes back; clearing, all.
         let before = cache.bytes;

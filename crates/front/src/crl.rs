@@ -6,11 +6,12 @@
 //! ETag (the CRL number), Last-Modified (thisUpdate) and Cache-Control up to nextUpdate;
 //! 304 for a matching If-None-Match; 404 for a CA without a CRL.
 
-use crate::app::{civil_from_days, now, App};
+use crate::app::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use strongroom_types::time::civil_from_days;
 use strongroom_types::CaId;
 
 fn http_date(t: i64) -> String {
@@ -85,7 +86,7 @@ async fn serve(app: &App, id: &str, scope: &str, headers: &HeaderMap) -> Respons
         return (StatusCode::NOT_FOUND, "no CRL for this CA and scope yet\n").into_response();
     };
     let etag = format!("\"crl-{ca}-{scope}-{}\"", crl.number);
-    let max_age = (crl.next_update - now()).max(0);
+    let max_age = (crl.next_update - app.now()).max(0);
     let mut resp = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

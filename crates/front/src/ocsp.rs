@@ -12,7 +12,7 @@
 //! Cache-Control up to nextUpdate so caches and CDNs can serve them. A repeat of a request
 //! already answered from memory (same bytes, no nonce) is answered before it is parsed.
 
-use crate::app::{now, App, SignerTrouble};
+use crate::app::{App, SignerTrouble};
 use crate::metrics::Outcome;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -141,7 +141,7 @@ async fn profile_wants_nonce(
 }
 
 async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
-    let now = now();
+    let now = app.now();
     if let Some(c) = app.answered_before(der, now) {
         app.metrics.ocsp_cache.inc(&["hit"]);
         return answered(c.der, cacheable.then_some(c.next_update - now));

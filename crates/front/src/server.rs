@@ -45,6 +45,8 @@ async fn connect(url: &str) -> Result<Store, String> {
 
 /// Serves until a termination signal: plain HTTP, and HTTPS when configured.
 pub async fn run(config: Config) -> Result<(), String> {
+    let clock: Arc<dyn strongroom_types::clock::Clock> =
+        Arc::new(strongroom_types::clock::SystemClock);
     let shutdown = strongroom_httpd::shutdown_signal();
     let store = connect(&config.database_url()?).await?;
     // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits
@@ -59,7 +61,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                         issued,
                         profile,
                         "front",
-                        crate::app::now(),
+                        clock.now(),
                     )
                     .await?;
                     tracing::info!(certificate = %listener.about, inventory_id = id, "HTTPS listener certificate issued by the signer");
@@ -70,7 +72,10 @@ pub async fn run(config: Config) -> Result<(), String> {
                 listener.keeper,
                 store.clone(),
                 "front",
-                crate::app::now,
+                {
+                    let clock = clock.clone();
+                    move || clock.now()
+                },
             ));
             let tls = listener.tls;
             let l = tokio::net::TcpListener::bind(addr)
@@ -84,7 +89,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_http))?;
     tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
-    let app = Arc::new(App::new(store.clone(), config));
+    let app = Arc::new(App::new(store.clone(), config, clock));
     crate::metrics::serve(app.clone()).await?;
     let plain = strongroom_httpd::serve_plain(
         listener,

@@ -7,7 +7,6 @@
 
 use super::http::{client_ip, finish, fresh_nonce, rate_limited, verify, Answer, KeyRule, Reply};
 use super::{views, Acme, Shared};
-use crate::app::now;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -109,7 +108,7 @@ pub async fn audit(acme: &Acme, actor: String, action: &str, target: String, det
         outcome: AuditOutcome::Ok,
         detail,
     };
-    if let Err(e) = acme.app.store.append_audit(&event, now()).await {
+    if let Err(e) = acme.app.store.append_audit(&event, acme.app.now()).await {
         tracing::warn!(error = %e, action, "cannot append an ACME audit event");
     }
 }
@@ -215,8 +214,8 @@ async fn new_account_inner(
                 created_ip: ip.clone(),
             },
             acme.cfg.limits.requests_per_ip,
-            now() - 3600,
-            now(),
+            acme.app.now() - 3600,
+            acme.app.now(),
         )
         .await;
     let account = match created {

@@ -9,7 +9,6 @@
 use super::http::{finish, verify, Answer, KeyRule, Refusal, Reply};
 use super::order::{authorizations_of, order_view_with, owned_order};
 use super::{Acme, Shared};
-use crate::app::now;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -47,7 +46,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     let account = v.account()?.clone();
     let order = owned_order(acme, id, account.id).await?;
     let req: Finalize = v.jws.payload_as()?;
-    if order.expires_at <= now() {
+    if order.expires_at <= acme.app.now() {
         return Err(Problem::new(
             ProblemType::OrderNotReady,
             "the order has expired; place a new one",
@@ -100,7 +99,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     if !acme
         .app
         .store
-        .claim_acme_order_for_finalize(order.id, now())
+        .claim_acme_order_for_finalize(order.id, acme.app.now())
         .await?
     {
         return Err(Problem::new(
@@ -265,7 +264,7 @@ async fn record(
     Ok(acme
         .app
         .store
-        .record_acme_issuance(&c, order.id, event, now())
+        .record_acme_issuance(&c, order.id, event, acme.app.now())
         .await?)
 }
 

@@ -9,7 +9,6 @@
 
 use super::order::start_validation;
 use super::Shared;
-use crate::app::now;
 use std::time::Duration;
 
 /// Most interrupted validations resumed in one start (the rest follow as orders are retried
@@ -27,7 +26,7 @@ pub fn spawn(acme: Shared) {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match acme.app.store.expire_acme(now()).await {
+            match acme.app.store.expire_acme(acme.app.now()).await {
                 Ok((0, 0, 0)) => {}
                 Ok((nonces, orders, authz)) => {
                     tracing::info!(nonces, orders, authz, "ACME state expired")
@@ -37,7 +36,7 @@ pub fn spawn(acme: Shared) {
             match acme
                 .app
                 .store
-                .fail_stuck_acme_orders(now() - STUCK_AFTER_SECS)
+                .fail_stuck_acme_orders(acme.app.now() - STUCK_AFTER_SECS)
                 .await
             {
                 Ok(ids) => {

@@ -7,7 +7,6 @@
 //! handler's [`Reply`] or problem.
 
 use super::{Acme, Shared};
-use crate::app::now;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -162,7 +161,7 @@ pub struct NoncePool(std::sync::Mutex<Vec<(String, i64)>>);
 /// recorded 64 at a time, so a response does not cost a write of its own; every front on
 /// the database can still check every nonce.
 pub async fn fresh_nonce(acme: &Acme) -> Option<String> {
-    let now = now();
+    let now = acme.app.now();
     {
         let mut pool = acme.nonces.0.lock().unwrap_or_else(|p| p.into_inner());
         // Keep only nonces with most of their life left.
@@ -407,7 +406,12 @@ pub async fn verify(
         }
         (None, None, _) => return Err(Problem::malformed("no key in the protected header")),
         (Some(k), None, _) => {
-            match acme.app.store.consume_acme_nonce(nonce, now()).await {
+            match acme
+                .app
+                .store
+                .consume_acme_nonce(nonce, acme.app.now())
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return Err(bad_nonce()),
                 Err(e) => return Err(store_problem(e)),
@@ -419,7 +423,7 @@ pub async fn verify(
             let account = match acme
                 .app
                 .store
-                .consume_acme_nonce_reading_account(nonce, now(), id)
+                .consume_acme_nonce_reading_account(nonce, acme.app.now(), id)
                 .await
             {
                 Ok(NonceAndAccount::Account(a)) => a,

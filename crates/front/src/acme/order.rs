@@ -9,7 +9,6 @@ use super::http::{
     client_ip, finish, rate_limited, store_problem, verify, Answer, KeyRule, Refusal, Reply,
 };
 use super::{views, Acme, Shared};
-use crate::app::now;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -257,7 +256,7 @@ async fn new_order_inner(
         Some(c) => Some(replaced_certificate(acme, c, account.id).await?),
         None => None,
     };
-    let now = now();
+    let now = acme.app.now();
     let ip = client_ip(peer);
     let expires_at = now + acme.cfg.order_lifetime_secs;
     let token =
@@ -468,7 +467,7 @@ async fn challenge_inner(acme: &Shared, id: &str, headers: &HeaderMap, body: &By
             );
         }
         if c.status == ChallengeStatus::Pending && z.status == AuthorizationStatus::Pending {
-            if z.expires_at <= now() {
+            if z.expires_at <= acme.app.now() {
                 return Err(Problem::malformed("the authorization has expired").into());
             }
             if acme
@@ -542,7 +541,7 @@ async fn record_validation(
     let recorded = match &result {
         Ok(()) => {
             store
-                .record_acme_validation(challenge, authz, order, Ok(now()))
+                .record_acme_validation(challenge, authz, order, Ok(acme.app.now()))
                 .await
         }
         Err(p) => {

@@ -12,7 +12,6 @@
 use super::account::audit;
 use super::http::{finish, rfc3339, verify, Answer, KeyRule, Refusal, Reply};
 use super::{Acme, Shared};
-use crate::app::now;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -65,7 +64,7 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
             if !acme
                 .app
                 .store
-                .acme_account_may_revoke(account.id, cert.id, now())
+                .acme_account_may_revoke(account.id, cert.id, acme.app.now())
                 .await?
             {
                 return Err(Problem::unauthorized(
@@ -104,7 +103,7 @@ async fn revoke_inner(acme: &Acme, headers: &HeaderMap, body: &Bytes) -> Answer 
     let job = acme
         .app
         .store
-        .enqueue_job("acme.revoke", &payload, now(), 5, now())
+        .enqueue_job("acme.revoke", &payload, acme.app.now(), 5, acme.app.now())
         .await?;
     audit(
         acme,
@@ -225,7 +224,7 @@ async fn renewal_info_inner(acme: &Acme, cert_id: &str) -> Result<serde_json::Va
     let c = &cert.certificate;
     let (start, end) = if cert.revoked {
         // Revoked: renew now.
-        let now = now();
+        let now = acme.app.now();
         (now - 86_400, now)
     } else {
         let [s, e] = c
