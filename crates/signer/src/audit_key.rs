@@ -11,18 +11,12 @@
 
 use crate::delegated::{delegated_key, Purpose};
 use crate::dispatch::Signer;
+use crate::error::wire_error;
 use crate::hsm_signer::hsm_error;
 use serde_json::json;
 use strongroom_types::audit::CheckpointFacts;
 use strongroom_types::SignatureAlgorithm;
 use strongroom_wire::{CheckpointRequest, ErrorKind, Response, SignedCheckpoint, SignerError};
-
-fn err(kind: ErrorKind, detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind,
-        detail: detail.into(),
-    }
-}
 
 /// Signs a checkpoint.
 pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Response, SignerError> {
@@ -32,18 +26,18 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     {
-        return Err(err(
+        return Err(wire_error(
             ErrorKind::BadRequest,
             "head_hash must be 64 lowercase hex digits",
         ));
     }
     if req.seq == 0 {
-        return Err(err(ErrorKind::BadRequest, "seq must be at least 1"));
+        return Err(wire_error(ErrorKind::BadRequest, "seq must be at least 1"));
     }
     let ca = signer
         .cas()
         .get(&req.ca)
-        .ok_or_else(|| err(ErrorKind::BadRequest, format!("unknown CA {}", req.ca)))?;
+        .ok_or_else(|| wire_error(ErrorKind::BadRequest, format!("unknown CA {}", req.ca)))?;
     let hsm = signer.hsm.get()?;
     let now = signer.clock.now();
     let _guard = signer.audit_key_lock();
@@ -70,7 +64,7 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
             "audit-checkpoint",
             &json!({"ca": req.ca.as_str(), "seq": req.seq, "head": req.head_hash}),
         )
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     Ok(Response::AuditCheckpoint(SignedCheckpoint {
         statement,
         signature,
@@ -83,7 +77,7 @@ pub fn sign_checkpoint(signer: &Signer, req: CheckpointRequest) -> Result<Respon
 fn check_signature(cert_der: &[u8], statement: &str, signature: &[u8]) -> Result<(), SignerError> {
     strongroom_x509::verify_checkpoint(cert_der, statement.as_bytes(), signature).map_err(|e| {
         tracing::error!(error = %e, "the HSM's audit checkpoint signature does not verify; not released");
-        err(
+        wire_error(
             ErrorKind::HsmFailed,
             format!("the HSM's checkpoint signature does not verify: {e}"),
         )

@@ -8,28 +8,15 @@
 //! In: a CA id and a scope. Out: the signed DER CRL and its number.
 
 use crate::dispatch::Signer;
+use crate::error::{bad_request, internal};
 use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use crate::state::write_atomic;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use strongroom_types::crl_scope::{crl_url, scope_name, shard_of};
 use strongroom_types::CaId;
-use strongroom_wire::{ErrorKind, Response, SignerError};
+use strongroom_wire::{Response, SignerError};
 use strongroom_x509::{build_crl, CrlPlan};
-
-fn internal(detail: String) -> SignerError {
-    SignerError {
-        kind: ErrorKind::Internal,
-        detail,
-    }
-}
-
-fn bad(detail: String) -> SignerError {
-    SignerError {
-        kind: ErrorKind::BadRequest,
-        detail,
-    }
-}
 
 /// Signs a fresh CRL for one scope of `ca`: the whole CA or one shard, full or delta.
 /// A full CRL records where its delta will start (`STATE/crl/CA.SCOPE.base`); a delta lists
@@ -43,21 +30,23 @@ pub fn issue_crl(
     let ca = signer
         .cas()
         .get(ca_id)
-        .ok_or_else(|| bad(format!("unknown CA {ca_id}")))?;
+        .ok_or_else(|| bad_request(format!("unknown CA {ca_id}")))?;
     let shards = ca.record.crl_shards;
     match (shards, shard) {
         (0, None) => {}
-        (0, Some(_)) => return Err(bad(format!("CA {ca_id} does not shard its CRL"))),
+        (0, Some(_)) => return Err(bad_request(format!("CA {ca_id} does not shard its CRL"))),
         (n, Some(k)) if (1..=n).contains(&k) => {}
-        (n, Some(k)) => return Err(bad(format!("shard {k} is not in 1..={n}"))),
+        (n, Some(k)) => return Err(bad_request(format!("shard {k} is not in 1..={n}"))),
         (n, None) => {
-            return Err(bad(format!(
+            return Err(bad_request(format!(
                 "CA {ca_id} splits its CRL into {n} shards: name one"
             )))
         }
     }
     if delta && !ca.record.delta_crl {
-        return Err(bad(format!("CA {ca_id} does not publish delta CRLs")));
+        return Err(bad_request(format!(
+            "CA {ca_id} does not publish delta CRLs"
+        )));
     }
     let scope = scope_name(shard, delta);
     let base_path = signer
@@ -73,7 +62,7 @@ pub fn issue_crl(
         let recorded = store.count(ca_id);
         if delta {
             let text = std::fs::read_to_string(&base_path).map_err(|_| {
-                bad(format!(
+                bad_request(format!(
                     "no full CRL for {ca_id} scope {} yet: issue it before its delta",
                     scope_name(shard, false)
                 ))

@@ -9,6 +9,7 @@
 
 use crate::ca::LoadedCa;
 use crate::dispatch::Signer;
+use crate::error::wire_error;
 use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use crate::state::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -86,13 +87,6 @@ struct KeyRecord {
     not_after: i64,
 }
 
-fn err(kind: ErrorKind, detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind,
-        detail: detail.into(),
-    }
-}
-
 /// Whether a requested name uses a reserved label (refused in issuance).
 pub fn is_reserved_name(name: &RequestedName) -> bool {
     match name {
@@ -120,7 +114,7 @@ fn reserved_name(ca: &LoadedCa, label: &str) -> Result<RequestedName, SignerErro
             }
         }
     }
-    Err(err(
+    Err(wire_error(
         ErrorKind::BadRequest,
         format!(
             "CA {}'s name constraints leave no DNS name for a {label} certificate; use another CA",
@@ -150,14 +144,14 @@ pub fn delegated_key(
         std::fs::read(&cert_path),
     ) {
         let record: KeyRecord = toml::from_str(&text).map_err(|e| {
-            err(
+            wire_error(
                 ErrorKind::Internal,
                 format!("{}: {e}", record_path.display()),
             )
         })?;
         if record.not_after - now > purpose.renew_before() {
             let uri: Pkcs11Uri = record.key_uri.parse().map_err(|e| {
-                err(
+                wire_error(
                     ErrorKind::Internal,
                     format!("{}: {e}", record_path.display()),
                 )
@@ -177,7 +171,7 @@ pub fn delegated_key(
     signer
         .entropy
         .fill(&mut tag)
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     let label = format!(
         "strongroom-{}-{}-{now}-{}",
         purpose.dir(),
@@ -195,9 +189,9 @@ pub fn delegated_key(
     };
     // The linter wants the CN to repeat a SAN; OU says what the certificate is for.
     let subject = Name::from_str(&format!("CN={cn},OU={},O=Strongroom", purpose.unit()))
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     let serial = crate::issuance::fresh_serial(signer.entropy.as_ref())
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     let plan = CertificatePlan {
         serial: serial.clone(),
         signature: ca.record.signature,
@@ -227,26 +221,26 @@ pub fn delegated_key(
     };
     let tbs = plan
         .to_tbs_der()
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     let linted = lint_certificate(tbs, Issuer::Ca(&ca.cert))
-        .map_err(|e| err(ErrorKind::Internal, format!("audit certificate lint: {e}")))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, format!("audit certificate lint: {e}")))?;
     let ca_key = ca.key(hsm).map_err(|e| hsm_error(&e))?;
     let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
     let cert_der = sign_certificate(linted, &tbs_signer).map_err(signing_failure)?;
     std::fs::create_dir_all(&dir)
-        .map_err(|e| err(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
-    let io = |e: std::io::Error| err(ErrorKind::Internal, format!("{}: {e}", dir.display()));
+        .map_err(|e| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
+    let io = |e: std::io::Error| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display()));
     write_atomic(&cert_path, &cert_der, 0o644).map_err(io)?;
     let record = toml::to_string(&KeyRecord {
         key_uri: key.uri.to_string(),
         not_after,
     })
-    .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+    .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     write_atomic(&record_path, record.as_bytes(), 0o600).map_err(io)?;
     signer
         .journal()
         .append_durable(now, "delegated-key", &json!({"purpose": purpose.dir(), "ca": ca.record.id.as_str(), "key_uri": key.uri.to_string(), "serial": serial.to_string(), "not_after": not_after}))
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     Ok(Delegated {
         key,
         cert_der,

@@ -7,6 +7,7 @@
 use crate::ca::CaRegistry;
 use crate::config::SignerConfig;
 use crate::entropy::Entropy;
+use crate::error::{bad_request, wire_error};
 use crate::hsm_signer::HsmHandle;
 use crate::journal::Journal;
 use crate::peer::{PeerCredentials, PeerGate};
@@ -194,10 +195,10 @@ impl Signer {
                 "denied: peer not allowed"
             );
             self.operations.count(op, Some(ErrorKind::NotAllowed));
-            return Response::Error(SignerError {
-                kind: ErrorKind::NotAllowed,
-                detail: format!("uid {} may not call {}", creds.uid, op.as_str()),
-            });
+            return Response::Error(wire_error(
+                ErrorKind::NotAllowed,
+                format!("uid {} may not call {}", creds.uid, op.as_str()),
+            ));
         };
         let peer_name = peer.name.clone();
         let summary = request.summary();
@@ -207,10 +208,7 @@ impl Signer {
                 .cas
                 .get(&ca)
                 .map(|c| Response::CaChain(c.chain.clone()))
-                .ok_or_else(|| SignerError {
-                    kind: ErrorKind::BadRequest,
-                    detail: format!("unknown CA {ca}"),
-                }),
+                .ok_or_else(|| bad_request(format!("unknown CA {ca}"))),
             Request::PutPolicy { policy } => self.put_policy(policy),
             Request::IssueCertificate(req) => {
                 issuance::issue(self, &peer_name, req).map(Response::Certificate)
@@ -263,10 +261,7 @@ impl Signer {
         let mut index = self.journal_index.lock().unwrap_or_else(|p| p.into_inner());
         crate::journal_read::issuances_after(self.journal.path(), &mut index, after, limit)
             .map(|(records, through)| Response::JournaledIssuances { records, through })
-            .map_err(|e| SignerError {
-                kind: ErrorKind::Internal,
-                detail: e.to_string(),
-            })
+            .map_err(|e| e.to_wire(ErrorKind::Internal))
     }
 
     /// The counters for `Request::Metrics`: no key, serial, name or peer in them.
@@ -313,18 +308,11 @@ impl Signer {
                 "policy",
                 &json!({"version": version, "sha256": digest.unwrap_or_default()}),
             )
-            .map_err(|e| SignerError {
-                kind: ErrorKind::Internal,
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| e.to_wire(ErrorKind::Internal))?;
         Ok(Response::PolicyAccepted { version })
     }
 
     fn create_ca(&self, c: strongroom_wire::CaCreation) -> Result<Response, SignerError> {
-        let bad = |detail: String| SignerError {
-            kind: ErrorKind::BadRequest,
-            detail,
-        };
         let file = crate::ceremony::CeremonyFile::from_request(c)
             .map_err(|e| e.to_wire(ErrorKind::BadRequest))?;
         let hsm = self.hsm.get()?;
@@ -342,7 +330,7 @@ impl Signer {
         let ca = self
             .cas
             .get(&file.id)
-            .ok_or_else(|| bad(format!("CA {} vanished after its ceremony", file.id)))?;
+            .ok_or_else(|| bad_request(format!("CA {} vanished after its ceremony", file.id)))?;
         Ok(Response::CaCreated {
             chain: ca.chain.clone(),
         })
@@ -353,10 +341,7 @@ impl Signer {
         r: strongroom_wire::RevocationRecord,
     ) -> Result<Response, SignerError> {
         if !self.cas.contains(&r.ca) {
-            return Err(SignerError {
-                kind: ErrorKind::BadRequest,
-                detail: format!("unknown CA {}", r.ca),
-            });
+            return Err(bad_request(format!("unknown CA {}", r.ca)));
         }
         let entry = CrlEntry {
             serial: r.serial.clone(),
@@ -371,7 +356,7 @@ impl Signer {
         if !already {
             self.journal
                 .append_durable(self.clock.now(), "revocation", &json!({"ca": r.ca.as_str(), "serial": r.serial.to_string(), "reason": r.reason.code()}))
-                .map_err(|e| SignerError { kind: ErrorKind::Internal, detail: e.to_string() })?;
+                .map_err(|e| e.to_wire(ErrorKind::Internal))?;
         }
         Ok(Response::RevocationRecorded {
             already_revoked: already,

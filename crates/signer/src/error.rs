@@ -154,10 +154,7 @@ impl Error {
             }
             _ => ErrorKind::Internal,
         };
-        SignerError {
-            kind,
-            detail: self.to_string(),
-        }
+        wire_error(kind, self.to_string())
     }
 
     /// A failure on the file or directory at `path`.
@@ -167,6 +164,30 @@ impl Error {
             detail: detail.to_string(),
         }
     }
+}
+
+/// A peer's answer of `kind` with `detail`: every operation words its wire error through
+/// this or the three below.
+pub(crate) fn wire_error(kind: ErrorKind, detail: impl Into<String>) -> SignerError {
+    SignerError {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+/// `PolicyDenied`: the request is well-formed but policy forbids it.
+pub(crate) fn denied(detail: impl Into<String>) -> SignerError {
+    wire_error(ErrorKind::PolicyDenied, detail)
+}
+
+/// `BadRequest`: the request itself is wrong.
+pub(crate) fn bad_request(detail: impl Into<String>) -> SignerError {
+    wire_error(ErrorKind::BadRequest, detail)
+}
+
+/// `Internal`: the signer's own trouble.
+pub(crate) fn internal(detail: impl Into<String>) -> SignerError {
+    wire_error(ErrorKind::Internal, detail)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! unreachable and keeps probing.
 
 use crate::config::HsmSettings;
+use crate::error::{internal, wire_error};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use strongroom_hsm::{Hsm, HsmConfig, HsmError, KeyRef, Pin};
@@ -56,31 +57,20 @@ impl TbsSigner for HsmTbsSigner<'_> {
 /// layer refused after linting is the signer's fault.
 pub fn signing_failure(e: X509Error) -> SignerError {
     match e {
-        X509Error::SignerUnavailable(detail) => SignerError {
-            kind: ErrorKind::HsmUnavailable,
-            detail,
-        },
-        X509Error::SignerRefused(detail) => SignerError {
-            kind: ErrorKind::HsmFailed,
-            detail,
-        },
-        other => SignerError {
-            kind: ErrorKind::Internal,
-            detail: other.to_string(),
-        },
+        X509Error::SignerUnavailable(detail) => wire_error(ErrorKind::HsmUnavailable, detail),
+        X509Error::SignerRefused(detail) => wire_error(ErrorKind::HsmFailed, detail),
+        other => internal(other.to_string()),
     }
 }
 
 /// Maps an HSM error to the stable wire kind.
 pub fn hsm_error(e: &HsmError) -> SignerError {
-    SignerError {
-        kind: if e.is_temporary() {
-            ErrorKind::HsmUnavailable
-        } else {
-            ErrorKind::HsmFailed
-        },
-        detail: e.to_string(),
-    }
+    let kind = if e.is_temporary() {
+        ErrorKind::HsmUnavailable
+    } else {
+        ErrorKind::HsmFailed
+    };
+    wire_error(kind, e.to_string())
 }
 
 /// The HSM, or why it is unavailable.
@@ -148,10 +138,10 @@ impl HsmHandle {
     pub fn get(&self) -> Result<Hsm, SignerError> {
         match &*self.state.read().unwrap_or_else(|p| p.into_inner()) {
             Ok(h) => Ok(h.clone()),
-            Err(why) => Err(SignerError {
-                kind: ErrorKind::HsmUnavailable,
-                detail: format!("HSM unavailable: {why}"),
-            }),
+            Err(why) => Err(wire_error(
+                ErrorKind::HsmUnavailable,
+                format!("HSM unavailable: {why}"),
+            )),
         }
     }
 

@@ -7,8 +7,9 @@
 //! `BadRequest`, `NotAllowed`) or retry (`HsmUnavailable`).
 
 use crate::ca::LoadedCa;
-use crate::entropy::Entropy;
 use crate::dispatch::Signer;
+use crate::entropy::Entropy;
+use crate::error::{bad_request, denied, internal, wire_error};
 use crate::hsm_signer::{hsm_error, signing_failure, HsmTbsSigner};
 use base64::Engine;
 use serde::Serialize;
@@ -23,27 +24,6 @@ use strongroom_x509::{
     SubjectPlan, X509Error,
 };
 use x509_cert::name::Name;
-
-fn denied(detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind: ErrorKind::PolicyDenied,
-        detail: detail.into(),
-    }
-}
-
-fn bad_request(detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind: ErrorKind::BadRequest,
-        detail: detail.into(),
-    }
-}
-
-fn internal(detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind: ErrorKind::Internal,
-        detail: detail.into(),
-    }
-}
 
 /// The subject key after proof of possession (CSR) or as vouched for by the caller.
 #[derive(Debug, Clone)]
@@ -315,13 +295,13 @@ pub fn issue(
         .cloned()
         .ok_or_else(|| denied(format!("unknown profile {:?}", request.profile.as_str())))?;
     if !profile.allowed_peers.is_empty() && !profile.allowed_peers.iter().any(|p| p == peer_name) {
-        return Err(SignerError {
-            kind: ErrorKind::NotAllowed,
-            detail: format!(
+        return Err(wire_error(
+            ErrorKind::NotAllowed,
+            format!(
                 "peer {peer_name} may not issue under profile {}",
                 profile.name
             ),
-        });
+        ));
     }
     let key = subject_key(&request.subject_key)?;
     let cas = signer.cas();

@@ -14,7 +14,7 @@ pub mod crl;
 pub mod delegated;
 pub mod dispatch;
 pub mod entropy;
-mod error;
+pub(crate) mod error;
 pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;

@@ -34,6 +34,7 @@
 //! handshake, leaving nothing behind that anyone would trust later.
 
 use crate::dispatch::Signer;
+use crate::error::wire_error;
 use crate::hsm_signer::hsm_error;
 use serde_json::json;
 use strongroom_hsm::{Hsm, HsmError, KeyPurpose, KeyRef, Pkcs11Uri};
@@ -51,13 +52,6 @@ const TLS13_SERVER_CONTEXT: &[u8; 34] = b"TLS 1.3, server CertificateVerify\0";
 
 /// ECCurveType `named_curve` (RFC 8422 §5.4).
 const NAMED_CURVE: u8 = 3;
-
-fn err(kind: ErrorKind, detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind,
-        detail: detail.into(),
-    }
-}
 
 /// The label of `peer`'s listener key.
 pub fn label(peer: &str) -> String {
@@ -101,7 +95,7 @@ pub fn sign_handshake(
         Some(k) => k,
         None => {
             let found = find(&hsm, peer)?.ok_or_else(|| {
-                err(
+                wire_error(
                     ErrorKind::BadRequest,
                     format!(
                         "peer {peer} has no listener key yet: ask ListenerKey (and a certificate for it) first"
@@ -134,7 +128,7 @@ pub fn sign_handshake(
 /// The message must be what rustls signs as a TLS server, and no larger.
 fn check_message(message: &[u8]) -> Result<(), SignerError> {
     if message.len() > MAX_TLS_HANDSHAKE_MESSAGE {
-        return Err(err(
+        return Err(wire_error(
             ErrorKind::BadRequest,
             format!(
                 "a TLS handshake message of {} bytes; at most {MAX_TLS_HANDSHAKE_MESSAGE}",
@@ -145,7 +139,7 @@ fn check_message(message: &[u8]) -> Result<(), SignerError> {
     if is_tls13_certificate_verify(message) || is_tls12_ecdhe_params(message) {
         Ok(())
     } else {
-        Err(err(
+        Err(wire_error(
             ErrorKind::BadRequest,
             format!(
                 "{} bytes that are neither a TLS 1.3 server CertificateVerify input nor TLS 1.2 ECDHE ServerKeyExchange parameters",
@@ -193,7 +187,7 @@ fn is_tls12_ecdhe_params(m: &[u8]) -> bool {
 /// `peer`'s key from the cache or the token, or a new one.
 fn find_or_create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, SignerError> {
     if !is_label_safe(peer) {
-        return Err(err(
+        return Err(wire_error(
             ErrorKind::BadRequest,
             format!("peer name {peer:?} cannot name a key: use letters, digits, '-', '_', '.'"),
         ));
@@ -228,7 +222,7 @@ fn create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, SignerError>
             // Another signer on the partition made it first: take its key.
             Err(HsmError::KeyExists { .. }) => {
                 return find(hsm, peer)?.ok_or_else(|| {
-                    err(
+                    wire_error(
                         ErrorKind::HsmFailed,
                         format!("the token holds an object labelled {label} that is not a private key: remove it (pkcs11-tool --delete-object)"),
                     )
@@ -252,7 +246,7 @@ fn create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, SignerError>
             "listener-key",
             &json!({"peer": peer, "label": label, "key_uri": key.uri.to_string()}),
         )
-        .map_err(|e| err(ErrorKind::Internal, e.to_string()))?;
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
     tracing::info!(peer, key = %key.uri, "listener key made in the HSM");
     checked(hsm, key)
 }
@@ -267,7 +261,7 @@ fn find(hsm: &Hsm, peer: &str) -> Result<Option<KeyRef>, SignerError> {
     match hsm.find_key(&uri) {
         Ok(key) => checked(hsm, key).map(Some),
         Err(HsmError::KeyNotFound { .. }) => Ok(None),
-        Err(e @ HsmError::KeyAmbiguous { .. }) => Err(err(
+        Err(e @ HsmError::KeyAmbiguous { .. }) => Err(wire_error(
             ErrorKind::HsmFailed,
             format!(
                 "{e} (two signers made {peer}'s listener key at the same moment?): delete all but one with pkcs11-tool --delete-object --id"
@@ -292,7 +286,7 @@ fn checked(hsm: &Hsm, key: KeyRef) -> Result<KeyRef, SignerError> {
     if ours {
         Ok(key)
     } else {
-        Err(err(
+        Err(wire_error(
             ErrorKind::HsmFailed,
             format!(
                 "the key at {} is not a listener key this signer would make ({}, sensitive={}, extractable={}, never_extractable={}, decrypt={}): delete it and restart the daemon",

@@ -10,12 +10,11 @@
 
 use crate::delegated::{delegated_key, Purpose};
 use crate::dispatch::Signer;
+use crate::error::{bad_request, internal};
 use crate::hsm_signer::{signing_failure, HsmTbsSigner};
 use serde_json::json;
 use strongroom_types::{KeyAlgorithm, SignatureAlgorithm};
-use strongroom_wire::{
-    ErrorKind, OcspSigningRequest, OcspStatus, Response, SignedOcspResponse, SignerError,
-};
+use strongroom_wire::{OcspSigningRequest, OcspStatus, Response, SignedOcspResponse, SignerError};
 use strongroom_x509::ocsp::{build_ocsp_response, cert_id, OcspAnswer, OcspPlan};
 
 /// Most serials per request.
@@ -23,32 +22,27 @@ pub const MAX_SERIALS: usize = 1000;
 /// Longest response validity.
 pub const MAX_VALIDITY_SECS: u32 = 7 * 86_400;
 
-fn bad(detail: impl Into<String>) -> SignerError {
-    SignerError {
-        kind: ErrorKind::BadRequest,
-        detail: detail.into(),
-    }
-}
-
 /// Signs one response per serial.
 pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Response, SignerError> {
     if req.serials.is_empty() || req.serials.len() > MAX_SERIALS {
-        return Err(bad(format!("1 to {MAX_SERIALS} serials per request")));
+        return Err(bad_request(format!(
+            "1 to {MAX_SERIALS} serials per request"
+        )));
     }
     if !(60..=MAX_VALIDITY_SECS).contains(&req.validity_secs) {
-        return Err(bad(format!(
+        return Err(bad_request(format!(
             "validity_secs must be between 60 and {MAX_VALIDITY_SECS}"
         )));
     }
     if let Some(n) = &req.nonce {
         if n.is_empty() || n.len() > 32 || !req.combined {
-            return Err(bad(
+            return Err(bad_request(
                 "a nonce is 1 to 32 octets and only goes into a combined (on-demand) response",
             ));
         }
     }
     if req.combined && req.serials.len() > strongroom_x509::ocsp::MAX_REQUESTS {
-        return Err(bad(format!(
+        return Err(bad_request(format!(
             "a combined response answers at most {} certificates",
             strongroom_x509::ocsp::MAX_REQUESTS
         )));
@@ -56,7 +50,7 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
     let ca = signer
         .cas()
         .get(&req.ca)
-        .ok_or_else(|| bad(format!("unknown CA {}", req.ca)))?;
+        .ok_or_else(|| bad_request(format!("unknown CA {}", req.ca)))?;
     let hsm = signer.hsm.get()?;
     let now = signer.clock.now();
     let responder = {
@@ -91,7 +85,7 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
         };
         let answer = OcspAnswer {
             cert_id: cert_id(&ca.cert, serial, req.sha256_cert_ids)
-                .map_err(|e| bad(e.to_string()))?,
+                .map_err(|e| bad_request(e.to_string()))?,
             status,
         };
         answers.push((serial, status, answer));
@@ -137,9 +131,6 @@ pub fn sign_responses(signer: &Signer, req: OcspSigningRequest) -> Result<Respon
     signer
         .journal()
         .append(now, "ocsp", &json!({"ca": req.ca.as_str(), "good": good, "revoked": revoked, "unknown": unknown, "next_update": next_update}))
-        .map_err(|e| SignerError {
-            kind: ErrorKind::Internal,
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| internal(e.to_string()))?;
     Ok(Response::OcspResponses(out))
 }
