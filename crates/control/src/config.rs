@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use strongroom_httpd::DatabaseSettings;
 use strongroom_types::CaId;
 
 /// The whole file.
@@ -18,7 +19,8 @@ pub struct Config {
     /// `database_url_env` names the variable instead).
     #[serde(default)]
     pub database_url: Option<String>,
-    /// Name of an environment variable that holds the database URL.
+    /// Name of an environment variable that holds the database URL. Exactly one of the two
+    /// ([`Config::database`]).
     #[serde(default)]
     pub database_url_env: Option<String>,
     /// Apply pending migrations at start (SQLite, development). With a narrow PostgreSQL
@@ -230,9 +232,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.database_url.is_some() == self.database_url_env.is_some() {
-            return Err("set exactly one of database_url and database_url_env".into());
-        }
+        self.database()?;
         self.tls.validate()?;
         if self.approvals.ttl_secs < 60 {
             return Err("approvals.ttl_secs must be at least 60".into());
@@ -270,13 +270,11 @@ impl Config {
         Ok(())
     }
 
-    /// The database URL (from the file or the named environment variable).
-    pub fn database_url(&self) -> Result<String, String> {
-        match (&self.database_url, &self.database_url_env) {
-            (Some(u), _) => Ok(u.clone()),
-            (None, Some(var)) => std::env::var(var)
-                .map_err(|_| format!("environment variable {var} (database_url_env) is not set")),
-            (None, None) => Err("no database URL configured".into()),
-        }
+    /// Where the database URL comes from; refuses both fields or neither.
+    pub fn database(&self) -> Result<DatabaseSettings, String> {
+        DatabaseSettings::from_fields(
+            self.database_url.as_deref(),
+            self.database_url_env.as_deref(),
+        )
     }
 }

@@ -3,14 +3,22 @@
 //!
 //! In: command-line arguments and the configuration file. Out: a running daemon, or exit
 //! code 0 / 1 with a one-line error on stderr. The sandbox (privilege drop, no core
-//! dumps, no_new_privs, Landlock) is applied before the async runtime starts any thread.
+//! dumps, no_new_privs, Landlock) is applied before the async runtime starts any thread;
+//! `run` and `sandbox-check` are the shared daemon `main` ([`strongroom_httpd::daemon`]).
 
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use strongroom_control::Config;
+use strongroom_httpd::daemon::{runtime, Daemon, RunArgs, SandboxCheckArgs};
+
+const CONTROL: Daemon<Config> = Daemon {
+    name: "strongroom-control",
+    load: Config::load,
+    confinement: strongroom_control::sandbox::confinement,
+};
 
 #[derive(Parser)]
 #[command(name = "strongroom-control", version, about = "Strongroom control API")]
@@ -22,24 +30,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the REST API.
-    Run {
-        /// Configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Validate the configuration and exit.
-        #[arg(long)]
-        check_config: bool,
-    },
+    Run(RunArgs),
     /// Apply the sandbox exactly as `run` does, then try to open each probe path and an IPv4
     /// socket, and print what happened (for operators and tests).
-    SandboxCheck {
-        /// Configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Paths to try to open.
-        #[arg(long = "probe")]
-        probes: Vec<PathBuf>,
-    },
+    SandboxCheck(SandboxCheckArgs),
     /// Apply pending database migrations and exit.
     Migrate {
         /// Configuration file (its database URL is used).
@@ -55,76 +49,39 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGROOM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let result = match cli.command {
-        Command::Run {
-            config,
-            check_config,
-        } => Config::load(&config).and_then(|c| {
-            if check_config {
-                println!("{}: ok", config.display());
-                return Ok(());
-            }
-            strongroom_control::sandbox::apply(&config, &c)?;
-            runtime()?.block_on(strongroom_control::server::run(c))
-        }),
-        Command::SandboxCheck { config, probes } => Config::load(&config).and_then(|c| {
-            strongroom_control::sandbox::apply(&config, &c)?;
-            for line in strongroom_sandbox::probe(&probes) {
-                println!("{line}");
-            }
-            Ok(())
-        }),
+    CONTROL.main(|control| match cli.command {
+        Command::Run(args) => control.run(&args, strongroom_control::server::run),
+        Command::SandboxCheck(args) => control.sandbox_check(&args),
         Command::Migrate {
             config,
             owner_url,
             roles,
-        } => Config::load(&config).and_then(|c| {
-            let url = match owner_url {
-                Some(u) => u,
-                None => c.database_url()?,
-            };
-            runtime()?.block_on(async {
-                let store = strongroom_store::Store::connect(&url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("database schema is up to date ({:?})", store.backend());
-                if roles {
-                    store
-                        .apply_postgres_roles()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    println!("roles strongroom_control and strongroom_front granted");
-                }
-                store.close().await;
-                Ok(())
-            })
-        }),
+        } => migrate(&config, owner_url, roles),
+    })
+}
+
+/// `migrate`: the schema up to date, and with `roles` the PostgreSQL roles and grants.
+fn migrate(config: &Path, owner_url: Option<String>, roles: bool) -> Result<(), String> {
+    let c = Config::load(config)?;
+    let url = match owner_url {
+        Some(u) => u,
+        None => c.database()?.url()?,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("strongroom-control: {e}");
-            ExitCode::FAILURE
+    runtime()?.block_on(async {
+        let store = strongroom_store::Store::connect(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("database schema is up to date ({:?})", store.backend());
+        if roles {
+            store
+                .apply_postgres_roles()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("roles strongroom_control and strongroom_front granted");
         }
-    }
+        store.close().await;
+        Ok(())
+    })
 }

@@ -7,10 +7,10 @@
 //! seccomp allow-list. The HSM token, the PIN and the signer's state are out of reach.
 
 use crate::config::Config;
-use std::path::Path;
-use strongroom_sandbox::network_daemon::{parent, sqlite_dir, Confinement};
+use strongroom_sandbox::network_daemon::{parent, Confinement};
 
-/// The confinement for this configuration.
+/// The confinement for this configuration. The configuration file was read before it
+/// applies; only the files named in it stay reachable, never its directory.
 pub fn confinement(config: &Config) -> Confinement {
     let mut read_only = config.sandbox.read_only.clone();
     read_only.extend(config.bootstrap.admin_password_file.iter().cloned());
@@ -26,11 +26,10 @@ pub fn confinement(config: &Config) -> Confinement {
             read_write.push(parent(f));
         }
     }
-    if let Ok(url) = config.database_url() {
-        read_write.extend(sqlite_dir(&url));
-        // PostgreSQL's CA file (sslrootcert) and client certificate and key: sqlx reads
-        // them at every new connection, long after the sandbox is in place.
-        read_only.extend(strongroom_store::database_files(&url));
+    if let Ok(database) = config.database() {
+        let paths = database.sandbox_paths();
+        read_write.extend(paths.read_write);
+        read_only.extend(paths.read_only);
     }
     read_write.extend(config.sandbox.read_write.iter().cloned());
     Confinement {
@@ -41,10 +40,4 @@ pub fn confinement(config: &Config) -> Confinement {
         read_only,
         read_write,
     }
-}
-
-/// Applies it. The configuration file was read before; only the files named in it stay
-/// reachable, never its directory.
-pub fn apply(_config_path: &Path, config: &Config) -> Result<(), String> {
-    confinement(config).apply()
 }

@@ -36,9 +36,9 @@ async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
 }
 
 /// Connects, bootstraps and serves until a termination signal.
-    let shutdown = strongroom_httpd::shutdown_signal();
 pub async fn run(config: Config) -> Result<(), String> {
-    let url = config.database_url()?;
+    let shutdown = strongroom_httpd::shutdown_signal();
+    let url = config.database()?.url()?;
     let store = if config.migrate_on_start {
         Store::connect(&url).await.map_err(|e| e.to_string())?
     } else {

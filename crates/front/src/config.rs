@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use strongroom_httpd::DatabaseSettings;
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +21,8 @@ pub struct Config {
     /// `database_url_env`. The front never migrates: control does.
     #[serde(default)]
     pub database_url: Option<String>,
-    /// Environment variable holding the database URL.
+    /// Environment variable holding the database URL. Exactly one of the two
+    /// ([`Config::database`]).
     #[serde(default)]
     pub database_url_env: Option<String>,
     /// The signer's socket (for responses missing from the store).
@@ -79,12 +81,8 @@ impl Config {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut c: Config =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        if c.database_url.is_some() == c.database_url_env.is_some() {
-            return Err(format!(
-                "{}: set exactly one of database_url and database_url_env",
-                path.display()
-            ));
-        }
+        c.database()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if c.listen_https.is_some() != c.tls.is_some() {
             return Err(format!(
                 "{}: listen_https and [tls] go together",
@@ -118,27 +116,24 @@ impl Config {
         Ok(c)
     }
 
-    /// The database URL.
-    pub fn database_url(&self) -> Result<String, String> {
-        match (&self.database_url, &self.database_url_env) {
-            (Some(u), _) => Ok(u.clone()),
-            (None, Some(var)) => std::env::var(var)
-                .map_err(|_| format!("environment variable {var} (database_url_env) is not set")),
-            (None, None) => Err("no database URL configured".into()),
-        }
+    /// Where the database URL comes from; refuses both fields or neither.
+    pub fn database(&self) -> Result<DatabaseSettings, String> {
+        DatabaseSettings::from_fields(
+            self.database_url.as_deref(),
+            self.database_url_env.as_deref(),
+        )
     }
 
     /// The sandbox for this configuration: the signer socket's directory and the SQLite
     /// directory, nothing else of the data.
     pub fn confinement(&self) -> strongroom_sandbox::network_daemon::Confinement {
-        use strongroom_sandbox::network_daemon::{parent, sqlite_dir, Confinement};
+        use strongroom_sandbox::network_daemon::{parent, Confinement};
         let mut read_write = vec![parent(&self.signer_socket)];
         let mut read_only = self.sandbox.read_only.clone();
-        if let Ok(url) = self.database_url() {
-            read_write.extend(sqlite_dir(&url));
-            // PostgreSQL's CA file and client certificate and key: sqlx reads them at every
-            // new connection, long after the sandbox is in place.
-            read_only.extend(strongroom_store::database_files(&url));
+        if let Ok(database) = self.database() {
+            let paths = database.sandbox_paths();
+            read_write.extend(paths.read_write);
+            read_only.extend(paths.read_only);
         }
         read_write.extend(self.sandbox.read_write.iter().cloned());
         read_only.extend(self.tls.iter().flat_map(|t| t.read_only_paths()));

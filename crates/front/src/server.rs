@@ -48,7 +48,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let clock: Arc<dyn strongroom_types::clock::Clock> =
         Arc::new(strongroom_types::clock::SystemClock);
     let shutdown = strongroom_httpd::shutdown_signal();
-    let store = connect(&config.database_url()?).await?;
+    let store = connect(&config.database()?.url()?).await?;
     // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits
     // for the plain port to accept finds both bound.
     let https = match (&config.listen_https, &config.tls) {

@@ -17,10 +17,17 @@
 //! axum's `ConnectInfo`. [`record_listener`] puts a signer-issued listener certificate
 //! into the inventory; [`serve_plain`] is the same accept loop without TLS (the front's
 //! public OCSP and CRL port).
+//!
+//! Shared by the two network daemons besides the listeners: [`daemon`], their `main`
+//! (`run`, `--check-config`, `sandbox-check`, the sandbox before any thread, the runtime,
+//! the exit), and [`DatabaseSettings`], their `database_url` / `database_url_env` and the
+//! paths the sandbox opens for it.
 
 #![forbid(unsafe_code)]
 
 mod current_cert;
+pub mod daemon;
+mod database;
 mod deadline;
 mod hsm_key;
 mod inventory;
@@ -29,6 +36,7 @@ mod listener;
 pub mod metrics;
 mod operator_cert;
 mod serve;
+pub use database::{DatabasePaths, DatabaseSettings};
 pub use inventory::record_listener;
 pub use keeper::{keep_current, Keeper};
 pub use listener::{listener, Listener};
