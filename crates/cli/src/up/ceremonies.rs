@@ -63,14 +63,10 @@ pub(super) fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<
     if allow_root {
         say!("  note: running as root; the development signer is allowed to (production refuses)");
     }
-    let write = |name: &str, text: &str| {
-        std::fs::write(l.config(name), text)
-            .map_err(|e| format!("{}: {e}", l.config(name).display()))
-    };
-    write("signer.toml", &signer_config(l, module, &token, allow_root))?;
-    write("root.ceremony.toml", ROOT_CEREMONY)?;
-    write("issuing.ceremony.toml", ISSUING_CEREMONY)?;
-    write("policy.toml", DEFAULT_POLICY)?;
+    l.write_config("signer.toml", &signer_config(l, module, &token, allow_root))?;
+    l.write_config("root.ceremony.toml", ROOT_CEREMONY)?;
+    l.write_config("issuing.ceremony.toml", ISSUING_CEREMONY)?;
+    l.write_config("policy.toml", DEFAULT_POLICY)?;
     for ceremony in ["root", "issuing"] {
         let out = Command::new(signer_bin)
             .env("SOFTHSM2_CONF", &token.conf)

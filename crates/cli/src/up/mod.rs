@@ -32,7 +32,7 @@ use clap::Args;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use strongroom_wire::{Request, Response};
-use supervise::{block_signals, daemon_binary, euid, wait_for_listener, wait_for_signer, Daemons};
+use supervise::{block_signals, daemon_binary, euid, wait_for_signer, Daemons};
 
 /// Arguments of `strongroom up`.
 #[derive(Args, Debug)]
@@ -109,6 +109,11 @@ impl Layout {
     fn ca_pem(&self, name: &str) -> PathBuf {
         self.dir.join("ca").join(format!("{name}.pem"))
     }
+    /// Writes `DATA/config/NAME`.
+    fn write_config(&self, name: &str, text: &str) -> Result<(), String> {
+        std::fs::write(self.config(name), text)
+            .map_err(|e| format!("{}: {e}", self.config(name).display()))
+    }
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), String> {
@@ -181,56 +186,28 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     if !l.admin_password().exists() {
         configs::write_admin_password(&l.admin_password())?;
     }
-    std::fs::write(
-        l.config("control.toml"),
-        configs::control_config(&l, args.control_listen, args.tls_key, euid() == 0),
-    )
-    .map_err(|e| format!("{}: {e}", l.config("control.toml").display()))?;
-    daemons.start(
+    l.write_config(
+        "control.toml",
+        &configs::control_config(&l, args.control_listen, args.tls_key, euid() == 0),
+    )?;
+    daemons.start_listening(
         "strongroom-control",
         &control_bin,
         &l.config("control.toml"),
         &l.log("control"),
         &token.conf,
-        |control| {
-            wait_for_listener(
-                "strongroom-control",
-                args.control_listen,
-                control,
-                &l.log("control"),
-            )
-        },
+        &[args.control_listen],
     )?;
     let front_bin = daemon_binary("strongroom-front")?;
-    std::fs::write(
-        l.config("front.toml"),
-        configs::front_config(&l, &args, euid() == 0),
-    )
-    .map_err(|e| format!("{}: {e}", l.config("front.toml").display()))?;
-    daemons.start(
+    l.write_config("front.toml", &configs::front_config(&l, &args, euid() == 0))?;
+    // Both listeners: the HTTPS one (ACME) is up only once the signer certified its key.
+    daemons.start_listening(
         "strongroom-front",
         &front_bin,
         &l.config("front.toml"),
         &l.log("front"),
         &token.conf,
-        |front| {
-            // Both listeners: the HTTPS one (ACME) is up only once the signer certified its
-            // key.
-            wait_for_listener(
-                "strongroom-front",
-                args.front_listen,
-                front,
-                &l.log("front"),
-            )
-            .and_then(|()| {
-                wait_for_listener(
-                    "strongroom-front",
-                    args.front_https_listen,
-                    front,
-                    &l.log("front"),
-                )
-            })
-        },
+        &[args.front_listen, args.front_https_listen],
     )?;
     summary::print(&l, &args, &health);
     daemons.supervise(&signals, &l.dir.join("logs"))

@@ -46,6 +46,24 @@ impl Daemons {
         answer
     }
 
+    /// [`Daemons::start`] for a daemon that is ready once it accepts TCP connections on
+    /// each of `listens`, in order.
+    pub(super) fn start_listening(
+        &mut self,
+        name: &'static str,
+        bin: &Path,
+        config: &Path,
+        log: &Path,
+        softhsm_conf: &Path,
+        listens: &[std::net::SocketAddr],
+    ) -> Result<(), String> {
+        self.start(name, bin, config, log, softhsm_conf, |child| {
+            listens
+                .iter()
+                .try_for_each(|listen| wait_for_listener(name, *listen, child, log))
+        })
+    }
+
     /// Waits for Ctrl-C or SIGTERM, then stops every daemon. A daemon that exits on its own
     /// stops the others too, and `up` fails naming it (its log is in `logs`).
     pub(super) fn supervise(mut self, signals: &libc::sigset_t, logs: &Path) -> Result<(), String> {
@@ -75,7 +93,7 @@ impl Daemons {
 }
 
 /// Waits until a daemon accepts TCP connections (control has then issued its certificate).
-pub(super) fn wait_for_listener(
+fn wait_for_listener(
     name: &str,
     listen: std::net::SocketAddr,
     child: &mut Child,
