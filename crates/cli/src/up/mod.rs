@@ -32,7 +32,7 @@ use clap::Args;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use strongroom_wire::{Request, Response};
-use supervise::{block_signals, daemon_binary, euid, wait_for_signer, Daemons};
+use supervise::{block_signals, daemon_binary, euid, wait_for_signer, Daemon, Daemons};
 
 /// Arguments of `strongroom up`.
 #[derive(Args, Debug)]
@@ -109,6 +109,16 @@ impl Layout {
     fn ca_pem(&self, name: &str) -> PathBuf {
         self.dir.join("ca").join(format!("{name}.pem"))
     }
+    /// `BINARY` (next to `strongroom` or on PATH) with `DATA/config/NAME.toml` and
+    /// `DATA/logs/NAME.log`.
+    fn daemon(&self, binary: &'static str, name: &str) -> Result<Daemon, String> {
+        Ok(Daemon {
+            name: binary,
+            bin: daemon_binary(binary)?,
+            config: self.config(&format!("{name}.toml")),
+            log: self.log(name),
+        })
+    }
     /// Writes `DATA/config/NAME`.
     fn write_config(&self, name: &str, text: &str) -> Result<(), String> {
         std::fs::write(self.config(name), text)
@@ -148,7 +158,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     let l = Layout {
         dir: args.data_dir.clone(),
     };
-    let signer_bin = daemon_binary("strongroom-signer")?;
+    let signer = l.daemon("strongroom-signer", "signer")?;
     if !args.pkcs11_module.is_file() {
         return Err(format!(
             "PKCS#11 module {} not found: install softhsm2 (Debian: apt-get install softhsm2) or pass --pkcs11-module",
@@ -158,20 +168,14 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     let fresh = !l.config("signer.toml").exists();
     if fresh {
         mkdir(&l.dir, 0o700)?;
-        ceremonies::first_run(&l, &args.pkcs11_module, &signer_bin)?;
+        ceremonies::first_run(&l, &args.pkcs11_module, &signer.bin)?;
     } else {
         say!("reusing {}", l.dir.display());
     }
-    let token = devtoken::paths(&l.dir);
-    let mut daemons = Daemons::default();
-    let mut client = daemons.start(
-        "strongroom-signer",
-        &signer_bin,
-        &l.config("signer.toml"),
-        &l.log("signer"),
-        &token.conf,
-        |signer| wait_for_signer(&l.socket(), signer, &l.log("signer")),
-    )?;
+    let mut daemons = Daemons::new(devtoken::paths(&l.dir).conf);
+    let mut client = daemons.start(&signer, |child| {
+        wait_for_signer(&l.socket(), child, &signer.log)
+    })?;
     let health = match client.call(&Request::Health) {
         Ok(Response::Health(h)) => h,
         other => return Err(format!("unexpected health answer: {other:?}")),
@@ -181,7 +185,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     }
     ceremonies::write_ca_files(&mut client, &l)?;
     drop(client);
-    let control_bin = daemon_binary("strongroom-control")?;
+    let control = l.daemon("strongroom-control", "control")?;
     mkdir(&l.dir.join("control"), 0o700)?;
     if !l.admin_password().exists() {
         configs::write_admin_password(&l.admin_password())?;
@@ -190,25 +194,11 @@ pub fn run(args: UpArgs) -> Result<(), String> {
         "control.toml",
         &configs::control_config(&l, args.control_listen, args.tls_key, euid() == 0),
     )?;
-    daemons.start_listening(
-        "strongroom-control",
-        &control_bin,
-        &l.config("control.toml"),
-        &l.log("control"),
-        &token.conf,
-        &[args.control_listen],
-    )?;
-    let front_bin = daemon_binary("strongroom-front")?;
+    daemons.start_listening(&control, &[args.control_listen])?;
+    let front = l.daemon("strongroom-front", "front")?;
     l.write_config("front.toml", &configs::front_config(&l, &args, euid() == 0))?;
     // Both listeners: the HTTPS one (ACME) is up only once the signer certified its key.
-    daemons.start_listening(
-        "strongroom-front",
-        &front_bin,
-        &l.config("front.toml"),
-        &l.log("front"),
-        &token.conf,
-        &[args.front_listen, args.front_https_listen],
-    )?;
+    daemons.start_listening(&front, &[args.front_listen, args.front_https_listen])?;
     summary::print(&l, &args, &health);
     daemons.supervise(&signals, &l.dir.join("logs"))
 }

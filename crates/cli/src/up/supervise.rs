@@ -14,34 +14,62 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use strongroom_wire::{Request, SignerClient};
 
+/// One daemon as `up` runs it: `BIN run --config CONFIG`, its output appended to LOG.
+#[derive(Debug)]
+pub(super) struct Daemon {
+    /// `strongroom-signer`, `strongroom-control`, `strongroom-front`.
+    pub(super) name: &'static str,
+    /// The binary ([`daemon_binary`]).
+    pub(super) bin: PathBuf,
+    /// Its configuration file.
+    pub(super) config: PathBuf,
+    /// Its log file.
+    pub(super) log: PathBuf,
+}
+
 /// The daemons `up` started, in start order; stopped in reverse (front, control, then the
 /// signer).
-#[derive(Debug, Default)]
-pub(super) struct Daemons(Vec<(&'static str, Child)>);
+#[derive(Debug)]
+pub(super) struct Daemons {
+    running: Vec<(&'static str, Child)>,
+    /// `SOFTHSM2_CONF` for every daemon (only the signer opens the token).
+    softhsm_conf: PathBuf,
+}
 
 impl Daemons {
-    /// Starts `BIN run --config CONFIG` (output appended to LOG) and waits until `ready`
-    /// says it answers; when either fails, stops every daemon started so far, this one too.
+    /// None yet.
+    pub(super) fn new(softhsm_conf: PathBuf) -> Daemons {
+        Daemons {
+            running: Vec::new(),
+            softhsm_conf,
+        }
+    }
+
+    /// Starts one and waits until `ready` says it answers; when either fails, stops every
+    /// daemon started so far, this one too.
     pub(super) fn start<T>(
         &mut self,
-        name: &'static str,
-        bin: &Path,
-        config: &Path,
-        log: &Path,
-        softhsm_conf: &Path,
+        d: &Daemon,
         ready: impl FnOnce(&mut Child) -> Result<T, String>,
     ) -> Result<T, String> {
-        let mut child = match spawn(bin, &["run", "--config"], config, log, softhsm_conf) {
+        let spawned = spawn(
+            &d.bin,
+            &["run", "--config"],
+            &d.config,
+            &d.log,
+            &self.softhsm_conf,
+        );
+        let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
-                stop(&mut self.0);
+                stop(&mut self.running);
                 return Err(e);
             }
         };
         let answer = ready(&mut child);
-        self.0.push((name, child));
+        self.running.push((d.name, child));
         if answer.is_err() {
-            stop(&mut self.0);
+            stop(&mut self.running);
         }
         answer
     }
@@ -50,17 +78,13 @@ impl Daemons {
     /// each of `listens`, in order.
     pub(super) fn start_listening(
         &mut self,
-        name: &'static str,
-        bin: &Path,
-        config: &Path,
-        log: &Path,
-        softhsm_conf: &Path,
+        d: &Daemon,
         listens: &[std::net::SocketAddr],
     ) -> Result<(), String> {
-        self.start(name, bin, config, log, softhsm_conf, |child| {
+        self.start(d, |child| {
             listens
                 .iter()
-                .try_for_each(|listen| wait_for_listener(name, *listen, child, log))
+                .try_for_each(|listen| wait_for_listener(d.name, *listen, child, &d.log))
         })
     }
 
@@ -71,13 +95,13 @@ impl Daemons {
             let sig = wait_signal(signals);
             if sig == libc::SIGCHLD {
                 let died: Vec<&str> = self
-                    .0
+                    .running
                     .iter_mut()
                     .filter_map(|(n, c)| matches!(c.try_wait(), Ok(Some(_))).then_some(*n))
                     .collect();
                 if !died.is_empty() {
                     let names = died.join(", ");
-                    stop(&mut self.0);
+                    stop(&mut self.running);
                     return Err(format!(
                         "{names} exited unexpectedly; see {}",
                         logs.display()
@@ -86,7 +110,7 @@ impl Daemons {
                 continue;
             }
             say!("stopping…");
-            stop(&mut self.0);
+            stop(&mut self.running);
             return Ok(());
         }
     }
