@@ -8,9 +8,9 @@ use crate::config::Config;
 use crate::cursor::CursorKey;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
-use crate::signer_link::SignerLink;
 use ring::rand::SystemRandom;
 use std::sync::Arc;
+use strongroom_signer_client::SignerLink;
 use strongroom_store::{AuditOutcome, NewAuditEvent, Store};
 use strongroom_types::clock::Clock;
 

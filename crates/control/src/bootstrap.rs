@@ -6,12 +6,11 @@
 
 use crate::auth::hash_password;
 use crate::config::Config;
-use crate::signer_link::SignerLink;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use strongroom_signer_client::SignerLink;
 use strongroom_store::{CaRecord, CaState, Role, Store, StoreError};
 use strongroom_types::{CaId, Policy};
-use strongroom_wire::{Request, Response};
 use zeroize::Zeroizing;
 
 /// The break-glass account's name.
@@ -19,20 +18,14 @@ pub const BREAK_GLASS: &str = "break-glass";
 
 /// Inserts every CA the signer has that the store lacks (parents first).
 pub async fn sync_cas(store: &Store, signer: &SignerLink, now: i64) -> Result<usize, String> {
-    let health = match signer.call(Request::Health).await.map_err(|p| p.detail)? {
-        Response::Health(h) => h,
-        other => return Err(format!("unexpected signer answer {other:?}")),
-    };
+    let health = signer.health().await.map_err(|e| e.to_string())?;
     let mut chains: Vec<(CaId, String, Vec<Vec<u8>>)> = Vec::new();
     for ca in &health.cas {
-        match signer
-            .call(Request::GetCaChain { ca: ca.id.clone() })
+        let chain = signer
+            .ca_chain(ca.id.clone())
             .await
-            .map_err(|p| p.detail)?
-        {
-            Response::CaChain(chain) => chains.push((ca.id.clone(), ca.subject.clone(), chain)),
-            other => return Err(format!("unexpected signer answer {other:?}")),
-        }
+            .map_err(|e| e.to_string())?;
+        chains.push((ca.id.clone(), ca.subject.clone(), chain));
     }
     chains.sort_by_key(|(_, _, chain)| chain.len());
     let mut added = 0;

@@ -11,9 +11,8 @@
 //! and what they may do), `routes` (the one route table: path, method, permission),
 //! `login_throttle` (failed-login counts, locks and their audit notes),
 //! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
-//! and `input` (strict request parsing), `bootstrap` (first start),
-//! `signer_link` (the blocking signer client on a worker thread), `metrics`, `revoke` (the
-//! one revocation path), `jobs` (the worker for jobs queued by the front, such as ACME
+//! and `input` (strict request parsing), `bootstrap` (first start), `metrics`, `revoke`
+//! (the one revocation path), `jobs` (the worker for jobs queued by the front, such as ACME
 //! revocations) and `acme_proof` (which re-verifies the client's signed request behind an
 //! ACME revocation job).
 
@@ -39,7 +38,6 @@ pub mod revoke;
 pub mod routes;
 pub mod sandbox;
 pub mod server;
-pub mod signer_link;
 
 pub use app::App;
 pub use config::Config;

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use strongroom_store::StoreError;
-use strongroom_wire::{ErrorKind, SignerError};
+use strongroom_wire::{CallError, ErrorKind};
 
 /// A problem to send back.
 #[derive(Debug, Clone)]
@@ -139,21 +139,26 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl From<SignerError> for Problem {
-    fn from(e: SignerError) -> Problem {
-        match e.kind {
-            ErrorKind::PolicyDenied => Problem::policy(e.detail),
-            ErrorKind::BadRequest => Problem::bad_request(e.detail),
-            ErrorKind::HsmUnavailable => {
-                Problem::unavailable(format!("the HSM is unavailable: {}", e.detail))
-            }
-            ErrorKind::NotAllowed => Problem::signer_failed(format!(
-                "the signer does not allow control this operation: {}",
-                e.detail
+impl From<CallError> for Problem {
+    fn from(e: CallError) -> Problem {
+        match e {
+            CallError::Unavailable(why) => Problem::unavailable(format!(
+                "the signer is not answering ({why}); check strongroom-signer"
             )),
-            ErrorKind::HsmFailed | ErrorKind::Internal => {
-                Problem::signer_failed(format!("the signer failed: {}", e.detail))
-            }
+            CallError::Refused { kind, detail } => match kind {
+                ErrorKind::PolicyDenied => Problem::policy(detail),
+                ErrorKind::BadRequest => Problem::bad_request(detail),
+                ErrorKind::HsmUnavailable => {
+                    Problem::unavailable(format!("the HSM is unavailable: {detail}"))
+                }
+                ErrorKind::NotAllowed => Problem::signer_failed(format!(
+                    "the signer does not allow control this operation: {detail}"
+                )),
+                ErrorKind::HsmFailed | ErrorKind::Internal => {
+                    Problem::signer_failed(format!("the signer failed: {detail}"))
+                }
+            },
+            CallError::Unexpected(why) => Problem::internal(why),
         }
     }
 }

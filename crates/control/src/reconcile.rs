@@ -18,8 +18,9 @@
 use crate::app::App;
 use crate::problem::Problem;
 use std::time::Duration;
+use strongroom_signer_client::{record_issued, Provenance};
 use strongroom_store::{AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate};
-use strongroom_wire::{JournaledIssuance, Request, Response, MAX_JOURNALED_ISSUANCES};
+use strongroom_wire::{JournaledIssuance, MAX_JOURNALED_ISSUANCES};
 
 /// Pause between passes.
 pub const INTERVAL: Duration = Duration::from_secs(300);
@@ -56,21 +57,10 @@ pub async fn reconcile_once(app: &App, grace_secs: i64) -> Result<Report, Proble
     };
     let cutoff = app.now() - grace_secs;
     loop {
-        let (records, read_through) = match app
+        let (records, read_through) = app
             .signer
-            .call(Request::JournaledIssuances {
-                after: report.watermark,
-                limit: MAX_JOURNALED_ISSUANCES,
-            })
-            .await?
-        {
-            Response::JournaledIssuances { records, through } => (records, through),
-            other => {
-                return Err(Problem::internal(format!(
-                    "unexpected signer answer {other:?}"
-                )))
-            }
-        };
+            .journaled_issuances(report.watermark, MAX_JOURNALED_ISSUANCES)
+            .await?;
         let full_page = records.len() == MAX_JOURNALED_ISSUANCES as usize;
         let ripe: Vec<&JournaledIssuance> = records.iter().take_while(|r| r.at <= cutoff).collect();
         // When every record returned is old enough, the watermark may pass the records read
@@ -107,38 +97,22 @@ pub async fn reconcile_once(app: &App, grace_secs: i64) -> Result<Report, Proble
 
 /// The inventory row for a journal record.
 fn certificate(r: &JournaledIssuance) -> Result<NewCertificate, Problem> {
-    let s = strongroom_x509::CertificateSummary::from_der(&r.der).map_err(|e| {
-        Problem::internal(format!(
-            "journal record {}: the certificate does not parse: {e}",
-            r.seq
-        ))
-    })?;
-    if s.serial != r.serial {
-        return Err(Problem::internal(format!(
-            "journal record {}: the certificate's serial {} is not the record's {}",
-            r.seq, s.serial, r.serial
-        )));
-    }
-    Ok(NewCertificate {
-        issuer: r.ca.clone(),
-        serial: s.serial,
-        profile: Some(r.profile.clone()),
-        subject_cn: s.subject_cn,
-        names: s.names,
-        not_before: s.not_before,
-        not_after: s.not_after,
-        fingerprint: s.fingerprint,
-        der: r.der.clone(),
-        source: if r.peer == "front" {
-            CertificateSource::Acme
-        } else {
-            CertificateSource::Api
+    record_issued(
+        r,
+        Provenance {
+            profile: r.profile.clone(),
+            source: if r.peer == "front" {
+                CertificateSource::Acme
+            } else {
+                CertificateSource::Api
+            },
+            owner: format!("journal:{}", r.peer),
+            team: None,
+            tags: vec!["reconciled".into()],
+            replaces: None,
         },
-        owner: Some(format!("journal:{}", r.peer)),
-        team: None,
-        tags: vec!["reconciled".into()],
-        replaces: None,
-    })
+    )
+    .map_err(|e| Problem::internal(format!("journal record {}: {e}", r.seq)))
 }
 
 fn audit_event(id: i64, c: &NewCertificate) -> NewAuditEvent {

@@ -11,9 +11,10 @@ use crate::problem::Problem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
+use strongroom_signer_client::SignedCrl;
 use strongroom_store::{StoredCrl, StoredOcsp};
 use strongroom_types::{CaId, Serial};
-use strongroom_wire::{OcspSigningRequest, Request, Response};
+use strongroom_wire::OcspSigningRequest;
 
 /// One CRL a CA publishes: the whole CA or a shard, full or delta.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,17 +58,15 @@ impl CrlQueue {
 
 /// How a CA publishes CRLs: (shards, deltas), as the signer holds it.
 pub async fn crl_layout(app: &App, ca: &CaId) -> Result<(u32, bool), Problem> {
-    match app.signer.call(Request::Health).await? {
-        Response::Health(h) => Ok(h
-            .cas
-            .iter()
-            .find(|c| &c.id == ca)
-            .map(|c| (c.crl_shards, c.delta_crl))
-            .unwrap_or((0, false))),
-        other => Err(Problem::internal(format!(
-            "unexpected signer answer {other:?}"
-        ))),
-    }
+    Ok(app
+        .signer
+        .health()
+        .await?
+        .cas
+        .iter()
+        .find(|c| &c.id == ca)
+        .map(|c| (c.crl_shards, c.delta_crl))
+        .unwrap_or((0, false)))
 }
 
 /// Every full scope of a CA (one, or one per shard).
@@ -104,22 +103,17 @@ pub async fn scope_of_revocation(app: &App, ca: &CaId, serial: &Serial) -> Resul
 pub async fn presign(app: &App, ca: &CaId, serials: Vec<Serial>) -> Result<usize, Problem> {
     let mut stored = 0;
     for chunk in serials.chunks(1000) {
-        let request = Request::SignOcspResponses(OcspSigningRequest {
-            ca: ca.clone(),
-            serials: chunk.to_vec(),
-            validity_secs: app.config.revocation.ocsp_validity_secs,
-            sha256_cert_ids: false,
-            combined: false,
-            nonce: None,
-        });
-        let signed = match app.signer.call(request).await? {
-            Response::OcspResponses(r) => r,
-            other => {
-                return Err(Problem::internal(format!(
-                    "unexpected signer answer {other:?}"
-                )))
-            }
-        };
+        let signed = app
+            .signer
+            .sign_ocsp_responses(OcspSigningRequest {
+                ca: ca.clone(),
+                serials: chunk.to_vec(),
+                validity_secs: app.config.revocation.ocsp_validity_secs,
+                sha256_cert_ids: false,
+                combined: false,
+                nonce: None,
+            })
+            .await?;
         let rows: Vec<StoredOcsp> = signed
             .into_iter()
             .map(|s| StoredOcsp {
@@ -139,24 +133,12 @@ pub async fn presign(app: &App, ca: &CaId, serials: Vec<Serial>) -> Result<usize
 
 /// Has the signer sign a fresh CRL of `scope` and stores it.
 pub async fn regenerate_crl(app: &App, scope: &Scope) -> Result<i64, Problem> {
-    let request = if scope.shard.is_none() && !scope.delta {
-        Request::IssueCrl {
-            ca: scope.ca.clone(),
-        }
+    let SignedCrl { der, number } = if scope.shard.is_none() && !scope.delta {
+        app.signer.issue_crl(scope.ca.clone()).await?
     } else {
-        Request::IssueCrlScope {
-            ca: scope.ca.clone(),
-            shard: scope.shard,
-            delta: scope.delta,
-        }
-    };
-    let (der, number) = match app.signer.call(request).await? {
-        Response::Crl { der, number } => (der, number),
-        other => {
-            return Err(Problem::internal(format!(
-                "unexpected signer answer {other:?}"
-            )))
-        }
+        app.signer
+            .issue_crl_scope(scope.ca.clone(), scope.shard, scope.delta)
+            .await?
     };
     let (this_update, next_update) =
         strongroom_x509::crl_window(&der).map_err(Problem::internal)?;

@@ -12,7 +12,7 @@ use crate::problem::{ApiResult, Problem};
 use std::sync::atomic::Ordering;
 use strongroom_store::{AuditOutcome, RevocationRow};
 use strongroom_types::RevocationReason;
-use strongroom_wire::{Request, RevocationRecord};
+use strongroom_wire::RevocationRecord;
 
 /// What a revocation request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,13 +44,13 @@ pub async fn revoke_certificate(
     }
     let now = app.now();
     app.signer
-        .call(Request::RecordRevocation(RevocationRecord {
+        .record_revocation(RevocationRecord {
             ca: c.certificate.issuer.clone(),
             serial: c.certificate.serial.clone(),
             reason,
             revoked_at: now,
             invalidity_date,
-        }))
+        })
         .await?;
     app.store
         .revoke_certificate(&RevocationRow {

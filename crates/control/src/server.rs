@@ -11,11 +11,10 @@ use crate::cursor::CursorKey;
 use crate::login_throttle::{LoginLimits, LoginThrottle};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::signer_link::SignerLink;
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_signer_client::SignerLink;
 use strongroom_store::Store;
-use strongroom_wire::Request;
 use tokio::net::TcpListener;
 
 /// User names, addresses and (name, address) pairs the login throttle keeps, each: a few
@@ -26,9 +25,9 @@ const LOGIN_KEYS_TRACKED: usize = 4096;
 async fn wait_for_signer(signer: &SignerLink) -> Result<(), String> {
     let mut last = String::new();
     for _ in 0..60 {
-        match signer.call(Request::Health).await {
+        match signer.health().await {
             Ok(_) => return Ok(()),
-            Err(p) => last = p.detail,
+            Err(e) => last = e.to_string(),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -114,7 +113,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
-    let listener_cert = strongroom_httpd::listener(&config.tls, &config.signer_socket).await?;
+    let listener_cert = strongroom_httpd::listener(&config.tls, &signer).await?;
     match (&listener_cert.issued, &config.tls.profile) {
         (Some(issued), Some(profile)) => {
             let id =
@@ -136,13 +135,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(listen = %config.listen, "strongroom-control serving /api/v1");
-    strongroom_httpd::serve_tls(
-        listener,
-        tls,
-        routes::router(app),
-        shutdown,
-    )
-    .await;
+    strongroom_httpd::serve_tls(listener, tls, routes::router(app), shutdown).await;
     store.close().await;
     Ok(())
 }

@@ -12,11 +12,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use strongroom_signer_client::SignerLink;
 use strongroom_store::{Store, StoredOcsp};
 use strongroom_types::{CaId, Serial};
-use strongroom_wire::{
-    ClientError, ErrorKind, OcspSigningRequest, Request, Response, SignedOcspResponse, SignerClient,
-};
+use strongroom_wire::{CallError, OcspSigningRequest, SignedOcspResponse};
 use strongroom_x509::CaCertificate;
 
 /// Most bytes of OCSP responses kept in memory by CA and serial (responses are 300 bytes to
@@ -100,15 +99,6 @@ pub struct CachedCrl {
     fetched: Instant,
 }
 
-/// Why the signer could not answer.
-#[derive(Debug)]
-pub enum SignerTrouble {
-    /// Unreachable or the HSM is down: try later.
-    Unavailable(String),
-    /// It refused (bad input, unknown CA, not allowed).
-    Refused(String),
-}
-
 /// Shared state.
 #[derive(Debug)]
 pub struct App {
@@ -116,6 +106,8 @@ pub struct App {
     pub store: Store,
     /// Configuration.
     pub config: Config,
+    /// The signer (`config.signer_socket`).
+    pub signer: SignerLink,
     cas: RwLock<(Option<Instant>, Arc<Vec<CaEntry>>)>,
     nonce_profiles: RwLock<(Option<Instant>, Arc<HashSet<String>>)>,
     ocsp: RwLock<BoundedResponses<(CaId, Serial)>>,
@@ -140,6 +132,7 @@ impl App {
     ) -> App {
         App {
             store,
+            signer: SignerLink::new(config.signer_socket.clone()),
             config,
             cas: RwLock::new((None, Arc::new(Vec::new()))),
             nonce_profiles: RwLock::new((None, Arc::new(HashSet::new()))),
@@ -337,11 +330,7 @@ impl App {
         let signed = self
             .sign(ca, vec![serial.clone()], false, false, None)
             .await
-            .map_err(|t| match t {
-                SignerTrouble::Unavailable(why) | SignerTrouble::Refused(why) => {
-                    format!("the signer did not sign the OCSP response: {why}")
-                }
-            })?;
+            .map_err(|e| format!("the signer did not sign the OCSP response: {e}"))?;
         match signed.first().map(|s| &s.status) {
             Some(strongroom_types::OcspStatus::Revoked { .. }) => Ok(()),
             Some(other) => Err(format!("the signer still answers {} for it", other.kind())),
@@ -392,7 +381,9 @@ impl App {
     }
 
     /// Asks the signer for responses (a cache miss, a SHA-256 CertID, several certificates
-    /// or a nonce). Single SHA-1 answers are stored for everyone.
+    /// or a nonce). Single SHA-1 answers are stored for everyone. With
+    /// [`OCSP_SIGNING_AT_ONCE`] calls in flight the answer is at once
+    /// [`CallError::Unavailable`].
     pub async fn sign(
         &self,
         ca: &CaId,
@@ -400,44 +391,24 @@ impl App {
         sha256_cert_ids: bool,
         combined: bool,
         nonce: Option<Vec<u8>>,
-    ) -> Result<Vec<SignedOcspResponse>, SignerTrouble> {
-        let request = Request::SignOcspResponses(OcspSigningRequest {
+    ) -> Result<Vec<SignedOcspResponse>, CallError> {
+        let request = OcspSigningRequest {
             ca: ca.clone(),
             serials,
             validity_secs: self.config.ocsp.validity_secs,
             sha256_cert_ids,
             combined,
             nonce,
-        });
+        };
         // Before the signer signs: a revocation seen meanwhile keeps the answer out of memory.
         let generation = self.ocsp_generation.load(Ordering::Acquire);
         // At the cap, a miss is answered tryLater at once rather than queued.
         let Ok(_permit) = self.signing.try_acquire() else {
-            return Err(SignerTrouble::Unavailable(format!(
+            return Err(CallError::Unavailable(format!(
                 "{OCSP_SIGNING_AT_ONCE} signer calls already in flight"
             )));
         };
-        let socket = self.config.signer_socket.clone();
-        let answer = tokio::task::spawn_blocking(move || {
-            SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
-        })
-        .await
-        .map_err(|e| SignerTrouble::Unavailable(e.to_string()))?;
-        let signed = match answer {
-            Ok(Response::OcspResponses(r)) => r,
-            Ok(Response::Error(e)) | Err(ClientError::Signer(e)) => {
-                return Err(match e.kind {
-                    ErrorKind::HsmUnavailable => SignerTrouble::Unavailable(e.detail),
-                    _ => SignerTrouble::Refused(format!("{:?}: {}", e.kind, e.detail)),
-                })
-            }
-            Ok(other) => {
-                return Err(SignerTrouble::Refused(format!(
-                    "unexpected answer {other:?}"
-                )))
-            }
-            Err(e) => return Err(SignerTrouble::Unavailable(e.to_string())),
-        };
+        let signed = self.signer.sign_ocsp_responses(request).await?;
         if !combined && !sha256_cert_ids {
             let rows: Vec<StoredOcsp> = signed
                 .iter()

@@ -12,7 +12,7 @@
 //! Cache-Control up to nextUpdate so caches and CDNs can serve them. A repeat of a request
 //! already answered from memory (same bytes, no nonce) is answered before it is parsed.
 
-use crate::app::{App, SignerTrouble};
+use crate::app::App;
 use crate::metrics::Outcome;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -20,6 +20,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use std::sync::Arc;
+use strongroom_wire::CallError;
 use strongroom_x509::ocsp::{
     error_response, parse_ocsp_request, ResponseStatus, ID_SHA1, ID_SHA256,
 };
@@ -218,13 +219,17 @@ async fn answer(app: &App, der: &[u8], cacheable: bool) -> Response {
             }
             None => failure(ResponseStatus::InternalError),
         },
-        Err(SignerTrouble::Unavailable(why)) => {
-            tracing::warn!(%why, "signer unavailable; answering tryLater");
+        Err(e) if e.is_temporary() => {
+            tracing::warn!(error = %e, "signer unavailable; answering tryLater");
             failure(ResponseStatus::TryLater)
         }
-        Err(SignerTrouble::Refused(why)) => {
-            tracing::warn!(%why, "signer refused an OCSP request");
+        Err(e @ CallError::Refused { .. }) => {
+            tracing::warn!(error = %e, "signer refused an OCSP request");
             failure(ResponseStatus::MalformedRequest)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "unexpected answer from the signer to an OCSP request");
+            failure(ResponseStatus::InternalError)
         }
     }
 }

@@ -53,7 +53,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     // for the plain port to accept finds both bound.
     let https = match (&config.listen_https, &config.tls) {
         (Some(addr), Some(spec)) => {
-            let listener = strongroom_httpd::listener(spec, &config.signer_socket).await?;
+            let listener = strongroom_httpd::listener(
+                spec,
+                &strongroom_signer_client::SignerLink::new(config.signer_socket.clone()),
+            )
+            .await?;
             match (&listener.issued, &spec.profile) {
                 (Some(issued), Some(profile)) => {
                     let id = strongroom_httpd::record_listener(

@@ -22,7 +22,7 @@ use rustls::{SignatureAlgorithm, SignatureScheme};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use strongroom_wire::{ClientError, Request, Response, SignerClient, TlsSignatureScheme};
+use strongroom_wire::{CallError, Request, Response, SignerClient, TlsSignatureScheme};
 
 /// Most handshake signatures asked of the signer at once (and connections kept for them).
 /// The signer signs with a handful of HSM sessions (`hsm.sessions`, default 2): more in
@@ -63,7 +63,7 @@ impl HsmListenerKey {
     /// One signature outside a handshake: start-up proves with it that the signer lets this
     /// daemon sign (a missing `SignTlsHandshake` in its allow-list would otherwise surface
     /// only as failing handshakes).
-    pub(crate) fn sign_blocking(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    pub(crate) fn sign_blocking(&self, message: &[u8]) -> Result<Vec<u8>, CallError> {
         self.link.sign(message)
     }
 }
@@ -139,27 +139,28 @@ impl HandshakeLink {
     }
 
     /// Signs `message`; a kept connection that turns out dead is replaced once.
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CallError> {
         let request = Request::SignTlsHandshake {
             scheme: TlsSignatureScheme::EcdsaP256Sha256,
             message: message.to_vec(),
         };
         let (client, reused) = self.checkout()?;
         match self.call(client, &request) {
-            Err(Failure::Transport(e)) if reused => {
+            Err(CallError::Unavailable(e)) if reused => {
                 // Every kept connection is probably as dead as this one (the signer
                 // restarted, or closed them idle): drop them all and connect afresh.
                 self.drain_idle();
                 tracing::debug!(error = %e, "a kept signer connection was closed; reconnecting");
                 let (client, _) = self.checkout()?;
-                self.call(client, &request).map_err(Failure::into_text)
+                self.call(client, &request)
             }
-            other => other.map_err(Failure::into_text),
+            other => other,
         }
     }
 
-    /// One call on `client`, which goes back to the pool unless the connection broke.
-    fn call(&self, mut client: SignerClient, request: &Request) -> Result<Vec<u8>, Failure> {
+    /// One call on `client`, which goes back to the pool unless the connection broke or
+    /// carried something other than an answer to this request.
+    fn call(&self, mut client: SignerClient, request: &Request) -> Result<Vec<u8>, CallError> {
         match client.call(request) {
             Ok(Response::TlsHandshakeSignature { signature }) => {
                 self.checkin(client);
@@ -167,24 +168,22 @@ impl HandshakeLink {
             }
             Ok(other) => {
                 self.discard();
-                Err(Failure::Answer(format!(
-                    "unexpected signer answer {other:?}"
-                )))
+                Err(CallError::wrong_answer(request.operation(), other.name()))
             }
-            Err(ClientError::Signer(e)) => {
+            Err(e @ CallError::Refused { .. }) => {
                 self.checkin(client);
-                Err(Failure::Answer(format!("the signer refused: {e}")))
+                Err(e)
             }
             Err(e) => {
                 self.discard();
-                Err(Failure::Transport(e.to_string()))
+                Err(e)
             }
         }
     }
 
     /// A connection: a kept one (`true`), or a new one while fewer than [`MAX_IN_FLIGHT`]
     /// are open, waiting at most [`WAIT_FOR_TURN`] for either.
-    fn checkout(&self) -> Result<(SignerClient, bool), String> {
+    fn checkout(&self) -> Result<(SignerClient, bool), CallError> {
         let deadline = Instant::now() + WAIT_FOR_TURN;
         let mut pool = self.pool();
         loop {
@@ -200,15 +199,15 @@ impl HandshakeLink {
                     Ok(c) => Ok((c, false)),
                     Err(e) => {
                         self.discard();
-                        Err(e.to_string())
+                        Err(e)
                     }
                 };
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!(
+                return Err(CallError::Unavailable(format!(
                     "{MAX_IN_FLIGHT} handshake signatures already wait on the signer"
-                ));
+                )));
             }
             pool = self
                 .freed
@@ -242,34 +241,16 @@ impl HandshakeLink {
 
     /// Logs a failed handshake signature at warn, at most once per [`WARN_EVERY`] (a
     /// signer that is down fails every handshake; the log needs to say so, not each time).
-    fn warn(&self, error: &str) {
+    fn warn(&self, error: &CallError) {
         let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|t| t.elapsed() < WARN_EVERY) {
-            tracing::debug!(error, "TLS handshake failed: no signature from the signer");
+            tracing::debug!(%error, "TLS handshake failed: no signature from the signer");
             return;
         }
         *last = Some(Instant::now());
         tracing::warn!(
-            error,
+            %error,
             "TLS handshakes fail: the signer does not sign with the listener key (further failures within 10 s are logged at debug)"
         );
-    }
-}
-
-/// Why a call failed.
-#[derive(Debug)]
-enum Failure {
-    /// The connection broke (or never answered).
-    Transport(String),
-    /// The signer answered, but not with a signature.
-    Answer(String),
-}
-
-impl Failure {
-    fn into_text(self) -> String {
-        match self {
-            Failure::Transport(e) => format!("the signer is not answering: {e}"),
-            Failure::Answer(e) => e,
-        }
     }
 }

@@ -5,9 +5,12 @@
 //! `certificate.issue` audit event by `system:{daemon}`, in one transaction. Every
 //! certificate the signer issues belongs in the inventory — so it can be found, revoked
 //! and watched for expiry — and control's journal reconciliation then finds nothing
-//! missing after a restart. Waits up to 30 s for control to mirror the issuing CA.
+//! missing after a restart. The row is `strongroom_signer_client::record_issued`'s, filed
+//! under the CA the signer names; it waits up to 30 s for control to mirror that CA into
+//! the store (a front starting beside control may get there first).
 
-use strongroom_store::{AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate, Store};
+use strongroom_signer_client::{record_issued, Provenance};
+use strongroom_store::{AuditOutcome, CertificateSource, NewAuditEvent, Store, StoreError};
 use strongroom_types::ProfileName;
 use strongroom_wire::IssuedCertificate;
 
@@ -20,47 +23,38 @@ pub async fn record_listener(
     daemon: &str,
     now: i64,
 ) -> Result<i64, String> {
-    let head = issued
-        .chain
-        .first()
-        .ok_or("the signer returned the listener certificate without a chain")?;
+    let record = record_issued(
+        issued,
+        Provenance {
+            profile: profile.to_string(),
+            source: CertificateSource::Api,
+            owner: format!("listener:{daemon}"),
+            team: None,
+            tags: vec!["listener".into()],
+            replaces: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     // Control mirrors the signer's CAs into the store at start; a front starting beside it
     // may look first.
-    let mut issuer = None;
+    let mut mirrored = false;
     for _ in 0..60 {
-        issuer = store
-            .cas()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|c| &c.cert_der == head)
-            .map(|c| c.id);
-        if issuer.is_some() {
-            break;
+        match store.ca(&record.issuer).await {
+            Ok(_) => {
+                mirrored = true;
+                break;
+            }
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.to_string()),
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    let issuer = issuer.ok_or(
-        "the CA that issued the listener certificate is not in the store after 30 s (control mirrors it at start)",
-    )?;
-    let s =
-        strongroom_x509::CertificateSummary::from_der(&issued.der).map_err(|e| e.to_string())?;
-    let record = NewCertificate {
-        issuer,
-        serial: s.serial.clone(),
-        profile: Some(profile.to_string()),
-        subject_cn: s.subject_cn,
-        names: s.names,
-        not_before: s.not_before,
-        not_after: s.not_after,
-        fingerprint: s.fingerprint,
-        der: issued.der.clone(),
-        source: CertificateSource::Api,
-        owner: Some(format!("listener:{daemon}")),
-        team: None,
-        tags: vec!["listener".into()],
-        replaces: None,
-    };
+    if !mirrored {
+        return Err(format!(
+            "CA {}, which issued the listener certificate, is not in the store after 30 s (control mirrors it at start)",
+            record.issuer
+        ));
+    }
     let event = |id: i64| NewAuditEvent {
         actor: format!("system:{daemon}"),
         action: "certificate.issue".into(),
@@ -68,7 +62,7 @@ pub async fn record_listener(
         outcome: AuditOutcome::Ok,
         detail: format!(
             "listener certificate serial {} profile {profile} journal {}",
-            s.serial, issued.journal_seq
+            record.serial, issued.journal_seq
         ),
     };
     store

@@ -17,9 +17,9 @@ use crate::listener::issue;
 use crate::operator_cert::{self, Loaded};
 use crate::ListenerCert;
 use rustls::sign::SigningKey;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_signer_client::SignerLink;
 use strongroom_store::Store;
 use strongroom_types::time::rfc3339;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -41,7 +41,7 @@ pub struct Keeper {
 enum Source {
     /// Certificates the signer issues for `key` (public half `spki`).
     Signer {
-        socket: PathBuf,
+        signer: SignerLink,
         spki: Vec<u8>,
         key: Arc<dyn SigningKey>,
     },
@@ -64,7 +64,7 @@ impl std::fmt::Debug for Keeper {
 impl Keeper {
     pub(crate) fn signer(
         spec: &ListenerCert,
-        socket: &Path,
+        signer: &SignerLink,
         spki: Vec<u8>,
         key: Arc<dyn SigningKey>,
         current: Arc<CurrentCert>,
@@ -75,7 +75,7 @@ impl Keeper {
             current,
             not_after,
             source: Source::Signer {
-                socket: socket.to_path_buf(),
+                signer: signer.clone(),
                 spki,
                 key,
             },
@@ -118,12 +118,12 @@ pub async fn keep_current(
         source,
     } = keeper;
     match source {
-        Source::Signer { socket, spki, key } => {
+        Source::Signer { signer, spki, key } => {
             let mut issued_at = now();
             let mut due = renewal_due(issued_at, not_after);
             loop {
                 tokio::time::sleep(secs(due - now())).await;
-                match issue(&spec, &socket, &spki, &key).await {
+                match issue(&spec, &signer, &spki, &key).await {
                     Ok((issued, certified, summary)) => {
                         current.replace(certified);
                         issued_at = now();

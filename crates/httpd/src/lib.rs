@@ -2,7 +2,7 @@
 //! public OCSP and CRL port.
 //!
 //! In: a [`ListenerCert`] (where the key and certificate come from, client-certificate
-//! CAs), the signer socket, an axum router. Out: a TLS server ([`listener`]) whose
+//! CAs), the daemon's `SignerLink`, an axum router. Out: a TLS server ([`listener`]) whose
 //! certificate is one of:
 //! - issued by the signer at start for the daemon's own P-256 listener key in the HSM,
 //!   which signs each handshake through the signer (`key = "hsm"`, module `hsm_key`), or for
@@ -43,10 +43,9 @@ pub use listener::{listener, Listener};
 pub use serve::{serve_plain, serve_tls};
 
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use strongroom_types::{CaId, ProfileName, RequestedName};
-use strongroom_wire::{ClientError, Request, Response, SignerClient};
 
 /// Where the listener's private key lives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -168,21 +167,6 @@ impl ListenerCert {
 pub struct PeerCertificate {
     /// Colon-separated upper-case hex, as the inventory stores it.
     pub fingerprint: String,
-}
-
-/// One request to the signer, on a connection of its own.
-async fn signer_call(socket: &Path, request: Request) -> Result<Response, String> {
-    let socket: PathBuf = socket.to_path_buf();
-    let answer = tokio::task::spawn_blocking(move || {
-        SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    match answer {
-        Ok(Response::Error(e)) | Err(ClientError::Signer(e)) => Err(e.to_string()),
-        Ok(r) => Ok(r),
-        Err(e) => Err(format!("the signer is not answering: {e}")),
-    }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -1,6 +1,6 @@
 //! Building a listener's TLS configuration.
 //!
-//! In: a validated [`ListenerCert`], the signer socket. Out: a [`Listener`]: a rustls
+//! In: a validated [`ListenerCert`], the daemon's [`SignerLink`]. Out: a [`Listener`]: a rustls
 //! server configuration whose certificate comes from a [`CurrentCert`] (so it can be
 //! swapped while the daemon serves), the certificate the signer issued (for the inventory),
 //! and the [`Keeper`] that keeps it current. The key is the daemon's listener key in the
@@ -9,16 +9,16 @@
 
 use crate::current_cert::CurrentCert;
 use crate::keeper::Keeper;
-use crate::{hsm_key, operator_cert, provider, signer_call, ListenerCert, ListenerKeyKind};
+use crate::{hsm_key, operator_cert, provider, ListenerCert, ListenerKeyKind};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::{RootCertStore, ServerConfig};
-use std::path::Path;
 use std::sync::Arc;
-use strongroom_wire::{IssuanceRequest, IssuedCertificate, Request, Response, SubjectKey};
+use strongroom_signer_client::SignerLink;
+use strongroom_wire::{IssuanceRequest, IssuedCertificate, SubjectKey};
 
 /// A listener's TLS configuration and what keeps its certificate current.
 pub struct Listener {
@@ -68,23 +68,18 @@ fn memory_key() -> Result<(Vec<u8>, Arc<dyn SigningKey>), String> {
 
 /// The daemon's listener key in the HSM (made by the signer on the first call), checked with
 /// one signature before any client depends on it.
-async fn hsm_key(signer_socket: &Path) -> Result<(Vec<u8>, Arc<dyn SigningKey>, String), String> {
-    let (spki, uri) = match signer_call(signer_socket, Request::ListenerKey)
-        .await
-        .map_err(|e| {
-            format!(
-                "the signer did not give the listener key: {e} (its [[peer]] entry for this daemon needs ListenerKey and SignTlsHandshake; or set [tls] key = \"memory\")"
-            )
-        })? {
-        Response::ListenerKey { public_key, uri } => (public_key, uri),
-        other => return Err(format!("unexpected signer answer {other:?}")),
-    };
+async fn hsm_key(signer: &SignerLink) -> Result<(Vec<u8>, Arc<dyn SigningKey>, String), String> {
+    let (spki, uri) = signer.listener_key().await.map_err(|e| {
+        format!(
+            "the signer did not give the listener key: {e} (its [[peer]] entry for this daemon needs ListenerKey and SignTlsHandshake; or set [tls] key = \"memory\")"
+        )
+    })?;
     if spki.len() != P256_SPKI_PREFIX.len() + 65 || !spki.starts_with(&P256_SPKI_PREFIX) {
         return Err("the signer's listener key is not an ECDSA P-256 key".into());
     }
     let key = Arc::new(hsm_key::HsmListenerKey::new(
         spki.clone(),
-        signer_socket.to_path_buf(),
+        signer.socket().to_path_buf(),
     ));
     // A TLS 1.3 CertificateVerify input over an all-zero transcript hash: the shape the
     // signer accepts, signed once and verified here.
@@ -116,7 +111,7 @@ async fn hsm_key(signer_socket: &Path) -> Result<(Vec<u8>, Arc<dyn SigningKey>, 
 /// Builds the listener's TLS configuration around its key (in the HSM, made in memory, or
 /// the operator's, as `spec.key` says) and its certificate: one the signer issues now, or
 /// the operator's.
-pub async fn listener(spec: &ListenerCert, signer_socket: &Path) -> Result<Listener, String> {
+pub async fn listener(spec: &ListenerCert, signer: &SignerLink) -> Result<Listener, String> {
     spec.validate()?;
     let (certified, about, issued, keeper) = match spec.key {
         ListenerKeyKind::File => {
@@ -129,7 +124,7 @@ pub async fn listener(spec: &ListenerCert, signer_socket: &Path) -> Result<Liste
         ListenerKeyKind::Memory | ListenerKeyKind::Hsm => {
             let (spki, key, where_key) = match spec.key {
                 ListenerKeyKind::Hsm => {
-                    let (spki, key, uri) = hsm_key(signer_socket).await?;
+                    let (spki, key, uri) = hsm_key(signer).await?;
                     (spki, key, format!("the HSM key {uri}"))
                 }
                 _ => {
@@ -137,21 +132,15 @@ pub async fn listener(spec: &ListenerCert, signer_socket: &Path) -> Result<Liste
                     (spki, key, "a key made in memory".to_string())
                 }
             };
-            let (issued, certified, summary) = issue(spec, signer_socket, &spki, &key).await?;
+            let (issued, certified, summary) = issue(spec, signer, &spki, &key).await?;
             let about = format!(
                 "serial {} valid until {}, {where_key}",
                 summary.serial,
                 strongroom_types::time::rfc3339(summary.not_after)
             );
             let current = Arc::new(CurrentCert::new(certified));
-            let keeper = Keeper::signer(
-                spec,
-                signer_socket,
-                spki,
-                key,
-                current.clone(),
-                summary.not_after,
-            );
+            let keeper =
+                Keeper::signer(spec, signer, spki, key, current.clone(), summary.not_after);
             (current, about, Some(issued), keeper)
         }
     };
@@ -163,13 +152,10 @@ pub async fn listener(spec: &ListenerCert, signer_socket: &Path) -> Result<Liste
     } else {
         let mut roots = RootCertStore::empty();
         for ca in &spec.client_auth_cas {
-            let chain = match signer_call(signer_socket, Request::GetCaChain { ca: ca.clone() })
+            let chain = signer
+                .ca_chain(ca.clone())
                 .await
-                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?
-            {
-                Response::CaChain(c) => c,
-                other => return Err(format!("unexpected signer answer {other:?}")),
-            };
+                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?;
             let first = chain
                 .first()
                 .ok_or_else(|| format!("CA {ca} has an empty chain"))?;
@@ -197,7 +183,7 @@ pub async fn listener(spec: &ListenerCert, signer_socket: &Path) -> Result<Liste
 /// ready to serve with `key`.
 pub(crate) async fn issue(
     spec: &ListenerCert,
-    signer_socket: &Path,
+    signer: &SignerLink,
     spki: &[u8],
     key: &Arc<dyn SigningKey>,
 ) -> Result<
@@ -212,22 +198,17 @@ pub(crate) async fn issue(
         .profile
         .clone()
         .ok_or("tls.profile is required for a certificate the signer issues")?;
-    let issued = match signer_call(
-        signer_socket,
-        Request::IssueCertificate(IssuanceRequest {
+    let issued = signer
+        .issue_certificate(IssuanceRequest {
             profile: profile.clone(),
             subject_key: SubjectKey::PublicKey(spki.to_vec()),
             names: spec.names.clone(),
             validity_secs: Some(spec.validity_secs),
-        }),
-    )
-    .await
-    .map_err(|e| {
-        format!("the signer did not issue the listener certificate (profile {profile}): {e}")
-    })? {
-        Response::Certificate(c) => c,
-        other => return Err(format!("unexpected signer answer {other:?}")),
-    };
+        })
+        .await
+        .map_err(|e| {
+            format!("the signer did not issue the listener certificate (profile {profile}): {e}")
+        })?;
     let summary =
         strongroom_x509::CertificateSummary::from_der(&issued.der).map_err(|e| e.to_string())?;
     // The chain sent to clients: leaf and intermediates (not the root they must already trust).

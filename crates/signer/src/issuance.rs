@@ -378,5 +378,6 @@ pub fn issue(
         serial,
         chain: ca.chain.clone(),
         journal_seq: outcome,
+        ca: ca.record.id.clone(),
     })
 }

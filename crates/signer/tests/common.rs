@@ -71,7 +71,7 @@ pub fn issue(
     csr: Vec<u8>,
     names: &[&str],
     validity: Option<u64>,
-) -> Result<IssuedCertificate, strongroom_wire::ClientError> {
+) -> Result<IssuedCertificate, strongroom_wire::CallError> {
     let req = IssuanceRequest {
         profile: profile.parse::<ProfileName>().unwrap(),
         subject_key: SubjectKey::Csr(csr),

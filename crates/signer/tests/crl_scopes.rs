@@ -15,7 +15,7 @@ use strongroom_testkit::{run, tool, TestPki, ROOT_CEREMONY};
 use strongroom_types::crl_scope::shard_of;
 use strongroom_types::{CaId, RevocationReason};
 use strongroom_wire::{
-    ClientError, ErrorKind, IssuedCertificate, Request, Response, RevocationRecord, SignerClient,
+    CallError, ErrorKind, IssuedCertificate, Request, Response, RevocationRecord, SignerClient,
 };
 
 const SHARDED: &str = r#"
@@ -33,7 +33,7 @@ crl_shards = 4
 delta_crl = true
 "#;
 
-fn crl(c: &mut SignerClient, shard: Option<u32>, delta: bool) -> Result<Vec<u8>, ClientError> {
+fn crl(c: &mut SignerClient, shard: Option<u32>, delta: bool) -> Result<Vec<u8>, CallError> {
     match c.call(&Request::IssueCrlScope {
         ca: "issuing".parse().unwrap(),
         shard,
@@ -241,9 +241,9 @@ fn shards_and_deltas() {
         (Some(0), false, "not in 1..=4"),
     ] {
         match crl(&mut c, shard, delta) {
-            Err(ClientError::Signer(e)) => {
-                assert_eq!(e.kind, ErrorKind::BadRequest);
-                assert!(e.detail.contains(why), "{}", e.detail);
+            Err(CallError::Refused { kind, detail }) => {
+                assert_eq!(kind, ErrorKind::BadRequest);
+                assert!(detail.contains(why), "{detail}");
             }
             other => panic!("{other:?}"),
         }
@@ -259,7 +259,7 @@ fn a_delta_needs_its_full_crl_first_and_an_unsharded_ca_refuses_shards() {
         (None, true, "does not publish delta"),
     ] {
         match crl(&mut c, shard, delta) {
-            Err(ClientError::Signer(e)) => assert!(e.detail.contains(why), "{}", e.detail),
+            Err(CallError::Refused { detail, .. }) => assert!(detail.contains(why), "{detail}"),
             other => panic!("{other:?}"),
         }
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_testkit::{health, run, SignerProcess, TestPki};
-use strongroom_wire::{CheckpointRequest, ClientError, ErrorKind, Request, Response};
+use strongroom_wire::{CallError, CheckpointRequest, ErrorKind, Request, Response};
 
 fn shim() -> PathBuf {
     let path = Path::new(SIGNER).with_file_name("libstrongroom_hsm_shim.so");
@@ -47,7 +47,7 @@ fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
     (pki, signer, control)
 }
 
-fn try_issue(pki: &TestPki, signer: &SignerProcess, n: u32) -> Result<(), ClientError> {
+fn try_issue(pki: &TestPki, signer: &SignerProcess, n: u32) -> Result<(), CallError> {
     let csr = openssl_csr(
         pki.dir.path(),
         &format!("d{n}"),
@@ -58,11 +58,11 @@ fn try_issue(pki: &TestPki, signer: &SignerProcess, n: u32) -> Result<(), Client
     issue(&mut signer.client(), "tls-server", csr, &[], None).map(|_| ())
 }
 
-fn assert_unavailable(r: Result<(), ClientError>) {
+fn assert_unavailable(r: Result<(), CallError>) {
     match r {
-        Err(ClientError::Signer(e)) => {
-            assert_eq!(e.kind, ErrorKind::HsmUnavailable, "{e}");
-            assert!(e.detail.contains("CKR_DEVICE_ERROR"), "{e}");
+        Err(CallError::Refused { kind, detail }) => {
+            assert_eq!(kind, ErrorKind::HsmUnavailable, "{detail}");
+            assert!(detail.contains("CKR_DEVICE_ERROR"), "{detail}");
         }
         other => panic!("expected HsmUnavailable, got {other:?}"),
     }
@@ -109,7 +109,13 @@ fn an_unreachable_token_at_start_means_degraded_not_down() {
             Ok(()) => break,
             Err(e) if Instant::now() < deadline => {
                 assert!(
-                    matches!(&e, ClientError::Signer(s) if s.kind == ErrorKind::HsmUnavailable),
+                    matches!(
+                        &e,
+                        CallError::Refused {
+                            kind: ErrorKind::HsmUnavailable,
+                            ..
+                        }
+                    ),
                     "{e}"
                 );
                 std::thread::sleep(Duration::from_millis(500));
@@ -121,7 +127,7 @@ fn an_unreachable_token_at_start_means_degraded_not_down() {
     assert!(signer.log_text().contains("HSM reachable again"));
 }
 
-fn checkpoint(signer: &SignerProcess, seq: u64) -> Result<Response, ClientError> {
+fn checkpoint(signer: &SignerProcess, seq: u64) -> Result<Response, CallError> {
     signer
         .client()
         .call(&Request::SignAuditCheckpoint(CheckpointRequest {
@@ -151,9 +157,9 @@ fn a_checkpoint_signature_that_does_not_verify_is_not_released() {
     // Now the token signs, but the signature is wrong.
     std::fs::write(&control, "corrupt_signature").unwrap();
     match checkpoint(&signer, 2) {
-        Err(ClientError::Signer(e)) => {
-            assert_eq!(e.kind, ErrorKind::HsmFailed, "{e}");
-            assert!(e.detail.contains("does not verify"), "{e}");
+        Err(CallError::Refused { kind, detail }) => {
+            assert_eq!(kind, ErrorKind::HsmFailed, "{detail}");
+            assert!(detail.contains("does not verify"), "{detail}");
         }
         Ok(Response::AuditCheckpoint(c)) => panic!(
             "released a checkpoint whose signature does not verify: {:?}",

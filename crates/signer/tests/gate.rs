@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use strongroom_testkit::{run, TestPki};
-use strongroom_wire::{encode_frame, ClientError, ErrorKind, Request, SignerClient, MAX_FRAME};
+use strongroom_wire::{encode_frame, CallError, ErrorKind, Request, SignerClient, MAX_FRAME};
 
 /// When run with STRONGROOM_TEST_CLIENT_SOCKET set (as uid 4242, by the test below), asks
 /// for Health and for a certificate and prints what the signer answered.
@@ -27,7 +27,7 @@ fn client_helper_as_other_uid() {
     let csr = std::fs::read(std::env::var("STRONGROOM_TEST_CSR").unwrap()).unwrap();
     match issue(&mut c, "tls-server", csr, &[], None) {
         Ok(_) => println!("ISSUE=ok"),
-        Err(ClientError::Signer(e)) => println!("ISSUE={:?}", e.kind),
+        Err(CallError::Refused { kind, .. }) => println!("ISSUE={kind:?}"),
         Err(e) => println!("ISSUE=transport {e}"),
     }
     let others = [
@@ -63,7 +63,7 @@ fn client_helper_as_other_uid() {
     for (name, req) in others {
         match c.call(&req) {
             Ok(_) => println!("{name}=ok"),
-            Err(ClientError::Signer(e)) => println!("{name}={:?}", e.kind),
+            Err(CallError::Refused { kind, .. }) => println!("{name}={kind:?}"),
             Err(e) => println!("{name}=transport {e}"),
         }
     }
@@ -193,9 +193,9 @@ fn a_uid_missing_from_the_table_is_refused_everything() {
     let _ = child.kill();
     let _ = child.wait();
     match answer {
-        Some(Err(ClientError::Signer(e))) => {
-            assert_eq!(e.kind, ErrorKind::NotAllowed);
-            assert!(e.detail.contains("may not call Health"), "{}", e.detail);
+        Some(Err(CallError::Refused { kind, detail })) => {
+            assert_eq!(kind, ErrorKind::NotAllowed);
+            assert!(detail.contains("may not call Health"), "{detail}");
         }
         other => panic!("expected NotAllowed, got {other:?}"),
     }

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::process::Command;
 use strongroom_testkit::{run, tool};
-use strongroom_wire::{ClientError, ErrorKind};
+use strongroom_wire::{CallError, ErrorKind};
 
 fn text_of(pem: &std::path::Path) -> String {
     let out = run(Command::new(tool("openssl"))
@@ -56,6 +56,8 @@ fn leaves_from_openssl_csrs_verify_and_lint_clean() {
         );
         let cert = issue(&mut client, "tls-server", csr, &[], None).unwrap();
         assert_eq!(cert.chain.len(), 2);
+        // The answer names the CA that signed (the profile's issuer, the chain's head).
+        assert_eq!(cert.ca.as_str(), "issuing");
         let (leaf, issuing, root) = write_chain(&pki, name, &cert);
         let out = openssl_verify(&root, &issuing, &leaf, &["-purpose", "sslserver"]);
         assert!(
@@ -148,17 +150,19 @@ fn names_from_the_request_override_the_csr_and_validity_is_honoured() {
 }
 
 fn assert_kind(
-    result: Result<strongroom_wire::IssuedCertificate, ClientError>,
+    result: Result<strongroom_wire::IssuedCertificate, CallError>,
     kind: ErrorKind,
     needle: &str,
 ) {
     match result {
-        Err(ClientError::Signer(e)) => {
-            assert_eq!(e.kind, kind, "{e}");
+        Err(CallError::Refused {
+            kind: refused,
+            detail,
+        }) => {
+            assert_eq!(refused, kind, "{detail}");
             assert!(
-                e.detail.contains(needle),
-                "{:?} should mention {needle:?}",
-                e.detail
+                detail.contains(needle),
+                "{detail:?} should mention {needle:?}"
             );
         }
         other => panic!("expected {kind:?}, got {other:?}"),
@@ -330,7 +334,7 @@ fn usages_a_csr_asks_beyond_the_profile_are_refused_or_left_out_never_granted() 
     fn by_key(
         client: &mut strongroom_wire::SignerClient,
         key: SubjectKey,
-    ) -> Result<strongroom_wire::IssuedCertificate, ClientError> {
+    ) -> Result<strongroom_wire::IssuedCertificate, CallError> {
         let req = IssuanceRequest {
             profile: "tls-server".parse().unwrap(),
             subject_key: key,

@@ -15,7 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use strongroom_testkit::{run, tool, TestPki};
 use strongroom_wire::{
-    ClientError, ErrorKind, Request, Response, SignerClient, TlsSignatureScheme,
+    CallError, ErrorKind, Request, Response, SignerClient, TlsSignatureScheme,
     MAX_TLS_HANDSHAKE_MESSAGE,
 };
 
@@ -37,14 +37,14 @@ fn tls12_message() -> Vec<u8> {
     m
 }
 
-fn listener_key(c: &mut SignerClient) -> Result<(Vec<u8>, String), ClientError> {
+fn listener_key(c: &mut SignerClient) -> Result<(Vec<u8>, String), CallError> {
     match c.call(&Request::ListenerKey)? {
         Response::ListenerKey { public_key, uri } => Ok((public_key, uri)),
         other => panic!("unexpected {other:?}"),
     }
 }
 
-fn sign(c: &mut SignerClient, message: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+fn sign(c: &mut SignerClient, message: Vec<u8>) -> Result<Vec<u8>, CallError> {
     match c.call(&Request::SignTlsHandshake {
         scheme: TlsSignatureScheme::EcdsaP256Sha256,
         message,
@@ -54,9 +54,9 @@ fn sign(c: &mut SignerClient, message: Vec<u8>) -> Result<Vec<u8>, ClientError> 
     }
 }
 
-fn refusal(r: Result<Vec<u8>, ClientError>) -> ErrorKind {
+fn refusal(r: Result<Vec<u8>, CallError>) -> ErrorKind {
     match r {
-        Err(ClientError::Signer(e)) => e.kind,
+        Err(CallError::Refused { kind, .. }) => kind,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -287,9 +287,9 @@ fn a_planted_extractable_key_under_the_label_is_refused() {
     );
     let mut c = signer.client();
     match listener_key(&mut c) {
-        Err(ClientError::Signer(e)) => {
-            assert_eq!(e.kind, ErrorKind::HsmFailed);
-            assert!(e.detail.contains("extractable=true"), "{}", e.detail);
+        Err(CallError::Refused { kind, detail }) => {
+            assert_eq!(kind, ErrorKind::HsmFailed);
+            assert!(detail.contains("extractable=true"), "{detail}");
         }
         other => panic!("a planted key was accepted: {other:?}"),
     }
@@ -315,12 +315,12 @@ fn listener_client_helper_as_other_uid() {
     let mut c = SignerClient::connect(std::path::Path::new(&socket)).unwrap();
     match listener_key(&mut c) {
         Ok((spki, _)) => println!("KEY={}", hex::encode(spki)),
-        Err(ClientError::Signer(e)) => println!("KEY={:?}", e.kind),
+        Err(CallError::Refused { kind, .. }) => println!("KEY={kind:?}"),
         Err(e) => println!("KEY=transport {e}"),
     }
     match sign(&mut c, tls13_message(hash)) {
         Ok(sig) => println!("SIG={}", hex::encode(sig)),
-        Err(ClientError::Signer(e)) => println!("SIG={:?}", e.kind),
+        Err(CallError::Refused { kind, .. }) => println!("SIG={kind:?}"),
         Err(e) => println!("SIG=transport {e}"),
     }
 }

@@ -80,9 +80,9 @@ fn create_ca_live_and_sign_checkpoints() {
         (creation("orphan", "nope"), "does not exist"),
     ] {
         match c.call(&Request::CreateCa(bad)) {
-            Err(strongroom_wire::ClientError::Signer(e)) => {
-                assert_eq!(e.kind, ErrorKind::BadRequest);
-                assert!(e.detail.contains(why), "{}", e.detail);
+            Err(strongroom_wire::CallError::Refused { kind, detail }) => {
+                assert_eq!(kind, ErrorKind::BadRequest);
+                assert!(detail.contains(why), "{detail}");
             }
             other => panic!("{other:?}"),
         }
@@ -174,7 +174,13 @@ fn create_ca_live_and_sign_checkpoints() {
             head_hash: hash,
         }));
         assert!(
-            matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
+            matches!(
+                r,
+                Err(strongroom_wire::CallError::Refused {
+                    kind: ErrorKind::BadRequest,
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }

@@ -210,7 +210,13 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
             nonce,
         }));
         assert!(
-            matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
+            matches!(
+                r,
+                Err(strongroom_wire::CallError::Refused {
+                    kind: ErrorKind::BadRequest,
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }
@@ -261,7 +267,13 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
             nonce: None,
         }));
         assert!(
-            matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
+            matches!(
+                r,
+                Err(strongroom_wire::CallError::Refused {
+                    kind: ErrorKind::BadRequest,
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }
@@ -274,7 +286,13 @@ fn pre_signed_responses_say_good_revoked_unknown_and_verify() {
         nonce: None,
     }));
     assert!(
-        matches!(r, Err(strongroom_wire::ClientError::Signer(ref e)) if e.kind == ErrorKind::BadRequest),
+        matches!(
+            r,
+            Err(strongroom_wire::CallError::Refused {
+                kind: ErrorKind::BadRequest,
+                ..
+            })
+        ),
         "{r:?}"
     );
     // The root did not issue the leaf: unknown under the root.

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use strongroom_testkit::{tool, TestPki};
-use strongroom_wire::{ClientError, Request, SignerClient};
+use strongroom_wire::{CallError, Request, SignerClient};
 
 /// Stand-ins for the uids of front and control.
 const FRONT_UID: u32 = 4242;
@@ -48,7 +48,7 @@ fn peer_view_helper() {
     let mut c = SignerClient::connect(Path::new(&socket)).unwrap();
     match c.call(&Request::Health) {
         Ok(_) => println!("HEALTH=ok"),
-        Err(ClientError::Signer(e)) => println!("HEALTH={}", e.detail),
+        Err(CallError::Refused { detail, .. }) => println!("HEALTH={detail}"),
         Err(e) => println!("HEALTH=transport {e}"),
     }
 }

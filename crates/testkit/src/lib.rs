@@ -10,8 +10,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
 
 pub mod stack;
-pub mod up;
 mod step;
+pub mod up;
 pub use step::{step, Step};
 
 use std::io::Read;

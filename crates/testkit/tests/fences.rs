@@ -121,6 +121,14 @@ fn check_fences(g: &Graph) {
         reach_hsm.iter().all(|m| m == signer),
         "{reach_hsm:?} reach {hsm}; only {signer} may"
     );
+    // The signer runs no async runtime. The daemons' async signer client is a crate of its
+    // own (strongroom-signer-client) rather than a feature of wire, which the signer depends
+    // on: cargo unifies features across a workspace build, so the feature would bring tokio
+    // into the signer. (`cargo metadata` resolves with the whole workspace's features.)
+    assert!(
+        !g.reach(signer, None).contains("tokio"),
+        "{signer} reaches tokio"
+    );
     // sqlx only through store.
     let through = g.reaching("sqlx", Some(store));
     assert!(

@@ -115,13 +115,7 @@ pub fn read_frame_limited(stream: &mut impl Read, limit: usize) -> Result<Vec<u8
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(WireError::Closed),
         Err(e) => return Err(WireError::Io(e)),
     }
-    let body_len = u32::from_be_bytes(len) as usize;
-    if body_len + 4 > limit.min(MAX_RESPONSE_FRAME) {
-        return Err(WireError::Oversize(body_len + 4));
-    }
-    if body_len < HEADER {
-        return Err(WireError::Truncated);
-    }
+    let body_len = body_length(len, limit)?;
     let mut body = vec![0u8; body_len];
     stream.read_exact(&mut body).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -131,6 +125,21 @@ pub fn read_frame_limited(stream: &mut impl Read, limit: usize) -> Result<Vec<u8
         }
     })?;
     Ok(body)
+}
+
+/// The body length a frame's 4-byte prefix announces, checked before any body byte is read:
+/// at most `limit` (never more than [`MAX_RESPONSE_FRAME`]) with the prefix, and at least a
+/// header. For readers that do their own I/O (the async client); [`read_frame_limited`]
+/// uses it too.
+pub fn body_length(prefix: [u8; 4], limit: usize) -> Result<usize, WireError> {
+    let body_len = u32::from_be_bytes(prefix) as usize;
+    if body_len + 4 > limit.min(MAX_RESPONSE_FRAME) {
+        return Err(WireError::Oversize(body_len + 4));
+    }
+    if body_len < HEADER {
+        return Err(WireError::Truncated);
+    }
+    Ok(body_len)
 }
 
 /// Decodes a frame body read by [`read_frame`]: version, request id, then exactly one

@@ -16,10 +16,10 @@ mod frame;
 mod message;
 mod metrics;
 
-pub use client::{ClientError, SignerClient};
+pub use client::{answer_of, CallError, SignerClient, DEFAULT_CALL_TIMEOUT};
 pub use frame::{
-    decode_payload, encode_frame, encode_frame_limited, read_frame, read_frame_limited, Frame,
-    WireError, MAX_FRAME, MAX_RESPONSE_FRAME, VERSION,
+    body_length, decode_payload, encode_frame, encode_frame_limited, read_frame,
+    read_frame_limited, Frame, WireError, MAX_FRAME, MAX_RESPONSE_FRAME, VERSION,
 };
 pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,

@@ -448,6 +448,29 @@ pub enum Response {
     Metrics(crate::metrics::SignerMetrics),
 }
 
+impl Response {
+    /// The variant's name, for errors and logs (no payload: a response can carry megabytes
+    /// of DER).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Response::Health(_) => "Health",
+            Response::CaChain(_) => "CaChain",
+            Response::PolicyAccepted { .. } => "PolicyAccepted",
+            Response::Certificate(_) => "Certificate",
+            Response::Crl { .. } => "Crl",
+            Response::RevocationRecorded { .. } => "RevocationRecorded",
+            Response::Error(_) => "Error",
+            Response::CaCreated { .. } => "CaCreated",
+            Response::AuditCheckpoint(_) => "AuditCheckpoint",
+            Response::OcspResponses(_) => "OcspResponses",
+            Response::JournaledIssuances { .. } => "JournaledIssuances",
+            Response::ListenerKey { .. } => "ListenerKey",
+            Response::TlsHandshakeSignature { .. } => "TlsHandshakeSignature",
+            Response::Metrics(_) => "Metrics",
+        }
+    }
+}
+
 /// One `issued` record of the signer's journal. Records written before the journal kept
 /// the certificate (2026-11-29) are not returned: they cannot be put into an inventory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -509,6 +532,15 @@ pub struct IssuedCertificate {
     pub chain: Vec<Vec<u8>>,
     /// Journal sequence number of the outcome record.
     pub journal_seq: u64,
+    /// The issuing CA (the head of `chain`), so the caller files the certificate under the
+    /// CA the signer used rather than working it out again after the fact.
+    ///
+    /// Appended last (a field of the last struct of its variant): every byte before it
+    /// encodes as before. A client of an older build refuses the longer answer (trailing
+    /// bytes) and a newer client refuses an older signer's (truncated), both as an
+    /// unexpected answer, never a misread one: the signer and its clients are upgraded
+    /// together.
+    pub ca: CaId,
 }
 
 /// Error kinds that cross the process boundary. Small and stable: callers decide on

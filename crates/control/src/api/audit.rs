@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use strongroom_types::audit::ExportedCheckpoint;
 use strongroom_types::CaId;
-use strongroom_wire::{CheckpointRequest, Request, Response};
+use strongroom_wire::CheckpointRequest;
 
 /// Query of `GET /audit`.
 #[derive(Debug, Deserialize)]
@@ -100,19 +100,12 @@ pub async fn checkpoint_now(app: &App, ca: &CaId) -> ApiResult<Option<Value>> {
     if seq == 0 || app.store.last_checkpoint_seq().await? >= seq {
         return Ok(None);
     }
-    let request = Request::SignAuditCheckpoint(CheckpointRequest {
+    let request = CheckpointRequest {
         ca: ca.clone(),
         seq: seq as u64,
         head_hash: hash.clone(),
-    });
-    let signed = match app.signer.call(request).await? {
-        Response::AuditCheckpoint(s) => s,
-        other => {
-            return Err(Problem::internal(format!(
-                "unexpected signer answer {other:?}"
-            )))
-        }
     };
+    let signed = app.signer.sign_audit_checkpoint(request).await?;
     let exported = ExportedCheckpoint {
         statement: signed.statement,
         signature: hex::encode(&signed.signature),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use strongroom_store::{AuditOutcome, CaRecord, CaState, StoreError};
 use strongroom_types::{CaId, KeyAlgorithm};
-use strongroom_wire::{CaCreation, Request, Response};
+use strongroom_wire::CaCreation;
 
 /// The JSON view of a CA.
 pub fn view(ca: &CaRecord) -> Value {
@@ -84,21 +84,17 @@ pub async fn chain(
 ) -> ApiResult<impl IntoResponse> {
     let ca = parse_id(&id)?;
     app.store.ca(&ca).await?;
-    match app.signer.call(Request::GetCaChain { ca }).await? {
-        Response::CaChain(chain) => {
-            let pem: String = chain
-                .iter()
-                .map(|d| strongroom_x509::to_pem("CERTIFICATE", d))
-                .collect();
-            Ok((
-                [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
-                pem,
-            ))
-        }
-        other => Err(Problem::internal(format!(
-            "unexpected signer answer {other:?}"
-        ))),
-    }
+    let pem: String = app
+        .signer
+        .ca_chain(ca)
+        .await?
+        .iter()
+        .map(|d| strongroom_x509::to_pem("CERTIFICATE", d))
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+        pem,
+    ))
 }
 
 /// Body of `POST /cas`: an intermediate ceremony (docs/ceremony.md).
@@ -214,18 +210,11 @@ pub async fn execute_create(app: &App, actor: &str, payload: &Value) -> ApiResul
         delta_crl: req.delta_crl,
     };
     let target = format!("ca:{}", req.id);
-    match app.signer.call(Request::CreateCa(creation)).await {
-        Ok(Response::CaCreated { .. }) => {}
-        Ok(other) => {
-            return Err(Problem::internal(format!(
-                "unexpected signer answer {other:?}"
-            )))
-        }
-        Err(p) => {
-            app.audit(actor, "ca.create", &target, AuditOutcome::Denied, &p.detail)
-                .await?;
-            return Err(p);
-        }
+    if let Err(e) = app.signer.create_ca(creation).await {
+        let p = Problem::from(e);
+        app.audit(actor, "ca.create", &target, AuditOutcome::Denied, &p.detail)
+            .await?;
+        return Err(p);
     }
     crate::bootstrap::sync_cas(&app.store, &app.signer, app.now())
         .await

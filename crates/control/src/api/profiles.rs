@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use strongroom_store::{AuditOutcome, CaState, ProfileRecord, StoreError};
 use strongroom_types::{Policy, Profile, ProfileName};
-use strongroom_wire::{Request, Response};
 
 /// The JSON view of a profile.
 pub fn view(p: &ProfileRecord) -> Value {
@@ -214,14 +213,7 @@ pub async fn execute_delete(app: &App, actor: &str, name: &ProfileName) -> ApiRe
 /// Validates and pushes a complete policy to the signer with the next version; returns it.
 /// Call with `policy_lock` held.
 pub async fn push_policy(app: &App, profiles: Vec<Profile>) -> ApiResult<u64> {
-    let current = match app.signer.call(Request::Health).await? {
-        Response::Health(h) => h.policy_version,
-        other => {
-            return Err(Problem::internal(format!(
-                "unexpected signer answer {other:?}"
-            )))
-        }
-    };
+    let current = app.signer.health().await?.policy_version;
     let policy = Policy {
         version: current + 1,
         profiles,
@@ -229,10 +221,5 @@ pub async fn push_policy(app: &App, profiles: Vec<Profile>) -> ApiResult<u64> {
     policy
         .validate()
         .map_err(|e| Problem::bad_request(format!("the profile does not validate: {e}")))?;
-    match app.signer.call(Request::PutPolicy { policy }).await? {
-        Response::PolicyAccepted { version } => Ok(version),
-        other => Err(Problem::internal(format!(
-            "unexpected signer answer {other:?}"
-        ))),
-    }
+    Ok(app.signer.put_policy(policy).await?)
 }

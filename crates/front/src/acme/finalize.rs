@@ -16,12 +16,10 @@ use axum::response::Response;
 use std::collections::BTreeSet;
 use strongroom_acme::payload::Finalize;
 use strongroom_acme::{b64, Problem, ProblemType};
+use strongroom_signer_client::{record_issued, Provenance};
 use strongroom_store::{AcmeOrder, AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate};
-use strongroom_types::{CaId, ProfileName, RequestedName};
-use strongroom_wire::{
-    ClientError, ErrorKind, IssuanceRequest, IssuedCertificate, Request,
-    Response as SignerResponse, SignerClient, SubjectKey,
-};
+use strongroom_types::{ProfileName, RequestedName};
+use strongroom_wire::{CallError, ErrorKind, IssuanceRequest, IssuedCertificate, SubjectKey};
 
 /// POST /acme/order/{id}/finalize.
 pub async fn finalize(
@@ -142,11 +140,28 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
             return Err(p.into());
         }
     };
+    // The row is filed under the CA the signer names (no lookup that could fail now that
+    // the certificate exists).
+    let row = record_issued(
+        &issued,
+        Provenance {
+            profile: order.profile.clone(),
+            source: CertificateSource::Acme,
+            owner: format!("acme:{}", account.id),
+            team: None,
+            tags: vec!["acme".into()],
+            replaces: order.replaces_id,
+        },
+    )
+    .map_err(|e| {
+        tracing::error!(order = order.id, serial = %issued.serial, error = %e, "an issued certificate could not be recorded; reconcile from the signer's journal");
+        Problem::internal(e.to_string())
+    })?;
     // The signer has signed: recording it must not give up at the first store hiccup.
     let mut attempt = 0;
     let (cert_id, finished) = loop {
         attempt += 1;
-        match record(acme, &order, &account.id, &issued).await {
+        match record(acme, &order, &account.id, &issued, &row).await {
             Ok(recorded) => break recorded,
             Err(e) if attempt < 5 => {
                 tracing::warn!(order = order.id, serial = %issued.serial, attempt, problem = %e.problem.detail, "cannot record an issued certificate yet; retrying");
@@ -189,38 +204,36 @@ async fn issue(
         .profile
         .parse()
         .map_err(|_| Trouble::Refused(Problem::internal("the order's profile name is invalid")))?;
-    let request = Request::IssueCertificate(IssuanceRequest {
+    let request = IssuanceRequest {
         profile,
         // Only the key and the names count (RFC 8555 CAs issue by profile): a CSR asking
         // for clientAuth or keyUsage (acme.sh's does) still gets what the profile grants.
         subject_key: SubjectKey::CsrKeyAndNames(csr),
         names,
         validity_secs: None,
-    });
-    let socket = acme.app.config.signer_socket.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        SignerClient::connect(&socket).and_then(|mut c| c.call(&request))
-    })
-    .await
-    .map_err(|e| Trouble::Busy(e.to_string()))?;
-    match answer {
-        Ok(SignerResponse::Certificate(i)) => Ok(i),
-        Ok(SignerResponse::Error(e)) | Err(ClientError::Signer(e)) => Err(match e.kind {
-            ErrorKind::HsmUnavailable => Trouble::Busy(e.detail),
-            ErrorKind::PolicyDenied | ErrorKind::BadRequest => Trouble::Refused(Problem::new(
+    };
+    acme.app
+        .signer
+        .issue_certificate(request)
+        .await
+        .map_err(|e| match e {
+            CallError::Unavailable(why)
+            | CallError::Refused {
+                kind: ErrorKind::HsmUnavailable,
+                detail: why,
+            } => Trouble::Busy(why),
+            CallError::Refused {
+                kind: ErrorKind::PolicyDenied | ErrorKind::BadRequest,
+                detail,
+            } => Trouble::Refused(Problem::new(
                 ProblemType::BadCsr,
-                format!("the CA's policy refused the request: {}", e.detail),
+                format!("the CA's policy refused the request: {detail}"),
             )),
-            _ => Trouble::Refused(Problem::internal(format!(
-                "the signer failed: {}",
-                e.detail
-            ))),
-        }),
-        Ok(_) => Err(Trouble::Refused(Problem::internal(
-            "the signer answered IssueCertificate with something other than a certificate",
-        ))),
-        Err(e) => Err(Trouble::Busy(e.to_string())),
-    }
+            CallError::Refused { detail, .. } => {
+                Trouble::Refused(Problem::internal(format!("the signer failed: {detail}")))
+            }
+            e @ CallError::Unexpected(_) => Trouble::Refused(Problem::internal(e.to_string())),
+        })
 }
 
 /// Records the certificate in the inventory, closes the order and appends the
@@ -231,26 +244,8 @@ async fn record(
     order: &AcmeOrder,
     account: &i64,
     issued: &IssuedCertificate,
+    row: &NewCertificate,
 ) -> Result<(i64, bool), Refusal> {
-    let summary = strongroom_x509::CertificateSummary::from_der(&issued.der)
-        .map_err(|e| Problem::internal(format!("the issued certificate does not parse: {e}")))?;
-    let issuer = issuer_of(acme, issued).await?;
-    let c = NewCertificate {
-        issuer,
-        serial: summary.serial.clone(),
-        profile: Some(order.profile.clone()),
-        subject_cn: summary.subject_cn.clone(),
-        names: summary.names.clone(),
-        not_before: summary.not_before,
-        not_after: summary.not_after,
-        fingerprint: summary.fingerprint.clone(),
-        der: issued.der.clone(),
-        source: CertificateSource::Acme,
-        owner: Some(format!("acme:{account}")),
-        team: None,
-        tags: vec!["acme".into()],
-        replaces: order.replaces_id,
-    };
     let event = |id: i64| NewAuditEvent {
         actor: format!("acme:{account}"),
         action: "acme.certificate.issue".into(),
@@ -264,21 +259,8 @@ async fn record(
     Ok(acme
         .app
         .store
-        .record_acme_issuance(&c, order.id, event, acme.app.now())
+        .record_acme_issuance(row, order.id, event, acme.app.now())
         .await?)
-}
-
-/// The CA whose certificate heads the chain the signer returned.
-async fn issuer_of(acme: &Acme, issued: &IssuedCertificate) -> Result<CaId, Problem> {
-    let first = issued
-        .chain
-        .first()
-        .ok_or_else(|| Problem::internal("the signer returned no chain"))?;
-    let cas = acme.app.cas().await;
-    cas.iter()
-        .find(|c| &c.cert.der == first)
-        .map(|c| c.id.clone())
-        .ok_or_else(|| Problem::internal("the issuing CA is not in the store yet"))
 }
 
 /// POST /acme/cert/{id}: leaf and intermediates, PEM.

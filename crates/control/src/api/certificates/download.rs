@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde::Deserialize;
-use strongroom_wire::{Request, Response};
 
 /// Query of the download route.
 #[derive(Debug, Deserialize)]
@@ -40,20 +39,7 @@ pub async fn download(
         )
             .into_response(),
         "chain" => {
-            let chain = match app
-                .signer
-                .call(Request::GetCaChain {
-                    ca: c.certificate.issuer.clone(),
-                })
-                .await?
-            {
-                Response::CaChain(chain) => chain,
-                other => {
-                    return Err(Problem::internal(format!(
-                        "unexpected signer answer {other:?}"
-                    )))
-                }
-            };
+            let chain = app.signer.ca_chain(c.certificate.issuer.clone()).await?;
             let mut pem = strongroom_x509::to_pem("CERTIFICATE", der);
             for ca in &chain {
                 pem.push_str(&strongroom_x509::to_pem("CERTIFICATE", ca));

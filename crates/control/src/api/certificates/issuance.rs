@@ -20,10 +20,10 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use strongroom_store::{AuditOutcome, CaState, CertificateSource, NewCertificate, StoreError};
+use strongroom_signer_client::{record_issued, Provenance};
+use strongroom_store::{AuditOutcome, CaState, CertificateSource, StoreError};
 use strongroom_types::{ProfileName, RequestedName};
-use strongroom_wire::{IssuanceRequest, Request, Response, SubjectKey};
-use strongroom_x509::CertificateSummary;
+use strongroom_wire::{IssuanceRequest, SubjectKey};
 
 /// Body of `POST /certificates`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -304,21 +304,17 @@ pub async fn execute_issue(
     let body = &issuance.body;
     let profile = profile_name(body)?;
     let names = requested_names(body)?;
-    let request = Request::IssueCertificate(IssuanceRequest {
+    let request = IssuanceRequest {
         profile: profile.clone(),
         subject_key: SubjectKey::Csr(csr_der(&body.csr)?),
         names,
         validity_secs: body.validity_secs,
-    });
+    };
     let target = format!("profile:{profile}");
-    let issued = match app.signer.call(request).await {
-        Ok(Response::Certificate(c)) => c,
-        Ok(other) => {
-            return Err(Problem::internal(format!(
-                "unexpected signer answer {other:?}"
-            )))
-        }
-        Err(p) => {
+    let issued = match app.signer.issue_certificate(request).await {
+        Ok(c) => c,
+        Err(e) => {
+            let p = Problem::from(e);
             let outcome = if p.status == StatusCode::UNPROCESSABLE_ENTITY
                 || p.status == StatusCode::BAD_REQUEST
             {
@@ -331,29 +327,22 @@ pub async fn execute_issue(
             return Err(p);
         }
     };
-    let summary = CertificateSummary::from_der(&issued.der).map_err(Problem::internal)?;
-    let profile_record = app.store.profile(&profile).await?;
-    let record = NewCertificate {
-        issuer: profile_record.profile.issuer.clone(),
-        serial: summary.serial.clone(),
-        profile: Some(profile.to_string()),
-        subject_cn: summary.subject_cn.clone(),
-        names: summary.names.clone(),
-        not_before: summary.not_before,
-        not_after: summary.not_after,
-        fingerprint: summary.fingerprint.clone(),
-        der: issued.der.clone(),
-        source: CertificateSource::Api,
-        owner: Some(body.owner.clone().unwrap_or_else(|| requester.to_string())),
-        team: body.team.clone(),
-        tags: body.tags.clone(),
-        replaces: issuance.replaces,
-    };
+    let record = record_issued(
+        &issued,
+        Provenance {
+            profile: profile.to_string(),
+            source: CertificateSource::Api,
+            owner: body.owner.clone().unwrap_or_else(|| requester.to_string()),
+            team: body.team.clone(),
+            tags: body.tags.clone(),
+            replaces: issuance.replaces,
+        },
+    )?;
     let id = app.store.insert_certificate(&record, app.now()).await?;
     app.metrics.issued.fetch_add(1, Ordering::Relaxed);
     // A "good" OCSP response ready before anyone asks (the front signs one on a miss).
     if let Err(p) =
-        crate::revocation::presign(app, &record.issuer, vec![summary.serial.clone()]).await
+        crate::revocation::presign(app, &record.issuer, vec![record.serial.clone()]).await
     {
         tracing::warn!(detail = %p.detail, "could not pre-sign the OCSP response; the front will on first request");
     }
@@ -364,7 +353,7 @@ pub async fn execute_issue(
         AuditOutcome::Ok,
         format!(
             "serial {} profile {profile} journal {}",
-            summary.serial, issued.journal_seq
+            record.serial, issued.journal_seq
         ),
     )
     .await?;
