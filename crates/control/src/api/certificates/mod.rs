@@ -14,9 +14,9 @@ mod revocation;
 mod search;
 
 pub use download::download;
-pub use issuance::{execute_issue, issue, renew, validate, Issuance, IssueBody};
-pub use revocation::{bulk_revoke, revoke};
-pub use search::{get_one, list};
+pub use issuance::{execute_issue, issue, renew, validate, Issuance, IssueBody, RenewBody};
+pub use revocation::{bulk_revoke, revoke, BulkRevokeBody, RevokeBody};
+pub use search::{get_one, list, ListQuery};
 
 use crate::problem::Problem;
 use serde_json::{json, Value};
