@@ -13,11 +13,16 @@
 
 pub mod acme;
 pub mod app;
+mod bounded_responses;
 pub mod ca_cert;
+pub mod ca_list;
 pub mod config;
 pub mod crl;
+pub mod crl_memory;
 pub mod metrics;
+mod nonce_profiles;
 pub mod ocsp;
+pub mod ocsp_memory;
 pub mod server;
 
 pub use app::App;
