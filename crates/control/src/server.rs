@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use strongroom_signer_client::SignerLink;
 use strongroom_store::Store;
+use strongroom_types::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
 /// User names, addresses and (name, address) pairs the login throttle keeps, each: a few
@@ -50,8 +51,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         store
     };
     let signer = SignerLink::new(config.signer_socket.clone());
-    let clock: Arc<dyn strongroom_types::clock::Clock> =
-        Arc::new(strongroom_types::clock::SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     wait_for_signer(&signer).await?;
     let added = bootstrap::sync_cas(&store, &signer, clock.now()).await?;
     if added > 0 {

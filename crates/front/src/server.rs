@@ -11,6 +11,7 @@ use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use strongroom_store::Store;
+use strongroom_types::clock::{Clock, SystemClock};
 
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
@@ -45,8 +46,7 @@ async fn connect(url: &str) -> Result<Store, String> {
 
 /// Serves until a termination signal: plain HTTP, and HTTPS when configured.
 pub async fn run(config: Config) -> Result<(), String> {
-    let clock: Arc<dyn strongroom_types::clock::Clock> =
-        Arc::new(strongroom_types::clock::SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shutdown = strongroom_httpd::shutdown_signal();
     let store = connect(&config.database()?.url()?).await?;
     // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits

@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 use strongroom_acme::payload::Finalize;
 use strongroom_acme::{b64, Problem, ProblemType};
 use strongroom_signer_client::{record_issued, Provenance};
-use strongroom_store::{AcmeOrder, AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate};
+use strongroom_store::{
+    AcmeOrder, AuditOutcome, CertificateSource, NewAuditEvent, NewCertificate, OrderStatus,
+};
 use strongroom_types::{ProfileName, RequestedName};
 use strongroom_wire::{CallError, ErrorKind, IssuanceRequest, IssuedCertificate, SubjectKey};
 
@@ -52,8 +54,8 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
         .into());
     }
     match order.status {
-        strongroom_store::OrderStatus::Ready => {}
-        strongroom_store::OrderStatus::Pending => {
+        OrderStatus::Ready => {}
+        OrderStatus::Pending => {
             return Err(Problem::new(
                 ProblemType::OrderNotReady,
                 "the order's authorizations are not all valid yet",
@@ -114,8 +116,8 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
                 .store
                 .set_acme_order_status(
                     order.id,
-                    &[strongroom_store::OrderStatus::Processing],
-                    strongroom_store::OrderStatus::Ready,
+                    &[OrderStatus::Processing],
+                    OrderStatus::Ready,
                     None,
                 )
                 .await?;
@@ -132,8 +134,8 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
                 .store
                 .set_acme_order_status(
                     order.id,
-                    &[strongroom_store::OrderStatus::Processing],
-                    strongroom_store::OrderStatus::Invalid,
+                    &[OrderStatus::Processing],
+                    OrderStatus::Invalid,
                     Some(&p.to_json()),
                 )
                 .await?;
@@ -177,7 +179,7 @@ async fn finalize_inner(acme: &Acme, id: &str, headers: &HeaderMap, body: &Bytes
     // The order as this request left it (read back only if something else moved it).
     let order = if finished {
         AcmeOrder {
-            status: strongroom_store::OrderStatus::Valid,
+            status: OrderStatus::Valid,
             certificate_id: Some(cert_id),
             ..order
         }
