@@ -16,6 +16,7 @@ mod name;
 mod ocsp_status;
 mod profile;
 mod revocation;
+pub mod scep;
 mod serial;
 pub mod time;
 
