@@ -215,6 +215,46 @@ impl ContentCipher {
     }
 }
 
+/// The digest of a SCEP SignedData's signer (RFC 8894 §3.1: SHA-256 and SHA-512 advertised;
+/// SHA-1 accepted from legacy clients). The reply is signed with the request's digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScepDigest {
+    /// SHA-1 (1.3.14.3.2.26); legacy.
+    Sha1,
+    /// SHA-256 (2.16.840.1.101.3.4.2.1).
+    Sha256,
+    /// SHA-512 (2.16.840.1.101.3.4.2.3).
+    Sha512,
+}
+
+impl ScepDigest {
+    /// Every digest, in declaration order.
+    pub const ALL: [ScepDigest; 3] = [ScepDigest::Sha1, ScepDigest::Sha256, ScepDigest::Sha512];
+
+    /// The algorithm's object identifier, dotted.
+    pub fn oid(self) -> &'static str {
+        match self {
+            ScepDigest::Sha1 => "1.3.14.3.2.26",
+            ScepDigest::Sha256 => "2.16.840.1.101.3.4.2.1",
+            ScepDigest::Sha512 => "2.16.840.1.101.3.4.2.3",
+        }
+    }
+
+    /// The digest with this dotted object identifier.
+    pub fn from_oid(oid: &str) -> Option<ScepDigest> {
+        ScepDigest::ALL.into_iter().find(|d| d.oid() == oid)
+    }
+
+    /// The digest's length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            ScepDigest::Sha1 => 20,
+            ScepDigest::Sha256 => 32,
+            ScepDigest::Sha512 => 64,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +267,9 @@ mod tests {
         assert_eq!(ScepMessageType::from_number(18), None);
         for c in ContentCipher::ALL {
             assert_eq!(ContentCipher::from_oid(c.oid()), Some(c));
+        }
+        for d in ScepDigest::ALL {
+            assert_eq!(ScepDigest::from_oid(d.oid()), Some(d));
         }
     }
 }
