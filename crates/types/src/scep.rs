@@ -246,7 +246,7 @@ impl ScepDigest {
     }
 
     /// The digest's length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             ScepDigest::Sha1 => 20,
             ScepDigest::Sha256 => 32,
