@@ -1,0 +1,84 @@
+//! The CertRep message (RFC 8894 §3.3.2): ContentInfo(SignedData) signed by the RA. In: the
+//! reply envelope (absent for FAILURE and PENDING), the RA certificate, the signed
+//! attributes as the signer made and signed them (a DER SET), the signature and its digest.
+//! Out: the DER the front sends with `application/x-pki-message`.
+//!
+//! Nothing is signed here: the signer builds the attributes from structured fields and
+//! signs them with the RA key in the HSM (`strongroom_x509::scep_reply`). This only places
+//! them, re-tagged `[0] IMPLICIT` as CMS requires, next to the RA certificate that clients
+//! verify them with.
+
+use strongroom_types::scep::ScepDigest;
+
+use crate::certificate::CertificateView;
+use crate::der_reader::{self, context_constructed, INTEGER, OCTET_STRING, SEQUENCE, SET};
+use crate::der_writer::{algorithm_null, small_uint, tlv};
+use crate::error::ScepError;
+use crate::oids::{self, oid_der};
+
+/// Assemble a CertRep. `encapsulated` is the reply envelope for SUCCESS; None for FAILURE and
+/// PENDING, which carry no content (what micromdm's and other clients expect).
+pub fn assemble_cert_rep(
+    encapsulated: Option<&[u8]>,
+    ra_certificate_der: &[u8],
+    signed_attributes_der: &[u8],
+    signature: &[u8],
+    digest: ScepDigest,
+) -> Result<Vec<u8>, ScepError> {
+    let ra = CertificateView::parse(ra_certificate_der)?;
+    if ra.key_algorithm != oids::RSA_ENCRYPTION {
+        return Err(ScepError::UnsupportedAlgorithm(
+            "RA key (SCEP clients expect RSA)",
+        ));
+    }
+    let attrs = der_reader::single(signed_attributes_der, SET, "signed attributes")
+        .map_err(|_| ScepError::Encode("signed attributes (must be one DER SET)"))?;
+    if signature.is_empty() {
+        return Err(ScepError::Encode("an empty signature"));
+    }
+    let digest_oid = const_oid::ObjectIdentifier::new(digest.oid())
+        .map_err(|_| ScepError::Encode("digest identifier"))?;
+    // RFC 5754: SHA-2 AlgorithmIdentifiers omit their parameters.
+    let digest_alg = tlv(SEQUENCE, &[&oid_der(&digest_oid)]);
+
+    let mut serial = Vec::new();
+    crate::ber::write_tlv(&mut serial, INTEGER, ra.serial);
+    let signer_info = tlv(
+        SEQUENCE,
+        &[
+            &small_uint(1),
+            &tlv(SEQUENCE, &[ra.issuer, &serial]),
+            &digest_alg,
+            &tlv(context_constructed(0), &[attrs.value]),
+            &algorithm_null(&oids::RSA_ENCRYPTION),
+            &tlv(OCTET_STRING, &[signature]),
+        ],
+    );
+    let encap = match encapsulated {
+        Some(content) => tlv(
+            SEQUENCE,
+            &[
+                &oid_der(&oids::ID_DATA),
+                &tlv(context_constructed(0), &[&tlv(OCTET_STRING, &[content])]),
+            ],
+        ),
+        None => tlv(SEQUENCE, &[&oid_der(&oids::ID_DATA)]),
+    };
+    let signed_data = tlv(
+        SEQUENCE,
+        &[
+            &small_uint(1),
+            &tlv(SET, &[&digest_alg]),
+            &encap,
+            &tlv(context_constructed(0), &[ra.raw]),
+            &tlv(SET, &[&signer_info]),
+        ],
+    );
+    Ok(tlv(
+        SEQUENCE,
+        &[
+            &oid_der(&oids::ID_SIGNED_DATA),
+            &tlv(context_constructed(0), &[&signed_data]),
+        ],
+    ))
+}
