@@ -73,3 +73,10 @@ GRANT EXECUTE ON FUNCTION audit_append(BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT)
 
 -- dual control: who sponsored each user (control only; rows are only added).
 GRANT SELECT, INSERT ON user_sponsors TO strongroom_control;
+
+-- one-time SCEP challenges (migrations/postgres/0012): control makes, lists and deletes them;
+-- the front has no right on the table and consumes one only through
+-- scep_challenge_consume, so it can use a challenge whose text a device gave it but can
+-- neither read the others' hashes nor mark them used, and cannot make one.
+GRANT SELECT, INSERT, DELETE ON scep_challenges TO strongroom_control;
+GRANT EXECUTE ON FUNCTION scep_challenge_consume(TEXT, BYTEA, TEXT, BIGINT) TO strongroom_front;

@@ -29,6 +29,7 @@ mod nonces;
 mod profiles;
 mod reconcile;
 mod revocation_data;
+mod scep_challenges;
 
 pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
@@ -49,6 +50,9 @@ pub use jobs::{Job, JobState};
 pub use login_certificates::LoginCertificate;
 pub use profiles::ProfileRecord;
 pub use revocation_data::{StoredCrl, StoredOcsp};
+pub use scep_challenges::{
+    scep_challenge_hash, ChallengeRecord, ConsumeOutcome, MAX_OPEN_CHALLENGES_PER_PROFILE,
+};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};

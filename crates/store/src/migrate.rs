@@ -69,6 +69,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "acme account eab jws",
         include_str!("../../../migrations/sqlite/0012_acme_account_eab_jws.sql"),
     ),
+    (
+        13,
+        "scep challenges",
+        include_str!("../../../migrations/sqlite/0013_scep_challenges.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -125,6 +130,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "acme account eab jws",
         include_str!("../../../migrations/postgres/0011_acme_account_eab_jws.sql"),
+    ),
+    (
+        12,
+        "scep challenges and scep_challenge_consume",
+        include_str!("../../../migrations/postgres/0012_scep_challenges.sql"),
     ),
 ];
 
