@@ -34,6 +34,9 @@ pub enum X509Error {
     /// A tls-alpn-01 validation certificate does not answer the challenge (RFC 8737 §3); the
     /// text says what the client must change.
     AlpnChallenge(String),
+    /// A SCEP reply's attributes cannot be built from these fields; the text names the field
+    /// the caller must correct.
+    ScepReply(String),
 }
 
 impl X509Error {
@@ -55,6 +58,7 @@ impl fmt::Display for X509Error {
             | X509Error::SignerRefused(s)
             | X509Error::Signing(s) => write!(f, "signing failed: {s}"),
             X509Error::WiderThanParent(s) | X509Error::AlpnChallenge(s) => f.write_str(s),
+            X509Error::ScepReply(s) => write!(f, "SCEP reply attributes: {s}"),
         }
     }
 }
