@@ -48,8 +48,29 @@ pub struct KeyProperties {
 pub enum KeyPurpose {
     /// Signing only (CA, OCSP and CRL keys): CKA_SIGN true, CKA_DECRYPT false.
     Signing,
-    /// RSA decryption only (the SCEP RA key): CKA_DECRYPT true, CKA_SIGN false.
+    /// RSA decryption only: CKA_DECRYPT true, CKA_SIGN false.
     Decryption,
+    /// RSA signing and decryption, for the SCEP registration authority alone: a device
+    /// encrypts its request to the RA certificate and expects the reply signed by the same
+    /// certificate's key (Debian's `scepclient` pins one certificate for both). Never a CA
+    /// key: a key that decrypts and signs lets whoever may decrypt with it reach its
+    /// signatures, which is acceptable only because the RA key certifies nothing.
+    SigningAndDecryption,
+}
+
+impl KeyPurpose {
+    /// Whether the key may sign (CKA_SIGN).
+    pub fn signs(self) -> bool {
+        matches!(self, KeyPurpose::Signing | KeyPurpose::SigningAndDecryption)
+    }
+
+    /// Whether the key may decrypt (CKA_DECRYPT); RSA only.
+    pub fn decrypts(self) -> bool {
+        matches!(
+            self,
+            KeyPurpose::Decryption | KeyPurpose::SigningAndDecryption
+        )
+    }
 }
 
 /// Search template for the objects of class `class` that `uri` designates (label and/or id).

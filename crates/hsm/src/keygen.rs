@@ -36,7 +36,7 @@ impl Hsm {
                 detail: "key label is empty".to_owned(),
             });
         }
-        if purpose == KeyPurpose::Decryption && !algorithm.is_rsa() {
+        if purpose.decrypts() && !algorithm.is_rsa() {
             return Err(HsmError::BadRequest {
                 detail: format!("decryption keys must be RSA, not {algorithm}"),
             });
@@ -136,7 +136,7 @@ fn templates(
     algorithm: KeyAlgorithm,
     purpose: KeyPurpose,
 ) -> (Vec<Attribute>, Vec<Attribute>) {
-    let signing = purpose == KeyPurpose::Signing;
+    let (signing, decrypting) = (purpose.signs(), purpose.decrypts());
     let mut public = vec![
         Attribute::Class(ObjectClass::PUBLIC_KEY),
         Attribute::Token(true),
@@ -144,7 +144,7 @@ fn templates(
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
         Attribute::Verify(signing),
-        Attribute::Encrypt(!signing),
+        Attribute::Encrypt(decrypting),
         Attribute::Wrap(false),
         Attribute::Derive(false),
     ];
@@ -167,8 +167,9 @@ fn templates(
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
         // Security: one purpose per key; a CA key that can decrypt is a decryption oracle.
+        // Both only for the SCEP RA key (KeyPurpose::SigningAndDecryption).
         Attribute::Sign(signing),
-        Attribute::Decrypt(!signing),
+        Attribute::Decrypt(decrypting),
         Attribute::SignRecover(false),
         Attribute::Unwrap(false),
         Attribute::Derive(false),

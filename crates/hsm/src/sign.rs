@@ -147,7 +147,8 @@ impl Hsm {
 
     /// Decrypt an RSA PKCS#1 v1.5 ciphertext (CKM_RSA_PKCS) with `key`.
     ///
-    /// Only keys generated with [`crate::KeyPurpose::Decryption`] may do this; the token
+    /// Only keys generated for a purpose that decrypts ([`crate::KeyPurpose::decrypts`]) may
+    /// do this; the token
     /// enforces it. Security: a padding failure comes back as an error, which makes this a
     /// Bleichenbacher oracle if the caller reports it differently from other failures. The
     /// caller (SCEP) must answer every failure the same way, e.g. by continuing with a random

@@ -133,7 +133,11 @@ fn ed25519() {
 fn decryption_key_decrypts_what_openssl_encrypted_and_cannot_sign() {
     let hsm = hsm();
     let key = hsm
-        .generate_key("scep-ra", KeyAlgorithm::Rsa2048, KeyPurpose::Decryption)
+        .generate_key(
+            "decrypt-only",
+            KeyAlgorithm::Rsa2048,
+            KeyPurpose::Decryption,
+        )
         .unwrap();
     let props = hsm.key_properties(&key).unwrap();
     assert!(
@@ -188,6 +192,71 @@ fn decryption_key_decrypts_what_openssl_encrypted_and_cannot_sign() {
     bad[10] ^= 0x55;
     let err = hsm.decrypt_rsa_pkcs1(&key, &bad).unwrap_err();
     assert!(!err.is_temporary(), "{err}");
+}
+
+#[test]
+fn scep_ra_key_signs_and_decrypts_and_stays_in_the_token() {
+    let hsm = hsm();
+    let key = hsm
+        .generate_key(
+            "scep-ra",
+            KeyAlgorithm::Rsa2048,
+            KeyPurpose::SigningAndDecryption,
+        )
+        .unwrap();
+    let props = hsm.key_properties(&key).unwrap();
+    assert!(
+        props.can_decrypt
+            && props.can_sign
+            && props.sensitive
+            && !props.extractable
+            && props.never_extractable,
+        "{props:?}"
+    );
+    let signature = hsm
+        .sign(&key, SignatureAlgorithm::RsaPkcs1Sha256, MESSAGE)
+        .unwrap();
+    assert_eq!(signature.len(), 256);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ra.pem");
+    std::fs::write(&pem, spki_pem(&key.public_key_der)).unwrap();
+    let plain = dir.path().join("plain");
+    let cipher = dir.path().join("cipher");
+    std::fs::write(&plain, [7u8; 32]).unwrap();
+    let status = Command::new("openssl")
+        .args([
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-pkeyopt",
+            "rsa_padding_mode:pkcs1",
+            "-inkey",
+        ])
+        .arg(&pem)
+        .arg("-in")
+        .arg(&plain)
+        .arg("-out")
+        .arg(&cipher)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let decrypted = hsm
+        .decrypt_rsa_pkcs1(&key, &std::fs::read(&cipher).unwrap())
+        .unwrap();
+    assert_eq!(&decrypted[..], &[7u8; 32]);
+}
+
+#[test]
+fn scep_ra_purpose_is_rsa_only() {
+    let err = hsm()
+        .generate_key(
+            "scep-ra-ec",
+            KeyAlgorithm::EcdsaP256,
+            KeyPurpose::SigningAndDecryption,
+        )
+        .unwrap_err();
+    assert!(matches!(err, HsmError::BadRequest { .. }), "{err}");
 }
 
 #[test]
