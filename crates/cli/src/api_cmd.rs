@@ -1,7 +1,7 @@
-//! `strongroom login|logout|whoami|ca|profile|cert|approval|user|apikey|audit|acme`: the
+//! `strongroom login|logout|whoami|ca|profile|cert|approval|user|apikey|audit|acme|scep`: the
 //! control API from a shell. The session commands are here; each command group has a
 //! module of its own (`ca_cmd`, `profile_cmd`, `cert_cmd`, `approval_cmd`, `user_cmd`,
-//! `apikey_cmd`, `audit_cmd`, `acme_cmd`), and [`run`] hands each its subcommand.
+//! `apikey_cmd`, `audit_cmd`, `acme_cmd`, `scep_cmd`), and [`run`] hands each its subcommand.
 //!
 //! In: arguments, files (CSRs, profiles, password files), the connection options. Out:
 //! a table or JSON on stdout, progress on stderr for bulk work, and the exit codes of
@@ -16,6 +16,7 @@ use crate::cert_cmd::{cert, CertCmd};
 use crate::client::{save_session, Api, Connection, Failure};
 use crate::output::{password, print};
 use crate::profile_cmd::{profile, ProfileCmd};
+use crate::scep_cmd::{scep, ScepCmd};
 use crate::user_cmd::{user, UserCmd};
 use clap::Subcommand;
 use serde_json::json;
@@ -61,6 +62,9 @@ pub enum ApiCommand {
     /// ACME accounts, orders and external account binding keys.
     #[command(subcommand)]
     Acme(AcmeCmd),
+    /// SCEP one-time challenge passwords.
+    #[command(subcommand)]
+    Scep(ScepCmd),
 }
 
 /// Runs one API command.
@@ -91,6 +95,7 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
         ApiCommand::User(c) => user(&api, out, c),
         ApiCommand::Apikey(c) => apikey(&api, out, c),
         ApiCommand::Acme(c) => acme(&api, out, c),
+        ApiCommand::Scep(c) => scep(&api, out, c),
         ApiCommand::Audit(_) => Ok(()), // handled above
     }
 }

@@ -17,6 +17,7 @@ mod devtoken;
 mod output;
 mod pem;
 mod profile_cmd;
+mod scep_cmd;
 mod signer_cmd;
 mod up;
 mod user_cmd;

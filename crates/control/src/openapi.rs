@@ -4,6 +4,7 @@
 //!
 //! In: [`crate::routes::ROUTES`]. Out: the JSON served at `/api/v1/openapi.json`.
 
+use crate::api::scep_challenges::{DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
 use crate::rbac::Permission;
 use crate::routes::{RouteId, ROUTES};
 use serde_json::{json, Map, Value};
@@ -86,6 +87,13 @@ fn body(id: RouteId) -> Option<Value> {
             &["profile"],
             json!({"profile": {"type": "string", "description": "an existing certificate profile"}}),
         ),
+        ScepChallengeCreate => object(
+            &["profile"],
+            json!({
+                "profile": {"type": "string", "description": "an existing profile the caller may enrol under"},
+                "ttl_secs": {"type": "integer", "minimum": MIN_TTL_SECS, "maximum": MAX_TTL_SECS, "description": format!("lifetime in seconds (default {DEFAULT_TTL_SECS})")},
+            }),
+        ),
         Reconcile => object(
             &[],
             json!({"grace_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "description": "compare only journal records at least this old (default 600)"}}),
@@ -125,6 +133,7 @@ fn query(id: RouteId) -> &'static [(&'static str, &'static str)] {
         ],
         AuditExport => &[("from", "integer"), ("to", "integer")],
         AcmeAccountList => &[("limit", "integer"), ("cursor", "string")],
+        ScepChallengeList => &[("profile", "string"), ("include_used", "boolean")],
         AcmeOrderList => &[
             ("account", "integer"),
             ("limit", "integer"),

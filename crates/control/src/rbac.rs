@@ -141,6 +141,14 @@ pub fn issues_under_any_profile(roles: &[Role]) -> bool {
         .any(|r| matches!(r, Role::Admin | Role::CaOperator))
 }
 
+/// Whether a principal may enrol under a profile whose enrollers are `enrollers`: an admin
+/// or CA operator under any; anyone else only when the list names them or `*`. The one
+/// rule for issuance, renewal, login certificates and SCEP challenges (the route's
+/// `certificate:issue` is checked first, by the guard).
+pub fn may_enrol_under(roles: &[Role], username: &str, enrollers: &[String]) -> bool {
+    issues_under_any_profile(roles) || enrollers.iter().any(|e| e == "*" || e == username)
+}
+
 /// Roles whose grant changes what gets signed or who administers: in production mode,
 /// creating a user with one, or granting one, needs approval (two-person integrity).
 /// Approvers are not among them — the first approvers must be creatable — but a user's

@@ -97,6 +97,9 @@ pub enum RouteId {
     EabKeyList,
     EabKeyCreate,
     EabKeyDelete,
+    ScepChallengeList,
+    ScepChallengeCreate,
+    ScepChallengeDelete,
     Reconcile,
 }
 
@@ -577,6 +580,33 @@ pub const ROUTES: &[RouteSpec] = &[
         "acme",
         204,
         "Delete an external account binding key no account has used"
+    ),
+    route!(
+        ScepChallengeList,
+        GET,
+        "/api/v1/scep/challenges",
+        CertIssue,
+        "scep",
+        200,
+        "List one-time SCEP challenges of the profiles the caller may enrol under (never the challenges)"
+    ),
+    route!(
+        ScepChallengeCreate,
+        POST,
+        "/api/v1/scep/challenges",
+        CertIssue,
+        "scep",
+        201,
+        "Make a one-time SCEP challenge for a profile the caller may enrol under (shown once)"
+    ),
+    route!(
+        ScepChallengeDelete,
+        DELETE,
+        "/api/v1/scep/challenges/{id}",
+        CertIssue,
+        "scep",
+        204,
+        "Revoke a one-time SCEP challenge no device has used"
     ),
     route!(
         Reconcile,

@@ -4,7 +4,8 @@
 //! field replaced by a wrong type or a hostile string, unknown fields, missing fields,
 //! broken JSON, the wrong media type, oversize bodies, hostile path segments and query
 //! strings, tampered cursors. Every answer is a 4xx problem (or a harmless 200 for a
-//! read), never a 5xx, and no resource changes (nor any ACME account or EAB key).
+//! read), never a 5xx, and no resource changes (nor any ACME account, EAB key or SCEP
+//! challenge).
 
 use serde_json::{json, Value};
 use strongroom_testkit::stack::{Client, Control, Db};
@@ -57,6 +58,7 @@ fn template(op: &str) -> Value {
             json!({"id": "new-ca", "parent": "no-such-ca", "subject": "CN=x", "algorithm": "ecdsa-p256", "validity_days": 1})
         }
         "EabKeyCreate" => json!({"profile": "no-such-profile"}),
+        "ScepChallengeCreate" => json!({"profile": "no-such-profile", "ttl_secs": 3600}),
         "Reconcile" => json!({"grace_secs": -1}),
         _ => json!({}),
     }
@@ -79,6 +81,7 @@ fn snapshot(admin: &Client) -> Vec<String> {
         "/api/v1/apikeys?all=true",
         "/api/v1/acme/accounts?limit=1000",
         "/api/v1/acme/eab-keys",
+        "/api/v1/scep/challenges?include_used=true",
     ]
     .iter()
     .map(|p| {

@@ -11,6 +11,7 @@ pub mod cas;
 pub mod certificates;
 pub mod login_certificates;
 pub mod profiles;
+pub mod scep_challenges;
 pub mod session;
 pub mod system;
 pub mod users;
@@ -78,6 +79,9 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         EabKeyList => get(acme::list_eab_keys),
         EabKeyCreate => post(acme::create_eab_key),
         EabKeyDelete => delete(acme::delete_eab_key),
+        ScepChallengeList => get(scep_challenges::list),
+        ScepChallengeCreate => post(scep_challenges::create),
+        ScepChallengeDelete => delete(scep_challenges::delete),
         Reconcile => post(system::reconcile),
     }
 }

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::input::{Body, Segments};
 use crate::problem::{ApiResult, Problem};
-use crate::rbac::{allows, issues_under_any_profile, Permission};
+use crate::rbac::{allows, issues_under_any_profile, may_enrol_under, Permission};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use strongroom_signer_client::{record_issued, Provenance};
-use strongroom_store::{AuditOutcome, CaState, CertificateSource, StoreError};
+use strongroom_store::{AuditOutcome, CaState, CertificateSource, ProfileRecord, StoreError};
 use strongroom_types::{ProfileName, RequestedName};
 use strongroom_wire::{IssuanceRequest, SubjectKey};
 
@@ -115,6 +115,31 @@ fn check_label(field: &str, v: &str) -> Result<(), Problem> {
     }
 }
 
+/// The profile `name`, when it exists (400 otherwise) and the caller may enrol under it
+/// (403 otherwise: [`may_enrol_under`]). Issuance and SCEP challenges both ask this.
+pub async fn enrolment_profile(
+    app: &App,
+    who: &Principal,
+    name: &ProfileName,
+) -> Result<ProfileRecord, Problem> {
+    let profile = match app.store.profile(name).await {
+        Ok(p) => p,
+        Err(StoreError::NotFound(_)) => {
+            return Err(Problem::bad_request(format!(
+                "profile {name} does not exist (GET /api/v1/profiles)"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !may_enrol_under(&who.roles, &who.username, &profile.enrollers) {
+        return Err(Problem::forbidden(format!(
+            "{} may not enrol under profile {name}: it is not among the profile's enrollers",
+            who.username
+        )));
+    }
+    Ok(profile)
+}
+
 /// Checks an issuance before anything is filed or signed: the caller may enrol under the
 /// profile, may name the owner (only `user:manage` names someone else), and every field is
 /// well formed. Returns the approvals the profile needs and the parsed names.
@@ -125,26 +150,7 @@ pub async fn validate(
 ) -> Result<(i64, Vec<RequestedName>), Problem> {
     let body = &issuance.body;
     let name = profile_name(body)?;
-    let profile = match app.store.profile(&name).await {
-        Ok(p) => p,
-        Err(StoreError::NotFound(_)) => {
-            return Err(Problem::bad_request(format!(
-                "profile {name} does not exist (GET /api/v1/profiles)"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if !issues_under_any_profile(&who.roles)
-        && !profile
-            .enrollers
-            .iter()
-            .any(|e| e == "*" || e == &who.username)
-    {
-        return Err(Problem::forbidden(format!(
-            "{} may not enrol under profile {name}: it is not among the profile's enrollers",
-            who.username
-        )));
-    }
+    let profile = enrolment_profile(app, who, &name).await?;
     let ca = app.store.ca(&profile.profile.issuer).await?;
     if ca.state != CaState::Active {
         return Err(Problem::conflict(format!(

@@ -14,7 +14,9 @@ mod revocation;
 mod search;
 
 pub use download::download;
-pub use issuance::{execute_issue, issue, renew, validate, Issuance, IssueBody, RenewBody};
+pub use issuance::{
+    enrolment_profile, execute_issue, issue, renew, validate, Issuance, IssueBody, RenewBody,
+};
 pub use revocation::{bulk_revoke, revoke, BulkRevokeBody, RevokeBody};
 pub use search::{get_one, list, ListQuery};
 
