@@ -1,8 +1,8 @@
 //! Dependency fences (docs/architecture.md, Crates and fences), read from `cargo metadata`
 //! over the transitive closure of what ships (dev-dependencies aside): cryptoki only through
 //! hsm; hsm only in the signer; sqlx only through store; front, control, httpd, acme and the
-//! CLI never reach the HSM by any path; protocol crates never reach the store. Every crate a
-//! fence names must exist.
+//! CLI never reach the HSM by any path; protocol crates never reach the store; SCEP logic
+//! reaches no runtime, database driver or PKCS#11. Every crate a fence names must exist.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -141,6 +141,7 @@ fn check_fences(g: &Graph) {
         "strongroom-control",
         "strongroom-httpd",
         "strongroom-acme",
+        "strongroom-scep",
         "strongroom-cli",
     ] {
         let reached = g.reach(g.member(krate), None);
@@ -150,10 +151,24 @@ fn check_fences(g: &Graph) {
         );
     }
     // Protocol logic takes traits, not the store.
-    for krate in ["strongroom-acme", "strongroom-x509", "strongroom-wire"] {
+    for krate in [
+        "strongroom-acme",
+        "strongroom-scep",
+        "strongroom-x509",
+        "strongroom-wire",
+    ] {
         assert!(
             !g.reach(g.member(krate), None).contains(store),
             "{krate} must take traits, not the store"
+        );
+    }
+    // SCEP message logic parses Internet input and does no I/O: no runtime, no database
+    // driver, no PKCS#11 (the RA key's uses are signer operations).
+    let scep = g.reach(g.member("strongroom-scep"), None);
+    for forbidden in ["tokio", "sqlx", "cryptoki"] {
+        assert!(
+            !scep.contains(forbidden),
+            "strongroom-scep reaches {forbidden}"
         );
     }
 }
