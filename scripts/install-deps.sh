@@ -4,7 +4,8 @@
 # Usage: scripts/install-deps.sh run|test
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
 #   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, certbot (with
-#         its RFC 2136 plugin), lego, uacme, dehydrated and knot for the ACME interop tests, PostgreSQL
+#         its RFC 2136 plugin), lego, uacme, dehydrated and knot for the ACME interop tests, scep
+#         (micromdm's scepclient) for the SCEP interop test, PostgreSQL
 #         on 127.0.0.1:5432 (installed and started when none answers) and its server
 #         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
 #         `cryptography` OCSP client (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
@@ -16,7 +17,8 @@ mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
 # ACME clients and a DNS server for the interop tests (certbot, lego, uacme, dehydrated,
 # knot for RFC 2136).
-test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot)
+# micromdm's scepclient (package scep) for the SCEP interop test.
+test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

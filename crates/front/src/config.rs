@@ -42,6 +42,9 @@ pub struct Config {
     /// The ACME server (on the HTTPS listener); absent: no ACME.
     #[serde(default)]
     pub acme: Option<crate::acme::config::AcmeConfig>,
+    /// The SCEP server (`/scep`, on both listeners); absent: no SCEP.
+    #[serde(default)]
+    pub scep: Option<crate::scep::config::ScepConfig>,
     /// The metrics listener (`[metrics] listen`); absent: no metrics served.
     #[serde(default)]
     pub metrics: Option<crate::metrics::MetricsConfig>,
@@ -113,6 +116,10 @@ impl Config {
             acme.validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        if let Some(scep) = &c.scep {
+            scep.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         Ok(c)
     }
 
@@ -137,6 +144,13 @@ impl Config {
         }
         read_write.extend(self.sandbox.read_write.iter().cloned());
         read_only.extend(self.tls.iter().flat_map(|t| t.read_only_paths()));
+        // The static challenges, read once after the sandbox is up.
+        read_only.extend(
+            self.scep
+                .iter()
+                .flat_map(|s| s.profile.iter())
+                .filter_map(|p| p.challenge_file.clone()),
+        );
         Confinement {
             user: self.user.clone(),
             allow_root: self.allow_root,

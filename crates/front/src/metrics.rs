@@ -63,6 +63,22 @@ pub struct FrontMetrics {
     pub ocsp_cache: CounterVec,
     /// Time of each ACME challenge validation (success or failure).
     pub validations: LatencyRecorder,
+    /// SCEP requests refused, by failInfo.
+    scep_refusals: CounterVec,
+    /// SCEP envelopes protected by a legacy cipher (DES, 3DES), by cipher.
+    scep_legacy: CounterVec,
+}
+
+impl FrontMetrics {
+    /// Counts a SCEP refusal.
+    pub fn scep_refused(&self, info: strongroom_types::scep::ScepFailInfo) {
+        self.scep_refusals.inc(&[info.as_str()]);
+    }
+
+    /// Counts a SCEP envelope under a legacy cipher.
+    pub fn scep_legacy_cipher(&self, cipher: strongroom_types::scep::ContentCipher) {
+        self.scep_legacy.inc(&[cipher.as_str()]);
+    }
 }
 
 impl Default for FrontMetrics {
@@ -71,6 +87,8 @@ impl Default for FrontMetrics {
             requests: CounterVec::new(&["protocol", "outcome"]),
             ocsp_cache: CounterVec::new(&["result"]),
             validations: LatencyRecorder::new(),
+            scep_refusals: CounterVec::new(&["fail_info"]),
+            scep_legacy: CounterVec::new(&["cipher"]),
         }
     }
 }
@@ -83,6 +101,8 @@ fn protocol(path: &str) -> &'static str {
         "ocsp"
     } else if path.starts_with("/crl/") {
         "crl"
+    } else if path == "/scep" || path.starts_with("/scep/") {
+        "scep"
     } else if path.starts_with("/ca/") {
         "ca"
     } else if path == "/health" {
@@ -187,13 +207,23 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut e = Exposition::new();
     e.counter_vec(
         "strongroom_front_requests_total",
-        "Requests by protocol (acme, ocsp, crl, ca, health, other) and outcome (an ACME problem type, an OCSP responseStatus, else the HTTP status class).",
+        "Requests by protocol (acme, scep, ocsp, crl, ca, health, other) and outcome (an ACME problem type, an OCSP responseStatus, else the HTTP status class).",
         &m.requests,
     )
     .counter_vec(
         "strongroom_front_ocsp_cache_total",
         "OCSP answers already signed (hit: from memory or the store) or signed on demand (miss).",
         &m.ocsp_cache,
+    )
+    .counter_vec(
+        "strongroom_front_scep_refusals_total",
+        "SCEP requests refused, by failInfo (badAlg, badMessageCheck, badRequest, badTime, badCertId).",
+        &m.scep_refusals,
+    )
+    .counter_vec(
+        "strongroom_front_scep_legacy_cipher_total",
+        "SCEP envelopes a device protected with a legacy cipher (des-cbc, des-ede3-cbc), by cipher.",
+        &m.scep_legacy,
     )
     .histogram(
         "strongroom_front_acme_validation_seconds",

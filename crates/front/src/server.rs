@@ -95,15 +95,30 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!(listen = %config.listen_http, https = ?config.listen_https, "strongroom-front serving /ocsp and /crl");
     let app = Arc::new(App::new(store.clone(), config, clock));
     crate::metrics::serve(app.clone()).await?;
+    // SCEP on both listeners: devices often cannot do TLS to a private root, and SCEP
+    // protects its messages itself.
+    let scep = match app.config.scep.clone() {
+        Some(cfg) => {
+            let default = cfg.default_profile.clone();
+            let scep = Arc::new(crate::scep::Scep::new(app.clone(), cfg)?);
+            tracing::info!(default_profile = %default, "SCEP served at /scep");
+            Some(crate::scep::router(scep))
+        }
+        None => None,
+    };
+    let with_scep = |routes: Router| match &scep {
+        Some(s) => routes.merge(s.clone()),
+        None => routes,
+    };
     let plain = strongroom_httpd::serve_plain(
         listener,
-        crate::metrics::counted(app.clone(), router(app.clone())),
+        crate::metrics::counted(app.clone(), with_scep(router(app.clone()))),
         std::future::pending(),
     );
     let secure = async move {
         match https {
             Some((l, tls)) => {
-                let mut routes = router(app.clone());
+                let mut routes = with_scep(router(app.clone()));
                 if let Some(cfg) = app.config.acme.clone() {
                     tracing::info!(base_url = %cfg.base_url, "ACME served at {}/acme/directory", cfg.base_url);
                     routes = routes.merge(crate::acme::router(Arc::new(crate::acme::Acme::new(

@@ -14,8 +14,9 @@ use strongroom_types::{CaId, Policy};
 use strongroom_wire::{
     answer_of, body_length, decode_payload, encode_frame, CaCreation, CallError, CheckpointRequest,
     HealthReport, IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest,
-    Request, Response, RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerMetrics,
-    WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
+    Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext, ScepReplyRequest,
+    SignedCheckpoint, SignedOcspResponse, SignedScepReply, SignerMetrics, WireError,
+    DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -188,6 +189,39 @@ impl SignerLink {
     pub async fn metrics(&self) -> Result<SignerMetrics, CallError> {
         self.ask(Request::Metrics, |r| match r {
             Response::Metrics(m) => Some(m),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `ScepRaCertificate`: the CA's SCEP registration authority certificate, DER.
+    pub async fn scep_ra_certificate(&self, ca: CaId) -> Result<Vec<u8>, CallError> {
+        self.ask(Request::ScepRaCertificate { ca }, |r| match r {
+            Response::ScepRaCertificate { certificate } => Some(certificate),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `DecryptScepEnvelope`: a device's envelope opened with the CA's RA key.
+    pub async fn decrypt_scep_envelope(
+        &self,
+        envelope: ScepEnvelope,
+    ) -> Result<ScepPlaintext, CallError> {
+        self.ask(Request::DecryptScepEnvelope(envelope), |r| match r {
+            Response::ScepPlaintext(p) => Some(p),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `SignScepReply`: a reply's signed attributes and the RA's signature over them.
+    pub async fn sign_scep_reply(
+        &self,
+        reply: ScepReplyRequest,
+    ) -> Result<SignedScepReply, CallError> {
+        self.ask(Request::SignScepReply(reply), |r| match r {
+            Response::ScepReply(s) => Some(s),
             _ => None,
         })
         .await

@@ -1,9 +1,12 @@
 //! Delegated keys: keys the signer makes in the HSM for one narrow job and has one of its
-//! CAs certify — the audit checkpoint key and the OCSP responder key — so that no CA key
-//! ever signs anything but certificates and CRLs.
+//! CAs certify — the audit checkpoint key, the OCSP responder key and the SCEP registration
+//! authority key — so that no CA key ever signs anything but certificates and CRLs.
 //!
 //! In: a CA and a purpose. Out: the key and its certificate, made on first use
-//! (`STATE/<purpose>/<ca>/`) and replaced before the certificate runs out. Each purpose's
+//! (`STATE/<purpose>/<ca>/`) and replaced before the certificate runs out; the one it
+//! replaced stays readable as the predecessor (`previous-key.toml`, `previous-cert.der`)
+//! for what was addressed to it before the rotation (a device that encrypted its SCEP
+//! request to the RA certificate it fetched a minute earlier). Each purpose's
 //! certificate carries a reserved DNS label that issuance refuses everywhere else, so a
 //! certificate with that name can only be the signer's own.
 
@@ -25,6 +28,8 @@ use x509_cert::name::Name;
 
 /// The reserved first label of OCSP responder certificates' names.
 pub const OCSP_NAME_LABEL: &str = "strongroom-ocsp-responder";
+/// The reserved first label of SCEP registration authority certificates' names.
+pub const SCEP_RA_NAME_LABEL: &str = "strongroom-scep-ra";
 
 /// What a delegated key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +39,10 @@ pub enum Purpose {
     /// Signing OCSP responses for its CA (30 days, renewed 7 days before the end;
     /// EKU OCSPSigning and id-pkix-ocsp-nocheck).
     OcspResponder,
+    /// The SCEP registration authority (90 days, renewed 30 days before the end): an RSA
+    /// key that decrypts what devices encrypt to its certificate and signs the replies
+    /// (keyUsage digitalSignature and keyEncipherment, as strict clients check).
+    ScepRa,
 }
 
 impl Purpose {
@@ -41,23 +50,26 @@ impl Purpose {
         match self {
             Purpose::AuditCheckpoint => AUDIT_NAME_LABEL,
             Purpose::OcspResponder => OCSP_NAME_LABEL,
+            Purpose::ScepRa => SCEP_RA_NAME_LABEL,
         }
     }
     fn dir(self) -> &'static str {
         match self {
             Purpose::AuditCheckpoint => "audit",
             Purpose::OcspResponder => "ocsp",
+            Purpose::ScepRa => "scep-ra",
         }
     }
     fn lifetime(self) -> i64 {
         match self {
             Purpose::AuditCheckpoint => 397 * 86_400,
             Purpose::OcspResponder => 30 * 86_400,
+            Purpose::ScepRa => 90 * 86_400,
         }
     }
     fn renew_before(self) -> i64 {
         match self {
-            Purpose::AuditCheckpoint => 30 * 86_400,
+            Purpose::AuditCheckpoint | Purpose::ScepRa => 30 * 86_400,
             Purpose::OcspResponder => 7 * 86_400,
         }
     }
@@ -65,6 +77,17 @@ impl Purpose {
         match self {
             Purpose::AuditCheckpoint => "Audit checkpoints",
             Purpose::OcspResponder => "OCSP responder",
+            Purpose::ScepRa => "SCEP registration authority",
+        }
+    }
+    /// The key: RSA for the RA (devices encrypt to it with RSA key transport), P-256 for
+    /// the signing-only purposes.
+    fn key(self) -> (KeyAlgorithm, KeyPurpose) {
+        match self {
+            Purpose::ScepRa => (KeyAlgorithm::Rsa2048, KeyPurpose::SigningAndDecryption),
+            Purpose::AuditCheckpoint | Purpose::OcspResponder => {
+                (KeyAlgorithm::EcdsaP256, KeyPurpose::Signing)
+            }
         }
     }
 }
@@ -91,7 +114,9 @@ struct KeyRecord {
 pub fn is_reserved_name(name: &RequestedName) -> bool {
     match name {
         RequestedName::Dns(d) => d.as_str().split('.').next().is_some_and(|l| {
-            l.eq_ignore_ascii_case(AUDIT_NAME_LABEL) || l.eq_ignore_ascii_case(OCSP_NAME_LABEL)
+            l.eq_ignore_ascii_case(AUDIT_NAME_LABEL)
+                || l.eq_ignore_ascii_case(OCSP_NAME_LABEL)
+                || l.eq_ignore_ascii_case(SCEP_RA_NAME_LABEL)
         }),
         _ => false,
     }
@@ -121,6 +146,53 @@ fn reserved_name(ca: &LoadedCa, label: &str) -> Result<RequestedName, SignerErro
             ca.record.id
         ),
     ))
+}
+
+const PREVIOUS_RECORD: &str = "previous-key.toml";
+const PREVIOUS_CERT: &str = "previous-cert.der";
+
+/// The key `purpose`'s current key replaced, while its certificate is still valid at `now`
+/// (none before the first rotation). Callers hold the delegated-key lock.
+pub fn previous_delegated_key(
+    signer: &Signer,
+    hsm: &Hsm,
+    ca: &LoadedCa,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<Delegated>, SignerError> {
+    let dir = signer
+        .state
+        .root()
+        .join(purpose.dir())
+        .join(ca.record.id.as_str());
+    let record_path = dir.join(PREVIOUS_RECORD);
+    let (Ok(text), Ok(cert_der)) = (
+        std::fs::read_to_string(&record_path),
+        std::fs::read(dir.join(PREVIOUS_CERT)),
+    ) else {
+        return Ok(None);
+    };
+    let record: KeyRecord = toml::from_str(&text).map_err(|e| {
+        wire_error(
+            ErrorKind::Internal,
+            format!("{}: {e}", record_path.display()),
+        )
+    })?;
+    if record.not_after <= now {
+        return Ok(None);
+    }
+    let uri: Pkcs11Uri = record.key_uri.parse().map_err(|e| {
+        wire_error(
+            ErrorKind::Internal,
+            format!("{}: {e}", record_path.display()),
+        )
+    })?;
+    let key = hsm.find_key(&uri).map_err(|e| hsm_error(&e))?;
+    Ok(Some(Delegated {
+        key,
+        cert_der,
+        not_after: record.not_after,
+    }))
 }
 
 /// The CA's delegated key for `purpose`, made or renewed as needed. Callers serialise
@@ -178,8 +250,9 @@ pub fn delegated_key(
         ca.record.id,
         hex::encode(tag)
     );
+    let (algorithm, key_purpose) = purpose.key();
     let key = hsm
-        .generate_key(&label, KeyAlgorithm::EcdsaP256, KeyPurpose::Signing)
+        .generate_key(&label, algorithm, key_purpose)
         .map_err(|e| hsm_error(&e))?;
     let not_after = (now + purpose.lifetime()).min(ca.cert.not_after);
     let name = reserved_name(ca, purpose.label())?;
@@ -206,6 +279,7 @@ pub fn delegated_key(
         ca: None,
         key_usage: KeyUsageBits {
             digital_signature: true,
+            key_encipherment: purpose == Purpose::ScepRa,
             ..Default::default()
         },
         extended_key_usage: if purpose == Purpose::OcspResponder {
@@ -230,6 +304,12 @@ pub fn delegated_key(
     std::fs::create_dir_all(&dir)
         .map_err(|e| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
     let io = |e: std::io::Error| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display()));
+    // The one being replaced becomes the predecessor (certificate first, so a crash between
+    // the two renames leaves at worst a predecessor without its record, which is ignored).
+    if record_path.exists() && cert_path.exists() {
+        std::fs::rename(&cert_path, dir.join(PREVIOUS_CERT)).map_err(io)?;
+        std::fs::rename(&record_path, dir.join(PREVIOUS_RECORD)).map_err(io)?;
+    }
     write_atomic(&cert_path, &cert_der, 0o644).map_err(io)?;
     let record = toml::to_string(&KeyRecord {
         key_uri: key.uri.to_string(),

@@ -225,6 +225,9 @@ impl Signer {
                 crate::listener_key::sign_handshake(self, &peer_name, scheme, &message)
             }
             Request::Metrics => Ok(Response::Metrics(self.metrics())),
+            Request::ScepRaCertificate { ca } => crate::scep_ra::ra_certificate(self, &ca),
+            Request::DecryptScepEnvelope(e) => crate::scep_ra::decrypt_envelope(self, e),
+            Request::SignScepReply(r) => crate::scep_ra::sign_reply(self, r),
         };
         self.operations
             .count(op, result.as_ref().err().map(|e| e.kind));
@@ -234,12 +237,15 @@ impl Signer {
                 // than the signature on a busy CA, and a handshake signature comes with
                 // every TLS connection to front and control. Other operations are rare and
                 // logged.
-                // A metrics scrape comes every few seconds and says nothing worth a line.
+                // A metrics scrape comes every few seconds and says nothing worth a line; a
+                // SCEP enrolment's decryption and reply come with every device request.
                 if matches!(
                     op,
                     strongroom_wire::Operation::IssueCertificate
                         | strongroom_wire::Operation::SignTlsHandshake
                         | strongroom_wire::Operation::Metrics
+                        | strongroom_wire::Operation::DecryptScepEnvelope
+                        | strongroom_wire::Operation::SignScepReply
                 ) {
                     tracing::debug!(peer = %peer_name, request = %summary, "ok");
                 } else {

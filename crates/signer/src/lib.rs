@@ -27,9 +27,8 @@ pub mod policy;
 pub mod preflight;
 pub mod revocations;
 pub mod sandbox;
-// Until the SCEP envelope operation calls it (issue 17), only its tests do.
-#[allow(dead_code)]
 mod scep_content;
+pub mod scep_ra;
 pub mod server;
 pub mod state;
 

@@ -266,6 +266,11 @@ impl Control {
         self.launch_front(None, "[ocsp]\nvalidity_secs = 3600\n");
     }
 
+    /// Starts strongroom-front on plain HTTP only, configured by `tables` (e.g. `[scep]`).
+    pub fn start_front_with(&mut self, tables: &str) {
+        self.launch_front(None, tables);
+    }
+
     /// Starts strongroom-front with HTTPS too, configured by `tables` (a `[tls]` table and
     /// optionally `[acme]`; `{https}` in it stands for the HTTPS port); returns the HTTPS
     /// port. The plain port is in `front_base`.

@@ -50,7 +50,9 @@ impl ScepMessageType {
 
     /// The type with this number, if SCEP defines one.
     pub fn from_number(n: u32) -> Option<ScepMessageType> {
-        ScepMessageType::ALL.into_iter().find(|t| u32::from(t.number()) == n)
+        ScepMessageType::ALL
+            .into_iter()
+            .find(|t| u32::from(t.number()) == n)
     }
 
     /// A name for logs and metrics.

@@ -15,6 +15,7 @@ mod client;
 mod frame;
 mod message;
 mod metrics;
+mod scep;
 
 pub use client::{answer_of, CallError, SignerClient, DEFAULT_CALL_TIMEOUT};
 pub use frame::{
@@ -30,4 +31,8 @@ pub use message::{
 pub use metrics::{
     LatencyRecorder, LatencySnapshot, OperationCount, SignerMetrics, LATENCY_BOUNDS_MICROS,
     MAX_METRIC_ENTRIES,
+};
+pub use scep::{
+    ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepReply, MAX_SCEP_CIPHERTEXT,
+    MAX_SCEP_TRANSACTION_ID,
 };

@@ -82,6 +82,19 @@ pub enum Request {
     /// The signer's counters: operations by outcome, HSM and journal latency, degraded
     /// state (control, which publishes them at its `/metrics`). Counts only, no secrets.
     Metrics,
+    /// The SCEP registration authority certificate of a CA (front): an RSA key in the HSM
+    /// that signs and decrypts, certified by the CA, made on first use and renewed before
+    /// it runs out.
+    ScepRaCertificate {
+        /// The CA.
+        ca: CaId,
+    },
+    /// Open a device's SCEP envelope with the CA's RA key (front): the content-encryption
+    /// key is unwrapped in the HSM and the content decrypted in the signer. Every failure
+    /// is one answer, whatever failed (no padding oracle).
+    DecryptScepEnvelope(crate::scep::ScepEnvelope),
+    /// Sign a SCEP reply's attributes with the CA's RA key (front).
+    SignScepReply(crate::scep::ScepReplyRequest),
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -128,11 +141,17 @@ pub enum Operation {
     SignTlsHandshake,
     /// [`Request::Metrics`].
     Metrics,
+    /// [`Request::ScepRaCertificate`].
+    ScepRaCertificate,
+    /// [`Request::DecryptScepEnvelope`].
+    DecryptScepEnvelope,
+    /// [`Request::SignScepReply`].
+    SignScepReply,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 16] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -146,6 +165,9 @@ impl Operation {
         Operation::ListenerKey,
         Operation::SignTlsHandshake,
         Operation::Metrics,
+        Operation::ScepRaCertificate,
+        Operation::DecryptScepEnvelope,
+        Operation::SignScepReply,
     ];
 
     /// Stable name used in configuration.
@@ -164,6 +186,9 @@ impl Operation {
             Operation::ListenerKey => "ListenerKey",
             Operation::SignTlsHandshake => "SignTlsHandshake",
             Operation::Metrics => "Metrics",
+            Operation::ScepRaCertificate => "ScepRaCertificate",
+            Operation::DecryptScepEnvelope => "DecryptScepEnvelope",
+            Operation::SignScepReply => "SignScepReply",
         }
     }
 
@@ -191,6 +216,9 @@ impl Request {
             Request::ListenerKey => Operation::ListenerKey,
             Request::SignTlsHandshake { .. } => Operation::SignTlsHandshake,
             Request::Metrics => Operation::Metrics,
+            Request::ScepRaCertificate { .. } => Operation::ScepRaCertificate,
+            Request::DecryptScepEnvelope(_) => Operation::DecryptScepEnvelope,
+            Request::SignScepReply(_) => Operation::SignScepReply,
         }
     }
 
@@ -242,6 +270,18 @@ impl Request {
                 format!("SignTlsHandshake scheme={scheme:?} bytes={}", message.len())
             }
             Request::Metrics => "Metrics".into(),
+            Request::ScepRaCertificate { ca } => format!("ScepRaCertificate ca={ca}"),
+            // Lengths only: the key, IV and content are the device's secrets.
+            Request::DecryptScepEnvelope(e) => format!(
+                "DecryptScepEnvelope ca={} cipher={} bytes={}",
+                e.ca,
+                e.cipher.as_str(),
+                e.ciphertext.len()
+            ),
+            Request::SignScepReply(r) => format!(
+                "SignScepReply ca={} status={:?} fail_info={:?}",
+                r.ca, r.pki_status, r.fail_info
+            ),
         }
     }
 }
@@ -446,6 +486,15 @@ pub enum Response {
     },
     /// Answer to [`Request::Metrics`].
     Metrics(crate::metrics::SignerMetrics),
+    /// Answer to [`Request::ScepRaCertificate`]: the RA certificate, DER.
+    ScepRaCertificate {
+        /// DER certificate.
+        certificate: Vec<u8>,
+    },
+    /// Answer to [`Request::DecryptScepEnvelope`].
+    ScepPlaintext(crate::scep::ScepPlaintext),
+    /// Answer to [`Request::SignScepReply`].
+    ScepReply(crate::scep::SignedScepReply),
 }
 
 impl Response {
@@ -467,6 +516,9 @@ impl Response {
             Response::ListenerKey { .. } => "ListenerKey",
             Response::TlsHandshakeSignature { .. } => "TlsHandshakeSignature",
             Response::Metrics(_) => "Metrics",
+            Response::ScepRaCertificate { .. } => "ScepRaCertificate",
+            Response::ScepPlaintext(_) => "ScepPlaintext",
+            Response::ScepReply(_) => "ScepReply",
         }
     }
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
 use std::collections::BTreeSet;
+use strongroom_types::scep::{ContentCipher, ScepFailInfo, ScepPkiStatus};
 use strongroom_types::{
     CsrExtensions, ExtendedKeyUsage, KeyAlgorithm, KeyUsage, Policy, Profile, RevocationReason,
 };
@@ -146,6 +147,34 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         ("Metrics", Request::Metrics),
+        (
+            "ScepRaCertificate",
+            Request::ScepRaCertificate {
+                ca: "issuing".parse().unwrap(),
+            },
+        ),
+        (
+            "DecryptScepEnvelope",
+            Request::DecryptScepEnvelope(ScepEnvelope {
+                ca: "issuing".parse().unwrap(),
+                recipient_serial: vec![0x0a, 0x1b],
+                encrypted_key: vec![1, 2, 3],
+                cipher: ContentCipher::DesCbc,
+                iv: vec![9; 8],
+                ciphertext: vec![7; 16],
+            }),
+        ),
+        (
+            "SignScepReply",
+            Request::SignScepReply(ScepReplyRequest {
+                ca: "issuing".parse().unwrap(),
+                pki_status: ScepPkiStatus::Failure,
+                fail_info: Some(ScepFailInfo::BadRequest),
+                transaction_id: "4A2B".into(),
+                recipient_nonce: vec![5; 16],
+                content_digest: vec![6; 32],
+            }),
+        ),
     ]
 }
 
@@ -285,6 +314,24 @@ fn responses() -> Vec<(&'static str, Response)> {
                 uptime_secs: 600,
             }),
         ),
+        (
+            "ScepRaCertificate",
+            Response::ScepRaCertificate {
+                certificate: DER.to_vec(),
+            },
+        ),
+        (
+            "ScepPlaintext",
+            Response::ScepPlaintext(ScepPlaintext(DER.to_vec())),
+        ),
+        (
+            "ScepReply",
+            Response::ScepReply(SignedScepReply {
+                signed_attributes: vec![0x31, 0x00],
+                signature: vec![1, 2],
+                ra_certificate: DER.to_vec(),
+            }),
+        ),
     ]
 }
 
@@ -358,6 +405,16 @@ fn enums() -> Vec<(&'static str, Vec<u8>)> {
             "CsrExtensions",
             enc(&[CsrExtensions::Strict, CsrExtensions::Ignore]),
         ),
+        ("ContentCipher", enc(&ContentCipher::ALL)),
+        (
+            "ScepPkiStatus",
+            enc(&[
+                ScepPkiStatus::Success,
+                ScepPkiStatus::Failure,
+                ScepPkiStatus::Pending,
+            ]),
+        ),
+        ("ScepFailInfo", enc(&ScepFailInfo::ALL)),
     ]
 }
 
@@ -381,6 +438,9 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
     ("ListenerKey", "0b"),
     ("SignTlsHandshake", "0c0022544c5320312e332c2073657276657220436572746966696361746556657269667900"),
     ("Metrics", "0d"),
+    ("ScepRaCertificate", "0e0769737375696e67"),
+    ("DecryptScepEnvelope", "0f0769737375696e67020a1b03010203040809090909090909091007070707070707070707070707070707"),
+    ("SignScepReply", "100769737375696e6701010204344132421005050505050505050505050505050505200606060606060606060606060606060606060606060606060606060606060606"),
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
@@ -399,11 +459,15 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("ListenerKey", "0b043059301338706b637331313a746f6b656e3d7374726f6e67726f6f6d3b6f626a6563743d7374726f6e67726f6f6d2d6c697374656e65722d66726f6e74"),
     ("TlsHandshakeSignature", "0c083006020101020102"),
     ("Metrics", "0d0203000c0b01010102e807904e030502009c4a000000012a03d804"),
+    ("ScepRaCertificate", "0e05300302012a"),
+    ("ScepPlaintext", "0f05300302012a"),
+    ("ScepReply", "1002310002010205300302012a"),
 ];
 
 const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("ErrorKind", "06000102030405"),
-    ("Operation", "0d000102030405060708090a0b0c"),
+    // The list's length (its first byte) grows with each appended operation.
+    ("Operation", "10000102030405060708090a0b0c0d0e0f"),
     ("OcspStatus", "020002"),
     ("SubjectKey", "03000101010102020103"),
     ("TlsSignatureScheme", "0100"),
@@ -412,6 +476,9 @@ const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("KeyUsage", "050001020304"),
     ("ExtendedKeyUsage", "06000102030405"),
     ("CsrExtensions", "020001"),
+    ("ContentCipher", "050001020304"),
+    ("ScepPkiStatus", "03000102"),
+    ("ScepFailInfo", "050001020304"),
 ];
 
 /// `Request::Health` framed with request id 0x0102030405060708: length (u32 big-endian,

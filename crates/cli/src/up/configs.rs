@@ -1,6 +1,6 @@
 //! The files `strongroom up` writes into `DATA/config` and `DATA/secrets`: the signer's,
 //! control's and the front's configurations, the default issuance policy, the first admin
-//! password.
+//! password and the SCEP profile's static challenge.
 //!
 //! In: the data directory's [`Layout`], the arguments of `up`, the token's paths. Out: TOML
 //! text (the daemons' configurations only hold paths and addresses, so control's and the
@@ -38,6 +38,16 @@ allowed_name_kinds = ["dns", "email", "uri"]
 # Client certificates are issued by control only (peer `dev` is every daemon in development
 # mode), so a compromised front cannot mint them; a login still needs control's binding.
 allowed_peers = ["control", "dev"]
+
+[[profile]]
+name = "device"
+description = "Devices enrolling over SCEP (routers, phones, managed laptops), 1 year"
+issuer = "issuing"
+max_validity_secs = 31536000
+key_algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096"]
+key_usage = ["digital-signature", "key-encipherment"]
+extended_key_usage = ["client-auth"]
+allowed_name_kinds = ["dns"]
 "#;
 
 pub(super) fn signer_config(
@@ -112,7 +122,12 @@ pub(super) fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> Strin
          # Client certificates only for accounts bound with `strongroom acme eab create`.\n\
          [[acme.profile]]\nname = \"tls-client\"\nexternal_account_required = true\n\n\
          [acme.validation]\nhttp01_port = {http01}\ntls_alpn01_port = {alpn}\n{resolver}{caa}\
-         allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n",
+         allowed_networks = [\"127.0.0.0/8\", \"::1/128\"]\n\n\
+         # SCEP at http://{listen}/scep (and over HTTPS) for the device profile; devices\n\
+         # enrol with the static challenge in {challenge:?} or a one-time one\n\
+         # (strongroom scep challenge create --profile device).\n\
+         [scep]\ndefault_profile = \"device\"\n\n\
+         [[scep.profile]]\nname = \"device\"\nchallenge_file = {challenge:?}\n",
         listen = args.front_listen,
         https = args.front_https_listen,
         db = l.dir.join("control/control.db").display(),
@@ -120,11 +135,13 @@ pub(super) fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> Strin
         http01 = args.acme_http01_port,
         alpn = args.acme_tls_alpn01_port,
         tls_key = args.tls_key.as_str(),
+        challenge = l.scep_challenge(),
     )
 }
 
-/// A random password in a 0400 file (first run only).
-pub(super) fn write_admin_password(path: &Path) -> Result<(), String> {
+/// A random secret (36 hex digits) in a 0400 file (first run only): the first admin
+/// password, the SCEP static challenge.
+pub(super) fn write_random_secret(path: &Path) -> Result<(), String> {
     use std::io::{Read, Write};
     let mut raw = [0u8; 18];
     std::fs::File::open("/dev/urandom")

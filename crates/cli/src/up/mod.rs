@@ -106,6 +106,9 @@ impl Layout {
     fn admin_password(&self) -> PathBuf {
         self.dir.join("secrets/admin-password")
     }
+    fn scep_challenge(&self) -> PathBuf {
+        self.dir.join("secrets/scep-challenge")
+    }
     fn ca_pem(&self, name: &str) -> PathBuf {
         self.dir.join("ca").join(format!("{name}.pem"))
     }
@@ -187,8 +190,10 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     drop(client);
     let control = l.daemon("strongroom-control", "control")?;
     mkdir(&l.dir.join("control"), 0o700)?;
-    if !l.admin_password().exists() {
-        configs::write_admin_password(&l.admin_password())?;
+    for secret in [l.admin_password(), l.scep_challenge()] {
+        if !secret.exists() {
+            configs::write_random_secret(&secret)?;
+        }
     }
     l.write_config(
         "control.toml",

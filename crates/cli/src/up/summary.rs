@@ -28,7 +28,7 @@ pub(super) fn print(l: &Layout, args: &UpArgs, health: &HealthReport) {
         "  journal          {}",
         l.dir.join("signer/journal/issuance.log").display()
     );
-    say!("  profiles         tls-server, tls-client (config/policy.toml)");
+    say!("  profiles         tls-server, tls-client, device (config/policy.toml)");
     say!(
         "  control API      https://{}/api/v1 (OpenAPI: /api/v1/openapi.json)",
         args.control_listen
@@ -50,6 +50,11 @@ pub(super) fn print(l: &Layout, args: &UpArgs, health: &HealthReport) {
     say!(
         "  ACME directory   https://{}/acme/directory (tls-server; tls-client needs an EAB key)",
         args.front_https_listen
+    );
+    say!(
+        "  SCEP             http://{}/scep (device; challenge in {})",
+        args.front_listen,
+        l.scep_challenge().display()
     );
     say!("  front log        {}", l.log("front").display());
     say!();

@@ -1,0 +1,264 @@
+//! The SCEP server (RFC 8894) hosted by the front, on the plain and the HTTPS listener
+//! (devices often cannot do TLS to a private root; SCEP protects its messages itself).
+//!
+//! In: `GET`/`POST /scep` and `/scep/{profile}` with `operation=` GetCACaps, GetCACert or
+//! PKIOperation (by POST, and by GET with `message=`, as some clients send it). Out: the
+//! capabilities, the RA certificate with the CA chain (a degenerate PKCS#7), or a CertRep.
+//! Message syntax comes from `strongroom-scep`; this module owns the decisions (which
+//! challenge, which renewal, which failInfo) and the signer calls: the RA key that decrypts
+//! the device's envelope and signs the reply lives in the HSM, and issuance is the ordinary
+//! `IssueCertificate` under the profile's policy with only the CSR's key and names.
+
+pub mod config;
+mod enrol;
+mod reply;
+
+use crate::app::App;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use config::{ScepConfig, ScepProfile};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use strongroom_scep::{decode_get_message, parse_query, ScepOperation, ScepQuery};
+use strongroom_types::{CaId, ProfileName};
+use strongroom_wire::CallError;
+
+/// Largest PKIOperation body read (a CSR with a 4096-bit key in its envelope and the
+/// device's certificate fit in a few KiB).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// What every SCEP handler shares.
+#[derive(Debug)]
+pub struct Scep {
+    /// The front's state (store, signer, clock, metrics).
+    pub app: Arc<App>,
+    /// Settings.
+    pub cfg: ScepConfig,
+    /// SHA-256 of each profile's static challenge (read once at start; the text is not
+    /// kept).
+    statics: HashMap<String, [u8; 32]>,
+}
+
+/// Handler state.
+pub type Shared = Arc<Scep>;
+
+impl Scep {
+    /// Builds the state, reading each profile's static challenge file.
+    pub fn new(app: Arc<App>, cfg: ScepConfig) -> Result<Scep, String> {
+        let mut statics = HashMap::new();
+        for p in &cfg.profile {
+            if let Some(path) = &p.challenge_file {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("SCEP challenge file {}: {e}", path.display()))?;
+                let challenge = text.trim_end_matches(['\n', '\r']);
+                if challenge.chars().count() < 16 {
+                    return Err(format!(
+                        "SCEP challenge file {}: a static challenge has at least 16 characters",
+                        path.display()
+                    ));
+                }
+                statics.insert(p.name.clone(), Sha256::digest(challenge.as_bytes()).into());
+            }
+        }
+        Ok(Scep { app, cfg, statics })
+    }
+
+    /// Whether `challenge` is `profile`'s static challenge (compared as SHA-256 digests,
+    /// in constant time).
+    fn is_static_challenge(&self, profile: &str, challenge: &str) -> bool {
+        let Some(expected) = self.statics.get(profile) else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(challenge.as_bytes()).into();
+        expected
+            .iter()
+            .zip(presented.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+/// The routes, for both listeners.
+pub fn router(scep: Shared) -> Router {
+    Router::new()
+        .route("/scep", get(default_profile).post(default_profile))
+        .route("/scep/{profile}", get(named_profile).post(named_profile))
+        .layer(DefaultBodyLimit::max(MAX_MESSAGE))
+        .with_state(scep)
+}
+
+async fn default_profile(
+    State(scep): State<Shared>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let name = scep.cfg.default_profile.clone();
+    serve(&scep, &name, method, query, body).await
+}
+
+async fn named_profile(
+    State(scep): State<Shared>,
+    Path(profile): Path<String>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    // Clients built for Cisco's layout append the CGI name to whatever URL they are given.
+    let name = if profile == "pkiclient.exe" {
+        scep.cfg.default_profile.clone()
+    } else {
+        profile
+    };
+    serve(&scep, &name, method, query, body).await
+}
+
+/// A profile offered over SCEP, with the CA that issues under it.
+#[derive(Debug, Clone)]
+struct Offered {
+    settings: ScepProfile,
+    name: ProfileName,
+    ca: CaId,
+}
+
+async fn serve(
+    scep: &Scep,
+    profile: &str,
+    method: Method,
+    query: Option<String>,
+    body: Bytes,
+) -> Response {
+    let Some(settings) = scep.cfg.profile(profile).cloned() else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no SCEP profile {profile:?} here"),
+        );
+    };
+    let ScepQuery { operation, message } = match parse_query(query.as_deref().unwrap_or("")) {
+        Ok(parsed) => parsed,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let offered = match offered(scep, settings).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match operation {
+        ScepOperation::GetCaCaps => (
+            [(header::CONTENT_TYPE, "text/plain")],
+            strongroom_scep::ca_caps(false),
+        )
+            .into_response(),
+        ScepOperation::GetCaCert => ca_certificates(scep, &offered).await,
+        ScepOperation::GetNextCaCert => plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "CA {} has no successor yet (GetCACaps does not offer GetNextCACert)",
+                offered.ca
+            ),
+        ),
+        ScepOperation::PkiOperation => {
+            let der = if method == Method::POST {
+                body.to_vec()
+            } else {
+                match message.as_deref().map(decode_get_message) {
+                    Some(Ok(der)) => der,
+                    Some(Err(e)) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+                    None => {
+                        return plain(
+                            StatusCode::BAD_REQUEST,
+                            "PKIOperation by GET carries the message in message=",
+                        )
+                    }
+                }
+            };
+            enrol::pki_operation(scep, &offered, &der).await
+        }
+    }
+}
+
+/// The profile's policy entry: it must exist, and its issuer is the CA devices enrol with.
+async fn offered(scep: &Scep, settings: ScepProfile) -> Result<Offered, Response> {
+    let name: ProfileName = settings.name.parse().map_err(|e| {
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("SCEP profile {:?}: {e}", settings.name),
+        )
+    })?;
+    match scep.app.store.profile(&name).await {
+        Ok(record) => Ok(Offered {
+            settings,
+            ca: record.profile.issuer.clone(),
+            name,
+        }),
+        Err(strongroom_store::StoreError::NotFound(_)) => Err(plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "SCEP profile {name} is not in the CA's policy; an operator adds it with strongroom profile"
+            ),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "SCEP: cannot read the profile");
+            Err(unavailable("the database is unavailable"))
+        }
+    }
+}
+
+/// GetCACert: the RA certificate first, then the CA and its chain to the root.
+async fn ca_certificates(scep: &Scep, offered: &Offered) -> Response {
+    let signer = &scep.app.signer;
+    let (ra, chain) = match tokio::try_join!(
+        signer.scep_ra_certificate(offered.ca.clone()),
+        signer.ca_chain(offered.ca.clone())
+    ) {
+        Ok(both) => both,
+        Err(e) => return signer_trouble(e),
+    };
+    let mut certs: Vec<&[u8]> = vec![&ra];
+    certs.extend(chain.iter().map(Vec::as_slice));
+    match strongroom_scep::certs_only(&certs) {
+        Ok(der) => (
+            [(header::CONTENT_TYPE, "application/x-x509-ca-ra-cert")],
+            der,
+        )
+            .into_response(),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// A plain-text answer (SCEP has no error document; a CertRep needs a parsed request).
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let mut text = text.into();
+    text.push('\n');
+    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+/// 503 with Retry-After: the device may try again.
+fn unavailable(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/plain"),
+            (header::RETRY_AFTER, "10"),
+        ],
+        format!("{why}; retry later\n"),
+    )
+        .into_response()
+}
+
+/// A signer failure outside a CertRep.
+fn signer_trouble(e: CallError) -> Response {
+    tracing::warn!(error = %e, "SCEP: signer call failed");
+    match e {
+        CallError::Unavailable(_)
+        | CallError::Refused {
+            kind: strongroom_wire::ErrorKind::HsmUnavailable,
+            ..
+        } => unavailable("the signer is unavailable"),
+        other => plain(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}

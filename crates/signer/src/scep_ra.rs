@@ -1,0 +1,190 @@
+//! SCEP's registration authority (RFC 8894) in the signer: the only place an RA key is used.
+//!
+//! In: from the front, a CA, the structured fields of a device's envelope, or the fields of
+//! a reply. Out: the RA certificate; the envelope's plaintext; the reply's signed
+//! attributes with their RA signature. The RA key is a delegated key of the CA
+//! ([`crate::delegated`], purpose `ScepRa`): RSA-2048 in the HSM, sensitive and
+//! non-extractable, allowed to sign and decrypt and nothing else, certified by the CA.
+//!
+//! Security: opening an envelope has one failure answer and one path. When the HSM refuses
+//! the RSA ciphertext (bad padding: the Bleichenbacher case) or returns a key of the wrong
+//! length, the content is decrypted with a random key of the right length instead, which
+//! fails like any other corrupt content (implicit rejection, as in RFC 9180's spirit and
+//! TLS's RSA key exchange). The caller learns "does not decrypt", never which part failed.
+//! Signing builds every signed attribute here; the caller's one value is the digest of the
+//! encapsulated content, which the RA key asserts nothing about (it certifies nothing).
+
+use crate::delegated::{delegated_key, previous_delegated_key, Delegated, Purpose};
+use crate::dispatch::Signer;
+use crate::error::{bad_request, internal, wire_error};
+use crate::hsm_signer::hsm_error;
+use crate::scep_content::decrypt_content;
+use strongroom_types::scep::ScepPkiStatus;
+use strongroom_types::{CaId, SignatureAlgorithm};
+use strongroom_wire::{
+    ErrorKind, Response, ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepReply,
+    SignerError, MAX_SCEP_CIPHERTEXT, MAX_SCEP_TRANSACTION_ID,
+};
+use strongroom_x509::scep_reply::{signed_attributes, ReplyAttributes};
+
+/// The one answer to an envelope that does not open, whatever the reason.
+const UNDECRYPTABLE: &str =
+    "the SCEP envelope does not decrypt with this CA's RA key (wrong recipient or corrupt)";
+
+/// The CA's current RA, made or renewed as needed.
+fn current_ra(signer: &Signer, ca: &CaId) -> Result<(Delegated, strongroom_hsm::Hsm), SignerError> {
+    let loaded = signer
+        .cas()
+        .get(ca)
+        .ok_or_else(|| bad_request(format!("unknown CA {ca}")))?;
+    let hsm = signer.hsm.get()?;
+    let now = signer.clock.now();
+    let ra = {
+        let _guard = signer.audit_key_lock();
+        delegated_key(signer, &hsm, &loaded, Purpose::ScepRa, now)?
+    };
+    Ok((ra, hsm))
+}
+
+/// `ScepRaCertificate`: the CA's RA certificate, DER.
+pub fn ra_certificate(signer: &Signer, ca: &CaId) -> Result<Response, SignerError> {
+    let (ra, _) = current_ra(signer, ca)?;
+    Ok(Response::ScepRaCertificate {
+        certificate: ra.cert_der,
+    })
+}
+
+/// `DecryptScepEnvelope`: the envelope's content, or the one refusal.
+pub fn decrypt_envelope(signer: &Signer, env: ScepEnvelope) -> Result<Response, SignerError> {
+    let block = env.cipher.block_len();
+    if env.iv.len() != block
+        || env.ciphertext.is_empty()
+        || env.ciphertext.len() % block != 0
+        || env.ciphertext.len() > MAX_SCEP_CIPHERTEXT
+        || env.encrypted_key.is_empty()
+        || env.encrypted_key.len() > 512
+    {
+        return Err(bad_request(format!(
+            "a SCEP envelope has an IV of {block} bytes and 1 to {MAX_SCEP_CIPHERTEXT} bytes of content in whole {block}-byte blocks, under an RSA-encrypted key of at most 512 bytes"
+        )));
+    }
+    let (current, hsm) = current_ra(signer, &env.ca)?;
+    // The recipient the device named: the current RA, or the one it replaced while that one
+    // is still valid (the device fetched GetCACert before the rotation).
+    let ra = if serial_of(&current.cert_der).as_deref() == Some(&env.recipient_serial[..]) {
+        current
+    } else {
+        let loaded = signer
+            .cas()
+            .get(&env.ca)
+            .ok_or_else(|| bad_request(format!("unknown CA {}", env.ca)))?;
+        let previous = {
+            let _guard = signer.audit_key_lock();
+            previous_delegated_key(signer, &hsm, &loaded, Purpose::ScepRa, signer.clock.now())?
+        };
+        match previous {
+            Some(p) if serial_of(&p.cert_der).as_deref() == Some(&env.recipient_serial[..]) => p,
+            // Not addressed to an RA of this CA: still one answer, the same as corruption.
+            _ => current,
+        }
+    };
+    let key_len = env.cipher.key_len();
+    let unwrapped = match hsm.decrypt_rsa_pkcs1(&ra.key, &env.encrypted_key) {
+        Ok(key) if key.len() == key_len => Some(key),
+        // A temporary HSM failure is not the device's fault and says nothing about its
+        // ciphertext: the device may retry.
+        Err(e) if e.is_temporary() => return Err(hsm_error(&e)),
+        _ => None,
+    };
+    let key = match unwrapped {
+        Some(key) => key,
+        None => {
+            let mut random = zeroize::Zeroizing::new(vec![0u8; key_len]);
+            signer
+                .entropy
+                .fill(&mut random)
+                .map_err(|e| internal(e.to_string()))?;
+            random
+        }
+    };
+    let plaintext = decrypt_content(env.cipher, &key, &env.iv, &env.ciphertext)
+        .ok_or_else(|| wire_error(ErrorKind::BadRequest, UNDECRYPTABLE))?;
+    Ok(Response::ScepPlaintext(ScepPlaintext(plaintext.to_vec())))
+}
+
+/// `SignScepReply`: the reply's signed attributes and the RA's signature over them.
+pub fn sign_reply(signer: &Signer, req: ScepReplyRequest) -> Result<Response, SignerError> {
+    let failure = req.pki_status == ScepPkiStatus::Failure;
+    if failure != req.fail_info.is_some() {
+        return Err(bad_request(
+            "a SCEP reply carries a failInfo exactly when its status is FAILURE",
+        ));
+    }
+    if req.transaction_id.is_empty()
+        || req.transaction_id.len() > MAX_SCEP_TRANSACTION_ID
+        || !req.transaction_id.bytes().all(is_printable)
+    {
+        return Err(bad_request(format!(
+            "a transactionID is 1 to {MAX_SCEP_TRANSACTION_ID} PrintableString characters"
+        )));
+    }
+    if req.recipient_nonce.len() != 16 || req.content_digest.len() != 32 {
+        return Err(bad_request(
+            "a reply echoes a 16-byte nonce and carries a SHA-256 content digest",
+        ));
+    }
+    let (ra, hsm) = current_ra(signer, &req.ca)?;
+    let mut sender_nonce = vec![0u8; 16];
+    signer
+        .entropy
+        .fill(&mut sender_nonce)
+        .map_err(|e| internal(e.to_string()))?;
+    let attributes = signed_attributes(&ReplyAttributes {
+        pki_status: req.pki_status,
+        fail_info: req.fail_info,
+        transaction_id: req.transaction_id,
+        recipient_nonce: req.recipient_nonce,
+        sender_nonce,
+        content_digest: req.content_digest,
+    })
+    .map_err(|e| bad_request(e.to_string()))?;
+    let signature = crate::metrics::timed_hsm_signature(|| {
+        hsm.sign(&ra.key, SignatureAlgorithm::RsaPkcs1Sha256, &attributes)
+    })
+    .map_err(|e| hsm_error(&e))?;
+    // Security: as for every other signature the signer releases, it is checked against
+    // the certificate the device will check it with.
+    verify_reply(&ra.key.public_key_der, &attributes, &signature)?;
+    Ok(Response::ScepReply(SignedScepReply {
+        signed_attributes: attributes,
+        signature,
+        ra_certificate: ra.cert_der,
+    }))
+}
+
+/// PrintableString's alphabet (X.680 §41.4).
+fn is_printable(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)
+}
+
+/// The serial of a certificate (big-endian bytes as in its DER).
+fn serial_of(cert_der: &[u8]) -> Option<Vec<u8>> {
+    use der::Decode;
+    x509_cert::Certificate::from_der(cert_der)
+        .ok()
+        .map(|c| c.tbs_certificate().serial_number().as_bytes().to_vec())
+}
+
+fn verify_reply(spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignerError> {
+    use der::Decode;
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+        .map_err(|e| internal(format!("RA public key: {e}")))?;
+    let alg = strongroom_x509::signature_algorithm_identifier(SignatureAlgorithm::RsaPkcs1Sha256);
+    strongroom_x509::verify_signature(&spki, &alg, message, signature).map_err(|e| {
+        tracing::error!(error = %e, "the HSM's SCEP reply signature does not verify; not released");
+        wire_error(
+            ErrorKind::HsmFailed,
+            format!("the HSM's SCEP reply signature does not verify: {e}"),
+        )
+    })
+}
