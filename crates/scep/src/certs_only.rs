@@ -1,6 +1,7 @@
-//! The degenerate ("certs-only") PKCS#7 of GetCACert, GetNextCACert and a CertRep's content.
-//! In: certificates (DER), in the order the client should see them. Out: ContentInfo
-//! (SignedData) with those certificates, no content and no signers.
+//! The degenerate PKCS#7 of GetCACert, GetNextCACert and a CertRep's content.
+//! In: certificates (DER), in the order the client should see them, or one CRL (GetCRL).
+//! Out: ContentInfo (SignedData) with those certificates, or that CRL in `crls` (RFC 8894
+//! §3.3.2.2), no content and no signers.
 
 use crate::certificate::CertificateView;
 use crate::der_reader::{context_constructed, SEQUENCE, SET};
@@ -20,21 +21,34 @@ pub fn certs_only(certs: &[&[u8]]) -> Result<Vec<u8>, ScepError> {
         CertificateView::parse(cert)
             .map_err(|_| ScepError::Encode("certs-only: a certificate is not valid DER"))?;
     }
+    Ok(degenerate(&tlv(context_constructed(0), certs)))
+}
+
+/// Build the SignedData of a GetCRL answer: no certificates, the one CRL in `crls` ([1]).
+pub fn crl_only(crl: &[u8]) -> Result<Vec<u8>, ScepError> {
+    // Only its outer shape is checked: the CRL comes from the CA's own store, not the device.
+    crate::der_reader::single(crl, SEQUENCE, "CRL")
+        .map_err(|_| ScepError::Encode("crl-only: the CRL is not one DER SEQUENCE"))?;
+    Ok(degenerate(&tlv(context_constructed(1), &[crl])))
+}
+
+/// ContentInfo(SignedData) with no content and no signers around `certificates_or_crls`.
+fn degenerate(certificates_or_crls: &[u8]) -> Vec<u8> {
     let signed_data = tlv(
         SEQUENCE,
         &[
             &small_uint(1),
             &tlv(SET, &[]),
             &tlv(SEQUENCE, &[&oid_der(&ID_DATA)]),
-            &tlv(context_constructed(0), certs),
+            certificates_or_crls,
             &tlv(SET, &[]),
         ],
     );
-    Ok(tlv(
+    tlv(
         SEQUENCE,
         &[
             &oid_der(&ID_SIGNED_DATA),
             &tlv(context_constructed(0), &[&signed_data]),
         ],
-    ))
+    )
 }

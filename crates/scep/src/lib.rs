@@ -27,7 +27,7 @@ mod transaction_id;
 
 pub use caps::ca_caps;
 pub use cert_rep::assemble_cert_rep;
-pub use certs_only::certs_only;
+pub use certs_only::{certs_only, crl_only};
 pub use envelope::Envelope;
 pub use error::ScepError;
 pub use inner::{challenge_password, parse_inner, ChallengePassword, InnerRequest};

@@ -122,3 +122,38 @@ pub fn journal_count(pki: &TestPki, kind: &str) -> usize {
         .filter(|l| l.contains(&format!("\"kind\":\"{kind}\"")))
         .count()
 }
+
+/// `pkcs11-tool --list-objects` for the test token's private keys (logged in).
+pub fn token_private_keys(pki: &TestPki) -> String {
+    let pin = std::fs::read_to_string(&pki.token.pin_file).unwrap();
+    let out = run(Command::new(tool("pkcs11-tool"))
+        .env("SOFTHSM2_CONF", &pki.token.conf)
+        .arg("--module")
+        .arg(strongroom_testkit::pkcs11_module())
+        .args([
+            "--token-label",
+            &pki.token.label,
+            "--login",
+            "--pin",
+            pin.trim(),
+        ])
+        .args(["--list-objects", "--type", "privkey"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The lines pkcs11-tool prints for the object labelled `label`.
+pub fn object_block(listing: &str, label: &str) -> String {
+    listing
+        .split("Private Key Object")
+        .find(|b| {
+            b.lines()
+                .any(|l| l.trim() == format!("label:      {label}"))
+        })
+        .unwrap_or_else(|| panic!("no private key labelled {label}:\n{listing}"))
+        .to_string()
+}

@@ -71,41 +71,6 @@ fn verifies(alg: &'static dyn VerificationAlgorithm, point: &[u8], msg: &[u8], s
     UnparsedPublicKey::new(alg, point).verify(msg, sig).is_ok()
 }
 
-/// `pkcs11-tool --list-objects` for the test token's private keys (logged in).
-fn token_private_keys(pki: &TestPki) -> String {
-    let pin = std::fs::read_to_string(&pki.token.pin_file).unwrap();
-    let out = run(Command::new(tool("pkcs11-tool"))
-        .env("SOFTHSM2_CONF", &pki.token.conf)
-        .arg("--module")
-        .arg(strongroom_testkit::pkcs11_module())
-        .args([
-            "--token-label",
-            &pki.token.label,
-            "--login",
-            "--pin",
-            pin.trim(),
-        ])
-        .args(["--list-objects", "--type", "privkey"]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The lines pkcs11-tool prints for the object labelled `label`.
-fn object_block(listing: &str, label: &str) -> String {
-    listing
-        .split("Private Key Object")
-        .find(|b| {
-            b.lines()
-                .any(|l| l.trim() == format!("label:      {label}"))
-        })
-        .unwrap_or_else(|| panic!("no private key labelled {label}:\n{listing}"))
-        .to_string()
-}
-
 #[test]
 fn a_peer_gets_one_key_made_in_the_token_non_extractable_and_kept_across_restarts() {
     let (pki, mut signer) = running_pki("");

@@ -91,6 +91,9 @@ async fn decide(scep: &Scep, offered: &Offered, request: &PkiRequest) -> Result<
         (ScepMessageType::GetCert, InnerRequest::IssuerAndSerial { serial, .. }) => {
             get_cert(scep, offered, &serial).await
         }
+        (ScepMessageType::GetCrl, InnerRequest::IssuerAndSerial { .. }) => {
+            get_crl(scep, offered).await
+        }
         (ScepMessageType::CertPoll, _) => Ok(Answer::Fail(
             ScepFailInfo::BadCertId,
             "no request is pending: this profile issues or refuses at once".into(),
@@ -350,6 +353,25 @@ async fn get_cert(scep: &Scep, offered: &Offered, serial: &[u8]) -> Result<Answe
             tracing::warn!(error = %e, "SCEP: cannot read the inventory");
             Err(unavailable("the database is unavailable"))
         }
+    }
+}
+
+/// GetCRL: the newest full CRL of this profile's CA (the one its certificates name when
+/// the CA does not shard; a sharded CA's devices read their shard from the certificate's
+/// CRL distribution point).
+async fn get_crl(scep: &Scep, offered: &Offered) -> Result<Answer, Response> {
+    let Some(crl) = scep.app.crl(&offered.ca, "full").await else {
+        return Ok(Answer::Fail(
+            ScepFailInfo::BadCertId,
+            format!(
+                "CA {} has no full CRL to give (none signed yet, or its CRL is sharded)",
+                offered.ca
+            ),
+        ));
+    };
+    match strongroom_scep::crl_only(&crl.der) {
+        Ok(content) => Ok(Answer::Deliver(content)),
+        Err(e) => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
 
