@@ -37,6 +37,11 @@ pub struct ScepProfile {
     /// certificate of this profile, for the same names, without a challenge.
     #[serde(default = "yes")]
     pub renewal: bool,
+    /// Refuse a PKCSReq whose transactionID is not a hash of the request's key (RFC 8894
+    /// §3.2.1.1; micromdm's and PyScep's clients send one). Windows, Intune and much network
+    /// gear send random identifiers: turn this off for profiles they enrol under.
+    #[serde(default = "yes")]
+    pub key_bound_transaction_id: bool,
 }
 
 fn yes() -> bool {

@@ -129,7 +129,9 @@ async fn enrol(
             "the CSR's key is not the key that signed the message".into(),
         ));
     }
-    if !strongroom_scep::transaction_id_binds(&request.transaction_id, &parsed.public_key_der) {
+    if offered.settings.key_bound_transaction_id
+        && !strongroom_scep::transaction_id_binds(&request.transaction_id, &parsed.public_key_der)
+    {
         return Ok(Answer::Fail(
             ScepFailInfo::BadMessageCheck,
             "the transactionID is not a hash of the request's key".into(),
