@@ -80,3 +80,10 @@ GRANT SELECT, INSERT ON user_sponsors TO strongroom_control;
 -- neither read the others' hashes nor mark them used, and cannot make one.
 GRANT SELECT, INSERT, DELETE ON scep_challenges TO strongroom_control;
 GRANT EXECUTE ON FUNCTION scep_challenge_consume(TEXT, BYTEA, TEXT, BIGINT) TO strongroom_front;
+
+-- signed dynamic SCEP challenges (migrations/postgres/0013): the front records a token's use
+-- only through scep_dynamic_challenge_use and has no right on the table, so it can neither
+-- empty the replay cache (and replay tokens) nor rewrite what it recorded; control has no
+-- right on it either.
+GRANT EXECUTE ON FUNCTION scep_dynamic_challenge_use(TEXT, TEXT, TEXT, BIGINT, INTEGER)
+    TO strongroom_front;

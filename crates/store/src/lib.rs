@@ -30,6 +30,7 @@ mod profiles;
 mod reconcile;
 mod revocation_data;
 mod scep_challenges;
+mod scep_dynamic_challenges;
 
 pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
@@ -52,6 +53,9 @@ pub use profiles::ProfileRecord;
 pub use revocation_data::{StoredCrl, StoredOcsp};
 pub use scep_challenges::{
     scep_challenge_hash, ChallengeRecord, ConsumeOutcome, MAX_OPEN_CHALLENGES_PER_PROFILE,
+};
+pub use scep_dynamic_challenges::{
+    DynamicOutcome, DYNAMIC_DEVICE_WINDOW_SECS, DYNAMIC_RETENTION_SECS,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

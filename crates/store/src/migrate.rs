@@ -74,6 +74,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "scep challenges",
         include_str!("../../../migrations/sqlite/0013_scep_challenges.sql"),
     ),
+    (
+        14,
+        "scep dynamic challenges",
+        include_str!("../../../migrations/sqlite/0014_scep_dynamic_challenges.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -135,6 +140,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "scep challenges and scep_challenge_consume",
         include_str!("../../../migrations/postgres/0012_scep_challenges.sql"),
+    ),
+    (
+        13,
+        "scep dynamic challenges and scep_dynamic_challenge_use",
+        include_str!("../../../migrations/postgres/0013_scep_dynamic_challenges.sql"),
     ),
 ];
 
