@@ -194,10 +194,14 @@ impl SignerLink {
         .await
     }
 
-    /// `ScepRaCertificate`: the CA's SCEP registration authority certificate, DER.
-    pub async fn scep_ra_certificate(&self, ca: CaId) -> Result<Vec<u8>, CallError> {
+    /// `ScepRaCertificate`: the CA's SCEP registration authority certificate and the same
+    /// key's encryption-only certificate, DER.
+    pub async fn scep_ra_certificate(&self, ca: CaId) -> Result<(Vec<u8>, Vec<u8>), CallError> {
         self.ask(Request::ScepRaCertificate { ca }, |r| match r {
-            Response::ScepRaCertificate { certificate } => Some(certificate),
+            Response::ScepRaCertificate {
+                certificate,
+                encryption_certificate,
+            } => Some((certificate, encryption_certificate)),
             _ => None,
         })
         .await

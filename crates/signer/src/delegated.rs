@@ -53,7 +53,7 @@ impl Purpose {
             Purpose::ScepRa => SCEP_RA_NAME_LABEL,
         }
     }
-    fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Purpose::AuditCheckpoint => "audit",
             Purpose::OcspResponder => "ocsp",
@@ -255,52 +255,21 @@ pub fn delegated_key(
         .generate_key(&label, algorithm, key_purpose)
         .map_err(|e| hsm_error(&e))?;
     let not_after = (now + purpose.lifetime()).min(ca.cert.not_after);
-    let name = reserved_name(ca, purpose.label())?;
-    let cn = match &name {
-        RequestedName::Dns(d) => d.as_str().to_string(),
-        other => other.to_string(),
+    let key_usage = KeyUsageBits {
+        digital_signature: true,
+        key_encipherment: purpose == Purpose::ScepRa,
+        ..Default::default()
     };
-    // The linter wants the CN to repeat a SAN; OU says what the certificate is for.
-    let subject = Name::from_str(&format!("CN={cn},OU={},O=Strongroom", purpose.unit()))
-        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
-    let serial = crate::issuance::fresh_serial(signer.entropy.as_ref())
-        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
-    let plan = CertificatePlan {
-        serial: serial.clone(),
-        signature: ca.record.signature,
-        issuer_name: ca.cert.subject.clone(),
-        issuer_key_id: ca.cert.key_id.clone(),
-        not_before: (now - 60).max(ca.cert.not_before),
+    let (cert_der, serial) = certify(
+        signer,
+        hsm,
+        ca,
+        purpose,
+        &key.public_key_der,
         not_after,
-        subject: SubjectPlan {
-            name: subject,
-            public_key_der: key.public_key_der.clone(),
-        },
-        ca: None,
-        key_usage: KeyUsageBits {
-            digital_signature: true,
-            key_encipherment: purpose == Purpose::ScepRa,
-            ..Default::default()
-        },
-        extended_key_usage: if purpose == Purpose::OcspResponder {
-            vec![ExtendedKeyUsage::OcspSigning]
-        } else {
-            vec![]
-        },
-        names: vec![name],
-        crl_urls: ca.record.crl_url.clone().into_iter().collect(),
-        ocsp_urls: ca.record.ocsp_url.clone().into_iter().collect(),
-        ca_issuers_urls: ca.record.ca_issuers_url.clone().into_iter().collect(),
-        ocsp_no_check: purpose == Purpose::OcspResponder,
-    };
-    let tbs = plan
-        .to_tbs_der()
-        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
-    let linted = lint_certificate(tbs, Issuer::Ca(&ca.cert))
-        .map_err(|e| wire_error(ErrorKind::Internal, format!("audit certificate lint: {e}")))?;
-    let ca_key = ca.key(hsm).map_err(|e| hsm_error(&e))?;
-    let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
-    let cert_der = sign_certificate(linted, &tbs_signer).map_err(signing_failure)?;
+        now,
+        key_usage,
+    )?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display())))?;
     let io = |e: std::io::Error| wire_error(ErrorKind::Internal, format!("{}: {e}", dir.display()));
@@ -326,4 +295,66 @@ pub fn delegated_key(
         cert_der,
         not_after,
     })
+}
+
+/// A certificate from `ca` for a delegated key of `purpose` (its reserved name, the CA's
+/// URLs, `key_usage`), linted and signed with the CA key in the HSM: the DER and its serial.
+#[allow(clippy::too_many_arguments)] // one call per certificate kind; a struct would only rename them
+pub(crate) fn certify(
+    signer: &Signer,
+    hsm: &Hsm,
+    ca: &LoadedCa,
+    purpose: Purpose,
+    public_key_der: &[u8],
+    not_after: i64,
+    now: i64,
+    key_usage: KeyUsageBits,
+) -> Result<(Vec<u8>, strongroom_types::Serial), SignerError> {
+    let name = reserved_name(ca, purpose.label())?;
+    let cn = match &name {
+        RequestedName::Dns(d) => d.as_str().to_string(),
+        other => other.to_string(),
+    };
+    // The linter wants the CN to repeat a SAN; OU says what the certificate is for.
+    let subject = Name::from_str(&format!("CN={cn},OU={},O=Strongroom", purpose.unit()))
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
+    let serial = crate::issuance::fresh_serial(signer.entropy.as_ref())
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
+    let plan = CertificatePlan {
+        serial: serial.clone(),
+        signature: ca.record.signature,
+        issuer_name: ca.cert.subject.clone(),
+        issuer_key_id: ca.cert.key_id.clone(),
+        not_before: (now - 60).max(ca.cert.not_before),
+        not_after,
+        subject: SubjectPlan {
+            name: subject,
+            public_key_der: public_key_der.to_vec(),
+        },
+        ca: None,
+        key_usage,
+        extended_key_usage: if purpose == Purpose::OcspResponder {
+            vec![ExtendedKeyUsage::OcspSigning]
+        } else {
+            vec![]
+        },
+        names: vec![name],
+        crl_urls: ca.record.crl_url.clone().into_iter().collect(),
+        ocsp_urls: ca.record.ocsp_url.clone().into_iter().collect(),
+        ca_issuers_urls: ca.record.ca_issuers_url.clone().into_iter().collect(),
+        ocsp_no_check: purpose == Purpose::OcspResponder,
+    };
+    let tbs = plan
+        .to_tbs_der()
+        .map_err(|e| wire_error(ErrorKind::Internal, e.to_string()))?;
+    let linted = lint_certificate(tbs, Issuer::Ca(&ca.cert)).map_err(|e| {
+        wire_error(
+            ErrorKind::Internal,
+            format!("{} certificate lint: {e}", purpose.unit()),
+        )
+    })?;
+    let ca_key = ca.key(hsm).map_err(|e| hsm_error(&e))?;
+    let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
+    let cert_der = sign_certificate(linted, &tbs_signer).map_err(signing_failure)?;
+    Ok((cert_der, serial))
 }

@@ -14,11 +14,13 @@
 //! Signing builds every signed attribute here; the caller's one value is the digest of the
 //! encapsulated content, which the RA key asserts nothing about (it certifies nothing).
 
-use crate::delegated::{delegated_key, previous_delegated_key, Delegated, Purpose};
+use crate::ca::LoadedCa;
+use crate::delegated::{certify, delegated_key, previous_delegated_key, Delegated, Purpose};
 use crate::dispatch::Signer;
 use crate::error::{bad_request, internal, wire_error};
 use crate::hsm_signer::hsm_error;
 use crate::scep_content::decrypt_content;
+use crate::state::write_atomic;
 use strongroom_types::scep::ScepPkiStatus;
 use strongroom_types::{CaId, SignatureAlgorithm};
 use strongroom_wire::{
@@ -26,32 +28,97 @@ use strongroom_wire::{
     SignerError, MAX_SCEP_CIPHERTEXT, MAX_SCEP_TRANSACTION_ID,
 };
 use strongroom_x509::scep_reply::{signed_attributes, ReplyAttributes};
+use strongroom_x509::KeyUsageBits;
 
 /// The one answer to an envelope that does not open, whatever the reason.
 const UNDECRYPTABLE: &str =
     "the SCEP envelope does not decrypt with this CA's RA key (wrong recipient or corrupt)";
 
-/// The CA's current RA, made or renewed as needed.
-fn current_ra(signer: &Signer, ca: &CaId) -> Result<(Delegated, strongroom_hsm::Hsm), SignerError> {
+/// The CA's current RA, made or renewed as needed, with its encryption-only certificate.
+fn current_ra(
+    signer: &Signer,
+    ca: &CaId,
+) -> Result<(Delegated, Vec<u8>, strongroom_hsm::Hsm), SignerError> {
     let loaded = signer
         .cas()
         .get(ca)
         .ok_or_else(|| bad_request(format!("unknown CA {ca}")))?;
     let hsm = signer.hsm.get()?;
     let now = signer.clock.now();
-    let ra = {
-        let _guard = signer.audit_key_lock();
-        delegated_key(signer, &hsm, &loaded, Purpose::ScepRa, now)?
-    };
-    Ok((ra, hsm))
+    let _guard = signer.audit_key_lock();
+    let ra = delegated_key(signer, &hsm, &loaded, Purpose::ScepRa, now)?;
+    let encryption = encryption_certificate(signer, &hsm, &loaded, &ra, now)?;
+    Ok((ra, encryption, hsm))
 }
 
-/// `ScepRaCertificate`: the CA's RA certificate, DER.
+/// The RA key's second certificate: the same key and lifetime, keyUsage keyEncipherment
+/// only. Clients built for NDES (PyScep among them) take a keyEncipherment certificate
+/// without digitalSignature as the one they encrypt to, and a digitalSignature one as the
+/// reply's signer; clients that pin one certificate (Debian's scepclient) use the first,
+/// which does both. Made once per RA certificate, named by that certificate's serial;
+/// callers hold the delegated-key lock.
+fn encryption_certificate(
+    signer: &Signer,
+    hsm: &strongroom_hsm::Hsm,
+    ca: &LoadedCa,
+    ra: &Delegated,
+    now: i64,
+) -> Result<Vec<u8>, SignerError> {
+    let path = encryption_certificate_path(signer, ca, &ra.cert_der)?;
+    if let Ok(der) = std::fs::read(&path) {
+        return Ok(der);
+    }
+    let (der, _) = certify(
+        signer,
+        hsm,
+        ca,
+        Purpose::ScepRa,
+        &ra.key.public_key_der,
+        ra.not_after,
+        now,
+        KeyUsageBits {
+            key_encipherment: true,
+            ..Default::default()
+        },
+    )?;
+    write_atomic(&path, &der, 0o644).map_err(|e| internal(format!("{}: {e}", path.display())))?;
+    Ok(der)
+}
+
+/// `STATE/scep-ra/{ca}/encryption-{serial of the RA certificate}.der`.
+fn encryption_certificate_path(
+    signer: &Signer,
+    ca: &LoadedCa,
+    ra_cert_der: &[u8],
+) -> Result<std::path::PathBuf, SignerError> {
+    let serial = serial_of(ra_cert_der)
+        .ok_or_else(|| internal("the RA certificate in the state directory does not parse"))?;
+    Ok(signer
+        .state
+        .root()
+        .join(Purpose::ScepRa.dir())
+        .join(ca.record.id.as_str())
+        .join(format!("encryption-{}.der", hex::encode(serial))))
+}
+
+/// `ScepRaCertificate`: the CA's RA certificate and its encryption-only twin, DER.
 pub fn ra_certificate(signer: &Signer, ca: &CaId) -> Result<Response, SignerError> {
-    let (ra, _) = current_ra(signer, ca)?;
+    let (ra, encryption, _) = current_ra(signer, ca)?;
     Ok(Response::ScepRaCertificate {
         certificate: ra.cert_der,
+        encryption_certificate: encryption,
     })
+}
+
+/// Whether `serial` names the RA certificate `ra` or its encryption-only twin.
+fn addressed_to(signer: &Signer, ca: &LoadedCa, ra: &Delegated, serial: &[u8]) -> bool {
+    if serial_of(&ra.cert_der).as_deref() == Some(serial) {
+        return true;
+    }
+    encryption_certificate_path(signer, ca, &ra.cert_der)
+        .ok()
+        .and_then(|p| std::fs::read(p).ok())
+        .is_some_and(|der| serial_of(&der).as_deref() == Some(serial))
 }
 
 /// `DecryptScepEnvelope`: the envelope's content, or the one refusal.
@@ -68,22 +135,23 @@ pub fn decrypt_envelope(signer: &Signer, env: ScepEnvelope) -> Result<Response, 
             "a SCEP envelope has an IV of {block} bytes and 1 to {MAX_SCEP_CIPHERTEXT} bytes of content in whole {block}-byte blocks, under an RSA-encrypted key of at most 512 bytes"
         )));
     }
-    let (current, hsm) = current_ra(signer, &env.ca)?;
-    // The recipient the device named: the current RA, or the one it replaced while that one
-    // is still valid (the device fetched GetCACert before the rotation).
-    let ra = if serial_of(&current.cert_der).as_deref() == Some(&env.recipient_serial[..]) {
+    let (current, _, hsm) = current_ra(signer, &env.ca)?;
+    let loaded = signer
+        .cas()
+        .get(&env.ca)
+        .ok_or_else(|| bad_request(format!("unknown CA {}", env.ca)))?;
+    // The recipient the device named: the current RA (either certificate), or the one it
+    // replaced while that one is still valid (the device fetched GetCACert before the
+    // rotation).
+    let ra = if addressed_to(signer, &loaded, &current, &env.recipient_serial) {
         current
     } else {
-        let loaded = signer
-            .cas()
-            .get(&env.ca)
-            .ok_or_else(|| bad_request(format!("unknown CA {}", env.ca)))?;
         let previous = {
             let _guard = signer.audit_key_lock();
             previous_delegated_key(signer, &hsm, &loaded, Purpose::ScepRa, signer.clock.now())?
         };
         match previous {
-            Some(p) if serial_of(&p.cert_der).as_deref() == Some(&env.recipient_serial[..]) => p,
+            Some(p) if addressed_to(signer, &loaded, &p, &env.recipient_serial) => p,
             // Not addressed to an RA of this CA: still one answer, the same as corruption.
             _ => current,
         }
@@ -133,7 +201,7 @@ pub fn sign_reply(signer: &Signer, req: ScepReplyRequest) -> Result<Response, Si
             "a reply echoes a 16-byte nonce and carries a SHA-256 content digest",
         ));
     }
-    let (ra, hsm) = current_ra(signer, &req.ca)?;
+    let (ra, _, hsm) = current_ra(signer, &req.ca)?;
     let mut sender_nonce = vec![0u8; 16];
     signer
         .entropy

@@ -29,14 +29,17 @@ fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
     out.stdout
 }
 
-fn ra_certificate(c: &mut SignerClient) -> Vec<u8> {
+fn ra_certificates(c: &mut SignerClient) -> (Vec<u8>, Vec<u8>) {
     match c
         .call(&Request::ScepRaCertificate {
             ca: "issuing".parse().unwrap(),
         })
         .unwrap()
     {
-        Response::ScepRaCertificate { certificate } => certificate,
+        Response::ScepRaCertificate {
+            certificate,
+            encryption_certificate,
+        } => (certificate, encryption_certificate),
         other => panic!("{other:?}"),
     }
 }
@@ -57,12 +60,10 @@ fn sign_reply(c: &mut SignerClient, r: ScepReplyRequest) -> Result<SignedScepRep
     }
 }
 
-/// The certificate's serial, as the bytes of its INTEGER.
-fn serial_bytes(dir: &Path) -> Vec<u8> {
+/// The serial of the certificate in `file`, as the bytes of its INTEGER.
+fn serial_bytes(dir: &Path, file: &str) -> Vec<u8> {
     let text = String::from_utf8(openssl(
-        &[
-            "x509", "-inform", "DER", "-in", "ra.der", "-noout", "-serial",
-        ],
+        &["x509", "-inform", "DER", "-in", file, "-noout", "-serial"],
         dir,
     ))
     .unwrap();
@@ -82,9 +83,14 @@ fn the_ra_opens_envelopes_with_one_failure_answer_and_signs_replies() {
     let dir = pki.dir.path();
 
     // The certificate: from the issuing CA, for signing and key transport.
-    let ra = ra_certificate(&mut c);
-    assert_eq!(ra, ra_certificate(&mut c), "one RA until it is renewed");
+    let (ra, ra_encryption) = ra_certificates(&mut c);
+    assert_eq!(
+        (ra.clone(), ra_encryption.clone()),
+        ra_certificates(&mut c),
+        "one RA until it is renewed"
+    );
     std::fs::write(dir.join("ra.der"), &ra).unwrap();
+    std::fs::write(dir.join("ra-enc.der"), &ra_encryption).unwrap();
     let text = String::from_utf8(openssl(
         &["x509", "-inform", "DER", "-in", "ra.der", "-noout", "-text"],
         dir,
@@ -96,6 +102,29 @@ fn the_ra_opens_envelopes_with_one_failure_answer_and_signs_replies() {
     );
     assert!(text.contains("rsaEncryption"), "{text}");
     assert!(text.contains("Strongroom Test Issuing CA"), "{text}");
+    // The same key's encryption-only twin, for clients that choose the recipient by usage.
+    let twin = String::from_utf8(openssl(
+        &[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            "ra-enc.der",
+            "-noout",
+            "-text",
+        ],
+        dir,
+    ))
+    .unwrap();
+    assert!(twin.contains("Key Encipherment"), "{twin}");
+    assert!(!twin.contains("Digital Signature"), "{twin}");
+    let pubkey = |f: &str| {
+        openssl(
+            &["x509", "-inform", "DER", "-in", f, "-pubkey", "-noout"],
+            dir,
+        )
+    };
+    assert_eq!(pubkey("ra.der"), pubkey("ra-enc.der"), "one RA key");
     openssl(
         &[
             "x509",
@@ -179,13 +208,18 @@ fn the_ra_opens_envelopes_with_one_failure_answer_and_signs_replies() {
     );
     let envelope = ScepEnvelope {
         ca: "issuing".parse().unwrap(),
-        recipient_serial: serial_bytes(dir),
+        recipient_serial: serial_bytes(dir, "ra.der"),
         encrypted_key: std::fs::read(dir.join("cek.enc")).unwrap(),
         cipher: ContentCipher::DesCbc,
         iv: hex::decode(iv_hex).unwrap(),
         ciphertext: std::fs::read(dir.join("content.enc")).unwrap(),
     };
     assert_eq!(decrypt(&mut c, envelope.clone()).unwrap(), content);
+    let to_twin = ScepEnvelope {
+        recipient_serial: serial_bytes(dir, "ra-enc.der"),
+        ..envelope.clone()
+    };
+    assert_eq!(decrypt(&mut c, to_twin).unwrap(), content);
 
     // Every failure is the same answer: a corrupt RSA block, a corrupt last block (padding),
     // a key for another cipher, another recipient.

@@ -486,10 +486,14 @@ pub enum Response {
     },
     /// Answer to [`Request::Metrics`].
     Metrics(crate::metrics::SignerMetrics),
-    /// Answer to [`Request::ScepRaCertificate`]: the RA certificate, DER.
+    /// Answer to [`Request::ScepRaCertificate`].
     ScepRaCertificate {
-        /// DER certificate.
+        /// The RA certificate (keyUsage digitalSignature and keyEncipherment), DER: it signs
+        /// replies, and clients that pin one certificate encrypt to it.
         certificate: Vec<u8>,
+        /// The same key's encryption-only certificate (keyEncipherment), DER, for clients
+        /// that pick the certificate they encrypt to by that usage.
+        encryption_certificate: Vec<u8>,
     },
     /// Answer to [`Request::DecryptScepEnvelope`].
     ScepPlaintext(crate::scep::ScepPlaintext),

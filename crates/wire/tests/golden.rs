@@ -318,6 +318,7 @@ fn responses() -> Vec<(&'static str, Response)> {
             "ScepRaCertificate",
             Response::ScepRaCertificate {
                 certificate: DER.to_vec(),
+                encryption_certificate: ROOT_DER.to_vec(),
             },
         ),
         (
@@ -459,7 +460,7 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("ListenerKey", "0b043059301338706b637331313a746f6b656e3d7374726f6e67726f6f6d3b6f626a6563743d7374726f6e67726f6f6d2d6c697374656e65722d66726f6e74"),
     ("TlsHandshakeSignature", "0c083006020101020102"),
     ("Metrics", "0d0203000c0b01010102e807904e030502009c4a000000012a03d804"),
-    ("ScepRaCertificate", "0e05300302012a"),
+    ("ScepRaCertificate", "0e05300302012a053003020101"),
     ("ScepPlaintext", "0f05300302012a"),
     ("ScepReply", "1002310002010205300302012a"),
 ];

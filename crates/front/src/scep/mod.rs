@@ -208,17 +208,19 @@ async fn offered(scep: &Scep, settings: ScepProfile) -> Result<Offered, Response
     }
 }
 
-/// GetCACert: the RA certificate first, then the CA and its chain to the root.
+/// GetCACert: the RA certificate first (it signs replies; clients that pin one certificate
+/// encrypt to it), the same key's encryption-only certificate (for clients that choose the
+/// recipient by keyUsage), then the CA and its chain to the root.
 async fn ca_certificates(scep: &Scep, offered: &Offered) -> Response {
     let signer = &scep.app.signer;
-    let (ra, chain) = match tokio::try_join!(
+    let ((ra, ra_encryption), chain) = match tokio::try_join!(
         signer.scep_ra_certificate(offered.ca.clone()),
         signer.ca_chain(offered.ca.clone())
     ) {
         Ok(both) => both,
         Err(e) => return signer_trouble(e),
     };
-    let mut certs: Vec<&[u8]> = vec![&ra];
+    let mut certs: Vec<&[u8]> = vec![&ra, &ra_encryption];
     certs.extend(chain.iter().map(Vec::as_slice));
     match strongroom_scep::certs_only(&certs) {
         Ok(der) => (
