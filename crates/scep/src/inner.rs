@@ -18,8 +18,12 @@ use crate::oids;
 
 /// The longest plaintext accepted (a CSR with a large key and many names).
 const MAX_INNER: usize = 64 * 1024;
-/// PKCS#9's upper bound for challengePassword.
-const MAX_CHALLENGE: usize = 255;
+/// The longest challengePassword accepted, in characters. PKCS#9 bounds the attribute at
+/// 255 (`ub-challenge-password`), but MDM systems put a signed token in it, longer than
+/// that, and real clients send it as given — Strongroom's dynamic challenges (docs/scep.md,
+/// Dynamic challenges) are a few hundred characters and may reach this bound. 4096 fits
+/// such a token and still bounds what is hashed or parsed (the CSR is capped at 64 KiB).
+const MAX_CHALLENGE: usize = 4096;
 
 /// What a request's envelope held.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,8 +171,31 @@ fn directory_string(tag: der::Tag, bytes: &[u8]) -> Result<String, ScepError> {
     }
     if s.is_empty() || s.chars().count() > MAX_CHALLENGE || s.chars().any(char::is_control) {
         return Err(ScepError::Invalid(
-            "challengePassword (1 to 255 printable characters)",
+            "challengePassword (1 to 4096 printable characters)",
         ));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+    use super::*;
+
+    #[test]
+    fn a_challenge_as_long_as_a_signed_token_is_read_and_a_longer_one_refused() {
+        // A JWS has '_' and '-', which PrintableString lacks: clients send UTF8String.
+        let mut token = "eyJhbGciOiJFUzI1NiJ9.".to_string() + &"a_-b".repeat(1024);
+        token.truncate(MAX_CHALLENGE);
+        assert_eq!(
+            directory_string(der::Tag::Utf8String, token.as_bytes()).unwrap(),
+            token
+        );
+        let longer = token.clone() + "x";
+        assert!(directory_string(der::Tag::Utf8String, longer.as_bytes()).is_err());
+        assert!(directory_string(der::Tag::Utf8String, b"").is_err());
+        assert!(directory_string(der::Tag::Utf8String, b"bell\x07").is_err());
+        // PrintableString keeps its alphabet.
+        assert!(directory_string(der::Tag::PrintableString, b"a_b").is_err());
+    }
 }

@@ -43,6 +43,26 @@ pub struct VerifiedCsr {
     pub has_challenge_password: bool,
 }
 
+impl VerifiedCsr {
+    /// Every commonName of the requested subject, in order (usually one; none when the
+    /// subject has none). For a caller that must match the subject exactly — a SCEP
+    /// dynamic challenge names the one CN it authorises — where x509-cert's
+    /// `common_name()` would show only the first. A CN that is not a DirectoryString is an
+    /// error, not skipped.
+    pub fn common_names(&self) -> Result<Vec<String>, X509Error> {
+        const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+        self.subject
+            .iter()
+            .filter(|atav| atav.oid == COMMON_NAME)
+            .map(|atav| {
+                x509_cert::ext::pkix::name::DirectoryString::try_from(&atav.value)
+                    .map(|d| d.value().into_owned())
+                    .map_err(|e| X509Error::Malformed(format!("CSR subject commonName: {e}")))
+            })
+            .collect()
+    }
+}
+
 /// Parses a DER CSR and verifies its self-signature.
 pub fn parse_csr(der: &[u8]) -> Result<VerifiedCsr, X509Error> {
     // Walk the raw structure first: the signature covers these exact bytes.
