@@ -31,6 +31,7 @@ mod reconcile;
 mod revocation_data;
 mod scep_challenges;
 mod scep_dynamic_challenges;
+mod scep_pending;
 
 pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
@@ -58,6 +59,10 @@ pub use scep_dynamic_challenges::{
     DynamicOutcome, DYNAMIC_DEVICE_WINDOW_SECS, DYNAMIC_RETENTION_SECS,
 };
 
+pub use scep_pending::{
+    ApprovalToFile, FileOutcome, NewScepPending, ScepPendingRecord, ScepPendingStatus,
+    ScepPendingView, SubmitOutcome, MAX_PENDING_PER_PROFILE, SCEP_APPROVE_JOB,
+};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use std::str::FromStr;

@@ -79,6 +79,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "scep dynamic challenges",
         include_str!("../../../migrations/sqlite/0014_scep_dynamic_challenges.sql"),
     ),
+    (
+        15,
+        "scep pending",
+        include_str!("../../../migrations/sqlite/0015_scep_pending.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -145,6 +150,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "scep dynamic challenges and scep_dynamic_challenge_use",
         include_str!("../../../migrations/postgres/0013_scep_dynamic_challenges.sql"),
+    ),
+    (
+        14,
+        "scep pending, scep_pending_submit and scep_pending_status",
+        include_str!("../../../migrations/postgres/0014_scep_pending.sql"),
     ),
 ];
 
