@@ -144,12 +144,12 @@ impl Config {
         }
         read_write.extend(self.sandbox.read_write.iter().cloned());
         read_only.extend(self.tls.iter().flat_map(|t| t.read_only_paths()));
-        // The static challenges, read once after the sandbox is up.
+        // The static challenges and the connectors' keys, read once after the sandbox is up.
+        let scep_profiles = || self.scep.iter().flat_map(|s| s.profile.iter());
+        read_only.extend(scep_profiles().filter_map(|p| p.challenge_file.clone()));
         read_only.extend(
-            self.scep
-                .iter()
-                .flat_map(|s| s.profile.iter())
-                .filter_map(|p| p.challenge_file.clone()),
+            scep_profiles()
+                .filter_map(|p| p.dynamic_challenge.as_ref().map(|d| d.trust_anchor.clone())),
         );
         Confinement {
             user: self.user.clone(),

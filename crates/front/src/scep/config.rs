@@ -3,7 +3,9 @@
 //! In: TOML (unknown keys refused). Out: the SCEP profiles offered — each a certificate
 //! profile of the policy, with its static challenge password (read from a file at start,
 //! never from the configuration itself), whether DES envelopes are accepted, and whether
-//! a certificate of the profile may renew itself — and the profile `/scep` serves.
+//! a certificate of the profile may renew itself, and whether it takes signed dynamic
+//! challenges (the connector's key file and the per-device limit) — and the profile `/scep`
+//! serves.
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -42,6 +44,26 @@ pub struct ScepProfile {
     /// gear send random identifiers: turn this off for profiles they enrol under.
     #[serde(default = "yes")]
     pub key_bound_transaction_id: bool,
+    /// Accept signed dynamic challenges from an MDM connector (docs/scep.md, Dynamic
+    /// challenges). Absent: none.
+    #[serde(default)]
+    pub dynamic_challenge: Option<DynamicChallengeConfig>,
+}
+
+/// `dynamic_challenge = { trust_anchor = "PATH.pem", per_device_per_day = 3 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicChallengeConfig {
+    /// The connector's P-256 public key, a PEM `PUBLIC KEY` file (read once at start,
+    /// read-only under Landlock).
+    pub trust_anchor: PathBuf,
+    /// Tokens one device may enrol with under this profile in any 24 hours (1 to 1000).
+    #[serde(default = "three")]
+    pub per_device_per_day: u32,
+}
+
+fn three() -> u32 {
+    3
 }
 
 fn yes() -> bool {
@@ -59,6 +81,14 @@ impl ScepConfig {
         for p in &self.profile {
             if !seen.insert(p.name.as_str()) {
                 return Err(format!("[scep] lists profile {:?} twice", p.name));
+            }
+            if let Some(d) = &p.dynamic_challenge {
+                if !(1..=1000).contains(&d.per_device_per_day) {
+                    return Err(format!(
+                        "[scep] profile {:?}: dynamic_challenge.per_device_per_day is 1 to 1000",
+                        p.name
+                    ));
+                }
             }
         }
         if !seen.contains(self.default_profile.as_str()) {

@@ -3,8 +3,9 @@
 //! In: the DER pkiMessage and the profile it arrived under. Out: a CertRep (through
 //! [`super::reply`]). The order of checks is the attacker's order: the message's own
 //! signature and syntax first (no signer call for garbage), then the cipher the profile
-//! allows, then the envelope opened by the signer, then the authorisation — the static or
-//! a one-time challenge for PKCSReq (a one-time challenge is consumed atomically in the
+//! allows, then the envelope opened by the signer, then the authorisation — a signed
+//! dynamic challenge (verified, its use recorded once: [`super::dynamic_gate`]), the static
+//! or a one-time challenge for PKCSReq (a one-time challenge is consumed atomically in the
 //! store, so two devices racing with it get one certificate), the current certificate for
 //! RenewalReq — and only then `IssueCertificate` under the profile's policy with the CSR's
 //! key and names. The CSR's key must be the key that signed the message: a device cannot
@@ -138,7 +139,7 @@ async fn enrol(
         ));
     }
     if replaces.is_none() {
-        if let Some(refusal) = authorise(scep, offered, request, &csr).await? {
+        if let Some(refusal) = authorise(scep, offered, request, &csr, &parsed).await? {
             return Ok(refusal);
         }
     }
@@ -208,13 +209,15 @@ async fn enrol(
     }
 }
 
-/// A PKCSReq's challenge: the profile's static one, or a one-time one consumed now.
-/// `Ok(Some(_))` is the refusal to send.
+/// A PKCSReq's challenge: a signed dynamic one (a JWS, under a profile with a connector
+/// key), the profile's static one, or a one-time one consumed now. `Ok(Some(_))` is the
+/// refusal to send.
 async fn authorise(
     scep: &Scep,
     offered: &Offered,
     request: &PkiRequest,
     csr: &[u8],
+    parsed: &strongroom_x509::VerifiedCsr,
 ) -> Result<Option<Answer>, Response> {
     let challenge = match challenge_password(csr) {
         Ok(Some(c)) => c,
@@ -226,6 +229,19 @@ async fn authorise(
         }
         Err(e) => return Ok(Some(Answer::Fail(e.fail_info(), e.to_string()))),
     };
+    if let Some(key) = scep.connector(offered.settings.name.as_str()) {
+        if super::dynamic::looks_like_jws(challenge.expose()) {
+            return super::dynamic_gate::authorise(
+                scep,
+                offered,
+                request,
+                key,
+                challenge.expose(),
+                parsed,
+            )
+            .await;
+        }
+    }
     if scep.is_static_challenge(offered.settings.name.as_str(), challenge.expose()) {
         return Ok(None);
     }

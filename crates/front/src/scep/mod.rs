@@ -10,6 +10,8 @@
 //! `IssueCertificate` under the profile's policy with only the CSR's key and names.
 
 pub mod config;
+pub mod dynamic;
+mod dynamic_gate;
 mod enrol;
 mod reply;
 
@@ -42,6 +44,8 @@ pub struct Scep {
     /// SHA-256 of each profile's static challenge (read once at start; the text is not
     /// kept).
     statics: HashMap<String, [u8; 32]>,
+    /// Each profile's MDM connector key, for signed dynamic challenges (read once at start).
+    connectors: HashMap<String, dynamic::ConnectorKey>,
 }
 
 /// Handler state.
@@ -62,10 +66,39 @@ impl Scep {
                         path.display()
                     ));
                 }
+                if dynamic::looks_like_jws(challenge) {
+                    // It would be tried as a signed token, and never match.
+                    return Err(format!(
+                        "SCEP challenge file {}: a static challenge may not look like a JWS (three base64url parts joined by dots)",
+                        path.display()
+                    ));
+                }
                 statics.insert(p.name.clone(), Sha256::digest(challenge.as_bytes()).into());
             }
         }
-        Ok(Scep { app, cfg, statics })
+        let mut connectors = HashMap::new();
+        for p in &cfg.profile {
+            if let Some(d) = &p.dynamic_challenge {
+                let path = &d.trust_anchor;
+                let key = std::fs::read_to_string(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| dynamic::ConnectorKey::from_pem(&pem))
+                    .map_err(|e| format!("SCEP trust anchor {}: {e}", path.display()))?;
+                tracing::info!(profile = %p.name, anchor = %path.display(), key = ?key, per_device_per_day = d.per_device_per_day, "SCEP: signed dynamic challenges accepted");
+                connectors.insert(p.name.clone(), key);
+            }
+        }
+        Ok(Scep {
+            app,
+            cfg,
+            statics,
+            connectors,
+        })
+    }
+
+    /// The MDM connector key of `profile`, if it takes signed dynamic challenges.
+    fn connector(&self, profile: &str) -> Option<&dynamic::ConnectorKey> {
+        self.connectors.get(profile)
     }
 
     /// Whether `challenge` is `profile`'s static challenge (compared as SHA-256 digests,
