@@ -1,6 +1,9 @@
 //! The job worker: carries out work that other processes queue in the store's `jobs` table
-//! and only control may do. Today that is `acme.revoke`, queued by the front when an ACME
-//! client revokes a certificate (the front holds no right to revoke; docs/architecture.md, Trust boundaries).
+//! and only control may do: `acme.revoke`, queued by the front when an ACME client revokes
+//! a certificate (the front holds no right to revoke; docs/architecture.md, Trust
+//! boundaries), and `scep.approve`, queued with a SCEP request that waits for approval
+//! ([`crate::scep_enrolment::file`] re-checks it and files the approval request; a request
+//! whose approval lapsed is marked rejected on every pass).
 //!
 //! In: due jobs claimed with a lease, once a second (several control instances on one
 //! database share the queue; each job runs on one of them at a time). Payload of
@@ -19,7 +22,7 @@ use crate::revoke::{revoke_certificate, RevocationOutcome};
 use ring::rand::SecureRandom;
 use std::time::Duration;
 use strongroom_acme::payload::SUBSCRIBER_REASONS;
-use strongroom_store::{AuditOutcome, Job, JobState, StoreError};
+use strongroom_store::{AuditOutcome, Job, JobState, StoreError, SCEP_APPROVE_JOB};
 use strongroom_types::RevocationReason;
 
 /// Kind of the ACME revocation job.
@@ -54,6 +57,15 @@ pub async fn worker_loop(app: App) {
     let worker = worker_name(&app);
     tracing::info!(worker = %worker, "job worker started");
     loop {
+        // SCEP requests whose approval lapsed: the device's next poll gets FAILURE.
+        match app.store.reject_lapsed_scep_pending(app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                requests = n,
+                "SCEP requests rejected: their approval expired"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot reject lapsed SCEP requests"),
+        }
         match run_due(&app, &worker).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(jobs = n, "jobs run"),
@@ -113,8 +125,14 @@ pub async fn run_due(app: &App, worker: &str) -> Result<usize, StoreError> {
 async fn run(app: &App, job: &Job) -> Result<(), AttemptFailed> {
     match job.kind.as_str() {
         ACME_REVOKE => acme_revoke(app, job).await,
+        SCEP_APPROVE_JOB => crate::scep_enrolment::file(app, job)
+            .await
+            .map_err(|e| match e {
+                ProofError::Refused(why) => AttemptFailed::Refused(format!("{SCEP_APPROVE_JOB}: {why}")),
+                ProofError::Unavailable(why) => Retry(format!("{SCEP_APPROVE_JOB}: {why}")),
+            }),
         other => Err(Retry(format!(
-            "unknown job kind {other:?}: this control knows only {ACME_REVOKE}"
+            "unknown job kind {other:?}: this control knows only {ACME_REVOKE} and {SCEP_APPROVE_JOB}"
         ))),
     }
 }

@@ -13,8 +13,9 @@
 //! `openapi` (generated from that table), `api/*` (one file per resource), `problem`
 //! and `input` (strict request parsing), `bootstrap` (first start), `metrics`, `revoke`
 //! (the one revocation path), `jobs` (the worker for jobs queued by the front, such as ACME
-//! revocations) and `acme_proof` (which re-verifies the client's signed request behind an
-//! ACME revocation job).
+//! revocations and SCEP enrolments waiting for approval), `acme_proof` (which re-verifies
+//! the client's signed request behind an ACME revocation job) and `scep_enrolment` (which
+//! re-checks a device's stored request, files its approval and issues once approved).
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +38,7 @@ pub mod revocation;
 pub mod revoke;
 pub mod routes;
 pub mod sandbox;
+pub mod scep_enrolment;
 pub mod server;
 
 pub use app::App;

@@ -486,6 +486,29 @@ impl Store {
         }
     }
 
+    /// The one-time challenge whose text is `challenge`, as control checks a pending
+    /// request's: `Some((id, profile, transaction that consumed it))` when a challenge has
+    /// this text (looked up by its SHA-256, like the front's consumption).
+    pub async fn scep_challenge_use(
+        &self,
+        challenge: &str,
+    ) -> Result<Option<(i64, String, Option<String>)>, StoreError> {
+        let r = sqlx::query(
+            "SELECT id, profile, consumed_transaction FROM scep_challenges WHERE challenge_hash = $1",
+        )
+        .bind(crate::scep_challenge_hash(challenge).to_vec())
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("profile")?,
+                r.try_get("consumed_transaction")?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Marks rejected every pending row whose approval request expired or was decided
     /// without the row being told (control, periodically); returns how many.
     pub async fn reject_lapsed_scep_pending(&self, now: i64) -> Result<u64, StoreError> {

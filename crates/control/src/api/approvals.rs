@@ -218,6 +218,12 @@ async fn decide(
         format!("now {}; comment: {comment}", state.as_str()),
     )
     .await?;
+    if state == ApprovalState::Rejected {
+        let request = app.store.approval(id).await?;
+        if request.kind == crate::scep_enrolment::SCEP_ENROL {
+            crate::scep_enrolment::rejected(&app, &request).await?;
+        }
+    }
     if state == ApprovalState::Approved {
         let request = app.store.approval(id).await?;
         let result = execute(&app, &request).await;
@@ -273,6 +279,7 @@ async fn execute(app: &App, r: &ApprovalRequest) -> ApiResult<Value> {
             users::execute_create(app, &actor, &r.requested_by, &u).await
         }
         "user.roles" => users::execute_set_roles(app, &actor, &r.requested_by, &payload).await,
+        crate::scep_enrolment::SCEP_ENROL => crate::scep_enrolment::execute(app, &actor, r).await,
         other => Err(Problem::internal(format!(
             "unknown approval kind {other:?}"
         ))),

@@ -10,6 +10,9 @@
 //! RenewalReq — and only then `IssueCertificate` under the profile's policy with the CSR's
 //! key and names. The CSR's key must be the key that signed the message: a device cannot
 //! relay another's CSR.
+//! Under a profile that needs approvals an authorised PKCSReq is not issued here: it is
+//! recorded for control and answered PENDING, and its repeats and CertPolls are answered
+//! from that record ([`super::pending`]).
 
 use super::reply::{cert_rep, Answer};
 use super::{plain, signer_trouble, unavailable, Offered, Scep};
@@ -95,10 +98,7 @@ async fn decide(scep: &Scep, offered: &Offered, request: &PkiRequest) -> Result<
         (ScepMessageType::GetCrl, InnerRequest::IssuerAndSerial { .. }) => {
             get_crl(scep, offered).await
         }
-        (ScepMessageType::CertPoll, _) => Ok(Answer::Fail(
-            ScepFailInfo::BadCertId,
-            "no request is pending: this profile issues or refuses at once".into(),
-        )),
+        (ScepMessageType::CertPoll, _) => super::pending::poll(scep, offered, request).await,
         (other, _) => Ok(Answer::Fail(
             ScepFailInfo::BadRequest,
             format!("{} is not served here", other.as_str()),
@@ -139,8 +139,17 @@ async fn enrol(
         ));
     }
     if replaces.is_none() {
+        // A device re-sending its PKCSReq while PENDING: answered from its row, before
+        // its (possibly one-time) challenge is looked at again.
+        if let Some(known) = super::pending::known(scep, offered, request).await? {
+            return Ok(known);
+        }
         if let Some(refusal) = authorise(scep, offered, request, &csr, &parsed).await? {
             return Ok(refusal);
+        }
+        if offered.approvals_required > 0 {
+            let names = parsed.names.iter().map(|n| n.to_string()).collect();
+            return super::pending::queue(scep, offered, request, csr, names).await;
         }
     }
     let issuance = IssuanceRequest {

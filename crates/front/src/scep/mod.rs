@@ -13,6 +13,7 @@ pub mod config;
 pub mod dynamic;
 mod dynamic_gate;
 mod enrol;
+mod pending;
 mod reply;
 
 use crate::app::App;
@@ -157,6 +158,9 @@ struct Offered {
     settings: ScepProfile,
     name: ProfileName,
     ca: CaId,
+    /// Approvals a PKCSReq under it needs (0: issued at once; more: PENDING until control
+    /// has them, `pending`).
+    approvals_required: i64,
 }
 
 async fn serve(
@@ -226,6 +230,7 @@ async fn offered(scep: &Scep, settings: ScepProfile) -> Result<Offered, Response
         Ok(record) => Ok(Offered {
             settings,
             ca: record.profile.issuer.clone(),
+            approvals_required: record.approvals_required,
             name,
         }),
         Err(strongroom_store::StoreError::NotFound(_)) => Err(plain(

@@ -1,7 +1,7 @@
 //! CertRep: the reply to a PKIOperation, signed by the CA's RA key in the HSM.
 //!
 //! In: the parsed request (for its transactionID, nonce and the certificate to encrypt to)
-//! and the outcome: a certs-only PKCS#7 to deliver, or a failInfo. Out: the DER
+//! and the outcome: a certs-only PKCS#7 to deliver, a failInfo, or PENDING. Out: the DER
 //! `application/x-pki-message`. The content is encrypted here with AES-256-CBC (never DES,
 //! whatever the device used) to the certificate that signed the request; the signer builds
 //! and signs the attributes, and the front wraps them in the SignedData.
@@ -23,6 +23,9 @@ pub enum Answer {
     Deliver(Vec<u8>),
     /// FAILURE with this failInfo; `why` goes to the log, not to the device.
     Fail(ScepFailInfo, String),
+    /// PENDING: the request waits for approval (no failInfo, no content); the device
+    /// polls with the same transactionID.
+    Pending,
 }
 
 /// The CertRep for `request`, or a plain error when even that cannot be made.
@@ -45,6 +48,10 @@ pub async fn cert_rep(scep: &Scep, ca: &CaId, request: &PkiRequest, answer: Answ
                 }
             };
             (ScepPkiStatus::Success, None, Some(envelope), "success")
+        }
+        Answer::Pending => {
+            tracing::info!(transaction = %request.transaction_id, "SCEP request pending approval");
+            (ScepPkiStatus::Pending, None, None, "pending")
         }
         Answer::Fail(info, why) => {
             tracing::info!(transaction = %request.transaction_id, fail_info = info.as_str(), reason = %why, "SCEP request refused");
