@@ -8,7 +8,7 @@
 #         (micromdm's scepclient) for the SCEP interop test, PostgreSQL
 #         on 127.0.0.1:5432 (installed and started when none answers) and its server
 #         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
-#         `cryptography` OCSP client (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
+#         `cryptography` OCSP client and PyScep (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
 #         cargo-deny (crates.io), promtool (Debian's prometheus, for `promtool check metrics`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +82,13 @@ if [[ $mode == test ]]; then
         echo "installing pkilint and cryptography into .venv/"
         python3 -m venv .venv
         .venv/bin/pip install -q --disable-pip-version-check pkilint cryptography
+    fi
+    # PyScep, the second SCEP client (crates/front/tests/scep_pyscep.rs). Its wheel declares
+    # no dependencies, so they are named here.
+    if ! .venv/bin/python -c 'import scep, oscrypto, csrbuilder, certbuilder, requests' 2>/dev/null; then
+        echo "installing PyScep into .venv/"
+        .venv/bin/pip install -q --disable-pip-version-check 'PyScep==0.0.14' asn1crypto \
+            oscrypto csrbuilder certbuilder requests six
     fi
     if [[ ! -x .venv-certbot/bin/certbot ]]; then
         echo "installing certbot 5 (PyPI) into .venv-certbot/ for IP identifiers, profiles and ARI"

@@ -1,5 +1,5 @@
 //! The CertRep message (RFC 8894 §3.3.2): ContentInfo(SignedData) signed by the RA. In: the
-//! reply envelope (absent for FAILURE and PENDING), the RA certificate, the signed
+//! reply envelope (none for FAILURE and PENDING, sent as empty content), the RA certificate, the signed
 //! attributes as the signer made and signed them (a DER SET), the signature and its digest.
 //! Out: the DER the front sends with `application/x-pki-message`.
 //!
@@ -17,7 +17,7 @@ use crate::error::ScepError;
 use crate::oids::{self, oid_der};
 
 /// Assemble a CertRep. `encapsulated` is the reply envelope for SUCCESS; None for FAILURE and
-/// PENDING, which carry no content (what micromdm's and other clients expect).
+/// PENDING, which carry an empty content (as micromdm's server sends them).
 pub fn assemble_cert_rep(
     encapsulated: Option<&[u8]>,
     ra_certificate_der: &[u8],
@@ -54,16 +54,18 @@ pub fn assemble_cert_rep(
             &tlv(OCTET_STRING, &[signature]),
         ],
     );
-    let encap = match encapsulated {
-        Some(content) => tlv(
-            SEQUENCE,
-            &[
-                &oid_der(&oids::ID_DATA),
-                &tlv(context_constructed(0), &[&tlv(OCTET_STRING, &[content])]),
-            ],
-        ),
-        None => tlv(SEQUENCE, &[&oid_der(&oids::ID_DATA)]),
-    };
+    // FAILURE and PENDING carry an empty id-data content rather than none: micromdm's
+    // server answers so, its client and OpenSSL accept both, and asn1crypto-based clients
+    // (PyScep) digest the content they find and fail on an absent one. The messageDigest
+    // (of nothing) is the same either way.
+    let content = encapsulated.unwrap_or_default();
+    let encap = tlv(
+        SEQUENCE,
+        &[
+            &oid_der(&oids::ID_DATA),
+            &tlv(context_constructed(0), &[&tlv(OCTET_STRING, &[content])]),
+        ],
+    );
     let signed_data = tlv(
         SEQUENCE,
         &[

@@ -67,7 +67,10 @@ pub(crate) fn parse_envelope(ber: &[u8]) -> Result<Envelope, ScepError> {
     let ed = der_reader::single(explicit.value, SEQUENCE, "EnvelopedData")?;
     let mut e = DerReader::new(ed.value);
     let version = der_reader::small_uint(&e.read()?, "EnvelopedData version")?;
-    if version != 0 && version != 2 {
+    // RFC 5652 §6.1 says 0 (or 2, 3, 4 with structures we refuse below); PyScep and the
+    // SCEPy code it grew from write 1. The number changes nothing we read — the recipient
+    // and the content are checked field by field — so 0 to 2 pass.
+    if version > 2 {
         return Err(ScepError::Invalid("EnvelopedData version"));
     }
     if e.optional(context_constructed(0))?.is_some() {

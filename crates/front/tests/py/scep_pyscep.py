@@ -1,0 +1,98 @@
+"""PyScep (PyPI) as a second, independent SCEP client for crates/front/tests/scep_pyscep.rs.
+
+Usage: scep_pyscep.py URL WORKDIR CHALLENGE
+Runs, against URL, with a fresh RSA-2048 key per request:
+  enrol     PKCSReq with CHALLENGE (PyScep picks AES-256 and SHA-512 from GetCACaps);
+            writes WORKDIR/enrolled.pem
+  relay     PKCSReq whose CSR is for one key and whose signer is a self-signed certificate
+            of another key (a relayed CSR): must come back FAILURE
+  getcert   GetCert for the enrolled certificate's serial; writes WORKDIR/getcert.pem
+and prints one JSON object with the outcome of each. GetCRL is a separate call,
+`scep_pyscep.py URL WORKDIR CHALLENGE getcrl SERIAL`, which writes WORKDIR/crl.der.
+"""
+
+import json
+import re
+import sys
+import warnings
+
+warnings.simplefilter("ignore")
+
+# oscrypto 1.3.0 (PyScep's key backend, the newest on PyPI) cannot parse OpenSSL versions
+# with a two-digit patch number such as Debian 12's 3.0.19 and refuses to load. Its upstream
+# fix widens that one regular expression; it is applied here for the import only.
+_search = re.search
+
+
+def _widened(pattern, string, *args, **kwargs):
+    if pattern == "\\b(\\d\\.\\d\\.\\d[a-z]*)\\b":
+        pattern = "\\b(\\d\\.\\d\\.\\d+[a-z]*)\\b"
+    return _search(pattern, string, *args, **kwargs)
+
+
+re.search = _widened
+import oscrypto.asymmetric  # noqa: E402,F401
+
+re.search = _search
+
+from scep import Client  # noqa: E402
+from scep.Client.enums import PKIStatus  # noqa: E402
+
+USAGE = {"digital_signature", "key_encipherment"}
+
+
+def status(res):
+    if res.status == PKIStatus.FAILURE:
+        return {"status": "FAILURE", "fail_info": str(res.fail_info)}
+    if res.status == PKIStatus.PENDING:
+        return {"status": "PENDING", "transaction_id": res.transaction_id}
+    return {"status": "SUCCESS"}
+
+
+def main():
+    url, work, challenge = sys.argv[1], sys.argv[2], sys.argv[3]
+    client = Client.Client(url)
+    out = {}
+    if len(sys.argv) > 4 and sys.argv[4] == "getcrl":
+        identity, key = Client.SigningRequest.generate_self_signed(cn="crl-reader.lab.test", key_usage=USAGE)
+        res = client.get_crl(identity=identity, identity_private_key=key, serial_number=int(sys.argv[5], 16))
+        out["getcrl"] = status(res)
+        if res.status == PKIStatus.SUCCESS:
+            with open(f"{work}/crl.der", "wb") as f:
+                f.write(res.crl.to_der())
+        print(json.dumps(out))
+        return
+
+    caps = client.get_ca_capabilities()
+    out["cipher"] = caps.strongest_cipher()
+    out["digest"] = caps.strongest_message_digest()
+
+    identity, key = Client.SigningRequest.generate_self_signed(cn="py1.lab.test", key_usage=USAGE)
+    csr, _ = Client.SigningRequest.generate_csr(cn="py1.lab.test", key_usage=USAGE, password=challenge, private_key=key)
+    res = client.enrol(csr=csr, identity=identity, identity_private_key=key)
+    out["enrol"] = status(res)
+    serial = None
+    if res.status == PKIStatus.SUCCESS:
+        cert = res.certificates[0]
+        with open(f"{work}/enrolled.pem", "wb") as f:
+            f.write(cert.to_pem())
+        serial = cert.serial_number
+        out["serial"] = format(serial, "x")
+
+    # A relayed CSR: the CSR's key is not the key that signs the message.
+    other_identity, other_key = Client.SigningRequest.generate_self_signed(cn="relay.lab.test", key_usage=USAGE)
+    victim_csr, _ = Client.SigningRequest.generate_csr(cn="victim.lab.test", key_usage=USAGE, password=challenge)
+    res = client.enrol(csr=victim_csr, identity=other_identity, identity_private_key=other_key)
+    out["relay"] = status(res)
+
+    if serial is not None:
+        res = client.get_cert(identity=identity, identity_private_key=key, serial_number=serial)
+        out["getcert"] = status(res)
+        if res.status == PKIStatus.SUCCESS:
+            with open(f"{work}/getcert.pem", "wb") as f:
+                f.write(res.certificates[0].to_pem())
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
