@@ -136,6 +136,70 @@ fn up_issue_stop_and_reuse() {
         "{}",
         String::from_utf8_lossy(&got.stderr)
     );
+    // SCEP for the device profile: the URL printed, a 0400 static challenge, and Debian's
+    // scepclient enrols with it (pinning the RA certificate, the first of GetCACert).
+    let scep = format!("http://127.0.0.1:{}/scep", front_port(port));
+    assert!(text.contains(&format!("SCEP             {scep}")), "{text}");
+    let challenge_path = data.join("secrets/scep-challenge");
+    let challenge_mode = std::fs::metadata(&challenge_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(challenge_mode, 0o400);
+    let challenge = std::fs::read_to_string(&challenge_path).unwrap();
+    let p7 = tmp.path().join("getcacert.p7");
+    let got = run(Command::new(tool("curl"))
+        .args(["-sS", "--fail", "-o"])
+        .arg(&p7)
+        .arg(format!("{scep}?operation=GetCACert")));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let ra_pem = run(Command::new("sh").arg("-c").arg(format!(
+        "openssl pkcs7 -inform DER -in {} -print_certs | awk '/BEGIN/{{n++}} n==1' | openssl x509 -outform DER | sha256sum",
+        p7.display()
+    )));
+    let fingerprint = String::from_utf8_lossy(&ra_pem.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let device = tmp.path().join("device");
+    std::fs::create_dir_all(&device).unwrap();
+    let enrolled = run(Command::new(tool("scepclient"))
+        .args([
+            "-server-url",
+            &scep,
+            "-cn",
+            "router1.lab.test",
+            "-challenge",
+            challenge.trim(),
+        ])
+        .args(["-ca-fingerprint", &fingerprint])
+        .arg("-private-key")
+        .arg(device.join("key.pem"))
+        .arg("-certificate")
+        .arg(device.join("cert.pem")));
+    assert!(
+        enrolled.status.success(),
+        "scepclient: {}{}",
+        String::from_utf8_lossy(&enrolled.stdout),
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let verified = run(Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(data.join("ca/root.pem"))
+        .arg("-untrusted")
+        .arg(data.join("ca/issuing.pem"))
+        .arg(device.join("cert.pem")));
+    assert!(
+        String::from_utf8_lossy(&verified.stdout).contains(": OK"),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     let pin_mode = std::fs::metadata(data.join("secrets/pin"))
         .unwrap()
         .permissions()
