@@ -297,10 +297,11 @@ pub fn verify(
         .map_err(|_| refuse(RefusalReason::BadClaims))?;
     // A connector's name may have spaces ("test double"); ids may not.
     let name_ok = (1..=128).contains(&claims.iss.len())
-        && claims.iss.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
-    let id_ok = name_ok
-        && bounded(&claims.jti, 16..=64)
-        && bounded(&claims.device_id, 1..=128);
+        && claims
+            .iss
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic());
+    let id_ok = name_ok && bounded(&claims.jti, 16..=64) && bounded(&claims.device_id, 1..=128);
     if !id_ok {
         return Err(refuse(RefusalReason::BadClaims));
     }
