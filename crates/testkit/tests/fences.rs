@@ -287,3 +287,49 @@ fn no_duplicate_crypto_crate_versions() {
         "the walk must reach sha2 (sanity)"
     );
 }
+
+/// Rust source files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The `rsa` crate is in the graph for one public-key operation (a SCEP reply's content key
+/// encrypted to the device's key); its private-key operations are subject to RUSTSEC-2023-0071
+/// (Marvin), which deny.toml accepts on that condition. Every private RSA operation belongs
+/// in the HSM: no shipped source may name rsa's private-key types.
+#[test]
+fn rsa_private_keys_only_in_tests() {
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(strongroom_testkit::repo_root().join("crates")).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    assert!(files.len() > 50, "found only {} source files", files.len());
+    let offenders: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            [
+                "RsaPrivateKey",
+                "Pkcs1v15Sign",
+                "DecodeRsaPrivateKey",
+                "DecodePrivateKey",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "rsa private-key types in shipped code: {offenders:?}"
+    );
+}
