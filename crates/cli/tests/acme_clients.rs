@@ -306,7 +306,7 @@ fn certbot_and_lego() {
     let le = tmp.path().join("lego-eab");
     ok(
         lego(&up, &le, &client_dir)
-            .args(["--eab", "--kid", kid, "--hmac", hmac])
+            .args(["--eab", &format!("--kid={kid}"), &format!("--hmac={hmac}")])
             .args([
                 "-d",
                 "e1.lab.test",
@@ -329,8 +329,10 @@ fn certbot_and_lego() {
     let mut certbot_eab = certbot(&up, &cbe);
     certbot_eab
         .args(["--server", &client_dir])
-        .args(["--eab-kid", &kid2])
-        .args(["--eab-hmac-key", &hmac2])
+        // `--opt=value`: a base64url key may begin with '-', which argparse (certbot) and Go's
+        // flag package (lego) would otherwise take for an option (1 run in 64 failed so).
+        .arg(format!("--eab-kid={kid2}"))
+        .arg(format!("--eab-hmac-key={hmac2}"))
         .args(["certonly", "--standalone", "--http-01-address", "127.0.0.1"])
         .args([
             "--http-01-port",
@@ -350,7 +352,7 @@ fn certbot_and_lego() {
 
     let _step = step("The same key cannot bind a second account");
     let out = run(lego(&up, &tmp.path().join("lego-eab-2"), &client_dir)
-        .args(["--eab", "--kid", kid, "--hmac", hmac])
+        .args(["--eab", &format!("--kid={kid}"), &format!("--hmac={hmac}")])
         .args([
             "-d",
             "e2.lab.test",
