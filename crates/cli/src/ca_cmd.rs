@@ -1,4 +1,5 @@
-//! `strongroom ca …`: list the CAs, show the hierarchy, create an intermediate, retire one.
+//! `strongroom ca …`: list the CAs, show the hierarchy, create an intermediate, retire one,
+//! name its successor.
 //!
 //! In: the subcommand and a ready [`Api`]. Out: a table, an indented tree or JSON on
 //! stdout.
@@ -23,6 +24,17 @@ pub enum CaCmd {
     Tree,
     /// Retire a CA (needs approval in production mode).
     Retire { id: String },
+    /// Name the CA that takes over from a CA (SCEP devices fetch it with GetNextCACert), or
+    /// clear it.
+    Successor {
+        id: String,
+        /// The successor's id.
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        set: Option<String>,
+        /// Clear the link.
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 /// Runs one CA command.
@@ -47,6 +59,15 @@ pub fn ca(api: &Api, out: &str, c: CaCmd) -> Result<(), Failure> {
             let body = read_json(&file)?;
             print(&api.call("POST", "/api/v1/cas", Some(&body))?, out, &[]);
         }
+        CaCmd::Successor { id, set, clear: _ } => print(
+            &api.call(
+                "PUT",
+                &format!("/api/v1/cas/{}/successor", encode(&id)),
+                Some(&serde_json::json!({ "successor": set })),
+            )?,
+            out,
+            &[],
+        ),
         CaCmd::Retire { id } => print(
             &api.call("POST", &format!("/api/v1/cas/{}/retire", encode(&id)), None)?,
             out,

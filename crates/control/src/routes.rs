@@ -57,6 +57,7 @@ pub enum RouteId {
     CaGet,
     CaChain,
     CaRetire,
+    CaSuccessor,
     ProfileList,
     ProfileGet,
     ProfilePut,
@@ -229,6 +230,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "cas",
         200,
         "Retire a CA (needs approval in production mode)"
+    ),
+    route!(
+        CaSuccessor,
+        PUT,
+        "/api/v1/cas/{id}/successor",
+        CaManage,
+        "cas",
+        200,
+        "Name the CA that takes over from a CA (served to SCEP devices as GetNextCACert), or clear it with null"
     ),
     route!(
         ProfileList,

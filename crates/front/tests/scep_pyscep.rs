@@ -5,7 +5,8 @@
 //! issuer), choosing AES-256 and SHA-512 from GetCACaps and its recipient by keyUsage (the
 //! RA's encryption-only twin); a relayed CSR — one key's CSR signed by another key — is
 //! refused; GetCert returns the certificate; after a revocation GetCRL returns a CRL that
-//! lists it. What it got verifies with openssl and passes pkilint.
+//! lists it; GetNextCACert answers once control names a successor CA, signed by the RA.
+//! What it got verifies with openssl and passes pkilint.
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -123,6 +124,53 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
     assert!(
         !report.contains("ERROR") && !report.contains("FATAL"),
         "{report}"
+    );
+
+    let _step = step("GetNextCACert: none until control names a successor, then its chain");
+    let before = pyscep(&c, &url, &work, &["rollover"]);
+    assert_eq!(before["offers"], false, "{before}");
+    assert!(before["rollover_error"].is_string(), "{before}");
+    let r = admin.post(
+        "/api/v1/cas",
+        &json!({
+            "id": "scep-rsa-2", "parent": "root", "subject": "CN=Strongroom Test SCEP CA 2,O=Strongroom Test",
+            "algorithm": "rsa2048", "validity_days": 365, "permitted": ["dns:lab.test"],
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    for (body, status) in [
+        (json!({"successor": "scep-rsa"}), 400),
+        (json!({"successor": "nowhere"}), 404),
+        (json!({"successor": "scep-rsa-2", "extra": 1}), 400),
+    ] {
+        let r = admin.send("PUT", "/api/v1/cas/scep-rsa/successor", &body);
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+    }
+    let r = admin.send(
+        "PUT",
+        "/api/v1/cas/scep-rsa/successor",
+        &json!({"successor": "scep-rsa-2"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = pyscep(&c, &url, &work, &["rollover"]);
+    assert_eq!(after["offers"], true, "{after}");
+    let subjects: Vec<&str> = after["rollover"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{after}\n{}", c.front_log()))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("Strongroom Test SCEP CA 2")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("Strongroom Test Root CA")),
+        "{subjects:?}"
     );
 
     let _step = step("revoked, then GetCRL lists it");

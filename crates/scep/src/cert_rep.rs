@@ -25,6 +25,53 @@ pub fn assemble_cert_rep(
     signature: &[u8],
     digest: ScepDigest,
 ) -> Result<Vec<u8>, ScepError> {
+    // FAILURE and PENDING carry an empty id-data content rather than none: micromdm's
+    // server answers so, its client and OpenSSL accept both, and asn1crypto-based clients
+    // (PyScep) digest the content they find and fail on an absent one. The messageDigest
+    // (of nothing) is the same either way.
+    signed_by_ra(
+        encapsulated.unwrap_or_default(),
+        &[],
+        ra_certificate_der,
+        signed_attributes_der,
+        signature,
+        digest,
+    )
+}
+
+/// Assemble a GetNextCACert answer (`application/x-x509-next-ca-cert`, RFC 8894 §4.7.1): a
+/// SignedData signed by the RA whose content is the next CA's certificates-only message and
+/// whose `certificates` carry the same certificates (clients read either), then the RA's.
+pub fn assemble_next_ca(
+    content: &[u8],
+    next_ca_certificates: &[&[u8]],
+    ra_certificate_der: &[u8],
+    signed_attributes_der: &[u8],
+    signature: &[u8],
+) -> Result<Vec<u8>, ScepError> {
+    for cert in next_ca_certificates {
+        CertificateView::parse(cert)?;
+    }
+    signed_by_ra(
+        content,
+        next_ca_certificates,
+        ra_certificate_der,
+        signed_attributes_der,
+        signature,
+        ScepDigest::Sha256,
+    )
+}
+
+/// ContentInfo(SignedData) around `content` (id-data), with `certificates` and then the RA
+/// certificate, and one SignerInfo for the RA's signature over `signed_attributes_der`.
+fn signed_by_ra(
+    content: &[u8],
+    certificates: &[&[u8]],
+    ra_certificate_der: &[u8],
+    signed_attributes_der: &[u8],
+    signature: &[u8],
+    digest: ScepDigest,
+) -> Result<Vec<u8>, ScepError> {
     let ra = CertificateView::parse(ra_certificate_der)?;
     if ra.key_algorithm != oids::RSA_ENCRYPTION {
         return Err(ScepError::UnsupportedAlgorithm(
@@ -54,11 +101,6 @@ pub fn assemble_cert_rep(
             &tlv(OCTET_STRING, &[signature]),
         ],
     );
-    // FAILURE and PENDING carry an empty id-data content rather than none: micromdm's
-    // server answers so, its client and OpenSSL accept both, and asn1crypto-based clients
-    // (PyScep) digest the content they find and fail on an absent one. The messageDigest
-    // (of nothing) is the same either way.
-    let content = encapsulated.unwrap_or_default();
     let encap = tlv(
         SEQUENCE,
         &[
@@ -72,7 +114,14 @@ pub fn assemble_cert_rep(
             &small_uint(1),
             &tlv(SET, &[&digest_alg]),
             &encap,
-            &tlv(context_constructed(0), &[ra.raw]),
+            &tlv(
+                context_constructed(0),
+                &certificates
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once(ra.raw))
+                    .collect::<Vec<_>>(),
+            ),
             &tlv(SET, &[&signer_info]),
         ],
     );

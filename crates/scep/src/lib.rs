@@ -26,7 +26,7 @@ mod signature;
 mod transaction_id;
 
 pub use caps::ca_caps;
-pub use cert_rep::assemble_cert_rep;
+pub use cert_rep::{assemble_cert_rep, assemble_next_ca};
 pub use certs_only::{certs_only, crl_only};
 pub use envelope::Envelope;
 pub use error::ScepError;

@@ -15,8 +15,8 @@ use strongroom_wire::{
     answer_of, body_length, decode_payload, encode_frame, CaCreation, CallError, CheckpointRequest,
     HealthReport, IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest,
     Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext, ScepReplyRequest,
-    SignedCheckpoint, SignedOcspResponse, SignedScepReply, SignerMetrics, WireError,
-    DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
+    SignedCheckpoint, SignedOcspResponse, SignedScepNextCa, SignedScepReply, SignerMetrics,
+    WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -226,6 +226,19 @@ impl SignerLink {
     ) -> Result<SignedScepReply, CallError> {
         self.ask(Request::SignScepReply(reply), |r| match r {
             Response::ScepReply(s) => Some(s),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `SignScepNextCa`: the successor's certificates-only message and the RA's signature.
+    pub async fn sign_scep_next_ca(
+        &self,
+        ca: CaId,
+        successor: CaId,
+    ) -> Result<SignedScepNextCa, CallError> {
+        self.ask(Request::SignScepNextCa { ca, successor }, |r| match r {
+            Response::ScepNextCa(s) => Some(s),
             _ => None,
         })
         .await

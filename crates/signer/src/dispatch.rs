@@ -228,6 +228,9 @@ impl Signer {
             Request::ScepRaCertificate { ca } => crate::scep_ra::ra_certificate(self, &ca),
             Request::DecryptScepEnvelope(e) => crate::scep_ra::decrypt_envelope(self, e),
             Request::SignScepReply(r) => crate::scep_ra::sign_reply(self, r),
+            Request::SignScepNextCa { ca, successor } => {
+                crate::scep_ra::sign_next_ca(self, &ca, &successor)
+            }
         };
         self.operations
             .count(op, result.as_ref().err().map(|e| e.kind));

@@ -1,8 +1,9 @@
 //! SCEP's registration authority (RFC 8894) in the signer: the only place an RA key is used.
 //!
-//! In: from the front, a CA, the structured fields of a device's envelope, or the fields of
-//! a reply. Out: the RA certificate; the envelope's plaintext; the reply's signed
-//! attributes with their RA signature. The RA key is a delegated key of the CA
+//! In: from the front, a CA, the structured fields of a device's envelope, the fields of a
+//! reply, or the CA's successor. Out: the RA certificate; the envelope's plaintext; the
+//! reply's signed attributes with their RA signature; the successor's certificates-only
+//! message, built here, with the RA's signature over it. The RA key is a delegated key of the CA
 //! ([`crate::delegated`], purpose `ScepRa`): RSA-2048 in the HSM, sensitive and
 //! non-extractable, allowed to sign and decrypt and nothing else, certified by the CA.
 //!
@@ -24,8 +25,8 @@ use crate::state::write_atomic;
 use strongroom_types::scep::ScepPkiStatus;
 use strongroom_types::{CaId, SignatureAlgorithm};
 use strongroom_wire::{
-    ErrorKind, Response, ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepReply,
-    SignerError, MAX_SCEP_CIPHERTEXT, MAX_SCEP_TRANSACTION_ID,
+    ErrorKind, Response, ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepNextCa,
+    SignedScepReply, SignerError, MAX_SCEP_CIPHERTEXT, MAX_SCEP_TRANSACTION_ID,
 };
 use strongroom_x509::scep_reply::{signed_attributes, ReplyAttributes};
 use strongroom_x509::KeyUsageBits;
@@ -224,6 +225,49 @@ pub fn sign_reply(signer: &Signer, req: ScepReplyRequest) -> Result<Response, Si
     // the certificate the device will check it with.
     verify_reply(&ra.key.public_key_der, &attributes, &signature)?;
     Ok(Response::ScepReply(SignedScepReply {
+        signed_attributes: attributes,
+        signature,
+        ra_certificate: ra.cert_der,
+    }))
+}
+
+/// `SignScepNextCa`: the successor's certificates-only message, built here from the chain
+/// the signer holds, and the RA's signature over its digest. The successor must be another
+/// CA of the same hierarchy (its chain ends in `ca`'s root): the RA vouches only for a CA
+/// the signer itself holds.
+pub fn sign_next_ca(signer: &Signer, ca: &CaId, successor: &CaId) -> Result<Response, SignerError> {
+    if ca == successor {
+        return Err(bad_request(format!("CA {ca} cannot be its own successor")));
+    }
+    let current = signer
+        .cas()
+        .get(ca)
+        .ok_or_else(|| bad_request(format!("unknown CA {ca}")))?;
+    let next = signer
+        .cas()
+        .get(successor)
+        .ok_or_else(|| bad_request(format!("unknown CA {successor}")))?;
+    if current.chain.last() != next.chain.last() {
+        return Err(bad_request(format!(
+            "CA {successor} does not chain to CA {ca}'s root; a successor stays in the hierarchy devices trust"
+        )));
+    }
+    let certificates = next.chain.clone();
+    let refs: Vec<&[u8]> = certificates.iter().map(Vec::as_slice).collect();
+    let content = strongroom_x509::pkcs7::certs_only(&refs)
+        .map_err(|e| internal(format!("the next CA's certificates-only message: {e}")))?;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&content).to_vec();
+    let attributes = strongroom_x509::scep_reply::next_ca_attributes(&digest)
+        .map_err(|e| internal(e.to_string()))?;
+    let (ra, _, hsm) = current_ra(signer, ca)?;
+    let signature = crate::metrics::timed_hsm_signature(|| {
+        hsm.sign(&ra.key, SignatureAlgorithm::RsaPkcs1Sha256, &attributes)
+    })
+    .map_err(|e| hsm_error(&e))?;
+    verify_reply(&ra.key.public_key_der, &attributes, &signature)?;
+    Ok(Response::ScepNextCa(SignedScepNextCa {
+        content,
+        certificates,
         signed_attributes: attributes,
         signature,
         ra_certificate: ra.cert_der,

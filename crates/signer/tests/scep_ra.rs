@@ -306,4 +306,63 @@ fn the_ra_opens_envelopes_with_one_failure_answer_and_signs_replies() {
     for r in refusals {
         assert_eq!(sign_reply(&mut c, r), Err(ErrorKind::BadRequest));
     }
+
+    // GetNextCACert's parts: the signer builds the successor's certificates-only message
+    // from its own registry (here the root, the one other CA of this hierarchy) and the RA
+    // signs its digest; a successor it does not hold, or the CA itself, is refused.
+    let next = |c: &mut SignerClient, successor: &str| {
+        c.call(&Request::SignScepNextCa {
+            ca: "issuing".parse().unwrap(),
+            successor: successor.parse().unwrap(),
+        })
+    };
+    let signed = match next(&mut c, "root").unwrap() {
+        Response::ScepNextCa(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(signed.ra_certificate, ra);
+    std::fs::write(dir.join("next.p7"), &signed.content).unwrap();
+    let listed = String::from_utf8(openssl(
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "next.p7",
+            "-print_certs",
+            "-noout",
+        ],
+        dir,
+    ))
+    .unwrap();
+    assert!(listed.contains("Strongroom Test Root CA"), "{listed}");
+    std::fs::write(dir.join("next-attrs.der"), &signed.signed_attributes).unwrap();
+    std::fs::write(dir.join("next-attrs.sig"), &signed.signature).unwrap();
+    let verified = openssl(
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "ra-pub.pem",
+            "-signature",
+            "next-attrs.sig",
+            "next-attrs.der",
+        ],
+        dir,
+    );
+    assert!(String::from_utf8_lossy(&verified).contains("Verified OK"));
+    // The signed messageDigest is the SHA-256 of the content the signer built.
+    let digest = openssl(&["dgst", "-sha256", "-hex", "next.p7"], dir);
+    let digest = String::from_utf8_lossy(&digest);
+    let digest = digest.trim().rsplit(' ').next().unwrap();
+    assert!(
+        hex::encode(&signed.signed_attributes).contains(digest),
+        "messageDigest is not the content's"
+    );
+    for refused in ["issuing", "nowhere"] {
+        match next(&mut c, refused) {
+            Err(CallError::Refused { kind, .. }) => assert_eq!(kind, ErrorKind::BadRequest),
+            other => panic!("{refused}: {other:?}"),
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod acme_orders;
 mod acme_status;
 mod approvals;
 mod audit;
+mod ca_successor;
 mod cas;
 mod certificates;
 mod database_tls;

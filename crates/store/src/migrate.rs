@@ -84,6 +84,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "scep pending",
         include_str!("../../../migrations/sqlite/0015_scep_pending.sql"),
     ),
+    (
+        16,
+        "ca successor",
+        include_str!("../../../migrations/sqlite/0016_ca_successor.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -155,6 +160,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "scep pending, scep_pending_submit and scep_pending_status",
         include_str!("../../../migrations/postgres/0014_scep_pending.sql"),
+    ),
+    (
+        15,
+        "ca successor",
+        include_str!("../../../migrations/postgres/0015_ca_successor.sql"),
     ),
 ];
 

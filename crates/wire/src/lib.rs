@@ -33,6 +33,6 @@ pub use metrics::{
     MAX_METRIC_ENTRIES,
 };
 pub use scep::{
-    ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepReply, MAX_SCEP_CIPHERTEXT,
-    MAX_SCEP_TRANSACTION_ID,
+    ScepEnvelope, ScepPlaintext, ScepReplyRequest, SignedScepNextCa, SignedScepReply,
+    MAX_SCEP_CIPHERTEXT, MAX_SCEP_TRANSACTION_ID,
 };

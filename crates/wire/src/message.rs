@@ -95,6 +95,16 @@ pub enum Request {
     DecryptScepEnvelope(crate::scep::ScepEnvelope),
     /// Sign a SCEP reply's attributes with the CA's RA key (front).
     SignScepReply(crate::scep::ScepReplyRequest),
+    /// A GetNextCACert answer's parts (front): the signer builds the certificates-only
+    /// message of `successor`'s chain itself — a CA it holds, under the same root as `ca` —
+    /// and signs its digest with `ca`'s RA key, so a front cannot make the RA vouch for a
+    /// certificate of its choosing.
+    SignScepNextCa {
+        /// The CA devices enrol with now (whose RA signs).
+        ca: CaId,
+        /// The CA that takes over (control names it; the front reads the link).
+        successor: CaId,
+    },
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -147,11 +157,13 @@ pub enum Operation {
     DecryptScepEnvelope,
     /// [`Request::SignScepReply`].
     SignScepReply,
+    /// [`Request::SignScepNextCa`].
+    SignScepNextCa,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -168,6 +180,7 @@ impl Operation {
         Operation::ScepRaCertificate,
         Operation::DecryptScepEnvelope,
         Operation::SignScepReply,
+        Operation::SignScepNextCa,
     ];
 
     /// Stable name used in configuration.
@@ -189,6 +202,7 @@ impl Operation {
             Operation::ScepRaCertificate => "ScepRaCertificate",
             Operation::DecryptScepEnvelope => "DecryptScepEnvelope",
             Operation::SignScepReply => "SignScepReply",
+            Operation::SignScepNextCa => "SignScepNextCa",
         }
     }
 
@@ -219,6 +233,7 @@ impl Request {
             Request::ScepRaCertificate { .. } => Operation::ScepRaCertificate,
             Request::DecryptScepEnvelope(_) => Operation::DecryptScepEnvelope,
             Request::SignScepReply(_) => Operation::SignScepReply,
+            Request::SignScepNextCa { .. } => Operation::SignScepNextCa,
         }
     }
 
@@ -278,6 +293,9 @@ impl Request {
                 e.cipher.as_str(),
                 e.ciphertext.len()
             ),
+            Request::SignScepNextCa { ca, successor } => {
+                format!("SignScepNextCa ca={ca} successor={successor}")
+            }
             Request::SignScepReply(r) => format!(
                 "SignScepReply ca={} status={:?} fail_info={:?}",
                 r.ca, r.pki_status, r.fail_info
@@ -499,6 +517,8 @@ pub enum Response {
     ScepPlaintext(crate::scep::ScepPlaintext),
     /// Answer to [`Request::SignScepReply`].
     ScepReply(crate::scep::SignedScepReply),
+    /// Answer to [`Request::SignScepNextCa`].
+    ScepNextCa(crate::scep::SignedScepNextCa),
 }
 
 impl Response {
@@ -523,6 +543,7 @@ impl Response {
             Response::ScepRaCertificate { .. } => "ScepRaCertificate",
             Response::ScepPlaintext(_) => "ScepPlaintext",
             Response::ScepReply(_) => "ScepReply",
+            Response::ScepNextCa(_) => "ScepNextCa",
         }
     }
 }

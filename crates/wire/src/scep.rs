@@ -76,3 +76,18 @@ pub struct SignedScepReply {
     /// The RA certificate whose key signed, DER.
     pub ra_certificate: Vec<u8>,
 }
+
+/// A GetNextCACert answer's parts, for the front to assemble the SignedData around.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedScepNextCa {
+    /// The certificates-only message of the successor's chain (successor first), DER.
+    pub content: Vec<u8>,
+    /// The successor's chain, DER, successor first (also the message's certificates).
+    pub certificates: Vec<Vec<u8>>,
+    /// The DER `SET OF Attribute` that was signed (contentType, messageDigest).
+    pub signed_attributes: Vec<u8>,
+    /// RSA PKCS#1 v1.5 SHA-256 signature over `signed_attributes` by the RA key.
+    pub signature: Vec<u8>,
+    /// The RA certificate whose key signed, DER.
+    pub ra_certificate: Vec<u8>,
+}

@@ -175,6 +175,13 @@ fn requests() -> Vec<(&'static str, Request)> {
                 content_digest: vec![6; 32],
             }),
         ),
+        (
+            "SignScepNextCa",
+            Request::SignScepNextCa {
+                ca: "issuing".parse().unwrap(),
+                successor: "issuing-2".parse().unwrap(),
+            },
+        ),
     ]
 }
 
@@ -333,6 +340,16 @@ fn responses() -> Vec<(&'static str, Response)> {
                 ra_certificate: DER.to_vec(),
             }),
         ),
+        (
+            "ScepNextCa",
+            Response::ScepNextCa(SignedScepNextCa {
+                content: vec![0x30, 0x00],
+                certificates: vec![DER.to_vec()],
+                signed_attributes: vec![0x31, 0x00],
+                signature: vec![1, 2],
+                ra_certificate: ROOT_DER.to_vec(),
+            }),
+        ),
     ]
 }
 
@@ -442,6 +459,7 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
     ("ScepRaCertificate", "0e0769737375696e67"),
     ("DecryptScepEnvelope", "0f0769737375696e67020a1b03010203040809090909090909091007070707070707070707070707070707"),
     ("SignScepReply", "100769737375696e6701010204344132421005050505050505050505050505050505200606060606060606060606060606060606060606060606060606060606060606"),
+    ("SignScepNextCa", "110769737375696e670969737375696e672d32"),
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
@@ -463,12 +481,13 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("ScepRaCertificate", "0e05300302012a053003020101"),
     ("ScepPlaintext", "0f05300302012a"),
     ("ScepReply", "1002310002010205300302012a"),
+    ("ScepNextCa", "110230000105300302012a023100020102053003020101"),
 ];
 
 const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("ErrorKind", "06000102030405"),
     // The list's length (its first byte) grows with each appended operation.
-    ("Operation", "10000102030405060708090a0b0c0d0e0f"),
+    ("Operation", "11000102030405060708090a0b0c0d0e0f10"),
     ("OcspStatus", "020002"),
     ("SubjectKey", "03000101010102020103"),
     ("TlsSignatureScheme", "0100"),

@@ -21,6 +21,7 @@ mod extensions;
 pub mod lint;
 pub mod name_constraints;
 pub mod ocsp;
+pub mod pkcs7;
 pub mod scep_reply;
 mod summary;
 mod time;

@@ -109,6 +109,25 @@ pub fn signed_attributes(reply: &ReplyAttributes) -> Result<Vec<u8>, X509Error> 
     Ok(SetOfVec::try_from(attrs)?.to_der()?)
 }
 
+/// The signed attributes of a GetNextCACert answer (RFC 8894 §4.7.1: a SignedData signed by
+/// the current CA or RA): contentType id-data and the messageDigest of its content, the
+/// certificates-only message of the next CA, which the signer built itself.
+pub fn next_ca_attributes(content_digest: &[u8]) -> Result<Vec<u8>, X509Error> {
+    if content_digest.len() != 32 {
+        return Err(X509Error::ScepReply(
+            "the next CA's content digest is a SHA-256 value".to_owned(),
+        ));
+    }
+    let attrs = vec![
+        attribute(CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
+        attribute(
+            MESSAGE_DIGEST,
+            Any::encode_from(&OctetString::new(content_digest.to_vec())?)?,
+        )?,
+    ];
+    Ok(SetOfVec::try_from(attrs)?.to_der()?)
+}
+
 fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, X509Error> {
     Ok(Attribute {
         oid,

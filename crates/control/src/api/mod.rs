@@ -7,6 +7,7 @@ pub mod acme;
 pub mod apikeys;
 pub mod approvals;
 pub mod audit;
+pub mod ca_successor;
 pub mod cas;
 pub mod certificates;
 pub mod login_certificates;
@@ -39,6 +40,7 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         CaGet => get(cas::get_one),
         CaChain => get(cas::chain),
         CaRetire => post(cas::retire),
+        CaSuccessor => put(ca_successor::put),
         ProfileList => get(profiles::list),
         ProfileGet => get(profiles::get_one),
         ProfilePut => put(profiles::put_one),

@@ -185,19 +185,26 @@ async fn serve(
         Err(r) => return r,
     };
     match operation {
-        ScepOperation::GetCaCaps => (
-            [(header::CONTENT_TYPE, "text/plain")],
-            strongroom_scep::ca_caps(false),
-        )
-            .into_response(),
+        ScepOperation::GetCaCaps => match successor(scep, &offered).await {
+            Ok(next) => (
+                [(header::CONTENT_TYPE, "text/plain")],
+                strongroom_scep::ca_caps(next.is_some()),
+            )
+                .into_response(),
+            Err(r) => r,
+        },
         ScepOperation::GetCaCert => ca_certificates(scep, &offered).await,
-        ScepOperation::GetNextCaCert => plain(
-            StatusCode::NOT_FOUND,
-            format!(
-                "CA {} has no successor yet (GetCACaps does not offer GetNextCACert)",
-                offered.ca
+        ScepOperation::GetNextCaCert => match successor(scep, &offered).await {
+            Ok(Some(next)) => next_ca(scep, &offered, next).await,
+            Ok(None) => plain(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "CA {} has no successor yet (GetCACaps does not offer GetNextCACert)",
+                    offered.ca
+                ),
             ),
-        ),
+            Err(r) => r,
+        },
         ScepOperation::PkiOperation => {
             let der = if method == Method::POST {
                 body.to_vec()
@@ -263,6 +270,43 @@ async fn ca_certificates(scep: &Scep, offered: &Offered) -> Response {
     match strongroom_scep::certs_only(&certs) {
         Ok(der) => (
             [(header::CONTENT_TYPE, "application/x-x509-ca-ra-cert")],
+            der,
+        )
+            .into_response(),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// The CA control named to take over from the profile's CA, if any.
+async fn successor(scep: &Scep, offered: &Offered) -> Result<Option<CaId>, Response> {
+    scep.app.store.ca_successor(&offered.ca).await.map_err(|e| {
+        tracing::warn!(error = %e, "SCEP: cannot read the CA's successor");
+        unavailable("the database is unavailable")
+    })
+}
+
+/// GetNextCACert: the successor's chain, as a SignedData signed by the RA. The signer builds
+/// the certificates-only content from the chain it holds and signs its digest.
+async fn next_ca(scep: &Scep, offered: &Offered, next: CaId) -> Response {
+    let signed = match scep
+        .app
+        .signer
+        .sign_scep_next_ca(offered.ca.clone(), next)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return signer_trouble(e),
+    };
+    let certificates: Vec<&[u8]> = signed.certificates.iter().map(Vec::as_slice).collect();
+    match strongroom_scep::assemble_next_ca(
+        &signed.content,
+        &certificates,
+        &signed.ra_certificate,
+        &signed.signed_attributes,
+        &signed.signature,
+    ) {
+        Ok(der) => (
+            [(header::CONTENT_TYPE, "application/x-x509-next-ca-cert")],
             der,
         )
             .into_response(),

@@ -8,7 +8,8 @@ Runs, against URL, with a fresh RSA-2048 key per request:
             of another key (a relayed CSR): must come back FAILURE
   getcert   GetCert for the enrolled certificate's serial; writes WORKDIR/getcert.pem
 and prints one JSON object with the outcome of each. GetCRL is a separate call,
-`scep_pyscep.py URL WORKDIR CHALLENGE getcrl SERIAL`, which writes WORKDIR/crl.der.
+`scep_pyscep.py URL WORKDIR CHALLENGE getcrl SERIAL`, which writes WORKDIR/crl.der, and so
+is GetNextCACert, `... rollover`, which prints the subjects of the next CA's certificates.
 """
 
 import json
@@ -35,8 +36,10 @@ import oscrypto.asymmetric  # noqa: E402,F401
 
 re.search = _search
 
+import requests  # noqa: E402
 from scep import Client  # noqa: E402
 from scep.Client.enums import PKIStatus  # noqa: E402
+from scep.Client.message import SCEPMessage  # noqa: E402
 
 USAGE = {"digital_signature", "key_encipherment"}
 
@@ -53,6 +56,23 @@ def main():
     url, work, challenge = sys.argv[1], sys.argv[2], sys.argv[3]
     client = Client.Client(url)
     out = {}
+    if len(sys.argv) > 4 and sys.argv[4] == "rollover":
+        out["offers"] = client.get_ca_capabilities().is_rollover_supported()
+        # PyScep 0.0.14's rollover_certificate() parses and verifies the answer, then wraps
+        # its already parsed certificates a second time (a TypeError whatever the server
+        # sends); these are its own calls without that last step.
+        try:
+            ca_certs = client.get_ca_certs()
+            res = requests.get(url, params={"operation": "GetNextCACert", "message": ""})
+            if res.status_code != 200:
+                raise ValueError(f"GetNextCACert answered {res.status_code}")
+            assert res.headers["content-type"] == "application/x-x509-next-ca-cert"
+            msg = SCEPMessage.parse(raw=res.content, signer_cert=ca_certs.signer)
+            out["rollover"] = [c.to_crypto_certificate().subject.rfc4514_string() for c in msg.certificates]
+        except Exception as e:  # a 404 before a successor is named
+            out["rollover_error"] = str(e)
+        print(json.dumps(out))
+        return
     if len(sys.argv) > 4 and sys.argv[4] == "getcrl":
         identity, key = Client.SigningRequest.generate_self_signed(cn="crl-reader.lab.test", key_usage=USAGE)
         res = client.get_crl(identity=identity, identity_private_key=key, serial_number=int(sys.argv[5], 16))
