@@ -6,7 +6,7 @@
 //! challenge is refused with a failInfo. What it gets verifies with openssl against the
 //! root and passes pkilint; the RA key is in the token, sensitive and never extractable.
 //! scepclient encrypts with single DES (whatever GetCACaps says) and the front answers in
-//! AES, which the client decrypts.
+//! AES, which the client decrypts. A PKIOperation sent by GET is answered as by POST.
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -28,6 +28,25 @@ fn http_get(base: &str, path: &str) -> (String, Vec<u8>) {
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, raw[split + 4..].to_vec())
+}
+
+/// POST over plain HTTP/1.1: (status line, body).
+fn http_post(base: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-pki-message\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -280,6 +299,62 @@ fn scepclient_enrols_renews_and_a_one_time_challenge_works_once() {
         let after = serial_of(&first.cert());
         assert_ne!(before, after, "renewal returned the same certificate");
         verify(&first.cert());
+    }
+
+    let _step = step("PKIOperation by GET is answered as by POST");
+    {
+        // A real scepclient request captured against another server (crates/scep's
+        // fixture): it parses and verifies, its envelope is for another RA, so either way
+        // the answer is a CertRep, FAILURE badMessageCheck, signed by our RA.
+        let message = std::fs::read(
+            strongroom_testkit::repo_root()
+                .join("crates/scep/tests/fixtures/scepclient-pkcsreq-des.der"),
+        )
+        .unwrap();
+        let (post_status, post_body) =
+            http_post(&c.front_base, "/scep?operation=PKIOperation", &message);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&message);
+        let query: String = b64
+            .chars()
+            .map(|ch| match ch {
+                '+' => "%2B".to_string(),
+                '/' => "%2F".to_string(),
+                '=' => "%3D".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        let (get_status, get_body) = http_get(
+            &c.front_base,
+            &format!("/scep?operation=PKIOperation&message={query}"),
+        );
+        for (how, status, body) in [
+            ("POST", post_status, post_body),
+            ("GET", get_status, get_body),
+        ] {
+            assert!(status.contains(" 200 "), "{how}: {status}");
+            let path = c.dir().join(format!("certrep-{how}.der"));
+            std::fs::write(&path, &body).unwrap();
+            let printed = openssl(&[
+                "cms",
+                "-cmsout",
+                "-print",
+                "-inform",
+                "DER",
+                "-in",
+                path.to_str().unwrap(),
+            ]);
+            // messageType 3 (CertRep) and pkiStatus 2 (FAILURE) among the signed attributes.
+            assert!(
+                printed.contains("2.16.840.1.113733.1.9.3"),
+                "{how}: {printed}"
+            );
+        }
+        let refusals = c
+            .front_log()
+            .matches("fail_info=\"badMessageCheck\"")
+            .count();
+        assert!(refusals >= 2, "{}", c.front_log());
     }
 
     let _step = step("pkilint finds no ERROR in what SCEP issued");

@@ -6,7 +6,9 @@
 //! RA's encryption-only twin); a relayed CSR — one key's CSR signed by another key — is
 //! refused; GetCert returns the certificate; after a revocation GetCRL returns a CRL that
 //! lists it; GetNextCACert answers once control names a successor CA, signed by the RA.
-//! What it got verifies with openssl and passes pkilint.
+//! Under a profile that needs an approval it gets PENDING, and after an admin approves, its
+//! GetCertInitial (CertPoll) gets the certificate. What it got verifies with openssl and
+//! passes pkilint.
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -69,11 +71,18 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
         &json!({"profile": profile, "enrollers": ["*"]}),
     );
     assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    profile["name"] = json!("device-approved");
+    let r = admin.send(
+        "PUT",
+        "/api/v1/profiles/device-approved",
+        &json!({"profile": profile, "approvals_required": 1, "enrollers": ["*"]}),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
 
     let challenge_file = c.dir().join("scep-challenge");
     std::fs::write(&challenge_file, STATIC_CHALLENGE).unwrap();
     c.start_front_with(&format!(
-        "[ocsp]\nvalidity_secs = 3600\n\n[scep]\ndefault_profile = \"device\"\n\n[[scep.profile]]\nname = \"device\"\nchallenge_file = {challenge_file:?}\n"
+        "[ocsp]\nvalidity_secs = 3600\n\n[scep]\ndefault_profile = \"device\"\n\n[[scep.profile]]\nname = \"device\"\nchallenge_file = {challenge_file:?}\n\n[[scep.profile]]\nname = \"device-approved\"\nchallenge_file = {challenge_file:?}\n"
     ));
     let url = format!("{}/scep", c.front_base);
     let work = c.dir().join("pyscep");
@@ -173,6 +182,73 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
         "{subjects:?}"
     );
 
+    let _step = step("PENDING under a profile needing approval, approved, then GetCertInitial");
+    let pending_url = format!("{}/scep/device-approved", c.front_base);
+    let mut child = Command::new(tool("python3"))
+        .arg(repo_root().join("crates/front/tests/py/scep_pyscep.py"))
+        .arg(&pending_url)
+        .arg(&work)
+        .arg(STATIC_CHALLENGE)
+        .arg("pending")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let approval = loop {
+        let r = admin.get("/api/v1/approvals?state=pending");
+        let found = r.json()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a["kind"] == "scep.enrol");
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no scep.enrol approval: {}\n{}",
+            r.text,
+            c.front_log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        approval["payload"]["names"],
+        json!(["dns:py-pending.lab.test"]),
+        "{approval}"
+    );
+    let r = admin.post(
+        &format!("/api/v1/approvals/{}/approve", approval["id"]),
+        &json!({"comment": "PyScep device"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    std::fs::write(work.join("approved"), b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "PyScep: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let polled: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(polled["first"]["status"], "PENDING", "{polled}");
+    assert_eq!(
+        polled["poll"]["status"],
+        "SUCCESS",
+        "{polled}\n{}",
+        c.front_log()
+    );
+    let pending_leaf = work.join("pending.pem");
+    let verified = openssl(&[
+        "verify",
+        "-CAfile",
+        chain.to_str().unwrap(),
+        pending_leaf.to_str().unwrap(),
+    ]);
+    assert!(verified.contains(": OK"), "{verified}");
+
     let _step = step("revoked, then GetCRL lists it");
     let serial = outcome["serial"].as_str().unwrap().to_string();
     let list = admin.get("/api/v1/certificates?name=py1.lab.test").json();
@@ -195,9 +271,15 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
                 "-noout",
                 "-text",
             ]);
-            if text
-                .to_ascii_lowercase()
-                .contains(&format!("serial number: {}", serial.to_ascii_lowercase()))
+            // openssl prints whole octets ("0DD2…"), Python the shortest hex ("dd2…").
+            let listed = text.lines().filter_map(|l| {
+                l.trim()
+                    .strip_prefix("Serial Number: ")
+                    .map(|s| s.trim_start_matches('0').to_ascii_lowercase())
+            });
+            if listed
+                .into_iter()
+                .any(|s| s == serial.trim_start_matches('0').to_ascii_lowercase())
             {
                 break;
             }

@@ -9,12 +9,16 @@ Runs, against URL, with a fresh RSA-2048 key per request:
   getcert   GetCert for the enrolled certificate's serial; writes WORKDIR/getcert.pem
 and prints one JSON object with the outcome of each. GetCRL is a separate call,
 `scep_pyscep.py URL WORKDIR CHALLENGE getcrl SERIAL`, which writes WORKDIR/crl.der, and so
-is GetNextCACert, `... rollover`, which prints the subjects of the next CA's certificates.
+is GetNextCACert, `... rollover`, which prints the subjects of the next CA's certificates,
+and `... pending` (PKCSReq answered PENDING, then GetCertInitial once WORKDIR/approved
+exists; writes WORKDIR/pending.pem).
 """
 
 import json
+import os
 import re
 import sys
+import time
 import warnings
 
 warnings.simplefilter("ignore")
@@ -56,6 +60,24 @@ def main():
     url, work, challenge = sys.argv[1], sys.argv[2], sys.argv[3]
     client = Client.Client(url)
     out = {}
+    if len(sys.argv) > 4 and sys.argv[4] == "pending":
+        # PKCSReq under a profile that needs an approval: PENDING; then, once the test has
+        # approved and written WORKDIR/approved, GetCertInitial (CertPoll) for the request.
+        identity, key = Client.SigningRequest.generate_self_signed(cn="py-pending.lab.test", key_usage=USAGE)
+        csr, _ = Client.SigningRequest.generate_csr(cn="py-pending.lab.test", key_usage=USAGE, password=challenge, private_key=key)
+        res = client.enrol(csr=csr, identity=identity, identity_private_key=key)
+        out["first"] = status(res)
+        if res.status == PKIStatus.PENDING:
+            deadline = time.time() + 120
+            while not os.path.exists(f"{work}/approved") and time.time() < deadline:
+                time.sleep(0.5)
+            res = client.poll(identity=identity, identity_private_key=key, subject=identity.subject, transaction_id=res.transaction_id)
+            out["poll"] = status(res)
+            if res.status == PKIStatus.SUCCESS:
+                with open(f"{work}/pending.pem", "wb") as f:
+                    f.write(res.certificates[0].to_pem())
+        print(json.dumps(out))
+        return
     if len(sys.argv) > 4 and sys.argv[4] == "rollover":
         out["offers"] = client.get_ca_capabilities().is_rollover_supported()
         # PyScep 0.0.14's rollover_certificate() parses and verifies the answer, then wraps
