@@ -184,7 +184,7 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
 
     let _step = step("PENDING under a profile needing approval, approved, then GetCertInitial");
     let pending_url = format!("{}/scep/device-approved", c.front_base);
-    let mut child = Command::new(tool("python3"))
+    let child = Command::new(tool("python3"))
         .arg(repo_root().join("crates/front/tests/py/scep_pyscep.py"))
         .arg(&pending_url)
         .arg(&work)
