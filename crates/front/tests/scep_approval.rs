@@ -11,75 +11,20 @@
 //! is refused by control (no approval filed, the request rejected), and a poll signed by
 //! another certificate learns nothing.
 
+mod scep_common;
+
+use scep_common::*;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use strongroom_store::{NewScepPending, ScepPendingStatus, Store, SubmitOutcome};
 use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::step;
-use strongroom_testkit::{run, tool};
+use strongroom_testkit::tool;
 
 const STATIC_CHALLENGE: &str = "static-challenge-approval-0123";
 const PROFILE: &str = "scep-device";
-
-/// GET over plain HTTP/1.1: (status line, body).
-fn http_get(base: &str, path: &str) -> (String, Vec<u8>) {
-    let host = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    (
-        head.lines().next().unwrap_or_default().to_string(),
-        raw[split + 4..].to_vec(),
-    )
-}
-
-fn openssl(args: &[&str]) -> Vec<u8> {
-    let out = run(Command::new("openssl").args(args));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// SHA-256 (hex) of the RA certificate, the first of GetCACert's list, as scepclient's
-/// `-ca-fingerprint` wants it.
-fn ra_fingerprint(c: &Control) -> String {
-    let (status, p7) = http_get(
-        &c.front_base,
-        &format!("/scep/{PROFILE}?operation=GetCACert"),
-    );
-    assert!(status.contains(" 200 "), "{status}");
-    let p7_path = c.dir().join("approval-getcacert.p7");
-    std::fs::write(&p7_path, &p7).unwrap();
-    let printed = String::from_utf8(openssl(&[
-        "pkcs7",
-        "-inform",
-        "DER",
-        "-in",
-        p7_path.to_str().unwrap(),
-        "-print_certs",
-    ]))
-    .unwrap();
-    let start = printed.find("-----BEGIN CERTIFICATE-----").unwrap();
-    let end = printed.find("-----END CERTIFICATE-----").unwrap() + 25;
-    let ra_pem = c.dir().join("approval-ra.pem");
-    std::fs::write(&ra_pem, format!("{}\n", &printed[start..end])).unwrap();
-    let der = openssl(&["x509", "-in", ra_pem.to_str().unwrap(), "-outform", "DER"]);
-    hex::encode(Sha256::digest(&der))
-}
 
 /// One scepclient run in the background; its output goes to a file.
 struct Enrolment {
@@ -179,7 +124,7 @@ fn csr_with_challenge(dir: &Path, cn: &str, challenge: &str) -> Vec<u8> {
     )
     .unwrap();
     let out = dir.join(format!("{cn}.csr.der"));
-    openssl(&[
+    openssl_bytes(&[
         "req",
         "-new",
         "-newkey",
@@ -218,7 +163,7 @@ fn approval_flow(db: Db) {
         "[ocsp]\nvalidity_secs = 3600\n\n[scep]\ndefault_profile = \"{PROFILE}\"\n\n[[scep.profile]]\nname = \"{PROFILE}\"\nchallenge_file = {challenge_file:?}\n"
     ));
     let url = format!("{}/scep/{PROFILE}", c.front_base);
-    let ra = ra_fingerprint(&c);
+    let ra = ra_fingerprint(&c, &format!("/scep/{PROFILE}"));
     let work = c.dir().join("approval-devices");
     let one_time = {
         let r = admin.post(
@@ -305,7 +250,7 @@ fn approval_flow(db: Db) {
             c.log_text()
         );
         assert!(good.output().contains("PENDING"), "{}", good.output());
-        let text = String::from_utf8(openssl(&[
+        let text = String::from_utf8(openssl_bytes(&[
             "x509",
             "-in",
             good.dir.join("cert.pem").to_str().unwrap(),

@@ -8,9 +8,11 @@
 //! scepclient encrypts with single DES (whatever GetCACaps says) and the front answers in
 //! AES, which the client decrypts. A PKIOperation sent by GET is answered as by POST.
 
+mod scep_common;
+
+use scep_common::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use strongroom_testkit::stack::{Control, Db};
@@ -18,42 +20,6 @@ use strongroom_testkit::step;
 use strongroom_testkit::{run, tool};
 
 const STATIC_CHALLENGE: &str = "static-challenge-0123456789";
-
-/// GET over plain HTTP/1.1: (status line, body).
-fn http_get(base: &str, path: &str) -> (String, Vec<u8>) {
-    let host = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.lines().next().unwrap_or_default().to_string();
-    (status, raw[split + 4..].to_vec())
-}
-
-/// POST over plain HTTP/1.1: (status line, body).
-fn http_post(base: &str, path: &str, body: &[u8]) -> (String, Vec<u8>) {
-    let host = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-pki-message\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.lines().next().unwrap_or_default().to_string();
-    (status, raw[split + 4..].to_vec())
-}
 
 /// A device: its own directory (scepclient keeps its key, CSR and self-signed certificate
 /// beside the key).
@@ -111,16 +77,6 @@ fn pem_of(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = run(Command::new("openssl").args(args));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn serial_of(pem: &Path) -> String {

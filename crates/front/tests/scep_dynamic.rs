@@ -9,13 +9,14 @@
 //! the log. On SQLite and on PostgreSQL (where the front records uses only through its
 //! SECURITY DEFINER function).
 
+mod scep_common;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use scep_common::*;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Command;
 use strongroom_testkit::stack::{Control, Db};
@@ -84,66 +85,6 @@ impl TestDoubleConnector {
     }
 }
 
-/// GET over plain HTTP/1.1: (status line, body).
-fn http_get(base: &str, path: &str) -> (String, Vec<u8>) {
-    let host = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    (
-        head.lines().next().unwrap_or_default().to_string(),
-        raw[split + 4..].to_vec(),
-    )
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = run(Command::new("openssl").args(args));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// SHA-256 of the RA certificate (the first of GetCACert), which scepclient pins.
-fn ra_fingerprint(c: &Control) -> String {
-    let (status, p7) = http_get(&c.front_base, "/scep?operation=GetCACert");
-    assert!(status.contains(" 200 "), "{status}");
-    let p7_path = c.dir().join("getcacert.p7");
-    std::fs::write(&p7_path, &p7).unwrap();
-    let printed = openssl(&[
-        "pkcs7",
-        "-inform",
-        "DER",
-        "-in",
-        p7_path.to_str().unwrap(),
-        "-print_certs",
-    ]);
-    let start = printed.find("-----BEGIN CERTIFICATE-----").unwrap();
-    let end = printed.find("-----END CERTIFICATE-----").unwrap() + 25;
-    let ra_path = c.dir().join("ra.pem");
-    std::fs::write(&ra_path, &printed[start..end]).unwrap();
-    let der_path = c.dir().join("ra.der");
-    openssl(&[
-        "x509",
-        "-in",
-        ra_path.to_str().unwrap(),
-        "-outform",
-        "DER",
-        "-out",
-        der_path.to_str().unwrap(),
-    ]);
-    hex::encode(Sha256::digest(std::fs::read(der_path).unwrap()))
-}
-
 /// Runs scepclient as a fresh device (its own directory and key); (success, output, cert).
 fn enrol(
     c: &Control,
@@ -192,7 +133,7 @@ fn scepclient_enrols_with_signed_dynamic_challenges(db: Db) {
     c.start_front_with(&format!(
         "[ocsp]\nvalidity_secs = 3600\n\n[scep]\ndefault_profile = \"{PROFILE}\"\n\n[[scep.profile]]\nname = \"{PROFILE}\"\nkey_bound_transaction_id = true\ndynamic_challenge = {{ trust_anchor = {anchor:?}, per_device_per_day = 3 }}\n"
     ));
-    let fingerprint = ra_fingerprint(&c);
+    let fingerprint = ra_fingerprint(&c, "/scep");
     let mut tokens = Vec::new();
 
     let _step = step("a token for device-1 enrols dev1.lab.test through scepclient");

@@ -10,6 +10,9 @@
 //! GetCertInitial (CertPoll) gets the certificate. What it got verifies with openssl and
 //! passes pkilint.
 
+mod scep_common;
+
+use scep_common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -34,16 +37,6 @@ fn pyscep(c: &Control, url: &str, work: &Path, extra: &[&str]) -> Value {
         c.front_log()
     );
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = run(Command::new("openssl").args(args));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

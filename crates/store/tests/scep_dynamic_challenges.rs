@@ -9,38 +9,16 @@
 
 mod backends;
 
+use backends::{front_store, is_postgres};
+
 use sqlx::{Executor, Row};
 use strongroom_store::*;
 use strongroom_types::ProfileName;
-
-const ROLES: &str = include_str!("../../../migrations/postgres/roles.sql");
 
 /// A plausible "now" (2023-11-14): earlier than the database's clock, so the PostgreSQL
 /// function's purge goes by the time the test passes.
 const T0: i64 = 1_700_000_000;
 const DAY: i64 = 86_400;
-
-fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://postgres@")
-}
-
-/// Another connection to the same database as the front opens it: on PostgreSQL as
-/// `strongroom_front` (the roles applied first), on SQLite a second pool on the same file.
-async fn front_store(url: &str) -> Store {
-    if !is_postgres(url) {
-        return Store::connect_without_migrating(url).await.unwrap();
-    }
-    let admin = sqlx::AnyPool::connect(url).await.unwrap();
-    admin.execute(sqlx::AssertSqlSafe(ROLES)).await.unwrap();
-    admin.close().await;
-    Store::connect_without_migrating(&url.replacen(
-        "postgres://postgres@",
-        "postgres://strongroom_front@",
-        1,
-    ))
-    .await
-    .unwrap()
-}
 
 fn profile(name: &str) -> ProfileName {
     name.parse().unwrap()

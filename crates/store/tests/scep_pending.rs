@@ -10,34 +10,13 @@
 
 mod backends;
 
+use backends::{front_store, is_postgres};
+
 use sqlx::Executor;
 use strongroom_store::*;
 use strongroom_types::{ProfileName, Serial};
 
-const ROLES: &str = include_str!("../../../migrations/postgres/roles.sql");
 const FINGERPRINT: &str = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";
-
-fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://postgres@")
-}
-
-/// The store as the front opens it: on PostgreSQL as `strongroom_front` (the roles applied
-/// first), on SQLite a second pool on the same file.
-async fn front_store(url: &str) -> Store {
-    if !is_postgres(url) {
-        return Store::connect_without_migrating(url).await.unwrap();
-    }
-    let admin = sqlx::AnyPool::connect(url).await.unwrap();
-    admin.execute(sqlx::AssertSqlSafe(ROLES)).await.unwrap();
-    admin.close().await;
-    Store::connect_without_migrating(&url.replacen(
-        "postgres://postgres@",
-        "postgres://strongroom_front@",
-        1,
-    ))
-    .await
-    .unwrap()
-}
 
 fn profile(name: &str) -> ProfileName {
     name.parse().unwrap()

@@ -123,3 +123,29 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The per-daemon roles and grants, as `strongroom-control migrate --roles` applies them.
+pub const ROLES: &str = include_str!("../../../../migrations/postgres/roles.sql");
+
+/// Whether a test database (as [`TestDb::url`] names it) is PostgreSQL, opened as its owner.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://postgres@")
+}
+
+/// Another connection to the same database as the front opens it: on PostgreSQL as
+/// `strongroom_front` (the roles applied first), on SQLite a second pool on the same file.
+pub async fn front_store(url: &str) -> Store {
+    if !is_postgres(url) {
+        return Store::connect_without_migrating(url).await.unwrap();
+    }
+    let admin = sqlx::AnyPool::connect(url).await.unwrap();
+    admin.execute(sqlx::AssertSqlSafe(ROLES)).await.unwrap();
+    admin.close().await;
+    Store::connect_without_migrating(&url.replacen(
+        "postgres://postgres@",
+        "postgres://strongroom_front@",
+        1,
+    ))
+    .await
+    .unwrap()
+}
