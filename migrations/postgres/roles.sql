@@ -96,3 +96,14 @@ GRANT EXECUTE ON FUNCTION scep_dynamic_challenge_use(TEXT, TEXT, TEXT, BIGINT, I
 GRANT SELECT, UPDATE ON scep_pending TO strongroom_control;
 GRANT EXECUTE ON FUNCTION scep_pending_submit(TEXT, TEXT, BYTEA, TEXT, TEXT, BIGINT),
     scep_pending_status(TEXT, TEXT) TO strongroom_front;
+
+-- EST HTTP Basic credentials (migrations/postgres/0016): control makes, lists, deletes and
+-- unlocks them; the front has no right on the table. It reads one user's hash only through
+-- est_user_lookup, naming the label and username a client sent, and counts a failure or a
+-- success only through est_user_failed and est_user_succeeded: it can neither read every
+-- hash at once (and guess the passwords offline, with no failure counted) nor rewrite
+-- counters, locks or passwords, nor make a user.
+GRANT SELECT, INSERT, UPDATE, DELETE ON est_users TO strongroom_control;
+GRANT EXECUTE ON FUNCTION est_user_lookup(TEXT, TEXT),
+    est_user_failed(BIGINT, BIGINT, BIGINT, BIGINT), est_user_succeeded(BIGINT)
+    TO strongroom_front;

@@ -1,7 +1,8 @@
-//! `strongroom login|logout|whoami|ca|profile|cert|approval|user|apikey|audit|acme|scep`: the
+//! `strongroom login|logout|whoami|ca|profile|cert|approval|user|apikey|audit|acme|scep|est`: the
 //! control API from a shell. The session commands are here; each command group has a
 //! module of its own (`ca_cmd`, `profile_cmd`, `cert_cmd`, `approval_cmd`, `user_cmd`,
-//! `apikey_cmd`, `audit_cmd`, `acme_cmd`, `scep_cmd`), and [`run`] hands each its subcommand.
+//! `apikey_cmd`, `audit_cmd`, `acme_cmd`, `scep_cmd`, `est_cmd`), and [`run`] hands each its
+//! subcommand.
 //!
 //! In: arguments, files (CSRs, profiles, password files), the connection options. Out:
 //! a table or JSON on stdout, progress on stderr for bulk work, and the exit codes of
@@ -14,6 +15,7 @@ use crate::audit_cmd::{audit, AuditCmd};
 use crate::ca_cmd::{ca, CaCmd};
 use crate::cert_cmd::{cert, CertCmd};
 use crate::client::{save_session, Api, Connection, Failure};
+use crate::est_cmd::{est, EstCmd};
 use crate::output::{password, print};
 use crate::profile_cmd::{profile, ProfileCmd};
 use crate::scep_cmd::{scep, ScepCmd};
@@ -65,6 +67,9 @@ pub enum ApiCommand {
     /// SCEP one-time challenge passwords.
     #[command(subcommand)]
     Scep(ScepCmd),
+    /// EST HTTP Basic users.
+    #[command(subcommand)]
+    Est(EstCmd),
 }
 
 /// Runs one API command.
@@ -96,6 +101,7 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
         ApiCommand::Apikey(c) => apikey(&api, out, c),
         ApiCommand::Acme(c) => acme(&api, out, c),
         ApiCommand::Scep(c) => scep(&api, out, c),
+        ApiCommand::Est(c) => est(&api, out, c),
         ApiCommand::Audit(_) => Ok(()), // handled above
     }
 }

@@ -14,6 +14,7 @@ mod ca_cmd;
 mod cert_cmd;
 mod client;
 mod devtoken;
+mod est_cmd;
 mod output;
 mod pem;
 mod profile_cmd;

@@ -59,9 +59,11 @@ pub fn encode(s: &str) -> String {
 }
 
 /// Whether a field of an API answer holds a time in Unix seconds (`not_before`,
-/// `not_after`, `*_at`): tables print it as RFC 3339, JSON keeps the number.
+/// `not_after`, `*_at`, `*_until`): tables print it as RFC 3339, JSON keeps the number.
 fn is_time(field: &str) -> bool {
-    matches!(field, "not_before" | "not_after") || field.ends_with("_at")
+    matches!(field, "not_before" | "not_after")
+        || field.ends_with("_at")
+        || field.ends_with("_until")
 }
 
 /// One table cell or key: value line's value.
@@ -151,6 +153,10 @@ mod tests {
         );
         assert_eq!(cell("created_at", &json!(0)), "1970-01-01T00:00:00Z");
         assert_eq!(cell("revoked_at", &Value::Null), "-");
+        assert_eq!(
+            cell("locked_until", &json!(1804383070)),
+            "2027-03-07T01:31:10Z"
+        );
         assert_eq!(cell("id", &json!(1804383070)), "1804383070");
         assert_eq!(
             cell("names", &json!(["dns:a", "ip:1.2.3.4"])),

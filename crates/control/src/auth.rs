@@ -8,19 +8,18 @@
 //! key, or a disabled owner, fails on the next request: nothing is cached. Password checks
 //! at login run through [`PasswordChecks`], a few at a time (a flood of logins must not
 //! take the memory and threads argon2id needs); which attempts get that far is
-//! [`crate::login_throttle`]'s decision.
+//! [`crate::login_throttle`]'s decision. The argon2id hashing itself is
+//! `strongroom_httpd::password`, shared with the front (EST passwords made here).
 
 use crate::app::App;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_httpd::password::{dummy_hash, verify_password};
 use strongroom_store::{Role, StoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
@@ -130,31 +129,10 @@ fn parse_token(token: &str) -> Option<(&str, &str)> {
     (hex_ok(id, 16) && hex_ok(secret, 64)).then_some((id, secret))
 }
 
-/// Hashes a password with argon2id (the crate defaults, OWASP's baseline: 19 MiB, t=2, p=1;
-/// the PHC string records them, so raising them later keeps old hashes verifiable).
+/// Hashes a password with argon2id (`strongroom_httpd::password`, shared with the front,
+/// which checks EST passwords made here); a failure is a 500.
 pub fn hash_password(password: &str) -> Result<String, Problem> {
-    let mut salt = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut salt)
-        .map_err(|_| Problem::internal("no randomness for a salt"))?;
-    let hash: PasswordHash = Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map_err(Problem::internal)?;
-    Ok(hash.to_string())
-}
-
-/// Checks a password against a stored argon2 PHC string.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
-}
-
-/// A real argon2id hash of a throwaway password, verified against when a login names an
-/// unknown user, so that an unknown name costs as much time as a wrong password.
-pub fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("unknown-user-timing-equaliser").unwrap_or_default())
+    strongroom_httpd::password::hash_password(password).map_err(Problem::internal)
 }
 
 /// Login password checks that may wait for a turn beyond those running; more are refused

@@ -4,10 +4,10 @@
 //! In: the configuration, the store, the signer. Out: a store that control can serve from.
 //! Passwords are read from (or written to) 0400 files and never logged.
 
-use crate::auth::hash_password;
 use crate::config::Config;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use strongroom_httpd::password::hash_password;
 use strongroom_signer_client::SignerLink;
 use strongroom_store::{CaRecord, CaState, Role, Store, StoreError};
 use strongroom_types::{CaId, Policy};
@@ -128,7 +128,7 @@ pub async fn first_users(config: &Config, store: &Store, now: i64) -> Result<boo
     let password = read_secret_file(admin_file)?;
     crate::auth::check_password_strength(&password)
         .map_err(|p| format!("{}: {}", admin_file.display(), p.detail))?;
-    let hash = hash_password(&password).map_err(|p| p.detail)?;
+    let hash = hash_password(&password)?;
     store
         .insert_user("admin", &hash, &[Role::Admin], false, now)
         .await
@@ -138,7 +138,7 @@ pub async fn first_users(config: &Config, store: &Store, now: i64) -> Result<boo
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw[..])
             .map_err(|_| "no randomness for the break-glass password".to_string())?;
         let secret = Zeroizing::new(hex::encode(&raw[..]));
-        let hash = hash_password(&secret).map_err(|p| p.detail)?;
+        let hash = hash_password(&secret)?;
         // create_new: never overwrite an envelope that already exists.
         let mut f = std::fs::OpenOptions::new()
             .write(true)

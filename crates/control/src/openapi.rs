@@ -8,6 +8,7 @@ use crate::api::scep_challenges::{DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
 use crate::rbac::Permission;
 use crate::routes::{RouteId, ROUTES};
 use serde_json::{json, Map, Value};
+use strongroom_store::{MAX_EST_LABEL, MAX_EST_USERNAME};
 
 fn string() -> Value {
     json!({"type": "string"})
@@ -94,6 +95,14 @@ fn body(id: RouteId) -> Option<Value> {
                 "ttl_secs": {"type": "integer", "minimum": MIN_TTL_SECS, "maximum": MAX_TTL_SECS, "description": format!("lifetime in seconds (default {DEFAULT_TTL_SECS})")},
             }),
         ),
+        EstUserCreate => object(
+            &["label", "username"],
+            json!({
+                "label": {"type": "string", "pattern": format!("^[a-z0-9-]{{1,{MAX_EST_LABEL}}}$"), "description": "the EST label (`default` for /.well-known/est/ without one)"},
+                "username": {"type": "string", "pattern": format!("^[!-9;-~]{{1,{MAX_EST_USERNAME}}}$"), "description": "the HTTP Basic username: visible ASCII, no ':'"},
+                "password": {"type": "string", "minLength": 12, "description": "absent: control draws 24 characters and answers them once"},
+            }),
+        ),
         Reconcile => object(
             &[],
             json!({"grace_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "description": "compare only journal records at least this old (default 600)"}}),
@@ -134,6 +143,7 @@ fn query(id: RouteId) -> &'static [(&'static str, &'static str)] {
         AuditExport => &[("from", "integer"), ("to", "integer")],
         AcmeAccountList => &[("limit", "integer"), ("cursor", "string")],
         ScepChallengeList => &[("profile", "string"), ("include_used", "boolean")],
+        EstUserList => &[("label", "string")],
         AcmeOrderList => &[
             ("account", "integer"),
             ("limit", "integer"),

@@ -101,6 +101,10 @@ pub enum RouteId {
     ScepChallengeList,
     ScepChallengeCreate,
     ScepChallengeDelete,
+    EstUserList,
+    EstUserCreate,
+    EstUserDelete,
+    EstUserUnlock,
     Reconcile,
 }
 
@@ -617,6 +621,42 @@ pub const ROUTES: &[RouteSpec] = &[
         "scep",
         204,
         "Revoke a one-time SCEP challenge no device has used"
+    ),
+    route!(
+        EstUserList,
+        GET,
+        "/api/v1/est/users",
+        CertIssue,
+        "est",
+        200,
+        "List EST HTTP Basic users, optionally of one label (never a password or hash; admins and CA operators)"
+    ),
+    route!(
+        EstUserCreate,
+        POST,
+        "/api/v1/est/users",
+        CertIssue,
+        "est",
+        201,
+        "Make an EST HTTP Basic user for a label (a drawn password is shown once; admins and CA operators)"
+    ),
+    route!(
+        EstUserDelete,
+        DELETE,
+        "/api/v1/est/users/{label}/{username}",
+        CertIssue,
+        "est",
+        204,
+        "Delete an EST HTTP Basic user (admins and CA operators)"
+    ),
+    route!(
+        EstUserUnlock,
+        POST,
+        "/api/v1/est/users/{label}/{username}/unlock",
+        CertIssue,
+        "est",
+        200,
+        "Lift an EST user's lock and clear its failed logins (admins and CA operators)"
     ),
     route!(
         Reconcile,

@@ -4,8 +4,8 @@
 //! field replaced by a wrong type or a hostile string, unknown fields, missing fields,
 //! broken JSON, the wrong media type, oversize bodies, hostile path segments and query
 //! strings, tampered cursors. Every answer is a 4xx problem (or a harmless 200 for a
-//! read), never a 5xx, and no resource changes (nor any ACME account, EAB key or SCEP
-//! challenge).
+//! read), never a 5xx, and no resource changes (nor any ACME account, EAB key, SCEP
+//! challenge or EST user).
 
 use serde_json::{json, Value};
 use strongroom_testkit::stack::{Client, Control, Db};
@@ -59,6 +59,9 @@ fn template(op: &str) -> Value {
         }
         "EabKeyCreate" => json!({"profile": "no-such-profile"}),
         "ScepChallengeCreate" => json!({"profile": "no-such-profile", "ttl_secs": 3600}),
+        "EstUserCreate" => {
+            json!({"label": "Not A Label", "username": "device", "password": "long-enough-password"})
+        }
         "Reconcile" => json!({"grace_secs": -1}),
         _ => json!({}),
     }
@@ -69,6 +72,8 @@ fn concrete(path: &str, v: &str) -> String {
         .replace("{name}", v)
         .replace("{key_id}", v)
         .replace("{kid}", v)
+        .replace("{label}", v)
+        .replace("{username}", v)
 }
 
 fn snapshot(admin: &Client) -> Vec<String> {
@@ -82,6 +87,7 @@ fn snapshot(admin: &Client) -> Vec<String> {
         "/api/v1/acme/accounts?limit=1000",
         "/api/v1/acme/eab-keys",
         "/api/v1/scep/challenges?include_used=true",
+        "/api/v1/est/users",
     ]
     .iter()
     .map(|p| {

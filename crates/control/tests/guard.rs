@@ -25,6 +25,8 @@ fn concrete(path: &str) -> String {
         .replace("{name}", "nobody")
         .replace("{key_id}", "0123456789abcdef")
         .replace("{kid}", "eab_0123456789abcdef")
+        .replace("{label}", "default")
+        .replace("{username}", "nobody")
 }
 
 #[test]

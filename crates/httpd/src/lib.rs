@@ -20,8 +20,9 @@
 //!
 //! Shared by the two network daemons besides the listeners: [`daemon`], their `main`
 //! (`run`, `--check-config`, `sandbox-check`, the sandbox before any thread, the runtime,
-//! the exit), and [`DatabaseSettings`], their `database_url` / `database_url_env` and the
-//! paths the sandbox opens for it.
+//! the exit), [`DatabaseSettings`], their `database_url` / `database_url_env` and the
+//! paths the sandbox opens for it, and [`password`], the argon2id hashing of control's
+//! user passwords and EST's HTTP Basic credentials.
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ mod keeper;
 mod listener;
 pub mod metrics;
 mod operator_cert;
+pub mod password;
 mod serve;
 pub use database::{DatabasePaths, DatabaseSettings};
 pub use inventory::record_listener;

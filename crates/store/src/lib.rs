@@ -22,6 +22,7 @@ mod cas;
 mod certificates;
 mod database_tls;
 mod error;
+mod est_users;
 mod identity;
 mod jobs;
 mod login_certificates;
@@ -48,6 +49,10 @@ pub use certificates::{
 };
 pub use database_tls::database_files;
 pub use error::StoreError;
+pub use est_users::{
+    check_est_label, check_est_username, EstCredential, EstUserRecord, MAX_EST_FAILURES_LIMIT,
+    MAX_EST_LABEL, MAX_EST_LOCK_SECS, MAX_EST_USERNAME, MAX_EST_USERS_PER_LABEL,
+};
 pub use identity::{ApiKeyRecord, NewApiKey, Role, UserRecord};
 pub use jobs::{Job, JobState};
 pub use login_certificates::LoginCertificate;

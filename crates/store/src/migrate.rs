@@ -89,6 +89,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "ca successor",
         include_str!("../../../migrations/sqlite/0016_ca_successor.sql"),
     ),
+    (
+        17,
+        "est users",
+        include_str!("../../../migrations/sqlite/0017_est_users.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -165,6 +170,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "ca successor",
         include_str!("../../../migrations/postgres/0015_ca_successor.sql"),
+    ),
+    (
+        16,
+        "est users, est_user_lookup, est_user_failed and est_user_succeeded",
+        include_str!("../../../migrations/postgres/0016_est_users.sql"),
     ),
 ];
 

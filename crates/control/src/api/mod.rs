@@ -10,6 +10,7 @@ pub mod audit;
 pub mod ca_successor;
 pub mod cas;
 pub mod certificates;
+pub mod est_users;
 pub mod login_certificates;
 pub mod profiles;
 pub mod scep_challenges;
@@ -84,6 +85,10 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         ScepChallengeList => get(scep_challenges::list),
         ScepChallengeCreate => post(scep_challenges::create),
         ScepChallengeDelete => delete(scep_challenges::delete),
+        EstUserList => get(est_users::list),
+        EstUserCreate => post(est_users::create),
+        EstUserDelete => delete(est_users::delete),
+        EstUserUnlock => post(est_users::unlock),
         Reconcile => post(system::reconcile),
     }
 }
