@@ -5,7 +5,8 @@
 #   run   system packages to build and run `strongroom up` (SoftHSM2, OpenSC, OpenSSL, a C toolchain)
 #   test  the above, plus the test tools: systemd-analyze (systemd), curl, psql, certbot (with
 #         its RFC 2136 plugin), lego, uacme, dehydrated and knot for the ACME interop tests, scep
-#         (micromdm's scepclient) for the SCEP interop test, PostgreSQL
+#         (micromdm's scepclient) for the SCEP interop test, strongSwan's pki with its curl
+#         plugin (strongswan-pki, libstrongswan-extra-plugins) for the EST interop test, PostgreSQL
 #         on 127.0.0.1:5432 (installed and started when none answers) and its server
 #         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
 #         `cryptography` OCSP client and PyScep (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
@@ -17,8 +18,10 @@ mode=${1:-run}
 packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-certificates)
 # ACME clients and a DNS server for the interop tests (certbot, lego, uacme, dehydrated,
 # knot for RFC 2136).
-# micromdm's scepclient (package scep) for the SCEP interop test.
-test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep)
+# micromdm's scepclient (package scep) for the SCEP interop test; strongSwan's pki (its own
+# TLS; the curl plugin fetches CRLs) as the second EST client.
+test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep
+    strongswan-pki libstrongswan-extra-plugins)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

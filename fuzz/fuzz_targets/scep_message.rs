@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(Some(p)) = challenge_password(data) {
-        assert!(!p.expose().is_empty() && p.expose().chars().count() <= 255);
+        assert!(!p.expose().is_empty() && p.expose().chars().count() <= 4096);
     }
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(q) = parse_query(s) {

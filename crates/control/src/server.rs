@@ -113,7 +113,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
-    let listener_cert = strongroom_httpd::listener(&config.tls, &signer).await?;
+    let listener_cert = strongroom_httpd::listener(&config.tls, &signer, &[]).await?;
     match (&listener_cert.issued, &config.tls.profile) {
         (Some(issued), Some(profile)) => {
             let id =

@@ -45,6 +45,9 @@ pub struct Config {
     /// The SCEP server (`/scep`, on both listeners); absent: no SCEP.
     #[serde(default)]
     pub scep: Option<crate::scep::config::ScepConfig>,
+    /// The EST server (`/.well-known/est/`, on the HTTPS listener only); absent: no EST.
+    #[serde(default)]
+    pub est: Option<crate::est::config::EstConfig>,
     /// The metrics listener (`[metrics] listen`); absent: no metrics served.
     #[serde(default)]
     pub metrics: Option<crate::metrics::MetricsConfig>,
@@ -120,6 +123,16 @@ impl Config {
             scep.validate()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
+        if let Some(est) = &c.est {
+            if c.listen_https.is_none() {
+                return Err(format!(
+                    "{}: [est] needs the HTTPS listener (listen_https and [tls])",
+                    path.display()
+                ));
+            }
+            est.validate()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         Ok(c)
     }
 
@@ -150,6 +163,15 @@ impl Config {
         read_only.extend(
             scep_profiles()
                 .filter_map(|p| p.dynamic_challenge.as_ref().map(|d| d.trust_anchor.clone())),
+        );
+        // EST manufacturer anchors: their directories, so a file replaced by rename is
+        // re-read (est::trust::watch).
+        read_only.extend(
+            self.est
+                .iter()
+                .flat_map(|e| e.label.iter())
+                .filter_map(|l| l.manufacturer_anchors.as_deref())
+                .map(parent),
         );
         Confinement {
             user: self.user.clone(),

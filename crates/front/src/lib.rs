@@ -21,6 +21,7 @@ pub mod ca_list;
 pub mod config;
 pub mod crl;
 pub mod crl_memory;
+pub mod est;
 pub mod metrics;
 mod nonce_profiles;
 pub mod ocsp;

@@ -67,6 +67,8 @@ pub struct FrontMetrics {
     scep_refusals: CounterVec,
     /// SCEP envelopes protected by a legacy cipher (DES, 3DES), by cipher.
     scep_legacy: CounterVec,
+    /// EST requests refused, by reason.
+    est_refusals: CounterVec,
 }
 
 impl FrontMetrics {
@@ -79,6 +81,11 @@ impl FrontMetrics {
     pub fn scep_legacy_cipher(&self, cipher: strongroom_types::scep::ContentCipher) {
         self.scep_legacy.inc(&[cipher.as_str()]);
     }
+
+    /// Counts an EST refusal (`reason` is one of a fixed set of names).
+    pub fn est_refused(&self, reason: &'static str) {
+        self.est_refusals.inc(&[reason]);
+    }
 }
 
 impl Default for FrontMetrics {
@@ -89,6 +96,7 @@ impl Default for FrontMetrics {
             validations: LatencyRecorder::new(),
             scep_refusals: CounterVec::new(&["fail_info"]),
             scep_legacy: CounterVec::new(&["cipher"]),
+            est_refusals: CounterVec::new(&["reason"]),
         }
     }
 }
@@ -103,6 +111,8 @@ fn protocol(path: &str) -> &'static str {
         "crl"
     } else if path == "/scep" || path.starts_with("/scep/") {
         "scep"
+    } else if path.starts_with("/.well-known/est/") {
+        "est"
     } else if path.starts_with("/ca/") {
         "ca"
     } else if path == "/health" {
@@ -207,7 +217,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut e = Exposition::new();
     e.counter_vec(
         "strongroom_front_requests_total",
-        "Requests by protocol (acme, scep, ocsp, crl, ca, health, other) and outcome (an ACME problem type, an OCSP responseStatus, else the HTTP status class).",
+        "Requests by protocol (acme, scep, est, ocsp, crl, ca, health, other) and outcome (an ACME problem type, an OCSP responseStatus, else the HTTP status class).",
         &m.requests,
     )
     .counter_vec(
@@ -224,6 +234,11 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         "strongroom_front_scep_legacy_cipher_total",
         "SCEP envelopes a device protected with a legacy cipher (des-cbc, des-ede3-cbc), by cipher.",
         &m.scep_legacy,
+    )
+    .counter_vec(
+        "strongroom_front_est_refusals_total",
+        "EST requests refused, by reason (authentication, locked, busy, policy, bad-request, channel-binding, reenroll).",
+        &m.est_refusals,
     )
     .histogram(
         "strongroom_front_acme_validation_seconds",

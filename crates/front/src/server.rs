@@ -51,13 +51,25 @@ pub async fn run(config: Config) -> Result<(), String> {
     let store = connect(&config.database()?.url()?).await?;
     // HTTPS first (its certificate comes from the signer), then plain HTTP: whoever waits
     // for the plain port to accept finds both bound.
+    let signer = strongroom_signer_client::SignerLink::new(config.signer_socket.clone());
+    // EST's client-certificate trust: the labels' manufacturer roots and their profiles'
+    // CAs, which the HTTPS listener must accept at the handshake.
+    let est_trust = match &config.est {
+        Some(cfg) => {
+            let own = crate::est::own_cas(&store, &signer, cfg).await?;
+            Some(Arc::new(crate::est::trust::Trust::load(cfg, own)?))
+        }
+        None => None,
+    };
+    let mut listener_trust = None;
     let https = match (&config.listen_https, &config.tls) {
         (Some(addr), Some(spec)) => {
-            let listener = strongroom_httpd::listener(
-                spec,
-                &strongroom_signer_client::SignerLink::new(config.signer_socket.clone()),
-            )
-            .await?;
+            let anchors = est_trust
+                .as_ref()
+                .map(|t| t.listener_anchors())
+                .unwrap_or_default();
+            let listener = strongroom_httpd::listener(spec, &signer, &anchors).await?;
+            listener_trust = listener.client_trust.clone();
             match (&listener.issued, &spec.profile) {
                 (Some(issued), Some(profile)) => {
                     let id = strongroom_httpd::record_listener(
@@ -115,10 +127,25 @@ pub async fn run(config: Config) -> Result<(), String> {
         crate::metrics::counted(app.clone(), with_scep(router(app.clone()))),
         std::future::pending(),
     );
+    let est = match (app.config.est.clone(), est_trust) {
+        (Some(cfg), Some(trust)) => {
+            tokio::spawn(crate::est::trust::watch(trust.clone(), listener_trust));
+            tracing::info!(default_label = %cfg.default_label, labels = cfg.label.len(), "EST served at /.well-known/est/");
+            Some(crate::est::router(Arc::new(crate::est::Est::new(
+                app.clone(),
+                cfg,
+                trust,
+            ))))
+        }
+        _ => None,
+    };
     let secure = async move {
         match https {
             Some((l, tls)) => {
                 let mut routes = with_scep(router(app.clone()));
+                if let Some(est) = est {
+                    routes = routes.merge(est);
+                }
                 if let Some(cfg) = app.config.acme.clone() {
                     tracing::info!(base_url = %cfg.base_url, "ACME served at {}/acme/directory", cfg.base_url);
                     routes = routes.merge(crate::acme::router(Arc::new(crate::acme::Acme::new(

@@ -11,10 +11,12 @@
 //! - the operator's own (`key = "file"`: a publicly trusted certificate and its key in
 //!   files), reloaded when the files change or on SIGHUP, with a warning before it expires.
 //!
-//! Optional client certificate verification against our own CAs; HTTP/1.1 with a
-//! header-read timeout and a connection cap. A verified client certificate's fingerprint
-//! rides in each request's extensions as a [`PeerCertificate`], the client's address as
-//! axum's `ConnectInfo`. [`record_listener`] puts a signer-issued listener certificate
+//! Optional client certificate verification against our own CAs and the application's
+//! extra anchors, replaceable while serving ([`ClientTrust`]); HTTP/1.1 with a header-read
+//! timeout and a connection cap. A verified client certificate (fingerprint and chain)
+//! rides in each request's extensions as a [`PeerCertificate`], the session's version and
+//! RFC 9266 channel binding as a [`TlsSession`], the client's address as axum's
+//! `ConnectInfo`. [`record_listener`] puts a signer-issued listener certificate
 //! into the inventory; [`serve_plain`] is the same accept loop without TLS (the front's
 //! public OCSP and CRL port).
 //!
@@ -26,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod client_trust;
 mod current_cert;
 pub mod daemon;
 mod database;
@@ -38,6 +41,7 @@ pub mod metrics;
 mod operator_cert;
 pub mod password;
 mod serve;
+pub use client_trust::{verifier_for, ClientTrust};
 pub use database::{DatabasePaths, DatabaseSettings};
 pub use inventory::record_listener;
 pub use keeper::{keep_current, Keeper};
@@ -163,12 +167,39 @@ impl ListenerCert {
     }
 }
 
-/// The SHA-256 fingerprint of the connection's verified client certificate, in every
-/// request's extensions.
+/// The connection's verified client certificate, in every request's extensions.
 #[derive(Debug, Clone)]
 pub struct PeerCertificate {
-    /// Colon-separated upper-case hex, as the inventory stores it.
+    /// Its SHA-256 fingerprint: colon-separated upper-case hex, as the inventory stores it.
     pub fingerprint: String,
+    /// The chain the client sent, leaf first (DER), as the listener verified it against
+    /// the union of its anchors; a handler that trusts fewer anchors verifies it again.
+    pub chain: Arc<Vec<Vec<u8>>>,
+}
+
+/// What the TLS session of the connection offers a handler, in every request's
+/// extensions on a TLS listener.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    /// The session is TLS 1.3.
+    pub tls13: bool,
+    /// RFC 9266 `tls-exporter` channel binding: 32 bytes exported with the label
+    /// `EXPORTER-Channel-Binding` and no context. TLS 1.3 only: RFC 9266 does not define it
+    /// for TLS 1.2 sessions without extended master secret, and we offer none.
+    pub channel_binding: Option<[u8; 32]>,
+}
+
+// By hand: the binding value is per-session key material; it is not logged.
+impl std::fmt::Debug for TlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSession")
+            .field("tls13", &self.tls13)
+            .field(
+                "channel_binding",
+                &self.channel_binding.map(|_| "<32 bytes>"),
+            )
+            .finish()
+    }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -7,15 +7,15 @@
 //! HSM (checked with one signature before any client depends on it), a key made in memory,
 //! or the operator's key file.
 
+use crate::client_trust::ClientTrust;
 use crate::current_cert::CurrentCert;
 use crate::keeper::Keeper;
 use crate::{hsm_key, operator_cert, provider, ListenerCert, ListenerKeyKind};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::WebPkiClientVerifier;
 use rustls::sign::{CertifiedKey, SigningKey};
-use rustls::{RootCertStore, ServerConfig};
+use rustls::ServerConfig;
 use std::sync::Arc;
 use strongroom_signer_client::SignerLink;
 use strongroom_wire::{IssuanceRequest, IssuedCertificate, SubjectKey};
@@ -31,6 +31,9 @@ pub struct Listener {
     pub issued: Option<IssuedCertificate>,
     /// Renews or reloads the certificate: run it with [`crate::keep_current`].
     pub keeper: Keeper,
+    /// The client-certificate trust, when the listener asks for client certificates: the
+    /// application replaces its extra anchors with [`ClientTrust::set_extra`].
+    pub client_trust: Option<Arc<ClientTrust>>,
 }
 
 // By hand: the TLS configuration holds the listener's private key.
@@ -110,8 +113,14 @@ async fn hsm_key(signer: &SignerLink) -> Result<(Vec<u8>, Arc<dyn SigningKey>, S
 
 /// Builds the listener's TLS configuration around its key (in the HSM, made in memory, or
 /// the operator's, as `spec.key` says) and its certificate: one the signer issues now, or
-/// the operator's.
-pub async fn listener(spec: &ListenerCert, signer: &SignerLink) -> Result<Listener, String> {
+/// the operator's. Client certificates are asked for when `spec.client_auth_cas` or
+/// `extra_client_anchors` (DER certificates, replaceable later through
+/// [`Listener::client_trust`]) name any.
+pub async fn listener(
+    spec: &ListenerCert,
+    signer: &SignerLink,
+    extra_client_anchors: &[Vec<u8>],
+) -> Result<Listener, String> {
     spec.validate()?;
     let (certified, about, issued, keeper) = match spec.key {
         ListenerKeyKind::File => {
@@ -147,28 +156,27 @@ pub async fn listener(spec: &ListenerCert, signer: &SignerLink) -> Result<Listen
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let builder = if spec.client_auth_cas.is_empty() {
-        builder.with_no_client_auth()
-    } else {
-        let mut roots = RootCertStore::empty();
-        for ca in &spec.client_auth_cas {
-            let chain = signer
-                .ca_chain(ca.clone())
-                .await
-                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?;
-            let first = chain
-                .first()
-                .ok_or_else(|| format!("CA {ca} has an empty chain"))?;
-            roots
-                .add(CertificateDer::from(first.clone()))
-                .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?;
-        }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| e.to_string())?;
-        builder.with_client_cert_verifier(verifier)
-    };
+    let (builder, client_trust) =
+        if spec.client_auth_cas.is_empty() && extra_client_anchors.is_empty() {
+            (builder.with_no_client_auth(), None)
+        } else {
+            let mut base = Vec::new();
+            for ca in &spec.client_auth_cas {
+                let chain = signer
+                    .ca_chain(ca.clone())
+                    .await
+                    .map_err(|e| format!("client_auth_cas: CA {ca}: {e}"))?;
+                let first = chain
+                    .first()
+                    .ok_or_else(|| format!("CA {ca} has an empty chain"))?;
+                base.push(first.clone());
+            }
+            let trust = Arc::new(ClientTrust::new(base, extra_client_anchors)?);
+            (
+                builder.with_client_cert_verifier(trust.clone()),
+                Some(trust),
+            )
+        };
     let mut tls = builder.with_cert_resolver(certified);
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Listener {
@@ -176,6 +184,7 @@ pub async fn listener(spec: &ListenerCert, signer: &SignerLink) -> Result<Listen
         about,
         issued,
         keeper,
+        client_trust,
     })
 }
 

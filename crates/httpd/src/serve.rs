@@ -11,7 +11,7 @@
 //! ACK.
 
 use crate::deadline::DeadlineBody;
-use crate::PeerCertificate;
+use crate::{PeerCertificate, TlsSession};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -216,18 +216,30 @@ pub async fn serve_tls(
                 }
                 Err(_) => return,
             };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| PeerCertificate {
-                    fingerprint: strongroom_x509::fingerprint(c.as_ref()),
-                });
+            let connection = tls.get_ref().1;
+            let cert = connection.peer_certificates().and_then(|chain| {
+                let leaf = chain.first()?;
+                Some(PeerCertificate {
+                    fingerprint: strongroom_x509::fingerprint(leaf.as_ref()),
+                    chain: Arc::new(chain.iter().map(|c| c.as_ref().to_vec()).collect()),
+                })
+            });
+            let tls13 = connection.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+            let session = TlsSession {
+                tls13,
+                channel_binding: tls13
+                    .then(|| {
+                        connection
+                            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", None)
+                            .ok()
+                    })
+                    .flatten(),
+            };
             let service = router.map_request(move |mut req: hyper::Request<DeadlineBody>| {
                 if let Some(c) = &cert {
                     req.extensions_mut().insert(c.clone());
                 }
+                req.extensions_mut().insert(session.clone());
                 // The client's address, as axum's `ConnectInfo` (ACME rate limits).
                 req.extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));

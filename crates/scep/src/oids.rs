@@ -16,8 +16,6 @@ pub(crate) const CONTENT_TYPE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 pub(crate) const MESSAGE_DIGEST: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-pub(crate) const CHALLENGE_PASSWORD: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.7");
 
 pub(crate) const SCEP_MESSAGE_TYPE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("2.16.840.1.113733.1.9.2");

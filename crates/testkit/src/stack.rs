@@ -124,9 +124,18 @@ impl Control {
 
     /// Starts everything; `extra` is appended to the control configuration.
     pub fn start_with(db: Db, extra: &str) -> Control {
+        Control::start_with_cas(db, extra, &[])
+    }
+
+    /// Starts everything with more CAs than the root and [`ISSUING`]: `cas` are (name,
+    /// ceremony file) pairs run after those two, before the signer starts.
+    pub fn start_with_cas(db: Db, extra: &str, cas: &[(&str, &str)]) -> Control {
         let pki = TestPki::new(&workspace_binary("strongroom-signer").to_string_lossy(), "");
         pki.ceremony_ok("root", ROOT_CEREMONY);
         pki.ceremony_ok("issuing", ISSUING);
+        for (name, ceremony) in cas {
+            pki.ceremony_ok(name, ceremony);
+        }
         let signer = pki.start_signer();
         let root_der = match signer
             .client()

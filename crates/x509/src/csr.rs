@@ -11,13 +11,14 @@ use crate::der_walk::sequence_elements;
 use crate::verify::verify_signature;
 use crate::X509Error;
 use der::asn1::{Ia5String, ObjectIdentifier};
-use der::Decode;
+use der::{Decode, Tagged};
 use strongroom_types::{KeyAlgorithm, RequestedName};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
 use x509_cert::ext::Extensions;
 use x509_cert::name::Name;
 use x509_cert::request::CertReq;
+use zeroize::Zeroizing;
 
 const EXTENSION_REQUEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
 const CHALLENGE_PASSWORD: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.7");
@@ -153,5 +154,120 @@ pub(crate) fn requested_name(gn: &GeneralName) -> Result<RequestedName, X509Erro
         _ => Err(X509Error::Unsupported(
             "subjectAltName kinds other than dNSName, iPAddress, rfc822Name and URI".into(),
         )),
+    }
+}
+
+/// The longest challengePassword accepted, in characters. PKCS#9 bounds the attribute at
+/// 255 (`ub-challenge-password`), but MDM systems put a signed token in it, longer than
+/// that, and real clients send it as given — Strongroom's dynamic SCEP challenges
+/// (docs/scep.md, Dynamic challenges) are a few hundred characters and may reach this
+/// bound. 4096 fits such a token and still bounds what is hashed or parsed.
+const MAX_CHALLENGE: usize = 4096;
+
+/// A challenge password. Debug shows its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChallengePassword(Zeroizing<String>);
+
+impl ChallengePassword {
+    /// The password, for a constant-time comparison or a hash.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ChallengePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChallengePassword(<{} bytes>)", self.0.len())
+    }
+}
+
+/// The challengePassword attribute (PKCS#9, 1.2.840.113549.1.9.7) of a CSR, if it has one.
+/// It is a CSR attribute, not an extension. DirectoryString forms: PrintableString,
+/// UTF8String, BMPString, and TeletexString when it is ASCII (UniversalString, which no
+/// client sends, is refused).
+pub fn challenge_password(csr_der: &[u8]) -> Result<Option<ChallengePassword>, X509Error> {
+    let csr = CertReq::from_der(csr_der).map_err(|e| X509Error::Malformed(format!("CSR: {e}")))?;
+    let mut found = None;
+    for attr in csr.info.attributes.iter() {
+        if attr.oid != CHALLENGE_PASSWORD {
+            continue;
+        }
+        if found.is_some() || attr.values.len() != 1 {
+            return Err(X509Error::Malformed(
+                "challengePassword: exactly one attribute with one value expected".into(),
+            ));
+        }
+        let value = attr
+            .values
+            .iter()
+            .next()
+            .ok_or_else(|| X509Error::Malformed("challengePassword without a value".into()))?;
+        found = Some(directory_string(value.tag(), value.value())?);
+    }
+    Ok(found.map(|s| ChallengePassword(Zeroizing::new(s))))
+}
+
+fn directory_string(tag: der::Tag, bytes: &[u8]) -> Result<String, X509Error> {
+    let bad = || {
+        X509Error::Malformed(
+            "challengePassword: not a PrintableString, UTF8String, BMPString or ASCII TeletexString"
+                .into(),
+        )
+    };
+    let s = match tag {
+        der::Tag::PrintableString | der::Tag::Utf8String => {
+            std::str::from_utf8(bytes).map_err(|_| bad())?.to_owned()
+        }
+        der::Tag::TeletexString if bytes.is_ascii() => {
+            std::str::from_utf8(bytes).map_err(|_| bad())?.to_owned()
+        }
+        der::Tag::BmpString => {
+            if bytes.len() % 2 != 0 {
+                return Err(bad());
+            }
+            let units = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .map_err(|_| bad())?
+        }
+        _ => return Err(bad()),
+    };
+    if tag == der::Tag::PrintableString
+        && !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
+    {
+        return Err(bad());
+    }
+    if s.is_empty() || s.chars().count() > MAX_CHALLENGE || s.chars().any(char::is_control) {
+        return Err(X509Error::Malformed(format!(
+            "challengePassword: 1 to {MAX_CHALLENGE} printable characters"
+        )));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+    use super::*;
+
+    #[test]
+    fn a_challenge_as_long_as_a_signed_token_is_read_and_a_longer_one_refused() {
+        // A JWS has '_' and '-', which PrintableString lacks: clients send UTF8String.
+        let mut token = "eyJhbGciOiJFUzI1NiJ9.".to_string() + &"a_-b".repeat(1024);
+        token.truncate(MAX_CHALLENGE);
+        assert_eq!(
+            directory_string(der::Tag::Utf8String, token.as_bytes()).unwrap(),
+            token
+        );
+        let longer = token.clone() + "x";
+        assert!(directory_string(der::Tag::Utf8String, longer.as_bytes()).is_err());
+        assert!(directory_string(der::Tag::Utf8String, b"").is_err());
+        assert!(directory_string(der::Tag::Utf8String, b"bell\x07").is_err());
+        // PrintableString keeps its alphabet.
+        assert!(directory_string(der::Tag::PrintableString, b"a_b").is_err());
     }
 }
