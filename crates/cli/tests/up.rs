@@ -200,6 +200,79 @@ fn up_issue_stop_and_reuse() {
         "{}",
         String::from_utf8_lossy(&verified.stderr)
     );
+    // EST for the device profile: the URL printed, the user and password in 0400/0644
+    // files, and curl + openssl enrol with them (INTEROP.md's recipe).
+    let est = format!(
+        "https://127.0.0.1:{}/.well-known/est/",
+        front_https_port(port)
+    );
+    assert!(text.contains(&format!("EST              {est}")), "{text}");
+    let est_password_mode = std::fs::metadata(data.join("secrets/est-password"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(est_password_mode, 0o400);
+    let est_user = std::fs::read_to_string(data.join("secrets/est-user")).unwrap();
+    let est_password = std::fs::read_to_string(data.join("secrets/est-password")).unwrap();
+    let est_csr = tmp.path().join("est.csr.der");
+    let out = run(Command::new(tool("openssl"))
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+        ])
+        .arg(tmp.path().join("est.key"))
+        .args([
+            "-subj",
+            "/CN=est-device.lab.test",
+            "-outform",
+            "DER",
+            "-out",
+        ])
+        .arg(&est_csr));
+    assert!(out.status.success());
+    let est_b64 = tmp.path().join("est.csr.b64");
+    std::fs::write(
+        &est_b64,
+        run(Command::new(tool("openssl"))
+            .args(["base64", "-in"])
+            .arg(&est_csr))
+        .stdout,
+    )
+    .unwrap();
+    let got = run(Command::new(tool("curl"))
+        .args(["-sS", "--fail", "--cacert"])
+        .arg(data.join("ca/root.pem"))
+        .args([
+            "-u",
+            &format!("{}:{}", est_user.trim(), est_password.trim()),
+        ])
+        .args(["-H", "Content-Type: application/pkcs10", "--data-binary"])
+        .arg(format!("@{}", est_b64.display()))
+        .arg(format!("{est}simpleenroll")));
+    assert!(
+        got.status.success(),
+        "EST simpleenroll: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let p7 = tmp.path().join("est.p7.b64");
+    std::fs::write(&p7, &got.stdout).unwrap();
+    let printed = run(Command::new(tool("sh")).arg("-c").arg(format!(
+        "openssl base64 -d -in {} | openssl pkcs7 -inform DER -print_certs -noout",
+        p7.display()
+    )));
+    assert!(
+        String::from_utf8_lossy(&printed.stdout).contains("est-device.lab.test"),
+        "{}{}",
+        String::from_utf8_lossy(&printed.stdout),
+        String::from_utf8_lossy(&printed.stderr)
+    );
     let pin_mode = std::fs::metadata(data.join("secrets/pin"))
         .unwrap()
         .permissions()

@@ -1,5 +1,6 @@
 //! First start and every start: mirror the signer's CAs into the store, import profiles
-//! into an empty store, create the first admin and the sealed break-glass account.
+//! into an empty store, create the first admin and the sealed break-glass account, and the
+//! configured EST user when it does not exist.
 //!
 //! In: the configuration, the store, the signer. Out: a store that control can serve from.
 //! Passwords are read from (or written to) 0400 files and never logged.
@@ -154,5 +155,30 @@ pub async fn first_users(config: &Config, store: &Store, now: i64) -> Result<boo
             .await
             .map_err(|e| e.to_string())?;
     }
+    Ok(true)
+}
+
+/// Creates `[bootstrap.est_user]` when the store lacks it; true when it was created now.
+/// An existing user keeps its password (change it through the API).
+pub async fn est_user(config: &Config, store: &Store, now: i64) -> Result<bool, String> {
+    let Some(spec) = &config.bootstrap.est_user else {
+        return Ok(false);
+    };
+    let username = std::fs::read_to_string(&spec.username_file)
+        .map_err(|e| format!("cannot read {}: {e}", spec.username_file.display()))?;
+    let username = username.trim_end_matches(['\n', '\r']);
+    match store.est_user(&spec.label, username).await {
+        Ok(_) => return Ok(false),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(format!("EST user {username} of label {}: {e}", spec.label)),
+    }
+    let password = read_secret_file(&spec.password_file)?;
+    crate::auth::check_password_strength(&password)
+        .map_err(|p| format!("{}: {}", spec.password_file.display(), p.detail))?;
+    let hash = hash_password(&password)?;
+    store
+        .create_est_user(&spec.label, username, &hash, "bootstrap", now)
+        .await
+        .map_err(|e| format!("EST user {username} of label {}: {e}", spec.label))?;
     Ok(true)
 }

@@ -78,6 +78,22 @@ pub struct BootstrapConfig {
     /// A policy TOML whose profiles are imported when the store has none.
     #[serde(default)]
     pub policy_file: Option<PathBuf>,
+    /// An EST user created at start when it does not exist (`strongroom up` writes one for
+    /// its default label).
+    #[serde(default)]
+    pub est_user: Option<EstUserBootstrap>,
+}
+
+/// `[bootstrap.est_user]`: an EST user whose name and password are in 0400 files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstUserBootstrap {
+    /// The front's EST label it enrols under.
+    pub label: String,
+    /// A file holding its name (one line).
+    pub username_file: PathBuf,
+    /// A 0400/0600 file holding its password (one line).
+    pub password_file: PathBuf,
 }
 
 /// Two-person integrity settings.

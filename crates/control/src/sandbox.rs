@@ -15,6 +15,13 @@ pub fn confinement(config: &Config) -> Confinement {
     let mut read_only = config.sandbox.read_only.clone();
     read_only.extend(config.bootstrap.admin_password_file.iter().cloned());
     read_only.extend(config.bootstrap.policy_file.iter().cloned());
+    read_only.extend(
+        config
+            .bootstrap
+            .est_user
+            .iter()
+            .flat_map(|e| [e.username_file.clone(), e.password_file.clone()]),
+    );
     // The operator's listener certificate and key (`[tls] key = "file"`): their directories,
     // so a renewed file that replaces the old one by rename stays readable.
     read_only.extend(config.tls.read_only_paths());

@@ -105,6 +105,18 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|p| p.detail)?;
     }
+    if bootstrap::est_user(&config, &store, clock.now()).await? {
+        tracing::info!("EST user from [bootstrap.est_user] created");
+        app.audit(
+            "system",
+            "est.user.create",
+            "bootstrap",
+            strongroom_store::AuditOutcome::Ok,
+            "the EST user of [bootstrap.est_user]",
+        )
+        .await
+        .map_err(|p| p.detail)?;
+    }
     tokio::spawn(crate::revocation::crl_loop(app.clone()));
     tokio::spawn(crate::revocation::refresh_loop(app.clone()));
     tokio::spawn(crate::jobs::worker_loop(app.clone()));

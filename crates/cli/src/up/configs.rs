@@ -41,7 +41,7 @@ allowed_peers = ["control", "dev"]
 
 [[profile]]
 name = "device"
-description = "Devices enrolling over SCEP (routers, phones, managed laptops), 1 year"
+description = "Devices enrolling over SCEP and EST (routers, phones, managed laptops), 1 year"
 issuer = "issuing"
 max_validity_secs = 31536000
 key_algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096"]
@@ -89,6 +89,8 @@ pub(super) fn control_config(
          [tls]\nkey = \"{tls_key}\"\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\", \"dns:localhost\"]\nclient_auth_cas = [\"issuing\"]\n\n\
          # First start only: the admin password, the sealed break-glass envelope, the profiles.\n\
          [bootstrap]\nadmin_password_file = {admin:?}\nbreak_glass_file = {glass:?}\npolicy_file = {policy:?}\n\n\
+         # The EST user of the front's default label (created when missing).\n\
+         [bootstrap.est_user]\nlabel = \"default\"\nusername_file = {est_user:?}\npassword_file = {est_password:?}\n\n\
          # Every 5 minutes, when the audit chain grew, the signer signs its head.\n\
          [audit]\ncheckpoint_ca = \"issuing\"\n",
         db = l.dir.join("control/control.db").display(),
@@ -97,6 +99,8 @@ pub(super) fn control_config(
         glass = l.dir.join("control/break-glass.txt"),
         policy = l.config("policy.toml"),
         tls_key = tls_key.as_str(),
+        est_user = l.est_user(),
+        est_password = l.est_password(),
     )
 }
 
@@ -127,7 +131,11 @@ pub(super) fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> Strin
          # enrol with the static challenge in {challenge:?} or a one-time one\n\
          # (strongroom scep challenge create --profile device).\n\
          [scep]\ndefault_profile = \"device\"\n\n\
-         [[scep.profile]]\nname = \"device\"\nchallenge_file = {challenge:?}\n",
+         [[scep.profile]]\nname = \"device\"\nchallenge_file = {challenge:?}\n\n\
+         # EST at https://{https}/.well-known/est/ for the device profile; the user and\n\
+         # password are in {est_user:?} and {est_password:?}.\n\
+         [est]\ndefault_label = \"default\"\n\n\
+         [[est.label]]\nname = \"default\"\nprofile = \"device\"\nauth = \"password-or-certificate\"\nserver_keygen = true\n",
         listen = args.front_listen,
         https = args.front_https_listen,
         db = l.dir.join("control/control.db").display(),
@@ -136,6 +144,8 @@ pub(super) fn front_config(l: &Layout, args: &UpArgs, allow_root: bool) -> Strin
         alpn = args.acme_tls_alpn01_port,
         tls_key = args.tls_key.as_str(),
         challenge = l.scep_challenge(),
+        est_user = l.est_user(),
+        est_password = l.est_password(),
     )
 }
 

@@ -109,6 +109,12 @@ impl Layout {
     fn scep_challenge(&self) -> PathBuf {
         self.dir.join("secrets/scep-challenge")
     }
+    fn est_user(&self) -> PathBuf {
+        self.dir.join("secrets/est-user")
+    }
+    fn est_password(&self) -> PathBuf {
+        self.dir.join("secrets/est-password")
+    }
     fn ca_pem(&self, name: &str) -> PathBuf {
         self.dir.join("ca").join(format!("{name}.pem"))
     }
@@ -190,10 +196,14 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     drop(client);
     let control = l.daemon("strongroom-control", "control")?;
     mkdir(&l.dir.join("control"), 0o700)?;
-    for secret in [l.admin_password(), l.scep_challenge()] {
+    for secret in [l.admin_password(), l.scep_challenge(), l.est_password()] {
         if !secret.exists() {
             configs::write_random_secret(&secret)?;
         }
+    }
+    if !l.est_user().exists() {
+        std::fs::write(l.est_user(), "est-device\n")
+            .map_err(|e| format!("{}: {e}", l.est_user().display()))?;
     }
     l.write_config(
         "control.toml",

@@ -56,6 +56,12 @@ pub(super) fn print(l: &Layout, args: &UpArgs, health: &HealthReport) {
         args.front_listen,
         l.scep_challenge().display()
     );
+    say!(
+        "  EST              https://{}/.well-known/est/ (device; user in {}, password in {})",
+        args.front_https_listen,
+        l.est_user().display(),
+        l.est_password().display()
+    );
     say!("  front log        {}", l.log("front").display());
     say!();
     say!("Log in and issue through the control API:");
