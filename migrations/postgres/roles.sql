@@ -88,13 +88,14 @@ GRANT EXECUTE ON FUNCTION scep_challenge_consume(TEXT, BYTEA, TEXT, BIGINT) TO s
 GRANT EXECUTE ON FUNCTION scep_dynamic_challenge_use(TEXT, TEXT, TEXT, BIGINT, INTEGER)
     TO strongroom_front;
 
--- SCEP requests waiting for approval (migrations/postgres/0014): the front adds one (with
--- its scep.approve job) only through scep_pending_submit and reads where one stands only
+-- SCEP and EST requests waiting for approval (migrations/postgres/0014, 0017): the front
+-- adds one (with its scep.approve job) only through scep_pending_submit and reads where one
+-- stands only
 -- through scep_pending_status; it has no right on the table, so it can neither read the
 -- pending CSRs (each carries its device's challengePassword) nor mark a request issued or
 -- rejected. Control reads them, files their approvals and records the outcome.
 GRANT SELECT, UPDATE ON scep_pending TO strongroom_control;
-GRANT EXECUTE ON FUNCTION scep_pending_submit(TEXT, TEXT, BYTEA, TEXT, TEXT, BIGINT),
+GRANT EXECUTE ON FUNCTION scep_pending_submit(TEXT, TEXT, TEXT, BYTEA, TEXT, TEXT, BIGINT),
     scep_pending_status(TEXT, TEXT) TO strongroom_front;
 
 -- EST HTTP Basic credentials (migrations/postgres/0016): control makes, lists, deletes and

@@ -1,13 +1,14 @@
-//! SCEP enrolments behind approval: control's half.
+//! SCEP and EST enrolments behind approval: control's half.
 //!
 //! In: an `scep.approve` job the front queued with a pending request it recorded
-//! (`{"pending_id": N}`; the row in `scep_pending`), and later the approval request's
-//! outcome (approved: [`execute`], from `api::approvals`; rejected: [`rejected`]). Out: an
-//! approval request of kind [`SCEP_ENROL`] (`GET /api/v1/approvals`, decided with the
-//! usual routes and CLI, the profile's `approvals_required` approvers, at least one); once
-//! approved, a certificate issued through the signer under the profile with only the
-//! CSR's key and names, recorded with source `scep` and the row marked issued; once
-//! rejected (or refused here), the row marked rejected. Every step is audited.
+//! (`{"pending_id": N}`; the row in `scep_pending`, whose protocol is SCEP or EST), and
+//! later the approval request's outcome (approved: [`execute`], from `api::approvals`;
+//! rejected: [`rejected`]). Out: an approval request of kind [`SCEP_ENROL`] or
+//! [`EST_ENROL`] (`GET /api/v1/approvals`, decided with the usual routes and CLI, the
+//! profile's `approvals_required` approvers, at least one); once approved, a certificate
+//! issued through the signer under the profile with only the CSR's key and names,
+//! recorded with source `scep` or `est` and the row marked issued; once rejected (or
+//! refused here), the row marked rejected. Every step is audited.
 //!
 //! Security: the front may insert jobs and pending rows, so a compromised front could ask
 //! for anything. Control therefore decides from what it checks itself, each time (when it
@@ -30,13 +31,28 @@ use std::sync::atomic::Ordering;
 use strongroom_signer_client::{record_issued, Provenance};
 use strongroom_store::{
     ApprovalRequest, ApprovalToFile, AuditOutcome, CertificateSource, FileOutcome, Job,
-    NewAuditEvent, ScepPendingRecord, ScepPendingStatus, StoreError,
+    NewAuditEvent, PendingProtocol, ScepPendingRecord, ScepPendingStatus, StoreError,
 };
 use strongroom_types::RequestedName;
 use strongroom_wire::{IssuanceRequest, SubjectKey};
 
 /// Kind of the approval request filed for a pending SCEP enrolment.
 pub const SCEP_ENROL: &str = "scep.enrol";
+/// Kind of the approval request filed for a pending EST enrolment.
+pub const EST_ENROL: &str = "est.enrol";
+
+/// Whether an approval kind is an enrolment of this module's.
+pub fn is_enrolment(kind: &str) -> bool {
+    kind == SCEP_ENROL || kind == EST_ENROL
+}
+
+/// The names a row's protocol gives its approval, audit actions, owner and source.
+fn protocol_of(row: &ScepPendingRecord) -> (&'static str, &'static str, CertificateSource) {
+    match row.protocol {
+        PendingProtocol::Scep => ("scep", SCEP_ENROL, CertificateSource::Scep),
+        PendingProtocol::Est => ("est", EST_ENROL, CertificateSource::Est),
+    }
+}
 
 /// Payload of an `scep.approve` job and of an [`SCEP_ENROL`] approval's `pending_id`
 /// (stored format: the front's `scep_pending_submit` writes the job's).
@@ -53,6 +69,10 @@ enum ChallengeCheck {
     /// Not a one-time challenge: the profile's static or a signed dynamic one, which only
     /// the front can check.
     FrontOnly,
+    /// An EST request: its caller (an EST user, a device certificate, a current
+    /// certificate) was authenticated by the front; its challengePassword, if any, is a
+    /// TLS channel binding only the front could check.
+    EstCaller,
 }
 
 impl ChallengeCheck {
@@ -63,6 +83,10 @@ impl ChallengeCheck {
             }
             ChallengeCheck::FrontOnly => {
                 "the profile's static or a signed dynamic challenge (checked by the front only)"
+                    .into()
+            }
+            ChallengeCheck::EstCaller => {
+                "an EST caller authenticated by the front (user or client certificate; the front only)"
                     .into()
             }
         }
@@ -96,34 +120,13 @@ async fn evidence(app: &App, row: &ScepPendingRecord) -> Result<Evidence, ProofE
         .csr
         .clone()
         .filter(|_| row.status == ScepPendingStatus::Pending)
-        .ok_or_else(|| refused(format!("SCEP request {} is no longer pending", row.id)))?;
+        .ok_or_else(|| refused(format!("enrolment request {} is no longer pending", row.id)))?;
     // Verifies the CSR's signature: the device holds the key it asks a certificate for.
     let parsed = strongroom_x509::parse_csr(&csr)
         .map_err(|e| refused(format!("the stored CSR does not verify: {e}")))?;
-    let challenge = match strongroom_scep::challenge_password(&csr) {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(refused("the stored CSR carries no challengePassword")),
-        Err(e) => return Err(refused(format!("the CSR's challengePassword: {e}"))),
-    };
-    let check = match app
-        .store
-        .scep_challenge_use(challenge.expose())
-        .await
-        .map_err(store_trouble("the one-time challenges"))?
-    {
-        None => ChallengeCheck::FrontOnly,
-        Some((id, profile, Some(tx)))
-            if profile == row.profile.as_str() && tx == row.transaction_id =>
-        {
-            ChallengeCheck::OneTime(id)
-        }
-        // Security: the challenge is a one-time challenge this request did not consume
-        // (another request did, or nobody: the front would have had to consume it).
-        Some((id, _, _)) => {
-            return Err(refused(format!(
-                "one-time challenge {id} was not consumed by this request"
-            )))
-        }
+    let check = match row.protocol {
+        PendingProtocol::Est => ChallengeCheck::EstCaller,
+        PendingProtocol::Scep => scep_challenge(app, row, &csr).await?,
     };
     let profile = app
         .store
@@ -139,8 +142,44 @@ async fn evidence(app: &App, row: &ScepPendingRecord) -> Result<Evidence, ProofE
     })
 }
 
+/// A SCEP request's challenge: a one-time challenge must have been consumed by it.
+async fn scep_challenge(
+    app: &App,
+    row: &ScepPendingRecord,
+    csr: &[u8],
+) -> Result<ChallengeCheck, ProofError> {
+    let challenge = match strongroom_scep::challenge_password(csr) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(refused("the stored CSR carries no challengePassword")),
+        Err(e) => return Err(refused(format!("the CSR's challengePassword: {e}"))),
+    };
+    Ok(
+        match app
+            .store
+            .scep_challenge_use(challenge.expose())
+            .await
+            .map_err(store_trouble("the one-time challenges"))?
+        {
+            None => ChallengeCheck::FrontOnly,
+            Some((id, profile, Some(tx)))
+                if profile == row.profile.as_str() && tx == row.transaction_id =>
+            {
+                ChallengeCheck::OneTime(id)
+            }
+            // Security: the challenge is a one-time challenge this request did not consume
+            // (another request did, or nobody: the front would have had to consume it).
+            Some((id, _, _)) => {
+                return Err(refused(format!(
+                    "one-time challenge {id} was not consumed by this request"
+                )))
+            }
+        },
+    )
+}
+
 /// Records a refusal on the row (the device then gets FAILURE) and audits it.
 async fn reject_row(app: &App, row: &ScepPendingRecord, actor: &str, why: &str) {
+    let (protocol, _, _) = protocol_of(row);
     let outcome = ScepPendingStatus::Rejected { reason: why.into() };
     match app
         .store
@@ -149,14 +188,14 @@ async fn reject_row(app: &App, row: &ScepPendingRecord, actor: &str, why: &str) 
     {
         Ok(()) | Err(StoreError::Conflict(_)) => {}
         Err(e) => {
-            tracing::warn!(pending = row.id, error = %e, "cannot mark a SCEP request rejected")
+            tracing::warn!(pending = row.id, error = %e, "cannot mark an enrolment request rejected")
         }
     }
     if let Err(p) = app
         .audit(
             actor,
-            "scep.enrol.reject",
-            &format!("scep-request:{}", row.id),
+            &format!("{protocol}.enrol.reject"),
+            &format!("{protocol}-request:{}", row.id),
             AuditOutcome::Denied,
             format!(
                 "profile={} transaction={} {why}",
@@ -165,7 +204,7 @@ async fn reject_row(app: &App, row: &ScepPendingRecord, actor: &str, why: &str) 
         )
         .await
     {
-        tracing::error!(detail = %p.detail, "cannot audit a rejected SCEP request");
+        tracing::error!(detail = %p.detail, "cannot audit a rejected enrolment request");
     }
 }
 
@@ -177,11 +216,12 @@ pub async fn file(app: &App, job: &Job) -> Result<(), ProofError> {
         .store
         .scep_pending(pending_id)
         .await
-        .map_err(store_trouble("the SCEP request"))?;
+        .map_err(store_trouble("the enrolment request"))?;
     if row.status != ScepPendingStatus::Pending || row.approval_id.is_some() {
         return Ok(());
     }
-    let actor = format!("scep:{}", row.profile);
+    let (protocol, kind, _) = protocol_of(&row);
+    let actor = format!("{protocol}:{}", row.profile);
     let ev = match evidence(app, &row).await {
         Ok(ev) => ev,
         Err(ProofError::Refused(why)) => {
@@ -192,6 +232,7 @@ pub async fn file(app: &App, job: &Job) -> Result<(), ProofError> {
     };
     let payload = json!({
         "pending_id": row.id,
+        "protocol": protocol,
         "profile": row.profile.as_str(),
         "transaction_id": row.transaction_id,
         "subject": ev.subject,
@@ -209,7 +250,7 @@ pub async fn file(app: &App, job: &Job) -> Result<(), ProofError> {
         .file_scep_approval(
             row.id,
             &ApprovalToFile {
-                kind: SCEP_ENROL,
+                kind,
                 payload: &payload,
                 requested_by: &actor,
                 required,
@@ -220,14 +261,14 @@ pub async fn file(app: &App, job: &Job) -> Result<(), ProofError> {
         .await
         .map_err(store_trouble("filing the approval"))?;
     if let FileOutcome::Filed(approval) = filed {
-        tracing::info!(pending = row.id, approval, profile = %row.profile, "SCEP enrolment waits for approval");
+        tracing::info!(pending = row.id, approval, profile = %row.profile, protocol, "enrolment waits for approval");
         app.audit(
             &actor,
             "approval.request",
             &format!("approval:{approval}"),
             AuditOutcome::Ok,
             format!(
-                "{SCEP_ENROL}, {required} approval(s) needed; scep-request:{} transaction={}",
+                "{kind}, {required} approval(s) needed; {protocol}-request:{} transaction={}",
                 row.id, row.transaction_id
             ),
         )
@@ -243,10 +284,11 @@ async fn row_of(app: &App, r: &ApprovalRequest) -> ApiResult<ScepPendingRecord> 
     Ok(app.store.scep_pending(pending_id).await?)
 }
 
-/// Issues an approved SCEP enrolment (`actor`: "scep:P (approved by bob, carol)").
+/// Issues an approved enrolment (`actor`: "scep:P (approved by bob, carol)").
 pub async fn execute(app: &App, actor: &str, r: &ApprovalRequest) -> ApiResult<Value> {
     let row = row_of(app, r).await?;
-    let target = format!("scep-request:{}", row.id);
+    let (protocol, _, source) = protocol_of(&row);
+    let target = format!("{protocol}-request:{}", row.id);
     // Checked again: time passed, a challenge or the profile may have changed.
     let ev = match evidence(app, &row).await {
         Ok(ev) => ev,
@@ -280,7 +322,7 @@ pub async fn execute(app: &App, actor: &str, r: &ApprovalRequest) -> ApiResult<V
             } else {
                 app.audit(
                     actor,
-                    "scep.certificate.issue",
+                    &format!("{protocol}.certificate.issue"),
                     &target,
                     AuditOutcome::Failed,
                     &p.detail,
@@ -294,10 +336,10 @@ pub async fn execute(app: &App, actor: &str, r: &ApprovalRequest) -> ApiResult<V
         &issued,
         Provenance {
             profile: row.profile.to_string(),
-            source: CertificateSource::Scep,
-            owner: format!("scep:{}", row.profile),
+            source,
+            owner: format!("{protocol}:{}", row.profile),
             team: None,
-            tags: vec!["scep".into()],
+            tags: vec![protocol.into()],
             replaces: None,
         },
     )?;
@@ -312,7 +354,7 @@ pub async fn execute(app: &App, actor: &str, r: &ApprovalRequest) -> ApiResult<V
             &record,
             move |id| NewAuditEvent {
                 actor: event_actor,
-                action: "scep.certificate.issue".into(),
+                action: format!("{protocol}.certificate.issue"),
                 target: format!("certificate:{id}"),
                 outcome: AuditOutcome::Ok,
                 detail,
@@ -336,9 +378,12 @@ pub async fn execute(app: &App, actor: &str, r: &ApprovalRequest) -> ApiResult<V
     tracing::info!(
         pending = row.id,
         certificate = id,
-        "SCEP enrolment approved and issued"
+        protocol,
+        "enrolment approved and issued"
     );
-    Ok(json!({"certificate": id, "serial": record.serial.to_string(), "scep_request": row.id}))
+    Ok(
+        json!({"certificate": id, "serial": record.serial.to_string(), format!("{protocol}_request"): row.id}),
+    )
 }
 
 /// Marks the row of a rejected [`SCEP_ENROL`] approval rejected (the device's next poll

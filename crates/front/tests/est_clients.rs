@@ -20,6 +20,7 @@ use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::{run, step, tool};
 
 const PROFILE: &str = "est-device";
+const APPROVED_PROFILE: &str = "est-approved";
 const USER: &str = "device-enroller";
 const PASSWORD: &str = "est-password-0123456789";
 
@@ -285,7 +286,20 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
             &json!({"profile": profile, "approvals_required": 0, "enrollers": ["*"]}),
         );
         assert_eq!(r.status, 200, "{}", r.text);
-        for (label, user) in [("default", USER), ("default", "to-lock"), ("bound", USER)] {
+        profile["name"] = json!(APPROVED_PROFILE);
+        let r = admin.send(
+            "PUT",
+            &format!("/api/v1/profiles/{APPROVED_PROFILE}"),
+            &json!({"profile": profile, "approvals_required": 1, "enrollers": ["*"]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        for (label, user) in [
+            ("default", USER),
+            ("default", "to-lock"),
+            ("bound", USER),
+            ("approved", USER),
+            ("approved", "someone-else"),
+        ] {
             let r = admin.post(
                 "/api/v1/est/users",
                 &json!({"label": label, "username": user, "password": PASSWORD}),
@@ -310,7 +324,8 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
          [[est.label]]\nname = \"default\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n\n\
          [[est.label]]\nname = \"factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {anchors:?}\n\n\
          [[est.label]]\nname = \"other-factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\n\n\
-         [[est.label]]\nname = \"bound\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nchannel_binding = true\n"
+         [[est.label]]\nname = \"bound\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nchannel_binding = true\n\n\
+         [[est.label]]\nname = \"approved\"\nprofile = \"{APPROVED_PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n"
     ));
     let root = work.join("root.pem");
     std::fs::write(&root, pem_of(&c.root_der)).unwrap();
@@ -759,6 +774,73 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         let (status, text) = bound_enrolment(&https, &c.root_der, &work, "bound-3", &basic, true);
         assert_eq!(status, 403, "{text}");
         assert!(text.contains("tls-exporter"), "{text}");
+    }
+
+    let _step = step(
+        "approval: 202 with Retry-After, the same request again gets the certificate once approved",
+    );
+    {
+        let csr = est.csr("held", "held.lab.test");
+        let r = est.post_csr("/approved/simpleenroll", &csr, &auth);
+        assert_eq!(r.status, 202, "{}", r.text());
+        assert!(
+            r.headers.to_lowercase().contains("retry-after: 30"),
+            "{}",
+            r.headers
+        );
+        // Another user of the label sending the same CSR learns nothing.
+        let other = format!("someone-else:{PASSWORD}");
+        let r = est.post_csr("/approved/simpleenroll", &csr, &["-u", &other]);
+        assert_eq!(r.status, 403, "{}", r.text());
+        // A key made by the server cannot wait for approvers.
+        assert_eq!(
+            est.post_csr("/approved/serverkeygen", &csr, &auth).status,
+            403
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let approval = loop {
+            let r = admin.get("/api/v1/approvals?state=pending");
+            let found = r.json()["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|a| a["kind"] == "est.enrol");
+            if let Some(a) = found {
+                break a;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no est.enrol approval: {}",
+                r.text
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        };
+        assert_eq!(
+            approval["payload"]["names"],
+            json!(["dns:held.lab.test"]),
+            "{approval}"
+        );
+        assert_eq!(
+            approval["requested_by"],
+            format!("est:{APPROVED_PROFILE}"),
+            "{approval}"
+        );
+        let r = est.post_csr("/approved/simpleenroll", &csr, &auth);
+        assert_eq!(r.status, 202, "{}", r.text());
+        let r = admin.post(
+            &format!("/api/v1/approvals/{}/approve", approval["id"]),
+            &json!({"comment": "known device"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["state"], "approved", "{}", r.text);
+        let r = est.post_csr("/approved/simpleenroll", &csr, &auth);
+        let pem = est.certificate(&r, "held");
+        est.verify(&pem, &chain);
+        let r = admin.get("/api/v1/certificates?name=held.lab.test");
+        let items = r.json()["items"].as_array().cloned().unwrap_or_default();
+        assert_eq!(items.len(), 1, "{}", r.text);
+        assert_eq!(items[0]["source"], "est", "{}", r.text);
     }
 
     let _step = step("fullcmc is 501 with what to use instead; a GET of simpleenroll is 405");

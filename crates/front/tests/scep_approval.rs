@@ -280,6 +280,7 @@ fn approval_flow(db: Db) {
             .unwrap();
         let fingerprint = strongroom_x509::fingerprint(b"any certificate");
         let forged = |transaction: &str, csr: Vec<u8>| NewScepPending {
+            protocol: strongroom_store::PendingProtocol::Scep,
             profile: PROFILE.parse().unwrap(),
             transaction_id: transaction.into(),
             csr,

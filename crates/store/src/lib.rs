@@ -66,8 +66,8 @@ pub use scep_dynamic_challenges::{
 };
 
 pub use scep_pending::{
-    ApprovalToFile, FileOutcome, NewScepPending, ScepPendingRecord, ScepPendingStatus,
-    ScepPendingView, SubmitOutcome, MAX_PENDING_PER_PROFILE, SCEP_APPROVE_JOB,
+    ApprovalToFile, FileOutcome, NewScepPending, PendingProtocol, ScepPendingRecord,
+    ScepPendingStatus, ScepPendingView, SubmitOutcome, MAX_PENDING_PER_PROFILE, SCEP_APPROVE_JOB,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};

@@ -94,6 +94,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "est users",
         include_str!("../../../migrations/sqlite/0017_est_users.sql"),
     ),
+    (
+        18,
+        "enrolments pending approval over SCEP or EST",
+        include_str!("../../../migrations/sqlite/0018_enrol_pending_protocol.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -175,6 +180,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "est users, est_user_lookup, est_user_failed and est_user_succeeded",
         include_str!("../../../migrations/postgres/0016_est_users.sql"),
+    ),
+    (
+        17,
+        "enrolments pending approval over SCEP or EST, scep_pending_submit with the protocol",
+        include_str!("../../../migrations/postgres/0017_enrol_pending_protocol.sql"),
     ),
 ];
 

@@ -1,8 +1,11 @@
-//! SCEP enrolments waiting for approval: recorded by the front, decided through control.
+//! SCEP and EST enrolments waiting for approval: recorded by the front, decided through
+//! control.
 //!
-//! In: from the front, a device's PKCSReq under a profile that needs approvals
-//! ([`NewScepPending`]: the CSR, the transactionID, the fingerprint of the certificate that
-//! signed the request, the names it read), and a (profile, transactionID) to look up; from
+//! In: from the front, a device's PKCSReq (SCEP) or `simpleenroll` (EST) under a profile
+//! that needs approvals ([`NewScepPending`]: the [`PendingProtocol`], the CSR, the
+//! transactionID — for EST `est-` and the CSR's SHA-256 —, the fingerprint of the
+//! certificate that signed the request or of the EST caller's identity, the names it
+//! read), and a (profile, transactionID) to look up; from
 //! control, the approval request filed for a row and the outcome. Out: for the front a
 //! [`SubmitOutcome`] and a [`ScepPendingView`] (never the CSR); for control the whole
 //! [`ScepPendingRecord`].
@@ -31,6 +34,36 @@ pub const SCEP_APPROVE_JOB: &str = "scep.approve";
 
 /// Longest SCEP transactionID recorded (the table's CHECK says the same).
 const MAX_TRANSACTION_ID: usize = 256;
+
+/// Over which protocol a pending request came. STORED FORMAT: the `protocol` column holds
+/// [`PendingProtocol::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingProtocol {
+    /// A SCEP PKCSReq.
+    Scep,
+    /// An EST `simpleenroll`.
+    Est,
+}
+
+impl PendingProtocol {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PendingProtocol::Scep => "scep",
+            PendingProtocol::Est => "est",
+        }
+    }
+
+    fn parse(s: &str) -> Result<PendingProtocol, StoreError> {
+        match s {
+            "scep" => Ok(PendingProtocol::Scep),
+            "est" => Ok(PendingProtocol::Est),
+            other => Err(StoreError::Backend(format!(
+                "stored enrolment protocol {other:?} is unknown"
+            ))),
+        }
+    }
+}
 
 /// Where a pending SCEP request stands. STORED FORMAT: the `status` column holds
 /// [`ScepPendingStatus::name`]; the certificate and the reason have columns of their own.
@@ -81,6 +114,8 @@ impl ScepPendingStatus {
 /// A request as the front submits it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewScepPending {
+    /// The protocol it came over.
+    pub protocol: PendingProtocol,
     /// The profile it arrived under.
     pub profile: ProfileName,
     /// The SCEP transactionID (unique per profile).
@@ -96,6 +131,7 @@ pub struct NewScepPending {
 impl fmt::Debug for NewScepPending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewScepPending")
+            .field("protocol", &self.protocol)
             .field("profile", &self.profile)
             .field("transaction_id", &self.transaction_id)
             .field("csr", &format_args!("<{} bytes>", self.csr.len()))
@@ -127,6 +163,8 @@ pub enum SubmitOutcome {
 pub struct ScepPendingView {
     /// The row.
     pub id: i64,
+    /// The protocol it came over.
+    pub protocol: PendingProtocol,
     /// Its status.
     pub status: ScepPendingStatus,
     /// Fingerprint of the certificate that signed the original request.
@@ -138,6 +176,8 @@ pub struct ScepPendingView {
 pub struct ScepPendingRecord {
     /// Id.
     pub id: i64,
+    /// The protocol it came over.
+    pub protocol: PendingProtocol,
     /// The profile.
     pub profile: ProfileName,
     /// The SCEP transactionID.
@@ -162,6 +202,7 @@ impl fmt::Debug for ScepPendingRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScepPendingRecord")
             .field("id", &self.id)
+            .field("protocol", &self.protocol)
             .field("profile", &self.profile)
             .field("transaction_id", &self.transaction_id)
             .field(
@@ -228,6 +269,7 @@ fn record(r: &sqlx::any::AnyRow) -> Result<ScepPendingRecord, StoreError> {
     let names: String = r.try_get("names")?;
     Ok(ScepPendingRecord {
         id: r.try_get("id")?,
+        protocol: PendingProtocol::parse(&r.try_get::<String, _>("protocol")?)?,
         profile: profile
             .parse()
             .map_err(|e| StoreError::Backend(format!("stored SCEP request profile: {e}")))?,
@@ -263,8 +305,9 @@ impl Store {
         let (id, outcome): (Option<i64>, String) = match self.backend() {
             Backend::Postgres => {
                 let r = sqlx::query(
-                    "SELECT pending_id, outcome FROM scep_pending_submit($1, $2, $3, $4, $5, $6)",
+                    "SELECT pending_id, outcome FROM scep_pending_submit($1, $2, $3, $4, $5, $6, $7)",
                 )
+                .bind(p.protocol.name().to_string())
                 .bind(p.profile.as_str().to_string())
                 .bind(p.transaction_id.clone())
                 .bind(p.csr.clone())
@@ -317,8 +360,8 @@ impl Store {
         }
         let id: i64 = sqlx::query(
             "INSERT INTO scep_pending (profile, transaction_id, csr, signer_fingerprint, names, \
-             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
-             RETURNING id",
+             status, created_at, updated_at, protocol) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $7) RETURNING id",
         )
         .bind(profile)
         .bind(p.transaction_id.clone())
@@ -326,6 +369,7 @@ impl Store {
         .bind(p.signer_fingerprint.clone())
         .bind(names)
         .bind(now)
+        .bind(p.protocol.name().to_string())
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -351,11 +395,11 @@ impl Store {
     ) -> Result<Option<ScepPendingView>, StoreError> {
         let sql = match self.backend() {
             Backend::Postgres => {
-                "SELECT pending_id, pending_status, pending_certificate_id, pending_reason, \
-                 pending_signer_fingerprint FROM scep_pending_status($1, $2)"
+                "SELECT pending_id, pending_protocol, pending_status, pending_certificate_id, \
+                 pending_reason, pending_signer_fingerprint FROM scep_pending_status($1, $2)"
             }
             Backend::Sqlite => {
-                "SELECT id AS pending_id, status AS pending_status, \
+                "SELECT id AS pending_id, protocol AS pending_protocol, status AS pending_status, \
                  certificate_id AS pending_certificate_id, reason AS pending_reason, \
                  signer_fingerprint AS pending_signer_fingerprint \
                  FROM scep_pending WHERE profile = $1 AND transaction_id = $2"
@@ -369,6 +413,7 @@ impl Store {
         row.map(|r| {
             Ok(ScepPendingView {
                 id: r.try_get("pending_id")?,
+                protocol: PendingProtocol::parse(&r.try_get::<String, _>("pending_protocol")?)?,
                 status: ScepPendingStatus::from_columns(
                     &r.try_get::<String, _>("pending_status")?,
                     r.try_get("pending_certificate_id")?,

@@ -24,6 +24,7 @@ fn profile(name: &str) -> ProfileName {
 
 fn request(p: &str, transaction: &str) -> NewScepPending {
     NewScepPending {
+        protocol: strongroom_store::PendingProtocol::Scep,
         profile: profile(p),
         transaction_id: transaction.into(),
         // Not a real CSR: the store does not parse it (control does).
@@ -414,7 +415,7 @@ async fn the_front_role_cannot_decide() {
     .unwrap();
     let e = as_role(
         "strongroom_control",
-        "SELECT * FROM scep_pending_submit('p', 't', '\\x30'::bytea, 'f', '', 1)".into(),
+        "SELECT * FROM scep_pending_submit('scep', 'p', 't', '\\x30'::bytea, 'f', '', 1)".into(),
     )
     .await
     .unwrap_err();
@@ -454,3 +455,35 @@ async fn the_front_role_cannot_decide() {
     front.close().await;
     db.cleanup().await;
 }
+
+on_both_backends!(
+    an_est_request_keeps_its_protocol_through_the_front_role,
+    |owner: Store, url: String| async move {
+        let front = front_store(&url).await;
+        let mut est = request("scep-device", "est-0123abcd");
+        est.protocol = strongroom_store::PendingProtocol::Est;
+        let id = match front.submit_scep_pending(&est, 100).await.unwrap() {
+            SubmitOutcome::Queued { id } => id,
+            other => panic!("{other:?}"),
+        };
+        let view = front
+            .scep_pending_status(&profile("scep-device"), "est-0123abcd")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.protocol, strongroom_store::PendingProtocol::Est);
+        assert_eq!(
+            owner.scep_pending(id).await.unwrap().protocol,
+            strongroom_store::PendingProtocol::Est
+        );
+        // A SCEP request reads back as SCEP.
+        let scep = request("scep-device", "tx-scep");
+        front.submit_scep_pending(&scep, 101).await.unwrap();
+        let view = front
+            .scep_pending_status(&profile("scep-device"), "tx-scep")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.protocol, strongroom_store::PendingProtocol::Scep);
+    }
+);

@@ -220,7 +220,7 @@ async fn decide(
     .await?;
     if state == ApprovalState::Rejected {
         let request = app.store.approval(id).await?;
-        if request.kind == crate::scep_enrolment::SCEP_ENROL {
+        if crate::scep_enrolment::is_enrolment(&request.kind) {
             crate::scep_enrolment::rejected(&app, &request).await?;
         }
     }
@@ -279,7 +279,9 @@ async fn execute(app: &App, r: &ApprovalRequest) -> ApiResult<Value> {
             users::execute_create(app, &actor, &r.requested_by, &u).await
         }
         "user.roles" => users::execute_set_roles(app, &actor, &r.requested_by, &payload).await,
-        crate::scep_enrolment::SCEP_ENROL => crate::scep_enrolment::execute(app, &actor, r).await,
+        crate::scep_enrolment::SCEP_ENROL | crate::scep_enrolment::EST_ENROL => {
+            crate::scep_enrolment::execute(app, &actor, r).await
+        }
         other => Err(Problem::internal(format!(
             "unknown approval kind {other:?}"
         ))),

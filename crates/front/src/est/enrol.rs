@@ -69,6 +69,19 @@ pub async fn enrol(est: &Est, offered: &Offered, op: EstOperation, call: &Call) 
     if let Err(r) = check_binding(est, offered, call, &enrolment) {
         return *r;
     }
+    if offered.record.approvals_required > 0 {
+        if op == EstOperation::ServerKeygen {
+            return forbidden(
+                est,
+                "policy",
+                format!(
+                    "profile {} needs approvals, and a key made here cannot wait for them: send a CSR to simpleenroll",
+                    offered.name
+                ),
+            );
+        }
+        return super::pending::hold(est, offered, &caller, &enrolment).await;
+    }
     if op == EstOperation::ServerKeygen {
         return server_keygen(est, offered, &caller, &enrolment).await;
     }
@@ -90,7 +103,8 @@ pub async fn enrol(est: &Est, offered: &Offered, op: EstOperation, call: &Call) 
 
 /// `simplereenroll`: the current certificate, over mutual TLS, renews itself — same
 /// profile and CA, unexpired, unrevoked, and the same names unless the label allows a
-/// change (RFC 7030 §4.2.2). The CSR may carry a new key.
+/// change (RFC 7030 §4.2.2). The CSR may carry a new key. A renewal is not held for
+/// approval again: the certificate it renews was approved (as SCEP's RenewalReq).
 pub async fn reenrol(est: &Est, offered: &Offered, call: &Call) -> Response {
     let enrolment = match read(est, call) {
         Ok(e) => e,
@@ -239,16 +253,6 @@ async fn issue(
     names: Vec<RequestedName>,
     replaces: Option<i64>,
 ) -> Result<IssuedCertificate, Response> {
-    if offered.record.approvals_required > 0 {
-        return Err(forbidden(
-            est,
-            "policy",
-            format!(
-                "profile {} needs {} approval(s) before issuance, and EST does not hold requests for approval: use an EST label whose profile needs none",
-                offered.name, offered.record.approvals_required
-            ),
-        ));
-    }
     let label = offered.settings.name.clone();
     let request = IssuanceRequest {
         profile: offered.name.clone(),
@@ -313,7 +317,12 @@ async fn issue(
 
 /// The certificate as RFC 7030 §4.2.3 sends it.
 fn certificate_reply(offered: &Offered, issued: &IssuedCertificate) -> Response {
-    match strongroom_x509::pkcs7::certs_only(&[&issued.der]) {
+    certs_reply(offered, &issued.der)
+}
+
+/// A certificate (DER) as RFC 7030 §4.2.3 sends it.
+pub(super) fn certs_reply(offered: &Offered, der: &[u8]) -> Response {
+    match strongroom_x509::pkcs7::certs_only(&[der]) {
         Ok(der) => {
             let mut r = super::base64_reply(
                 "application/pkcs7-mime",

@@ -17,6 +17,7 @@ mod access;
 pub mod config;
 mod enrol;
 mod password;
+mod pending;
 pub mod trust;
 
 use crate::app::App;

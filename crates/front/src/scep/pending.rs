@@ -73,6 +73,7 @@ pub async fn queue(
     names: Vec<String>,
 ) -> Result<Answer, Response> {
     let submission = NewScepPending {
+        protocol: strongroom_store::PendingProtocol::Scep,
         profile: offered.name.clone(),
         transaction_id: request.transaction_id.clone(),
         csr,
@@ -117,9 +118,12 @@ async fn answer_from(
     request: &PkiRequest,
     view: ScepPendingView,
 ) -> Result<Answer, Response> {
-    // Security: only the signer of the original request; the message's signature was
-    // verified with this certificate, so the caller holds its key.
-    if strongroom_x509::fingerprint(&request.signer_certificate) != view.signer_fingerprint {
+    // Security: only the signer of the original SCEP request; the message's signature was
+    // verified with this certificate, so the caller holds its key. (An EST request under
+    // the same profile and transactionID is not this device's.)
+    if view.protocol != strongroom_store::PendingProtocol::Scep
+        || strongroom_x509::fingerprint(&request.signer_certificate) != view.signer_fingerprint
+    {
         return Ok(Answer::Fail(
             ScepFailInfo::BadCertId,
             format!(
