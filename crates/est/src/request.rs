@@ -9,7 +9,9 @@
 use crate::{decode_body, EstError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use strongroom_x509::{challenge_password, parse_csr, ChallengePassword, VerifiedCsr};
+use strongroom_x509::{
+    challenge_password, csr_attribute_types, parse_csr, ChallengePassword, VerifiedCsr,
+};
 
 /// The media type of an enrolment body (RFC 7030 §4.2.1).
 const PKCS10: &str = "application/pkcs10";
@@ -23,7 +25,15 @@ pub struct Enrolment {
     pub csr: VerifiedCsr,
     /// Its challengePassword attribute, if any (Debug shows only its length).
     pub challenge: Option<ChallengePassword>,
+    /// It asks for a server-generated key encrypted to a key it names (RFC 7030 §4.4.1.1
+    /// DecryptKeyIdentifier, §4.4.1.2 AsymmetricDecryptKeyIdentifier).
+    pub asks_encrypted_key: bool,
 }
+
+/// id-aa-decryptKeyID (RFC 7030 §4.4.1.1).
+const DECRYPT_KEY_ID: &str = "1.2.840.113549.1.9.16.2.37";
+/// id-aa-asymmDecryptKeyID (RFC 7030 §4.4.1.2).
+const ASYMMETRIC_DECRYPT_KEY_ID: &str = "1.2.840.113549.1.9.16.2.54";
 
 /// Reads an enrolment body: `Content-Type: application/pkcs10` (parameters allowed), a
 /// base64 body, a DER CSR whose self-signature verifies, at most one challengePassword.
@@ -38,10 +48,15 @@ pub fn parse_enrolment(content_type: Option<&str>, body: &[u8]) -> Result<Enrolm
     let csr_der = decode_body(body)?;
     let csr = parse_csr(&csr_der).map_err(|e| EstError::Csr(e.to_string()))?;
     let challenge = challenge_password(&csr_der).map_err(|e| EstError::Csr(e.to_string()))?;
+    let asks_encrypted_key = csr_attribute_types(&csr_der)
+        .map_err(|e| EstError::Csr(e.to_string()))?
+        .iter()
+        .any(|t| t == DECRYPT_KEY_ID || t == ASYMMETRIC_DECRYPT_KEY_ID);
     Ok(Enrolment {
         csr_der,
         csr,
         challenge,
+        asks_encrypted_key,
     })
 }
 

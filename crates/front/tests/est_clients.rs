@@ -748,6 +748,41 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         );
         let r = est.post_csr("/factory/serverkeygen", &csr, &auth);
         assert_eq!(r.status, 403, "{}", r.text());
+        // A request for the key encrypted to a key it names (RFC 7030 §4.4.1.2): refused,
+        // saying so, rather than sent in a form it did not ask for.
+        let cnf = work.join("enc.cnf");
+        std::fs::write(
+            &cnf,
+            "oid_section = new_oids\n[new_oids]\nasymmDecryptKeyID = 1.2.840.113549.1.9.16.2.54\n\
+             [req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n\
+             [dn]\nCN = enc.lab.test\n[attrs]\nasymmDecryptKeyID = 0102030405\n",
+        )
+        .unwrap();
+        let der = openssl_bytes(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            work.join("enc.key").to_str().unwrap(),
+            "-config",
+            cnf.to_str().unwrap(),
+            "-outform",
+            "DER",
+        ]);
+        let enc = work.join("enc.csr.b64");
+        use base64::Engine;
+        std::fs::write(&enc, base64::engine::general_purpose::STANDARD.encode(der)).unwrap();
+        let r = est.post_csr("/serverkeygen", &enc, &auth);
+        assert_eq!(r.status, 501, "{}", r.text());
+        assert!(
+            r.text().contains("AsymmetricDecryptKeyIdentifier"),
+            "{}",
+            r.text()
+        );
     }
 
     let _step =

@@ -157,6 +157,19 @@ pub(crate) fn requested_name(gn: &GeneralName) -> Result<RequestedName, X509Erro
     }
 }
 
+/// The types of a CSR's attributes, dotted (`1.2.840.113549.1.9.7`), in order: for a
+/// caller that refuses requests asking for something it does not do (EST's encrypted
+/// server-generated keys).
+pub fn csr_attribute_types(csr_der: &[u8]) -> Result<Vec<String>, X509Error> {
+    let csr = CertReq::from_der(csr_der).map_err(|e| X509Error::Malformed(format!("CSR: {e}")))?;
+    Ok(csr
+        .info
+        .attributes
+        .iter()
+        .map(|a| a.oid.to_string())
+        .collect())
+}
+
 /// The longest challengePassword accepted, in characters. PKCS#9 bounds the attribute at
 /// 255 (`ub-challenge-password`), but MDM systems put a signed token in it, longer than
 /// that, and real clients send it as given — Strongroom's dynamic SCEP challenges

@@ -32,7 +32,7 @@ pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
 pub use chain::{verify_chain, verify_checkpoint};
 pub use crl::{build_crl, crl_window, CrlEntry, CrlPlan};
-pub use csr::{challenge_password, parse_csr, ChallengePassword, VerifiedCsr};
+pub use csr::{challenge_password, csr_attribute_types, parse_csr, ChallengePassword, VerifiedCsr};
 pub use error::X509Error;
 pub use extensions::{eku_oid, key_identifier};
 pub use name_constraints::{Constraints, Subtree};

@@ -188,6 +188,15 @@ async fn server_keygen(
             ),
         );
     }
+    if enrolment.asks_encrypted_key {
+        est.app.metrics.est_refused("bad-request");
+        return plain(
+            StatusCode::NOT_IMPLEMENTED,
+            "this server returns a server-generated key inside the TLS session only (RFC 7030 §4.4.2); \
+             the request asks for it encrypted to a key it names (DecryptKeyIdentifier or \
+             AsymmetricDecryptKeyIdentifier), which it does not do: send the request without that attribute",
+        );
+    }
     let (pkcs8, spki) = match make_key(&offered.record.profile.key_algorithms) {
         Ok(k) => k,
         Err(why) => return forbidden(est, "policy", why),
