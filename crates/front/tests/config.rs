@@ -12,6 +12,8 @@ fn example_loads_and_bad_configs_are_refused() {
         ("listen_http = \"127.0.0.1:1\"\nsigner_socket = \"/s\"\n", "exactly one of"),
         ("listen_http = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://x\"\nsigner_socket = \"/s\"\n[ocsp]\nvalidity_secs = 5\n", "validity_secs"),
         ("listen_http = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://x\"\nsigner_socket = \"/s\"\nsurprise = 1\n", "unknown field"),
+        // EST is served on the HTTPS listener only.
+        ("listen_http = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://x\"\nsigner_socket = \"/s\"\n[est]\ndefault_label = \"default\"\n[[est.label]]\nname = \"default\"\nprofile = \"device\"\nauth = \"password\"\n", "[est] needs the HTTPS listener"),
     ] {
         let p = dir.path().join("f.toml");
         std::fs::write(&p, text).unwrap();

@@ -7,8 +7,9 @@
 //! password is 401 and five lock the user (the right password is then refused too); a
 //! revoked or expired client certificate is refused; a name the profile forbids is 403; a
 //! device certificate from a manufacturer's root enrols under the label that trusts that
-//! root and is refused under one that does not; a new root in the anchor file is trusted
-//! without a restart. Every certificate verifies with openssl and passes pkilint.
+//! root and is refused under a label that trusts another manufacturer (the handshake accepts
+//! both: the listener trusts every label's roots); a new root in a label's anchor file is
+//! trusted there without a restart. Every certificate verifies with openssl and passes pkilint.
 
 mod scep_common;
 
@@ -318,12 +319,14 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
     let other_devices = Manufacturer::new(&work, "other-devices-root");
     let anchors = work.join("factory-anchors.pem");
     std::fs::copy(&acme_devices.root, &anchors).unwrap();
+    let other_anchors = work.join("other-factory-anchors.pem");
+    std::fs::copy(&other_devices.root, &other_anchors).unwrap();
     let port = c.start_front_https(&format!(
         "[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n\n\
          [est]\ndefault_label = \"default\"\n\n\
          [[est.label]]\nname = \"default\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n\n\
          [[est.label]]\nname = \"factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {anchors:?}\n\n\
-         [[est.label]]\nname = \"other-factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\n\n\
+         [[est.label]]\nname = \"other-factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {other_anchors:?}\n\n\
          [[est.label]]\nname = \"bound\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nchannel_binding = true\n\n\
          [[est.label]]\nname = \"approved\"\nprofile = \"{APPROVED_PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n"
     ));
@@ -651,12 +654,15 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
             key.to_str().unwrap(),
         ];
         let csr = est.csr("ldev-2", "ldev-2.lab.test");
-        // Refused at the handshake: no anchor of the listener's knows that root.
+        // The listener knows that root (label other-factory trusts it); factory does not yet.
+        let r = est.post_csr("/factory/simpleenroll", &csr, &cert_args);
+        assert_eq!(r.status, 403, "{}", r.text());
         assert_eq!(
-            est.post_csr("/factory/simpleenroll", &csr, &cert_args)
+            est.post_csr("/other-factory/simpleenroll", &csr, &cert_args)
                 .status,
-            0
+            200
         );
+        let csr = est.csr("ldev-2b", "ldev-2b.lab.test");
         let both = std::fs::read_to_string(&acme_devices.root).unwrap()
             + &std::fs::read_to_string(&other_devices.root).unwrap();
         let next = work.join("factory-anchors.pem.new");

@@ -10,9 +10,9 @@
 //!
 //! Security: a key made for `serverkeygen` exists in this process only: it is made here
 //! (ring's system randomness), issued for by its public key, sent once inside the TLS
-//! session, and its PKCS#8 bytes are wiped after the reply is built (the reply buffer is
-//! wiped when sent). ring keeps no copy of a PKCS#8 document once it is dropped; its own
-//! buffer is not wiped (it holds the same bytes for a moment longer).
+//! session, and its PKCS#8 bytes and the reply's buffer are wiped when dropped. Not wiped:
+//! ring's own PKCS#8 document (freed when dropped, a moment after it was copied) and the
+//! copy handed to the HTTP stack as the response body (freed once sent).
 
 use super::access::{authorise, check_binding, forbidden, held, Caller};
 use super::{plain, signer_trouble, Call, Est, Offered};
@@ -222,7 +222,8 @@ async fn server_keygen(
     let reply = server_keygen_reply(&pkcs8, &certs, offered.settings.base64_form());
     drop(pkcs8);
     let content_type = reply.content_type.clone();
-    // The body is copied into the response once; the reply's buffer is wiped when dropped.
+    // The body is copied into the response once (freed, not wiped, once sent); the reply's
+    // own buffer is wiped when dropped.
     ([(header::CONTENT_TYPE, content_type)], reply.body.to_vec()).into_response()
 }
 
