@@ -6,7 +6,8 @@
 //! challenge is refused with a failInfo. What it gets verifies with openssl against the
 //! root and passes pkilint; the RA key is in the token, sensitive and never extractable.
 //! scepclient encrypts with single DES (whatever GetCACaps says) and the front answers in
-//! AES, which the client decrypts. A PKIOperation sent by GET is answered as by POST.
+//! AES, which the client decrypts. A PKIOperation sent by GET is answered as by POST. A
+//! stranger's flood of GetCACert is answered from memory, not by the signer.
 
 mod scep_common;
 
@@ -18,6 +19,7 @@ use std::process::Command;
 use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::step;
 use strongroom_testkit::{run, tool};
+use strongroom_wire::{Operation, Request, Response};
 
 const STATIC_CHALLENGE: &str = "static-challenge-0123456789";
 
@@ -311,6 +313,29 @@ fn scepclient_enrols_renews_and_a_one_time_challenge_works_once() {
             .matches("fail_info=\"badMessageCheck\"")
             .count();
         assert!(refusals >= 2, "{}", c.front_log());
+    }
+
+    let _step = step("a stranger's flood of GetCACert costs the signer nothing past the first");
+    {
+        let calls = || -> u64 {
+            match c.signer.client().call(&Request::Metrics).unwrap() {
+                Response::Metrics(m) => m
+                    .operations
+                    .iter()
+                    .filter(|o| o.operation == Operation::ScepRaCertificate)
+                    .map(|o| o.count)
+                    .sum(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let before = calls();
+        for _ in 0..200 {
+            let (status, _) = http_get(&c.front_base, "/scep?operation=GetCACert");
+            assert!(status.contains(" 200 "), "{status}");
+        }
+        // At most one refresh of the one-minute memory during the flood.
+        let made = calls() - before;
+        assert!(made <= 1, "200 GetCACert made {made} signer calls");
     }
 
     let _step = step("pkilint finds no ERROR in what SCEP issued");

@@ -37,6 +37,10 @@ pub async fn pki_operation(scep: &Scep, offered: &Offered, der: &[u8]) -> Respon
             return plain(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
+    // Past here a verified message costs the signer a decryption and a signature.
+    let Some(_turn) = scep.signer_turn() else {
+        return super::busy();
+    };
     let answer = match decide(scep, offered, &request).await {
         Ok(a) => a,
         Err(r) => return r,

@@ -8,6 +8,11 @@
 //! challenge, which renewal, which failInfo) and the signer calls: the RA key that decrypts
 //! the device's envelope and signs the reply lives in the HSM, and issuance is the ordinary
 //! `IssueCertificate` under the profile's policy with only the CSR's key and names.
+//!
+//! Security: strangers reach the signer only within bounds. GetCACert's certificates are
+//! served from memory for [`CA_CERT_CACHE`]; a PKIOperation that verifies (anyone can sign
+//! one with a key of their own) and GetNextCACert take one of
+//! [`SCEP_SIGNER_CALLS_AT_ONCE`] turns, and past them get 503 with `Retry-After` at once.
 
 pub mod config;
 pub mod dynamic;
@@ -26,14 +31,32 @@ use axum::Router;
 use config::{ScepConfig, ScepProfile};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use strongroom_scep::{decode_get_message, parse_query, ScepOperation, ScepQuery};
 use strongroom_types::{CaId, ProfileName};
 use strongroom_wire::CallError;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Largest PKIOperation body read (a CSR with a 4096-bit key in its envelope and the
 /// device's certificate fit in a few KiB).
 const MAX_MESSAGE: usize = 64 * 1024;
+
+/// How long GetCACert's certificates (the RA's two and the CA chain) are served from memory
+/// before the signer is asked again. GetCACert is open to anyone: without it each request
+/// cost two signer calls. The RA certificate is renewed 30 days before it ends, so a minute
+/// old answer is never a stale one.
+const CA_CERT_CACHE: Duration = Duration::from_secs(60);
+
+/// Signer calls (envelope decryption, reply and next-CA signatures) the front makes at once
+/// for SCEP. A PKIOperation whose message verifies costs the signer an RSA decryption and a
+/// signature, and anyone can make such a message with a key of their own: past this many in
+/// flight the answer is 503 with `Retry-After` at once, so a flood waits on nobody and
+/// cannot queue without bound behind the signer (the same rule as OCSP's misses).
+pub const SCEP_SIGNER_CALLS_AT_ONCE: usize = 8;
+
+/// GetCACert's certificates in the order they are served, and when they were read.
+type CaCertCache = HashMap<CaId, (Instant, Arc<Vec<Vec<u8>>>)>;
 
 /// What every SCEP handler shares.
 #[derive(Debug)]
@@ -47,6 +70,10 @@ pub struct Scep {
     statics: HashMap<String, [u8; 32]>,
     /// Each profile's MDM connector key, for signed dynamic challenges (read once at start).
     connectors: HashMap<String, dynamic::ConnectorKey>,
+    /// GetCACert's answers per CA ([`CA_CERT_CACHE`]).
+    ca_certs: RwLock<CaCertCache>,
+    /// Signer calls in flight for SCEP ([`SCEP_SIGNER_CALLS_AT_ONCE`]).
+    signer_calls: Semaphore,
 }
 
 /// Handler state.
@@ -94,7 +121,15 @@ impl Scep {
             cfg,
             statics,
             connectors,
+            ca_certs: RwLock::new(HashMap::new()),
+            signer_calls: Semaphore::new(SCEP_SIGNER_CALLS_AT_ONCE),
         })
+    }
+
+    /// A turn for a signer call; none while [`SCEP_SIGNER_CALLS_AT_ONCE`] are in flight
+    /// (answer [`busy`]).
+    fn signer_turn(&self) -> Option<SemaphorePermit<'_>> {
+        self.signer_calls.try_acquire().ok()
     }
 
     /// The MDM connector key of `profile`, if it takes signed dynamic challenges.
@@ -257,16 +292,11 @@ async fn offered(scep: &Scep, settings: ScepProfile) -> Result<Offered, Response
 /// encrypt to it), the same key's encryption-only certificate (for clients that choose the
 /// recipient by keyUsage), then the CA and its chain to the root.
 async fn ca_certificates(scep: &Scep, offered: &Offered) -> Response {
-    let signer = &scep.app.signer;
-    let ((ra, ra_encryption), chain) = match tokio::try_join!(
-        signer.scep_ra_certificate(offered.ca.clone()),
-        signer.ca_chain(offered.ca.clone())
-    ) {
-        Ok(both) => both,
-        Err(e) => return signer_trouble(e),
+    let certs = match ra_and_chain(scep, &offered.ca).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let mut certs: Vec<&[u8]> = vec![&ra, &ra_encryption];
-    certs.extend(chain.iter().map(Vec::as_slice));
+    let certs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
     match strongroom_scep::certs_only(&certs) {
         Ok(der) => (
             [(header::CONTENT_TYPE, "application/x-x509-ca-ra-cert")],
@@ -275,6 +305,36 @@ async fn ca_certificates(scep: &Scep, offered: &Offered) -> Response {
             .into_response(),
         Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// The RA certificate, its encryption-only twin and the CA chain of `ca`, from memory or
+/// from the signer (two calls, within the signer-call limit).
+async fn ra_and_chain(scep: &Scep, ca: &CaId) -> Result<Arc<Vec<Vec<u8>>>, Response> {
+    if let Some((at, certs)) = scep
+        .ca_certs
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(ca)
+    {
+        if at.elapsed() < CA_CERT_CACHE {
+            return Ok(certs.clone());
+        }
+    }
+    let _turn = scep.signer_turn().ok_or_else(busy)?;
+    let signer = &scep.app.signer;
+    let ((ra, ra_encryption), chain) = tokio::try_join!(
+        signer.scep_ra_certificate(ca.clone()),
+        signer.ca_chain(ca.clone())
+    )
+    .map_err(signer_trouble)?;
+    let mut certs = vec![ra, ra_encryption];
+    certs.extend(chain);
+    let certs = Arc::new(certs);
+    scep.ca_certs
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(ca.clone(), (Instant::now(), certs.clone()));
+    Ok(certs)
 }
 
 /// The CA control named to take over from the profile's CA, if any.
@@ -288,6 +348,9 @@ async fn successor(scep: &Scep, offered: &Offered) -> Result<Option<CaId>, Respo
 /// GetNextCACert: the successor's chain, as a SignedData signed by the RA. The signer builds
 /// the certificates-only content from the chain it holds and signs its digest.
 async fn next_ca(scep: &Scep, offered: &Offered, next: CaId) -> Response {
+    let Some(_turn) = scep.signer_turn() else {
+        return busy();
+    };
     let signed = match scep
         .app
         .signer
@@ -319,6 +382,12 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response {
     let mut text = text.into();
     text.push('\n');
     (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+/// The 503 of a request that found every signer-call turn taken.
+fn busy() -> Response {
+    tracing::debug!("SCEP: {SCEP_SIGNER_CALLS_AT_ONCE} signer calls in flight; busy");
+    unavailable("the SCEP service is busy")
 }
 
 /// 503 with Retry-After: the device may try again.
