@@ -237,7 +237,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     )
     .counter_vec(
         "strongroom_front_est_refusals_total",
-        "EST requests refused, by reason (authentication, locked, busy, policy, bad-request, channel-binding, reenroll).",
+        "EST requests refused, by reason (authentication, locked, address-limited, busy, policy, bad-request, channel-binding, reenroll).",
         &m.est_refusals,
     )
     .histogram(

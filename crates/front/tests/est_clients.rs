@@ -9,7 +9,8 @@
 //! device certificate from a manufacturer's root enrols under the label that trusts that
 //! root and is refused under a label that trusts another manufacturer (the handshake accepts
 //! both: the listener trusts every label's roots); a new root in a label's anchor file is
-//! trusted there without a restart. Every certificate verifies with openssl and passes pkilint.
+//! trusted there without a restart. One address guessing across many users is refused with
+//! 429 past its limit, whatever the password. Every certificate verifies with openssl and passes pkilint.
 
 mod scep_common;
 
@@ -898,6 +899,48 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
             r.headers
         );
         assert_eq!(est.curl("/nosuch/cacerts", &[]).status, 404);
+    }
+
+    // Last: it shuts this address out of password enrolment for 15 minutes.
+    let _step = step("one address guessing across many users is refused with 429 past its limit");
+    {
+        let csr = est.csr("spray", "spray.lab.test");
+        let mut refused_at = None;
+        for i in 0..40 {
+            let guess = format!("user-{i}:guess-{i}");
+            let r = est.post_csr("/simpleenroll", &csr, &["-u", &guess]);
+            if r.status == 429 {
+                assert!(
+                    r.headers.to_lowercase().contains("retry-after:"),
+                    "{}",
+                    r.headers
+                );
+                refused_at = Some(i);
+                break;
+            }
+            assert_eq!(r.status, 401, "{}", r.text());
+        }
+        // Earlier steps failed seven times from this address; 20 in 15 minutes is the limit.
+        assert!(
+            matches!(refused_at, Some(i) if i <= 20),
+            "no 429 within 40 guesses: {refused_at:?}"
+        );
+        // The right password from that address is refused too, before any check.
+        let r = est.post_csr("/simpleenroll", &csr, &auth);
+        assert_eq!(r.status, 429, "{}", r.text());
+        // A client certificate needs no password and still enrols.
+        let (idevid, key) = acme_devices.device("idevid-3", false);
+        let r = est.post_csr(
+            "/factory/simpleenroll",
+            &csr,
+            &[
+                "--cert",
+                idevid.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
     }
 }
 

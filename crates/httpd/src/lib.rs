@@ -46,7 +46,7 @@ pub use database::{DatabasePaths, DatabaseSettings};
 pub use inventory::record_listener;
 pub use keeper::{keep_current, Keeper};
 pub use listener::{listener, Listener};
-pub use serve::{serve_plain, serve_tls};
+pub use serve::{serve_plain, serve_tls, Source};
 
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -45,7 +45,7 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 /// allowances). An IPv4-mapped IPv6 address (a dual-stack listener) counts as its IPv4
 /// address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Source {
+pub enum Source {
     /// An IPv4 client.
     V4(Ipv4Addr),
     /// The first 64 bits of an IPv6 client's address.
@@ -53,7 +53,8 @@ enum Source {
 }
 
 impl Source {
-    fn of(ip: IpAddr) -> Source {
+    /// What a client at `ip` counts against.
+    pub fn of(ip: IpAddr) -> Source {
         match ip {
             IpAddr::V4(a) => Source::V4(a),
             IpAddr::V6(a) => match a.to_ipv4_mapped() {

@@ -108,7 +108,9 @@ pub async fn authorise(est: &Est, offered: &Offered, call: &Call) -> Result<Call
             )
         });
     }
-    let user = match password::authenticate(est, &offered.settings.name, &call.headers).await {
+    let user = match password::authenticate(est, &offered.settings.name, &call.headers, call.client)
+        .await
+    {
         Ok(u) => u,
         Err(Refusal::Missing) => {
             return Err(unauthorised(
@@ -144,6 +146,21 @@ pub async fn authorise(est: &Est, offered: &Offered, call: &Call) -> Result<Call
             return Err(r);
         }
         Err(Refusal::Unavailable) => return Err(unavailable("the database is unavailable")),
+        Err(Refusal::AddressLimited(wait)) => {
+            est.app.metrics.est_refused("address-limited");
+            let mut r = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many wrong EST passwords from this address ({} in {} minutes); retry in {wait} s",
+                    password::MAX_ADDRESS_FAILURES,
+                    password::ADDRESS_WINDOW_SECS / 60
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Err(r);
+        }
     };
     Ok(match certificate {
         Some(c) => Caller::UserWithCertificate(user, Box::new(c)),

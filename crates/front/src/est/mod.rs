@@ -22,13 +22,14 @@ pub mod trust;
 
 use crate::app::App;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Extension, Router};
+use axum::Router;
 use config::{EstConfig, EstLabel};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use strongroom_est::{csr_attributes, encode_body, parse_path, Base64Form, EstOperation, MAX_BODY};
@@ -142,48 +143,58 @@ pub fn router(est: Shared) -> Router {
 /// What a request brings besides its path.
 struct Call {
     method: Method,
+    /// The TCP peer's address (per-address password failures).
+    client: Option<std::net::IpAddr>,
     headers: HeaderMap,
     peer: Option<PeerCertificate>,
     session: Option<TlsSession>,
     body: Bytes,
 }
 
+impl Call {
+    /// What the handlers need from the request, its body read to at most [`MAX_BODY`].
+    async fn read(request: axum::extract::Request) -> Result<Call, Response> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+            plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_BODY} bytes, or was cut off"),
+            )
+        })?;
+        Ok(Call {
+            client: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            peer: parts.extensions.get::<PeerCertificate>().cloned(),
+            session: parts.extensions.get::<TlsSession>().cloned(),
+            method: parts.method,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
 async fn default_label(
     State(est): State<Shared>,
     Path(operation): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    peer: Option<Extension<PeerCertificate>>,
-    session: Option<Extension<TlsSession>>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    let call = Call {
-        method,
-        headers,
-        peer: peer.map(|p| p.0),
-        session: session.map(|s| s.0),
-        body,
-    };
-    serve(&est, None, &operation, call).await
+    match Call::read(request).await {
+        Ok(call) => serve(&est, None, &operation, call).await,
+        Err(r) => r,
+    }
 }
 
 async fn named_label(
     State(est): State<Shared>,
     Path((label, operation)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    peer: Option<Extension<PeerCertificate>>,
-    session: Option<Extension<TlsSession>>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    let call = Call {
-        method,
-        headers,
-        peer: peer.map(|p| p.0),
-        session: session.map(|s| s.0),
-        body,
-    };
-    serve(&est, Some(&label), &operation, call).await
+    match Call::read(request).await {
+        Ok(call) => serve(&est, Some(&label), &operation, call).await,
+        Err(r) => r,
+    }
 }
 
 /// A label with its profile's policy entry.

@@ -8,7 +8,11 @@
 //! (each takes a core and 19 MiB) and [`WAITING`] more wait up to 2 s for a turn, any
 //! other request is refused at once with 503. A failure is counted in the store
 //! (`est_user_failed`): [`MAX_FAILURES`] in a row lock the user for [`LOCK_SECS`], on every
-//! front at once; a success clears the count.
+//! front at once; a success clears the count. Failures are also counted per client address
+//! ([`AddressFailures`]: an IPv4 address or an IPv6 /64, in this front's memory): past
+//! [`MAX_ADDRESS_FAILURES`] in [`ADDRESS_WINDOW_SECS`] an address is refused with 429 before
+//! any look-up, which stops one address guessing one password across many users (the
+//! per-user lock does not). A success never clears an address's count.
 
 use super::Est;
 use axum::http::HeaderMap;
@@ -16,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::sync::Arc;
 use std::time::Duration;
+use strongroom_httpd::Source;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -31,6 +36,12 @@ const WAITING: usize = 32;
 const WAIT_FOR_TURN: Duration = Duration::from_secs(2);
 /// Longest `Authorization` header value read.
 const MAX_HEADER: usize = 2048;
+/// Failed passwords one client address may send in [`ADDRESS_WINDOW_SECS`].
+pub const MAX_ADDRESS_FAILURES: u32 = 20;
+/// The window of [`MAX_ADDRESS_FAILURES`], from an address's first failure.
+pub const ADDRESS_WINDOW_SECS: i64 = 900;
+/// Addresses tracked at once; when full, windows that ended go first, then the oldest.
+const TRACKED_ADDRESSES: usize = 10_000;
 
 /// Why a password was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +56,50 @@ pub enum Refusal {
     Busy,
     /// The store cannot be read: retry.
     Unavailable,
+    /// The client's address failed too often: retry after this many seconds.
+    AddressLimited(i64),
 }
 
-/// The argon2 checks of EST passwords.
+/// Failed passwords per client address within a window (this front's memory, bounded).
+#[derive(Debug, Default)]
+pub struct AddressFailures {
+    counts: std::sync::Mutex<std::collections::HashMap<Source, (u32, i64)>>,
+}
+
+impl AddressFailures {
+    /// Seconds until `source` may try again, when it is over its limit at `now`.
+    fn refused(&self, source: Source, now: i64) -> Option<i64> {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, start) = counts.get(&source)?;
+        let end = start + ADDRESS_WINDOW_SECS;
+        (*n >= MAX_ADDRESS_FAILURES && now < end).then_some(end - now)
+    }
+
+    /// Counts one failure of `source` at `now`.
+    fn failed(&self, source: Source, now: i64) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() >= TRACKED_ADDRESSES && !counts.contains_key(&source) {
+            counts.retain(|_, (_, start)| now < *start + ADDRESS_WINDOW_SECS);
+            if counts.len() >= TRACKED_ADDRESSES {
+                if let Some(oldest) = counts.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k) {
+                    counts.remove(&oldest);
+                }
+            }
+        }
+        let entry = counts.entry(source).or_insert((0, now));
+        if now >= entry.1 + ADDRESS_WINDOW_SECS {
+            *entry = (0, now);
+        }
+        entry.0 = entry.0.saturating_add(1);
+    }
+}
+
+/// The argon2 checks of EST passwords, and the failures per client address.
 #[derive(Debug)]
 pub struct PasswordChecks {
     running: Arc<Semaphore>,
     places: Arc<Semaphore>,
+    addresses: AddressFailures,
 }
 
 impl Default for PasswordChecks {
@@ -59,6 +107,7 @@ impl Default for PasswordChecks {
         PasswordChecks {
             running: Arc::new(Semaphore::new(RUNNING)),
             places: Arc::new(Semaphore::new(RUNNING + WAITING)),
+            addresses: AddressFailures::default(),
         }
     }
 }
@@ -87,10 +136,26 @@ fn parse_basic(value: &axum::http::HeaderValue) -> Result<(String, Zeroizing<Str
 }
 
 /// The EST user of `label` the request's Basic credentials name, if the password is right.
-pub async fn authenticate(est: &Est, label: &str, headers: &HeaderMap) -> Result<String, Refusal> {
+/// `client`: the TCP peer's address (none: not counted per address).
+pub async fn authenticate(
+    est: &Est,
+    label: &str,
+    headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
+) -> Result<String, Refusal> {
+    let source = client.map(Source::of);
+    let now = est.app.now();
+    if let Some(wait) = source.and_then(|s| est.passwords.addresses.refused(s, now)) {
+        return Err(Refusal::AddressLimited(wait));
+    }
     let (user, password) = match basic(headers) {
         None => return Err(Refusal::Missing),
-        Some(Err(())) => return Err(Refusal::Wrong),
+        Some(Err(())) => {
+            if let Some(s) = source {
+                est.passwords.addresses.failed(s, now);
+            }
+            return Err(Refusal::Wrong);
+        }
         Some(Ok(pair)) => pair,
     };
     let place = est
@@ -99,7 +164,6 @@ pub async fn authenticate(est: &Est, label: &str, headers: &HeaderMap) -> Result
         .clone()
         .try_acquire_owned()
         .map_err(|_| Refusal::Busy)?;
-    let now = est.app.now();
     let credential = match est.app.store.est_credential(label, &user).await {
         Ok(c) => c,
         Err(strongroom_store::StoreError::Invalid(_)) => None,
@@ -132,6 +196,11 @@ pub async fn authenticate(est: &Est, label: &str, headers: &HeaderMap) -> Result
     })
     .await
     .unwrap_or(false);
+    if !right {
+        if let Some(s) = source {
+            est.passwords.addresses.failed(s, now);
+        }
+    }
     let Some(credential) = credential else {
         return Err(Refusal::Wrong);
     };
@@ -165,6 +234,43 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(axum::http::header::AUTHORIZATION, v.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn an_address_is_refused_past_its_failures_until_its_window_ends() {
+        let a = AddressFailures::default();
+        let one = Source::of("192.0.2.1".parse().unwrap());
+        let other = Source::of("2001:db8::1".parse().unwrap());
+        let same_64 = Source::of("2001:db8::ffff".parse().unwrap());
+        for i in 0..MAX_ADDRESS_FAILURES {
+            assert_eq!(a.refused(one, 100), None, "after {i}");
+            a.failed(one, 100 + i64::from(i));
+        }
+        assert_eq!(a.refused(one, 200), Some(100 + ADDRESS_WINDOW_SECS - 200));
+        assert_eq!(a.refused(other, 200), None);
+        assert_eq!(a.refused(one, 100 + ADDRESS_WINDOW_SECS), None);
+        // A new window starts at the next failure.
+        a.failed(one, 100 + ADDRESS_WINDOW_SECS);
+        assert_eq!(a.refused(one, 100 + ADDRESS_WINDOW_SECS), None);
+        // An IPv6 /64 is one address.
+        for _ in 0..MAX_ADDRESS_FAILURES {
+            a.failed(other, 300);
+        }
+        assert!(a.refused(same_64, 301).is_some());
+    }
+
+    #[test]
+    fn the_tracked_addresses_stay_bounded() {
+        let a = AddressFailures::default();
+        let ip = |i: u32| Source::of(std::net::Ipv4Addr::from(0x0a00_0000 + i).into());
+        // All within one window: the oldest goes.
+        for i in 0..(TRACKED_ADDRESSES as u32 + 50) {
+            a.failed(ip(i), 100 + i64::from(i / 1000));
+        }
+        assert_eq!(a.counts.lock().unwrap().len(), TRACKED_ADDRESSES);
+        // Windows that ended go first, all of them at once.
+        a.failed(ip(1_000_000), 100 + ADDRESS_WINDOW_SECS + 5);
+        assert!(a.counts.lock().unwrap().len() < TRACKED_ADDRESSES);
     }
 
     #[test]
