@@ -11,14 +11,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_acme::{b64, Signer};
 use strongroom_store::{
     AuthorizationStatus, JobState, NewAcmeAccount, NewAcmeAuthorization, NewAcmeOrder, OrderStatus,
     Store,
 };
-use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
+use strongroom_testkit::stack::{Client, Control, Db};
 use strongroom_testkit::step;
 use strongroom_types::clock::{Clock, SystemClock};
 
@@ -114,25 +113,6 @@ fn der_of(issued: &Value) -> Vec<u8> {
 fn key_of(path: &std::path::Path) -> Signer {
     let pem = std::fs::read_to_string(path).unwrap();
     Signer::from_pkcs8(&der::pem::decode_vec(pem.as_bytes()).unwrap().1).unwrap()
-}
-
-/// Runs `strongroom ARGS` against this control with an API key: (exit code, stdout, stderr).
-fn cli(c: &Control, token: &str, args: &[&str]) -> (i32, String, String) {
-    let root = c.dir().join("root-for-cli.pem");
-    std::fs::write(&root, strongroom_x509::to_pem("CERTIFICATE", &c.root_der)).unwrap();
-    let out = Command::new(workspace_binary("strongroom"))
-        .args(args)
-        .env("STRONGROOM_URL", &c.base)
-        .env("STRONGROOM_CA", &root)
-        .env("STRONGROOM_TOKEN", token)
-        .env("XDG_CONFIG_HOME", c.dir())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn eab_keys(c: &Client) -> Vec<Value> {
@@ -523,8 +503,7 @@ fn acme_admin(db: Db) {
 
     let _step = step("The same through the CLI, with its exit codes");
     let token = operator.token.clone().unwrap();
-    let (code, out, err) = cli(
-        &c,
+    let (code, out, err) = c.cli(
         &token,
         &[
             "acme",
@@ -542,35 +521,31 @@ fn acme_admin(db: Db) {
     let cli_kid = made["kid"].as_str().unwrap().to_string();
     let cli_key = made["hmac_key"].as_str().unwrap().to_string();
     assert_eq!(URL_SAFE_NO_PAD.decode(&cli_key).unwrap().len(), 32);
-    let (code, out, _) = cli(&c, &token, &["acme", "eab", "list"]);
+    let (code, out, _) = c.cli(&token, &["acme", "eab", "list"]);
     assert_eq!(code, 0);
     assert!(
         out.starts_with("KID") && out.contains(&cli_kid) && !out.contains(&cli_key),
         "{out}"
     );
-    assert_eq!(cli(&c, &token, &["acme", "eab", "delete", &cli_kid]).0, 0);
-    assert_eq!(cli(&c, &token, &["acme", "eab", "delete", &cli_kid]).0, 4);
-    let (code, out, _) = cli(&c, &token, &["acme", "accounts", "--output", "json"]);
+    assert_eq!(c.cli(&token, &["acme", "eab", "delete", &cli_kid]).0, 0);
+    assert_eq!(c.cli(&token, &["acme", "eab", "delete", &cli_kid]).0, 4);
+    let (code, out, _) = c.cli(&token, &["acme", "accounts", "--output", "json"]);
     assert_eq!(code, 0);
     let accounts: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(accounts["items"].as_array().unwrap().len(), 2, "{out}");
-    let (code, out, _) = cli(
-        &c,
-        &token,
-        &["acme", "orders", "--account", &a1.id.to_string()],
-    );
+    let (code, out, _) = c.cli(&token, &["acme", "orders", "--account", &a1.id.to_string()]);
     assert_eq!(code, 0);
     assert!(out.contains("www.lab.test,*.lab.test"), "{out}");
     assert!(!out.contains("api.lab.test"), "{out}");
-    let (code, out, err) = cli(&c, &token, &["acme", "deactivate", &a2.id.to_string()]);
+    let (code, out, err) = c.cli(&token, &["acme", "deactivate", &a2.id.to_string()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("deactivated"), "{out}");
     assert_eq!(
-        cli(&c, &token, &["acme", "deactivate", &a2.id.to_string()]).0,
+        c.cli(&token, &["acme", "deactivate", &a2.id.to_string()]).0,
         5
     );
     let auditor_token = auditor.token.clone().unwrap();
-    assert_eq!(cli(&c, &auditor_token, &["acme", "deactivate", "1"]).0, 3);
+    assert_eq!(c.cli(&auditor_token, &["acme", "deactivate", "1"]).0, 3);
 
     let _step = step("No HMAC key in the log at any level; the chain still verifies");
     let log = c.log_text();

@@ -14,10 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use strongroom_httpd::password::verify_password;
 use strongroom_store::Store;
-use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
+use strongroom_testkit::stack::{Client, Control, Db};
 use strongroom_testkit::step;
 use strongroom_types::clock::{Clock, SystemClock};
 
@@ -25,25 +24,6 @@ const PATH: &str = "/api/v1/est/users";
 
 fn now() -> i64 {
     SystemClock.now()
-}
-
-/// Runs `strongroom ARGS` against this control with an API key: (exit code, stdout, stderr).
-fn cli(c: &Control, token: &str, args: &[&str]) -> (i32, String, String) {
-    let root = c.dir().join("root-for-cli.pem");
-    std::fs::write(&root, strongroom_x509::to_pem("CERTIFICATE", &c.root_der)).unwrap();
-    let out = Command::new(workspace_binary("strongroom"))
-        .args(args)
-        .env("STRONGROOM_URL", &c.base)
-        .env("STRONGROOM_CA", &root)
-        .env("STRONGROOM_TOKEN", token)
-        .env("XDG_CONFIG_HOME", c.dir())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Makes a user; returns the answer.
@@ -386,8 +366,7 @@ fn est_users(db: Db) {
 
     let _step = step("the same through the CLI, with its exit codes");
     let token = operator.token.clone().unwrap();
-    let (code, out, err) = cli(
-        &c,
+    let (code, out, err) = c.cli(
         &token,
         &[
             "est",
@@ -409,8 +388,7 @@ fn est_users(db: Db) {
     assert!(!err.contains(&cli_password), "the password went to stderr");
     assert_eq!(cli_password.len(), 24);
     // Table output shows the drawn password too (that is what create is for).
-    let (code, out, _) = cli(
-        &c,
+    let (code, out, _) = c.cli(
         &token,
         &[
             "est",
@@ -442,8 +420,7 @@ fn est_users(db: Db) {
     let from_file = "from a file, long enough";
     secrets.push(from_file.to_string());
     std::fs::write(&file, format!("{from_file}\n")).unwrap();
-    let (code, out, err) = cli(
-        &c,
+    let (code, out, err) = c.cli(
         &token,
         &[
             "est",
@@ -468,7 +445,7 @@ fn est_users(db: Db) {
         .unwrap()
         .unwrap();
     assert!(verify_password(from_file, &cred.password_hash));
-    let (code, out, _) = cli(&c, &token, &["est", "user", "list", "--label", "default"]);
+    let (code, out, _) = c.cli(&token, &["est", "user", "list", "--label", "default"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("LABEL"), "{out}");
     for name in ["cli-1", "cli-2", "cli-3", "router-1"] {
@@ -477,7 +454,7 @@ fn est_users(db: Db) {
     for s in &secrets {
         assert!(!out.contains(s.as_str()), "the listing shows a password");
     }
-    let (code, out, _) = cli(&c, &token, &["est", "user", "list", "--output", "json"]);
+    let (code, out, _) = c.cli(&token, &["est", "user", "list", "--output", "json"]);
     assert_eq!(code, 0);
     let all: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(all["items"].as_array().unwrap().len(), 5, "{out}");
@@ -487,25 +464,25 @@ fn est_users(db: Db) {
         .block_on(front.est_login_failed(cli1, now(), 1, 600))
         .unwrap()
         .unwrap();
-    let (code, out, _) = cli(&c, &token, &["est", "user", "list"]);
+    let (code, out, _) = c.cli(&token, &["est", "user", "list"]);
     assert_eq!(code, 0);
     let line = out.lines().find(|l| l.contains("cli-1")).unwrap();
     assert!(
         line.contains("true") && line.contains(&strongroom_types::time::rfc3339(end)),
         "{line}"
     );
-    let (code, out, err) = cli(&c, &token, &["est", "user", "unlock", "default", "cli-1"]);
+    let (code, out, err) = c.cli(&token, &["est", "user", "unlock", "default", "cli-1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("false"), "{out}");
     assert_eq!(
-        cli(&c, &token, &["est", "user", "unlock", "default", "nobody"]).0,
+        c.cli(&token, &["est", "user", "unlock", "default", "nobody"])
+            .0,
         4
     );
     // A duplicate is a conflict (5), a weak password a bad request (6), an enroller not
     // allowed (3), a missing option a usage error (2).
     assert_eq!(
-        cli(
-            &c,
+        c.cli(
             &token,
             &[
                 "est",
@@ -522,8 +499,7 @@ fn est_users(db: Db) {
     );
     std::fs::write(&file, "short\n").unwrap();
     assert_eq!(
-        cli(
-            &c,
+        c.cli(
             &token,
             &[
                 "est",
@@ -542,8 +518,7 @@ fn est_users(db: Db) {
     );
     let erin_token = erin.token.clone().unwrap();
     assert_eq!(
-        cli(
-            &c,
+        c.cli(
             &erin_token,
             &[
                 "est",
@@ -559,15 +534,18 @@ fn est_users(db: Db) {
         3
     );
     assert_eq!(
-        cli(&c, &token, &["est", "user", "create", "--label", "default"]).0,
+        c.cli(&token, &["est", "user", "create", "--label", "default"])
+            .0,
         2
     );
     assert_eq!(
-        cli(&c, &token, &["est", "user", "delete", "default", "cli-3"]).0,
+        c.cli(&token, &["est", "user", "delete", "default", "cli-3"])
+            .0,
         0
     );
     assert_eq!(
-        cli(&c, &token, &["est", "user", "delete", "default", "cli-3"]).0,
+        c.cli(&token, &["est", "user", "delete", "default", "cli-3"])
+            .0,
         4
     );
 

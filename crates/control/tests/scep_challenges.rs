@@ -12,9 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use strongroom_store::{ConsumeOutcome, Store};
-use strongroom_testkit::stack::{workspace_binary, Client, Control, Db};
+use strongroom_testkit::stack::{Client, Control, Db};
 use strongroom_testkit::step;
 use strongroom_types::clock::{Clock, SystemClock};
 use strongroom_types::ProfileName;
@@ -23,25 +22,6 @@ const PATH: &str = "/api/v1/scep/challenges";
 
 fn now() -> i64 {
     SystemClock.now()
-}
-
-/// Runs `strongroom ARGS` against this control with an API key: (exit code, stdout, stderr).
-fn cli(c: &Control, token: &str, args: &[&str]) -> (i32, String, String) {
-    let root = c.dir().join("root-for-cli.pem");
-    std::fs::write(&root, strongroom_x509::to_pem("CERTIFICATE", &c.root_der)).unwrap();
-    let out = Command::new(workspace_binary("strongroom"))
-        .args(args)
-        .env("STRONGROOM_URL", &c.base)
-        .env("STRONGROOM_CA", &root)
-        .env("STRONGROOM_TOKEN", token)
-        .env("XDG_CONFIG_HOME", c.dir())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Makes a challenge; returns the answer.
@@ -274,8 +254,7 @@ fn scep_challenges(db: Db) {
 
     let _step = step("the same through the CLI, with its exit codes");
     let token = operator.token.clone().unwrap();
-    let (code, out, err) = cli(
-        &c,
+    let (code, out, err) = c.cli(
         &token,
         &[
             "scep",
@@ -303,8 +282,7 @@ fn scep_challenges(db: Db) {
     assert!((7_190..=7_200).contains(&lifetime), "{made}");
     let cli_id = made["id"].as_i64().unwrap().to_string();
     // Table output shows the challenge too (that is what create is for).
-    let (code, out, _) = cli(
-        &c,
+    let (code, out, _) = c.cli(
         &token,
         &["scep", "challenge", "create", "--profile", "tls-server"],
     );
@@ -317,8 +295,7 @@ fn scep_challenges(db: Db) {
         .to_string();
     assert_eq!(URL_SAFE_NO_PAD.decode(&table_challenge).unwrap().len(), 32);
     secrets.push(table_challenge);
-    let (code, out, _) = cli(
-        &c,
+    let (code, out, _) = c.cli(
         &token,
         &["scep", "challenge", "list", "--profile", "tls-server"],
     );
@@ -327,8 +304,7 @@ fn scep_challenges(db: Db) {
         out.starts_with("ID") && out.contains(&cli_id) && !out.contains(&cli_challenge),
         "{out}"
     );
-    let (code, out, _) = cli(
-        &c,
+    let (code, out, _) = c.cli(
         &token,
         &[
             "scep",
@@ -343,8 +319,7 @@ fn scep_challenges(db: Db) {
     let all: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(all["items"].as_array().unwrap().len(), 6, "{out}");
     for bad in ["1x", "1h30m", "-5", ""] {
-        let (code, _, err) = cli(
-            &c,
+        let (code, _, err) = c.cli(
             &token,
             &[
                 "scep",
@@ -359,8 +334,7 @@ fn scep_challenges(db: Db) {
         assert_eq!(code, 2, "--ttl {bad:?}: {err}");
     }
     // 30 s is well formed but under the server's bound: a bad request (6).
-    let (code, _, err) = cli(
-        &c,
+    let (code, _, err) = c.cli(
         &token,
         &[
             "scep",
@@ -375,8 +349,7 @@ fn scep_challenges(db: Db) {
     assert_eq!(code, 6, "{err}");
     let frank_token = frank.token.clone().unwrap();
     assert_eq!(
-        cli(
-            &c,
+        c.cli(
             &frank_token,
             &["scep", "challenge", "create", "--profile", "tls-client"],
         )
@@ -384,20 +357,16 @@ fn scep_challenges(db: Db) {
         3
     );
     assert_eq!(
-        cli(&c, &token, &["scep", "challenge", "delete", &cli_id]).0,
+        c.cli(&token, &["scep", "challenge", "delete", &cli_id]).0,
         0
     );
     assert_eq!(
-        cli(&c, &token, &["scep", "challenge", "delete", &cli_id]).0,
+        c.cli(&token, &["scep", "challenge", "delete", &cli_id]).0,
         4
     );
     assert_eq!(
-        cli(
-            &c,
-            &token,
-            &["scep", "challenge", "delete", &id.to_string()]
-        )
-        .0,
+        c.cli(&token, &["scep", "challenge", "delete", &id.to_string()])
+            .0,
         5
     );
 

@@ -12,263 +12,20 @@
 //! trusted there without a restart. One address guessing across many users is refused with
 //! 429 past its limit, whatever the password. Every certificate verifies with openssl and passes pkilint.
 
+mod est_common;
 mod scep_common;
 
+use est_common::{bound_enrolment, Est, Manufacturer, Reply};
 use scep_common::{openssl, openssl_bytes};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use strongroom_testkit::stack::{Control, Db};
-use strongroom_testkit::{run, step, tool};
+use strongroom_testkit::step;
 
 const PROFILE: &str = "est-device";
 const APPROVED_PROFILE: &str = "est-approved";
 const USER: &str = "device-enroller";
 const PASSWORD: &str = "est-password-0123456789";
-
-/// What a curl exchange gave: HTTP status, response headers, body.
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// The test's working state: the front's HTTPS base, the root to trust, a directory.
-struct Est {
-    base: String,
-    root: PathBuf,
-    dir: PathBuf,
-}
-
-impl Est {
-    /// curl against `path` with `args`; a TLS failure is status 0.
-    fn curl(&self, path: &str, args: &[&str]) -> Reply {
-        let body = self.dir.join("curl.body");
-        let headers = self.dir.join("curl.headers");
-        let _ = std::fs::remove_file(&body);
-        let out = run(Command::new("curl")
-            .args(["-sS", "--cacert"])
-            .arg(&self.root)
-            .arg("-o")
-            .arg(&body)
-            .arg("-D")
-            .arg(&headers)
-            .args(["-w", "%{http_code}"])
-            .args(args)
-            .arg(format!("{}{path}", self.base)));
-        let status = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        Reply {
-            status,
-            headers: std::fs::read_to_string(&headers).unwrap_or_default(),
-            body: std::fs::read(&body).unwrap_or_default(),
-        }
-    }
-
-    /// A base64 CSR (openssl, one line per 64 columns) for `cn` with a new P-256 key in
-    /// `name.key`, as INTEROP.md makes it.
-    fn csr(&self, name: &str, cn: &str) -> PathBuf {
-        let key = self.dir.join(format!("{name}.key"));
-        let der = self.dir.join(format!("{name}.csr.der"));
-        openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-subj",
-            &format!("/CN={cn}"),
-            "-outform",
-            "DER",
-            "-out",
-            der.to_str().unwrap(),
-        ]);
-        let b64 = self.dir.join(format!("{name}.csr.b64"));
-        openssl(&[
-            "base64",
-            "-in",
-            der.to_str().unwrap(),
-            "-out",
-            b64.to_str().unwrap(),
-        ]);
-        b64
-    }
-
-    /// POST of a base64 CSR file to `path` with `auth` arguments.
-    fn post_csr(&self, path: &str, csr: &Path, auth: &[&str]) -> Reply {
-        let data = format!("@{}", csr.display());
-        let mut args = vec![
-            "-H",
-            "Content-Type: application/pkcs10",
-            "--data-binary",
-            data.as_str(),
-        ];
-        args.extend_from_slice(auth);
-        self.curl(path, &args)
-    }
-
-    /// The certificate of a certs-only reply, as a PEM file `name.pem`.
-    fn certificate(&self, reply: &Reply, name: &str) -> PathBuf {
-        assert_eq!(reply.status, 200, "{}", reply.text());
-        assert!(
-            reply
-                .headers
-                .contains("application/pkcs7-mime; smime-type=certs-only"),
-            "{}",
-            reply.headers
-        );
-        let b64 = self.dir.join(format!("{name}.p7.b64"));
-        std::fs::write(&b64, &reply.body).unwrap();
-        let p7 = openssl_bytes(&["base64", "-d", "-in", b64.to_str().unwrap()]);
-        let p7_path = self.dir.join(format!("{name}.p7"));
-        std::fs::write(&p7_path, p7).unwrap();
-        let pem = self.dir.join(format!("{name}.pem"));
-        openssl(&[
-            "pkcs7",
-            "-inform",
-            "DER",
-            "-in",
-            p7_path.to_str().unwrap(),
-            "-print_certs",
-            "-out",
-            pem.to_str().unwrap(),
-        ]);
-        pem
-    }
-
-    /// openssl verify against the root with the issuing CA as untrusted, and pkilint.
-    fn verify(&self, pem: &Path, chain: &Path) {
-        let out = openssl(&[
-            "verify",
-            "-CAfile",
-            self.root.to_str().unwrap(),
-            "-untrusted",
-            chain.to_str().unwrap(),
-            pem.to_str().unwrap(),
-        ]);
-        assert!(out.contains(": OK"), "{out}");
-        let out = run(Command::new(tool("lint_pkix_cert"))
-            .args(["lint", "-s", "ERROR"])
-            .arg(pem));
-        let report = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !report.contains("ERROR") && !report.contains("FATAL"),
-            "{}: {report}",
-            pem.display()
-        );
-    }
-}
-
-fn pem_of(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
-}
-
-/// A throwaway manufacturer: a root, and device certificates (IDevIDs) it signs, made with
-/// Python's `cryptography` so one can be expired.
-struct Manufacturer {
-    root: PathBuf,
-}
-
-const MANUFACTURER_PY: &str = r#"
-import datetime, sys
-from cryptography import x509
-from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-out, name, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-now = datetime.datetime.now(datetime.timezone.utc)
-def save(path, data):
-    open(path, "wb").write(data)
-def key():
-    return ec.generate_private_key(ec.SECP256R1())
-if mode == "root":
-    k = key()
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Devices Inc")])
-    c = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(k.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-         .not_valid_after(now + datetime.timedelta(days=3650))
-         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-         .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(k.public_key()), critical=False)
-         .sign(k, hashes.SHA256()))
-else:
-    root_key = serialization.load_pem_private_key(open(f"{out}/{mode}.key", "rb").read(), None)
-    root = x509.load_pem_x509_certificate(open(f"{out}/{mode}.pem", "rb").read())
-    expired = len(sys.argv) > 4 and sys.argv[4] == "expired"
-    k = key()
-    start = now - datetime.timedelta(days=400 if expired else 1)
-    end = now - datetime.timedelta(days=30) if expired else now + datetime.timedelta(days=3650)
-    c = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name), x509.NameAttribute(NameOID.SERIAL_NUMBER, "SN-" + name)]))
-         .issuer_name(root.subject).public_key(k.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(start).not_valid_after(end)
-         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-         .sign(root_key, hashes.SHA256()))
-save(f"{out}/{name}.key", k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-save(f"{out}/{name}.pem", c.public_bytes(serialization.Encoding.PEM))
-"#;
-
-impl Manufacturer {
-    fn make(dir: &Path, name: &str, mode: &str, extra: &[&str]) {
-        let out = run(Command::new(tool("python3"))
-            .arg("-c")
-            .arg(MANUFACTURER_PY)
-            .arg(dir)
-            .arg(name)
-            .arg(mode)
-            .args(extra));
-        assert!(
-            out.status.success(),
-            "python: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn new(dir: &Path, name: &str) -> Manufacturer {
-        Manufacturer::make(dir, name, "root", &[]);
-        Manufacturer {
-            root: dir.join(format!("{name}.pem")),
-        }
-    }
-
-    /// A device certificate `name.pem` with key `name.key`.
-    fn device(&self, name: &str, expired: bool) -> (PathBuf, PathBuf) {
-        let dir = self.root.parent().unwrap();
-        let root_name = self.root.file_stem().unwrap().to_str().unwrap();
-        Manufacturer::make(
-            dir,
-            name,
-            root_name,
-            if expired { &["expired"] } else { &[] },
-        );
-        (
-            dir.join(format!("{name}.pem")),
-            dir.join(format!("{name}.key")),
-        )
-    }
-}
 
 #[test]
 fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() {
@@ -332,7 +89,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
          [[est.label]]\nname = \"approved\"\nprofile = \"{APPROVED_PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n"
     ));
     let root = work.join("root.pem");
-    std::fs::write(&root, pem_of(&c.root_der)).unwrap();
+    std::fs::write(&root, strongroom_testkit::pem("CERTIFICATE", &c.root_der)).unwrap();
     let est = Est {
         base: format!("https://127.0.0.1:{port}/.well-known/est"),
         root,
@@ -521,32 +278,14 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
     let renewed = {
         let csr = est.csr("d1-renew", "d1.lab.test");
         let key = work.join("d1.key");
-        let r = est.post_csr(
-            "/simplereenroll",
-            &csr,
-            &[
-                "--cert",
-                first.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        );
+        let r = est.post_csr_as("/simplereenroll", &csr, &first, &key);
         let pem = est.certificate(&r, "d1-renewed");
         est.verify(&pem, &chain);
         let serial = |p: &Path| openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-serial"]);
         assert_ne!(serial(&first), serial(&pem));
         // Other names are refused; no certificate at all is refused.
         let other = est.csr("d1-other", "other.lab.test");
-        let r = est.post_csr(
-            "/simplereenroll",
-            &other,
-            &[
-                "--cert",
-                first.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        );
+        let r = est.post_csr_as("/simplereenroll", &other, &first, &key);
         assert_eq!(r.status, 403, "{}", r.text());
         assert!(r.text().contains("keeps the names"), "{}", r.text());
         let r = est.post_csr("/simplereenroll", &csr, &auth);
@@ -585,16 +324,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         );
         assert!(r.status == 200 || r.status == 202, "{}", r.text);
         let csr = est.csr("d1-again", "d1.lab.test");
-        let r = est.post_csr(
-            "/simplereenroll",
-            &csr,
-            &[
-                "--cert",
-                renewed.0.to_str().unwrap(),
-                "--key",
-                renewed.1.to_str().unwrap(),
-            ],
-        );
+        let r = est.post_csr_as("/simplereenroll", &csr, &renewed.0, &renewed.1);
         assert_eq!(r.status, 403, "{}", r.text());
         assert!(r.text().contains("revoked"), "{}", r.text());
     }
@@ -603,21 +333,20 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         step("a manufacturer's device certificate enrols under the label trusting its root only");
     {
         let (idevid, idevid_key) = acme_devices.device("idevid-1", false);
-        let cert_args = [
-            "--cert",
-            idevid.to_str().unwrap(),
-            "--key",
-            idevid_key.to_str().unwrap(),
-        ];
+        let device = (&idevid, &idevid_key);
         let csr = est.csr("ldev-1", "ldev-1.lab.test");
-        let r = est.post_csr("/factory/simpleenroll", &csr, &cert_args);
+        let r = est.post_csr_as("/factory/simpleenroll", &csr, device.0, device.1);
         let pem = est.certificate(&r, "ldev-1");
         est.verify(&pem, &chain);
-        let r = est.post_csr("/other-factory/simpleenroll", &csr, &cert_args);
+        let r = est.post_csr_as("/other-factory/simpleenroll", &csr, device.0, device.1);
         assert_eq!(r.status, 403, "{}", r.text());
         assert!(r.text().contains("not trusted"), "{}", r.text());
         // A password label does not take it instead of a password.
-        assert_eq!(est.post_csr("/simpleenroll", &csr, &cert_args).status, 401);
+        assert_eq!(
+            est.post_csr_as("/simpleenroll", &csr, device.0, device.1)
+                .status,
+            401
+        );
         // Without a certificate the certificate label refuses.
         assert_eq!(
             est.post_csr("/factory/simpleenroll", &csr, &auth).status,
@@ -631,16 +360,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
     {
         let (expired, key) = acme_devices.device("idevid-expired", true);
         let csr = est.csr("ldev-x", "ldev-x.lab.test");
-        let r = est.post_csr(
-            "/factory/simpleenroll",
-            &csr,
-            &[
-                "--cert",
-                expired.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        );
+        let r = est.post_csr_as("/factory/simpleenroll", &csr, &expired, &key);
         assert_ne!(r.status, 200, "{}", r.text());
     }
 
@@ -648,18 +368,13 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         step("a second manufacturer's root added to the anchor file is trusted without a restart");
     {
         let (idevid, key) = other_devices.device("idevid-2", false);
-        let cert_args = [
-            "--cert",
-            idevid.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ];
+        let device = (&idevid, &key);
         let csr = est.csr("ldev-2", "ldev-2.lab.test");
         // The listener knows that root (label other-factory trusts it); factory does not yet.
-        let r = est.post_csr("/factory/simpleenroll", &csr, &cert_args);
+        let r = est.post_csr_as("/factory/simpleenroll", &csr, device.0, device.1);
         assert_eq!(r.status, 403, "{}", r.text());
         assert_eq!(
-            est.post_csr("/other-factory/simpleenroll", &csr, &cert_args)
+            est.post_csr_as("/other-factory/simpleenroll", &csr, device.0, device.1)
                 .status,
             200
         );
@@ -671,7 +386,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         std::fs::rename(&next, &anchors).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let r = est.post_csr("/factory/simpleenroll", &csr, &cert_args);
+            let r = est.post_csr_as("/factory/simpleenroll", &csr, device.0, device.1);
             if r.status == 200 {
                 break;
             }
@@ -930,108 +645,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         assert_eq!(r.status, 429, "{}", r.text());
         // A client certificate needs no password and still enrols.
         let (idevid, key) = acme_devices.device("idevid-3", false);
-        let r = est.post_csr(
-            "/factory/simpleenroll",
-            &csr,
-            &[
-                "--cert",
-                idevid.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        );
+        let r = est.post_csr_as("/factory/simpleenroll", &csr, &idevid, &key);
         assert_eq!(r.status, 200, "{}", r.text());
     }
-}
-
-/// One `simpleenroll` under the `bound` label over a TLS 1.3 session of rustls, with a CSR
-/// (openssl) whose challengePassword is this session's RFC 9266 exporter value, or with
-/// `wrong` another session's: (HTTP status, body).
-fn bound_enrolment(
-    addr: &str,
-    root_der: &[u8],
-    dir: &Path,
-    name: &str,
-    basic: &str,
-    wrong: bool,
-) -> (u16, String) {
-    use base64::Engine;
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(root_der.to_vec()))
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let session = || {
-        let server = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config.clone()), server).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, std::net::TcpStream::connect(addr).unwrap());
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).unwrap();
-        }
-        let value = tls
-            .conn
-            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", None)
-            .unwrap();
-        (tls, value)
-    };
-    let (mut tls, mut value) = session();
-    if wrong {
-        value = session().1;
-    }
-    let cnf = dir.join(format!("{name}.cnf"));
-    std::fs::write(
-        &cnf,
-        format!(
-            "[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n\
-             [dn]\nCN = {name}.lab.test\n[attrs]\nchallengePassword = {}\n",
-            b64.encode(value)
-        ),
-    )
-    .unwrap();
-    let der = openssl_bytes(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        dir.join(format!("{name}.key")).to_str().unwrap(),
-        "-config",
-        cnf.to_str().unwrap(),
-        "-outform",
-        "DER",
-    ]);
-    let body = b64.encode(der);
-    let request = format!(
-        "POST /.well-known/est/bound/simpleenroll HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {}\r\nContent-Type: application/pkcs10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        b64.encode(basic),
-        body.len()
-    );
-    tls.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tls.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }

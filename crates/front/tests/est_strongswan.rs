@@ -125,7 +125,7 @@ fn strongswan_pki_fetches_the_cas_enrols_and_re_enrols() {
     let dir = c.dir().join("strongswan");
     std::fs::create_dir_all(&dir).unwrap();
     let root = dir.join("root.pem");
-    std::fs::write(&root, pem(&c.root_der)).unwrap();
+    std::fs::write(&root, strongroom_testkit::pem("CERTIFICATE", &c.root_der)).unwrap();
     // pki appends /.well-known/est/OPERATION itself.
     let url = format!("https://127.0.0.1:{port}");
 
@@ -230,17 +230,6 @@ fn strongswan_pki_fetches_the_cas_enrols_and_re_enrols() {
         let r = admin.get("/api/v1/audit?action=est.certificate.renew");
         assert!(r.text.contains("est.certificate.renew"), "{}", r.text);
     }
-}
-
-fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap());
-        out.push('\n');
-    }
-    out + "-----END CERTIFICATE-----\n"
 }
 
 /// The subjects of the PEM certificates in `pems`.

@@ -225,19 +225,12 @@ impl Store {
 
     /// One EST user (control), without its hash.
     pub async fn est_user(&self, label: &str, username: &str) -> Result<EstUserRecord, StoreError> {
-        check_est_label(label)?;
-        check_est_username(username)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM est_users WHERE label = $1 AND username = $2"
-        )))
-        .bind(label.to_string())
-        .bind(username.to_string())
-        .fetch_optional(self.pool())
-        .await?;
-        match row {
-            Some(r) => record(&r),
-            None => Err(not_found(label, username)),
-        }
+        self.one_est_user(
+            "SELECT {COLUMNS} FROM est_users WHERE label = $1 AND username = $2",
+            label,
+            username,
+        )
+        .await
     }
 
     /// Deletes an EST user (control); its next login is refused like an unknown one's.
@@ -247,19 +240,12 @@ impl Store {
         label: &str,
         username: &str,
     ) -> Result<EstUserRecord, StoreError> {
-        check_est_label(label)?;
-        check_est_username(username)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM est_users WHERE label = $1 AND username = $2 RETURNING {COLUMNS}"
-        )))
-        .bind(label.to_string())
-        .bind(username.to_string())
-        .fetch_optional(self.pool())
-        .await?;
-        match row {
-            Some(r) => record(&r),
-            None => Err(not_found(label, username)),
-        }
+        self.one_est_user(
+            "DELETE FROM est_users WHERE label = $1 AND username = $2 RETURNING {COLUMNS}",
+            label,
+            username,
+        )
+        .await
     }
 
     /// Lifts an EST user's lock and clears its count of failures (control). Returns the
@@ -269,16 +255,30 @@ impl Store {
         label: &str,
         username: &str,
     ) -> Result<EstUserRecord, StoreError> {
+        self.one_est_user(
+            "UPDATE est_users SET failures = 0, locked_until = NULL \
+             WHERE label = $1 AND username = $2 RETURNING {COLUMNS}",
+            label,
+            username,
+        )
+        .await
+    }
+
+    /// Runs `statement` (one of the three above: `$1` the label, `$2` the username,
+    /// `{COLUMNS}` the record's columns) for one user, after checking both names.
+    async fn one_est_user(
+        &self,
+        statement: &'static str,
+        label: &str,
+        username: &str,
+    ) -> Result<EstUserRecord, StoreError> {
         check_est_label(label)?;
         check_est_username(username)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE est_users SET failures = 0, locked_until = NULL \
-             WHERE label = $1 AND username = $2 RETURNING {COLUMNS}"
-        )))
-        .bind(label.to_string())
-        .bind(username.to_string())
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement.replace("{COLUMNS}", COLUMNS)))
+            .bind(label.to_string())
+            .bind(username.to_string())
+            .fetch_optional(self.pool())
+            .await?;
         match row {
             Some(r) => record(&r),
             None => Err(not_found(label, username)),

@@ -339,6 +339,31 @@ impl Control {
             .unwrap()
     }
 
+    /// Runs `strongroom ARGS` against this control with the API key `token` (the root in a
+    /// file of the test's directory, the session directory there too): (exit code, stdout,
+    /// stderr).
+    pub fn cli(&self, token: &str, args: &[&str]) -> (i32, String, String) {
+        let root = self.dir().join("root-for-cli.pem");
+        std::fs::write(
+            &root,
+            strongroom_x509::to_pem("CERTIFICATE", &self.root_der),
+        )
+        .unwrap();
+        let out = Command::new(workspace_binary("strongroom"))
+            .args(args)
+            .env("STRONGROOM_URL", &self.base)
+            .env("STRONGROOM_CA", &root)
+            .env("STRONGROOM_TOKEN", token)
+            .env("XDG_CONFIG_HOME", self.dir())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn front_log(&self) -> String {
         std::fs::read_to_string(self.dir().join("front.log")).unwrap_or_default()
     }
