@@ -51,6 +51,9 @@ pub struct Signer {
     listener_key_creation: Mutex<()>,
     handshake_signatures: std::sync::atomic::AtomicU64,
     operations: crate::metrics::OperationCounters,
+    /// The secret behind SCEP's implicit rejection ([`crate::scep_content::RejectionKey`]):
+    /// drawn at start, kept in memory only.
+    scep_rejection: crate::scep_content::RejectionKey,
 }
 
 impl Signer {
@@ -69,6 +72,7 @@ impl Signer {
         let cas = CaRegistry::load(&state)?;
         let revocations = RevocationStore::load(&state, cas.iter().map(|c| c.record.id.clone()))?;
         let issued = crate::journal::issued_serials(&state.journal())?;
+        let scep_rejection = crate::scep_content::RejectionKey::draw(entropy.as_ref())?;
         journal.append_durable(
             clock.now(),
             "startup",
@@ -94,6 +98,7 @@ impl Signer {
             listener_key_creation: Mutex::new(()),
             handshake_signatures: std::sync::atomic::AtomicU64::new(0),
             operations: Default::default(),
+            scep_rejection,
         })
     }
 
@@ -134,6 +139,11 @@ impl Signer {
             .unwrap_or_else(|p| p.into_inner())
             .get(serial)
             .cloned()
+    }
+
+    /// The secret that turns an SCEP envelope's unusable RSA block into its substitute key.
+    pub(crate) fn scep_rejection(&self) -> &crate::scep_content::RejectionKey {
+        &self.scep_rejection
     }
 
     /// Serialises the making and renewal of delegated keys.

@@ -6,13 +6,57 @@
 //! SECURITY: every failure (a key or IV of the wrong length, a ciphertext that is not whole
 //! blocks, bad PKCS#7 padding) is the same `None`, so a caller cannot tell a padding error
 //! from any other and the answer is no padding oracle. With implicit rejection in the RSA
-//! unwrap, a wrong key decrypts to garbage whose padding almost always fails here, and
-//! looks exactly like every other failure. DES and 3DES are accepted because legacy
-//! clients send them (Debian's `scepclient`: single DES); replies are never DES.
+//! unwrap ([`RejectionKey`]), a wrong key decrypts to garbage whose padding almost always
+//! fails here, and looks exactly like every other failure. DES and 3DES are accepted because
+//! legacy clients send them (Debian's `scepclient`: single DES); replies are never DES.
 
 use aes::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
 use strongroom_types::scep::ContentCipher;
 use zeroize::Zeroizing;
+
+/// The secret behind implicit rejection: an RSA block the RA key cannot unwrap (or that
+/// unwraps to a key of the wrong length) stands for a substitute key derived from the block
+/// itself, HMAC-SHA256(secret, CA ‖ block), cut to the cipher's length.
+///
+/// SECURITY: the substitute must be a function of the ciphertext, not fresh randomness.
+/// A good RSA block always unwraps to the same key, so the same envelope always gets the
+/// same answer; were a bad block's key drawn anew per request, about one answer in 256
+/// would pad correctly, and sending one envelope a few thousand times would tell a good
+/// block from a bad one — the Bleichenbacher oracle by statistics. With a derived key a
+/// bad block behaves exactly like a good one whose key the caller does not know. The
+/// secret lives in memory only, drawn at start; after a restart (or on another node) a bad
+/// block maps to another key, which tells the caller nothing about the block.
+pub(crate) struct RejectionKey(ring::hmac::Key);
+
+impl std::fmt::Debug for RejectionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RejectionKey(<secret>)")
+    }
+}
+
+impl RejectionKey {
+    /// A fresh secret from the signer's entropy.
+    pub(crate) fn draw(entropy: &dyn crate::entropy::Entropy) -> Result<Self, crate::Error> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        entropy.fill(secret.as_mut())?;
+        Ok(RejectionKey(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            secret.as_ref(),
+        )))
+    }
+
+    /// The substitute content-encryption key, `len` bytes (at most 32), for `block` sent to
+    /// `ca`'s RA.
+    pub(crate) fn substitute(&self, ca: &str, block: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+        let mut ctx = ring::hmac::Context::with_key(&self.0);
+        // The CA's id is length-prefixed so that no (CA, block) pair reads as another.
+        ctx.update(&(ca.len() as u32).to_be_bytes());
+        ctx.update(ca.as_bytes());
+        ctx.update(block);
+        let tag = ctx.sign();
+        Zeroizing::new(tag.as_ref()[..len.min(tag.as_ref().len())].to_vec())
+    }
+}
 
 /// Decrypt CBC content and check its PKCS#7 padding.
 pub(crate) fn decrypt_content(
@@ -137,5 +181,25 @@ mod tests {
         let n = bad.len();
         bad[n - 17] ^= 0x01;
         assert!(decrypt_content(c, &key, &iv, &bad).is_none());
+    }
+
+    #[test]
+    fn a_bad_block_always_stands_for_the_same_substitute_key() {
+        let rejection = RejectionKey::draw(&crate::entropy::SystemEntropy::default()).unwrap();
+        let block = [0x5au8; 256];
+        let first = rejection.substitute("issuing", &block, 16);
+        assert_eq!(first.len(), 16);
+        // The same envelope, the same answer: no statistics to gather by repeating it.
+        assert_eq!(first, rejection.substitute("issuing", &block, 16));
+        // Another block, another CA or another cipher length: another key.
+        let mut other = block;
+        other[255] ^= 1;
+        assert_ne!(first, rejection.substitute("issuing", &other, 16));
+        assert_ne!(first, rejection.substitute("issuing-2", &block, 16));
+        assert_eq!(rejection.substitute("issuing", &block, 8).len(), 8);
+        assert_eq!(rejection.substitute("issuing", &block, 24).len(), 24);
+        // Another signer (a restart, another node): another secret, another key.
+        let restarted = RejectionKey::draw(&crate::entropy::SystemEntropy::default()).unwrap();
+        assert_ne!(first, restarted.substitute("issuing", &block, 16));
     }
 }

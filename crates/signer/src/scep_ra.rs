@@ -9,9 +9,11 @@
 //!
 //! Security: opening an envelope has one failure answer and one path. When the HSM refuses
 //! the RSA ciphertext (bad padding: the Bleichenbacher case) or returns a key of the wrong
-//! length, the content is decrypted with a random key of the right length instead, which
-//! fails like any other corrupt content (implicit rejection, as in RFC 9180's spirit and
-//! TLS's RSA key exchange). The caller learns "does not decrypt", never which part failed.
+//! length, the content is decrypted instead with a substitute key derived from that
+//! ciphertext and a secret ([`crate::scep_content::RejectionKey`]), which fails like any
+//! other corrupt content (implicit rejection, as in TLS's RSA key exchange). The caller
+//! learns "does not decrypt", never which part failed, and the same envelope always gets the
+//! same answer.
 //! Signing builds every signed attribute here; the caller's one value is the digest of the
 //! encapsulated content, which the RA key asserts nothing about (it certifies nothing).
 
@@ -167,14 +169,9 @@ pub fn decrypt_envelope(signer: &Signer, env: ScepEnvelope) -> Result<Response, 
     };
     let key = match unwrapped {
         Some(key) => key,
-        None => {
-            let mut random = zeroize::Zeroizing::new(vec![0u8; key_len]);
-            signer
-                .entropy
-                .fill(&mut random)
-                .map_err(|e| internal(e.to_string()))?;
-            random
-        }
+        None => signer
+            .scep_rejection()
+            .substitute(env.ca.as_str(), &env.encrypted_key, key_len),
     };
     let plaintext = decrypt_content(env.cipher, &key, &env.iv, &env.ciphertext)
         .ok_or_else(|| wire_error(ErrorKind::BadRequest, UNDECRYPTABLE))?;
