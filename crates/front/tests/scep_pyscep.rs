@@ -104,6 +104,35 @@ fn pyscep_enrols_gets_its_certificate_and_the_crl_and_a_relayed_csr_is_refused()
     let enrolled = std::fs::read(work.join("enrolled.pem")).unwrap();
     assert_eq!(enrolled, std::fs::read(work.join("getcert.pem")).unwrap());
 
+    let _step =
+        step("a padding-oracle prober gets one answer for every envelope that does not open");
+    {
+        // Told apart, "the padding failed" and "it opened to something else" would let a
+        // captured request be decrypted block by block (its challengePassword with it).
+        let before = c
+            .front_log()
+            .matches("does not open with this CA's RA key")
+            .count();
+        let probed = pyscep(&c, &url, &work, &["probe"]);
+        for case in ["not_a_csr", "not_an_issuer_and_serial", "bad_padding"] {
+            assert_eq!(probed[case]["status"], "FAILURE", "{case}: {probed}");
+            assert_eq!(
+                probed[case]["fail_info"], "1",
+                "{case}: badMessageCheck, {probed}"
+            );
+        }
+        let after = c
+            .front_log()
+            .matches("does not open with this CA's RA key")
+            .count();
+        assert_eq!(
+            after - before,
+            3,
+            "one text for all three: {}",
+            c.front_log()
+        );
+    }
+
     let _step = step("the certificate verifies to the root and lints clean");
     let chain = c.dir().join("scep-chain.pem");
     let r = admin.get("/api/v1/cas/scep-rsa/chain");

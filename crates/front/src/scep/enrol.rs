@@ -26,6 +26,9 @@ use strongroom_store::{AuditOutcome, CertificateSource, ConsumeOutcome, NewAudit
 use strongroom_types::scep::{ScepFailInfo, ScepMessageType};
 use strongroom_wire::{CallError, ErrorKind, IssuanceRequest, ScepEnvelope, SubjectKey};
 
+/// The one answer to an envelope that does not open to what its messageType names.
+const UNOPENED: &str = "the SCEP envelope does not open with this CA's RA key to what its messageType names: check the CA certificate it was encrypted to (GetCACert) and that it holds a CSR (PKCSReq, RenewalReq), an IssuerAndSerialNumber (GetCert, GetCRL) or an IssuerAndSubject (CertPoll)";
+
 /// Answers one PKIOperation.
 pub async fn pki_operation(scep: &Scep, offered: &Offered, der: &[u8]) -> Response {
     let request = match parse_pki_message(der) {
@@ -77,17 +80,23 @@ async fn decide(scep: &Scep, offered: &Offered, request: &PkiRequest) -> Result<
         iv: request.envelope.iv.clone(),
         ciphertext: request.envelope.ciphertext.clone(),
     };
+    // SECURITY: an envelope that does not open and one that opens to something other than
+    // what its messageType names get one answer. Told apart (badMessageCheck against
+    // badRequest), they are a CBC padding oracle: anyone who captured a device's request
+    // could re-sign it with a key of their own, alter the ciphertext block by block and read
+    // the CSR — with its challengePassword — from the answers. The signer's own failures
+    // are already one answer (implicit rejection), which a padding oracle here would undo.
+    let refused = || Answer::Fail(ScepFailInfo::BadMessageCheck, UNOPENED.to_string());
     let plaintext = match scep.app.signer.decrypt_scep_envelope(envelope).await {
         Ok(p) => p,
         Err(CallError::Refused {
             kind: ErrorKind::BadRequest,
-            detail,
-        }) => return Ok(Answer::Fail(ScepFailInfo::BadMessageCheck, detail)),
+            ..
+        }) => return Ok(refused()),
         Err(e) => return Err(signer_trouble(e)),
     };
-    let inner = match parse_inner(request.message_type, &plaintext.0) {
-        Ok(i) => i,
-        Err(e) => return Ok(Answer::Fail(e.fail_info(), e.to_string())),
+    let Ok(inner) = parse_inner(request.message_type, &plaintext.0) else {
+        return Ok(refused());
     };
     match (request.message_type, inner) {
         (ScepMessageType::PkcsReq, InnerRequest::Csr(csr)) => {

@@ -11,9 +11,12 @@ and prints one JSON object with the outcome of each. GetCRL is a separate call,
 `scep_pyscep.py URL WORKDIR CHALLENGE getcrl SERIAL`, which writes WORKDIR/crl.der, and so
 is GetNextCACert, `... rollover`, which prints the subjects of the next CA's certificates,
 and `... pending` (PKCSReq answered PENDING, then GetCertInitial once WORKDIR/approved
-exists; writes WORKDIR/pending.pem).
+exists; writes WORKDIR/pending.pem). `... probe` plays the padding-oracle attacker: envelopes
+to the RA that open to something other than a CSR (good padding), and a CSR whose last
+ciphertext byte is flipped (bad padding); it prints each one's status and failInfo.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -42,7 +45,8 @@ re.search = _search
 
 import requests  # noqa: E402
 from scep import Client  # noqa: E402
-from scep.Client.enums import PKIStatus  # noqa: E402
+from scep.Client.enums import MessageType, PKIStatus  # noqa: E402
+from scep.Client.envelope import PKCSPKIEnvelopeBuilder  # noqa: E402
 from scep.Client.message import SCEPMessage  # noqa: E402
 
 USAGE = {"digital_signature", "key_encipherment"}
@@ -56,10 +60,40 @@ def status(res):
     return {"status": "SUCCESS"}
 
 
+class CorruptLastByte(PKCSPKIEnvelopeBuilder):
+    """An envelope whose ciphertext's last byte is flipped: its padding no longer checks."""
+
+    def _encrypt_data(self, data):
+        key, iv, ciphertext = super()._encrypt_data(data)
+        return key, iv, ciphertext[:-1] + bytes([ciphertext[-1] ^ 0x5A])
+
+
+def probe(client, challenge):
+    """One signed PKIOperation per envelope, each the attacker's variation."""
+    cacaps = client.get_ca_capabilities()
+    ca_certs = client.get_ca_certs()
+    identity, key = Client.SigningRequest.generate_self_signed(cn="prober.lab.test", key_usage=USAGE)
+    csr, _ = Client.SigningRequest.generate_csr(cn="prober.lab.test", key_usage=USAGE, password=challenge, private_key=key)
+    cipher = cacaps.strongest_cipher()
+    cases = {
+        "not_a_csr": (PKCSPKIEnvelopeBuilder().encrypt(b"padding checks, a CSR it is not", cipher), MessageType.PKCSReq),
+        "not_an_issuer_and_serial": (PKCSPKIEnvelopeBuilder().encrypt(b"\x30\x03\x02\x01\x07", cipher), MessageType.GetCert),
+        "bad_padding": (CorruptLastByte().encrypt(csr.to_der(), cipher), MessageType.PKCSReq),
+    }
+    out = {}
+    for name, (envelope, message_type) in cases.items():
+        res = client._pki_operation(identity=identity, identity_private_key=key, envelope=envelope, message_type=message_type, cacaps=cacaps, ca_certs=ca_certs, transaction_id=hashlib.sha1(name.encode()).hexdigest())
+        out[name] = status(res)
+    return out
+
+
 def main():
     url, work, challenge = sys.argv[1], sys.argv[2], sys.argv[3]
     client = Client.Client(url)
     out = {}
+    if len(sys.argv) > 4 and sys.argv[4] == "probe":
+        print(json.dumps(probe(client, challenge)))
+        return
     if len(sys.argv) > 4 and sys.argv[4] == "pending":
         # PKCSReq under a profile that needs an approval: PENDING; then, once the test has
         # approved and written WORKDIR/approved, GetCertInitial (CertPoll) for the request.
