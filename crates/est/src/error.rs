@@ -22,17 +22,22 @@ pub enum EstError {
     Csr(String),
     /// The path names no EST operation, or a label that cannot exist.
     Path(String),
+    /// A server-generated key cannot be encrypted as the request asks (what to change).
+    KeyDelivery(String),
+    /// Building a reply failed on the server's side (randomness, an encoding bound).
+    Internal(String),
 }
 
 impl EstError {
     /// The HTTP status of the refusal: 413 for size, 415 for the media type, 404 for a
-    /// path, 400 otherwise.
+    /// path, 500 for the server's own failure, 400 otherwise.
     pub fn status(&self) -> u16 {
         match self {
             EstError::TooLarge { .. } => 413,
             EstError::ContentType { .. } => 415,
             EstError::Path(_) => 404,
-            EstError::Base64(_) | EstError::Csr(_) => 400,
+            EstError::Base64(_) | EstError::Csr(_) | EstError::KeyDelivery(_) => 400,
+            EstError::Internal(_) => 500,
         }
     }
 }
@@ -50,6 +55,8 @@ impl fmt::Display for EstError {
             ),
             EstError::Csr(why) => write!(f, "the PKCS#10 request: {why}"),
             EstError::Path(why) => write!(f, "{why}"),
+            EstError::KeyDelivery(why) => write!(f, "the encrypted key (RFC 7030 §4.4.1.2): {why}"),
+            EstError::Internal(why) => write!(f, "the server could not build the reply: {why}"),
         }
     }
 }

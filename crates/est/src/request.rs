@@ -10,7 +10,7 @@ use crate::{decode_body, EstError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use strongroom_x509::{
-    challenge_password, csr_attribute_types, parse_csr, ChallengePassword, VerifiedCsr,
+    challenge_password, csr_attribute_octets, parse_csr, ChallengePassword, VerifiedCsr,
 };
 
 /// The media type of an enrolment body (RFC 7030 §4.2.1).
@@ -25,9 +25,18 @@ pub struct Enrolment {
     pub csr: VerifiedCsr,
     /// Its challengePassword attribute, if any (Debug shows only its length).
     pub challenge: Option<ChallengePassword>,
-    /// It asks for a server-generated key encrypted to a key it names (RFC 7030 §4.4.1.1
-    /// DecryptKeyIdentifier, §4.4.1.2 AsymmetricDecryptKeyIdentifier).
-    pub asks_encrypted_key: bool,
+    /// How it asks a server-generated key to be encrypted, if it does.
+    pub key_encryption: Option<KeyEncryption>,
+}
+
+/// How a `serverkeygen` request asks for its key to be encrypted (RFC 7030 §4.4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyEncryption {
+    /// DecryptKeyIdentifier (§4.4.1.1): under a symmetric key shared beforehand, named by
+    /// this identifier.
+    Symmetric(Vec<u8>),
+    /// AsymmetricDecryptKeyIdentifier (§4.4.1.2): to the client key with this identifier.
+    Asymmetric(Vec<u8>),
 }
 
 /// id-aa-decryptKeyID (RFC 7030 §4.4.1.1).
@@ -48,15 +57,23 @@ pub fn parse_enrolment(content_type: Option<&str>, body: &[u8]) -> Result<Enrolm
     let csr_der = decode_body(body)?;
     let csr = parse_csr(&csr_der).map_err(|e| EstError::Csr(e.to_string()))?;
     let challenge = challenge_password(&csr_der).map_err(|e| EstError::Csr(e.to_string()))?;
-    let asks_encrypted_key = csr_attribute_types(&csr_der)
-        .map_err(|e| EstError::Csr(e.to_string()))?
-        .iter()
-        .any(|t| t == DECRYPT_KEY_ID || t == ASYMMETRIC_DECRYPT_KEY_ID);
+    let octets =
+        |oid| csr_attribute_octets(&csr_der, oid).map_err(|e| EstError::Csr(e.to_string()));
+    let key_encryption = match (octets(DECRYPT_KEY_ID)?, octets(ASYMMETRIC_DECRYPT_KEY_ID)?) {
+        (None, None) => None,
+        (Some(id), None) => Some(KeyEncryption::Symmetric(id)),
+        (None, Some(id)) => Some(KeyEncryption::Asymmetric(id)),
+        (Some(_), Some(_)) => {
+            return Err(EstError::Csr(
+                "both DecryptKeyIdentifier and AsymmetricDecryptKeyIdentifier: name one key to encrypt the server-generated key to".into(),
+            ))
+        }
+    };
     Ok(Enrolment {
         csr_der,
         csr,
         challenge,
-        asks_encrypted_key,
+        key_encryption,
     })
 }
 

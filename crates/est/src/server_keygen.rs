@@ -1,11 +1,12 @@
-//! The `/serverkeygen` reply (RFC 7030 §4.4.2): `multipart/mixed` with the private key
-//! (`application/pkcs8`, base64 DER) and the certificate (`application/pkcs7-mime;
-//! smime-type=certs-only`).
+//! The `/serverkeygen` reply (RFC 7030 §4.4.2): `multipart/mixed` with the private key and
+//! the certificate (`application/pkcs7-mime; smime-type=certs-only`).
 //!
-//! In: the PKCS#8 DER of the key the front made and the certificates-only DER of the issued
-//! certificate. Out: the body (held in a `Zeroizing` buffer: it contains the key) and the
-//! `Content-Type` with its boundary. The key is sent unencrypted inside the TLS session, as
-//! RFC 7030 §4.4.2 allows; the caller wipes its own copy.
+//! In: the key part — the PKCS#8 DER of the key the front made (`application/pkcs8`, sent
+//! inside the TLS session only, as §4.4.2 allows) or the CMS EnvelopedData holding it
+//! encrypted to the client (`application/pkcs7-mime; smime-type=server-generated-key`,
+//! [`crate::encrypted_key_part`]) — and the certificates-only DER of the issued
+//! certificate. Out: the body (held in a `Zeroizing` buffer: it may contain the key) and the
+//! `Content-Type` with its boundary; the caller wipes its own copy.
 
 use crate::{encode_body, Base64Form};
 use zeroize::Zeroizing;
@@ -31,9 +32,39 @@ impl std::fmt::Debug for ServerKeygenReply {
     }
 }
 
-/// The reply carrying `pkcs8` and `certs_only`, their base64 in `form`.
-pub fn server_keygen_reply(pkcs8: &[u8], certs_only: &[u8], form: Base64Form) -> ServerKeygenReply {
-    let key = Zeroizing::new(encode_body(pkcs8, form));
+/// The key part of a `/serverkeygen` reply.
+#[derive(Clone, Copy)]
+pub enum KeyPart<'a> {
+    /// The key's PKCS#8 DER, in the clear.
+    Pkcs8(&'a [u8]),
+    /// The key encrypted to the client: the EnvelopedData's DER.
+    Encrypted(&'a [u8]),
+}
+
+// By hand: the clear form is a private key.
+impl std::fmt::Debug for KeyPart<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyPart::Pkcs8(k) => write!(f, "Pkcs8(<{} bytes>)", k.len()),
+            KeyPart::Encrypted(k) => write!(f, "Encrypted(<{} bytes>)", k.len()),
+        }
+    }
+}
+
+/// The reply carrying `key` and `certs_only`, their base64 in `form`.
+pub fn server_keygen_reply(
+    key: KeyPart<'_>,
+    certs_only: &[u8],
+    form: Base64Form,
+) -> ServerKeygenReply {
+    let (key_type, key) = match key {
+        KeyPart::Pkcs8(der) => ("application/pkcs8", der),
+        KeyPart::Encrypted(der) => (
+            "application/pkcs7-mime; smime-type=server-generated-key",
+            der,
+        ),
+    };
+    let key = Zeroizing::new(encode_body(key, form));
     let mut body = Zeroizing::new(Vec::with_capacity(key.len() + certs_only.len() * 2 + 512));
     let part = |body: &mut Vec<u8>, headers: &str, content: &str| {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n{headers}\r\n\r\n").as_bytes());
@@ -41,7 +72,7 @@ pub fn server_keygen_reply(pkcs8: &[u8], certs_only: &[u8], form: Base64Form) ->
     };
     part(
         &mut body,
-        "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64",
+        &format!("Content-Type: {key_type}\r\nContent-Transfer-Encoding: base64"),
         &key,
     );
     part(
@@ -64,7 +95,11 @@ mod tests {
 
     #[test]
     fn the_two_parts_come_back_out() {
-        let reply = server_keygen_reply(b"key bytes", b"certificate bytes", Base64Form::Wrapped);
+        let reply = server_keygen_reply(
+            KeyPart::Pkcs8(b"key bytes"),
+            b"certificate bytes",
+            Base64Form::Wrapped,
+        );
         assert_eq!(
             reply.content_type,
             "multipart/mixed; boundary=strongroom-est-serverkeygen"
@@ -81,5 +116,14 @@ mod tests {
         assert!(parts[2].contains("application/pkcs7-mime; smime-type=certs-only"));
         assert_eq!(content(parts[2]), b"certificate bytes");
         assert!(!format!("{reply:?}").contains("a2V5"), "Debug shows no key");
+        let sealed = server_keygen_reply(
+            KeyPart::Encrypted(b"enveloped"),
+            b"certificate bytes",
+            Base64Form::OneLine,
+        );
+        let text = String::from_utf8(sealed.body.to_vec()).unwrap();
+        assert!(text
+            .contains("Content-Type: application/pkcs7-mime; smime-type=server-generated-key\r\n"));
+        assert!(!text.contains("application/pkcs8"));
     }
 }

@@ -3,7 +3,8 @@
 //! EST (issue 18) with the clients integrators script: curl and openssl, as in
 //! ../shared/INTEROP.md, against the front's HTTPS listener. Every endpoint: `cacerts`,
 //! `csrattrs`, `simpleenroll` (HTTP Basic), `simplereenroll` over mutual TLS, `serverkeygen`
-//! (the key in the reply matches the certificate) and `fullcmc` (501). The refusals: a wrong
+//! (the key in the reply matches the certificate; encrypted to the TLS client certificate
+//! when the request names it, opened and verified by openssl) and `fullcmc` (501). The refusals: a wrong
 //! password is 401 and five lock the user (the right password is then refused too); a
 //! revoked or expired client certificate is refused; a name the profile forbids is 403; a
 //! device certificate from a manufacturer's root enrols under the label that trusts that
@@ -15,7 +16,7 @@
 mod est_common;
 mod scep_common;
 
-use est_common::{bound_enrolment, Est, Manufacturer, Reply};
+use est_common::{bound_enrolment, multipart, sealed_key_csr, Est, Manufacturer, Reply, Sealed};
 use scep_common::{openssl, openssl_bytes};
 use serde_json::json;
 use std::path::Path;
@@ -83,7 +84,7 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         "[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n\n\
          [est]\ndefault_label = \"default\"\n\n\
          [[est.label]]\nname = \"default\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n\n\
-         [[est.label]]\nname = \"factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {anchors:?}\n\n\
+         [[est.label]]\nname = \"factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {anchors:?}\nserver_keygen = true\n\n\
          [[est.label]]\nname = \"other-factory\"\nprofile = \"{PROFILE}\"\nauth = \"certificate\"\nmanufacturer_anchors = {other_anchors:?}\n\n\
          [[est.label]]\nname = \"bound\"\nprofile = \"{PROFILE}\"\nauth = \"password\"\nchannel_binding = true\n\n\
          [[est.label]]\nname = \"approved\"\nprofile = \"{APPROVED_PROFILE}\"\nauth = \"password\"\nserver_keygen = true\n"
@@ -415,23 +416,15 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
             "{}",
             r.headers
         );
-        let text = r.text();
-        let boundary = r
-            .headers
-            .lines()
-            .find_map(|l| l.split("boundary=").nth(1))
-            .unwrap()
-            .trim()
-            .to_string();
-        let parts: Vec<&str> = text.split(&format!("--{boundary}")).collect();
-        let content = |p: &str| p.split_once("\r\n\r\n").unwrap().1.to_string();
+        let parts = multipart(&r);
+        let content = |p: &(String, String)| p.1.clone();
         let key_part = parts
             .iter()
-            .find(|p| p.contains("application/pkcs8"))
+            .find(|p| p.0.contains("application/pkcs8"))
             .unwrap();
         let cert_part = parts
             .iter()
-            .find(|p| p.contains("smime-type=certs-only"))
+            .find(|p| p.0.contains("smime-type=certs-only"))
             .unwrap();
         let key_b64 = work.join("skg.key.b64");
         std::fs::write(&key_b64, content(key_part)).unwrap();
@@ -470,41 +463,146 @@ fn curl_and_openssl_use_every_est_endpoint_and_are_refused_where_they_must_be() 
         );
         let r = est.post_csr("/factory/serverkeygen", &csr, &auth);
         assert_eq!(r.status, 403, "{}", r.text());
-        // A request for the key encrypted to a key it names (RFC 7030 §4.4.1.2): refused,
-        // saying so, rather than sent in a form it did not ask for.
-        let cnf = work.join("enc.cnf");
-        std::fs::write(
-            &cnf,
-            "oid_section = new_oids\n[new_oids]\nasymmDecryptKeyID = 1.2.840.113549.1.9.16.2.54\n\
-             [req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n\
-             [dn]\nCN = enc.lab.test\n[attrs]\nasymmDecryptKeyID = 0102030405\n",
-        )
-        .unwrap();
-        let der = openssl_bytes(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            work.join("enc.key").to_str().unwrap(),
-            "-config",
-            cnf.to_str().unwrap(),
-            "-outform",
-            "DER",
-        ]);
-        let enc = work.join("enc.csr.b64");
+    }
+
+    let _step = step("serverkeygen encrypted to the TLS client certificate the request names");
+    {
+        // The reply's key part is EnvelopedData(SignedData(AsymmetricKeyPackage)): openssl
+        // opens it with the client's key, verifies the CA's key generator's signature up to
+        // the root, and the key inside is the certificate's key.
+        let open_sealed = |r: &Reply, name: &str, client_key: &Path| {
+            assert_eq!(r.status, 200, "{}", r.text());
+            let parts = multipart(r);
+            assert!(
+                !parts.iter().any(|p| p.0.contains("application/pkcs8")),
+                "no key in the clear"
+            );
+            let sealed = parts
+                .iter()
+                .find(|p| p.0.contains("smime-type=server-generated-key"))
+                .unwrap();
+            let cert_part = parts
+                .iter()
+                .find(|p| p.0.contains("smime-type=certs-only"))
+                .unwrap();
+            let p7m = work.join(format!("{name}.p7m"));
+            std::fs::write(
+                &p7m,
+                base64::engine::general_purpose::STANDARD
+                    .decode(sealed.1.replace(['\r', '\n'], ""))
+                    .unwrap(),
+            )
+            .unwrap();
+            let signed = work.join(format!("{name}.signed.der"));
+            openssl(&[
+                "cms",
+                "-decrypt",
+                "-inform",
+                "DER",
+                "-in",
+                p7m.to_str().unwrap(),
+                "-inkey",
+                client_key.to_str().unwrap(),
+                "-out",
+                signed.to_str().unwrap(),
+            ]);
+            let package = openssl_bytes(&[
+                "cms",
+                "-verify",
+                "-inform",
+                "DER",
+                "-in",
+                signed.to_str().unwrap(),
+                "-CAfile",
+                chain.to_str().unwrap(),
+                "-purpose",
+                "any",
+            ]);
+            // AsymmetricKeyPackage: one OneAsymmetricKey (PKCS#8) in a SEQUENCE.
+            let key_der = work.join(format!("{name}.key.der"));
+            let header = if package[1] < 0x80 {
+                2
+            } else {
+                2 + (package[1] & 0x7f) as usize
+            };
+            std::fs::write(&key_der, &package[header..]).unwrap();
+            let from_key = openssl(&[
+                "pkey",
+                "-inform",
+                "DER",
+                "-in",
+                key_der.to_str().unwrap(),
+                "-pubout",
+            ]);
+            let cert_reply = Reply {
+                status: 200,
+                headers: "application/pkcs7-mime; smime-type=certs-only".into(),
+                body: cert_part.1.clone().into_bytes(),
+            };
+            let pem = est.certificate(&cert_reply, name);
+            est.verify(&pem, &chain);
+            let from_cert = openssl(&["x509", "-in", pem.to_str().unwrap(), "-noout", "-pubkey"]);
+            assert_eq!(
+                from_key, from_cert,
+                "{name}: the sealed key is the certificate's"
+            );
+        };
         use base64::Engine;
-        std::fs::write(&enc, base64::engine::general_purpose::STANDARD.encode(der)).unwrap();
-        let r = est.post_csr("/serverkeygen", &enc, &auth);
-        assert_eq!(r.status, 501, "{}", r.text());
+
+        // A manufacturer's device certificate without a subjectKeyIdentifier: named by the
+        // SHA-1 identifier RFC 5280 derives (ECDH P-256 + AES key wrap).
+        let (idevid, idevid_key) = acme_devices.device("idevid-skg", false);
+        let csr = sealed_key_csr(&work, "sealed-1", "sealed-1.lab.test", Sealed::To(&idevid));
+        let r = est.post_csr_as("/factory/serverkeygen", &csr, &idevid, &idevid_key);
+        open_sealed(&r, "sealed-1", &idevid_key);
+
+        // A certificate this CA issued (it has a subjectKeyIdentifier), with a password on
+        // a password label: the key goes to the certificate of the session.
+        let ldev_csr = est.csr("ldev-skg", "ldev-skg.lab.test");
+        let r = est.post_csr_as("/factory/simpleenroll", &ldev_csr, &idevid, &idevid_key);
+        let ldev = est.certificate(&r, "ldev-skg");
+        let ldev_key = work.join("ldev-skg.key");
+        let csr = sealed_key_csr(&work, "sealed-2", "sealed-2.lab.test", Sealed::To(&ldev));
+        let (cert_arg, key_arg) = (ldev.to_str().unwrap(), ldev_key.to_str().unwrap());
+        let with_cert = ["-u", basic.as_str(), "--cert", cert_arg, "--key", key_arg];
+        let r = est.post_csr("/serverkeygen", &csr, &with_cert);
+        open_sealed(&r, "sealed-2", &ldev_key);
+
+        // Refused before a key is made, saying what to change: a key the session's
+        // certificate is not, a symmetric key (none is shared), no certificate at all.
+        let r = est.post_csr_as(
+            "/factory/serverkeygen",
+            &sealed_key_csr(&work, "sealed-3", "sealed-3.lab.test", Sealed::ToNobody),
+            &idevid,
+            &idevid_key,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
         assert!(
-            r.text().contains("AsymmetricDecryptKeyIdentifier"),
+            r.text().contains("not the subjectKeyIdentifier"),
             "{}",
             r.text()
         );
+        let r = est.post_csr_as(
+            "/factory/serverkeygen",
+            &sealed_key_csr(&work, "sealed-4", "sealed-4.lab.test", Sealed::Symmetric),
+            &idevid,
+            &idevid_key,
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("no symmetric key"), "{}", r.text());
+        let r = est.post_csr("/serverkeygen", &csr, &auth);
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("TLS client certificate"), "{}", r.text());
+        for refused in ["sealed-3.lab.test", "sealed-4.lab.test"] {
+            let found = admin.get(&format!("/api/v1/certificates?name={refused}"));
+            assert_eq!(found.status, 200, "{}", found.text);
+            let items = found.json()["items"].as_array().cloned().unwrap();
+            assert!(
+                items.is_empty(),
+                "issued for a refused request: {}",
+                found.text
+            );
+        }
     }
 
     let _step =

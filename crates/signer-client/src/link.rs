@@ -15,8 +15,8 @@ use strongroom_wire::{
     answer_of, body_length, decode_payload, encode_frame, CaCreation, CallError, CheckpointRequest,
     HealthReport, IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest,
     Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext, ScepReplyRequest,
-    SignedCheckpoint, SignedOcspResponse, SignedScepNextCa, SignedScepReply, SignerMetrics,
-    WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
+    SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse, SignedScepNextCa, SignedScepReply,
+    SignerMetrics, WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -241,6 +241,22 @@ impl SignerLink {
             Response::ScepNextCa(s) => Some(s),
             _ => None,
         })
+        .await
+    }
+
+    /// `SignEstKeyPackage`: the key generator's signature over a key package's digest.
+    pub async fn sign_est_key_package(
+        &self,
+        ca: CaId,
+        package_digest: Vec<u8>,
+    ) -> Result<SignedEstKeyPackage, CallError> {
+        self.ask(
+            Request::SignEstKeyPackage { ca, package_digest },
+            |r| match r {
+                Response::EstKeyPackage(s) => Some(s),
+                _ => None,
+            },
+        )
         .await
     }
 

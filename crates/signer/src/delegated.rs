@@ -30,6 +30,8 @@ use x509_cert::name::Name;
 pub const OCSP_NAME_LABEL: &str = "strongroom-ocsp-responder";
 /// The reserved first label of SCEP registration authority certificates' names.
 pub const SCEP_RA_NAME_LABEL: &str = "strongroom-scep-ra";
+/// The reserved first label of EST key-generator certificates' names.
+pub const EST_KEYGEN_NAME_LABEL: &str = "strongroom-est-keygen";
 
 /// What a delegated key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,9 @@ pub enum Purpose {
     /// key that decrypts what devices encrypt to its certificate and signs the replies
     /// (keyUsage digitalSignature and keyEncipherment, as strict clients check).
     ScepRa,
+    /// EST's key generator (90 days, renewed 30 days before the end): signs the packages
+    /// of server-generated keys delivered encrypted (RFC 7030 §4.4.2), nothing else.
+    EstKeyGenerator,
 }
 
 impl Purpose {
@@ -51,6 +56,7 @@ impl Purpose {
             Purpose::AuditCheckpoint => AUDIT_NAME_LABEL,
             Purpose::OcspResponder => OCSP_NAME_LABEL,
             Purpose::ScepRa => SCEP_RA_NAME_LABEL,
+            Purpose::EstKeyGenerator => EST_KEYGEN_NAME_LABEL,
         }
     }
     pub(crate) fn dir(self) -> &'static str {
@@ -58,18 +64,19 @@ impl Purpose {
             Purpose::AuditCheckpoint => "audit",
             Purpose::OcspResponder => "ocsp",
             Purpose::ScepRa => "scep-ra",
+            Purpose::EstKeyGenerator => "est-keygen",
         }
     }
     fn lifetime(self) -> i64 {
         match self {
             Purpose::AuditCheckpoint => 397 * 86_400,
             Purpose::OcspResponder => 30 * 86_400,
-            Purpose::ScepRa => 90 * 86_400,
+            Purpose::ScepRa | Purpose::EstKeyGenerator => 90 * 86_400,
         }
     }
     fn renew_before(self) -> i64 {
         match self {
-            Purpose::AuditCheckpoint | Purpose::ScepRa => 30 * 86_400,
+            Purpose::AuditCheckpoint | Purpose::ScepRa | Purpose::EstKeyGenerator => 30 * 86_400,
             Purpose::OcspResponder => 7 * 86_400,
         }
     }
@@ -78,6 +85,7 @@ impl Purpose {
             Purpose::AuditCheckpoint => "Audit checkpoints",
             Purpose::OcspResponder => "OCSP responder",
             Purpose::ScepRa => "SCEP registration authority",
+            Purpose::EstKeyGenerator => "EST key generator",
         }
     }
     /// The key: RSA for the RA (devices encrypt to it with RSA key transport), P-256 for
@@ -85,7 +93,7 @@ impl Purpose {
     fn key(self) -> (KeyAlgorithm, KeyPurpose) {
         match self {
             Purpose::ScepRa => (KeyAlgorithm::Rsa2048, KeyPurpose::SigningAndDecryption),
-            Purpose::AuditCheckpoint | Purpose::OcspResponder => {
+            Purpose::AuditCheckpoint | Purpose::OcspResponder | Purpose::EstKeyGenerator => {
                 (KeyAlgorithm::EcdsaP256, KeyPurpose::Signing)
             }
         }
@@ -117,6 +125,7 @@ pub fn is_reserved_name(name: &RequestedName) -> bool {
             l.eq_ignore_ascii_case(AUDIT_NAME_LABEL)
                 || l.eq_ignore_ascii_case(OCSP_NAME_LABEL)
                 || l.eq_ignore_ascii_case(SCEP_RA_NAME_LABEL)
+                || l.eq_ignore_ascii_case(EST_KEYGEN_NAME_LABEL)
         }),
         _ => false,
     }

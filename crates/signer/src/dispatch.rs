@@ -241,6 +241,9 @@ impl Signer {
             Request::SignScepNextCa { ca, successor } => {
                 crate::scep_ra::sign_next_ca(self, &ca, &successor)
             }
+            Request::SignEstKeyPackage { ca, package_digest } => {
+                crate::est_keygen::sign_key_package(self, &ca, &package_digest)
+            }
         };
         self.operations
             .count(op, result.as_ref().err().map(|e| e.kind));

@@ -127,7 +127,7 @@ pub fn plan_leaf(
     for n in &names {
         if crate::delegated::is_reserved_name(n) {
             return Err(denied(format!(
-                "{n}: its first label is reserved for the signer's own audit and OCSP certificates"
+                "{n}: its first label is reserved for the signer's own certificates (audit, OCSP, SCEP RA, EST key generator)"
             )));
         }
         if !profile.allows_name(n) {

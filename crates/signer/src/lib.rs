@@ -15,6 +15,7 @@ pub mod delegated;
 pub mod dispatch;
 pub mod entropy;
 pub(crate) mod error;
+pub mod est_keygen;
 pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;

@@ -25,8 +25,9 @@ pub use frame::{
 pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
     IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
-    Response, RevocationRecord, SignedCheckpoint, SignedOcspResponse, SignerError, SubjectKey,
-    TlsSignatureScheme, MAX_JOURNALED_ISSUANCES, MAX_TLS_HANDSHAKE_MESSAGE,
+    Response, RevocationRecord, SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse,
+    SignerError, SubjectKey, TlsSignatureScheme, MAX_JOURNALED_ISSUANCES,
+    MAX_TLS_HANDSHAKE_MESSAGE,
 };
 pub use metrics::{
     LatencyRecorder, LatencySnapshot, OperationCount, SignerMetrics, LATENCY_BOUNDS_MICROS,

@@ -105,6 +105,16 @@ pub enum Request {
         /// The CA that takes over (control names it; the front reads the link).
         successor: CaId,
     },
+    /// Sign the attributes of an EST server-generated key package with `ca`'s key-generator
+    /// key (front): the signer sees only the package's SHA-256 (never the key), builds the
+    /// attributes itself (contentType id-ct-KP-aKeyPackage, messageDigest) and signs them
+    /// with a delegated P-256 key that certifies nothing.
+    SignEstKeyPackage {
+        /// The CA the key's certificate was issued by.
+        ca: CaId,
+        /// SHA-256 of the DER AsymmetricKeyPackage (32 bytes).
+        package_digest: Vec<u8>,
+    },
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -159,11 +169,13 @@ pub enum Operation {
     SignScepReply,
     /// [`Request::SignScepNextCa`].
     SignScepNextCa,
+    /// [`Request::SignEstKeyPackage`].
+    SignEstKeyPackage,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -181,6 +193,7 @@ impl Operation {
         Operation::DecryptScepEnvelope,
         Operation::SignScepReply,
         Operation::SignScepNextCa,
+        Operation::SignEstKeyPackage,
     ];
 
     /// Stable name used in configuration.
@@ -203,6 +216,7 @@ impl Operation {
             Operation::DecryptScepEnvelope => "DecryptScepEnvelope",
             Operation::SignScepReply => "SignScepReply",
             Operation::SignScepNextCa => "SignScepNextCa",
+            Operation::SignEstKeyPackage => "SignEstKeyPackage",
         }
     }
 
@@ -234,6 +248,7 @@ impl Request {
             Request::DecryptScepEnvelope(_) => Operation::DecryptScepEnvelope,
             Request::SignScepReply(_) => Operation::SignScepReply,
             Request::SignScepNextCa { .. } => Operation::SignScepNextCa,
+            Request::SignEstKeyPackage { .. } => Operation::SignEstKeyPackage,
         }
     }
 
@@ -300,6 +315,7 @@ impl Request {
                 "SignScepReply ca={} status={:?} fail_info={:?}",
                 r.ca, r.pki_status, r.fail_info
             ),
+            Request::SignEstKeyPackage { ca, .. } => format!("SignEstKeyPackage ca={ca}"),
         }
     }
 }
@@ -519,6 +535,8 @@ pub enum Response {
     ScepReply(crate::scep::SignedScepReply),
     /// Answer to [`Request::SignScepNextCa`].
     ScepNextCa(crate::scep::SignedScepNextCa),
+    /// Answer to [`Request::SignEstKeyPackage`].
+    EstKeyPackage(SignedEstKeyPackage),
 }
 
 impl Response {
@@ -544,8 +562,20 @@ impl Response {
             Response::ScepPlaintext(_) => "ScepPlaintext",
             Response::ScepReply(_) => "ScepReply",
             Response::ScepNextCa(_) => "ScepNextCa",
+            Response::EstKeyPackage(_) => "EstKeyPackage",
         }
     }
+}
+
+/// A key package's signature, for the front to assemble the SignedData around.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedEstKeyPackage {
+    /// The DER `SET OF Attribute` that was signed (contentType, messageDigest).
+    pub signed_attributes: Vec<u8>,
+    /// ECDSA P-256 SHA-256 signature (DER) over `signed_attributes`.
+    pub signature: Vec<u8>,
+    /// The key-generator certificate whose key signed, DER.
+    pub certificate: Vec<u8>,
 }
 
 /// One `issued` record of the signer's journal. Records written before the journal kept

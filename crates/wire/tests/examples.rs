@@ -185,7 +185,12 @@ fn operations_keep_their_tags() {
     };
     assert_eq!(tag(&sign), 12);
     assert_eq!(tag(&Request::Metrics), 13);
-    assert_eq!(Operation::ALL.len(), 17);
+    assert_eq!(Operation::ALL.len(), 18);
+    let est = Request::SignEstKeyPackage {
+        ca: "issuing".parse().unwrap(),
+        package_digest: vec![],
+    };
+    assert_eq!(tag(&est), 18);
     assert_eq!(Operation::parse("Metrics"), Some(Operation::Metrics));
     assert_eq!(
         Operation::parse("SignTlsHandshake"),

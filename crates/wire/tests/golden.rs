@@ -182,6 +182,13 @@ fn requests() -> Vec<(&'static str, Request)> {
                 successor: "issuing-2".parse().unwrap(),
             },
         ),
+        (
+            "SignEstKeyPackage",
+            Request::SignEstKeyPackage {
+                ca: "issuing".parse().unwrap(),
+                package_digest: vec![6; 32],
+            },
+        ),
     ]
 }
 
@@ -350,6 +357,14 @@ fn responses() -> Vec<(&'static str, Response)> {
                 ra_certificate: ROOT_DER.to_vec(),
             }),
         ),
+        (
+            "EstKeyPackage",
+            Response::EstKeyPackage(SignedEstKeyPackage {
+                signed_attributes: vec![0x31, 0x00],
+                signature: vec![1, 2],
+                certificate: DER.to_vec(),
+            }),
+        ),
     ]
 }
 
@@ -460,6 +475,7 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
     ("DecryptScepEnvelope", "0f0769737375696e67020a1b03010203040809090909090909091007070707070707070707070707070707"),
     ("SignScepReply", "100769737375696e6701010204344132421005050505050505050505050505050505200606060606060606060606060606060606060606060606060606060606060606"),
     ("SignScepNextCa", "110769737375696e670969737375696e672d32"),
+    ("SignEstKeyPackage", "120769737375696e67200606060606060606060606060606060606060606060606060606060606060606"),
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
@@ -482,12 +498,13 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("ScepPlaintext", "0f05300302012a"),
     ("ScepReply", "1002310002010205300302012a"),
     ("ScepNextCa", "110230000105300302012a023100020102053003020101"),
+    ("EstKeyPackage", "1202310002010205300302012a"),
 ];
 
 const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("ErrorKind", "06000102030405"),
     // The list's length (its first byte) grows with each appended operation.
-    ("Operation", "11000102030405060708090a0b0c0d0e0f10"),
+    ("Operation", "12000102030405060708090a0b0c0d0e0f1011"),
     ("OcspStatus", "020002"),
     ("SubjectKey", "03000101010102020103"),
     ("TlsSignatureScheme", "0100"),

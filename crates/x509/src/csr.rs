@@ -157,17 +157,31 @@ pub(crate) fn requested_name(gn: &GeneralName) -> Result<RequestedName, X509Erro
     }
 }
 
-/// The types of a CSR's attributes, dotted (`1.2.840.113549.1.9.7`), in order: for a
-/// caller that refuses requests asking for something it does not do (EST's encrypted
-/// server-generated keys).
-pub fn csr_attribute_types(csr_der: &[u8]) -> Result<Vec<String>, X509Error> {
+/// The value of the CSR's attribute `oid` (dotted) when it is one OCTET STRING: `None`
+/// without the attribute, an error when it is there twice, with several values or with a
+/// value of another type (EST's AsymmetricDecryptKeyIdentifier).
+pub fn csr_attribute_octets(csr_der: &[u8], oid: &str) -> Result<Option<Vec<u8>>, X509Error> {
     let csr = CertReq::from_der(csr_der).map_err(|e| X509Error::Malformed(format!("CSR: {e}")))?;
-    Ok(csr
-        .info
-        .attributes
-        .iter()
-        .map(|a| a.oid.to_string())
-        .collect())
+    let mut found = None;
+    for attr in csr.info.attributes.iter() {
+        if attr.oid.to_string() != oid {
+            continue;
+        }
+        let bad = || {
+            X509Error::Malformed(format!(
+                "attribute {oid}: exactly one attribute with one OCTET STRING value expected"
+            ))
+        };
+        if found.is_some() || attr.values.len() != 1 {
+            return Err(bad());
+        }
+        let value = attr.values.iter().next().ok_or_else(bad)?;
+        if value.tag() != der::Tag::OctetString || value.value().is_empty() {
+            return Err(bad());
+        }
+        found = Some(value.value().to_vec());
+    }
+    Ok(found)
 }
 
 /// The longest challengePassword accepted, in characters. PKCS#9 bounds the attribute at

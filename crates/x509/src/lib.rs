@@ -18,6 +18,7 @@ mod csr;
 mod der_walk;
 mod error;
 mod extensions;
+pub mod key_package;
 pub mod lint;
 pub mod name_constraints;
 pub mod ocsp;
@@ -32,7 +33,9 @@ pub use ca::{fingerprint, CaCertificate};
 pub use certificate::{sign_certificate, CaPlan, CertificatePlan, KeyUsageBits, SubjectPlan};
 pub use chain::{verify_chain, verify_checkpoint};
 pub use crl::{build_crl, crl_window, CrlEntry, CrlPlan};
-pub use csr::{challenge_password, csr_attribute_types, parse_csr, ChallengePassword, VerifiedCsr};
+pub use csr::{
+    challenge_password, csr_attribute_octets, parse_csr, ChallengePassword, VerifiedCsr,
+};
 pub use error::X509Error;
 pub use extensions::{eku_oid, key_identifier};
 pub use name_constraints::{Constraints, Subtree};

@@ -57,8 +57,9 @@ fn degenerate(certificates_or_crls: &[u8]) -> Result<Vec<u8>, X509Error> {
     tlv(0x30, &[&ID_SIGNED_DATA, &tlv(0xa0, &[&signed_data])?])
 }
 
-/// One DER TLV: `tag`, the definite length of `parts` together, then `parts`.
-fn tlv(tag: u8, parts: &[&[u8]]) -> Result<Vec<u8>, X509Error> {
+/// One DER TLV: `tag`, the definite length of `parts` together, then `parts`. Parts go
+/// out as given (never re-encoded): the one DER writer for CMS structures built by hand.
+pub fn tlv(tag: u8, parts: &[&[u8]]) -> Result<Vec<u8>, X509Error> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let mut out = vec![tag];
     der::Length::try_from(len)?.encode_to_vec(&mut out)?;

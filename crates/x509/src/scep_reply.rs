@@ -113,13 +113,22 @@ pub fn signed_attributes(reply: &ReplyAttributes) -> Result<Vec<u8>, X509Error> 
 /// the current CA or RA): contentType id-data and the messageDigest of its content, the
 /// certificates-only message of the next CA, which the signer built itself.
 pub fn next_ca_attributes(content_digest: &[u8]) -> Result<Vec<u8>, X509Error> {
+    content_attributes(ID_DATA, content_digest)
+}
+
+/// The two attributes CMS requires of signed attributes and nothing else: `contentType`
+/// and the SHA-256 `messageDigest` of the content, as a DER SET.
+pub(crate) fn content_attributes(
+    content_type: ObjectIdentifier,
+    content_digest: &[u8],
+) -> Result<Vec<u8>, X509Error> {
     if content_digest.len() != 32 {
         return Err(X509Error::ScepReply(
-            "the next CA's content digest is a SHA-256 value".to_owned(),
+            "the content digest is a SHA-256 value".to_owned(),
         ));
     }
     let attrs = vec![
-        attribute(CONTENT_TYPE, Any::encode_from(&ID_DATA)?)?,
+        attribute(CONTENT_TYPE, Any::encode_from(&content_type)?)?,
         attribute(
             MESSAGE_DIGEST,
             Any::encode_from(&OctetString::new(content_digest.to_vec())?)?,

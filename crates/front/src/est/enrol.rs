@@ -10,7 +10,9 @@
 //!
 //! Security: a key made for `serverkeygen` exists in this process only: it is made here
 //! (ring's system randomness), issued for by its public key, sent once inside the TLS
-//! session, and its PKCS#8 bytes and the reply's buffer are wiped when dropped. Not wiped:
+//! session — in the clear, or encrypted to the TLS client certificate when the request names
+//! it (RFC 7030 §4.4.1.2; the CA's key generator in the signer signs the package's digest) —
+//! and its PKCS#8 bytes and the reply's buffer are wiped when dropped. Not wiped:
 //! ring's own PKCS#8 document (freed when dropped, a moment after it was copied) and the
 //! copy handed to the HTTP stack as the response body (freed once sent).
 
@@ -23,7 +25,10 @@ use ring::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
     ECDSA_P384_SHA384_ASN1_SIGNING,
 };
-use strongroom_est::{parse_enrolment, server_keygen_reply, Enrolment, EstOperation};
+use strongroom_est::{
+    encrypted_key_part, key_package, package_digest, parse_enrolment, server_keygen_reply,
+    Enrolment, EstOperation, KeyEncryption, KeyGenerator, KeyPart, Recipient,
+};
 use strongroom_signer_client::{record_issued, Provenance};
 use strongroom_store::{AuditOutcome, CertificateSource, NewAuditEvent};
 use strongroom_types::{KeyAlgorithm, RequestedName};
@@ -83,7 +88,7 @@ pub async fn enrol(est: &Est, offered: &Offered, op: EstOperation, call: &Call) 
         return super::pending::hold(est, offered, &caller, &enrolment).await;
     }
     if op == EstOperation::ServerKeygen {
-        return server_keygen(est, offered, &caller, &enrolment).await;
+        return server_keygen(est, offered, call, &caller, &enrolment).await;
     }
     let key = SubjectKey::CsrKeyAndNames(enrolment.csr_der.clone());
     match issue(
@@ -175,6 +180,7 @@ pub async fn reenrol(est: &Est, offered: &Offered, call: &Call) -> Response {
 async fn server_keygen(
     est: &Est,
     offered: &Offered,
+    call: &Call,
     caller: &Caller,
     enrolment: &Enrolment,
 ) -> Response {
@@ -188,15 +194,39 @@ async fn server_keygen(
             ),
         );
     }
-    if enrolment.asks_encrypted_key {
-        est.app.metrics.est_refused("bad-request");
-        return plain(
-            StatusCode::NOT_IMPLEMENTED,
-            "this server returns a server-generated key inside the TLS session only (RFC 7030 §4.4.2); \
-             the request asks for it encrypted to a key it names (DecryptKeyIdentifier or \
-             AsymmetricDecryptKeyIdentifier), which it does not do: send the request without that attribute",
-        );
-    }
+    // Who the key is encrypted to, settled before a key is made or a certificate issued.
+    let recipient = match &enrolment.key_encryption {
+        None => None,
+        Some(KeyEncryption::Symmetric(_)) => {
+            // RFC 7030 §4.4.1.1: without a secret under that identifier the request ends in
+            // an error. This server shares no symmetric keys with clients.
+            est.app.metrics.est_refused("bad-request");
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "no symmetric key is known under the request's DecryptKeyIdentifier (RFC 7030 §4.4.1.1): \
+                 this server encrypts a server-generated key only to the TLS client certificate — name it \
+                 by its subjectKeyIdentifier in AsymmetricDecryptKeyIdentifier — or sends it unencrypted \
+                 inside the TLS session when neither attribute is present",
+            );
+        }
+        Some(KeyEncryption::Asymmetric(named)) => {
+            let Some(leaf) = call.peer.as_ref().and_then(|p| p.chain.first()) else {
+                est.app.metrics.est_refused("bad-request");
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "AsymmetricDecryptKeyIdentifier names the key to encrypt to, and this server encrypts \
+                     only to the TLS client certificate: connect with the certificate it names",
+                );
+            };
+            match Recipient::named_by(leaf, named) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    est.app.metrics.est_refused("bad-request");
+                    return plain(StatusCode::BAD_REQUEST, e.to_string());
+                }
+            }
+        }
+    };
     let (pkcs8, spki) = match make_key(&offered.record.profile.key_algorithms) {
         Ok(k) => k,
         Err(why) => return forbidden(est, "policy", why),
@@ -219,12 +249,48 @@ async fn server_keygen(
         Ok(c) => c,
         Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let reply = server_keygen_reply(&pkcs8, &certs, offered.settings.base64_form());
+    let form = offered.settings.base64_form();
+    let reply = match &recipient {
+        None => server_keygen_reply(KeyPart::Pkcs8(&pkcs8), &certs, form),
+        Some(recipient) => {
+            let sealed = match seal(est, offered, &pkcs8, recipient).await {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+            server_keygen_reply(KeyPart::Encrypted(&sealed), &certs, form)
+        }
+    };
     drop(pkcs8);
     let content_type = reply.content_type.clone();
     // The body is copied into the response once (freed, not wiped, once sent); the reply's
     // own buffer is wiped when dropped.
     ([(header::CONTENT_TYPE, content_type)], reply.body.to_vec()).into_response()
+}
+
+/// The key in an AsymmetricKeyPackage, signed by the CA's key generator in the signer (which
+/// sees only its digest), encrypted to `recipient`: the `server-generated-key` part's DER.
+/// The certificate is already issued and recorded; a failure here loses only this reply.
+async fn seal(
+    est: &Est,
+    offered: &Offered,
+    pkcs8: &[u8],
+    recipient: &Recipient,
+) -> Result<Vec<u8>, Response> {
+    let internal =
+        |e: strongroom_est::EstError| plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let package = key_package(pkcs8).map_err(internal)?;
+    let signed = est
+        .app
+        .signer
+        .sign_est_key_package(offered.ca().clone(), package_digest(&package))
+        .await
+        .map_err(signer_trouble)?;
+    let generator = KeyGenerator {
+        signed_attributes: &signed.signed_attributes,
+        signature: &signed.signature,
+        certificate: &signed.certificate,
+    };
+    encrypted_key_part(&package, generator, recipient).map_err(internal)
 }
 
 fn failed<E>(_: E) -> String {

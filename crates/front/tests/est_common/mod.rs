@@ -247,6 +247,83 @@ impl Manufacturer {
     }
 }
 
+/// How a `serverkeygen` CSR asks for its key encrypted (RFC 7030 §4.4.1).
+pub enum Sealed<'a> {
+    /// AsymmetricDecryptKeyIdentifier naming this certificate's key (its subjectKeyIdentifier,
+    /// or the SHA-1 identifier RFC 5280 derives when it has none).
+    To(&'a Path),
+    /// AsymmetricDecryptKeyIdentifier naming a key nobody has.
+    ToNobody,
+    /// DecryptKeyIdentifier: a symmetric key shared beforehand.
+    Symmetric,
+}
+
+const SEALED_CSR_PY: &str = r#"
+import base64, sys
+from cryptography import x509
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+out, cn, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+if mode == "to":
+    cert = x509.load_pem_x509_certificate(open(sys.argv[4], "rb").read())
+    try:
+        ident = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        ident = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+    oid = "1.2.840.113549.1.9.16.2.54"
+elif mode == "nobody":
+    ident, oid = bytes(range(20)), "1.2.840.113549.1.9.16.2.54"
+else:
+    ident, oid = b"shared-key-1", "1.2.840.113549.1.9.16.2.37"
+csr = (x509.CertificateSigningRequestBuilder()
+       .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+       .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+       .add_attribute(ObjectIdentifier(oid), ident, _tag=_ASN1Type.OctetString)
+       .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()))
+from cryptography.hazmat.primitives import serialization
+open(out, "wb").write(base64.b64encode(csr.public_bytes(serialization.Encoding.DER)))
+"#;
+
+/// A `serverkeygen` CSR for `cn` (signed by a throwaway key: the server makes the key) that
+/// asks for the key encrypted as `sealed` says: the base64 file `name.csr.b64` in `dir`.
+pub fn sealed_key_csr(dir: &Path, name: &str, cn: &str, sealed: Sealed<'_>) -> PathBuf {
+    let path = dir.join(format!("{name}.csr.b64"));
+    let mut cmd = Command::new(tool("python3"));
+    cmd.arg("-c").arg(SEALED_CSR_PY).arg(&path).arg(cn);
+    match sealed {
+        Sealed::To(cert) => cmd.arg("to").arg(cert),
+        Sealed::ToNobody => cmd.arg("nobody"),
+        Sealed::Symmetric => cmd.arg("symmetric"),
+    };
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// A multipart reply's parts: (headers, content), split at the boundary its
+/// `Content-Type` names.
+pub fn multipart(reply: &Reply) -> Vec<(String, String)> {
+    let boundary = reply
+        .headers
+        .lines()
+        .find_map(|l| l.split("boundary=").nth(1))
+        .expect("a multipart Content-Type with a boundary")
+        .trim()
+        .to_string();
+    reply
+        .text()
+        .split(&format!("--{boundary}"))
+        .filter_map(|p| p.split_once("\r\n\r\n"))
+        .map(|(h, c)| (h.to_string(), c.to_string()))
+        .collect()
+}
+
 /// One `simpleenroll` under the `bound` label over a TLS 1.3 session of rustls, with a CSR
 /// (openssl) whose challengePassword is this session's RFC 9266 exporter value, or with
 /// `wrong` another session's: (HTTP status, body).
