@@ -19,9 +19,10 @@ packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-cer
 # ACME clients and a DNS server for the interop tests (certbot, lego, uacme, dehydrated,
 # knot for RFC 2136).
 # micromdm's scepclient (package scep) for the SCEP interop test; strongSwan's pki (its own
-# TLS; the curl plugin fetches CRLs) as the second EST client.
+# TLS; the curl plugin fetches CRLs) as the second EST client. oathtool computes TOTP codes
+# as an authenticator app would (the second factor's tests).
 test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep
-    strongswan-pki libstrongswan-extra-plugins)
+    strongswan-pki libstrongswan-extra-plugins oathtool)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

@@ -25,6 +25,7 @@ mod lookup;
 mod module;
 mod pin;
 mod pool;
+mod sealing;
 mod sign;
 mod uri;
 
@@ -33,4 +34,5 @@ pub use error::HsmError;
 pub use hsm::{Hsm, TokenStatus};
 pub use key::{KeyProperties, KeyPurpose, KeyRef};
 pub use pin::Pin;
+pub use sealing::{SealingKey, MAX_SEALED_PLAINTEXT};
 pub use uri::Pkcs11Uri;

@@ -16,7 +16,7 @@ use strongroom_wire::{
     HealthReport, IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest,
     Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext, ScepReplyRequest,
     SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse, SignedScepNextCa, SignedScepReply,
-    SignerMetrics, WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
+    SignerMetrics, TotpCheck, TotpEnrolment, WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -257,6 +257,24 @@ impl SignerLink {
                 _ => None,
             },
         )
+        .await
+    }
+
+    /// `TotpEnrol`: a user's new TOTP secret, sealed, and in the clear once.
+    pub async fn totp_enrol(&self, username: String) -> Result<TotpEnrolment, CallError> {
+        self.ask(Request::TotpEnrol { username }, |r| match r {
+            Response::TotpEnrolment(e) => Some(e),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `TotpVerify`: the time step a code matched, after `check.after_step`.
+    pub async fn totp_verify(&self, check: TotpCheck) -> Result<u64, CallError> {
+        self.ask(Request::TotpVerify(check), |r| match r {
+            Response::TotpVerified { step } => Some(step),
+            _ => None,
+        })
         .await
     }
 

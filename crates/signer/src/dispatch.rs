@@ -244,6 +244,8 @@ impl Signer {
             Request::SignEstKeyPackage { ca, package_digest } => {
                 crate::est_keygen::sign_key_package(self, &ca, &package_digest)
             }
+            Request::TotpEnrol { username } => crate::totp::enrol(self, &username),
+            Request::TotpVerify(check) => crate::totp::verify(self, &check),
         };
         self.operations
             .count(op, result.as_ref().err().map(|e| e.kind));

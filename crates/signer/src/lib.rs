@@ -32,5 +32,6 @@ mod scep_content;
 pub mod scep_ra;
 pub mod server;
 pub mod state;
+pub mod totp;
 
 pub use error::Error;

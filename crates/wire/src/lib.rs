@@ -26,7 +26,7 @@ pub use message::{
     CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
     IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
     Response, RevocationRecord, SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse,
-    SignerError, SubjectKey, TlsSignatureScheme, MAX_JOURNALED_ISSUANCES,
+    SignerError, SubjectKey, TlsSignatureScheme, TotpCheck, TotpEnrolment, MAX_JOURNALED_ISSUANCES,
     MAX_TLS_HANDSHAKE_MESSAGE,
 };
 pub use metrics::{

@@ -115,6 +115,16 @@ pub enum Request {
         /// SHA-256 of the DER AsymmetricKeyPackage (32 bytes).
         package_digest: Vec<u8>,
     },
+    /// A new TOTP secret for a user (control): made in the signer, sealed under the token's
+    /// TOTP sealing key, returned sealed for control to store and in the clear once for the
+    /// enrolment QR code.
+    TotpEnrol {
+        /// The user (1 to 64 characters); the sealed secret opens for this name only.
+        username: String,
+    },
+    /// Check a TOTP code against a user's sealed secret (control): the step it matched,
+    /// later than the last step control accepted, or a refusal.
+    TotpVerify(TotpCheck),
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -171,11 +181,15 @@ pub enum Operation {
     SignScepNextCa,
     /// [`Request::SignEstKeyPackage`].
     SignEstKeyPackage,
+    /// [`Request::TotpEnrol`].
+    TotpEnrol,
+    /// [`Request::TotpVerify`].
+    TotpVerify,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 20] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -194,6 +208,8 @@ impl Operation {
         Operation::SignScepReply,
         Operation::SignScepNextCa,
         Operation::SignEstKeyPackage,
+        Operation::TotpEnrol,
+        Operation::TotpVerify,
     ];
 
     /// Stable name used in configuration.
@@ -217,6 +233,8 @@ impl Operation {
             Operation::SignScepReply => "SignScepReply",
             Operation::SignScepNextCa => "SignScepNextCa",
             Operation::SignEstKeyPackage => "SignEstKeyPackage",
+            Operation::TotpEnrol => "TotpEnrol",
+            Operation::TotpVerify => "TotpVerify",
         }
     }
 
@@ -249,6 +267,8 @@ impl Request {
             Request::SignScepReply(_) => Operation::SignScepReply,
             Request::SignScepNextCa { .. } => Operation::SignScepNextCa,
             Request::SignEstKeyPackage { .. } => Operation::SignEstKeyPackage,
+            Request::TotpEnrol { .. } => Operation::TotpEnrol,
+            Request::TotpVerify(_) => Operation::TotpVerify,
         }
     }
 
@@ -316,6 +336,9 @@ impl Request {
                 r.ca, r.pki_status, r.fail_info
             ),
             Request::SignEstKeyPackage { ca, .. } => format!("SignEstKeyPackage ca={ca}"),
+            Request::TotpEnrol { username } => format!("TotpEnrol user={username}"),
+            // The user only: the code and the sealed secret stay out of logs.
+            Request::TotpVerify(c) => format!("TotpVerify user={}", c.username),
         }
     }
 }
@@ -537,6 +560,13 @@ pub enum Response {
     ScepNextCa(crate::scep::SignedScepNextCa),
     /// Answer to [`Request::SignEstKeyPackage`].
     EstKeyPackage(SignedEstKeyPackage),
+    /// Answer to [`Request::TotpEnrol`].
+    TotpEnrolment(TotpEnrolment),
+    /// Answer to [`Request::TotpVerify`]: the time step (Unix time / 30) the code matched.
+    TotpVerified {
+        /// The step; control records it so the code cannot be used again.
+        step: u64,
+    },
 }
 
 impl Response {
@@ -563,6 +593,8 @@ impl Response {
             Response::ScepReply(_) => "ScepReply",
             Response::ScepNextCa(_) => "ScepNextCa",
             Response::EstKeyPackage(_) => "EstKeyPackage",
+            Response::TotpEnrolment(_) => "TotpEnrolment",
+            Response::TotpVerified { .. } => "TotpVerified",
         }
     }
 }
@@ -576,6 +608,43 @@ pub struct SignedEstKeyPackage {
     pub signature: Vec<u8>,
     /// The key-generator certificate whose key signed, DER.
     pub certificate: Vec<u8>,
+}
+
+/// A TOTP code to check ([`Request::TotpVerify`]). Debug shows the user only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpCheck {
+    /// The user the secret was sealed for.
+    pub username: String,
+    /// The sealed secret, as [`Request::TotpEnrol`] returned it.
+    pub sealed: Vec<u8>,
+    /// The code the user typed: 6 digits.
+    pub code: String,
+    /// The last step accepted for this user (0: none): only a later step matches.
+    pub after_step: u64,
+}
+
+impl std::fmt::Debug for TotpCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpCheck")
+            .field("username", &self.username)
+            .field("after_step", &self.after_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new TOTP secret ([`Request::TotpEnrol`]). Debug shows neither the secret nor the blob.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    /// The secret sealed for control to store (IV ‖ ciphertext ‖ tag).
+    pub sealed: Vec<u8>,
+    /// The secret in the clear, 20 bytes: shown to the user once (as a QR code), then wiped.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TotpEnrolment(<{} bytes sealed>)", self.sealed.len())
+    }
 }
 
 /// One `issued` record of the signer's journal. Records written before the journal kept

@@ -189,6 +189,21 @@ fn requests() -> Vec<(&'static str, Request)> {
                 package_digest: vec![6; 32],
             },
         ),
+        (
+            "TotpEnrol",
+            Request::TotpEnrol {
+                username: "alice".into(),
+            },
+        ),
+        (
+            "TotpVerify",
+            Request::TotpVerify(TotpCheck {
+                username: "alice".into(),
+                sealed: vec![7; 4],
+                code: "123456".into(),
+                after_step: 57_000_000,
+            }),
+        ),
     ]
 }
 
@@ -365,6 +380,14 @@ fn responses() -> Vec<(&'static str, Response)> {
                 certificate: DER.to_vec(),
             }),
         ),
+        (
+            "TotpEnrolment",
+            Response::TotpEnrolment(TotpEnrolment {
+                sealed: vec![7; 4],
+                secret: vec![8; 4],
+            }),
+        ),
+        ("TotpVerified", Response::TotpVerified { step: 57_000_001 }),
     ]
 }
 
@@ -476,6 +499,8 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
     ("SignScepReply", "100769737375696e6701010204344132421005050505050505050505050505050505200606060606060606060606060606060606060606060606060606060606060606"),
     ("SignScepNextCa", "110769737375696e670969737375696e672d32"),
     ("SignEstKeyPackage", "120769737375696e67200606060606060606060606060606060606060606060606060606060606060606"),
+    ("TotpEnrol", "1305616c696365"),
+    ("TotpVerify", "1405616c696365040707070706313233343536c080971b"),
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
@@ -499,12 +524,14 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("ScepReply", "1002310002010205300302012a"),
     ("ScepNextCa", "110230000105300302012a023100020102053003020101"),
     ("EstKeyPackage", "1202310002010205300302012a"),
+    ("TotpEnrolment", "1304070707070408080808"),
+    ("TotpVerified", "14c180971b"),
 ];
 
 const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("ErrorKind", "06000102030405"),
     // The list's length (its first byte) grows with each appended operation.
-    ("Operation", "12000102030405060708090a0b0c0d0e0f1011"),
+    ("Operation", "14000102030405060708090a0b0c0d0e0f10111213"),
     ("OcspStatus", "020002"),
     ("SubjectKey", "03000101010102020103"),
     ("TlsSignatureScheme", "0100"),
