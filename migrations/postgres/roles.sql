@@ -108,3 +108,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON est_users TO strongroom_control;
 GRANT EXECUTE ON FUNCTION est_user_lookup(TEXT, TEXT),
     est_user_failed(BIGINT, BIGINT, BIGINT, BIGINT), est_user_succeeded(BIGINT)
     TO strongroom_front;
+
+-- The TOTP second factor (migrations/postgres/0018): control's alone; the front has no right
+-- on either table. The secrets in user_totp are sealed by the signer, which alone opens them.
+GRANT SELECT, INSERT, UPDATE, DELETE ON user_totp, user_recovery_codes TO strongroom_control;

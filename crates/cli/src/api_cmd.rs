@@ -35,6 +35,12 @@ pub enum ApiCommand {
         /// File holding the password (default: read one line from stdin).
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// The code from the authenticator, for an account with a second factor.
+        #[arg(long, conflicts_with = "recovery_code")]
+        totp: Option<String>,
+        /// One of the account's recovery codes, instead of a TOTP code (each works once).
+        #[arg(long)]
+        recovery_code: Option<String>,
     },
     /// End the saved session (revokes its key).
     Logout,
@@ -83,7 +89,9 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
         ApiCommand::Login {
             user,
             password_file,
-        } => login(&api, &user, &password_file),
+            totp,
+            recovery_code,
+        } => login(&api, &user, &password_file, totp, recovery_code),
         ApiCommand::Logout => {
             api.call("POST", "/api/v1/auth/logout", None)?;
             eprintln!("logged out");
@@ -107,13 +115,22 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
 }
 
 /// Logs in with a password and saves the session for the next commands.
-fn login(api: &Api, user: &str, password_file: &Option<PathBuf>) -> Result<(), Failure> {
+fn login(
+    api: &Api,
+    user: &str,
+    password_file: &Option<PathBuf>,
+    totp: Option<String>,
+    recovery_code: Option<String>,
+) -> Result<(), Failure> {
     let pw = password(password_file)?;
-    let v = api.call(
-        "POST",
-        "/api/v1/auth/login",
-        Some(&json!({"username": user, "password": pw})),
-    )?;
+    let mut body = json!({"username": user, "password": pw});
+    if let Some(code) = totp {
+        body["totp"] = json!(code);
+    }
+    if let Some(code) = recovery_code {
+        body["recovery_code"] = json!(code);
+    }
+    let v = api.call("POST", "/api/v1/auth/login", Some(&body))?;
     let token = v["token"]
         .as_str()
         .ok_or_else(|| Failure::local("no token in the answer"))?;

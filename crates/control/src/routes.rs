@@ -78,6 +78,10 @@ pub enum RouteId {
     UserGet,
     UserUpdate,
     UserReseal,
+    TotpBegin,
+    TotpConfirm,
+    TotpRemove,
+    UserTotpReset,
     LoginCertList,
     LoginCertBind,
     LoginCertUnbind,
@@ -423,6 +427,42 @@ pub const ROUTES: &[RouteSpec] = &[
         "users",
         200,
         "Reseal the break-glass account with a new password (shown once)"
+    ),
+    route!(
+        TotpBegin,
+        POST,
+        "/api/v1/auth/totp",
+        Authenticated,
+        "auth",
+        201,
+        "Start enrolling the caller's TOTP second factor: the otpauth URI, shown once (a current code when one is active)"
+    ),
+    route!(
+        TotpConfirm,
+        POST,
+        "/api/v1/auth/totp/confirm",
+        Authenticated,
+        "auth",
+        200,
+        "Confirm the enrolment with a code: the factor is active, ten recovery codes shown once"
+    ),
+    route!(
+        TotpRemove,
+        DELETE,
+        "/api/v1/auth/totp",
+        Authenticated,
+        "auth",
+        204,
+        "Remove the caller's second factor (with a current code)"
+    ),
+    route!(
+        UserTotpReset,
+        DELETE,
+        "/api/v1/users/{name}/totp",
+        UserManage,
+        "users",
+        204,
+        "Remove a user's second factor and recovery codes (a lost authenticator)"
     ),
     route!(
         LoginCertList,

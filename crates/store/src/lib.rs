@@ -34,6 +34,7 @@ mod revocation_data;
 mod scep_challenges;
 mod scep_dynamic_challenges;
 mod scep_pending;
+mod user_totp;
 
 pub use acme::{
     AcmeAccount, AcmeAuthorization, AcmeChallenge, AcmeOrder, EabKey, NewAcmeAccount,
@@ -64,6 +65,7 @@ pub use scep_challenges::{
 pub use scep_dynamic_challenges::{
     DynamicOutcome, DYNAMIC_DEVICE_WINDOW_SECS, DYNAMIC_RETENTION_SECS,
 };
+pub use user_totp::TotpRecord;
 
 pub use scep_pending::{
     ApprovalToFile, FileOutcome, NewScepPending, PendingProtocol, ScepPendingRecord,

@@ -99,6 +99,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "enrolments pending approval over SCEP or EST",
         include_str!("../../../migrations/sqlite/0018_enrol_pending_protocol.sql"),
     ),
+    (
+        19,
+        "user totp",
+        include_str!("../../../migrations/sqlite/0019_user_totp.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -185,6 +190,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         17,
         "enrolments pending approval over SCEP or EST, scep_pending_submit with the protocol",
         include_str!("../../../migrations/postgres/0017_enrol_pending_protocol.sql"),
+    ),
+    (
+        18,
+        "user totp",
+        include_str!("../../../migrations/postgres/0018_user_totp.sql"),
     ),
 ];
 

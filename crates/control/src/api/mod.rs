@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod scep_challenges;
 pub mod session;
 pub mod system;
+pub mod totp;
 pub mod users;
 
 use crate::app::App;
@@ -62,6 +63,10 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         UserGet => get(users::get_one),
         UserUpdate => patch(users::update),
         UserReseal => post(users::reseal),
+        TotpBegin => post(totp::begin),
+        TotpConfirm => post(totp::confirm),
+        TotpRemove => delete(totp::remove_own),
+        UserTotpReset => delete(totp::reset),
         LoginCertList => get(login_certificates::list),
         LoginCertBind => post(login_certificates::bind),
         LoginCertUnbind => delete(login_certificates::unbind),

@@ -26,6 +26,12 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 pub struct LoginRequest {
     username: String,
     password: Secret,
+    /// The code from the authenticator, for an account with a second factor.
+    #[serde(default)]
+    totp: Option<Secret>,
+    /// Or one of its recovery codes.
+    #[serde(default)]
+    recovery_code: Option<Secret>,
 }
 
 /// Exchanges a password for a 12-hour API key carrying the user's roles.
@@ -77,6 +83,33 @@ pub async fn login(
             return Err(Problem::unauthenticated("wrong user name or password"));
         }
     };
+    // The second factor, for an account that has one: a wrong, missing or replayed code
+    // fails the login as a wrong password does (counted by the throttle, audited).
+    let factor = match super::totp::login_factor(
+        &app,
+        &user,
+        req.totp.as_ref(),
+        req.recovery_code.as_ref(),
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(refusal) => {
+            app.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            if attempt.failed(app.now()) {
+                app.audit(
+                    &req.username,
+                    "auth.login",
+                    &target,
+                    AuditOutcome::Denied,
+                    format!("password right, second factor missing or wrong (from {from}; further failures are counted in auth.login.failures)"),
+                )
+                .await?;
+            }
+            write_notes(&app).await?;
+            return Err(refusal);
+        }
+    };
     attempt.succeeded(app.now());
     write_notes(&app).await?;
     let now = app.now();
@@ -115,7 +148,10 @@ pub async fn login(
         "auth.login",
         &target,
         AuditOutcome::Ok,
-        format!("session key {} (from {from})", key.key_id),
+        match super::totp::describe(&factor) {
+            Some(how) => format!("session key {} (from {from}; {how})", key.key_id),
+            None => format!("session key {} (from {from})", key.key_id),
+        },
     )
     .await?;
     Ok((
