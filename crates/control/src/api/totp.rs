@@ -62,7 +62,7 @@ pub async fn begin(
         ));
     }
     let record = app.store.totp_of(user.id).await?;
-    if record.as_ref().is_some_and(|r| r.sealed.is_some()) {
+    if active(record.as_ref()) {
         let code = req.code.ok_or_else(|| {
             Problem::forbidden(
                 "a second factor is active: send a current code from it (\"code\") to replace it",
@@ -159,7 +159,7 @@ pub async fn remove_own(
 ) -> ApiResult<StatusCode> {
     let user = app.store.user(who.user_id).await?;
     let record = app.store.totp_of(user.id).await?;
-    if !record.as_ref().is_some_and(|r| r.sealed.is_some()) {
+    if !active(record.as_ref()) {
         return Err(Problem::not_found(
             "no second factor is active for this account",
         ));
@@ -217,7 +217,7 @@ pub async fn login_factor(
     recovery: Option<&Secret>,
 ) -> ApiResult<SecondFactor> {
     let record = app.store.totp_of(user.id).await?;
-    if !record.as_ref().is_some_and(|r| r.sealed.is_some()) {
+    if !active(record.as_ref()) {
         return Ok(SecondFactor::None);
     }
     match (code, recovery) {
@@ -299,6 +299,11 @@ async fn verify(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the record holds an active (confirmed) factor.
+fn active(record: Option<&TotpRecord>) -> bool {
+    record.is_some_and(|r| r.sealed.is_some())
 }
 
 /// `xxxx-xxxx-xxxx-xxxx` from 80 random bits (base32, lower case).
