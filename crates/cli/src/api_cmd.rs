@@ -19,6 +19,7 @@ use crate::est_cmd::{est, EstCmd};
 use crate::output::{password, print};
 use crate::profile_cmd::{profile, ProfileCmd};
 use crate::scep_cmd::{scep, ScepCmd};
+use crate::totp_cmd::{totp, TotpCmd};
 use crate::user_cmd::{user, UserCmd};
 use clap::Subcommand;
 use serde_json::json;
@@ -76,6 +77,9 @@ pub enum ApiCommand {
     /// EST HTTP Basic users.
     #[command(subcommand)]
     Est(EstCmd),
+    /// Your TOTP second factor (enrol, confirm, remove), or another user's reset.
+    #[command(subcommand)]
+    Totp(TotpCmd),
 }
 
 /// Runs one API command.
@@ -110,6 +114,7 @@ pub fn run(cmd: ApiCommand, conn: &Connection) -> Result<(), Failure> {
         ApiCommand::Acme(c) => acme(&api, out, c),
         ApiCommand::Scep(c) => scep(&api, out, c),
         ApiCommand::Est(c) => est(&api, out, c),
+        ApiCommand::Totp(c) => totp(&api, out, c),
         ApiCommand::Audit(_) => Ok(()), // handled above
     }
 }

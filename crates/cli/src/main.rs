@@ -20,6 +20,7 @@ mod pem;
 mod profile_cmd;
 mod scep_cmd;
 mod signer_cmd;
+mod totp_cmd;
 mod up;
 mod user_cmd;
 

@@ -144,10 +144,22 @@ fn totp(db: Db) {
     assert_eq!(r.status, 204, "{}", r.text);
     let (status, v) = login(&c, json!({"username": "tina", "password": PASSWORD}));
     assert_eq!(status, 201, "reset: the password alone again: {v}");
-    let tina = admin.with_token(v["token"].as_str().unwrap());
+    let tina_token = v["token"].as_str().unwrap().to_string();
 
-    let _step = step("strongroom login --totp");
-    let (secret, _) = enrol(&tina);
+    let _step = step("strongroom totp enrol / confirm, then strongroom login --totp");
+    let (exit, out, err) = c.cli(&tina_token, &["totp", "enrol"]);
+    assert_eq!(exit, 0, "{err}");
+    assert!(out.starts_with("otpauth://totp/Strongroom:tina?"), "{out}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret "))
+        .unwrap()
+        .to_string();
+    let (exit, out, err) = c.cli(&tina_token, &["totp", "confirm", &code(&secret, 0)]);
+    assert_eq!(exit, 0, "{err}");
+    assert_eq!(out.lines().count(), 10, "ten recovery codes: {out}");
+    let (exit, _, _) = c.cli(&tina_token, &["totp", "reset", "erin"]);
+    assert_eq!(exit, 3, "an enroller resets nobody's factor");
     let pw_file = c.dir().join("tina.pw");
     std::fs::write(&pw_file, PASSWORD).unwrap();
     let pw = pw_file.to_str().unwrap();
