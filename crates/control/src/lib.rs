@@ -26,6 +26,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod cursor;
+pub mod headers;
 pub mod input;
 pub mod jobs;
 pub mod login_throttle;

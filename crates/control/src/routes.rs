@@ -740,6 +740,7 @@ pub fn router(app: App) -> Router {
                 retry_after: None,
             }
         })
+        .layer(axum::middleware::map_response(crate::headers::secure))
         .with_state(app)
 }
 

@@ -505,11 +505,21 @@ impl std::fmt::Debug for Client {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// Every response header, names lower-case, in the order received.
+    pub headers: Vec<(String, String)>,
     pub text: String,
     pub bytes: Vec<u8>,
 }
 
 impl Reply {
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -592,6 +602,16 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
         let bytes = resp
             .body_mut()
             .with_config()
@@ -600,6 +620,7 @@ impl Client {
         Ok(Reply {
             status,
             content_type,
+            headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
             bytes,
         })
