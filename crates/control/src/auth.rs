@@ -31,6 +31,54 @@ pub enum AuthMethod {
     ApiKey,
     /// TLS client certificate.
     ClientCertificate,
+    /// A browser session: the console's cookie (an API key labelled `console`), with a
+    /// CSRF token on every state change.
+    Cookie,
+}
+
+/// The browser session's cookie. `__Host-`: the browser keeps it only if it was set over
+/// HTTPS with `Secure`, `Path=/` and no `Domain`, so no other host (a sibling subdomain)
+/// can plant or read one.
+pub const SESSION_COOKIE: &str = "__Host-strongroom-session";
+/// The header a browser session's state-changing request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The label of the API keys that browser sessions are.
+pub const CONSOLE_LABEL: &str = "console";
+
+/// A browser session's CSRF token: derived from the session's secret, which only the
+/// cookie carries (HttpOnly; another site can neither read it nor, SameSite=Strict, send
+/// it), so any control can check it and none stores it.
+pub fn csrf_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("strongroom-csrf-v1:{secret}").as_bytes(),
+    ))
+}
+
+/// What a request presents to prove who sent it.
+#[derive(Debug, Default)]
+pub struct Presented<'a> {
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The session cookie's value.
+    pub session_cookie: Option<&'a str>,
+    /// The CSRF header's value.
+    pub csrf: Option<&'a str>,
+    /// The method changes state (anything but GET, HEAD, OPTIONS).
+    pub state_changing: bool,
+    /// The verified client certificate of the connection.
+    pub client_cert: Option<&'a ClientCertificate>,
+}
+
+/// The session cookie's value among a request's `Cookie` headers.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
 }
 
 /// An authenticated caller.
@@ -54,7 +102,7 @@ impl Principal {
         match (&self.key_id, self.method) {
             (Some(k), _) => format!("{} (key {k})", self.username),
             (None, AuthMethod::ClientCertificate) => format!("{} (certificate)", self.username),
-            (None, AuthMethod::ApiKey) => self.username.clone(),
+            (None, AuthMethod::ApiKey | AuthMethod::Cookie) => self.username.clone(),
         }
     }
 }
@@ -249,23 +297,59 @@ pub fn check_password_strength(password: &str) -> Result<(), Problem> {
 }
 
 /// Authenticates a request from its bearer token or its client certificate.
-pub async fn authenticate(
-    app: &App,
-    authorization: Option<&str>,
-    client_cert: Option<&ClientCertificate>,
-) -> Result<Principal, Problem> {
-    if let Some(value) = authorization {
+pub async fn authenticate(app: &App, presented: &Presented<'_>) -> Result<Principal, Problem> {
+    if let Some(value) = presented.authorization {
         let token = value.strip_prefix("Bearer ").ok_or_else(|| {
             Problem::unauthenticated("the Authorization header must be `Bearer sr_…`")
         })?;
-        return authenticate_key(app, token.trim()).await;
+        let who = authenticate_key(app, token.trim()).await?;
+        return Ok(who);
     }
-    if let Some(cert) = client_cert {
+    if let Some(token) = presented.session_cookie {
+        return authenticate_cookie(app, token, presented).await;
+    }
+    if let Some(cert) = presented.client_cert {
         return authenticate_certificate(app, cert).await;
     }
     Err(Problem::unauthenticated(
         "credentials required: send `Authorization: Bearer <API key>` (strongroom login) or a client certificate",
     ))
+}
+
+/// A browser session: the cookie's key must be a console key, alive (used within the idle
+/// timeout), and a state-changing request must carry the session's CSRF token.
+async fn authenticate_cookie(
+    app: &App,
+    token: &str,
+    presented: &Presented<'_>,
+) -> Result<Principal, Problem> {
+    let ended = || Problem::unauthenticated("the browser session has ended: log in again");
+    let (key_id, secret) = parse_token(token).ok_or_else(ended)?;
+    if presented.state_changing {
+        let expected = csrf_token(secret);
+        let sent = presented.csrf.unwrap_or_default();
+        if !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
+            return Err(Problem::forbidden(
+                "a browser session's request that changes anything needs the session's CSRF token in X-CSRF-Token (the console sends it; another site cannot)",
+            ));
+        }
+    }
+    let mut who = authenticate_key(app, token).await?;
+    let key = app.store.api_key(key_id).await?;
+    if key.label != CONSOLE_LABEL {
+        return Err(Problem::unauthenticated(
+            "this cookie does not hold a browser session; API keys go in Authorization",
+        ));
+    }
+    let idle = i64::from(app.config.login.session_idle_secs);
+    if !app.store.touch_session(key_id, app.now(), idle).await? {
+        return Err(Problem::unauthenticated(format!(
+            "the browser session ended after {} minutes without use: log in again",
+            idle / 60
+        )));
+    }
+    who.method = AuthMethod::Cookie;
+    Ok(who)
 }
 
 async fn authenticate_key(app: &App, token: &str) -> Result<Principal, Problem> {

@@ -209,6 +209,9 @@ pub struct LoginConfig {
     /// four.
     #[serde(default)]
     pub argon2_concurrency: Option<usize>,
+    /// A browser session (cookie) unused this long ends (60 to 43,200 seconds; default 900).
+    #[serde(default = "default_session_idle")]
+    pub session_idle_secs: u32,
 }
 
 impl Default for LoginConfig {
@@ -218,8 +221,13 @@ impl Default for LoginConfig {
             address_failures: default_address_failures(),
             window_secs: default_login_window(),
             argon2_concurrency: None,
+            session_idle_secs: default_session_idle(),
         }
     }
+}
+
+fn default_session_idle() -> u32 {
+    900
 }
 
 fn default_user_failures() -> u32 {
@@ -272,6 +280,9 @@ impl Config {
             if !(1..=1_000_000).contains(&n) {
                 return Err(format!("{name} must be between 1 and 1000000"));
             }
+        }
+        if !(60..=43_200).contains(&self.login.session_idle_secs) {
+            return Err("login.session_idle_secs must be between 60 and 43200".into());
         }
         if !(60..=86_400).contains(&self.login.window_secs) {
             return Err("login.window_secs must be between 60 and 86400".into());

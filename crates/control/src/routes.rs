@@ -78,6 +78,7 @@ pub enum RouteId {
     UserGet,
     UserUpdate,
     UserReseal,
+    LogoutEverywhere,
     TotpBegin,
     TotpConfirm,
     TotpRemove,
@@ -429,6 +430,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "Reseal the break-glass account with a new password (shown once)"
     ),
     route!(
+        LogoutEverywhere,
+        POST,
+        "/api/v1/auth/logout-everywhere",
+        Authenticated,
+        "auth",
+        204,
+        "End every login session of the caller (API and browser), keeping API keys made on purpose"
+    ),
+    route!(
         TotpBegin,
         POST,
         "/api/v1/auth/totp",
@@ -759,8 +769,21 @@ async fn guard(
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
         let cert = req.extensions().get::<ClientCertificate>().cloned();
+        let cookie = crate::auth::session_cookie(req.headers());
+        let csrf = req
+            .headers()
+            .get(crate::auth::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let presented = crate::auth::Presented {
+            authorization: authorization.as_deref(),
+            session_cookie: cookie.as_deref(),
+            csrf: csrf.as_deref(),
+            state_changing: !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
+            client_cert: cert.as_ref(),
+        };
         let target = format!("{} {}", spec.method, spec.path);
-        match authenticate(&app, authorization.as_deref(), cert.as_ref()).await {
+        match authenticate(&app, &presented).await {
             Err(p) => {
                 app.metrics.denied.fetch_add(1, Ordering::Relaxed);
                 deny(&app, "anonymous", "auth.denied", &target, &p.detail).await;

@@ -326,6 +326,52 @@ impl Store {
         }
     }
 
+    /// Records a use of the browser session `key_id` at `now`, if it was used within the
+    /// last `idle_secs` (or made then): false when it sat idle longer (it is then revoked),
+    /// or is revoked already.
+    pub async fn touch_session(
+        &self,
+        key_id: &str,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let alive = sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1 WHERE key_id = $2 AND revoked_at IS NULL \
+             AND COALESCE(last_used_at, created_at) > $3",
+        )
+        .bind(now)
+        .bind(key_id.to_string())
+        .bind(now - idle_secs)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1;
+        if !alive {
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(key_id.to_string())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(alive)
+    }
+
+    /// Revokes every login session of a user — the API's (`session`) and the browser's
+    /// (`console`) — leaving API keys made on purpose: "log out everywhere".
+    pub async fn revoke_user_sessions(&self, owner_id: i64, now: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE owner_id = $2 AND revoked_at IS NULL \
+             AND label IN ('session', 'console')",
+        )
+        .bind(now)
+        .bind(owner_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
     /// Revokes every unrevoked API key (and login session) of a user; returns how many.
     pub async fn revoke_user_api_keys(&self, owner_id: i64, now: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query(

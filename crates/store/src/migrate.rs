@@ -104,6 +104,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "user totp",
         include_str!("../../../migrations/sqlite/0019_user_totp.sql"),
     ),
+    (
+        20,
+        "session activity",
+        include_str!("../../../migrations/sqlite/0020_session_activity.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -195,6 +200,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         18,
         "user totp",
         include_str!("../../../migrations/postgres/0018_user_totp.sql"),
+    ),
+    (
+        19,
+        "session activity",
+        include_str!("../../../migrations/postgres/0019_session_activity.sql"),
     ),
 ];
 

@@ -63,6 +63,7 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         UserGet => get(users::get_one),
         UserUpdate => patch(users::update),
         UserReseal => post(users::reseal),
+        LogoutEverywhere => post(session::logout_everywhere),
         TotpBegin => post(totp::begin),
         TotpConfirm => post(totp::confirm),
         TotpRemove => delete(totp::remove_own),

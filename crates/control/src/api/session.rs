@@ -3,13 +3,16 @@
 //! [`crate::auth::PasswordChecks`]), logout, who-am-I and the role table.
 
 use crate::app::App;
-use crate::auth::{new_api_key, Principal, Secret};
+use crate::auth::{
+    csrf_token, new_api_key, AuthMethod, Principal, Secret, CONSOLE_LABEL, SESSION_COOKIE,
+};
 use crate::input::Body;
 use crate::login_throttle::{write_notes, ClientAddress};
 use crate::problem::{ApiResult, Problem};
 use crate::rbac::{grants, Permission};
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,6 +35,10 @@ pub struct LoginRequest {
     /// Or one of its recovery codes.
     #[serde(default)]
     recovery_code: Option<Secret>,
+    /// A browser session: the key goes into an HttpOnly cookie, not the answer, which
+    /// carries the session's CSRF token instead.
+    #[serde(default)]
+    cookie: bool,
 }
 
 /// Exchanges a password for a 12-hour API key carrying the user's roles.
@@ -44,7 +51,7 @@ pub async fn login(
     State(app): State<App>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Body(req): Body<LoginRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     if req.username.is_empty() || req.username.len() > 64 {
         return Err(Problem::bad_request("username must be 1 to 64 characters"));
     }
@@ -138,7 +145,7 @@ pub async fn login(
                 owner_id: user.id,
                 roles: &user.roles,
                 expires_at: Some(expires_at),
-                label: "session",
+                label: if req.cookie { CONSOLE_LABEL } else { "session" },
             },
             now,
         )
@@ -154,30 +161,82 @@ pub async fn login(
         },
     )
     .await?;
+    let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+    if req.cookie {
+        let secret = key.token.rsplit('_').next().unwrap_or_default().to_string();
+        let cookie = format!(
+            "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
+            key.token.as_str()
+        );
+        let body = json!({
+            "key_id": key.key_id,
+            "csrf_token": csrf_token(&secret),
+            "username": user.username,
+            "roles": roles,
+            "expires_at": expires_at,
+        });
+        return Ok((
+            StatusCode::CREATED,
+            [(header::SET_COOKIE, cookie)],
+            Json(body),
+        )
+            .into_response());
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "token": key.token.as_str(),
             "key_id": key.key_id,
             "username": user.username,
-            "roles": user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "roles": roles,
             "expires_at": expires_at,
         })),
-    ))
+    )
+        .into_response())
 }
 
-/// Revokes the key used for this request.
+/// Revokes the key used for this request (a browser session's cookie is cleared too).
 pub async fn logout(
     State(app): State<App>,
     Extension(who): Extension<Principal>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let key_id = who.key_id.clone().ok_or_else(|| {
         Problem::bad_request("this request did not use an API key; nothing to log out")
     })?;
     app.store.revoke_api_key(&key_id, app.now()).await?;
     app.audit_ok(&who, "auth.logout", &format!("apikey:{key_id}"), "")
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(ended(&who))
+}
+
+/// Revokes every login session of the caller — API and browser, on every device — but not
+/// the API keys they made on purpose.
+pub async fn logout_everywhere(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Response> {
+    let ended_count = app
+        .store
+        .revoke_user_sessions(who.user_id, app.now())
+        .await?;
+    app.audit_ok(
+        &who,
+        "auth.logout-everywhere",
+        &format!("user:{}", who.username),
+        format!("{ended_count} sessions ended"),
+    )
+    .await?;
+    Ok(ended(&who))
+}
+
+/// 204, clearing the session cookie when the request came with one.
+fn ended(who: &Principal) -> Response {
+    if who.method == AuthMethod::Cookie {
+        let clear =
+            format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+        return (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The caller.
