@@ -35,7 +35,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| Problem::too_large(format!("the body is larger than {MAX_BODY} bytes")))?;
-        let value = serde_json::from_slice(&bytes)
+        // An object and nothing else: serde would take `[]` or `[x, y]` for a struct whose
+        // fields are all optional (its fields in order), which no client means.
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
+        if !value.is_object() {
+            return Err(Problem::bad_request(
+                "the body must be a JSON object ({...})",
+            ));
+        }
+        let value = T::deserialize(value)
             .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
         Ok(Body(value))
     }
