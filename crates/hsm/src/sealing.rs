@@ -24,6 +24,8 @@ const IV_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// AES-256.
 const KEY_LEN: u64 = 32;
+/// How often a key generation the token refuses is tried.
+const GENERATE_ATTEMPTS: u32 = 5;
 /// The largest secret sealed (TOTP secrets are 20 bytes, service credentials a few KiB).
 pub const MAX_SEALED_PLAINTEXT: usize = 16 * 1024;
 
@@ -54,18 +56,32 @@ impl Hsm {
             .keygen
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.with_session(|session| {
-            if find(session, label)?.is_some() {
-                return Ok(());
+        let mut attempt = 1;
+        loop {
+            let made = self.with_session(|session| {
+                if find(session, label)?.is_some() {
+                    return Ok(());
+                }
+                let id = session
+                    .generate_random_vec(16)
+                    .map_err(|e| Failure::Ck("C_GenerateRandom", e))?;
+                session
+                    .generate_key(&Mechanism::AesKeyGen, &template(label, &id))
+                    .map_err(|e| Failure::Ck("C_GenerateKey", e))?;
+                Ok(())
+            });
+            match made {
+                Ok(()) => break,
+                // SoftHSM2's file store sometimes answers CKR_GENERAL_ERROR to a key
+                // generation while other sessions work (as for key pairs, see the signer's
+                // listener keys); the next attempt, which looks for the key first, succeeds.
+                Err(HsmError::TokenRefused { .. }) if attempt < GENERATE_ATTEMPTS => {
+                    std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
             }
-            let id = session
-                .generate_random_vec(16)
-                .map_err(|e| Failure::Ck("C_GenerateRandom", e))?;
-            session
-                .generate_key(&Mechanism::AesKeyGen, &template(label, &id))
-                .map_err(|e| Failure::Ck("C_GenerateKey", e))?;
-            Ok(())
-        })?;
+        }
         Ok(SealingKey {
             label: label.to_owned(),
         })
