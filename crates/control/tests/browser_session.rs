@@ -5,7 +5,8 @@
 //! Path=/) and answers a CSRF token instead of the key; the cookie authenticates reads; a
 //! state change without the CSRF token, or with another, is refused 403; an API session's
 //! key planted in the cookie is refused; logout clears the cookie and ends the session; "log
-//! out everywhere" ends every login session of the user but not API keys made on purpose.
+//! out everywhere" ends every login session of the user but not API keys made on purpose, and
+//! so does a change of the user's roles.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -228,5 +229,37 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
         deploy.get("/api/v1/auth/whoami").status,
         200,
         "the API key stays"
+    );
+
+    let _step = step("a change of roles ends the login sessions; the new roles need a new login");
+    let third = Browser::new(&c, "bea-4");
+    third.login();
+    let api = c.login("bea", PASSWORD);
+    let r = admin.send(
+        "PATCH",
+        "/api/v1/users/bea",
+        &json!({"roles": ["enroller", "auditor"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        third
+            .request("GET", "/api/v1/auth/whoami", None, &[])
+            .status,
+        401
+    );
+    assert_eq!(api.get("/api/v1/auth/whoami").status, 401);
+    assert_eq!(
+        deploy.get("/api/v1/auth/whoami").status,
+        200,
+        "the API key stays"
+    );
+    let fourth = Browser::new(&c, "bea-5");
+    fourth.login();
+    let r = fourth.request("GET", "/api/v1/auth/whoami", None, &[]);
+    assert_eq!(
+        r.json()["roles"],
+        json!(["auditor", "enroller"]),
+        "{}",
+        r.body
     );
 }

@@ -182,12 +182,19 @@ pub async fn execute_set_roles(
     app.store
         .add_user_sponsor(user.id, sponsor, app.now())
         .await?;
+    // A change of privileges ends the user's login sessions (API and browser): the new
+    // roles start with a new login, which asks for the second factor again. API keys made
+    // on purpose stay; they never carry more than their owner's current roles.
+    let ended = app.store.revoke_user_sessions(user.id, app.now()).await?;
     app.audit(
         actor,
         "user.update",
         &format!("user:{name}"),
         AuditOutcome::Ok,
-        format!("roles {}; sponsor {sponsor}", names.join(",")),
+        format!(
+            "roles {}; sponsor {sponsor}; {ended} login sessions ended",
+            names.join(",")
+        ),
     )
     .await?;
     Ok(view(&app.store.user(user.id).await?))
@@ -314,8 +321,14 @@ pub async fn update(
                 .add_user_sponsor(user.id, &who.username, app.now())
                 .await?;
         }
+        // A change of privileges ends the user's login sessions (as in execute_set_roles).
+        let ended = if *r != user.roles {
+            app.store.revoke_user_sessions(user.id, app.now()).await?
+        } else {
+            0
+        };
         changed.push(format!(
-            "roles {}",
+            "roles {}; {ended} login sessions ended",
             r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
         ));
     }
