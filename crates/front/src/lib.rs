@@ -26,6 +26,7 @@ pub mod metrics;
 mod nonce_profiles;
 pub mod ocsp;
 pub mod ocsp_memory;
+mod plain_answers;
 pub mod scep;
 pub mod server;
 

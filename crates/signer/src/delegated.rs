@@ -1,6 +1,7 @@
 //! Delegated keys: keys the signer makes in the HSM for one narrow job and has one of its
-//! CAs certify — the audit checkpoint key, the OCSP responder key and the SCEP registration
-//! authority key — so that no CA key ever signs anything but certificates and CRLs.
+//! CAs certify — the audit checkpoint key, the OCSP responder key, the SCEP registration
+//! authority key and the EST key generator — so that no CA key ever signs anything but
+//! certificates and CRLs.
 //!
 //! In: a CA and a purpose. Out: the key and its certificate, made on first use
 //! (`STATE/<purpose>/<ca>/`) and replaced before the certificate runs out; the one it
@@ -366,4 +367,28 @@ pub(crate) fn certify(
     let tbs_signer = HsmTbsSigner::new(hsm, &ca_key, ca.record.signature);
     let cert_der = sign_certificate(linted, &tbs_signer).map_err(signing_failure)?;
     Ok((cert_der, serial))
+}
+
+/// Checks a delegated key's signature against its public key before it leaves the signer,
+/// as every signature the signer releases is checked: a token that signs with another key or
+/// returns garbage is caught here, not by the relying party. `what` names the signature in
+/// the log and the refusal.
+pub(crate) fn check_before_release(
+    spki_der: &[u8],
+    algorithm: strongroom_types::SignatureAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+    what: &str,
+) -> Result<(), SignerError> {
+    use der::Decode;
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+        .map_err(|e| crate::error::internal(format!("{what}: public key: {e}")))?;
+    let alg = strongroom_x509::signature_algorithm_identifier(algorithm);
+    strongroom_x509::verify_signature(&spki, &alg, message, signature).map_err(|e| {
+        tracing::error!(error = %e, "the HSM's {what} signature does not verify; not released");
+        wire_error(
+            ErrorKind::HsmFailed,
+            format!("the HSM's {what} signature does not verify: {e}"),
+        )
+    })
 }

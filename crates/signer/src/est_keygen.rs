@@ -13,12 +13,12 @@
 //! no extended key usage and certifies nothing, so a compromised front that asks for a
 //! signature over a digest of its choosing gains only what it already had (it made the key).
 
-use crate::delegated::{delegated_key, Purpose};
+use crate::delegated::{check_before_release, delegated_key, Purpose};
 use crate::dispatch::Signer;
-use crate::error::{bad_request, internal, wire_error};
+use crate::error::bad_request;
 use crate::hsm_signer::hsm_error;
 use strongroom_types::{CaId, SignatureAlgorithm};
-use strongroom_wire::{ErrorKind, Response, SignedEstKeyPackage, SignerError};
+use strongroom_wire::{Response, SignedEstKeyPackage, SignerError};
 use strongroom_x509::key_package::key_package_attributes;
 
 /// `SignEstKeyPackage`: the package's signed attributes and the key generator's signature.
@@ -50,24 +50,16 @@ pub fn sign_key_package(
     .map_err(|e| hsm_error(&e))?;
     // Security: as for every signature the signer releases, checked against the
     // certificate the device will check it with.
-    verify(&generator.key.public_key_der, &attributes, &signature)?;
+    check_before_release(
+        &generator.key.public_key_der,
+        SignatureAlgorithm::EcdsaSha256,
+        &attributes,
+        &signature,
+        "key package",
+    )?;
     Ok(Response::EstKeyPackage(SignedEstKeyPackage {
         signed_attributes: attributes,
         signature,
         certificate: generator.cert_der,
     }))
-}
-
-fn verify(spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignerError> {
-    use der::Decode;
-    let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
-        .map_err(|e| internal(format!("EST key generator public key: {e}")))?;
-    let alg = strongroom_x509::signature_algorithm_identifier(SignatureAlgorithm::EcdsaSha256);
-    strongroom_x509::verify_signature(&spki, &alg, message, signature).map_err(|e| {
-        tracing::error!(error = %e, "the HSM's key package signature does not verify; not released");
-        wire_error(
-            ErrorKind::HsmFailed,
-            format!("the HSM's key package signature does not verify: {e}"),
-        )
-    })
 }

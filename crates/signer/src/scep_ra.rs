@@ -18,7 +18,9 @@
 //! encapsulated content, which the RA key asserts nothing about (it certifies nothing).
 
 use crate::ca::LoadedCa;
-use crate::delegated::{certify, delegated_key, previous_delegated_key, Delegated, Purpose};
+use crate::delegated::{
+    certify, check_before_release, delegated_key, previous_delegated_key, Delegated, Purpose,
+};
 use crate::dispatch::Signer;
 use crate::error::{bad_request, internal, wire_error};
 use crate::hsm_signer::hsm_error;
@@ -220,7 +222,13 @@ pub fn sign_reply(signer: &Signer, req: ScepReplyRequest) -> Result<Response, Si
     .map_err(|e| hsm_error(&e))?;
     // Security: as for every other signature the signer releases, it is checked against
     // the certificate the device will check it with.
-    verify_reply(&ra.key.public_key_der, &attributes, &signature)?;
+    check_before_release(
+        &ra.key.public_key_der,
+        SignatureAlgorithm::RsaPkcs1Sha256,
+        &attributes,
+        &signature,
+        "SCEP reply",
+    )?;
     Ok(Response::ScepReply(SignedScepReply {
         signed_attributes: attributes,
         signature,
@@ -261,7 +269,13 @@ pub fn sign_next_ca(signer: &Signer, ca: &CaId, successor: &CaId) -> Result<Resp
         hsm.sign(&ra.key, SignatureAlgorithm::RsaPkcs1Sha256, &attributes)
     })
     .map_err(|e| hsm_error(&e))?;
-    verify_reply(&ra.key.public_key_der, &attributes, &signature)?;
+    check_before_release(
+        &ra.key.public_key_der,
+        SignatureAlgorithm::RsaPkcs1Sha256,
+        &attributes,
+        &signature,
+        "SCEP reply",
+    )?;
     Ok(Response::ScepNextCa(SignedScepNextCa {
         content,
         certificates,
@@ -282,18 +296,4 @@ fn serial_of(cert_der: &[u8]) -> Option<Vec<u8>> {
     x509_cert::Certificate::from_der(cert_der)
         .ok()
         .map(|c| c.tbs_certificate().serial_number().as_bytes().to_vec())
-}
-
-fn verify_reply(spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignerError> {
-    use der::Decode;
-    let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
-        .map_err(|e| internal(format!("RA public key: {e}")))?;
-    let alg = strongroom_x509::signature_algorithm_identifier(SignatureAlgorithm::RsaPkcs1Sha256);
-    strongroom_x509::verify_signature(&spki, &alg, message, signature).map_err(|e| {
-        tracing::error!(error = %e, "the HSM's SCEP reply signature does not verify; not released");
-        wire_error(
-            ErrorKind::HsmFailed,
-            format!("the HSM's SCEP reply signature does not verify: {e}"),
-        )
-    })
 }

@@ -21,6 +21,7 @@ mod pending;
 pub mod trust;
 
 use crate::app::App;
+use crate::plain_answers::{plain, unavailable};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -323,35 +324,7 @@ fn base64_reply(content_type: &'static str, der: &[u8], form: Base64Form) -> Res
         .into_response()
 }
 
-/// A plain-text answer.
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
-    let mut text = text.into();
-    text.push('\n');
-    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
-}
-
-/// 503 with Retry-After: the client may try again.
-fn unavailable(why: &str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [
-            (header::CONTENT_TYPE, "text/plain"),
-            (header::RETRY_AFTER, "10"),
-        ],
-        format!("{why}; retry later\n"),
-    )
-        .into_response()
-}
-
-/// A signer failure.
+/// A failed signer call.
 fn signer_trouble(e: CallError) -> Response {
-    tracing::warn!(error = %e, "EST: signer call failed");
-    match e {
-        CallError::Unavailable(_)
-        | CallError::Refused {
-            kind: strongroom_wire::ErrorKind::HsmUnavailable,
-            ..
-        } => unavailable("the signer is unavailable"),
-        other => plain(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-    }
+    crate::plain_answers::signer_trouble("EST", e)
 }

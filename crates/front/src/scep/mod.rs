@@ -22,6 +22,7 @@ mod pending;
 mod reply;
 
 use crate::app::App;
+use crate::plain_answers::{plain, unavailable};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, Method, StatusCode};
@@ -377,41 +378,13 @@ async fn next_ca(scep: &Scep, offered: &Offered, next: CaId) -> Response {
     }
 }
 
-/// A plain-text answer (SCEP has no error document; a CertRep needs a parsed request).
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
-    let mut text = text.into();
-    text.push('\n');
-    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
-}
-
 /// The 503 of a request that found every signer-call turn taken.
 fn busy() -> Response {
     tracing::debug!("SCEP: {SCEP_SIGNER_CALLS_AT_ONCE} signer calls in flight; busy");
     unavailable("the SCEP service is busy")
 }
 
-/// 503 with Retry-After: the device may try again.
-fn unavailable(why: &str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [
-            (header::CONTENT_TYPE, "text/plain"),
-            (header::RETRY_AFTER, "10"),
-        ],
-        format!("{why}; retry later\n"),
-    )
-        .into_response()
-}
-
-/// A signer failure outside a CertRep.
+/// A failed signer call.
 fn signer_trouble(e: CallError) -> Response {
-    tracing::warn!(error = %e, "SCEP: signer call failed");
-    match e {
-        CallError::Unavailable(_)
-        | CallError::Refused {
-            kind: strongroom_wire::ErrorKind::HsmUnavailable,
-            ..
-        } => unavailable("the signer is unavailable"),
-        other => plain(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-    }
+    crate::plain_answers::signer_trouble("SCEP", e)
 }
