@@ -25,6 +25,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod cursor;
 pub mod headers;
 pub mod input;

@@ -128,6 +128,7 @@ fn query(id: RouteId) -> &'static [(&'static str, &'static str)] {
             ("cursor", "string"),
         ],
         CertDownload => &[("format", "string")],
+        StatsCertificates => &[("days", "integer")],
         ApprovalList => &[
             ("state", "string"),
             ("before", "integer"),

@@ -8,89 +8,27 @@
 //! out everywhere" ends every login session of the user but not API keys made on purpose, and
 //! so does a change of the user's roles.
 
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use serde_json::json;
+use strongroom_testkit::curl_browser::Browser;
 use strongroom_testkit::stack::{Control, Db};
-use strongroom_testkit::{run, step, tool};
+use strongroom_testkit::step;
 
 const PASSWORD: &str = "bea-password-long-enough";
 
-struct Browser {
-    base: String,
-    root: PathBuf,
-    jar: PathBuf,
+fn new_browser(c: &Control, name: &str) -> Browser {
+    Browser::new(&c.base, &c.root_der, c.dir(), name)
 }
 
-/// What curl got: status, response headers, body.
-struct Got {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Got {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-impl Browser {
-    fn new(c: &Control, name: &str) -> Browser {
-        let root = c.dir().join("browser-root.pem");
-        std::fs::write(&root, strongroom_x509::to_pem("CERTIFICATE", &c.root_der)).unwrap();
-        Browser {
-            base: c.base.clone(),
-            root,
-            jar: c.dir().join(format!("{name}.jar")),
-        }
-    }
-
-    fn request(&self, method: &str, path: &str, body: Option<&Value>, extra: &[&str]) -> Got {
-        let dir = self.jar.parent().unwrap();
-        let headers = dir.join("last-headers");
-        let mut cmd = Command::new(tool("curl"));
-        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
-            .arg("--cacert")
-            .arg(&self.root)
-            .arg("-b")
-            .arg(&self.jar)
-            .arg("-c")
-            .arg(&self.jar)
-            .arg("-D")
-            .arg(&headers)
-            .args(extra);
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
-                .arg(b.to_string());
-        }
-        cmd.arg(format!("{}{path}", self.base));
-        let out = run(&mut cmd);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, status) = text.rsplit_once('\n').unwrap();
-        Got {
-            status: status.trim().parse().unwrap(),
-            headers: std::fs::read_to_string(&headers).unwrap_or_default(),
-            body: body.to_string(),
-        }
-    }
-
-    fn login(&self) -> String {
-        let r = self.request(
-            "POST",
-            "/api/v1/auth/login",
-            Some(&json!({"username": "bea", "password": PASSWORD, "cookie": true})),
-            &[],
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.json()["csrf_token"].as_str().unwrap().to_string()
-    }
-}
-
-fn jar_has_session(jar: &Path) -> bool {
-    std::fs::read_to_string(jar)
-        .unwrap_or_default()
-        .contains("__Host-strongroom-session")
+/// Logs bea in with a cookie; the session's CSRF token.
+fn login(b: &Browser) -> String {
+    let r = b.request(
+        "POST",
+        "/api/v1/auth/login",
+        Some(&json!({"username": "bea", "password": PASSWORD, "cookie": true})),
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["csrf_token"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -102,7 +40,7 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     let _step = step(
         "login with a cookie: the key in an HttpOnly __Host- cookie, a CSRF token in the answer",
     );
-    let browser = Browser::new(&c, "bea-1");
+    let browser = new_browser(&c, "bea-1");
     let r = browser.request(
         "POST",
         "/api/v1/auth/login",
@@ -133,10 +71,7 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     );
     let csrf = v["csrf_token"].as_str().unwrap().to_string();
     assert_eq!(csrf.len(), 64);
-    assert!(
-        jar_has_session(&browser.jar),
-        "curl kept the __Host- cookie"
-    );
+    assert!(browser.has_session(), "curl kept the __Host- cookie");
 
     let _step = step("the cookie reads; a change needs the CSRF token");
     let r = browser.request("GET", "/api/v1/auth/whoami", None, &[]);
@@ -167,7 +102,7 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     let token = api.token.clone().unwrap();
     let planted = format!("Cookie: __Host-strongroom-session={token}");
     let r =
-        Browser::new(&c, "planted").request("GET", "/api/v1/auth/whoami", None, &["-H", &planted]);
+        new_browser(&c, "planted").request("GET", "/api/v1/auth/whoami", None, &["-H", &planted]);
     assert_eq!(r.status, 401, "{}", r.body);
 
     let _step = step("logout clears the cookie and ends the session");
@@ -181,13 +116,10 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     let r = browser.request("POST", "/api/v1/auth/logout", None, &["-H", &right]);
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(r.headers.contains("Max-Age=0"), "{}", r.headers);
-    assert!(
-        !jar_has_session(&browser.jar),
-        "the browser dropped the cookie"
-    );
+    assert!(!browser.has_session(), "the browser dropped the cookie");
     let replayed = format!("Cookie: __Host-strongroom-session={value}");
     let r =
-        Browser::new(&c, "replay").request("GET", "/api/v1/auth/whoami", None, &["-H", &replayed]);
+        new_browser(&c, "replay").request("GET", "/api/v1/auth/whoami", None, &["-H", &replayed]);
     assert_eq!(r.status, 401, "the old cookie after logout: {}", r.body);
 
     let _step = step("log out everywhere: every login session ends, API keys made on purpose stay");
@@ -197,10 +129,10 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     );
     assert_eq!(made.status, 201, "{}", made.text);
     let deploy = admin.with_token(made.json()["token"].as_str().unwrap());
-    let first = Browser::new(&c, "bea-2");
-    let csrf_first = first.login();
-    let second = Browser::new(&c, "bea-3");
-    second.login();
+    let first = new_browser(&c, "bea-2");
+    let csrf_first = login(&first);
+    let second = new_browser(&c, "bea-3");
+    login(&second);
     assert_eq!(
         second
             .request("GET", "/api/v1/auth/whoami", None, &[])
@@ -232,8 +164,8 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
     );
 
     let _step = step("a change of roles ends the login sessions; the new roles need a new login");
-    let third = Browser::new(&c, "bea-4");
-    third.login();
+    let third = new_browser(&c, "bea-4");
+    login(&third);
     let api = c.login("bea", PASSWORD);
     let r = admin.send(
         "PATCH",
@@ -253,8 +185,8 @@ fn a_browser_session_is_a_cookie_with_a_csrf_token() {
         200,
         "the API key stays"
     );
-    let fourth = Browser::new(&c, "bea-5");
-    fourth.login();
+    let fourth = new_browser(&c, "bea-5");
+    login(&fourth);
     let r = fourth.request("GET", "/api/v1/auth/whoami", None, &[]);
     assert_eq!(
         r.json()["roles"],

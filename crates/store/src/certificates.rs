@@ -128,7 +128,8 @@ pub struct CertificateFilter {
     pub issuer: Option<CaId>,
     /// Profile.
     pub profile: Option<String>,
-    /// Exact SAN or CN value (lower-case for DNS names).
+    /// Exact SAN or CN value (lower-case for DNS names); without a kind prefix (`dns:`…) it
+    /// also matches as a DNS name, IP address or e-mail address.
     pub name: Option<String>,
     /// Tag.
     pub tag: Option<String>,
@@ -183,11 +184,14 @@ fn where_clause(f: &CertificateFilter, first_placeholder: usize) -> (String, Vec
         push("profile = ?", Arg::Text(p.clone()), &mut args);
     }
     if let Some(n) = &f.name {
-        push(
-            "id IN (SELECT certificate_id FROM certificate_names WHERE name = ?)",
-            Arg::Text(n.to_ascii_lowercase()),
-            &mut args,
-        );
+        // A name typed without its kind (`shop.example`, `10.0.0.1`, `ops@example`) is
+        // looked for as each kind and as a bare CN; one with a kind only as itself.
+        let clause = if n.contains(':') {
+            "id IN (SELECT certificate_id FROM certificate_names WHERE name = ?)"
+        } else {
+            "id IN (SELECT certificate_id FROM certificate_names WHERE name IN (?, 'dns:' || ?, 'ip:' || ?, 'email:' || ?))"
+        };
+        push(clause, Arg::Text(n.to_ascii_lowercase()), &mut args);
     }
     if let Some(t) = &f.tag {
         push(

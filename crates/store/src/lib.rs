@@ -19,6 +19,7 @@ mod approvals;
 mod audit;
 mod ca_successor;
 mod cas;
+mod certificate_stats;
 mod certificates;
 mod database_tls;
 mod error;
@@ -45,6 +46,7 @@ pub use acme_status::{AccountStatus, AuthorizationStatus, ChallengeStatus, Order
 pub use approvals::{ApprovalRequest, ApprovalState, Independence};
 pub use audit::{AuditEvent, AuditOutcome, ChainBreak, HashRule, NewAuditEvent};
 pub use cas::{CaRecord, CaState};
+pub use certificate_stats::CertificateStats;
 pub use certificates::{
     CertificateFilter, CertificateRecord, CertificateSource, NewCertificate, Page, RevocationRow,
 };

@@ -109,6 +109,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "session activity",
         include_str!("../../../migrations/sqlite/0020_session_activity.sql"),
     ),
+    (
+        21,
+        "certificates by creation time",
+        include_str!("../../../migrations/sqlite/0021_certificates_created_at.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -205,6 +210,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         19,
         "session activity",
         include_str!("../../../migrations/postgres/0019_session_activity.sql"),
+    ),
+    (
+        20,
+        "certificates by creation time",
+        include_str!("../../../migrations/postgres/0020_certificates_created_at.sql"),
     ),
 ];
 

@@ -15,6 +15,7 @@ pub mod login_certificates;
 pub mod profiles;
 pub mod scep_challenges;
 pub mod session;
+pub mod stats;
 pub mod system;
 pub mod totp;
 pub mod users;
@@ -48,6 +49,7 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         ProfilePut => put(profiles::put_one),
         ProfileDelete => delete(profiles::delete_one),
         CertList => get(certificates::list),
+        StatsCertificates => get(stats::certificates),
         CertGet => get(certificates::get_one),
         CertDownload => get(certificates::download),
         CertIssue => post(certificates::issue),

@@ -1,6 +1,8 @@
 //! The router built from the route table ([`table`]): every handler wrapped in [`guard`],
 //! which authenticates (API key, browser session with its CSRF token, client certificate)
-//! and authorises against the route's permission, and the security headers on every answer.
+//! and authorises against the route's permission; the console's pages beside them
+//! ([`crate::console`], which calls this router in-process); and the security headers on
+//! every answer.
 //!
 //! In: the [`App`]. Out: [`router`]; the table is re-exported ([`ROUTES`], [`RouteSpec`],
 //! [`RouteId`]).
@@ -40,11 +42,11 @@ pub fn router(app: App) -> Router {
             },
         );
     }
-    let mut router = Router::new();
+    let mut router: Router<App> = Router::new();
     for (path, methods) in by_path {
         router = router.route(path, methods);
     }
-    router
+    let api: Router = router
         .fallback(|| async {
             Problem::not_found("no such route; GET /api/v1/openapi.json lists them all")
         })
@@ -56,8 +58,12 @@ pub fn router(app: App) -> Router {
                 retry_after: None,
             }
         })
+        .with_state(app.clone());
+    // The console renders the API through this very router (see crate::console); the
+    // security headers go on both.
+    crate::console::router(api.clone(), app.clock.clone())
+        .merge(api)
         .layer(axum::middleware::map_response(crate::headers::secure))
-        .with_state(app)
 }
 
 /// Authenticates and authorises one request against its route's permission; denials are

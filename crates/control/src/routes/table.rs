@@ -50,6 +50,7 @@ pub enum RouteId {
     ProfilePut,
     ProfileDelete,
     CertList,
+    StatsCertificates,
     CertGet,
     CertDownload,
     CertIssue,
@@ -280,6 +281,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "certificates",
         200,
         "Search the inventory (cursor pagination)"
+    ),
+    route!(
+        StatsCertificates,
+        GET,
+        "/api/v1/stats/certificates",
+        CertRead,
+        "certificates",
+        200,
+        "Counts for the dashboard: by status, expiring within 7/30/90 days, issued per day"
     ),
     route!(
         CertGet,

@@ -1,0 +1,322 @@
+//! The inventory: search (name, owner, tag, profile, issuer, status, expiry), one
+//! certificate with its downloads and revocation, and revoking it with a reason.
+//!
+//! In: search fields (passed to `GET /api/v1/certificates`, which checks them), a
+//! certificate id, the revoke form (csrf, reason). Out: pages; the revoke form's effect is
+//! the API's revoke, its refusal shown on the certificate's page.
+
+use super::{api_query, query_fields};
+use crate::console::caller::{form, Me};
+use crate::console::html::{self, csrf_field, error_box, esc, notice_box, query_value, time};
+use crate::console::{Caller, Console};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+/// The search fields the API takes, in the form's order.
+const FILTERS: &[&str] = &[
+    "name",
+    "owner",
+    "tag",
+    "profile",
+    "issuer",
+    "status",
+    "expiring_within_days",
+    "cursor",
+];
+
+/// Reasons an operator may start a revocation with (removeFromCRL only ends a hold).
+const REASONS: &[(&str, &str)] = &[
+    ("unspecified", "Unspecified"),
+    ("keyCompromise", "Key compromise"),
+    ("affiliationChanged", "Affiliation changed"),
+    ("superseded", "Superseded"),
+    ("cessationOfOperation", "Cessation of operation"),
+    ("certificateHold", "Certificate hold"),
+    ("privilegeWithdrawn", "Privilege withdrawn"),
+    ("cACompromise", "CA compromise"),
+    ("aACompromise", "AA compromise"),
+];
+
+fn text_field(id: &str, label: &str, value: &str) -> String {
+    format!(
+        "<div><label for=\"{id}\">{label}</label><input id=\"{id}\" name=\"{id}\" maxlength=\"255\" value=\"{}\"></div>",
+        esc(value)
+    )
+}
+
+fn select(id: &str, label: &str, options: &[(&str, &str)], chosen: &str) -> String {
+    let mut s =
+        format!("<div><label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\">");
+    for (value, text) in options {
+        let sel = if *value == chosen { " selected" } else { "" };
+        s.push_str(&format!("<option value=\"{value}\"{sel}>{text}</option>"));
+    }
+    s.push_str("</select></div>");
+    s
+}
+
+/// A certificate's status, with expiry taken into account.
+fn status_of(c: &Value, now: i64) -> &'static str {
+    match c["status"].as_str() {
+        Some("revoked") => "revoked",
+        _ if c["not_after"].as_i64().is_some_and(|t| t <= now) => "expired",
+        _ => "valid",
+    }
+}
+
+fn names_of(c: &Value) -> String {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(cn) = c["subject_cn"].as_str() {
+        names.push(format!("CN={cn}"));
+    }
+    for n in c["names"].as_array().into_iter().flatten() {
+        if let Some(n) = n.as_str() {
+            names.push(n.to_string());
+        }
+    }
+    names.join(", ")
+}
+
+/// `GET /console/certificates`.
+pub async fn search(State(console): State<Console>, caller: Caller, raw: RawQuery) -> Response {
+    let me = match console.me(&caller).await {
+        Ok(me) => me,
+        Err(go) => return go,
+    };
+    let fields = query_fields(&raw);
+    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    let mut body = String::from("<h1>Certificates</h1>");
+    body.push_str(
+        "<form class=\"filters\" method=\"get\" action=\"/console/certificates\" role=\"search\">",
+    );
+    body.push_str(&text_field(
+        "name",
+        "Name (DNS, IP, e-mail, CN)",
+        get("name"),
+    ));
+    body.push_str(&text_field("owner", "Owner", get("owner")));
+    body.push_str(&text_field("tag", "Tag", get("tag")));
+    body.push_str(&text_field("profile", "Profile", get("profile")));
+    body.push_str(&text_field("issuer", "Issuing CA", get("issuer")));
+    body.push_str(&select(
+        "status",
+        "Status",
+        &[
+            ("", "Any"),
+            ("valid", "Not revoked"),
+            ("revoked", "Revoked"),
+        ],
+        get("status"),
+    ));
+    body.push_str(&select(
+        "expiring_within_days",
+        "Expiring within",
+        &[
+            ("", "Any time"),
+            ("7", "7 days"),
+            ("30", "30 days"),
+            ("90", "90 days"),
+        ],
+        get("expiring_within_days"),
+    ));
+    body.push_str("<div><button type=\"submit\">Search</button></div></form>");
+    let uri = format!("/api/v1/certificates{}", api_query(&fields, FILTERS));
+    match console.call(&caller, Method::GET, &uri, None, None).await {
+        Err(e) => body.push_str(&error_box(&e.detail)),
+        Ok(reply) => {
+            let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+            let now = console.now();
+            if items.is_empty() {
+                body.push_str("<p>No certificate matches. Widen the search: fewer fields, or part of a name.</p>");
+            } else {
+                body.push_str("<div class=\"table-wrap\"><table><caption class=\"skip\">Matching certificates</caption><thead><tr><th scope=\"col\">Names</th><th scope=\"col\">Status</th><th scope=\"col\">Expires</th><th scope=\"col\" class=\"hide-narrow\">Profile</th><th scope=\"col\" class=\"hide-narrow\">Owner</th><th scope=\"col\" class=\"hide-narrow\">Serial</th></tr></thead><tbody>");
+                for c in &items {
+                    let id = c["id"].as_i64().unwrap_or(0);
+                    let status = status_of(c, now);
+                    body.push_str(&format!(
+                        "<tr><td><a href=\"/console/certificates/{id}\">{}</a></td><td class=\"status-{status}\">{status}</td><td>{}</td><td class=\"hide-narrow\">{}</td><td class=\"hide-narrow\">{}</td><td class=\"mono hide-narrow\">{}</td></tr>",
+                        esc(&names_of(c)),
+                        time(c["not_after"].as_i64()),
+                        esc(c["profile"].as_str().unwrap_or("—")),
+                        esc(c["owner"].as_str().unwrap_or("—")),
+                        esc(c["serial"].as_str().unwrap_or("")),
+                    ));
+                }
+                body.push_str("</tbody></table></div>");
+            }
+            if let Some(next) = reply.body["next"].as_str() {
+                let mut more = fields.clone();
+                more.insert("cursor".into(), next.into());
+                body.push_str(&format!(
+                    "<p class=\"pager\"><a href=\"/console/certificates{}\">Next page</a></p>",
+                    esc(&api_query(&more, FILTERS))
+                ));
+            }
+        }
+    }
+    if me.can("certificate:issue") {
+        body.push_str("<p><a href=\"/console/issue\">Issue a certificate from a CSR</a></p>");
+    }
+    html::page(StatusCode::OK, "Certificates", Some(&me), &body)
+}
+
+async fn render_detail(
+    console: &Console,
+    caller: &Caller,
+    me: &Me,
+    id: &str,
+    message: Option<(StatusCode, String)>,
+) -> Response {
+    let id = match id.parse::<i64>() {
+        Ok(i) if i > 0 => i,
+        _ => {
+            return html::failure(
+                StatusCode::NOT_FOUND,
+                "no such certificate; search for it on the Certificates page",
+            )
+        }
+    };
+    let c = match console
+        .call(
+            caller,
+            Method::GET,
+            &format!("/api/v1/certificates/{id}"),
+            None,
+            None,
+        )
+        .await
+    {
+        Ok(r) => r.body,
+        Err(e) => return html::failure(e.status, &e.detail),
+    };
+    let status = status_of(&c, console.now());
+    let (code, mut body) = match &message {
+        Some((code, text)) if code.is_success() => (StatusCode::OK, notice_box(text)),
+        Some((code, text)) => (*code, error_box(text)),
+        None => (StatusCode::OK, String::new()),
+    };
+    let field = |k: &str| esc(c[k].as_str().unwrap_or("—"));
+    let tags = c["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|t| {
+            format!(
+                "<a href=\"/console/certificates?tag={}\">{}</a>",
+                esc(&query_value(t)),
+                esc(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    body.insert_str(0, &format!("<h1>Certificate {id}</h1>"));
+    body.push_str(&format!(
+        "<dl class=\"facts\"><dt>Status</dt><dd class=\"status-{status}\">{status}</dd>\
+         <dt>Subject CN</dt><dd>{}</dd><dt>Names</dt><dd>{}</dd>\
+         <dt>Serial</dt><dd class=\"mono\">{}</dd><dt>Issuer</dt><dd>{}</dd><dt>Profile</dt><dd>{}</dd>\
+         <dt>Valid from</dt><dd>{}</dd><dt>Valid until</dt><dd>{}</dd>\
+         <dt>SHA-256 fingerprint</dt><dd class=\"mono\">{}</dd><dt>Issued through</dt><dd>{}</dd>\
+         <dt>Owner</dt><dd>{}</dd><dt>Team</dt><dd>{}</dd><dt>Tags</dt><dd>{}</dd><dt>Recorded</dt><dd>{}</dd>",
+        field("subject_cn"),
+        esc(&c["names"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")),
+        field("serial"),
+        field("issuer"),
+        field("profile"),
+        time(c["not_before"].as_i64()),
+        time(c["not_after"].as_i64()),
+        field("fingerprint"),
+        field("source"),
+        field("owner"),
+        field("team"),
+        if tags.is_empty() { "—".into() } else { tags },
+        time(c["created_at"].as_i64()),
+    ));
+    if let Some(replaces) = c["replaces"].as_i64() {
+        body.push_str(&format!(
+            "<dt>Renews</dt><dd><a href=\"/console/certificates/{replaces}\">certificate {replaces}</a></dd>"
+        ));
+    }
+    if let Some(r) = c.get("revocation").filter(|r| r.is_object()) {
+        body.push_str(&format!(
+            "<dt>Revoked</dt><dd>{} by {} (reason {})</dd>",
+            time(r["revoked_at"].as_i64()),
+            esc(r["revoked_by"].as_str().unwrap_or("—")),
+            esc(r["reason"].as_str().unwrap_or("—"))
+        ));
+    }
+    body.push_str("</dl>");
+    body.push_str(&format!(
+        "<h2>Download</h2><ul><li><a href=\"/api/v1/certificates/{id}/download?format=pem\">PEM</a></li><li><a href=\"/api/v1/certificates/{id}/download?format=der\">DER</a></li><li><a href=\"/api/v1/certificates/{id}/download?format=chain\">PEM with the issuing chain</a></li></ul>"
+    ));
+    if me.can("certificate:revoke") && c["status"].as_str() == Some("valid") {
+        body.push_str(&format!(
+            "<h2>Revoke</h2><form class=\"inline\" method=\"post\" action=\"/console/certificates/{id}/revoke\">{}{}<div><button type=\"submit\" class=\"danger\">Revoke certificate {id}</button></div></form>",
+            csrf_field(me),
+            select("reason", "Reason", REASONS, "unspecified"),
+        ));
+    }
+    html::page(code, &format!("Certificate {id}"), Some(me), &body)
+}
+
+/// `GET /console/certificates/{id}`.
+pub async fn detail(
+    State(console): State<Console>,
+    caller: Caller,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Response {
+    let me = match console.me(&caller).await {
+        Ok(me) => me,
+        Err(go) => return go,
+    };
+    let message = match query_fields(&raw).get("done").map(String::as_str) {
+        Some("revoked") => Some((
+            StatusCode::OK,
+            "Revoked. The next CRL and OCSP answers say so.".to_string(),
+        )),
+        Some("issued") => Some((StatusCode::OK, "Issued.".to_string())),
+        _ => None,
+    };
+    render_detail(&console, &caller, &me, &id, message).await
+}
+
+/// `POST /console/certificates/{id}/revoke`: the API's revoke with the form's reason.
+pub async fn revoke(
+    State(console): State<Console>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = Console::same_site(&caller) {
+        return refused;
+    }
+    let me = match console.me(&caller).await {
+        Ok(me) => me,
+        Err(go) => return go,
+    };
+    let fields = match form(&body) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let Ok(n) = id.parse::<i64>() else {
+        return html::failure(StatusCode::NOT_FOUND, "no such certificate");
+    };
+    let reason = fields.get("reason").cloned().unwrap_or_default();
+    match console
+        .call(
+            &caller,
+            Method::POST,
+            &format!("/api/v1/certificates/{n}/revoke"),
+            fields.get("csrf").map(String::as_str),
+            Some(serde_json::json!({ "reason": reason })),
+        )
+        .await
+    {
+        Ok(_) => html::redirect(&format!("/console/certificates/{n}?done=revoked")),
+        Err(e) => render_detail(&console, &caller, &me, &id, Some((e.status, e.detail))).await,
+    }
+}
