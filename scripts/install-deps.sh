@@ -20,9 +20,10 @@ packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-cer
 # knot for RFC 2136).
 # micromdm's scepclient (package scep) for the SCEP interop test; strongSwan's pki (its own
 # TLS; the curl plugin fetches CRLs) as the second EST client. oathtool computes TOTP codes
-# as an authenticator app would (the second factor's tests).
+# as an authenticator app would (the second factor's tests). Chromium driven through
+# chromium-driver (WebDriver) is the console's real browser (crates/cli/tests/console_browser.rs).
 test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep
-    strongswan-pki libstrongswan-extra-plugins oathtool)
+    strongswan-pki libstrongswan-extra-plugins oathtool chromium chromium-driver)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

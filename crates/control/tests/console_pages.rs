@@ -215,7 +215,11 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("dns:cart.console.lab.test"), "{}", page.body);
+    assert!(
+        page.body.contains("dns:cart.console.lab.test"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("Revoke certificate"),
         "an admin may revoke"

@@ -13,6 +13,7 @@ pub mod curl_browser;
 pub mod stack;
 mod step;
 pub mod up;
+pub mod webdriver;
 pub use step::{step, Step};
 
 use std::io::Read;

@@ -47,18 +47,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// Whether the browser says this request came from another site: `Sec-Fetch-Site` other
 /// than same-origin or none (typed by the user), or an `Origin` whose host is not ours.
+/// Under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even for the console's
+/// own forms: then `Sec-Fetch-Site` alone decides, and without it the form is refused.
 fn cross_site(headers: &axum::http::HeaderMap) -> bool {
     let text = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    if let Some(site) = text("sec-fetch-site") {
-        if site != "same-origin" && site != "none" {
-            return true;
-        }
+    let site = text("sec-fetch-site");
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return true;
     }
     match (text("origin"), text("host")) {
+        (Some("null"), _) => site.is_none(),
         (Some(origin), Some(host)) => origin
             .strip_prefix("https://")
             .is_none_or(|rest| !rest.eq_ignore_ascii_case(host)),

@@ -92,10 +92,10 @@ async fn render(
             }
             body.push_str("</ul>");
         }
-        if r["state"].as_str() == Some("pending") && me.can("approval:decide") {
+        if r["state"].as_str() == Some("pending") {
             if requester == me.username {
                 body.push_str("<p>You filed this request: another approver decides it.</p>");
-            } else {
+            } else if me.can("approval:decide") {
                 body.push_str(&format!(
                     "<form class=\"inline\" method=\"post\" action=\"/console/approvals/{id}/approve\">{}\
                      <div><label for=\"comment-{id}\">Comment (required)</label><input id=\"comment-{id}\" name=\"comment\" required maxlength=\"1000\"></div>\
