@@ -145,5 +145,10 @@ fn login(
         v["expires_at"],
         path.display()
     );
+    if v["must_enrol_second_factor"] == true {
+        eprintln!(
+            "this account has no second factor yet, and every login needs one: until you enrol an authenticator (strongroom totp enrol, then strongroom totp confirm CODE) this session can do nothing else"
+        );
+    }
     Ok(())
 }

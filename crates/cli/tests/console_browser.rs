@@ -5,7 +5,8 @@
 //! `oathtool` (a wrong code and a replayed one are refused), issues a certificate from a
 //! CSR, finds it by SAN, revokes it, reads and exports the audit log and logs out; an
 //! operator files a request under a profile that needs approval and cannot decide it, an
-//! approver approves it with a comment; the login page works from the keyboard alone; the
+//! approver approves it with a comment (both first enrol their authenticator on the console's
+//! QR page, as every login needs a second factor); the login page works from the keyboard alone; the
 //! layouts hold at 1280 and 390 px. Screenshots of the main pages are left in
 //! `target/tmp/console-screenshots/` (a few are in docs/console/).
 
@@ -14,25 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use strongroom_testkit::up::Up;
 use strongroom_testkit::webdriver::Chrome;
-use strongroom_testkit::{run, step, tool};
-
-/// A TOTP code for `secret` at Unix time `at`, as an authenticator app shows it.
-fn oathtool(secret: &str, at: i64) -> String {
-    let out = run(Command::new(tool("oathtool"))
-        .args(["--totp", "-b", "--now"])
-        .arg(format!("@{at}"))
-        .arg(secret));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn now() -> i64 {
-    strongroom_types::clock::Clock::now(&strongroom_types::clock::SystemClock)
-}
+use strongroom_testkit::{run, step, totp_code};
 
 fn ok(out: std::process::Output, what: &str) -> String {
     assert!(
@@ -90,6 +73,24 @@ fn log_in(chrome: &Chrome, base: &str, user: &str, password: &str, totp: &str) {
     });
 }
 
+/// Sent to the enrolment page after a password login: scan (here: read) the secret, type
+/// the authenticator's code, get ten recovery codes, reach the dashboard.
+fn enrol_in_browser(chrome: &Chrome, name: &str) {
+    chrome.wait_until("the enrolment page", |c| {
+        c.path() == "/console/second-factor"
+    });
+    both_widths(chrome, &format!("second-factor-{name}"));
+    chrome.click("form[action='/console/second-factor'] button");
+    chrome.wait_until("the new secret", |c| c.count("svg.qr") == 1);
+    let secret = chrome.text("#secret");
+    both_widths(chrome, &format!("second-factor-qr-{name}"));
+    chrome.type_into("#code", &totp_code(&secret, 0));
+    chrome.click("form[action='/console/second-factor/confirm'] button");
+    chrome.wait_until("the recovery codes", |c| c.count("ol.codes li") == 10);
+    chrome.click("main a[href='/console/']");
+    chrome.wait_until("the dashboard", |c| c.path() == "/console/");
+}
+
 fn log_out(chrome: &Chrome) {
     chrome.click("form.logout button");
     chrome.wait_until("the login page", |c| {
@@ -113,28 +114,14 @@ fn the_console_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let up = Up::start(dir.path(), None);
     let home = dir.path().join("home");
-    up.login(&home);
+    // The admin's authenticator is enrolled through the CLI (`totp enrol`, `totp confirm`).
+    let secret = up.login(&home);
     let base = format!("https://127.0.0.1:{}", up.control);
     let admin_password = std::fs::read_to_string(up.data.join("secrets/admin-password")).unwrap();
     let admin_password = admin_password.trim();
     let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
 
-    let _step = step("the admin enrols an authenticator (CLI); an operator and an approver; a profile that needs one approval");
-    let enrolled = ok(up.cli(&home, &["totp", "enrol"]), "totp enrol");
-    let secret = enrolled
-        .lines()
-        .find_map(|l| l.strip_prefix("secret "))
-        .unwrap_or_else(|| panic!("{enrolled}"))
-        .trim()
-        .to_string();
-    let confirmed_at = now();
-    ok(
-        up.cli(
-            &home,
-            &["totp", "confirm", &oathtool(&secret, confirmed_at)],
-        ),
-        "totp confirm",
-    );
+    let _step = step("an operator and an approver, neither with an authenticator yet; a profile that needs one approval");
     for (user, role) in [("olga", "ca-operator"), ("abe", "approver")] {
         let file = dir.path().join(format!("{user}.password"));
         std::fs::write(&file, format!("{user}-password-long-enough\n")).unwrap();
@@ -195,7 +182,8 @@ fn the_console_in_chromium() {
     assert_eq!(chrome.focused("id"), "username");
 
     let _step = step("a wrong TOTP code is refused");
-    let right = oathtool(&secret, now() + 30);
+    // The step after the one the CLI's enrolment used (a code is good for one login).
+    let right = totp_code(&secret, 1);
     let wrong = if right == "000000" {
         "111111"
     } else {
@@ -335,7 +323,7 @@ fn the_console_in_chromium() {
     );
     chrome.goto(&format!("{base}/console/login"));
     chrome.keys("\u{E004}\u{E004}olga\u{E004}olga-password-long-enough\u{E007}");
-    chrome.wait_until("the dashboard", |c| c.path() == "/console/");
+    enrol_in_browser(&chrome, "olga");
     let pem = csr(dir.path(), "pay.lab.test", "DNS:pay.lab.test");
     chrome.goto(&format!("{base}/console/issue"));
     chrome.choose("#profile", "tls-client");
@@ -356,7 +344,11 @@ fn the_console_in_chromium() {
     log_out(&chrome);
 
     let _step = step("the approver approves with a comment; the certificate exists");
-    log_in(&chrome, &base, "abe", "abe-password-long-enough", "");
+    chrome.goto(&format!("{base}/console/login"));
+    chrome.type_into("#username", "abe");
+    chrome.type_into("#password", "abe-password-long-enough");
+    chrome.click("form.stack button[type=submit]");
+    enrol_in_browser(&chrome, "abe");
     chrome.goto(&format!("{base}/console/approvals"));
     assert_eq!(
         chrome.count("form[action$='/approve']"),

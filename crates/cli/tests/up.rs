@@ -367,6 +367,41 @@ fn up_issue_stop_and_reuse() {
         "login: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Every login needs a second factor: until the admin enrols one, the session can do
+    // nothing else, and both the login and the refusal say what to do.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("strongroom totp enrol"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&home, &["cert", "list"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no second factor"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&home, &["totp", "enrol"]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let secret = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("secret "))
+        .unwrap_or_else(|| panic!("totp enrol: {printed}"))
+        .trim()
+        .to_string();
+    let out = cli(
+        &home,
+        &[
+            "totp",
+            "confirm",
+            &strongroom_testkit::totp_code(&secret, 0),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "totp confirm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let api_pem = tmp.path().join("api.pem");
     let out = cli(
         &home,

@@ -44,6 +44,8 @@ pub const SESSION_COOKIE: &str = "__Host-strongroom-session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The label of the API keys that browser sessions are.
 pub const CONSOLE_LABEL: &str = "console";
+/// The label of the API keys that password logins of the API and CLI are.
+pub const LOGIN_LABEL: &str = "session";
 
 /// A browser session's CSRF token: derived from the session's secret, which only the
 /// cookie carries (HttpOnly; another site can neither read it nor, SameSite=Strict, send
@@ -94,6 +96,10 @@ pub struct Principal {
     pub method: AuthMethod,
     /// The API key id, when one was used.
     pub key_id: Option<String>,
+    /// A login session (password) of a user who has no second factor while
+    /// `[login] require_second_factor` holds: it may only enrol one (see
+    /// [`crate::routes`]' guard).
+    pub second_factor_missing: bool,
 }
 
 impl Principal {
@@ -377,12 +383,20 @@ async fn authenticate_key(app: &App, token: &str) -> Result<Principal, Problem> 
         .copied()
         .filter(|r| owner.roles.contains(r))
         .collect();
+    // A login session stands for a password login: without a second factor (where one is
+    // required) it may only enrol one. Keys made on purpose were made by a full session.
+    let login_session = key.label == LOGIN_LABEL || key.label == CONSOLE_LABEL;
+    let second_factor_missing = login_session
+        && app.config.login.require_second_factor
+        && !owner.break_glass
+        && !crate::api::totp::has_factor(app, owner.id).await?;
     Ok(Principal {
         user_id: owner.id,
         username: owner.username,
         roles,
         method: AuthMethod::ApiKey,
         key_id: Some(key.key_id),
+        second_factor_missing,
     })
 }
 
@@ -420,5 +434,6 @@ async fn authenticate_certificate(
         roles: user.roles,
         method: AuthMethod::ClientCertificate,
         key_id: None,
+        second_factor_missing: false,
     })
 }

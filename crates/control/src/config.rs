@@ -212,6 +212,11 @@ pub struct LoginConfig {
     /// A browser session (cookie) unused this long ends (60 to 43,200 seconds; default 900).
     #[serde(default = "default_session_idle")]
     pub session_idle_secs: u32,
+    /// Every password login needs a second factor (default true): a login session of a user
+    /// who has none may only enrol one (`strongroom totp enrol`, or the console's page)
+    /// until they do. The break-glass account keeps its sealed envelope instead.
+    #[serde(default = "default_require_second_factor")]
+    pub require_second_factor: bool,
 }
 
 impl Default for LoginConfig {
@@ -222,8 +227,13 @@ impl Default for LoginConfig {
             window_secs: default_login_window(),
             argon2_concurrency: None,
             session_idle_secs: default_session_idle(),
+            require_second_factor: default_require_second_factor(),
         }
     }
+}
+
+fn default_require_second_factor() -> bool {
+    true
 }
 
 fn default_session_idle() -> u32 {

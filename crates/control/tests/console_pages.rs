@@ -462,3 +462,116 @@ fn an_approval_is_decided_by_another_user_never_the_requester() {
     );
     assert!(!decided.body.contains("<script"), "{}", decided.body);
 }
+
+#[test]
+fn a_login_without_a_second_factor_can_only_enrol_one() {
+    let c = Control::start_with(Db::Sqlite, "[login]\nrequire_second_factor = true\n");
+    let admin = c.admin();
+
+    let _step = step("the admin's own session is limited until the admin enrols, through the API");
+    let r = admin.get("/api/v1/certificates");
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("no second factor"), "{}", r.text);
+    let begun = admin.post("/api/v1/auth/totp", &json!({}));
+    assert_eq!(begun.status, 201, "{}", begun.text);
+    let secret = begun.json()["secret"].as_str().unwrap().to_string();
+    let r = admin.post(
+        "/api/v1/auth/totp/confirm",
+        &json!({"code": strongroom_testkit::totp_code(&secret, 0)}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(admin.get("/api/v1/certificates").status, 200);
+
+    let _step = step(
+        "a new user's API login says so, and the session reaches nothing else: no API key either",
+    );
+    let nia = c.user(&admin, "nia", &["ca-operator"]);
+    let who = nia.get("/api/v1/auth/whoami").json();
+    assert_eq!(who["second_factor_missing"], true, "{who}");
+    for (method, path, body) in [
+        ("GET", "/api/v1/certificates", None),
+        ("GET", "/api/v1/stats/certificates", None),
+        (
+            "POST",
+            "/api/v1/apikeys",
+            Some(json!({"label": "escape", "roles": ["ca-operator"]})),
+        ),
+    ] {
+        let r = match body {
+            Some(b) => nia.send(method, path, &b),
+            None => nia.get(path),
+        };
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text);
+        assert!(
+            r.text.contains("enrol an authenticator first"),
+            "{}",
+            r.text
+        );
+    }
+
+    let _step = step("in the console every page leads to the enrolment page until the QR code's secret is confirmed");
+    let b = Browser::new(&c.base, &c.root_der, c.dir(), "nia");
+    login(&b, "nia", "nia-password-long-enough");
+    for page in ["/console/", "/console/certificates", "/console/audit"] {
+        let r = b.request("GET", page, None, &[]);
+        assert_eq!(r.status, 303, "{page}: {}", r.body);
+        assert_eq!(
+            r.header("location").as_deref(),
+            Some("/console/second-factor"),
+            "{page}"
+        );
+    }
+    let page = b.request("GET", "/console/second-factor", None, &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_safe_page(&page);
+    assert!(
+        !page.body.contains("href=\"/console/certificates\""),
+        "no navigation yet"
+    );
+    let r = b.form("/console/second-factor", &[], &[]);
+    assert!(
+        r.body.contains("CSRF") && !r.body.contains("svg class=\"qr\""),
+        "{}",
+        r.body
+    );
+    let shown = b.form("/console/second-factor", &[("csrf", &csrf_of(&page))], &[]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_safe_page(&shown);
+    assert!(shown.body.contains("<svg class=\"qr\""), "{}", shown.body);
+    let at = shown.body.find("id=\"secret\">").unwrap() + 12;
+    let secret = &shown.body[at..at + shown.body[at..].find('<').unwrap()];
+    let wrong = b.form(
+        "/console/second-factor/confirm",
+        &[("csrf", &csrf_of(&shown)), ("code", "000000")],
+        &[],
+    );
+    assert!(
+        wrong.body.contains("role=\"alert\""),
+        "a wrong code: {}",
+        wrong.body
+    );
+    let done = b.form(
+        "/console/second-factor/confirm",
+        &[
+            ("csrf", &csrf_of(&shown)),
+            ("code", &strongroom_testkit::totp_code(secret, 0)),
+        ],
+        &[],
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let codes = &done.body[done.body.find("<ol class=\"codes\">").unwrap()..];
+    let codes = &codes[..codes.find("</ol>").unwrap()];
+    assert_eq!(
+        codes.matches("<li>").count(),
+        10,
+        "ten recovery codes: {}",
+        done.body
+    );
+    let dash = b.request("GET", "/console/", None, &[]);
+    assert_eq!(dash.status, 200, "{}", dash.body);
+    assert_eq!(
+        nia.get("/api/v1/certificates").status,
+        200,
+        "the API session too"
+    );
+}

@@ -9,24 +9,14 @@
 //! database role cannot read the table; no secret or recovery code in the logs.
 
 use serde_json::{json, Value};
-use std::process::Command;
 use strongroom_store::Store;
 use strongroom_testkit::stack::{Client, Control, Db};
-use strongroom_testkit::{run, step, tool};
+use strongroom_testkit::step;
 
 const PASSWORD: &str = "tina-password-long-enough";
 
-/// The code for the step `offset` steps from now, as oathtool computes it from the base32
-/// secret.
 fn code(secret: &str, offset: i64) -> String {
-    let at = format!("now {offset:+} seconds", offset = offset * 30);
-    let out = run(Command::new(tool("oathtool")).args(["--totp", "-b", "-N", &at, secret]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    strongroom_testkit::totp_code(secret, offset)
 }
 
 fn login(c: &Control, body: Value) -> (u16, Value) {

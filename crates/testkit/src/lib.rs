@@ -50,6 +50,20 @@ pub fn tool(name: &str) -> PathBuf {
     panic!("{name} is not on PATH: run `make test-deps` (see README) to install the test tools");
 }
 
+/// The TOTP code of the base32 `secret` for the step `offset` steps from now, as an
+/// authenticator app computes it (`oathtool`).
+pub fn totp_code(secret: &str, offset: i64) -> String {
+    let at = format!("now {offset:+} seconds", offset = offset * 30);
+    let out =
+        run(std::process::Command::new(tool("oathtool")).args(["--totp", "-b", "-N", &at, secret]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// A private SoftHSM2 token.
 #[derive(Debug, Clone)]
 pub struct SoftToken {

@@ -130,6 +130,7 @@ impl Control {
     /// Starts everything with more CAs than the root and [`ISSUING`]: `cas` are (name,
     /// ceremony file) pairs run after those two, before the signer starts.
     pub fn start_with_cas(db: Db, extra: &str, cas: &[(&str, &str)]) -> Control {
+        let extra = &Self::second_factor_optional(extra);
         let pki = TestPki::new(&workspace_binary("strongroom-signer").to_string_lossy(), "");
         pki.ceremony_ok("root", ROOT_CEREMONY);
         pki.ceremony_ok("issuing", ISSUING);
@@ -440,6 +441,19 @@ impl Control {
         );
         assert_eq!(r.status, 201, "create {name}: {}", r.text);
         self.login(name, &pw)
+    }
+
+    /// Most tests log users in with a password alone: the second factor is not required unless
+    /// `extra` says so (`require_second_factor = true` under `[login]`, as the totp and console
+    /// tests do), kept in its `[login]` table when it has one.
+    fn second_factor_optional(extra: &str) -> String {
+        if extra.contains("require_second_factor") {
+            extra.to_string()
+        } else if extra.contains("[login]\n") {
+            extra.replacen("[login]\n", "[login]\nrequire_second_factor = false\n", 1)
+        } else {
+            format!("{extra}\n[login]\nrequire_second_factor = false\n")
+        }
     }
 
     /// A new EC P-256 key and CSR for `cn` with `names` as SANs (openssl).

@@ -137,8 +137,9 @@ impl Up {
             .args(args))
     }
 
-    /// Logs the CLI in as the bootstrap admin.
-    pub fn login(&self, home: &Path) {
+    /// Logs the CLI in as the bootstrap admin and enrols the admin's authenticator (every
+    /// login needs a second factor); the TOTP secret, base32.
+    pub fn login(&self, home: &Path) -> String {
         let password = self.data.join("secrets/admin-password");
         let url = format!("https://127.0.0.1:{}", self.control);
         let root = self.root_pem();
@@ -161,6 +162,26 @@ impl Up {
             "login: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let out = self.cli(home, &["totp", "enrol"]);
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let secret = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("secret "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "totp enrol: {printed}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+            .trim()
+            .to_string();
+        let out = self.cli(home, &["totp", "confirm", &crate::totp_code(&secret, 0)]);
+        assert!(
+            out.status.success(),
+            "totp confirm: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        secret
     }
 }
 

@@ -4,7 +4,8 @@
 
 use crate::app::App;
 use crate::auth::{
-    csrf_token, new_api_key, AuthMethod, Principal, Secret, CONSOLE_LABEL, SESSION_COOKIE,
+    csrf_token, new_api_key, AuthMethod, Principal, Secret, CONSOLE_LABEL, LOGIN_LABEL,
+    SESSION_COOKIE,
 };
 use crate::input::Body;
 use crate::login_throttle::{write_notes, ClientAddress};
@@ -145,7 +146,11 @@ pub async fn login(
                 owner_id: user.id,
                 roles: &user.roles,
                 expires_at: Some(expires_at),
-                label: if req.cookie { CONSOLE_LABEL } else { "session" },
+                label: if req.cookie {
+                    CONSOLE_LABEL
+                } else {
+                    LOGIN_LABEL
+                },
             },
             now,
         )
@@ -162,6 +167,10 @@ pub async fn login(
     )
     .await?;
     let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+    // The same rule the guard applies to every request of this session.
+    let must_enrol = app.config.login.require_second_factor
+        && !user.break_glass
+        && matches!(factor, super::totp::SecondFactor::None);
     if req.cookie {
         let secret = key.token.rsplit('_').next().unwrap_or_default().to_string();
         let cookie = format!(
@@ -174,6 +183,7 @@ pub async fn login(
             "username": user.username,
             "roles": roles,
             "expires_at": expires_at,
+            "must_enrol_second_factor": must_enrol,
         });
         return Ok((
             StatusCode::CREATED,
@@ -190,6 +200,7 @@ pub async fn login(
             "username": user.username,
             "roles": roles,
             "expires_at": expires_at,
+            "must_enrol_second_factor": must_enrol,
         })),
     )
         .into_response())
@@ -254,6 +265,7 @@ pub async fn whoami(Extension(who): Extension<Principal>) -> Json<Value> {
         "permissions": perms,
         "method": format!("{:?}", who.method),
         "key_id": who.key_id,
+        "second_factor_missing": who.second_factor_missing,
     }))
 }
 

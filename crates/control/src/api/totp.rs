@@ -306,6 +306,11 @@ fn active(record: Option<&TotpRecord>) -> bool {
     record.is_some_and(|r| r.sealed.is_some())
 }
 
+/// Whether `user_id` has a confirmed second factor.
+pub async fn has_factor(app: &App, user_id: i64) -> Result<bool, Problem> {
+    Ok(active(app.store.totp_of(user_id).await?.as_ref()))
+}
+
 /// `xxxx-xxxx-xxxx-xxxx` from 80 random bits (base32, lower case).
 fn recovery_code_text(raw: &[u8; 10]) -> String {
     let text = base32(raw).to_ascii_lowercase();

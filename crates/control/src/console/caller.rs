@@ -100,6 +100,8 @@ pub struct Me {
     permissions: Vec<String>,
     /// The session's CSRF token, for the forms of the page being rendered.
     pub csrf: String,
+    /// The user has no second factor yet and must enrol one before anything else.
+    pub second_factor_missing: bool,
 }
 
 impl Me {
@@ -171,8 +173,18 @@ impl Console {
         }
     }
 
-    /// The signed-in user, or the login page's redirect when there is no live session.
+    /// The signed-in user, or the login page's redirect when there is no live session, or
+    /// the enrolment page's while the user has no second factor.
     pub async fn me(&self, caller: &Caller) -> Result<Me, Response> {
+        let me = self.me_enrolling(caller).await?;
+        if me.second_factor_missing {
+            return Err(html::redirect("/console/second-factor"));
+        }
+        Ok(me)
+    }
+
+    /// The signed-in user, second factor or not (the enrolment pages).
+    pub async fn me_enrolling(&self, caller: &Caller) -> Result<Me, Response> {
         let Some(cookie) = &caller.cookie else {
             return Err(html::redirect("/console/login"));
         };
@@ -201,6 +213,7 @@ impl Console {
             roles: strings(&reply.body["roles"]),
             permissions: strings(&reply.body["permissions"]),
             csrf: csrf_token(secret),
+            second_factor_missing: reply.body["second_factor_missing"] == true,
         })
     }
 

@@ -92,7 +92,8 @@ pub fn page(status: StatusCode, title: &str, me: Option<&Me>, body: &str) -> Res
     let mut nav = String::new();
     if let Some(me) = me {
         nav.push_str("<nav aria-label=\"Sections\"><ul>");
-        for (href, label, permission) in NAV {
+        // Until the user enrols a second factor every other page sends them back.
+        for (href, label, permission) in NAV.iter().filter(|_| !me.second_factor_missing) {
             if *permission == "authenticated" || me.can(permission) {
                 nav.push_str(&format!("<li><a href=\"{href}\">{label}</a></li>"));
             }

@@ -17,6 +17,7 @@ mod caller;
 mod charts;
 mod html;
 mod pages;
+mod qr;
 
 pub use caller::{ApiError, Caller, Me, Reply};
 
@@ -60,6 +61,14 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
         .route(
             "/console/logout-everywhere",
             post(session::logout_everywhere),
+        )
+        .route(
+            "/console/second-factor",
+            get(second_factor::show).post(second_factor::begin),
+        )
+        .route(
+            "/console/second-factor/confirm",
+            post(second_factor::confirm),
         )
         .route("/console/", get(dashboard::show))
         .route("/console/certificates", get(certificates::search))

@@ -101,6 +101,22 @@ async fn guard(
                 deny(&app, "anonymous", "auth.denied", &target, &p.detail).await;
                 p.into_response()
             }
+            Ok(who) if who.second_factor_missing && !enrols_second_factor(spec.id) => {
+                app.metrics.denied.fetch_add(1, Ordering::Relaxed);
+                deny(
+                    &app,
+                    &who.actor(),
+                    "permission.denied",
+                    &target,
+                    "no second factor yet",
+                )
+                .await;
+                Problem::forbidden(format!(
+                    "{} has no second factor and every login needs one: enrol an authenticator first (strongroom totp enrol, or the console's page), then log in with its code",
+                    who.username
+                ))
+                .into_response()
+            }
             Ok(who) if !allows(&who.roles, spec.permission) => {
                 app.metrics.denied.fetch_add(1, Ordering::Relaxed);
                 let detail = format!("needs {}", spec.permission.as_str());
@@ -123,6 +139,19 @@ async fn guard(
     };
     app.metrics.request(spec.path, response.status().as_u16());
     response
+}
+
+/// The routes a login session without a second factor may call: who am I, enrol the
+/// factor, log out.
+fn enrols_second_factor(id: RouteId) -> bool {
+    matches!(
+        id,
+        RouteId::WhoAmI
+            | RouteId::TotpBegin
+            | RouteId::TotpConfirm
+            | RouteId::Logout
+            | RouteId::LogoutEverywhere
+    )
 }
 
 /// Reads the request body (at most [`MAX_BODY`] bytes) before the handler runs. A handler

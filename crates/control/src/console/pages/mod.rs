@@ -1,7 +1,7 @@
 //! The console's pages, one file per section: the session ([`session`]: login, logout), the
 //! dashboard ([`dashboard`]), the inventory ([`certificates`]: search, one certificate,
-//! revoke), issuance from a CSR ([`issue`]), the approvals queue ([`approvals`]) and the
-//! audit log ([`audit`]).
+//! revoke), issuance from a CSR ([`issue`]), the approvals queue ([`approvals`]), the
+//! audit log ([`audit`]) and enrolling an authenticator ([`second_factor`]).
 //!
 //! In: the browser's requests, through [`super::Caller`]. Out: pages built with
 //! [`super::html`] from what the API answered.
@@ -11,6 +11,7 @@ pub mod audit;
 pub mod certificates;
 pub mod dashboard;
 pub mod issue;
+pub mod second_factor;
 pub mod session;
 
 use axum::extract::RawQuery;
