@@ -10,7 +10,9 @@
 #         on 127.0.0.1:5432 (installed and started when none answers) and its server
 #         binaries (the store's TLS test runs a throwaway cluster), pkilint and the
 #         `cryptography` OCSP client and PyScep (PyPI, in .venv/), certbot 5 (PyPI, in .venv-certbot/),
-#         cargo-deny (crates.io), promtool (Debian's prometheus, for `promtool check metrics`)
+#         cargo-deny (crates.io), promtool (Debian's prometheus, for `promtool check metrics`),
+#         oathtool (TOTP codes), Chromium with chromium-driver and zbar-tools (the console's
+#         browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +23,10 @@ packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-cer
 # micromdm's scepclient (package scep) for the SCEP interop test; strongSwan's pki (its own
 # TLS; the curl plugin fetches CRLs) as the second EST client. oathtool computes TOTP codes
 # as an authenticator app would (the second factor's tests). Chromium driven through
-# chromium-driver (WebDriver) is the console's real browser (crates/cli/tests/console_browser.rs).
+# chromium-driver (WebDriver) is the console's real browser (crates/cli/tests/console_browser.rs);
+# zbar-tools' zbarimg reads the enrolment QR code off its screenshot as a phone would.
 test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep
-    strongswan-pki libstrongswan-extra-plugins oathtool chromium chromium-driver)
+    strongswan-pki libstrongswan-extra-plugins oathtool chromium chromium-driver zbar-tools)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use strongroom_testkit::up::Up;
 use strongroom_testkit::webdriver::Chrome;
-use strongroom_testkit::{run, step, totp_code};
+use strongroom_testkit::{run, step, tool, totp_code};
 
 fn ok(out: std::process::Output, what: &str) -> String {
     assert!(
@@ -83,7 +83,16 @@ fn enrol_in_browser(chrome: &Chrome, name: &str) {
     chrome.click("form[action='/console/second-factor'] button");
     chrome.wait_until("the new secret", |c| c.count("svg.qr") == 1);
     let secret = chrome.text("#secret");
-    both_widths(chrome, &format!("second-factor-qr-{name}"));
+    let shots = both_widths(chrome, &format!("second-factor-qr-{name}"));
+    // The QR code, read off the screen as a phone's camera would, holds the same secret.
+    let read = run(Command::new(tool("zbarimg"))
+        .args(["--raw", "-q"])
+        .arg(&shots[0]));
+    let uri = String::from_utf8_lossy(&read.stdout);
+    assert!(
+        uri.starts_with("otpauth://totp/Strongroom:") && uri.contains(&format!("secret={secret}&")),
+        "the QR code says {uri:?}"
+    );
     chrome.type_into("#code", &totp_code(&secret, 0));
     chrome.click("form[action='/console/second-factor/confirm'] button");
     chrome.wait_until("the recovery codes", |c| c.count("ol.codes li") == 10);
