@@ -310,6 +310,14 @@ fn the_console_in_chromium() {
         "{export}"
     );
 
+    let _step =
+        step("the other sections hold their layout: CAs, profiles, enrolment, users, system");
+    for page in ["cas", "profiles", "enrolment", "users", "system"] {
+        chrome.goto(&format!("{base}/console/{page}"));
+        assert_eq!(chrome.count("main h1"), 1, "{page}: {}", chrome.source());
+        both_widths(&chrome, page);
+    }
+
     let _step = step("logout, and the code already used is refused as a replay");
     chrome.goto(&format!("{base}/console/"));
     log_out(&chrome);

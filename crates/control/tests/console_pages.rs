@@ -326,6 +326,144 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
     assert_eq!(export.status, 200);
     assert!(export.body.lines().count() > 3, "{}", export.body);
 
+    let _step = step(
+        "the CA tree with CRL state; an intermediate created in the HSM and retired from the page",
+    );
+    let cas = b.request("GET", "/console/cas", None, &[]);
+    assert_eq!(cas.status, 200, "{}", cas.body);
+    assert_safe_page(&cas);
+    assert!(
+        cas.body.contains("<strong>root</strong>") && cas.body.contains("<strong>issuing</strong>"),
+        "{}",
+        cas.body
+    );
+    let r = b.form(
+        "/console/cas",
+        &[
+            ("csrf", &csrf),
+            ("id", "console-int"),
+            ("parent", "root"),
+            ("subject", "CN=Console Intermediate"),
+            ("algorithm", "ecdsa-p256"),
+            ("validity_days", "abc"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 400, "a clear refusal of a non-number: {}", r.body);
+    assert!(
+        r.body.contains("validity_days must be a whole number"),
+        "{}",
+        r.body
+    );
+    let r = b.form(
+        "/console/cas",
+        &[
+            ("csrf", &csrf),
+            ("id", "console-int"),
+            ("parent", "root"),
+            ("subject", "CN=Console Intermediate"),
+            ("algorithm", "ecdsa-p256"),
+            ("validity_days", "365"),
+            ("path_length", "0"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/console/cas?done=created")
+    );
+    assert_eq!(
+        admin.get("/api/v1/cas/console-int").json()["state"],
+        "active"
+    );
+    let r = b.form("/console/cas/console-int/retire", &[("csrf", &csrf)], &[]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        admin.get("/api/v1/cas/console-int").json()["state"],
+        "retired"
+    );
+
+    let _step = step(
+        "profiles: shown, a text that is not JSON refused with the parse error, a change saved",
+    );
+    let profiles = b.request("GET", "/console/profiles", None, &[]);
+    assert_eq!(profiles.status, 200);
+    assert_safe_page(&profiles);
+    assert!(
+        profiles.body.contains("id=\"profile-tls-server\""),
+        "{}",
+        profiles.body
+    );
+    let r = b.form(
+        "/console/profiles/tls-server",
+        &[("csrf", &csrf), ("text", "{\"profile\": ")],
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("the text is not JSON"), "{}", r.body);
+    let current = admin.get("/api/v1/profiles/tls-server").json();
+    let mut text = serde_json::json!({"profile": current["profile"], "approvals_required": 0, "enrollers": ["*"]});
+    text["profile"]["description"] = serde_json::json!("edited <in> the console");
+    let r = b.form(
+        "/console/profiles/tls-server",
+        &[("csrf", &csrf), ("text", &text.to_string())],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.request("GET", r.header("location").as_deref().unwrap(), None, &[]);
+    assert!(
+        page.body.contains("edited &lt;in&gt; the console"),
+        "{}",
+        page.body
+    );
+
+    let _step = step(
+        "enrolment: an EAB key and a SCEP challenge shown once; users, keys and roles; the system",
+    );
+    let r = b.form(
+        "/console/enrolment/eab",
+        &[("csrf", &csrf), ("profile", "tls-client")],
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"eab-hmac\""), "{}", r.body);
+    let r = b.form(
+        "/console/enrolment/scep",
+        &[("csrf", &csrf), ("profile", "tls-server")],
+        &[],
+    );
+    assert!(
+        r.body.contains("id=\"scep-challenge\"") || r.body.contains("role=\"alert\""),
+        "{}",
+        r.body
+    );
+    for (page, part) in [
+        ("/console/enrolment", "ACME accounts"),
+        ("/console/users", "Roles"),
+        ("/console/system", "Signer and HSM"),
+    ] {
+        let r = b.request("GET", page, None, &[]);
+        assert_eq!(r.status, 200, "{page}: {}", r.body);
+        assert_safe_page(&r);
+        assert!(r.body.contains(part), "{page}: {}", r.body);
+    }
+    let r = b.form(
+        "/console/users",
+        &[
+            ("csrf", &csrf),
+            ("username", "zed"),
+            ("password", "zed-password-long-enough"),
+            ("role-auditor", "on"),
+        ],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        admin.get("/api/v1/users/zed").json()["roles"],
+        serde_json::json!(["auditor"])
+    );
+
     let _step = step("logout: the cookie cleared, the session dead on the server");
     let dash = b.request("GET", "/console/", None, &[]);
     let r = b.form("/console/logout", &[("csrf", &csrf_of(&dash))], &[]);
@@ -573,5 +711,57 @@ fn a_login_without_a_second_factor_can_only_enrol_one() {
         nia.get("/api/v1/certificates").status,
         200,
         "the API session too"
+    );
+}
+
+#[test]
+fn a_profile_change_in_production_mode_reaches_its_approvers_as_a_diff() {
+    let c = Control::start_with(Db::Sqlite, "production = true\n");
+    let admin = c.admin();
+    let b = Browser::new(&c.base, &c.root_der, c.dir(), "prod-admin");
+    login(&b, "admin", strongroom_testkit::stack::ADMIN_PASSWORD);
+    let page = b.request("GET", "/console/profiles", None, &[]);
+    let current = admin.get("/api/v1/profiles/tls-server").json();
+    let text = json!({"profile": current["profile"], "approvals_required": 2, "enrollers": ["*"]});
+    let r = b.form(
+        "/console/profiles/tls-server",
+        &[("csrf", &csrf_of(&page)), ("text", &text.to_string())],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let location = r.header("location").unwrap();
+    assert!(
+        location.starts_with("/console/approvals?filed="),
+        "{location}"
+    );
+    let queue = b.request("GET", &location, None, &[]);
+    assert!(
+        queue.body.contains("The change to profile tls-server"),
+        "{}",
+        queue.body
+    );
+    assert!(
+        queue
+            .body
+            .contains("<span class=\"removed\">-   &quot;approvals_required&quot;: 0,</span>"),
+        "{}",
+        queue.body
+    );
+    assert!(
+        queue
+            .body
+            .contains("<span class=\"added\">+   &quot;approvals_required&quot;: 2,</span>"),
+        "{}",
+        queue.body
+    );
+    assert!(
+        queue.body.contains("You filed this request"),
+        "{}",
+        queue.body
+    );
+    assert_eq!(
+        admin.get("/api/v1/profiles/tls-server").json()["approvals_required"],
+        0,
+        "not changed before approval"
     );
 }

@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use strongroom_store::{AuditOutcome, CaRecord, CaState, StoreError};
 use strongroom_types::{CaId, KeyAlgorithm};
 use strongroom_wire::CaCreation;
@@ -44,17 +45,28 @@ pub async fn list(State(app): State<App>) -> ApiResult<Json<Value>> {
     ))
 }
 
-/// The hierarchy: roots with their children, recursively.
+/// The hierarchy: roots with their children, recursively, each with its newest full CRL
+/// (number, thisUpdate, nextUpdate; `null` before the first, and for a sharded CA).
 pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
     let cas = app.store.cas().await?;
-    fn node(ca: &CaRecord, all: &[CaRecord], depth: usize) -> Value {
+    let mut crls = HashMap::new();
+    for ca in &cas {
+        if let Some(crl) = app.store.latest_crl(&ca.id, "full").await? {
+            crls.insert(
+                ca.id.as_str().to_string(),
+                json!({"number": crl.number, "this_update": crl.this_update, "next_update": crl.next_update}),
+            );
+        }
+    }
+    fn node(ca: &CaRecord, all: &[CaRecord], crls: &HashMap<String, Value>, depth: usize) -> Value {
         let mut v = view(ca);
+        v["crl"] = crls.get(ca.id.as_str()).cloned().unwrap_or(Value::Null);
         let children: Vec<Value> = if depth > 16 {
             Vec::new()
         } else {
             all.iter()
                 .filter(|c| c.parent.as_ref() == Some(&ca.id))
-                .map(|c| node(c, all, depth + 1))
+                .map(|c| node(c, all, crls, depth + 1))
                 .collect()
         };
         v["children"] = Value::Array(children);
@@ -63,7 +75,7 @@ pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
     let roots: Vec<Value> = cas
         .iter()
         .filter(|c| c.parent.is_none())
-        .map(|c| node(c, &cas, 0))
+        .map(|c| node(c, &cas, &crls, 0))
         .collect();
     Ok(Json(json!({"roots": roots})))
 }

@@ -85,6 +85,11 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/console/issue", "Issue", "certificate:issue"),
     ("/console/approvals", "Approvals", "approval:read"),
     ("/console/audit", "Audit log", "audit:read"),
+    ("/console/cas", "CAs", "ca:read"),
+    ("/console/profiles", "Profiles", "profile:read"),
+    ("/console/enrolment", "Enrolment", "authenticated"),
+    ("/console/users", "Users and keys", "authenticated"),
+    ("/console/system", "System", "authenticated"),
 ];
 
 /// A whole page: `body` is already-escaped HTML.

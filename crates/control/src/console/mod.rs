@@ -15,6 +15,7 @@
 
 mod caller;
 mod charts;
+pub(crate) mod diff;
 mod html;
 mod pages;
 mod qr;
@@ -84,5 +85,13 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
             post(approvals::decide),
         )
         .route("/console/audit", get(audit::show))
+        .route("/console/cas", get(cas::show).post(cas::create))
+        .route("/console/cas/{id}/retire", post(cas::retire))
+        .route("/console/profiles", get(profiles::show))
+        .route("/console/profiles/{name}", post(profiles::save))
+        .route("/console/enrolment", get(enrolment::show))
+        .route("/console/enrolment/{kind}", post(enrolment::create))
+        .route("/console/users", get(users::show).post(users::create))
+        .route("/console/system", get(system::show))
         .with_state(Console { api, clock })
 }

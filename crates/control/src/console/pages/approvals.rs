@@ -79,6 +79,9 @@ async fn render(
             esc(r["state"].as_str().unwrap_or("")),
             esc(&payload),
         ));
+        if r["kind"] == "profile.put" {
+            body.push_str(&profile_change(console, caller, &r["payload"]).await);
+        }
         let decisions = r["decisions"].as_array().cloned().unwrap_or_default();
         if !decisions.is_empty() {
             body.push_str("<ul>");
@@ -108,6 +111,22 @@ async fn render(
         body.push_str("</section>");
     }
     html::page(code, "Approvals", Some(me), &body)
+}
+
+/// What a pending profile change would change, line by line, against the profile now.
+async fn profile_change(console: &Console, caller: &Caller, payload: &serde_json::Value) -> String {
+    let name = payload["profile"]["name"].as_str().unwrap_or("");
+    let path = format!("/api/v1/profiles/{}", html::query_value(name));
+    let now = match console.call(caller, Method::GET, &path, None, None).await {
+        Ok(r) => super::profiles::editable(&r.body),
+        Err(_) => String::new(),
+    };
+    let proposed = super::profiles::editable(payload);
+    format!(
+        "<details open><summary>The change to profile {}</summary>{}</details>",
+        esc(name),
+        crate::console::diff::lines(&now, &proposed)
+    )
 }
 
 /// `GET /console/approvals`.

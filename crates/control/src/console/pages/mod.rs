@@ -1,18 +1,25 @@
 //! The console's pages, one file per section: the session ([`session`]: login, logout), the
 //! dashboard ([`dashboard`]), the inventory ([`certificates`]: search, one certificate,
 //! revoke), issuance from a CSR ([`issue`]), the approvals queue ([`approvals`]), the
-//! audit log ([`audit`]) and enrolling an authenticator ([`second_factor`]).
+//! audit log ([`audit`]), the CA tree ([`cas`]), profiles ([`profiles`]), ACME, SCEP and
+//! EST enrolment ([`enrolment`]), users and keys ([`users`]), the system ([`system`]) and
+//! enrolling an authenticator ([`second_factor`]).
 //!
 //! In: the browser's requests, through [`super::Caller`]. Out: pages built with
 //! [`super::html`] from what the API answered.
 
 pub mod approvals;
 pub mod audit;
+pub mod cas;
 pub mod certificates;
 pub mod dashboard;
+pub mod enrolment;
 pub mod issue;
+pub mod profiles;
 pub mod second_factor;
 pub mod session;
+pub mod system;
+pub mod users;
 
 use axum::extract::RawQuery;
 use std::collections::HashMap;
