@@ -265,6 +265,77 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
         bad.body
     );
 
+    let _step = step("the certificate's extensions in words and its chain; renewal with a new CSR");
+    let page = b.request("GET", &format!("/console/certificates/{id}"), None, &[]);
+    for part in [
+        "What it says",
+        "subjectAltName",
+        "dns:cart.console.lab.test",
+        "extKeyUsage",
+        "The certificate and its chain",
+        "BEGIN CERTIFICATE",
+    ] {
+        assert!(page.body.contains(part), "{part}: {}", page.body);
+    }
+    let (csr2, _) = c.csr(
+        "shop.console.lab.test",
+        "DNS:shop.console.lab.test,DNS:cart.console.lab.test",
+    );
+    let r = b.form(
+        &format!("/console/certificates/{id}/renew"),
+        &[("csrf", &csrf), ("csr", &csr2)],
+        &[],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let renewed = b.request("GET", r.header("location").as_deref().unwrap(), None, &[]);
+    assert!(
+        renewed.body.contains(&format!(
+            "href=\"/console/certificates/{id}\">certificate {id}</a>"
+        )),
+        "{}",
+        renewed.body
+    );
+
+    let _step = step("bulk revoke of a search's page: refused without the confirmation, then each outcome listed");
+    for n in 1..=2 {
+        let (bulk_csr, _) = c.csr(
+            &format!("bulk{n}.console.lab.test"),
+            &format!("DNS:bulk{n}.console.lab.test"),
+        );
+        let r = admin.post(
+            "/api/v1/certificates",
+            &json!({"profile": "tls-server", "csr": bulk_csr, "tags": ["bulk"]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let listed = b.request("GET", "/console/certificates?tag=bulk", None, &[]);
+    assert!(
+        listed.body.contains("Revoke 2 certificates"),
+        "{}",
+        listed.body
+    );
+    let ids: Vec<String> = admin.get("/api/v1/certificates?tag=bulk").json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].to_string())
+        .collect();
+    let mut fields = vec![("csrf", csrf.as_str()), ("reason", "cessationOfOperation")];
+    fields.extend(ids.iter().map(|i| ("id", i.as_str())));
+    let r = b.form("/console/certificates/revoke", &fields, &[]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("tick the box"), "{}", r.body);
+    fields.push(("confirm", "yes"));
+    let r = b.form("/console/certificates/revoke", &fields, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("2 revoked, 0 not."), "{}", r.body);
+    for i in &ids {
+        assert_eq!(
+            admin.get(&format!("/api/v1/certificates/{i}")).json()["status"],
+            "revoked"
+        );
+    }
+
     let _step = step("revoke from another site: refused; with the page's form: revoked");
     let revoke = format!("/console/certificates/{id}/revoke");
     let r = b.form(

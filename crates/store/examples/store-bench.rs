@@ -2,12 +2,12 @@
 //!
 //! In: `--rows N` (default 1,000,000), `--samples S` (default 200). Out: a Markdown table
 //! with p50/p99 of (a) a filtered page of 100 (profile + owner) at random positions,
-//! (b) the "expiring in the next 30 days, not revoked" count, and the time of (c) a full
+//! (b) the "expiring in the next 30 days, not revoked" count, (c) the dashboard's counts
+//! (`Store::certificate_stats`), and the time of (d) a full
 //! keyset walk in pages of 1,000, for SQLite (a file in a temp dir) and PostgreSQL (a
 //! fresh database on STRONGROOM_TEST_PG, dropped afterwards).
 //!
 //! Run: cargo run --release -p strongroom-store --example store-bench -- --rows 1000000
-//! (`--backend sqlite|postgres` for one of them)
 //! (`--backend sqlite|postgres` for one of them)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark tool
@@ -75,9 +75,15 @@ async fn run(label: &str, store: &Store, rows: u64, samples: u64) -> String {
         .await
         .unwrap();
     let batch: Vec<u64> = (1..=rows).collect();
-    for chunk in batch.chunks(10_000) {
+    for (i, chunk) in batch.chunks(10_000).enumerate() {
         let certs: Vec<NewCertificate> = chunk.iter().map(|n| cert(*n)).collect();
-        store.insert_certificates_bulk(&certs, 1).await.unwrap();
+        // Recorded over the last 100 days: the dashboard's issued-per-day range holds
+        // 30 % of the rows.
+        let recorded = BASE - (i as i64 % 100) * 86_400;
+        store
+            .insert_certificates_bulk(&certs, recorded)
+            .await
+            .unwrap();
     }
     store.analyze().await.unwrap();
     let seed = t.elapsed();
@@ -115,6 +121,18 @@ async fn run(label: &str, store: &Store, rows: u64, samples: u64) -> String {
         expiring_n = store.count_certificates(&expiring).await.unwrap();
         count_times.push(t.elapsed());
     }
+    // The dashboard's counts (GET /api/v1/stats/certificates): by status, expiring within
+    // 7/30/90 days, recorded on each of the last 30 days.
+    let mut stats_times = Vec::new();
+    for _ in 0..samples.min(50) {
+        let t = Instant::now();
+        let s = store
+            .certificate_stats(BASE, &[7, 30, 90], 30)
+            .await
+            .unwrap();
+        stats_times.push(t.elapsed());
+        assert_eq!((s.valid + s.expired + s.revoked) as u64, rows);
+    }
     let t = Instant::now();
     let mut after = None;
     let mut walked = 0;
@@ -132,12 +150,14 @@ async fn run(label: &str, store: &Store, rows: u64, samples: u64) -> String {
     let walk = t.elapsed();
     assert_eq!(walked as u64, rows);
     format!(
-        "| {label} | {rows} | {:.0} s | {:.2} / {:.2} ms | {:.2} / {:.2} ms ({expiring_n} rows) | {:.1} s |",
+        "| {label} | {rows} | {:.0} s | {:.2} / {:.2} ms | {:.2} / {:.2} ms ({expiring_n} rows) | {:.1} / {:.1} ms | {:.1} s |",
         seed.as_secs_f64(),
         pct(page_times.clone(), 0.5),
         pct(page_times, 0.99),
         pct(count_times.clone(), 0.5),
         pct(count_times, 0.99),
+        pct(stats_times.clone(), 0.5),
+        pct(stats_times, 0.99),
         walk.as_secs_f64()
     )
 }
@@ -187,8 +207,8 @@ async fn main() {
 }
 
 fn print_table(lines: &[String]) {
-    println!("| backend | rows | seed (bulk import + ANALYZE) | filtered page of 100, p50 / p99 | expiring-in-30-days count, p50 / p99 | full keyset walk (pages of 1,000) |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| backend | rows | seed (bulk import + ANALYZE) | filtered page of 100, p50 / p99 | expiring-in-30-days count, p50 / p99 | dashboard counts, p50 / p99 | full keyset walk (pages of 1,000) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for l in lines {
         println!("{l}");
     }

@@ -16,6 +16,7 @@ mod chain;
 mod crl;
 mod csr;
 mod der_walk;
+mod details;
 mod error;
 mod extensions;
 pub mod key_package;
@@ -36,6 +37,7 @@ pub use crl::{build_crl, crl_window, CrlEntry, CrlPlan};
 pub use csr::{
     challenge_password, csr_attribute_octets, parse_csr, ChallengePassword, VerifiedCsr,
 };
+pub use details::{CertificateDetails, ExtensionDetail};
 pub use error::X509Error;
 pub use extensions::{eku_oid, key_identifier};
 pub use name_constraints::{Constraints, Subtree};

@@ -76,6 +76,8 @@ pub struct Reply {
     pub status: StatusCode,
     /// Its JSON body (`Null` when empty or not JSON).
     pub body: Value,
+    /// Its body as text (a PEM download).
+    pub text: String,
     /// The cookies it sets (login, logout).
     pub set_cookie: Vec<HeaderValue>,
 }
@@ -162,6 +164,7 @@ impl Console {
             Ok(Reply {
                 status,
                 body,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
                 set_cookie,
             })
         } else {

@@ -75,6 +75,14 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
         .route("/console/certificates", get(certificates::search))
         .route("/console/certificates/{id}", get(certificates::detail))
         .route(
+            "/console/certificates/revoke",
+            post(certificates::bulk_revoke),
+        )
+        .route(
+            "/console/certificates/{id}/renew",
+            post(certificates::renew),
+        )
+        .route(
             "/console/certificates/{id}/revoke",
             post(certificates::revoke),
         )

@@ -1,5 +1,5 @@
 //! The certificate inventory's routes, one file per purpose: search and one certificate
-//! ([`search`]), download ([`download`]), issue from a CSR and renew, directly or through an
+//! with its extensions in words ([`search`]), download ([`download`]), issue from a CSR and renew, directly or through an
 //! approval ([`issuance`]), revoke one or many ([`revocation`]).
 //!
 //! In: requests that passed the guard, the caller's [`crate::auth::Principal`]. Out: JSON

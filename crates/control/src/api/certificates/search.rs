@@ -101,13 +101,27 @@ pub async fn list(State(app): State<App>, Params(q): Params<ListQuery>) -> ApiRe
     })))
 }
 
-/// One certificate, with its revocation when revoked.
+/// One certificate, with its revocation when revoked and, in `x509`, what it says in words
+/// (subject, issuer, key, every extension).
 pub async fn get_one(
     State(app): State<App>,
     Segments(id): Segments<String>,
 ) -> ApiResult<Json<Value>> {
     let c = app.store.certificate(parse_id(&id)?).await?;
     let mut v = view(&c);
+    v["x509"] = match strongroom_x509::CertificateDetails::from_der(&c.certificate.der) {
+        Ok(d) => json!({
+            "subject": d.subject,
+            "issuer": d.issuer,
+            "key_algorithm": d.key_algorithm,
+            "signature_algorithm": d.signature_algorithm,
+            "extensions": d.extensions.iter().map(|e| json!({
+                "name": e.name, "oid": e.oid, "critical": e.critical, "value": e.value,
+            })).collect::<Vec<_>>(),
+        }),
+        // An imported certificate the strict parser refuses is still shown by its record.
+        Err(e) => json!({"error": e.to_string()}),
+    };
     if c.revoked {
         if let Some(r) = app.store.revocation(c.id).await? {
             v["revocation"] = json!({

@@ -146,6 +146,26 @@ pub async fn search(State(console): State<Console>, caller: Caller, raw: RawQuer
                     ));
                 }
                 body.push_str("</tbody></table></div>");
+                let valid: Vec<i64> = items
+                    .iter()
+                    .filter(|c| c["status"] == "valid")
+                    .filter_map(|c| c["id"].as_i64())
+                    .collect();
+                if me.can("certificate:revoke") && !valid.is_empty() {
+                    let hidden: String = valid
+                        .iter()
+                        .map(|id| format!("<input type=\"hidden\" name=\"id\" value=\"{id}\">"))
+                        .collect();
+                    body.push_str(&format!(
+                        "<details><summary>Revoke the {n} unrevoked certificates listed above</summary>\
+                         <form class=\"inline\" method=\"post\" action=\"/console/certificates/revoke\">{}{hidden}{}\
+                         <div><input type=\"checkbox\" id=\"confirm\" name=\"confirm\" value=\"yes\" required> <label for=\"confirm\">I checked this list: revoke all {n}</label></div>\
+                         <div><button type=\"submit\" class=\"danger\">Revoke {n} certificates</button></div></form></details>",
+                        csrf_field(&me),
+                        select("bulk-reason", "Reason", REASONS, "unspecified").replace("name=\"bulk-reason\"", "name=\"reason\""),
+                        n = valid.len(),
+                    ));
+                }
             }
             if let Some(next) = reply.body["next"].as_str() {
                 let mut more = fields.clone();
@@ -249,9 +269,58 @@ async fn render_detail(
         ));
     }
     body.push_str("</dl>");
+    let x = &c["x509"];
+    if x["extensions"].is_array() {
+        body.push_str(&format!(
+            "<h2>What it says</h2><dl class=\"facts\"><dt>Subject</dt><dd>{}</dd><dt>Issuer</dt><dd>{}</dd><dt>Key</dt><dd>{}</dd><dt>Signature</dt><dd>{}</dd></dl>\
+             <div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Extension</th><th scope=\"col\">Critical</th><th scope=\"col\">Value</th></tr></thead><tbody>",
+            esc(x["subject"].as_str().unwrap_or("")),
+            esc(x["issuer"].as_str().unwrap_or("")),
+            esc(x["key_algorithm"].as_str().unwrap_or("")),
+            esc(x["signature_algorithm"].as_str().unwrap_or("")),
+        ));
+        for e in x["extensions"].as_array().into_iter().flatten() {
+            body.push_str(&format!(
+                "<tr><td>{} <span class=\"mono hide-narrow\">({})</span></td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                esc(e["name"].as_str().unwrap_or("")),
+                esc(e["oid"].as_str().unwrap_or("")),
+                if e["critical"] == true { "yes" } else { "no" },
+                esc(e["value"].as_str().unwrap_or("")),
+            ));
+        }
+        body.push_str("</tbody></table></div>");
+    } else if let Some(why) = x["error"].as_str() {
+        body.push_str(&error_box(&format!(
+            "the certificate could not be read: {why}"
+        )));
+    }
+    if let Ok(chain) = console
+        .call(
+            caller,
+            Method::GET,
+            &format!("/api/v1/certificates/{id}/download?format=chain"),
+            None,
+            None,
+        )
+        .await
+    {
+        body.push_str(&format!(
+            "<details><summary>The certificate and its chain (PEM)</summary><pre>{}</pre></details>",
+            esc(&chain.text)
+        ));
+    }
     body.push_str(&format!(
         "<h2>Download</h2><ul><li><a href=\"/api/v1/certificates/{id}/download?format=pem\">PEM</a></li><li><a href=\"/api/v1/certificates/{id}/download?format=der\">DER</a></li><li><a href=\"/api/v1/certificates/{id}/download?format=chain\">PEM with the issuing chain</a></li></ul>"
     ));
+    if me.can("certificate:issue") && c["status"].as_str() == Some("valid") {
+        body.push_str(&format!(
+            "<h2>Renew</h2><p>Same profile, names, owner and tags; a new key's CSR. The new certificate records that it renews this one.</p>\
+             <form class=\"stack\" method=\"post\" action=\"/console/certificates/{id}/renew\">{}\
+             <div><label for=\"renew-csr\">The new key's CSR (PEM)</label><textarea id=\"renew-csr\" name=\"csr\" required spellcheck=\"false\"></textarea></div>\
+             <div><button type=\"submit\">Renew certificate {id}</button></div></form>",
+            csrf_field(me)
+        ));
+    }
     if me.can("certificate:revoke") && c["status"].as_str() == Some("valid") {
         body.push_str(&format!(
             "<h2>Revoke</h2><form class=\"inline\" method=\"post\" action=\"/console/certificates/{id}/revoke\">{}{}<div><button type=\"submit\" class=\"danger\">Revoke certificate {id}</button></div></form>",
@@ -282,6 +351,114 @@ pub async fn detail(
         _ => None,
     };
     render_detail(&console, &caller, &me, &id, message).await
+}
+
+/// `POST /console/certificates/{id}/renew`: the API's renew with the form's CSR.
+pub async fn renew(
+    State(console): State<Console>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = Console::same_site(&caller) {
+        return refused;
+    }
+    let me = match console.me(&caller).await {
+        Ok(me) => me,
+        Err(go) => return go,
+    };
+    let fields = match form(&body) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let Ok(n) = id.parse::<i64>() else {
+        return html::failure(StatusCode::NOT_FOUND, "no such certificate");
+    };
+    match console
+        .call(
+            &caller,
+            Method::POST,
+            &format!("/api/v1/certificates/{n}/renew"),
+            fields.get("csrf").map(String::as_str),
+            Some(serde_json::json!({ "csr": fields.get("csr").cloned().unwrap_or_default() })),
+        )
+        .await
+    {
+        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
+            "/console/approvals?filed={}",
+            r.body["approval"].as_i64().unwrap_or(0)
+        )),
+        Ok(r) => html::redirect(&format!(
+            "/console/certificates/{}?done=issued",
+            r.body["id"].as_i64().unwrap_or(0)
+        )),
+        Err(e) => render_detail(&console, &caller, &me, &id, Some((e.status, e.detail))).await,
+    }
+}
+
+/// `POST /console/certificates/revoke`: the API's bulk revoke of the ids the search page
+/// listed (at most a page), each id's outcome shown.
+pub async fn bulk_revoke(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
+    if let Err(refused) = Console::same_site(&caller) {
+        return refused;
+    }
+    let me = match console.me(&caller).await {
+        Ok(me) => me,
+        Err(go) => return go,
+    };
+    // The ids come as repeated `id` fields: read them in order, not as a map.
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
+        Ok(p) => p,
+        Err(_) => {
+            return html::failure(
+                StatusCode::BAD_REQUEST,
+                "the form could not be read; search again and send it again",
+            )
+        }
+    };
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("confirm").as_deref() != Some("yes") {
+        return html::failure(
+            StatusCode::BAD_REQUEST,
+            "tick the box that says you checked the list, then send the form again",
+        );
+    }
+    let ids: Vec<i64> = pairs
+        .iter()
+        .filter(|(n, _)| n == "id")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let request = serde_json::json!({"ids": ids, "reason": get("reason").unwrap_or_default()});
+    let reply = match console
+        .call(
+            &caller,
+            Method::POST,
+            "/api/v1/certificates/revoke",
+            get("csrf").as_deref(),
+            Some(request),
+        )
+        .await
+    {
+        Ok(r) => r.body,
+        Err(e) => return html::failure(e.status, &e.detail),
+    };
+    let mut body = format!(
+        "<h1>Bulk revocation</h1><div class=\"notice\" role=\"status\">{} revoked, {} not.</div><div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Certificate</th><th scope=\"col\">Outcome</th></tr></thead><tbody>",
+        reply["revoked"], reply["failed"]
+    );
+    for r in reply["results"].as_array().into_iter().flatten() {
+        let id = r["id"].as_i64().unwrap_or(0);
+        body.push_str(&format!(
+            "<tr><td><a href=\"/console/certificates/{id}\">{id}</a></td><td>{}{}</td></tr>",
+            esc(r["outcome"].as_str().unwrap_or("")),
+            r["detail"]
+                .as_str()
+                .map(|d| format!(": {}", esc(d)))
+                .unwrap_or_default()
+        ));
+    }
+    body.push_str("</tbody></table></div>");
+    html::page(StatusCode::OK, "Bulk revocation", Some(&me), &body)
 }
 
 /// `POST /console/certificates/{id}/revoke`: the API's revoke with the form's reason.
