@@ -519,6 +519,21 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
         assert_safe_page(&r);
         assert!(r.body.contains(part), "{page}: {}", r.body);
     }
+    let system = b.request("GET", "/console/system", None, &[]);
+    for part in ["Keys in the HSM", "pkcs11:token=", "CKK_EC"] {
+        assert!(system.body.contains(part), "{part}: {}", system.body);
+    }
+    assert!(
+        !system.body.contains("class=\"warn\""),
+        "every key sensitive, none extractable: {}",
+        system.body
+    );
+    let enroller = c.user(&admin, "enid", &["enroller"]);
+    assert_eq!(
+        enroller.get("/api/v1/system/keys").status,
+        403,
+        "the key inventory needs audit:read"
+    );
     let r = b.form(
         "/console/users",
         &[

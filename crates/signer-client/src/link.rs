@@ -13,10 +13,11 @@ use std::time::Duration;
 use strongroom_types::{CaId, Policy};
 use strongroom_wire::{
     answer_of, body_length, decode_payload, encode_frame, CaCreation, CallError, CheckpointRequest,
-    HealthReport, IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest,
-    Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext, ScepReplyRequest,
-    SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse, SignedScepNextCa, SignedScepReply,
-    SignerMetrics, TotpCheck, TotpEnrolment, WireError, DEFAULT_CALL_TIMEOUT, MAX_RESPONSE_FRAME,
+    HealthReport, HsmKey, IssuanceRequest, IssuedCertificate, JournaledIssuance,
+    OcspSigningRequest, Request, Response, RevocationRecord, ScepEnvelope, ScepPlaintext,
+    ScepReplyRequest, SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse, SignedScepNextCa,
+    SignedScepReply, SignerMetrics, TotpCheck, TotpEnrolment, WireError, DEFAULT_CALL_TIMEOUT,
+    MAX_RESPONSE_FRAME,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -273,6 +274,15 @@ impl SignerLink {
     pub async fn totp_verify(&self, check: TotpCheck) -> Result<u64, CallError> {
         self.ask(Request::TotpVerify(check), |r| match r {
             Response::TotpVerified { step } => Some(step),
+            _ => None,
+        })
+        .await
+    }
+
+    /// `KeyInventory`: the token's key objects by URI, and whether the list was cut short.
+    pub async fn key_inventory(&self) -> Result<(Vec<HsmKey>, bool), CallError> {
+        self.ask(Request::KeyInventory, |r| match r {
+            Response::KeyInventory { keys, truncated } => Some((keys, truncated)),
             _ => None,
         })
         .await

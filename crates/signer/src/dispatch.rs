@@ -246,6 +246,7 @@ impl Signer {
             }
             Request::TotpEnrol { username } => crate::totp::enrol(self, &username),
             Request::TotpVerify(check) => crate::totp::verify(self, &check),
+            Request::KeyInventory => crate::key_inventory::key_inventory(self),
         };
         self.operations
             .count(op, result.as_ref().err().map(|e| e.kind));

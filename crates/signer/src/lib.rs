@@ -20,6 +20,7 @@ pub mod hsm_signer;
 pub mod issuance;
 pub mod journal;
 pub mod journal_read;
+pub mod key_inventory;
 pub mod listener_key;
 pub mod metrics;
 pub mod ocsp;

@@ -23,11 +23,11 @@ pub use frame::{
     read_frame_limited, Frame, WireError, MAX_FRAME, MAX_RESPONSE_FRAME, VERSION,
 };
 pub use message::{
-    CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, IssuanceRequest,
-    IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus, Operation, Request,
-    Response, RevocationRecord, SignedCheckpoint, SignedEstKeyPackage, SignedOcspResponse,
-    SignerError, SubjectKey, TlsSignatureScheme, TotpCheck, TotpEnrolment, MAX_JOURNALED_ISSUANCES,
-    MAX_TLS_HANDSHAKE_MESSAGE,
+    CaCreation, CaSummary, CheckpointRequest, ErrorKind, HealthReport, HsmKey, HsmKeyClass,
+    IssuanceRequest, IssuedCertificate, JournaledIssuance, OcspSigningRequest, OcspStatus,
+    Operation, Request, Response, RevocationRecord, SignedCheckpoint, SignedEstKeyPackage,
+    SignedOcspResponse, SignerError, SubjectKey, TlsSignatureScheme, TotpCheck, TotpEnrolment,
+    MAX_JOURNALED_ISSUANCES, MAX_TLS_HANDSHAKE_MESSAGE,
 };
 pub use metrics::{
     LatencyRecorder, LatencySnapshot, OperationCount, SignerMetrics, LATENCY_BOUNDS_MICROS,

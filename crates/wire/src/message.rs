@@ -125,6 +125,8 @@ pub enum Request {
     /// Check a TOTP code against a user's sealed secret (control): the step it matched,
     /// later than the last step control accepted, or a refusal.
     TotpVerify(TotpCheck),
+    /// The token's key objects by PKCS#11 URI, read-only (control's system page).
+    KeyInventory,
 }
 
 /// Most bytes one [`Request::SignTlsHandshake`] message may hold. A TLS 1.3
@@ -185,11 +187,13 @@ pub enum Operation {
     TotpEnrol,
     /// [`Request::TotpVerify`].
     TotpVerify,
+    /// [`Request::KeyInventory`].
+    KeyInventory,
 }
 
 impl Operation {
     /// Every operation (the dev-mode allow-list).
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 21] = [
         Operation::Health,
         Operation::GetCaChain,
         Operation::PutPolicy,
@@ -210,6 +214,7 @@ impl Operation {
         Operation::SignEstKeyPackage,
         Operation::TotpEnrol,
         Operation::TotpVerify,
+        Operation::KeyInventory,
     ];
 
     /// Stable name used in configuration.
@@ -235,6 +240,7 @@ impl Operation {
             Operation::SignEstKeyPackage => "SignEstKeyPackage",
             Operation::TotpEnrol => "TotpEnrol",
             Operation::TotpVerify => "TotpVerify",
+            Operation::KeyInventory => "KeyInventory",
         }
     }
 
@@ -269,6 +275,7 @@ impl Request {
             Request::SignEstKeyPackage { .. } => Operation::SignEstKeyPackage,
             Request::TotpEnrol { .. } => Operation::TotpEnrol,
             Request::TotpVerify(_) => Operation::TotpVerify,
+            Request::KeyInventory => Operation::KeyInventory,
         }
     }
 
@@ -339,6 +346,7 @@ impl Request {
             Request::TotpEnrol { username } => format!("TotpEnrol user={username}"),
             // The user only: the code and the sealed secret stay out of logs.
             Request::TotpVerify(c) => format!("TotpVerify user={}", c.username),
+            Request::KeyInventory => "KeyInventory".into(),
         }
     }
 }
@@ -567,6 +575,37 @@ pub enum Response {
         /// The step; control records it so the code cannot be used again.
         step: u64,
     },
+    /// Answer to [`Request::KeyInventory`].
+    KeyInventory {
+        /// The key objects, sorted by URI.
+        keys: Vec<HsmKey>,
+        /// The token holds more than were listed.
+        truncated: bool,
+    },
+}
+
+/// Whether a token key is half of a pair or a symmetric key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HsmKeyClass {
+    /// A private key.
+    Private,
+    /// A secret (symmetric) key.
+    Secret,
+}
+
+/// One key object of the token, by its attributes (never its value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HsmKey {
+    /// Its PKCS#11 URI (RFC 7512): token, object label, id.
+    pub uri: String,
+    /// Private or secret.
+    pub class: HsmKeyClass,
+    /// CKA_KEY_TYPE by its PKCS#11 name (`CKK_EC`).
+    pub key_type: String,
+    /// CKA_SENSITIVE.
+    pub sensitive: bool,
+    /// CKA_EXTRACTABLE.
+    pub extractable: bool,
 }
 
 impl Response {
@@ -595,6 +634,7 @@ impl Response {
             Response::EstKeyPackage(_) => "EstKeyPackage",
             Response::TotpEnrolment(_) => "TotpEnrolment",
             Response::TotpVerified { .. } => "TotpVerified",
+            Response::KeyInventory { .. } => "KeyInventory",
         }
     }
 }

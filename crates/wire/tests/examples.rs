@@ -185,7 +185,7 @@ fn operations_keep_their_tags() {
     };
     assert_eq!(tag(&sign), 12);
     assert_eq!(tag(&Request::Metrics), 13);
-    assert_eq!(Operation::ALL.len(), 20);
+    assert_eq!(Operation::ALL.len(), 21);
     let est = Request::SignEstKeyPackage {
         ca: "issuing".parse().unwrap(),
         package_digest: vec![],

@@ -204,6 +204,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 after_step: 57_000_000,
             }),
         ),
+        ("KeyInventory", Request::KeyInventory),
     ]
 }
 
@@ -388,6 +389,19 @@ fn responses() -> Vec<(&'static str, Response)> {
             }),
         ),
         ("TotpVerified", Response::TotpVerified { step: 57_000_001 }),
+        (
+            "KeyInventory",
+            Response::KeyInventory {
+                keys: vec![HsmKey {
+                    uri: "pkcs11:token=t;object=k".into(),
+                    class: HsmKeyClass::Secret,
+                    key_type: "CKK_AES".into(),
+                    sensitive: true,
+                    extractable: false,
+                }],
+                truncated: false,
+            },
+        ),
     ]
 }
 
@@ -501,6 +515,7 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
     ("SignEstKeyPackage", "120769737375696e67200606060606060606060606060606060606060606060606060606060606060606"),
     ("TotpEnrol", "1305616c696365"),
     ("TotpVerify", "1405616c696365040707070706313233343536c080971b"),
+    ("KeyInventory", "15"),
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
@@ -526,12 +541,13 @@ const GOLDEN_RESPONSES: &[(&str, &str)] = &[
     ("EstKeyPackage", "1202310002010205300302012a"),
     ("TotpEnrolment", "1304070707070408080808"),
     ("TotpVerified", "14c180971b"),
+    ("KeyInventory", "150117706b637331313a746f6b656e3d743b6f626a6563743d6b0107434b4b5f414553010000"),
 ];
 
 const GOLDEN_ENUMS: &[(&str, &str)] = &[
     ("ErrorKind", "06000102030405"),
     // The list's length (its first byte) grows with each appended operation.
-    ("Operation", "14000102030405060708090a0b0c0d0e0f10111213"),
+    ("Operation", "15000102030405060708090a0b0c0d0e0f1011121314"),
     ("OcspStatus", "020002"),
     ("SubjectKey", "03000101010102020103"),
     ("TlsSignatureScheme", "0100"),

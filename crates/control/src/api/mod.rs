@@ -32,6 +32,7 @@ pub fn handler(id: RouteId) -> MethodRouter<App> {
         Health => get(system::health),
         Ready => get(system::ready),
         Version => get(system::version),
+        SystemKeys => get(system::keys),
         OpenApi => get(system::openapi),
         Metrics => get(system::metrics),
         Login => post(session::login),

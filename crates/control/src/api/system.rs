@@ -34,6 +34,25 @@ pub async fn ready(State(app): State<App>) -> ApiResult<Json<Value>> {
     }
 }
 
+/// The HSM token's key objects by PKCS#11 URI (the signer's read-only `KeyInventory`):
+/// class, type, sensitive, extractable — never a key value.
+pub async fn keys(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let (keys, truncated) = app.signer.key_inventory().await?;
+    Ok(Json(json!({
+        "items": keys.iter().map(|k| json!({
+            "uri": k.uri,
+            "class": match k.class {
+                strongroom_wire::HsmKeyClass::Private => "private",
+                strongroom_wire::HsmKeyClass::Secret => "secret",
+            },
+            "key_type": k.key_type,
+            "sensitive": k.sensitive,
+            "extractable": k.extractable,
+        })).collect::<Vec<_>>(),
+        "truncated": truncated,
+    })))
+}
+
 /// Build version.
 pub async fn version() -> Json<Value> {
     Json(json!({"name": "strongroom-control", "version": env!("CARGO_PKG_VERSION"), "api": "v1"}))

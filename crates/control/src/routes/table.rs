@@ -33,6 +33,7 @@ pub enum RouteId {
     Health,
     Ready,
     Version,
+    SystemKeys,
     OpenApi,
     Metrics,
     Login,
@@ -143,6 +144,15 @@ pub const ROUTES: &[RouteSpec] = &[
         "system",
         200,
         "Version of this build"
+    ),
+    route!(
+        SystemKeys,
+        GET,
+        "/api/v1/system/keys",
+        AuditRead,
+        "system",
+        200,
+        "The HSM token's key objects by PKCS#11 URI: class, type, sensitive, extractable"
     ),
     route!(
         OpenApi,
