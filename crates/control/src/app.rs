@@ -39,6 +39,8 @@ pub struct App {
     pub login: Arc<crate::login_throttle::LoginThrottle>,
     /// The argon2id checks of login passwords, a few at a time.
     pub passwords: Arc<crate::auth::PasswordChecks>,
+    /// The dashboard's counts.
+    pub stats: Arc<crate::stats_cache::StatsCache>,
 }
 
 impl std::fmt::Debug for App {

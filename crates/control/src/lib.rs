@@ -42,6 +42,7 @@ pub mod routes;
 pub mod sandbox;
 pub mod scep_enrolment;
 pub mod server;
+pub mod stats_cache;
 
 pub use app::App;
 pub use config::Config;

@@ -88,5 +88,6 @@ pub async fn revoke_certificate(
         format!("serial {} reason {reason}", c.certificate.serial),
     )
     .await?;
+    app.stats.changed();
     Ok(RevocationOutcome::Revoked)
 }

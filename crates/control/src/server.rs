@@ -80,6 +80,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         cursors: Arc::new(CursorKey::generate()?),
         metrics,
         policy_lock: Arc::new(tokio::sync::Mutex::new(())),
+        stats: Arc::new(crate::stats_cache::StatsCache::default()),
         crl_queue: Arc::new(crate::revocation::CrlQueue::default()),
     };
     if let Some(policy) = bootstrap::import_profiles(&config, &store, clock.now()).await? {
@@ -122,6 +123,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(crate::jobs::worker_loop(app.clone()));
     tokio::spawn(crate::reconcile::reconcile_loop(app.clone()));
     tokio::spawn(crate::login_throttle::sweep_loop(app.clone()));
+    tokio::spawn(crate::stats_cache::refresh_loop(app.clone()));
     if let Some(ca) = config.audit.checkpoint_ca.clone() {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }

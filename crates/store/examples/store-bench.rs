@@ -29,6 +29,11 @@ fn arg(name: &str, default: u64) -> u64 {
 const BASE: i64 = 1_800_000_000;
 
 fn cert(n: u64) -> NewCertificate {
+    cert_at(n, BASE)
+}
+
+/// Certificate `n` of a seed whose time is `base`: valid from `base`, expiring over three years.
+fn cert_at(n: u64, base: i64) -> NewCertificate {
     let mut s = [0u8; 16];
     s[0] = 1;
     s[8..].copy_from_slice(&n.to_be_bytes());
@@ -38,9 +43,9 @@ fn cert(n: u64) -> NewCertificate {
         profile: Some(["tls-server", "tls-client", "device", "code"][(n % 4) as usize].into()),
         subject_cn: Some(format!("h{n}.lab.test")),
         names: vec![format!("h{n}.lab.test")],
-        not_before: BASE,
+        not_before: base,
         // Spread expiry over ~3 years so "next 30 days" holds ~3 % of rows.
-        not_after: BASE + ((n * 7919) % 1095) as i64 * 86_400,
+        not_after: base + ((n * 7919) % 1095) as i64 * 86_400,
         fingerprint: format!("{n:064x}"),
         der: vec![0u8; 600],
         source: CertificateSource::Api,
@@ -165,6 +170,10 @@ async fn run(label: &str, store: &Store, rows: u64, samples: u64) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rows = arg("--rows", 1_000_000);
+    if let Some(url) = std::env::args().skip_while(|a| a != "--seed-into").nth(1) {
+        seed_into(&url, rows).await;
+        return;
+    }
     let samples = arg("--samples", 200);
     let only = std::env::args().skip_while(|a| a != "--backend").nth(1);
     sqlx::any::install_default_drivers();
@@ -204,6 +213,31 @@ async fn main() {
         .unwrap();
 
     print_table(&lines);
+}
+
+/// `--seed-into URL`: adds `rows` certificates under the existing CA `issuing` of a real
+/// installation (scripts/bench-console.sh), recorded over the last 100 days up to now, then
+/// ANALYZE; no measurement.
+async fn seed_into(url: &str, rows: u64) {
+    sqlx::any::install_default_drivers();
+    let store = Store::connect(url).await.unwrap();
+    let now = strongroom_types::clock::Clock::now(&strongroom_types::clock::SystemClock);
+    let t = Instant::now();
+    let batch: Vec<u64> = (1..=rows).collect();
+    for (i, chunk) in batch.chunks(10_000).enumerate() {
+        let certs: Vec<NewCertificate> = chunk.iter().map(|n| cert_at(*n, now)).collect();
+        let recorded = now - (i as i64 % 100) * 86_400;
+        store
+            .insert_certificates_bulk(&certs, recorded)
+            .await
+            .unwrap();
+    }
+    store.analyze().await.unwrap();
+    eprintln!(
+        "seeded {rows} certificates in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    store.close().await;
 }
 
 fn print_table(lines: &[String]) {

@@ -372,5 +372,6 @@ pub async fn execute_issue(
             .map(|d| strongroom_x509::to_pem("CERTIFICATE", d))
             .collect(),
     );
+    app.stats.changed();
     Ok(v)
 }
