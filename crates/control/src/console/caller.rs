@@ -220,26 +220,28 @@ impl Console {
         })
     }
 
-    /// Refuses a cross-site POST before it reaches anything.
-    pub fn same_site(caller: &Caller) -> Result<(), Response> {
+    /// The refusal of a cross-site POST, before it reaches anything; `None` for a form of
+    /// this site.
+    pub fn cross_site_refusal(caller: &Caller) -> Option<Response> {
         if caller.cross_site {
-            return Err(html::failure(
+            return Some(html::failure(
                 StatusCode::FORBIDDEN,
                 "this form was sent from another site; open the console at its own address and send it from there",
             ));
         }
-        Ok(())
+        None
     }
 }
 
-/// A URL-encoded form's fields (the last value of a repeated name wins).
-pub fn form(body: &[u8]) -> Result<HashMap<String, String>, Response> {
+/// A URL-encoded form's fields (the last value of a repeated name wins), or the page that
+/// says it could not be read.
+pub fn form(body: &[u8]) -> Result<HashMap<String, String>, Box<Response>> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .map(|pairs| pairs.into_iter().collect())
         .map_err(|_| {
-            html::failure(
+            Box::new(html::failure(
                 StatusCode::BAD_REQUEST,
                 "the form could not be read; reload the page and send it again",
-            )
+            ))
         })
 }

@@ -163,7 +163,7 @@ pub async fn decide(
     Path((id, decision)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -172,7 +172,7 @@ pub async fn decide(
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let (Ok(n), "approve" | "reject") = (id.parse::<i64>(), decision.as_str()) else {
         return html::failure(StatusCode::NOT_FOUND, "no such approval or decision");

@@ -146,7 +146,7 @@ pub async fn show(State(console): State<Console>, caller: Caller, raw: RawQuery)
 
 /// `POST /console/cas`.
 pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -155,7 +155,7 @@ pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes)
     };
     let f = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let get = |k: &str| f.get(k).map(|v| v.trim()).unwrap_or_default();
     let number = |k: &str| -> Result<Option<u64>, String> {
@@ -206,7 +206,7 @@ pub async fn retire(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -215,7 +215,7 @@ pub async fn retire(
     };
     let f = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let path = format!("/api/v1/cas/{}/retire", html::query_value(&id));
     match console

@@ -360,7 +360,7 @@ pub async fn renew(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -369,7 +369,7 @@ pub async fn renew(
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let Ok(n) = id.parse::<i64>() else {
         return html::failure(StatusCode::NOT_FOUND, "no such certificate");
@@ -399,7 +399,7 @@ pub async fn renew(
 /// `POST /console/certificates/revoke`: the API's bulk revoke of the ids the search page
 /// listed (at most a page), each id's outcome shown.
 pub async fn bulk_revoke(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -468,7 +468,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -477,7 +477,7 @@ pub async fn revoke(
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let Ok(n) = id.parse::<i64>() else {
         return html::failure(StatusCode::NOT_FOUND, "no such certificate");

@@ -201,7 +201,7 @@ pub async fn create(
     Path(kind): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -210,7 +210,7 @@ pub async fn create(
     };
     let f = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let route = match kind.as_str() {
         "eab" => "/api/v1/acme/eab-keys",

@@ -97,7 +97,7 @@ pub async fn form_page(State(console): State<Console>, caller: Caller) -> Respon
 
 /// `POST /console/issue`.
 pub async fn submit(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -106,7 +106,7 @@ pub async fn submit(State(console): State<Console>, caller: Caller, body: Bytes)
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let mut request = json!({
         "profile": fields.get("profile").map(|s| s.trim()).unwrap_or_default(),

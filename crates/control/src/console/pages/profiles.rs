@@ -131,7 +131,7 @@ pub async fn save(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -140,7 +140,7 @@ pub async fn save(
     };
     let f = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let text = f.get("text").cloned().unwrap_or_default();
     let parsed: Value = match serde_json::from_str(&text) {

@@ -46,7 +46,7 @@ pub async fn show(State(console): State<Console>, caller: Caller) -> Response {
 
 /// `POST /console/second-factor`: a new secret, shown once with its QR code.
 pub async fn begin(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me_enrolling(&caller).await {
@@ -55,7 +55,7 @@ pub async fn begin(State(console): State<Console>, caller: Caller, body: Bytes) 
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let reply = match console
         .call(
@@ -94,7 +94,7 @@ pub async fn begin(State(console): State<Console>, caller: Caller, body: Bytes) 
 /// `POST /console/second-factor/confirm`: the code proves the app holds the secret; the
 /// recovery codes, once.
 pub async fn confirm(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me_enrolling(&caller).await {
@@ -103,7 +103,7 @@ pub async fn confirm(State(console): State<Console>, caller: Caller, body: Bytes
     };
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let code = fields.get("code").map(|c| c.trim()).unwrap_or_default();
     match console

@@ -35,12 +35,12 @@ pub async fn login_page() -> Response {
 
 /// `POST /console/login`: the API's login with `cookie: true`; its cookie is passed on.
 pub async fn login(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let field = |k: &str| fields.get(k).map(|v| v.trim()).unwrap_or_default();
     let username = field("username").to_string();
@@ -77,12 +77,12 @@ pub async fn login(State(console): State<Console>, caller: Caller, body: Bytes) 
 }
 
 async fn end(console: Console, caller: Caller, body: Bytes, route: &str) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let fields = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let csrf = fields.get("csrf").map(String::as_str);
     match console.call(&caller, Method::POST, route, csrf, None).await {

@@ -135,7 +135,7 @@ pub async fn show(State(console): State<Console>, caller: Caller, raw: RawQuery)
 
 /// `POST /console/users`.
 pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Err(refused) = Console::same_site(&caller) {
+    if let Some(refused) = Console::cross_site_refusal(&caller) {
         return refused;
     }
     let me = match console.me(&caller).await {
@@ -144,7 +144,7 @@ pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes)
     };
     let f = match form(&body) {
         Ok(f) => f,
-        Err(bad) => return bad,
+        Err(bad) => return *bad,
     };
     let roles: Vec<&str> = ROLES
         .iter()
