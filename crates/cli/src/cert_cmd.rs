@@ -25,6 +25,9 @@ pub struct ListFilter {
     /// A SAN (`dns:www.example.com`) or subject CN.
     #[arg(long)]
     name: Option<String>,
+    /// A serial number (hex, colons allowed), under any issuer.
+    #[arg(long)]
+    serial: Option<String>,
     #[arg(long)]
     expiring_within_days: Option<u32>,
     /// Walk every page (progress on stderr).
@@ -134,6 +137,7 @@ pub fn cert(api: &Api, out: &str, c: CertCmd) -> Result<(), Failure> {
                 ("owner", f.owner),
                 ("tag", f.tag),
                 ("name", f.name),
+                ("serial", f.serial),
                 (
                     "expiring_within_days",
                     f.expiring_within_days.map(|d| d.to_string()),

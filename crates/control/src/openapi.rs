@@ -124,6 +124,7 @@ fn query(id: RouteId) -> &'static [(&'static str, &'static str)] {
             ("name", "string"),
             ("tag", "string"),
             ("owner", "string"),
+            ("serial", "string"),
             ("limit", "integer"),
             ("cursor", "string"),
         ],

@@ -245,6 +245,23 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
         "{}",
         found.body
     );
+    let serial = admin.get(&format!("/api/v1/certificates/{id}")).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_serial = b.request(
+        "GET",
+        &format!("/console/certificates?serial={serial}"),
+        None,
+        &[],
+    );
+    assert!(
+        by_serial
+            .body
+            .contains(&format!("href=\"/console/certificates/{id}\"")),
+        "{}",
+        by_serial.body
+    );
     let nothing = b.request(
         "GET",
         "/console/certificates?name=absent.console.lab.test",

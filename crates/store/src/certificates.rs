@@ -135,6 +135,8 @@ pub struct CertificateFilter {
     pub tag: Option<String>,
     /// Owner.
     pub owner: Option<String>,
+    /// Serial number, under any issuer.
+    pub serial: Option<Serial>,
 }
 
 /// One page of a keyset walk.
@@ -202,6 +204,9 @@ fn where_clause(f: &CertificateFilter, first_placeholder: usize) -> (String, Vec
     }
     if let Some(o) = &f.owner {
         push("owner = ?", Arg::Text(o.clone()), &mut args);
+    }
+    if let Some(s) = &f.serial {
+        push("serial = ?", Arg::Text(s.to_string()), &mut args);
     }
     let sql = if clauses.is_empty() {
         String::new()

@@ -114,6 +114,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "certificates by creation time",
         include_str!("../../../migrations/sqlite/0021_certificates_created_at.sql"),
     ),
+    (
+        22,
+        "certificates by serial",
+        include_str!("../../../migrations/sqlite/0022_certificates_serial.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -215,6 +220,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         20,
         "certificates by creation time",
         include_str!("../../../migrations/postgres/0020_certificates_created_at.sql"),
+    ),
+    (
+        21,
+        "certificates by serial",
+        include_str!("../../../migrations/postgres/0021_certificates_serial.sql"),
     ),
 ];
 

@@ -174,6 +174,15 @@ on_both_backends!(
             .await,
             1
         );
+        // A serial alone finds its certificate under any issuer.
+        assert_eq!(
+            count(CertificateFilter {
+                serial: Some(cert(42, "issuing").serial),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
         // SQL-looking input is just a value.
         assert_eq!(
             count(CertificateFilter {

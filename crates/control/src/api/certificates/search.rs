@@ -27,6 +27,7 @@ pub struct ListQuery {
     name: Option<String>,
     tag: Option<String>,
     owner: Option<String>,
+    serial: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -75,16 +76,23 @@ pub async fn list(State(app): State<App>, Params(q): Params<ListQuery>) -> ApiRe
         ),
         None => None,
     };
-    let filter = CertificateFilter {
-        revoked,
-        expiring_before,
-        valid_at: expiring_before.map(|_| now),
-        issuer,
-        profile: text_filter("profile", &q.profile)?,
-        name: text_filter("name", &q.name)?,
-        tag: text_filter("tag", &q.tag)?,
-        owner: text_filter("owner", &q.owner)?,
-    };
+    let filter =
+        CertificateFilter {
+            revoked,
+            expiring_before,
+            valid_at: expiring_before.map(|_| now),
+            issuer,
+            profile: text_filter("profile", &q.profile)?,
+            name: text_filter("name", &q.name)?,
+            tag: text_filter("tag", &q.tag)?,
+            owner: text_filter("owner", &q.owner)?,
+            serial: match text_filter("serial", &q.serial)? {
+                Some(s) => Some(s.trim().parse().map_err(|e| {
+                    Problem::bad_request(format!("serial: {e} (hex, colons allowed)"))
+                })?),
+                None => None,
+            },
+        };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Problem::bad_request("limit must be between 1 and 1000"));

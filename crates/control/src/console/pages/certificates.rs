@@ -18,6 +18,7 @@ use serde_json::Value;
 /// The search fields the API takes, in the form's order.
 const FILTERS: &[&str] = &[
     "name",
+    "serial",
     "owner",
     "tag",
     "profile",
@@ -97,6 +98,7 @@ pub async fn search(State(console): State<Console>, caller: Caller, raw: RawQuer
         "Name (DNS, IP, e-mail, CN)",
         get("name"),
     ));
+    body.push_str(&text_field("serial", "Serial (hex)", get("serial")));
     body.push_str(&text_field("owner", "Owner", get("owner")));
     body.push_str(&text_field("tag", "Tag", get("tag")));
     body.push_str(&text_field("profile", "Profile", get("profile")));
