@@ -425,6 +425,12 @@ fn the_console_is_the_api_rendered_for_a_browser_session() {
         "{}",
         cas.body
     );
+    assert!(cas.body.contains("CRL number"), "{}", cas.body);
+    assert!(
+        cas.body.contains("OCSP responder certificate valid until"),
+        "the issuing CA's responder, made when its certificates' OCSP answers were signed: {}",
+        cas.body
+    );
     let r = b.form(
         "/console/cas",
         &[

@@ -119,6 +119,20 @@ struct KeyRecord {
     not_after: i64,
 }
 
+/// The notAfter of the CA's current delegated key for `purpose`, from the signer's state;
+/// `None` before the first one is made (or when its record does not read: the next use
+/// remakes it).
+pub fn current_not_after(signer: &Signer, ca: &LoadedCa, purpose: Purpose) -> Option<i64> {
+    let path = signer
+        .state
+        .root()
+        .join(purpose.dir())
+        .join(ca.record.id.as_str())
+        .join("key.toml");
+    let text = std::fs::read_to_string(path).ok()?;
+    toml::from_str::<KeyRecord>(&text).ok().map(|r| r.not_after)
+}
+
 /// Whether a requested name uses a reserved label (refused in issuance).
 pub fn is_reserved_name(name: &RequestedName) -> bool {
     match name {

@@ -314,6 +314,11 @@ impl Signer {
                     not_after: c.cert.not_after,
                     crl_shards: c.record.crl_shards,
                     delta_crl: c.record.delta_crl,
+                    ocsp_responder_not_after: crate::delegated::current_not_after(
+                        self,
+                        c.as_ref(),
+                        crate::delegated::Purpose::OcspResponder,
+                    ),
                 })
                 .collect(),
         }

@@ -735,6 +735,9 @@ pub struct CaSummary {
     pub crl_shards: u32,
     /// Whether it publishes delta CRLs.
     pub delta_crl: bool,
+    /// notAfter of its current delegated OCSP responder certificate (renewed 7 days before
+    /// it); `None` before the first OCSP response made one. Appended in issue 19.
+    pub ocsp_responder_not_after: Option<i64>,
 }
 
 /// A freshly issued certificate.

@@ -223,6 +223,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                     not_after: 1_900_000_000,
                     crl_shards: 4,
                     delta_crl: true,
+                    ocsp_responder_not_after: Some(1_800_000_000),
                 }],
             }),
         ),
@@ -519,7 +520,8 @@ const GOLDEN_REQUESTS: &[(&str, &str)] = &[
 ];
 
 const GOLDEN_RESPONSES: &[(&str, &str)] = &[
-    ("Health", "000110434b525f4445564943455f4552524f520a7374726f6e67726f6f6d03d209010769737375696e670d434e3d49737375696e6720434180ccfd930e0401"),
+    // Its last 6 bytes are the OCSP responder's notAfter, appended in issue 19.
+    ("Health", "000110434b525f4445564943455f4552524f520a7374726f6e67726f6f6d03d209010769737375696e670d434e3d49737375696e6720434180ccfd930e04010180c8ceb40d"),
     ("CaChain", "010205300302012a053003020101"),
     ("PolicyAccepted", "0203"),
     // Its last 8 bytes are the issuing CA, appended in issue 16 (`07` + "issuing").

@@ -46,7 +46,8 @@ pub async fn list(State(app): State<App>) -> ApiResult<Json<Value>> {
 }
 
 /// The hierarchy: roots with their children, recursively, each with its newest full CRL
-/// (number, thisUpdate, nextUpdate; `null` before the first, and for a sharded CA).
+/// (number, thisUpdate, nextUpdate; `null` before the first, and for a sharded CA) and its
+/// OCSP responder certificate's notAfter (`null` before the first OCSP response).
 pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
     let cas = app.store.cas().await?;
     let mut crls = HashMap::new();
@@ -58,15 +59,32 @@ pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
             );
         }
     }
-    fn node(ca: &CaRecord, all: &[CaRecord], crls: &HashMap<String, Value>, depth: usize) -> Value {
+    // The OCSP responder certificates are the signer's; an unreachable signer leaves them
+    // out rather than the tree.
+    let responders: HashMap<String, Option<i64>> = match app.signer.health().await {
+        Ok(h) => h
+            .cas
+            .into_iter()
+            .map(|c| (c.id.as_str().to_string(), c.ocsp_responder_not_after))
+            .collect(),
+        Err(_) => HashMap::new(),
+    };
+    fn node(
+        ca: &CaRecord,
+        all: &[CaRecord],
+        crls: &HashMap<String, Value>,
+        responders: &HashMap<String, Option<i64>>,
+        depth: usize,
+    ) -> Value {
         let mut v = view(ca);
         v["crl"] = crls.get(ca.id.as_str()).cloned().unwrap_or(Value::Null);
+        v["ocsp_responder_not_after"] = json!(responders.get(ca.id.as_str()).copied().flatten());
         let children: Vec<Value> = if depth > 16 {
             Vec::new()
         } else {
             all.iter()
                 .filter(|c| c.parent.as_ref() == Some(&ca.id))
-                .map(|c| node(c, all, crls, depth + 1))
+                .map(|c| node(c, all, crls, responders, depth + 1))
                 .collect()
         };
         v["children"] = Value::Array(children);
@@ -75,7 +93,7 @@ pub async fn tree(State(app): State<App>) -> ApiResult<Json<Value>> {
     let roots: Vec<Value> = cas
         .iter()
         .filter(|c| c.parent.is_none())
-        .map(|c| node(c, &cas, &crls, 0))
+        .map(|c| node(c, &cas, &crls, &responders, 0))
         .collect();
     Ok(Json(json!({"roots": roots})))
 }

@@ -1,5 +1,5 @@
-//! The CA hierarchy as a tree, each CA with its state, validity and newest full CRL (number,
-//! next update, overdue in red); creating an intermediate (its key made in the HSM by the
+//! The CA hierarchy as a tree, each CA with its state, validity, newest full CRL (number,
+//! next update, overdue in red) and OCSP responder certificate's expiry; creating an intermediate (its key made in the HSM by the
 //! signer) and retiring a CA, for whoever holds `ca:manage`.
 //!
 //! In: the create form (csrf, id, parent, subject, algorithm, validity_days, path_length),
@@ -45,8 +45,15 @@ fn branch(ca: &Value, me: &Me, now: i64, out: &mut String, ids: &mut Vec<String>
         }
         None => "no full CRL yet (or sharded)".into(),
     };
+    let responder = match ca["ocsp_responder_not_after"].as_i64() {
+        Some(t) if t <= now => format!("OCSP responder certificate <span class=\"warn\">expired {}</span>", time(Some(t))),
+        // Renewed 7 days before the end: less than that left means renewal is failing.
+        Some(t) if t - now < 7 * 86_400 => format!("OCSP responder certificate valid until {} <span class=\"warn\">(renewal overdue)</span>", time(Some(t))),
+        Some(t) => format!("OCSP responder certificate valid until {}", time(Some(t))),
+        None => "no OCSP responder certificate yet (made at the first OCSP response)".into(),
+    };
     out.push_str(&format!(
-        "<li><strong>{}</strong> <span class=\"status-{}\">{}</span><br>{}<br>valid {} to {}<br>{crl}",
+        "<li><strong>{}</strong> <span class=\"status-{}\">{}</span><br>{}<br>valid {} to {}<br>{crl}<br>{responder}",
         esc(id),
         if state == "active" { "valid" } else { "revoked" },
         esc(state),
