@@ -6,13 +6,15 @@
 //! an issuance, a revocation). Out: the JSON of `GET /api/v1/stats/certificates` for the
 //! default 30 days, at most [`FRESH_SECS`] old, refreshed in the background every
 //! [`REFRESH_EVERY`] and at once after a change through control (the front's ACME, SCEP
-//! and EST issuances show within [`FRESH_SECS`]). One refresh runs at a time; other days
-//! are counted on demand.
+//! and EST issuances show within [`FRESH_SECS`]) — while someone reads them: with no read
+//! for [`IDLE_AFTER_SECS`] the background refresh rests. One count runs at a time, other
+//! days' included, so a reader asking for odd ranges in a loop gets one count at a time, not
+//! one per request in flight.
 
 use crate::app::App;
 use crate::problem::ApiResult;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 /// The counts' horizons, in days.
@@ -23,6 +25,8 @@ pub const DEFAULT_DAYS: u32 = 30;
 pub const FRESH_SECS: i64 = 10;
 /// How often the background refresh runs.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+/// The background refresh rests when nobody has read the counts for this long.
+pub const IDLE_AFTER_SECS: i64 = 120;
 
 /// The latest counts.
 #[derive(Debug, Default)]
@@ -30,6 +34,7 @@ pub struct StatsCache {
     latest: tokio::sync::RwLock<Option<(i64, Value)>>,
     refreshing: tokio::sync::Mutex<()>,
     stale: AtomicBool,
+    last_read: AtomicI64,
 }
 
 impl StatsCache {
@@ -51,7 +56,13 @@ impl StatsCache {
     /// The counts for `days` of issuance: the snapshot when `days` is the default and it is
     /// fresh, else counted now.
     pub async fn get(&self, app: &App, days: u32) -> ApiResult<Value> {
+        self.last_read.store(app.now(), Ordering::Relaxed);
+        self.counted(app, days).await
+    }
+
+    async fn counted(&self, app: &App, days: u32) -> ApiResult<Value> {
         if days != DEFAULT_DAYS {
+            let _one_at_a_time = self.refreshing.lock().await;
             return count(app, days).await;
         }
         if let Some(v) = self.fresh(app.now()).await {
@@ -85,7 +96,10 @@ pub async fn refresh_loop(app: App) {
     let mut tick = tokio::time::interval(REFRESH_EVERY);
     loop {
         tick.tick().await;
-        if let Err(p) = app.stats.get(&app, DEFAULT_DAYS).await {
+        if app.now() - app.stats.last_read.load(Ordering::Relaxed) > IDLE_AFTER_SECS {
+            continue;
+        }
+        if let Err(p) = app.stats.counted(&app, DEFAULT_DAYS).await {
             tracing::warn!(error = %p.detail, "the dashboard's counts could not be refreshed; retrying");
         }
     }

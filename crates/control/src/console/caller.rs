@@ -220,6 +220,21 @@ impl Console {
         })
     }
 
+    /// A state-changing form of a signed-in user: refused when sent from another site, the
+    /// login page's redirect without a session; else the user and the form's fields.
+    pub async fn open_form(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<(Me, HashMap<String, String>), Response> {
+        if let Some(refused) = Console::cross_site_refusal(caller) {
+            return Err(refused);
+        }
+        let me = self.me(caller).await?;
+        let fields = form(body).map_err(|bad| *bad)?;
+        Ok((me, fields))
+    }
+
     /// The refusal of a cross-site POST, before it reaches anything; `None` for a form of
     /// this site.
     pub fn cross_site_refusal(caller: &Caller) -> Option<Response> {

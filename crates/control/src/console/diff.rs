@@ -6,8 +6,9 @@
 
 use super::html::esc;
 
-/// Longest text diffed line by line (a profile is well under a hundred lines).
-const MAX_LINES: usize = 2000;
+/// Longest text diffed line by line (a profile is well under a hundred lines; the table is
+/// this squared, 1 MB of counts at most).
+const MAX_LINES: usize = 500;
 
 /// `before` → `after` as a `<pre>` of `  `, `- ` and `+ ` lines.
 pub fn lines(before: &str, after: &str) -> String {

@@ -6,7 +6,7 @@
 //! goes through [`esc`]; there is no `<script>` and no `style` attribute anywhere, so the
 //! CSP (`default-src 'self'`, no 'unsafe-inline') holds for every page.
 
-use super::caller::Me;
+use super::caller::{Me, Reply};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use strongroom_types::time::rfc3339;
@@ -68,6 +68,28 @@ pub fn error_box(detail: &str) -> String {
 /// The box that confirms a form's effect.
 pub fn notice_box(text: &str) -> String {
     format!("<div class=\"notice\" role=\"status\">{}</div>", esc(text))
+}
+
+/// The status and opening box of a page that reports what a form did: a notice for a
+/// success, the API's problem otherwise, nothing without a message.
+pub fn outcome(message: &Option<(StatusCode, String)>) -> (StatusCode, String) {
+    match message {
+        Some((code, text)) if code.is_success() => (StatusCode::OK, notice_box(text)),
+        Some((code, text)) => (*code, error_box(text)),
+        None => (StatusCode::OK, String::new()),
+    }
+}
+
+/// Where a form the API accepted leads: the approvals queue when it filed a request (202),
+/// else `done`.
+pub fn after_change(reply: &Reply, done: &str) -> Response {
+    if reply.status == StatusCode::ACCEPTED {
+        return redirect(&format!(
+            "/console/approvals?filed={}",
+            reply.body["approval"].as_i64().unwrap_or(0)
+        ));
+    }
+    redirect(done)
 }
 
 /// The hidden CSRF field every state-changing form carries.

@@ -6,8 +6,8 @@
 //! of the form or the API's refusal.
 
 use super::query_fields;
-use crate::console::caller::{form, Me};
-use crate::console::html::{self, csrf_field, error_box, esc, notice_box, time};
+use crate::console::caller::Me;
+use crate::console::html::{self, csrf_field, error_box, esc, time};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -29,11 +29,7 @@ async fn render(
     } else {
         "pending"
     };
-    let (code, mut body) = match &message {
-        Some((c, text)) if c.is_success() => (StatusCode::OK, notice_box(text)),
-        Some((c, text)) => (*c, error_box(text)),
-        None => (StatusCode::OK, String::new()),
-    };
+    let (code, mut body) = html::outcome(&message);
     body.insert_str(0, "<h1>Approvals</h1>");
     body.push_str("<p>Show: ");
     body.push_str(
@@ -163,16 +159,9 @@ pub async fn decide(
     Path((id, decision)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let fields = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, fields) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let (Ok(n), "approve" | "reject") = (id.parse::<i64>(), decision.as_str()) else {
         return html::failure(StatusCode::NOT_FOUND, "no such approval or decision");

@@ -6,8 +6,8 @@
 //! the retire form (csrf). Out: the tree, the effect of a form or the API's refusal.
 
 use super::query_fields;
-use crate::console::caller::{form, Me};
-use crate::console::html::{self, csrf_field, error_box, esc, notice_box, time};
+use crate::console::caller::Me;
+use crate::console::html::{self, csrf_field, error_box, esc, time};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -86,11 +86,7 @@ async fn render(
     me: &Me,
     message: Option<(StatusCode, String)>,
 ) -> Response {
-    let (code, mut body) = match &message {
-        Some((c, t)) if c.is_success() => (StatusCode::OK, notice_box(t)),
-        Some((c, t)) => (*c, error_box(t)),
-        None => (StatusCode::OK, String::new()),
-    };
+    let (code, mut body) = html::outcome(&message);
     body.insert_str(0, "<h1>Certificate authorities</h1>");
     let mut ids = Vec::new();
     match console
@@ -153,16 +149,9 @@ pub async fn show(State(console): State<Console>, caller: Caller, raw: RawQuery)
 
 /// `POST /console/cas`.
 pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, f) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let get = |k: &str| f.get(k).map(|v| v.trim()).unwrap_or_default();
     let number = |k: &str| -> Result<Option<u64>, String> {
@@ -197,11 +186,7 @@ pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes)
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(_) => html::redirect("/console/cas?done=created"),
+        Ok(r) => html::after_change(&r, "/console/cas?done=created"),
         Err(e) => render(&console, &caller, &me, Some((e.status, e.detail))).await,
     }
 }
@@ -213,16 +198,9 @@ pub async fn retire(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, f) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let path = format!("/api/v1/cas/{}/retire", html::query_value(&id));
     match console
@@ -235,11 +213,7 @@ pub async fn retire(
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(_) => html::redirect("/console/cas?done=retired"),
+        Ok(r) => html::after_change(&r, "/console/cas?done=retired"),
         Err(e) => render(&console, &caller, &me, Some((e.status, e.detail))).await,
     }
 }

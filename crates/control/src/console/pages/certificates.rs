@@ -6,8 +6,8 @@
 //! the API's revoke, its refusal shown on the certificate's page.
 
 use super::{api_query, query_fields};
-use crate::console::caller::{form, Me};
-use crate::console::html::{self, csrf_field, error_box, esc, notice_box, query_value, time};
+use crate::console::caller::Me;
+use crate::console::html::{self, csrf_field, error_box, esc, query_value, time};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -215,11 +215,7 @@ async fn render_detail(
         Err(e) => return html::failure(e.status, &e.detail),
     };
     let status = status_of(&c, console.now());
-    let (code, mut body) = match &message {
-        Some((code, text)) if code.is_success() => (StatusCode::OK, notice_box(text)),
-        Some((code, text)) => (*code, error_box(text)),
-        None => (StatusCode::OK, String::new()),
-    };
+    let (code, mut body) = html::outcome(&message);
     let field = |k: &str| esc(c[k].as_str().unwrap_or("—"));
     let tags = c["tags"]
         .as_array()
@@ -362,16 +358,9 @@ pub async fn renew(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let fields = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, fields) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let Ok(n) = id.parse::<i64>() else {
         return html::failure(StatusCode::NOT_FOUND, "no such certificate");
@@ -386,14 +375,13 @@ pub async fn renew(
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(r) => html::redirect(&format!(
-            "/console/certificates/{}?done=issued",
-            r.body["id"].as_i64().unwrap_or(0)
-        )),
+        Ok(r) => html::after_change(
+            &r,
+            &format!(
+                "/console/certificates/{}?done=issued",
+                r.body["id"].as_i64().unwrap_or(0)
+            ),
+        ),
         Err(e) => render_detail(&console, &caller, &me, &id, Some((e.status, e.detail))).await,
     }
 }
@@ -470,16 +458,9 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let fields = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, fields) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let Ok(n) = id.parse::<i64>() else {
         return html::failure(StatusCode::NOT_FOUND, "no such certificate");

@@ -5,7 +5,7 @@
 //! In: the EAB form (csrf, profile), the SCEP form (csrf, profile). Out: the page, with the
 //! new secret once, or the API's refusal.
 
-use crate::console::caller::{form, Me};
+use crate::console::caller::Me;
 use crate::console::html::{self, csrf_field, error_box, esc, time};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
@@ -201,16 +201,9 @@ pub async fn create(
     Path(kind): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, f) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let route = match kind.as_str() {
         "eab" => "/api/v1/acme/eab-keys",

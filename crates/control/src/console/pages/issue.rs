@@ -5,7 +5,7 @@
 //! page, the approvals queue when the profile needs approval, or the form again with what
 //! to fix.
 
-use crate::console::caller::{form, Me};
+use crate::console::caller::Me;
 use crate::console::html::{self, csrf_field, error_box, esc};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
@@ -97,16 +97,9 @@ pub async fn form_page(State(console): State<Console>, caller: Caller) -> Respon
 
 /// `POST /console/issue`.
 pub async fn submit(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let fields = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, fields) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let mut request = json!({
         "profile": fields.get("profile").map(|s| s.trim()).unwrap_or_default(),
@@ -131,14 +124,13 @@ pub async fn submit(State(console): State<Console>, caller: Caller, body: Bytes)
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(r) => html::redirect(&format!(
-            "/console/certificates/{}?done=issued",
-            r.body["id"].as_i64().unwrap_or(0)
-        )),
+        Ok(r) => html::after_change(
+            &r,
+            &format!(
+                "/console/certificates/{}?done=issued",
+                r.body["id"].as_i64().unwrap_or(0)
+            ),
+        ),
         Err(e) => render(&console, &caller, &me, &fields, Some((e.status, e.detail))).await,
     }
 }

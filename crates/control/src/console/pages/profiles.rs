@@ -7,8 +7,8 @@
 //! Out: the list, the editor with the API's refusal, or the saved or filed change.
 
 use super::query_fields;
-use crate::console::caller::{form, Me};
-use crate::console::html::{self, csrf_field, error_box, esc, notice_box};
+use crate::console::caller::Me;
+use crate::console::html::{self, csrf_field, error_box, esc};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -48,11 +48,7 @@ async fn render(
     editing: Option<(String, String)>,
     message: Option<(StatusCode, String)>,
 ) -> Response {
-    let (code, mut body) = match &message {
-        Some((c, t)) if c.is_success() => (StatusCode::OK, notice_box(t)),
-        Some((c, t)) => (*c, error_box(t)),
-        None => (StatusCode::OK, String::new()),
-    };
+    let (code, mut body) = html::outcome(&message);
     body.insert_str(0, "<h1>Profiles</h1>");
     let items = match console
         .call(caller, Method::GET, "/api/v1/profiles", None, None)
@@ -131,16 +127,9 @@ pub async fn save(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, f) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let text = f.get("text").cloned().unwrap_or_default();
     let parsed: Value = match serde_json::from_str(&text) {
@@ -168,14 +157,10 @@ pub async fn save(
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(_) => html::redirect(&format!(
-            "/console/profiles?saved={}",
-            html::query_value(&name)
-        )),
+        Ok(r) => html::after_change(
+            &r,
+            &format!("/console/profiles?saved={}", html::query_value(&name)),
+        ),
         Err(e) => {
             render(
                 &console,

@@ -6,8 +6,8 @@
 //! effect of the form, or the API's refusal.
 
 use super::query_fields;
-use crate::console::caller::{form, Me};
-use crate::console::html::{self, csrf_field, error_box, esc, notice_box, time};
+use crate::console::caller::Me;
+use crate::console::html::{self, csrf_field, error_box, esc, time};
 use crate::console::{Caller, Console};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -34,11 +34,7 @@ async fn render(
     me: &Me,
     message: Option<(StatusCode, String)>,
 ) -> Response {
-    let (code, mut body) = match &message {
-        Some((c, t)) if c.is_success() => (StatusCode::OK, notice_box(t)),
-        Some((c, t)) => (*c, error_box(t)),
-        None => (StatusCode::OK, String::new()),
-    };
+    let (code, mut body) = html::outcome(&message);
     body.insert_str(0, "<h1>Users and keys</h1>");
     if me.can("user:read") {
         match console
@@ -135,16 +131,9 @@ pub async fn show(State(console): State<Console>, caller: Caller, raw: RawQuery)
 
 /// `POST /console/users`.
 pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes) -> Response {
-    if let Some(refused) = Console::cross_site_refusal(&caller) {
-        return refused;
-    }
-    let me = match console.me(&caller).await {
-        Ok(me) => me,
-        Err(go) => return go,
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(bad) => return *bad,
+    let (me, f) = match console.open_form(&caller, &body).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
     let roles: Vec<&str> = ROLES
         .iter()
@@ -170,14 +159,10 @@ pub async fn create(State(console): State<Console>, caller: Caller, body: Bytes)
         )
         .await
     {
-        Ok(r) if r.status == StatusCode::ACCEPTED => html::redirect(&format!(
-            "/console/approvals?filed={}",
-            r.body["approval"].as_i64().unwrap_or(0)
-        )),
-        Ok(_) => html::redirect(&format!(
-            "/console/users?created={}",
-            html::query_value(&username)
-        )),
+        Ok(r) => html::after_change(
+            &r,
+            &format!("/console/users?created={}", html::query_value(&username)),
+        ),
         Err(e) => render(&console, &caller, &me, Some((e.status, e.detail))).await,
     }
 }
