@@ -85,13 +85,23 @@ pub struct Control {
     pub front_base: String,
 }
 
-/// A free loopback TCP port (also free for UDP in practice on a test machine).
+/// A free loopback TCP port (also free for UDP in practice on a test machine), never one
+/// this test process has handed out before: the kernel may give a port it just released to
+/// the next `bind(0)`, and two tests starting daemons in parallel would then share it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn psql(sql: &str) {
