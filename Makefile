@@ -16,7 +16,8 @@ run: deps build
 
 ## test: install what the tests need, then format check, clippy, cargo-deny (advisories
 ##       against the offline RustSec snapshot in ../shared/advisory-db, copied once into
-##       .advisory-db/ by scripts/advisory-db.sh; licences, bans, sources), and every test
+##       .advisory-db/ by scripts/advisory-db.sh; licences, bans, sources), every test, and
+##       the hsm and signer suites a second time on kryoptic (hsm-sim/kryoptic.sh builds it)
 test: test-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -24,6 +25,8 @@ test: test-deps
 	$(CARGO) fetch
 	$(CARGO) deny --offline check advisories licenses bans sources
 	$(CARGO) test --workspace $(ROOT_TESTS)
+	# The hsm and signer suites again on the second PKCS#11 implementation (kryoptic).
+	STRONGROOM_PKCS11_MODULE=$$(hsm-sim/kryoptic.sh) $(CARGO) test -p strongroom-hsm -p strongroom-signer $(ROOT_TESTS)
 
 ## bench: issuance vs raw PKCS#11 signing (release build); see docs/performance.md
 bench: deps

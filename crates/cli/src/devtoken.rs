@@ -1,40 +1,56 @@
-//! A private SoftHSM2 token for `strongroom up`.
+//! A private software token for `strongroom up`.
 //!
-//! In: the data directory. Out: `DIR/hsm/softhsm2.conf`, a token labelled `strongroom`,
-//! and the user PIN in `DIR/secrets/pin` (0400). The set-up is hsm-sim/softhsm-token.sh,
-//! embedded in the binary, so tests and `up` make tokens the same way.
+//! In: the data directory and the PKCS#11 module (SoftHSM2's by default, or kryoptic's).
+//! Out: `DIR/hsm/` holding the module's configuration (softhsm2.conf or kryoptic.conf) and a
+//! token labelled `strongroom`, and the user PIN in `DIR/secrets/pin` (0400). The set-up is
+//! hsm-sim/token.sh, embedded in the binary, so tests and `up` make tokens the same way.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const SCRIPT: &str = include_str!("../../../hsm-sim/softhsm-token.sh");
+const SCRIPT: &str = include_str!("../../../hsm-sim/token.sh");
 /// Label of the development token.
 pub const LABEL: &str = "strongroom";
+/// Where a software token module finds its configuration: SoftHSM2 reads the first,
+/// kryoptic the second, each ignores the other.
+const CONF_VARS: [&str; 2] = ["SOFTHSM2_CONF", "KRYOPTIC_CONF"];
+/// The configuration file names token.sh writes, one per module it knows.
+const CONF_FILES: [&str; 2] = ["softhsm2.conf", "kryoptic.conf"];
 
 /// Paths of the development token.
 #[derive(Debug, Clone)]
 pub struct DevToken {
-    /// softhsm2.conf (SOFTHSM2_CONF for every process that uses the token).
+    /// The module's configuration file, for every process that opens the token.
     pub conf: PathBuf,
     /// The PIN file.
     pub pin_file: PathBuf,
 }
 
-/// Paths for `data_dir`, whether or not the token exists yet.
+impl DevToken {
+    /// The environment a process that opens the token needs (`Command::envs`).
+    pub fn env(&self) -> [(&'static str, &Path); 2] {
+        CONF_VARS.map(|var| (var, self.conf.as_path()))
+    }
+}
+
+/// Paths of the token an earlier run made in `data_dir`.
 pub fn paths(data_dir: &Path) -> DevToken {
+    let hsm = data_dir.join("hsm");
+    let conf = CONF_FILES
+        .iter()
+        .map(|name| hsm.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| hsm.join(CONF_FILES[0]));
     DevToken {
-        conf: data_dir.join("hsm/softhsm2.conf"),
+        conf,
         pin_file: data_dir.join("secrets/pin"),
     }
 }
 
-/// Creates the token (first run only).
-pub fn create(data_dir: &Path) -> Result<DevToken, String> {
-    let token = paths(data_dir);
-    if which("softhsm2-util").is_none() {
-        return Err("softhsm2-util not found: install softhsm2 (Debian: apt-get install softhsm2), or run `make run`".into());
-    }
+/// Creates the token for `module` (first run only).
+pub fn create(data_dir: &Path, module: &Path) -> Result<DevToken, String> {
+    let pin_file = data_dir.join("secrets/pin");
     let secrets = data_dir.join("secrets");
     std::fs::create_dir_all(&secrets).map_err(|e| format!("{}: {e}", secrets.display()))?;
     std::fs::set_permissions(
@@ -46,9 +62,10 @@ pub fn create(data_dir: &Path) -> Result<DevToken, String> {
         .args(["-s", "--"])
         .arg(data_dir.join("hsm"))
         .arg(LABEL)
-        .arg(&token.pin_file)
+        .arg(&pin_file)
+        .env("STRONGROOM_PKCS11_MODULE", module)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run bash: {e}"))?;
@@ -60,12 +77,19 @@ pub fn create(data_dir: &Path) -> Result<DevToken, String> {
         .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
+        // The script's own first line says what is missing (softhsm2-util, pkcs11-tool) or
+        // which modules it knows.
+        let said = String::from_utf8_lossy(&out.stderr);
+        let first = said.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         return Err(format!(
-            "creating the SoftHSM2 token failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "creating the token in {} failed: {first}; install softhsm2 (Debian: apt-get install softhsm2 opensc), or run `make run`",
+            module.display()
         ));
     }
-    Ok(token)
+    Ok(DevToken {
+        conf: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+        pin_file,
+    })
 }
 
 /// Finds a program on PATH.

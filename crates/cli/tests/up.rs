@@ -23,34 +23,36 @@ fn cli(home: &Path, args: &[&str]) -> std::process::Output {
         .args(args))
 }
 
-/// The front's port for a run whose control listens on `port`.
-fn front_port(port: u16) -> u16 {
-    if port < u16::MAX {
-        port + 1
-    } else {
-        port - 1
+/// The three listeners of one `up` run, each a port the kernel handed out: a port next to
+/// a free one may be some other socket's (an outgoing connection's local port, say), and
+/// the front would then exit at start with "address in use".
+#[derive(Clone, Copy)]
+struct Ports {
+    control: u16,
+    front: u16,
+    front_https: u16,
+}
+
+impl Ports {
+    fn new() -> Ports {
+        Ports {
+            control: free_port(),
+            front: free_port(),
+            front_https: free_port(),
+        }
     }
 }
 
-/// The front's HTTPS port for a run whose control listens on `port`.
-fn front_https_port(port: u16) -> u16 {
-    if port < u16::MAX - 1 {
-        port + 2
-    } else {
-        port - 2
-    }
-}
-
-fn start_up(dir: &Path, port: u16) -> (Child, Vec<String>) {
+fn start_up(dir: &Path, ports: Ports) -> (Child, Vec<String>) {
     let mut child = Command::new(STRONGROOM)
         .args([
             "up",
             "--control-listen",
-            &format!("127.0.0.1:{port}"),
+            &format!("127.0.0.1:{}", ports.control),
             "--front-listen",
-            &format!("127.0.0.1:{}", front_port(port)),
+            &format!("127.0.0.1:{}", ports.front),
             "--front-https-listen",
-            &format!("127.0.0.1:{}", front_https_port(port)),
+            &format!("127.0.0.1:{}", ports.front_https),
             "--data-dir",
         ])
         .arg(dir)
@@ -111,18 +113,16 @@ fn up_issue_stop_and_reuse() {
     ensure_daemons_built();
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
-    let port = free_port();
-    let (mut up, lines) = start_up(&data, port);
+    let ports = Ports::new();
+    let port = ports.control;
+    let (mut up, lines) = start_up(&data, ports);
     let text = lines.join("\n");
     assert!(
         text.contains("first run") && text.contains("Strongroom is up (HSM ok)"),
         "{text}"
     );
     // The ACME directory clients are pointed at, and it answers there.
-    let directory = format!(
-        "https://127.0.0.1:{}/acme/directory",
-        front_https_port(port)
-    );
+    let directory = format!("https://127.0.0.1:{}/acme/directory", ports.front_https);
     assert!(
         text.contains(&format!("ACME directory   {directory}")),
         "{text}"
@@ -138,7 +138,7 @@ fn up_issue_stop_and_reuse() {
     );
     // SCEP for the device profile: the URL printed, a 0400 static challenge, and Debian's
     // scepclient enrols with it (pinning the RA certificate, the first of GetCACert).
-    let scep = format!("http://127.0.0.1:{}/scep", front_port(port));
+    let scep = format!("http://127.0.0.1:{}/scep", ports.front);
     assert!(text.contains(&format!("SCEP             {scep}")), "{text}");
     let challenge_path = data.join("secrets/scep-challenge");
     let challenge_mode = std::fs::metadata(&challenge_path)
@@ -202,10 +202,7 @@ fn up_issue_stop_and_reuse() {
     );
     // EST for the device profile: the URL printed, the user and password in 0400/0644
     // files, and curl + openssl enrol with them (INTEROP.md's recipe).
-    let est = format!(
-        "https://127.0.0.1:{}/.well-known/est/",
-        front_https_port(port)
-    );
+    let est = format!("https://127.0.0.1:{}/.well-known/est/", ports.front_https);
     assert!(text.contains(&format!("EST              {est}")), "{text}");
     let est_password_mode = std::fs::metadata(data.join("secrets/est-password"))
         .unwrap()
@@ -609,7 +606,7 @@ fn up_issue_stop_and_reuse() {
         .args([
             "ocsp",
             "-url",
-            &format!("http://127.0.0.1:{}/ocsp", front_port(port)),
+            &format!("http://127.0.0.1:{}/ocsp", ports.front),
             "-issuer",
         ])
         .arg(&issuing_path)
@@ -640,7 +637,7 @@ fn up_issue_stop_and_reuse() {
         .arg(&root)
         .arg(format!(
             "https://127.0.0.1:{}/crl/issuing.crl",
-            front_https_port(port)
+            ports.front_https
         )));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -656,7 +653,7 @@ fn up_issue_stop_and_reuse() {
         "the signer must be gone after Ctrl-C"
     );
 
-    let (mut up, lines) = start_up(&data, port);
+    let (mut up, lines) = start_up(&data, ports);
     let text = lines.join("\n");
     assert!(
         text.contains("reusing") && !text.contains("first run"),

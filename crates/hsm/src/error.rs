@@ -156,7 +156,7 @@ impl fmt::Display for HsmError {
             HsmError::TokenNotFound { label, available } => {
                 write!(f, "no token labelled {label:?}: ")?;
                 if available.is_empty() {
-                    write!(f, "the module shows no initialized token; initialize one (hsm-sim/softhsm-token.sh) or check SOFTHSM2_CONF")
+                    write!(f, "the module shows no initialized token; initialize one (hsm-sim/token.sh) or check the module's configuration (SOFTHSM2_CONF, KRYOPTIC_CONF)")
                 } else {
                     let names: Vec<String> = available.iter().map(|l| format!("{l:?}")).collect();
                     write!(f, "tokens present are {}; fix token_label", names.join(", "))

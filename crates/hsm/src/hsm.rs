@@ -328,8 +328,9 @@ fn find_slot(context: &cryptoki::context::Pkcs11, label: &str) -> Result<Slot, H
     }
 }
 
-/// Call the module's exported `C_CloseAllSessions` for `slot`. cryptoki 0.12 does not wrap
-/// this function, and every PKCS#11 module exports it by name.
+/// Call the module's `C_CloseAllSessions` for `slot`. cryptoki 0.12 does not wrap this
+/// function. A module need export only `C_GetFunctionList` by name (kryoptic exports nothing
+/// else), so the function comes from the module's function list.
 #[cfg(feature = "test-hooks")]
 fn close_all_sessions(slot: Slot) -> Result<(), HsmError> {
     let module = module::loaded_path().ok_or_else(|| HsmError::BadRequest {
@@ -342,16 +343,26 @@ fn close_all_sessions(slot: Slot) -> Result<(), HsmError> {
             path: module.clone(),
             detail: e.to_string(),
         })?;
-    type CloseAll = unsafe extern "C" fn(std::os::raw::c_ulong) -> std::os::raw::c_ulong;
-    // SAFETY: C_CloseAllSessions has this signature in PKCS#11 (CK_SLOT_ID -> CK_RV, both
-    // CK_ULONG = unsigned long on Unix).
+    let unsupported = |what: &str| HsmError::Unsupported {
+        what: what.to_owned(),
+    };
+    // SAFETY: C_GetFunctionList has this signature in PKCS#11; the list it returns is the
+    // module's own static table, valid while the library is loaded (it is, above), and
+    // C_CloseAllSessions takes a CK_SLOT_ID.
     let rv = unsafe {
-        let function: libloading::Symbol<'_, CloseAll> = library
-            .get(b"C_CloseAllSessions\0")
-            .map_err(|e| HsmError::Unsupported {
-                what: format!("C_CloseAllSessions is not exported: {e}"),
-            })?;
-        function(slot.id() as std::os::raw::c_ulong)
+        let get: libloading::Symbol<'_, cryptoki_sys::CK_C_GetFunctionList> = library
+            .get(b"C_GetFunctionList\0")
+            .map_err(|_| unsupported("the module exports no C_GetFunctionList"))?;
+        let get = (*get).ok_or_else(|| unsupported("C_GetFunctionList is null"))?;
+        let mut list: *mut cryptoki_sys::CK_FUNCTION_LIST = std::ptr::null_mut();
+        let rv = get(&mut list);
+        if rv != 0 || list.is_null() {
+            return Err(unsupported("C_GetFunctionList returned no list"));
+        }
+        let close_all = (*list)
+            .C_CloseAllSessions
+            .ok_or_else(|| unsupported("the function list has no C_CloseAllSessions"))?;
+        close_all(slot.id() as cryptoki_sys::CK_SLOT_ID)
     };
     if rv == 0 {
         Ok(())

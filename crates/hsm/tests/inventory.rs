@@ -1,4 +1,4 @@
-//! The key inventory on a real SoftHSM2 token: a key pair and a sealing key made here are
+//! The key inventory on a real software token (SoftHSM2, or kryoptic: docs/hsm.md): a key pair and a sealing key made here are
 //! listed by their URIs, with their type, sensitive and never extractable; the public
 //! halves and other objects are not keys to list.
 

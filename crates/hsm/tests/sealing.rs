@@ -1,4 +1,4 @@
-//! Sealing keys on a real SoftHSM2 token: an AES-256 key made once per label, sensitive,
+//! Sealing keys on a real software token (SoftHSM2, or kryoptic: docs/hsm.md): an AES-256 key made once per label, sensitive,
 //! never extractable and unable to wrap or sign; a sealed secret opens with its own
 //! associated data only, and an altered or truncated blob is one refusal.
 

@@ -113,10 +113,10 @@ fn wrong_pin_and_loose_pin_file_are_one_line_errors() {
     assert!(e.contains("PIN rejected") && !e.contains("0000"), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
 
-    let cfg = std::fs::read_to_string(&pki.config).unwrap().replace(
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/nonexistent/libpkcs11.so",
-    );
+    let module = format!("{:?}", strongroom_testkit::pkcs11_module());
+    let cfg = std::fs::read_to_string(&pki.config)
+        .unwrap()
+        .replace(&module, "\"/nonexistent/libpkcs11.so\"");
     std::fs::write(&pki.config, cfg).unwrap();
     let e = err(&pki.ceremony("root", ROOT_CEREMONY));
     assert!(e.contains("/nonexistent/libpkcs11.so"), "{e}");

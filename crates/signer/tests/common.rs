@@ -127,7 +127,7 @@ pub fn journal_count(pki: &TestPki, kind: &str) -> usize {
 pub fn token_private_keys(pki: &TestPki) -> String {
     let pin = std::fs::read_to_string(&pki.token.pin_file).unwrap();
     let out = run(Command::new(tool("pkcs11-tool"))
-        .env("SOFTHSM2_CONF", &pki.token.conf)
+        .envs(pki.token.env())
         .arg("--module")
         .arg(strongroom_testkit::pkcs11_module())
         .args([

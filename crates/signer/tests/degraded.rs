@@ -34,15 +34,20 @@ fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
     pki.standard_hierarchy();
     let control = pki.dir.path().join("shim-mode");
     std::fs::write(&control, initial_mode).unwrap();
+    // The shim loads the real module itself, so the sandbox must let it read that file.
+    let real = strongroom_testkit::pkcs11_module();
     let cfg = std::fs::read_to_string(&pki.config)
         .unwrap()
+        .replace(&format!("{real:?}"), &format!("{:?}", shim()))
         .replace(
-            &format!("{:?}", strongroom_testkit::pkcs11_module()),
-            &format!("{:?}", shim()),
-        )
-        .replace("read_only = [", &format!("read_only = [{control:?}, "));
+            "read_only = [",
+            &format!("read_only = [{control:?}, {real:?}, "),
+        );
     std::fs::write(&pki.config, cfg).unwrap();
-    let signer = pki.start_signer_with_env(&[("STRONGROOM_SHIM_CONTROL", control.as_os_str())]);
+    let signer = pki.start_signer_with_env(&[
+        ("STRONGROOM_SHIM_CONTROL", control.as_os_str()),
+        ("STRONGROOM_SHIM_MODULE", real.as_os_str()),
+    ]);
     push_test_policy(&signer);
     (pki, signer, control)
 }

@@ -228,7 +228,7 @@ fn a_planted_extractable_key_under_the_label_is_refused() {
     // before the first ListenerKey.
     let pin = std::fs::read_to_string(&pki.token.pin_file).unwrap();
     let out = run(Command::new(tool("pkcs11-tool"))
-        .env("SOFTHSM2_CONF", &pki.token.conf)
+        .envs(pki.token.env())
         .arg("--module")
         .arg(strongroom_testkit::pkcs11_module())
         .args([

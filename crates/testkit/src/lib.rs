@@ -1,4 +1,4 @@
-//! Test kit: a real SoftHSM2 token and a real `strongroom-signer` process per test; in
+//! Test kit: a real software token (SoftHSM2, or kryoptic: docs/hsm.md) and a real `strongroom-signer` process per test; in
 //! [`stack`], the whole stack — signer, control and front — and in [`up`], `strongroom up`,
 //! for any test crate.
 //!
@@ -28,6 +28,22 @@ pub fn pkcs11_module() -> PathBuf {
     std::env::var_os("STRONGROOM_PKCS11_MODULE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"))
+}
+
+/// The kryoptic module (the second PKCS#11 implementation), built by hsm-sim/kryoptic.sh
+/// on first use (a few minutes once; a no-op afterwards) unless STRONGROOM_KRYOPTIC_MODULE
+/// names it already.
+pub fn kryoptic_module() -> PathBuf {
+    if let Some(path) = std::env::var_os("STRONGROOM_KRYOPTIC_MODULE") {
+        return PathBuf::from(path);
+    }
+    let out = run(Command::new("bash").arg(repo_root().join("hsm-sim/kryoptic.sh")));
+    assert!(
+        out.status.success(),
+        "hsm-sim/kryoptic.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// The repository root.
@@ -64,10 +80,15 @@ pub fn totp_code(secret: &str, offset: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// A private SoftHSM2 token.
+/// The environment variables through which a software token module finds its
+/// configuration: SoftHSM2 reads the first, kryoptic the second, each ignores the other.
+pub const TOKEN_CONF_VARS: [&str; 2] = ["SOFTHSM2_CONF", "KRYOPTIC_CONF"];
+
+/// A private software token of the module tests load ([`pkcs11_module`]): SoftHSM2, or
+/// kryoptic as the second implementation.
 #[derive(Debug, Clone)]
 pub struct SoftToken {
-    /// Its softhsm2.conf (export as SOFTHSM2_CONF).
+    /// The module's configuration file (softhsm2.conf or kryoptic.conf).
     pub conf: PathBuf,
     /// File with the user PIN (0400).
     pub pin_file: PathBuf,
@@ -76,26 +97,32 @@ pub struct SoftToken {
 }
 
 impl SoftToken {
-    /// Creates a token under `dir` with hsm-sim/softhsm-token.sh.
+    /// Creates a token under `dir` with hsm-sim/token.sh.
     pub fn create(dir: &Path, label: &str) -> SoftToken {
         let pin_file = dir.join("pin");
         let out = Command::new("bash")
-            .arg(repo_root().join("hsm-sim/softhsm-token.sh"))
+            .arg(repo_root().join("hsm-sim/token.sh"))
             .arg(dir.join("hsm"))
             .arg(label)
             .arg(&pin_file)
+            .env("STRONGROOM_PKCS11_MODULE", pkcs11_module())
             .output()
-            .expect("run softhsm-token.sh");
+            .expect("run token.sh");
         assert!(
             out.status.success(),
-            "softhsm-token.sh failed: {}",
+            "token.sh failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         SoftToken {
-            conf: dir.join("hsm/softhsm2.conf"),
+            conf: PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()),
             pin_file,
             label: label.into(),
         }
+    }
+
+    /// The environment a process that opens this token needs (`Command::envs`).
+    pub fn env(&self) -> [(&'static str, &Path); 2] {
+        TOKEN_CONF_VARS.map(|var| (var, self.conf.as_path()))
     }
 }
 
@@ -169,7 +196,7 @@ impl TestPki {
                 c
             }
         };
-        c.env("SOFTHSM2_CONF", &self.token.conf);
+        c.envs(self.token.env());
         // These configurations use dev_mode, which the signer refuses under systemd; a
         // test run started by a service manager must not pass its marks on.
         c.env_remove("INVOCATION_ID").env_remove("NOTIFY_SOCKET");

@@ -52,10 +52,11 @@ pub(super) fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<
     ] {
         mkdir(&l.dir.join(sub), mode)?;
     }
-    let token = devtoken::create(&l.dir)?;
+    let token = devtoken::create(&l.dir, module)?;
     say!(
-        "  SoftHSM2 token '{}' in {} (PIN in {}, mode 0400)",
+        "  token '{}' of {} in {} (PIN in {}, mode 0400)",
         devtoken::LABEL,
+        module.file_name().unwrap_or_default().to_string_lossy(),
         l.dir.join("hsm").display(),
         token.pin_file.display()
     );
@@ -69,7 +70,7 @@ pub(super) fn first_run(l: &Layout, module: &Path, signer_bin: &Path) -> Result<
     l.write_config("policy.toml", DEFAULT_POLICY)?;
     for ceremony in ["root", "issuing"] {
         let out = Command::new(signer_bin)
-            .env("SOFTHSM2_CONF", &token.conf)
+            .envs(token.env())
             .args(["ceremony", "--config"])
             .arg(l.config("signer.toml"))
             .arg("--file")

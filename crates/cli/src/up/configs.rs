@@ -63,7 +63,7 @@ pub(super) fn signer_config(
          # dev_mode: the user running `strongroom up` may call every signer operation.\n\
          dev_mode = true\nallow_root = {allow_root}\ncrl_validity_secs = 86400\n\n\
          [hsm]\nmodule = {module:?}\ntoken_label = {label:?}\npin_file = {pin:?}\nsessions = 2\n\n\
-         # Landlock: the SoftHSM2 configuration (read) and token store (read-write).\n\
+         # Landlock: the token's configuration (read) and its store (read-write).\n\
          [sandbox]\nread_only = [{conf:?}]\nread_write = [{tokens:?}]\n",
         socket = l.socket(),
         state = l.dir.join("signer"),

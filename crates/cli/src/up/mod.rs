@@ -181,7 +181,7 @@ pub fn run(args: UpArgs) -> Result<(), String> {
     } else {
         say!("reusing {}", l.dir.display());
     }
-    let mut daemons = Daemons::new(devtoken::paths(&l.dir).conf);
+    let mut daemons = Daemons::new(devtoken::paths(&l.dir));
     let mut client = daemons.start(&signer, |child| {
         wait_for_signer(&l.socket(), child, &signer.log)
     })?;

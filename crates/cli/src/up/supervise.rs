@@ -7,7 +7,7 @@
 //! paths, the signals `up` blocked. Out: a [`Daemons`] set, a connected [`SignerClient`],
 //! `stopped NAME` lines, and an error naming a daemon that exited or did not answer.
 
-use crate::devtoken;
+use crate::devtoken::{self, DevToken};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,16 +32,17 @@ pub(super) struct Daemon {
 #[derive(Debug)]
 pub(super) struct Daemons {
     running: Vec<(&'static str, Child)>,
-    /// `SOFTHSM2_CONF` for every daemon (only the signer opens the token).
-    softhsm_conf: PathBuf,
+    /// The token's configuration, in the environment of every daemon (only the signer
+    /// opens the token).
+    token: DevToken,
 }
 
 impl Daemons {
     /// None yet.
-    pub(super) fn new(softhsm_conf: PathBuf) -> Daemons {
+    pub(super) fn new(token: DevToken) -> Daemons {
         Daemons {
             running: Vec::new(),
-            softhsm_conf,
+            token,
         }
     }
 
@@ -52,13 +53,7 @@ impl Daemons {
         d: &Daemon,
         ready: impl FnOnce(&mut Child) -> Result<T, String>,
     ) -> Result<T, String> {
-        let spawned = spawn(
-            &d.bin,
-            &["run", "--config"],
-            &d.config,
-            &d.log,
-            &self.softhsm_conf,
-        );
+        let spawned = spawn(&d.bin, &["run", "--config"], &d.config, &d.log, &self.token);
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
@@ -127,8 +122,9 @@ fn wait_for_listener(
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!(
-                "{name} exited with {status}; see {}",
-                log.display()
+                "{name} exited with {status}; last lines of {}:\n{}",
+                log.display(),
+                log_tail(log)
             ));
         }
         if std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
@@ -165,7 +161,7 @@ fn spawn(
     args: &[&str],
     config: &Path,
     log: &Path,
-    softhsm_conf: &Path,
+    token: &DevToken,
 ) -> Result<Child, String> {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
@@ -176,7 +172,7 @@ fn spawn(
     command
         .args(args)
         .arg(config)
-        .env("SOFTHSM2_CONF", softhsm_conf)
+        .envs(token.env())
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
         .stderr(log_file)
@@ -198,6 +194,13 @@ fn spawn(
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))
 }
 
+/// The last lines of a daemon's log: why it exited, said where the user is looking.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
 pub(super) fn wait_for_signer(
     socket: &Path,
     child: &mut Child,
@@ -206,18 +209,9 @@ pub(super) fn wait_for_signer(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            let tail = std::fs::read_to_string(log).unwrap_or_default();
-            let last = tail
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
             return Err(format!(
-                "strongroom-signer exited ({status}); last log lines:\n{last}"
+                "strongroom-signer exited ({status}); last log lines:\n{}",
+                log_tail(log)
             ));
         }
         if let Ok(mut c) = SignerClient::connect(socket) {

@@ -1,8 +1,9 @@
-//! Test fixture: private SoftHSM2 tokens for this test process, plus a tiny SPKI reader.
+//! Test fixture: private software tokens for this test process, plus a tiny SPKI reader.
 //!
-//! In: nothing (the module path may come from STRONGROOM_PKCS11_MODULE). Out: a token store
-//! in a temporary directory, created once per process by hsm-sim/softhsm-token.sh, with
-//! SOFTHSM2_CONF pointing at it before the first `Hsm::open`; and one shared `Hsm` on the
+//! In: the module from STRONGROOM_PKCS11_MODULE (SoftHSM2 when unset; kryoptic is the
+//! second implementation). Out: a token store in a temporary directory, created once per
+//! process by hsm-sim/token.sh, with SOFTHSM2_CONF and KRYOPTIC_CONF pointing at it before
+//! the first `Hsm::open`; and one shared `Hsm` on the
 //! main token (cargo runs the tests of a file as threads of one process).
 
 #![allow(dead_code)]
@@ -50,8 +51,37 @@ pub fn module_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"))
 }
 
+/// The software token the tests run against, from the module's file name.
+pub struct Implementation {
+    /// What `C_GetTokenInfo` says in manufacturerID.
+    pub manufacturer: &'static str,
+    /// Whether it offers Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA).
+    pub ed25519: bool,
+}
+
+pub fn implementation() -> Implementation {
+    let module = module_path();
+    let name = module.file_name().unwrap().to_string_lossy();
+    if name.contains("kryoptic") {
+        Implementation {
+            manufacturer: "Kryoptic",
+            ed25519: false,
+        }
+    } else if name.contains("softhsm2") {
+        Implementation {
+            manufacturer: "SoftHSM",
+            ed25519: true,
+        }
+    } else {
+        panic!(
+            "the hsm tests know SoftHSM2 and kryoptic, not {}",
+            module.display()
+        )
+    }
+}
+
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hsm-sim/softhsm-token.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hsm-sim/token.sh")
 }
 
 const FIXTURE_PREFIX: &str = "strongroom-hsm-test-";
@@ -92,7 +122,7 @@ pub fn fixture() -> &'static Fixture {
             .prefix(&format!("{FIXTURE_PREFIX}{}-", std::process::id()))
             .tempdir_in(&parent)
             .unwrap();
-        let store = dir.path().join("softhsm");
+        let store = dir.path().join("tokens");
         let mut conf = None;
         for label in [MAIN_TOKEN, SPARE_TOKEN, RECOVERY_TOKEN] {
             let pin_file = dir.path().join(format!("{}.pin", label.replace(' ', "-")));
@@ -105,7 +135,7 @@ pub fn fixture() -> &'static Fixture {
                 .unwrap();
             assert!(
                 out.status.success(),
-                "softhsm-token.sh: {}",
+                "token.sh: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
             let stdout = String::from_utf8(out.stdout).unwrap();
@@ -119,8 +149,9 @@ pub fn fixture() -> &'static Fixture {
         }
         let conf = conf.unwrap();
         assert!(conf.is_file());
-        // Before the first C_Initialize in this process, which is where SoftHSM reads it.
+        // Before the first C_Initialize in this process, which is where the module reads it.
         std::env::set_var("SOFTHSM2_CONF", &conf);
+        std::env::set_var("KRYOPTIC_CONF", &conf);
         Fixture { dir, conf }
     })
 }

@@ -71,20 +71,27 @@ fn run() -> Result<(), Failure> {
     let signer_bin = here.with_file_name("strongroom-signer");
     let dir = std::env::temp_dir().join(format!("strongroom-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hsm-sim/softhsm-token.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hsm-sim/token.sh");
     let pin_file = dir.join("pin");
-    sh(Command::new("bash")
-        .arg(&script)
-        .arg(dir.join("hsm"))
-        .arg("bench")
-        .arg(&pin_file))?;
-    let conf = dir.join("hsm/softhsm2.conf");
-    // Set before the first PKCS#11 call in this process; no other thread exists yet.
-    std::env::set_var("SOFTHSM2_CONF", &conf);
     let module = PathBuf::from(
         std::env::var("STRONGROOM_PKCS11_MODULE")
             .unwrap_or("/usr/lib/softhsm/libsofthsm2.so".into()),
     );
+    let conf = PathBuf::from(
+        sh(Command::new("bash")
+            .arg(&script)
+            .arg(dir.join("hsm"))
+            .arg("bench")
+            .arg(&pin_file)
+            .env("STRONGROOM_PKCS11_MODULE", &module))?
+        .trim(),
+    );
+    // Each module reads its own variable (SoftHSM2, kryoptic). Set before the first PKCS#11
+    // call in this process; no other thread exists yet.
+    let token_env = [("SOFTHSM2_CONF", &conf), ("KRYOPTIC_CONF", &conf)];
+    for (var, value) in token_env {
+        std::env::set_var(var, value);
+    }
     let config = dir.join("signer.toml");
     std::fs::create_dir_all(dir.join("run"))?;
     std::fs::write(
@@ -103,7 +110,7 @@ fn run() -> Result<(), Failure> {
     ] {
         let f = dir.join(format!("{id}.toml"));
         std::fs::write(&f, text)?;
-        sh(Command::new(&signer_bin).env("SOFTHSM2_CONF", &conf).args(["ceremony", "--config"]).arg(&config).arg("--file").arg(&f))?;
+        sh(Command::new(&signer_bin).envs(token_env).args(["ceremony", "--config"]).arg(&config).arg("--file").arg(&f))?;
     }
 
     // Phase 1: raw PKCS#11 signing with the issuing CA's key.
@@ -131,7 +138,7 @@ fn run() -> Result<(), Failure> {
     // Phase 2: the real signer process on the same token.
     let log = std::fs::File::create(dir.join("signer.log"))?;
     let mut signer = Command::new(&signer_bin)
-        .env("SOFTHSM2_CONF", &conf)
+        .envs(token_env)
         .env("STRONGROOM_LOG", "warn")
         .args(["run", "--config"])
         .arg(&config)
