@@ -245,6 +245,10 @@ pub(crate) fn ckr_name(rv: RvError) -> String {
 }
 
 /// Return values after which the session (or the token behind it) must be re-opened.
+/// `CKR_OPERATION_ACTIVE` is one: a token that failed a `C_Sign` or `C_Decrypt` without
+/// ending the operation (the standard says it ends; not every token does) leaves the session
+/// refusing every later `C_SignInit`, so it is as good as lost (found by the fault matrix,
+/// crates/hsm/tests/faults.rs).
 pub(crate) fn is_session_loss(rv: RvError) -> bool {
     matches!(
         rv,
@@ -254,6 +258,7 @@ pub(crate) fn is_session_loss(rv: RvError) -> bool {
             | RvError::DeviceRemoved
             | RvError::TokenNotPresent
             | RvError::DeviceError
+            | RvError::OperationActive
     )
 }
 
@@ -263,8 +268,16 @@ pub(crate) fn is_stale_handle(rv: RvError) -> bool {
 }
 
 /// Return values that may clear up without anyone changing configuration.
+/// `CKR_GENERAL_ERROR` is among them: the standard calls it unrecoverable, but tokens use it
+/// for passing trouble (SoftHSM2's file store under concurrent key generation; network HSMs
+/// between a partition's restart and its return), and a client told "retry later" loses
+/// less than one told "never" — while the probe and the degraded report say the HSM is ill.
 fn is_temporary_rv(rv: RvError) -> bool {
-    is_session_loss(rv) || matches!(rv, RvError::DeviceMemory | RvError::SessionCount)
+    is_session_loss(rv)
+        || matches!(
+            rv,
+            RvError::DeviceMemory | RvError::SessionCount | RvError::GeneralError
+        )
 }
 
 /// The return value inside a cryptoki error, if it came from the token.
@@ -318,6 +331,11 @@ mod tests {
             CkError::Pkcs11(RvError::DeviceError, cryptoki::context::Function::Sign),
         );
         assert!(dev.is_temporary());
+        let general = from_cryptoki(
+            "C_Sign",
+            CkError::Pkcs11(RvError::GeneralError, cryptoki::context::Function::Sign),
+        );
+        assert!(general.is_temporary());
         let mech = from_cryptoki(
             "C_Sign",
             CkError::Pkcs11(RvError::MechanismInvalid, cryptoki::context::Function::Sign),

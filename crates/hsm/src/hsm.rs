@@ -98,6 +98,41 @@ impl Failure {
     }
 }
 
+/// A failed decryption (`C_Decrypt`), told apart from a failing token. Tokens differ on a
+/// ciphertext that does not open: SoftHSM2 answers `CKR_ENCRYPTED_DATA_INVALID` to bad RSA
+/// padding but `CKR_GENERAL_ERROR` to a wrong AES-GCM tag, kryoptic `CKR_DEVICE_ERROR` to bad
+/// padding. Taken at their word these would be a lost session or a temporary fault: the pool
+/// would reopen and log in again at a stranger's will, and the SCEP RA would answer "retry"
+/// to some ciphertexts and "refused" to others — a padding oracle on its key. So when the
+/// same session still answers `C_GetSessionInfo` logged in, the token is well and the
+/// ciphertext is at fault: the refusal is permanent and no session is touched.
+pub(crate) fn blame_the_ciphertext(session: &Session, e: CkError) -> Failure {
+    use cryptoki::context::Function;
+    use cryptoki::session::SessionState;
+    let code = match &e {
+        CkError::Pkcs11(rv @ (RvError::DeviceError | RvError::GeneralError), Function::Decrypt) => {
+            *rv
+        }
+        _ => return Failure::Ck("C_Decrypt", e),
+    };
+    let token_is_well = session.get_session_info().is_ok_and(|info| {
+        matches!(
+            info.session_state(),
+            SessionState::RwUser | SessionState::RoUser
+        )
+    });
+    if !token_is_well {
+        return Failure::Ck("C_Decrypt", e);
+    }
+    Failure::Hsm(HsmError::TokenRefused {
+        function: "C_Decrypt".to_owned(),
+        code: format!(
+            "{} on a healthy session (the ciphertext does not open with this key)",
+            crate::error::ckr_name(code)
+        ),
+    })
+}
+
 impl From<Failure> for HsmError {
     fn from(f: Failure) -> HsmError {
         match f {

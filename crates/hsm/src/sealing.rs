@@ -10,7 +10,7 @@
 //! it, docs/design/ha.md D15): the lowest CKA_ID is the key, so every signer picks the same.
 
 use crate::error::HsmError;
-use crate::hsm::{Failure, Hsm};
+use crate::hsm::{blame_the_ciphertext, Failure, Hsm};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -75,7 +75,9 @@ impl Hsm {
                 // SoftHSM2's file store sometimes answers CKR_GENERAL_ERROR to a key
                 // generation while other sessions work (as for key pairs, see the signer's
                 // listener keys); the next attempt, which looks for the key first, succeeds.
-                Err(HsmError::TokenRefused { .. }) if attempt < GENERATE_ATTEMPTS => {
+                Err(HsmError::TokenRefused { .. } | HsmError::TokenUnavailable { .. })
+                    if attempt < GENERATE_ATTEMPTS =>
+                {
                     std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
                     attempt += 1;
                 }
@@ -140,7 +142,7 @@ impl Hsm {
             session
                 .decrypt(&Mechanism::AesGcm(params), handle, body)
                 .map(Zeroizing::new)
-                .map_err(|e| Failure::Ck("C_Decrypt", e))
+                .map_err(|e| blame_the_ciphertext(session, e))
         });
         match result {
             Ok(plain) => Ok(plain),

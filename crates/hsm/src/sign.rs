@@ -10,7 +10,7 @@
 
 use crate::der::{self, DigestKind};
 use crate::error::HsmError;
-use crate::hsm::{Failure, Hsm};
+use crate::hsm::{blame_the_ciphertext, Failure, Hsm};
 use crate::key::KeyRef;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
@@ -171,37 +171,4 @@ impl Hsm {
         })
         .map_err(|e| not_permitted(key, "decrypt", e))
     }
-}
-
-/// A failed `C_Decrypt`, told apart from a failing token. Tokens differ on bad padding:
-/// SoftHSM2 answers `CKR_ENCRYPTED_DATA_INVALID`, kryoptic `CKR_DEVICE_ERROR`. A device error
-/// would count as a lost session (new session, log in again, retry, the HSM shown degraded),
-/// so anyone who can send a malformed SCEP envelope could churn the signer's sessions. When
-/// the same session still answers `C_GetSessionInfo` logged in, the token is well and the
-/// ciphertext is at fault: the refusal is permanent.
-fn blame_the_ciphertext(
-    session: &cryptoki::session::Session,
-    e: cryptoki::error::Error,
-) -> Failure {
-    use cryptoki::error::RvError;
-    let device_said = matches!(
-        crate::error::rv_of(&e),
-        Some(RvError::DeviceError | RvError::GeneralError)
-    );
-    let token_is_well = || {
-        session.get_session_info().is_ok_and(|info| {
-            info.session_state() == cryptoki::session::SessionState::RwUser
-                || info.session_state() == cryptoki::session::SessionState::RoUser
-        })
-    };
-    if device_said && token_is_well() {
-        return Failure::Hsm(HsmError::TokenRefused {
-            function: "C_Decrypt".to_owned(),
-            code: format!(
-                "{} on a healthy session (the ciphertext is malformed or not for this key)",
-                crate::error::rv_of(&e).map_or("an error".into(), crate::error::ckr_name)
-            ),
-        });
-    }
-    Failure::Ck("C_Decrypt", e)
 }

@@ -228,7 +228,8 @@ fn create(signer: &Signer, hsm: &Hsm, peer: &str) -> Result<KeyRef, SignerError>
                     )
                 });
             }
-            Err(e) if attempt < GENERATE_ATTEMPTS && !e.is_temporary() => {
+            // Temporary or not: CKR_GENERAL_ERROR, the file store's hiccup, is temporary.
+            Err(e) if attempt < GENERATE_ATTEMPTS => {
                 tracing::warn!(peer, error = %e, attempt, "making the listener key failed; trying again");
                 std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
                 attempt += 1;
