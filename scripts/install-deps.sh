@@ -13,7 +13,7 @@
 #         cargo-deny (crates.io), promtool (Debian's prometheus, for `promtool check metrics`),
 #         oathtool (TOTP codes), Chromium with chromium-driver and zbar-tools (the console's
 #         browser test), and the headers kryoptic builds against (libssl-dev, libsqlite3-dev,
-#         libclang-dev)
+#         libclang-dev), and strace
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +27,11 @@ packages=(softhsm2 opensc openssl build-essential pkg-config python3-venv ca-cer
 # chromium-driver (WebDriver) is the console's real browser (crates/cli/tests/console_browser.rs);
 # zbar-tools' zbarimg reads the enrolment QR code off its screenshot as a phone would.
 # kryoptic, the second PKCS#11 implementation (hsm-sim/kryoptic.sh), builds against Debian's
-# OpenSSL and SQLite, and bindgen reads OpenSSL's headers with libclang.
+# OpenSSL and SQLite, and bindgen reads OpenSSL's headers with libclang. strace shows the
+# journal's directory fsync (crates/signer/tests/crash.rs).
 test_packages=(systemd curl postgresql-client certbot python3-certbot-dns-rfc2136 lego uacme dehydrated knot scep
     strongswan-pki libstrongswan-extra-plugins oathtool chromium chromium-driver zbar-tools
-    libssl-dev libsqlite3-dev libclang-dev)
+    libssl-dev libsqlite3-dev libclang-dev strace)
 
 [[ $mode == test ]] && packages+=("${test_packages[@]}")
 sudo=""

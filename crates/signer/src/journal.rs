@@ -243,6 +243,7 @@ impl Journal {
     /// refuses to open.
     pub fn open(path: &Path) -> Result<Journal, Error> {
         let (summary, good_len) = scan(path)?;
+        let created = !path.exists();
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -251,6 +252,12 @@ impl Journal {
             .open(path)
             .map_err(|e| Error::JournalIo(format!("{}: {e}", path.display())))?;
         lock_exclusive(&file, path)?;
+        if created {
+            // Power loss after the first acknowledged record must not take the file with
+            // it: its directory entry is durable only once the directory is fsynced.
+            crate::state::sync_parent(path)
+                .map_err(|e| Error::JournalIo(format!("{}: {e}", path.display())))?;
+        }
         if summary.torn_tail_bytes > 0 {
             tracing::warn!(
                 bytes = summary.torn_tail_bytes,

@@ -98,6 +98,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 
 /// Appends one line to a file and fsyncs it (used for small, rare records).
 pub fn append_line_durable(path: &Path, line: &str) -> io::Result<()> {
+    let created = !path.exists();
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
@@ -105,5 +106,15 @@ pub fn append_line_durable(path: &Path, line: &str) -> io::Result<()> {
         .open(path)?;
     f.write_all(line.as_bytes())?;
     f.write_all(b"\n")?;
-    f.sync_data()
+    f.sync_data()?;
+    if created {
+        sync_parent(path)?;
+    }
+    Ok(())
+}
+
+/// Makes a new file's name survive power loss: fsync of the directory that holds it
+/// (fsync of the file alone makes its contents durable, not its directory entry).
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
