@@ -128,15 +128,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         tokio::spawn(crate::api::audit::checkpoint_loop(app.clone(), ca));
     }
     let listener_cert = strongroom_httpd::listener(&config.tls, &signer, &[]).await?;
-    match (&listener_cert.issued, &config.tls.profile) {
-        (Some(issued), Some(profile)) => {
-            let id =
-                strongroom_httpd::record_listener(&store, issued, profile, "control", app.now())
-                    .await?;
-            tracing::info!(certificate = %listener_cert.about, inventory_id = id, "listener certificate issued by the signer");
-        }
-        _ => tracing::info!(certificate = %listener_cert.about, "listener certificate"),
-    }
+    listener_cert
+        .record(&store, &config.tls, "control", app.now())
+        .await?;
     let clock = app.clone();
     tokio::spawn(strongroom_httpd::keep_current(
         listener_cert.keeper,

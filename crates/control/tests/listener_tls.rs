@@ -2,7 +2,8 @@
 //! "hsm"`, the default): `openssl s_client` completes TLS 1.3 and TLS 1.2 handshakes, the
 //! chain verifies to the test root, and the certificate's public key is the signer's
 //! `ListenerKey`. `key = "memory"` still works, with another key. A signer that goes away
-//! fails handshakes, not the daemon, and handshakes work again once it is back.
+//! fails the handshake that meets it, not the daemon; the standby certificate serves the
+//! handshakes after it, and the HSM key is served again once the signer is back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly by design
 
@@ -106,14 +107,33 @@ fn control_serves_tls_with_its_listener_key_in_the_hsm() {
     let signer_log = c.signer.log_text();
     assert!(signer_log.contains("TLS handshake signed"), "{signer_log}");
 
-    // The signer goes away: handshakes fail, control does not.
+    // The signer goes away: the handshake that meets it fails, control does not; later
+    // handshakes get the standby certificate (key made in control's memory at start,
+    // issued by the same CA), so the API still answers.
     c.signer.stop();
     assert!(handshake(port, &root, "-tls1_3").is_err());
-    assert!(handshake(port, &root, "-tls1_2").is_err());
-    // Back: the kept connections are dead; the next handshake reconnects.
+    for flag in ["-tls1_2", "-tls1_3"] {
+        let standby = handshake(port, &root, flag).unwrap_or_else(|e| panic!("{flag}: {e}"));
+        assert_ne!(
+            standby.spki, spki,
+            "{flag}: the standby key is not the HSM key"
+        );
+    }
+    assert_eq!(c.client().get("/api/v1/health").status, 200);
+    // Back: the kept connections are dead; a probe (every 5 s, off any client's handshake)
+    // reconnects and the HSM key is served again.
     c.signer = c.pki.start_signer();
+    let back = Instant::now();
+    while handshake(port, &root, "-tls1_3").unwrap().spki != spki {
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "the HSM key is not served 30 s after the signer came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_serves_with(port, &root, &spki);
     assert!(c.log_text().contains("TLS handshakes fail"));
+    assert!(c.log_text().contains("the standby certificate rests"));
 
     // key = "memory": a key made in control's memory, not the HSM's.
     c.stop();

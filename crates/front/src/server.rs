@@ -70,20 +70,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                 .unwrap_or_default();
             let listener = strongroom_httpd::listener(spec, &signer, &anchors).await?;
             listener_trust = listener.client_trust.clone();
-            match (&listener.issued, &spec.profile) {
-                (Some(issued), Some(profile)) => {
-                    let id = strongroom_httpd::record_listener(
-                        &store,
-                        issued,
-                        profile,
-                        "front",
-                        clock.now(),
-                    )
-                    .await?;
-                    tracing::info!(certificate = %listener.about, inventory_id = id, "HTTPS listener certificate issued by the signer");
-                }
-                _ => tracing::info!(certificate = %listener.about, "HTTPS listener certificate"),
-            }
+            listener.record(&store, spec, "front", clock.now()).await?;
             tokio::spawn(strongroom_httpd::keep_current(
                 listener.keeper,
                 store.clone(),

@@ -34,6 +34,55 @@ const WAIT_FOR_TURN: Duration = Duration::from_secs(2);
 const SIGNER_TIMEOUT: Duration = Duration::from_secs(2);
 /// At most one warning about failing handshake signatures per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// After a failed handshake signature, how long the listener serves its standby certificate
+/// (when it has one) before a probe signature, off any client's handshake, asks the HSM again.
+const STANDBY_FOR: Duration = Duration::from_secs(5);
+
+/// The input of a probe signature: a TLS 1.3 CertificateVerify input over an all-zero
+/// transcript hash, the shape the signer accepts for a handshake.
+pub(crate) fn probe_message() -> Vec<u8> {
+    [
+        [0x20u8; 64].as_slice(),
+        b"TLS 1.3, server CertificateVerify\0",
+        &[0u8; 32],
+    ]
+    .concat()
+}
+
+/// Whether the HSM signs this listener's handshakes, for the standby certificate: after a
+/// failed handshake signature the listener serves the standby (key made in memory); every
+/// [`STANDBY_FOR`] a probe signature on a thread of its own asks the HSM again, and the
+/// first success — probe or handshake — ends standby. Only the handshake that met the
+/// failure is lost; clients after it get the standby.
+#[derive(Debug, Clone)]
+pub(crate) struct HandshakeHealth(Arc<HandshakeLink>);
+
+#[derive(Debug, Default)]
+struct StandbyState {
+    failed_at: Option<Instant>,
+    probing: bool,
+}
+
+impl HandshakeHealth {
+    /// Whether this handshake should use the standby certificate.
+    pub(crate) fn use_standby(&self) -> bool {
+        let link = &self.0;
+        let mut state = link.standby();
+        let Some(failed_at) = state.failed_at else {
+            return false;
+        };
+        if failed_at.elapsed() >= STANDBY_FOR && !state.probing {
+            state.probing = true;
+            let link = link.clone();
+            std::thread::spawn(move || {
+                let signed = link.sign(&probe_message()).is_ok();
+                link.record(signed);
+                link.standby().probing = false;
+            });
+        }
+        true
+    }
+}
 
 /// The daemon's listener key, held by the signer.
 #[derive(Debug)]
@@ -56,8 +105,14 @@ impl HsmListenerKey {
                 }),
                 freed: Condvar::new(),
                 last_warning: Mutex::new(None),
+                standby: Mutex::default(),
             }),
         }
+    }
+
+    /// Whether the HSM signs this key's handshakes now (what the standby depends on).
+    pub(crate) fn health(&self) -> HandshakeHealth {
+        HandshakeHealth(self.link.clone())
     }
 
     /// One signature outside a handshake: start-up proves with it that the signer lets this
@@ -105,10 +160,16 @@ impl Signer for HandshakeSigner {
             // runtime there is nothing to hand over.
             _ => link.sign(message),
         };
-        result.map_err(|e| {
-            link.warn(&e);
-            rustls::Error::General("the signer did not sign the handshake".into())
-        })
+        link.record(result.is_ok());
+        match result {
+            Ok(signature) => Ok(signature),
+            Err(e) => {
+                link.warn(&e);
+                Err(rustls::Error::General(
+                    "the signer did not sign the handshake".into(),
+                ))
+            }
+        }
     }
 
     fn scheme(&self) -> SignatureScheme {
@@ -123,6 +184,7 @@ struct HandshakeLink {
     pool: Mutex<Pool>,
     freed: Condvar,
     last_warning: Mutex<Option<Instant>>,
+    standby: Mutex<StandbyState>,
 }
 
 #[derive(Debug)]
@@ -136,6 +198,23 @@ struct Pool {
 impl HandshakeLink {
     fn pool(&self) -> MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn standby(&self) -> MutexGuard<'_, StandbyState> {
+        self.standby.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes whether a signature (a handshake's or a probe's) was made.
+    fn record(&self, signed: bool) {
+        let mut state = self.standby();
+        match (signed, state.failed_at) {
+            (true, Some(_)) => {
+                state.failed_at = None;
+                tracing::info!("the HSM signs TLS handshakes again; the standby certificate rests");
+            }
+            (false, _) => state.failed_at = Some(Instant::now()),
+            (true, None) => {}
+        }
     }
 
     /// Signs `message`; a kept connection that turns out dead is replaced once.

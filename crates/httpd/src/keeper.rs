@@ -38,12 +38,16 @@ pub struct Keeper {
     source: Source,
 }
 
+/// A key and its SubjectPublicKeyInfo.
+pub(crate) type ListenerKey = (Vec<u8>, Arc<dyn SigningKey>);
+
 enum Source {
-    /// Certificates the signer issues for `key` (public half `spki`).
+    /// Certificates the signer issues for `key` (public half `spki`), and for the standby
+    /// key (served while the HSM does not sign handshakes) when there is one.
     Signer {
         signer: SignerLink,
-        spki: Vec<u8>,
-        key: Arc<dyn SigningKey>,
+        key: ListenerKey,
+        standby: Option<ListenerKey>,
     },
     /// The operator's files, last read with this digest; SIGHUP asks for a re-read.
     Operator {
@@ -65,8 +69,8 @@ impl Keeper {
     pub(crate) fn signer(
         spec: &ListenerCert,
         signer: &SignerLink,
-        spki: Vec<u8>,
-        key: Arc<dyn SigningKey>,
+        key: ListenerKey,
+        standby: Option<ListenerKey>,
         current: Arc<CurrentCert>,
         not_after: i64,
     ) -> Keeper {
@@ -76,8 +80,8 @@ impl Keeper {
             not_after,
             source: Source::Signer {
                 signer: signer.clone(),
-                spki,
                 key,
+                standby,
             },
         }
     }
@@ -118,7 +122,11 @@ pub async fn keep_current(
         source,
     } = keeper;
     match source {
-        Source::Signer { signer, spki, key } => {
+        Source::Signer {
+            signer,
+            key: (spki, key),
+            standby,
+        } => {
             let mut issued_at = now();
             let mut due = renewal_due(issued_at, not_after);
             loop {
@@ -130,12 +138,30 @@ pub async fn keep_current(
                         not_after = summary.not_after;
                         due = renewal_due(issued_at, not_after);
                         tracing::info!(serial = %summary.serial, not_after = %rfc3339(not_after), renew_at = %rfc3339(due), "listener certificate renewed by the signer and served from the next handshake");
+                        let mut renewed = vec![issued];
+                        // The standby follows the main certificate: renewed on the same
+                        // schedule (a failure leaves the one it has until the next renewal).
+                        if let Some((standby_spki, standby_key)) = &standby {
+                            match issue(&spec, &signer, standby_spki, standby_key).await {
+                                Ok((issued, certified, summary)) => {
+                                    current.replace_standby(certified);
+                                    tracing::info!(serial = %summary.serial, "standby listener certificate renewed");
+                                    renewed.push(issued);
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "the standby listener certificate could not be renewed; the one it has stays until the next renewal")
+                                }
+                            }
+                        }
                         if let Some(profile) = &spec.profile {
-                            if let Err(e) =
-                                crate::record_listener(&store, &issued, profile, daemon, issued_at)
-                                    .await
-                            {
-                                tracing::warn!(error = %e, "the renewed listener certificate is not in the inventory");
+                            for issued in &renewed {
+                                if let Err(e) = crate::record_listener(
+                                    &store, issued, profile, daemon, issued_at,
+                                )
+                                .await
+                                {
+                                    tracing::warn!(error = %e, "the renewed listener certificate is not in the inventory");
+                                }
                             }
                         }
                     }

@@ -101,6 +101,17 @@ pub struct ListenerCert {
     /// certificate may do is the application's decision.
     #[serde(default)]
     pub client_auth_cas: Vec<CaId>,
+    /// With `key = "hsm"` (default true): a second certificate, for a key made in memory at
+    /// start, served only while the HSM fails to sign handshakes — so the API, the console,
+    /// ACME and EST still answer during an HSM outage (with "unavailable, retry" where they
+    /// need the HSM) instead of failing every TLS handshake. `false` keeps every handshake
+    /// key in the HSM, and the listener unreachable while the HSM is.
+    #[serde(default = "default_standby_key")]
+    pub standby_key: bool,
+}
+
+fn default_standby_key() -> bool {
+    true
 }
 
 /// The shortest validity the signer is asked for: renewal at two thirds leaves 40 s to
@@ -246,6 +257,7 @@ mod tests {
             key_file: None,
             expiry_warning_days: default_expiry_warning_days(),
             client_auth_cas: Vec::new(),
+            standby_key: default_standby_key(),
         }
     }
 

@@ -26,9 +26,9 @@ pub struct Listener {
     pub tls: ServerConfig,
     /// One line for the log: serial, notAfter and where the key is.
     pub about: String,
-    /// The certificate the signer issued (for the inventory: [`crate::record_listener`]);
-    /// none for the operator's own.
-    pub issued: Option<IssuedCertificate>,
+    /// The certificates the signer issued (for the inventory: [`crate::record_listener`]):
+    /// the listener's, and its standby's when it has one; none for the operator's own.
+    pub issued: Vec<IssuedCertificate>,
     /// Renews or reloads the certificate: run it with [`crate::keep_current`].
     pub keeper: Keeper,
     /// The client-certificate trust, when the listener asks for client certificates: the
@@ -42,6 +42,32 @@ impl std::fmt::Debug for Listener {
         f.debug_struct("Listener")
             .field("about", &self.about)
             .finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    /// Records the certificates the signer issued for this listener (its own and its
+    /// standby's) in `store`'s inventory as `daemon`'s listener, and logs where the key is;
+    /// the inventory ids (none for the operator's own certificate).
+    pub async fn record(
+        &self,
+        store: &strongroom_store::Store,
+        spec: &ListenerCert,
+        daemon: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, String> {
+        let mut ids = Vec::new();
+        if let Some(profile) = &spec.profile {
+            for issued in &self.issued {
+                ids.push(crate::record_listener(store, issued, profile, daemon, now).await?);
+            }
+        }
+        if ids.is_empty() {
+            tracing::info!(certificate = %self.about, "listener certificate");
+        } else {
+            tracing::info!(certificate = %self.about, inventory_ids = ?ids, "listener certificate issued by the signer");
+        }
+        Ok(ids)
     }
 }
 
@@ -71,7 +97,9 @@ fn memory_key() -> Result<(Vec<u8>, Arc<dyn SigningKey>), String> {
 
 /// The daemon's listener key in the HSM (made by the signer on the first call), checked with
 /// one signature before any client depends on it.
-async fn hsm_key(signer: &SignerLink) -> Result<(Vec<u8>, Arc<dyn SigningKey>, String), String> {
+async fn hsm_key(
+    signer: &SignerLink,
+) -> Result<(Vec<u8>, Arc<hsm_key::HsmListenerKey>, String), String> {
     let (spki, uri) = signer.listener_key().await.map_err(|e| {
         format!(
             "the signer did not give the listener key: {e} (its [[peer]] entry for this daemon needs ListenerKey and SignTlsHandshake; or set [tls] key = \"memory\")"
@@ -84,14 +112,8 @@ async fn hsm_key(signer: &SignerLink) -> Result<(Vec<u8>, Arc<dyn SigningKey>, S
         spki.clone(),
         signer.socket().to_path_buf(),
     ));
-    // A TLS 1.3 CertificateVerify input over an all-zero transcript hash: the shape the
-    // signer accepts, signed once and verified here.
-    let probe = [
-        [0x20u8; 64].as_slice(),
-        b"TLS 1.3, server CertificateVerify\0",
-        &[0u8; 32],
-    ]
-    .concat();
+    // Signed once and verified here.
+    let probe = hsm_key::probe_message();
     let signature = {
         let key = key.clone();
         let probe = probe.clone();
@@ -108,7 +130,7 @@ async fn hsm_key(signer: &SignerLink) -> Result<(Vec<u8>, Arc<dyn SigningKey>, S
     )
     .verify(&probe, &signature)
     .map_err(|_| "the signer's listener-key signature does not verify".to_string())?;
-    Ok((spki, key as Arc<dyn SigningKey>, uri))
+    Ok((spki, key, uri))
 }
 
 /// Builds the listener's TLS configuration around its key (in the HSM, made in memory, or
@@ -128,29 +150,59 @@ pub async fn listener(
             let about = format!("{}, the operator's certificate", loaded.about);
             let current = Arc::new(CurrentCert::new(loaded.certified.clone()));
             let keeper = Keeper::operator(spec, current.clone(), loaded)?;
-            (current, about, None, keeper)
+            (current, about, Vec::new(), keeper)
         }
         ListenerKeyKind::Memory | ListenerKeyKind::Hsm => {
-            let (spki, key, where_key) = match spec.key {
+            let (spki, key, where_key, health) = match spec.key {
                 ListenerKeyKind::Hsm => {
                     let (spki, key, uri) = hsm_key(signer).await?;
-                    (spki, key, format!("the HSM key {uri}"))
+                    let health = key.health();
+                    (
+                        spki,
+                        key as Arc<dyn SigningKey>,
+                        format!("the HSM key {uri}"),
+                        Some(health),
+                    )
                 }
                 _ => {
                     let (spki, key) = memory_key()?;
-                    (spki, key, "a key made in memory".to_string())
+                    (spki, key, "a key made in memory".to_string(), None)
                 }
             };
             let (issued, certified, summary) = issue(spec, signer, &spki, &key).await?;
-            let about = format!(
+            let mut about = format!(
                 "serial {} valid until {}, {where_key}",
                 summary.serial,
                 strongroom_types::time::rfc3339(summary.not_after)
             );
-            let current = Arc::new(CurrentCert::new(certified));
-            let keeper =
-                Keeper::signer(spec, signer, spki, key, current.clone(), summary.not_after);
-            (current, about, Some(issued), keeper)
+            let mut all_issued = vec![issued];
+            let (current, standby) = match health {
+                Some(health) if spec.standby_key => {
+                    let (standby_spki, standby_key) = memory_key()?;
+                    let (standby_issued, standby_certified, standby_summary) =
+                        issue(spec, signer, &standby_spki, &standby_key).await?;
+                    about.push_str(&format!(
+                        "; standby serial {} (key in memory) served while the HSM does not sign handshakes",
+                        standby_summary.serial
+                    ));
+                    all_issued.push(standby_issued);
+                    (
+                        CurrentCert::with_standby(certified, standby_certified, health),
+                        Some((standby_spki, standby_key)),
+                    )
+                }
+                _ => (CurrentCert::new(certified), None),
+            };
+            let current = Arc::new(current);
+            let keeper = Keeper::signer(
+                spec,
+                signer,
+                (spki, key),
+                standby,
+                current.clone(),
+                summary.not_after,
+            );
+            (current, about, all_issued, keeper)
         }
     };
     let builder = ServerConfig::builder_with_provider(provider())
