@@ -336,6 +336,12 @@ impl SignerProcess {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// Kills it with SIGKILL, as a crash or the OOM killer would, and reaps it.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops it (SIGTERM, then waits).
     pub fn stop(&mut self) {
         // SAFETY: kill with the pid of a child we own and have not reaped.

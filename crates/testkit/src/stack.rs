@@ -404,6 +404,15 @@ impl Control {
         }
     }
 
+    /// Kills control with SIGKILL, as a crash would (the front keeps running); start it
+    /// again with [`Control::launch`].
+    pub fn kill_control_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     pub fn log_text(&self) -> String {
         let mut s = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
