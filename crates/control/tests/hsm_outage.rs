@@ -3,15 +3,18 @@
 //! An HSM outage seen from the outside, across the three daemons: the signer runs on the
 //! fault shim (hsm-sim/shim) over the real token; control and front run as in production.
 //! While the token fails every call, control still answers over HTTPS, `/ready` says the
-//! HSM is degraded (503), issuance through the API gets a retryable 503 problem, the front
+//! HSM is degraded (503) and so does the console's dashboard, issuance through the API gets a retryable 503 problem, the front
 //! keeps serving the stored OCSP response, and nothing exits; when the token is back,
 //! issuance works again without a restart.
+
+mod console_support;
 
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use strongroom_testkit::stack::{workspace_binary, Control, Db};
+use strongroom_testkit::curl_browser::Browser;
+use strongroom_testkit::stack::{workspace_binary, Control, Db, ADMIN_PASSWORD};
 use strongroom_testkit::step;
 
 fn shim() -> PathBuf {
@@ -104,6 +107,9 @@ fn an_hsm_outage_gives_clean_retryable_errors_and_heals_without_a_restart() {
     )
     .unwrap();
 
+    let browser = Browser::new(&c.base, &c.root_der, &dir, "operator");
+    console_support::login(&browser, "admin", ADMIN_PASSWORD);
+
     let _step = step("the token fails every call");
     std::fs::write(&control, "fail=CKR_DEVICE_ERROR").unwrap();
     // The one handshake that meets the failure is lost (its certificate names the HSM key,
@@ -122,6 +128,14 @@ fn an_hsm_outage_gives_clean_retryable_errors_and_heals_without_a_restart() {
         refused.text.contains("HSM is unavailable"),
         "{}",
         refused.text
+    );
+    // The console (a browser session opened before the outage) says so on its dashboard.
+    let dashboard = browser.request("GET", "/console/", None, &[]);
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(
+        dashboard.body.contains("not ready") && dashboard.body.contains("CKR_DEVICE_ERROR"),
+        "{}",
+        dashboard.body
     );
     let text = ocsp_good(&c, &dir, &cert, &issuing);
     assert!(
