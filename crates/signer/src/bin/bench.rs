@@ -35,6 +35,20 @@ fn sh(cmd: &mut Command) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat` (`self` for
+/// this one), in seconds.
+fn cpu_seconds(pid: &str) -> Result<f64, Failure> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) close with ')'.
+    let rest = stat.rsplit_once(')').ok_or("unreadable /proc stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok(ticks as f64 / per_second as f64)
+}
+
 /// Runs `threads` workers for `secs` seconds; returns operations per second.
 fn rate(threads: usize, secs: u64, work: impl Fn(usize) -> Box<dyn FnMut() + Send> + Sync) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
@@ -132,7 +146,10 @@ fn run() -> Result<(), Failure> {
         })
     };
     let raw1 = raw(1);
+    let cpu_before = cpu_seconds("self")?;
     let raw2 = raw(2);
+    // The benchmark's own CPU per raw signature: SoftHSM signs in this process.
+    let raw_cpu = (cpu_seconds("self")? - cpu_before) / (raw2 * secs as f64);
     drop(hsm);
 
     // Phase 2: the real signer process on the same token.
@@ -211,8 +228,16 @@ fn run() -> Result<(), Failure> {
             })
         })
     };
-    let by_key = issue(SubjectKey::PublicKey(spki));
-    let by_csr = issue(SubjectKey::Csr(csr));
+    // The signer's CPU per issuance (its process: the socket, checks, planning, encoding,
+    // linting, journal and the HSM's signature, which SoftHSM makes in the same process).
+    let pid = signer.id().to_string();
+    let measured = |key: SubjectKey| -> Result<(f64, f64), Failure> {
+        let before = cpu_seconds(&pid)?;
+        let rate = issue(key);
+        Ok((rate, (cpu_seconds(&pid)? - before) / (rate * secs as f64)))
+    };
+    let (by_key, by_key_cpu) = measured(SubjectKey::PublicKey(spki))?;
+    let (by_csr, by_csr_cpu) = measured(SubjectKey::Csr(csr))?;
     let _ = signer.kill();
     let _ = signer.wait();
     let journal = sh(Command::new(&signer_bin)
@@ -233,6 +258,24 @@ fn run() -> Result<(), Failure> {
     println!(
         "| issuance via signer socket, {clients} clients, CSR requests | {by_csr:.0} | {:.2} |",
         by_csr / raw2
+    );
+    println!();
+    let us = |seconds: f64| seconds * 1e6;
+    println!("| CPU per operation | µs | of which the signer's own (minus one raw signature) |");
+    println!("|---|---:|---:|");
+    println!(
+        "| raw signature (benchmark process, 2 sessions) | {:.0} | |",
+        us(raw_cpu)
+    );
+    println!(
+        "| issuance, public-key requests (signer process) | {:.0} | {:.0} |",
+        us(by_key_cpu),
+        us(by_key_cpu - raw_cpu)
+    );
+    println!(
+        "| issuance, CSR requests (signer process) | {:.0} | {:.0} |",
+        us(by_csr_cpu),
+        us(by_csr_cpu - raw_cpu)
     );
     println!();
     println!("journal after the run: {}", journal.trim());
