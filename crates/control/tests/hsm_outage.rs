@@ -3,7 +3,8 @@
 //! An HSM outage seen from the outside, across the three daemons: the signer runs on the
 //! fault shim (hsm-sim/shim) over the real token; control and front run as in production.
 //! While the token fails every call, control still answers over HTTPS, `/ready` says the
-//! HSM is degraded (503) and so does the console's dashboard, issuance through the API gets a retryable 503 problem, the front
+//! HSM is degraded (503) and so does the console's dashboard, the front's HTTPS listener still
+//! answers, issuance through the API gets a retryable 503 problem, the front
 //! keeps serving the stored OCSP response, and nothing exits; when the token is back,
 //! issuance works again without a restart.
 
@@ -84,7 +85,9 @@ fn issue(c: &Control, token: &str, cn: &str) -> strongroom_testkit::stack::Reply
 fn an_hsm_outage_gives_clean_retryable_errors_and_heals_without_a_restart() {
     let _step = step("set up: stack on SQLite, the signer on the fault shim");
     let mut c = Control::start(Db::Sqlite);
-    c.start_front();
+    let front_https = c.start_front_https(
+        "[ocsp]\nvalidity_secs = 3600\n[tls]\nprofile = \"tls-server\"\nnames = [\"ip:127.0.0.1\"]\n",
+    );
     let dir = c.dir().to_path_buf();
     let control = dir.join("shim-rules");
     signer_on_shim(&mut c, &control);
@@ -142,6 +145,19 @@ fn an_hsm_outage_gives_clean_retryable_errors_and_heals_without_a_restart() {
         text.contains("Response verify OK") && text.contains(": good"),
         "the stored OCSP response is not served during the outage:\n{text}"
     );
+    // The front's HTTPS listener (ACME, EST, CRLs) answers too, on its standby certificate
+    // after the one handshake that meets the failure.
+    let crl_over_https = || {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(dir.join("root.pem"))
+            .arg(format!("https://127.0.0.1:{front_https}/crl/issuing.crl"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let _lost = crl_over_https();
+    assert_eq!(crl_over_https(), "200", "{}", c.front_log());
     assert!(c.front_alive(), "the front exited: {}", c.front_log());
     assert!(c.signer.is_running(), "{}", c.signer.log_text());
     // Still answering after the standby's probe interval (5 s): the probe runs off any
