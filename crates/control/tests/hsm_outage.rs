@@ -11,45 +11,18 @@
 mod console_support;
 
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use strongroom_testkit::curl_browser::Browser;
-use strongroom_testkit::stack::{workspace_binary, Control, Db, ADMIN_PASSWORD};
+use strongroom_testkit::stack::{Control, Db, ADMIN_PASSWORD};
 use strongroom_testkit::step;
-
-fn shim() -> PathBuf {
-    let path = workspace_binary("strongroom-signer").with_file_name("libstrongroom_hsm_shim.so");
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "strongroom-hsm-shim"])
-        .current_dir(strongroom_testkit::repo_root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
-}
 
 /// Restarts the stack's signer on the shim, with `control` as its rule file.
 fn signer_on_shim(c: &mut Control, control: &Path) {
     std::fs::write(control, "ok").unwrap();
     c.signer.stop();
-    let real = strongroom_testkit::pkcs11_module();
-    let cfg = std::fs::read_to_string(&c.pki.config)
-        .unwrap()
-        .replace(&format!("{real:?}"), &format!("{:?}", shim()))
-        .replace(
-            "read_only = [",
-            &format!("read_only = [{control:?}, {real:?}, "),
-        );
-    std::fs::write(&c.pki.config, cfg).unwrap();
-    c.signer = c.pki.start_signer_with_env(&[
-        ("STRONGROOM_SHIM_CONTROL", control.as_os_str()),
-        ("STRONGROOM_SHIM_MODULE", real.as_os_str()),
-    ]);
+    c.signer = c.pki.start_signer_on_shim(control);
 }
 
 fn ocsp_good(c: &Control, dir: &Path, cert: &Path, issuing: &Path) -> String {

@@ -8,25 +8,10 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use strongroom_testkit::{health, run, SignerProcess, TestPki};
+use strongroom_testkit::{health, SignerProcess, TestPki};
 use strongroom_wire::{CallError, CheckpointRequest, ErrorKind, Request, Response};
-
-fn shim() -> PathBuf {
-    let path = Path::new(SIGNER).with_file_name("libstrongroom_hsm_shim.so");
-    if !path.exists() {
-        let out =
-            run(Command::new(env!("CARGO")).args(["build", "-q", "-p", "strongroom-hsm-shim"]));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    path
-}
 
 /// A PKI made with the real module, then configured to run the signer through the shim.
 fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
@@ -34,20 +19,7 @@ fn pki_with_shim(initial_mode: &str) -> (TestPki, SignerProcess, PathBuf) {
     pki.standard_hierarchy();
     let control = pki.dir.path().join("shim-mode");
     std::fs::write(&control, initial_mode).unwrap();
-    // The shim loads the real module itself, so the sandbox must let it read that file.
-    let real = strongroom_testkit::pkcs11_module();
-    let cfg = std::fs::read_to_string(&pki.config)
-        .unwrap()
-        .replace(&format!("{real:?}"), &format!("{:?}", shim()))
-        .replace(
-            "read_only = [",
-            &format!("read_only = [{control:?}, {real:?}, "),
-        );
-    std::fs::write(&pki.config, cfg).unwrap();
-    let signer = pki.start_signer_with_env(&[
-        ("STRONGROOM_SHIM_CONTROL", control.as_os_str()),
-        ("STRONGROOM_SHIM_MODULE", real.as_os_str()),
-    ]);
+    let signer = pki.start_signer_on_shim(&control);
     push_test_policy(&signer);
     (pki, signer, control)
 }

@@ -46,6 +46,25 @@ pub fn kryoptic_module() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// The fault-injecting PKCS#11 module (hsm-sim/shim), brought up to date once per test
+/// process (a focused `cargo test -p CRATE` does not build it).
+pub fn fault_shim() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let out = run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "-q", "-p", "strongroom-hsm-shim"])
+                .current_dir(repo_root()),
+        );
+        assert!(
+            out.status.success(),
+            "building the fault shim: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    stack::workspace_binary("strongroom-signer").with_file_name("libstrongroom_hsm_shim.so")
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -248,6 +267,30 @@ impl TestPki {
             command.env(k, v);
         }
         self.start(command)
+    }
+
+    /// Starts the signer on the fault shim (hsm-sim/shim) over the real module, from now on:
+    /// the configuration's module becomes the shim, whose sandbox may read the rule file
+    /// `rules` and the real module (the shim loads it itself), and the signer gets the
+    /// shim's environment. Write the first rules before calling this.
+    pub fn start_signer_on_shim(&self, rules: &Path) -> SignerProcess {
+        let real = pkcs11_module();
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let rewritten = config
+            .replace(&format!("{real:?}"), &format!("{:?}", fault_shim()))
+            .replace(
+                "read_only = [",
+                &format!("read_only = [{rules:?}, {real:?}, "),
+            );
+        assert_ne!(
+            config, rewritten,
+            "the signer configuration names no module"
+        );
+        std::fs::write(&self.config, rewritten).unwrap();
+        self.start_signer_with_env(&[
+            ("STRONGROOM_SHIM_CONTROL", rules.as_os_str()),
+            ("STRONGROOM_SHIM_MODULE", real.as_os_str()),
+        ])
     }
 
     /// Starts the signer through a wrapper program (see [`TestPki::signer_command_under`]).
