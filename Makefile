@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # silently.
 ROOT_TESTS := $(if $(filter 0,$(shell id -u)),-- --include-ignored,)
 
-.PHONY: run test deps test-deps build check bench fmt clean-data
+.PHONY: run test deps test-deps build check bench soak fmt clean-data
 
 ## run: install missing system packages, build, and run `strongroom up` in $(DATA_DIR)
 run: deps build
@@ -28,10 +28,15 @@ test: test-deps
 	# The hsm and signer suites again on the second PKCS#11 implementation (kryoptic).
 	STRONGROOM_PKCS11_MODULE=$$(hsm-sim/kryoptic.sh) $(CARGO) test -p strongroom-hsm -p strongroom-signer $(ROOT_TESTS)
 
-## bench: issuance vs raw PKCS#11 signing (release build); see docs/performance.md
+## bench: every side-by-side benchmark (scripts/bench-all.sh, about 30 minutes), then the
+##        section "The latest `make bench` run" of docs/performance.md rewritten from them
 bench: deps
-	$(CARGO) build --release -p strongroom-signer
-	$(CARGO) run -q --release -p strongroom-signer --bin strongroom-bench -- --seconds 5 --clients 16
+	scripts/bench-all.sh
+
+## soak: ten minutes of ACME, API and OCSP at fixed rates against `strongroom up`: zero
+##       errors, flat memory (crates/cli/tests/soak.rs; `make test` runs it for 60 s)
+soak: test-deps
+	STRONGROOM_SOAK_SECS=600 $(CARGO) test -p strongroom-cli --test soak -- --nocapture
 
 deps:
 	scripts/install-deps.sh run

@@ -68,6 +68,7 @@ end=$(openssl x509 -enddate -noout -in "$ref/leaf.pem" | cut -d= -f2)
 printf 'V\t%s\t\t1234\tunknown\t/CN=leaf\n' "$(date -u -d "$end" +%y%m%d%H%M%SZ)" > "$ref/index.txt"
 openssl ocsp -port 18081 -index "$ref/index.txt" -CA "$ref/ca.pem" -rsigner "$ref/resp.pem" \
     -rkey "$ref/resp.key" -ndays 1 > "$work/ref.log" 2>&1 &
+ref_sw_pid=$!
 # The same responder certificate's twin with its key in a SoftHSM token (pkcs11 engine).
 export SOFTHSM2_CONF="$ref/softhsm2.conf"
 mkdir -p "$ref/tokens"
@@ -94,6 +95,7 @@ openssl x509 -req -in "$ref/resp-hsm.csr" -CA "$ref/ca.pem" -CAkey "$ref/ca.key"
     -extfile "$ref/resp.ext" -out "$ref/resp-hsm.pem" 2>/dev/null
 OPENSSL_CONF="$ref/openssl.cnf" openssl ocsp -port 18082 -index "$ref/index.txt" -CA "$ref/ca.pem" \
     -rsigner "$ref/resp-hsm.pem" -rkey "$hsm_key" -ndays 1 > "$work/ref-hsm.log" 2>&1 &
+ref_hsm_pid=$!
 sleep 1
 openssl ocsp -issuer "$ref/ca.pem" -cert "$ref/leaf.pem" -no_nonce -reqout "$work/ref.req" >/dev/null
 for port in 18081 18082; do
@@ -124,12 +126,20 @@ http {
 }
 NGINX
 nginx -c "$ng/nginx.conf" &
+nginx_pid=$!
 for _ in $(seq 1 50); do curl -sf -o /dev/null -d x http://127.0.0.1:18083/ && break; sleep 0.1; done
 
 # --- Load ------------------------------------------------------------------------------
-h2_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms failed"
+front_pid=$(pgrep -f "strongroom-front run --config $work/data" | head -1)
+# CPU ticks (utime + stime, every thread) of a process and its children, from /proc.
+ticks() { for p in "$@" $(pgrep -P "$1" || true); do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | paste -sd+ | bc; }
+h2_run() {  # $1 = name, $2 = url, $3 = request file, $4 = server pid -> "name rps p50ms p99ms failed"
+    # Beside the rate, the server's own CPU per response ($work/$1.cpu, µs): on 2 cores the
+    # load generator caps requests/s, CPU per answer is what the server itself costs.
+    local t0; t0=$(ticks "$4")
     h2load --h1 -n "$requests" -c "$conns" -d "$3" -H 'Content-Type: application/ocsp-request' \
         --log-file="$work/$1.lat" "$2" > "$work/$1.h2" 2>&1
+    echo "$(ticks "$4") $t0 $(getconf CLK_TCK) $requests" | awk '{ printf "%.2f", ($1 - $2) / $3 * 1e6 / $4 }' > "$work/$1.cpu"
     rps=$(awk '/^finished in/ {print $4}' "$work/$1.h2")
     failed=$(awk '/^requests:/ {print $10}' "$work/$1.h2")
     bad=$(awk '$2 != 200 {n++} END {print n+0}' "$work/$1.lat")
@@ -146,10 +156,10 @@ ab_run() {  # $1 = name, $2 = url, $3 = request file -> "name rps p50ms p99ms no
     echo "$1 $rps ${p50}ms ${p99}ms ${bad:-0}"
 }
 row() { awk -v label="$1" '{printf "| %s | %s | %s | %s | %s |\n", label, $2, $3, $4, $5}'; }
-ref_sw=$(h2_run openssl-soft http://127.0.0.1:18081/ "$work/ref.req")
-ref_hsm=$(h2_run openssl-hsm http://127.0.0.1:18082/ "$work/ref.req")
-sr=$(h2_run strongroom http://127.0.0.1:18080/ocsp "$work/sr.req")
-ceiling=$(h2_run nginx-fixed http://127.0.0.1:18083/ocsp "$work/sr.req")
+ref_sw=$(h2_run openssl-soft http://127.0.0.1:18081/ "$work/ref.req" "$ref_sw_pid")
+ref_hsm=$(h2_run openssl-hsm http://127.0.0.1:18082/ "$work/ref.req" "$ref_hsm_pid")
+sr=$(h2_run strongroom http://127.0.0.1:18080/ocsp "$work/sr.req" "$front_pid")
+ceiling=$(h2_run nginx-fixed http://127.0.0.1:18083/ocsp "$work/sr.req" "$nginx_pid")
 ab_ref=$(ab_run openssl-ab http://127.0.0.1:18081/ "$work/ref.req")
 ab_sr=$(ab_run strongroom-ab http://127.0.0.1:18080/ocsp "$work/sr.req")
 echo "| responder (h2load --h1 -c $conns -n $requests, POST) | requests/s | p50 | p99 | failed |"
@@ -162,3 +172,9 @@ echo "$ab_ref" | row "openssl ocsp -port, software key, ab (a connection per req
 echo "$ab_sr" | row "strongroom-front, ab (a connection per request)"
 echo "$ref_sw $ref_hsm $sr $ab_ref $ab_sr $ceiling" | awk '{printf "ratio strongroom/openssl (h2load): %.1f against the software key, %.1f against the SoftHSM key; with a connection per request for both (ab): %.1f\n", $12/$2, $12/$7, $22/$17;
     printf "ceiling/openssl (the most any server shows with this load generator here): %.1f against the software key, %.1f against the SoftHSM key; strongroom/ceiling: %.2f\n", $27/$2, $27/$7, $12/$27}'
+echo
+echo "| server, h2load run above | CPU per response (µs, utime+stime from /proc) | × nginx |"
+echo "|---|---:|---:|"
+for r in "strongroom-front:strongroom" "nginx, fixed body:nginx-fixed" "openssl ocsp -port, software key:openssl-soft" "openssl ocsp -port, SoftHSM key:openssl-hsm"; do
+    awk -v label="${r%%:*}" -v ng="$(cat "$work/nginx-fixed.cpu")" '{ printf "| %s | %s | %.2f |\n", label, $1, $1 / ng }' "$work/${r#*:}.cpu"
+done

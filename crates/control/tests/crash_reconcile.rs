@@ -6,55 +6,16 @@
 //! signed but never delivered, none twice, none the journal does not know (no half-written
 //! rows).
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use strongroom_testkit::stack::{Control, Db};
+use strongroom_testkit::stack::{normalise_fingerprint, Control, Db};
 use strongroom_testkit::step;
 
 const DELIVERED_TARGET: usize = 120;
 const CLIENTS: usize = 4;
-
-fn normalise(fingerprint: &str) -> String {
-    fingerprint.replace(':', "").to_ascii_lowercase()
-}
-
-/// The SHA-256 of every certificate the journal records as issued.
-fn journal_issued(c: &Control) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(c.pki.state.join("journal/issuance.log")).unwrap();
-    text.lines()
-        .filter_map(|line| {
-            let record: Value = serde_json::from_str(line.split_once(' ').unwrap().1).unwrap();
-            (record["kind"] == "issued")
-                .then(|| normalise(record["body"]["cert_sha256"].as_str().unwrap()))
-        })
-        .collect()
-}
-
-/// Every certificate in the inventory, by fingerprint; fails on a fingerprint listed twice.
-fn inventory(c: &Control, token: &str) -> BTreeSet<String> {
-    let client = c.client().with_token(token);
-    let mut seen = BTreeSet::new();
-    let mut path = "/api/v1/certificates?limit=1000".to_string();
-    loop {
-        let page = client.get(&path);
-        assert_eq!(page.status, 200, "{}", page.text);
-        let page = page.json();
-        for item in page["items"].as_array().unwrap() {
-            let fingerprint = normalise(item["fingerprint"].as_str().unwrap());
-            assert!(
-                seen.insert(fingerprint.clone()),
-                "{fingerprint} is in the inventory twice"
-            );
-        }
-        match page["next"].as_str() {
-            Some(next) => path = format!("/api/v1/certificates?limit=1000&cursor={next}"),
-            None => return seen,
-        }
-    }
-}
 
 fn crash_and_reconcile(db: Db) {
     let _step = step("set up");
@@ -87,7 +48,8 @@ fn crash_and_reconcile(db: Db) {
                         Some("application/json"),
                     ) {
                         Ok(r) if r.status == 201 => {
-                            let fingerprint = normalise(r.json()["fingerprint"].as_str().unwrap());
+                            let fingerprint =
+                                normalise_fingerprint(r.json()["fingerprint"].as_str().unwrap());
                             assert!(delivered.lock().unwrap().insert(fingerprint));
                         }
                         // The signer is down or restarting: a clean, retryable answer.
@@ -141,8 +103,8 @@ fn crash_and_reconcile(db: Db) {
     let r = admin.post("/api/v1/system/reconcile", &json!({"grace_secs": 0}));
     assert_eq!(r.status, 200, "{}", r.text);
     let report = r.json();
-    let issued = journal_issued(&c);
-    let listed = inventory(&c, &token);
+    let issued = c.journal_issued();
+    let listed = c.inventory_fingerprints(&token);
     let delivered = delivered.lock().unwrap();
     for fingerprint in delivered.iter() {
         assert!(

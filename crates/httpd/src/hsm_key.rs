@@ -20,6 +20,7 @@ use rustls::pki_types::SubjectPublicKeyInfoDer;
 use rustls::sign::{Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use strongroom_wire::{CallError, Request, Response, SignerClient, TlsSignatureScheme};
@@ -30,13 +31,26 @@ use strongroom_wire::{CallError, Request, Response, SignerClient, TlsSignatureSc
 const MAX_IN_FLIGHT: usize = 8;
 /// How long a handshake waits for one of the [`MAX_IN_FLIGHT`] connections.
 const WAIT_FOR_TURN: Duration = Duration::from_secs(2);
-/// How long one signature may take before the handshake fails.
-const SIGNER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one signature may take before the handshake fails: longer than a slow HSM's
+/// signature queued behind a few others (500 ms per token call in
+/// crates/cli/tests/acme_faults.rs), shorter than clients' own handshake timeouts (10 s for
+/// Go's and Python's HTTP clients).
+const SIGNER_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most one warning about failing handshake signatures per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(10);
-/// After a failed handshake signature, how long the listener serves its standby certificate
-/// (when it has one) before a probe signature, off any client's handshake, asks the HSM again.
+/// After a failed or slow handshake signature, how long the listener serves its standby
+/// certificate (when it has one) before a probe signature, off any client's handshake, asks
+/// the HSM again.
 const STANDBY_FOR: Duration = Duration::from_secs(5);
+/// A handshake signature slower than this counts against the HSM as a failure does: the
+/// handshake itself completes, later ones take the standby. A network HSM signs in a few
+/// milliseconds; one that takes this long is overloaded or failing, and every client would
+/// wait on it while it also has certificates to sign.
+const SLOW_SIGNATURE: Duration = Duration::from_millis(250);
+/// With a standby certificate, at most this many handshakes wait on the HSM at once; the
+/// next takes the standby rather than queue behind them (the signer's default session count:
+/// more would queue in the signer, in front of issuance).
+const HSM_HANDSHAKES_AT_ONCE: usize = 2;
 
 /// The input of a probe signature: a TLS 1.3 CertificateVerify input over an all-zero
 /// transcript hash, the shape the signer accepts for a handshake.
@@ -50,10 +64,12 @@ pub(crate) fn probe_message() -> Vec<u8> {
 }
 
 /// Whether the HSM signs this listener's handshakes, for the standby certificate: after a
-/// failed handshake signature the listener serves the standby (key made in memory); every
-/// [`STANDBY_FOR`] a probe signature on a thread of its own asks the HSM again, and the
-/// first success — probe or handshake — ends standby. Only the handshake that met the
-/// failure is lost; clients after it get the standby.
+/// failed or slow ([`SLOW_SIGNATURE`]) handshake signature the listener serves the standby
+/// (key made in memory); every [`STANDBY_FOR`] a probe signature on a thread of its own asks
+/// the HSM again, and the first prompt success — probe or handshake — ends standby. Only the
+/// handshake that met a failure is lost; clients after it get the standby. While
+/// [`HSM_HANDSHAKES_AT_ONCE`] handshakes already wait on the HSM, the next one takes the
+/// standby too, so a burst of clients never queues behind a slow token.
 #[derive(Debug, Clone)]
 pub(crate) struct HandshakeHealth(Arc<HandshakeLink>);
 
@@ -69,14 +85,15 @@ impl HandshakeHealth {
         let link = &self.0;
         let mut state = link.standby();
         let Some(failed_at) = state.failed_at else {
-            return false;
+            return link.in_flight.load(Ordering::Relaxed) >= HSM_HANDSHAKES_AT_ONCE;
         };
         if failed_at.elapsed() >= STANDBY_FOR && !state.probing {
             state.probing = true;
             let link = link.clone();
             std::thread::spawn(move || {
+                let started = Instant::now();
                 let signed = link.sign(&probe_message()).is_ok();
-                link.record(signed);
+                link.record(Signature::judge(signed, started.elapsed()));
                 link.standby().probing = false;
             });
         }
@@ -106,6 +123,7 @@ impl HsmListenerKey {
                 freed: Condvar::new(),
                 last_warning: Mutex::new(None),
                 standby: Mutex::default(),
+                in_flight: AtomicUsize::new(0),
             }),
         }
     }
@@ -152,6 +170,8 @@ struct HandshakeSigner {
 impl Signer for HandshakeSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
         let link = &self.link;
+        let started = Instant::now();
+        link.in_flight.fetch_add(1, Ordering::Relaxed);
         let result = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| link.sign(message))
@@ -160,7 +180,8 @@ impl Signer for HandshakeSigner {
             // runtime there is nothing to hand over.
             _ => link.sign(message),
         };
-        link.record(result.is_ok());
+        link.in_flight.fetch_sub(1, Ordering::Relaxed);
+        link.record(Signature::judge(result.is_ok(), started.elapsed()));
         match result {
             Ok(signature) => Ok(signature),
             Err(e) => {
@@ -185,6 +206,26 @@ struct HandshakeLink {
     freed: Condvar,
     last_warning: Mutex<Option<Instant>>,
     standby: Mutex<StandbyState>,
+    /// Handshake signatures under way (not probes).
+    in_flight: AtomicUsize,
+}
+
+/// How a signature went, for the standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signature {
+    Prompt,
+    Slow(Duration),
+    Failed,
+}
+
+impl Signature {
+    fn judge(signed: bool, took: Duration) -> Signature {
+        match (signed, took > SLOW_SIGNATURE) {
+            (false, _) => Signature::Failed,
+            (true, true) => Signature::Slow(took),
+            (true, false) => Signature::Prompt,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -204,16 +245,25 @@ impl HandshakeLink {
         self.standby.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes whether a signature (a handshake's or a probe's) was made.
-    fn record(&self, signed: bool) {
+    /// Notes how a signature (a handshake's or a probe's) went.
+    fn record(&self, signature: Signature) {
         let mut state = self.standby();
-        match (signed, state.failed_at) {
-            (true, Some(_)) => {
+        match (signature, state.failed_at) {
+            (Signature::Prompt, Some(_)) => {
                 state.failed_at = None;
                 tracing::info!("the HSM signs TLS handshakes again; the standby certificate rests");
             }
-            (false, _) => state.failed_at = Some(Instant::now()),
-            (true, None) => {}
+            (Signature::Slow(took), was) => {
+                if was.is_none() {
+                    tracing::warn!(
+                        took_ms = took.as_millis(),
+                        "the HSM signs TLS handshakes slowly; serving the standby certificate until it is prompt again"
+                    );
+                }
+                state.failed_at = Some(Instant::now());
+            }
+            (Signature::Failed, _) => state.failed_at = Some(Instant::now()),
+            (Signature::Prompt, None) => {}
         }
     }
 

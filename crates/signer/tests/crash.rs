@@ -19,39 +19,13 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use strongroom_testkit::{health, run, SignerProcess};
+use strongroom_testkit::{health, run, CrashRng, SignerProcess};
 use strongroom_types::ProfileName;
 use strongroom_wire::{CallError, IssuanceRequest, Request, Response, SignerClient, SubjectKey};
 
 const DELIVERED_TARGET: usize = 500;
 const CLIENTS: usize = 8;
 const KILLS: usize = 4;
-
-/// xorshift64*: enough to spread kill points, and replayable from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("STRONGROOM_CRASH_SEED") {
-        Ok(s) => s.parse().expect("STRONGROOM_CRASH_SEED is a number"),
-        Err(_) => {
-            let nanos = std::time::UNIX_EPOCH.elapsed().unwrap().subsec_nanos();
-            u64::from(nanos) | 1
-        }
-    }
-}
 
 /// The journal's records as (kind, body).
 fn journal_records(pki: &strongroom_testkit::TestPki) -> Vec<(String, Value)> {
@@ -81,9 +55,8 @@ fn start(pki: &strongroom_testkit::TestPki) -> SignerProcess {
 
 #[test]
 fn kill_9_during_500_concurrent_issuances_loses_and_duplicates_nothing() {
-    let seed = seed();
-    eprintln!("crash test seed {seed} (replay: STRONGROOM_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = CrashRng::from_env();
+    let seed = rng.seed;
     let (pki, signer) = running_pki("");
     let spki = {
         let csr = openssl_csr(pki.dir.path(), "k", &ec_p256(), "/CN=k.lab.test", None);

@@ -65,6 +65,63 @@ pub fn fault_shim() -> PathBuf {
     stack::workspace_binary("strongroom-signer").with_file_name("libstrongroom_hsm_shim.so")
 }
 
+/// Rewrites the signer configuration `config` so that its module becomes the fault shim over
+/// the real module: the sandbox may then also read the rule file `rules` and the real module
+/// (the shim loads it itself). Returns the environment the signer needs to find both.
+pub fn put_signer_on_shim(config: &Path, rules: &Path) -> [(&'static str, PathBuf); 2] {
+    let real = pkcs11_module();
+    let text = std::fs::read_to_string(config).unwrap();
+    let rewritten = text
+        .replace(&format!("{real:?}"), &format!("{:?}", fault_shim()))
+        .replace(
+            "read_only = [",
+            &format!("read_only = [{rules:?}, {real:?}, "),
+        );
+    assert_ne!(text, rewritten, "{} names no module", config.display());
+    std::fs::write(config, rewritten).unwrap();
+    [
+        ("STRONGROOM_SHIM_CONTROL", rules.to_path_buf()),
+        ("STRONGROOM_SHIM_MODULE", real),
+    ]
+}
+
+/// Where crash tests kill a daemon: xorshift64*, enough to spread kill points, and
+/// replayable — the seed comes from `STRONGROOM_CRASH_SEED` or the clock, and is printed.
+#[derive(Debug)]
+pub struct CrashRng {
+    /// The seed this run started from.
+    pub seed: u64,
+    state: u64,
+}
+
+impl CrashRng {
+    /// Seeded from `STRONGROOM_CRASH_SEED`, else from the clock; prints the seed.
+    pub fn from_env() -> CrashRng {
+        let seed = match std::env::var("STRONGROOM_CRASH_SEED") {
+            Ok(s) => s.parse().expect("STRONGROOM_CRASH_SEED is a number"),
+            Err(_) => {
+                let nanos = std::time::UNIX_EPOCH.elapsed().unwrap().subsec_nanos();
+                u64::from(nanos) | 1
+            }
+        };
+        eprintln!("crash test seed {seed} (replay: STRONGROOM_CRASH_SEED={seed})");
+        CrashRng { seed, state: seed }
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `low..high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low)
+    }
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -269,28 +326,13 @@ impl TestPki {
         self.start(command)
     }
 
-    /// Starts the signer on the fault shim (hsm-sim/shim) over the real module, from now on:
-    /// the configuration's module becomes the shim, whose sandbox may read the rule file
-    /// `rules` and the real module (the shim loads it itself), and the signer gets the
-    /// shim's environment. Write the first rules before calling this.
+    /// Starts the signer on the fault shim (hsm-sim/shim) over the real module, from now on
+    /// (see [`put_signer_on_shim`]). Write the first rules before calling this.
     pub fn start_signer_on_shim(&self, rules: &Path) -> SignerProcess {
-        let real = pkcs11_module();
-        let config = std::fs::read_to_string(&self.config).unwrap();
-        let rewritten = config
-            .replace(&format!("{real:?}"), &format!("{:?}", fault_shim()))
-            .replace(
-                "read_only = [",
-                &format!("read_only = [{rules:?}, {real:?}, "),
-            );
-        assert_ne!(
-            config, rewritten,
-            "the signer configuration names no module"
-        );
-        std::fs::write(&self.config, rewritten).unwrap();
-        self.start_signer_with_env(&[
-            ("STRONGROOM_SHIM_CONTROL", rules.as_os_str()),
-            ("STRONGROOM_SHIM_MODULE", real.as_os_str()),
-        ])
+        let env = put_signer_on_shim(&self.config, rules);
+        let env: Vec<(&str, &std::ffi::OsStr)> =
+            env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        self.start_signer_with_env(&env)
     }
 
     /// Starts the signer through a wrapper program (see [`TestPki::signer_command_under`]).

@@ -11,6 +11,7 @@
 
 use crate::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -81,8 +82,16 @@ pub struct Control {
     /// The database as its owner sees it (SQLite file or PostgreSQL as `postgres`).
     owner_db_url: String,
     front: Option<Child>,
+    /// The ports the front listens on (plain first), for waiting on a restart.
+    front_ports: Vec<u16>,
     /// The front's base URL once [`Control::start_front`] ran.
     pub front_base: String,
+}
+
+/// A certificate fingerprint as the journal and the API both can be compared in: hex, no
+/// colons, lower case.
+pub fn normalise_fingerprint(fingerprint: &str) -> String {
+    fingerprint.replace(':', "").to_ascii_lowercase()
 }
 
 /// A free loopback TCP port (also free for UDP in practice on a test machine), never one
@@ -231,6 +240,7 @@ impl Control {
             front_db_url,
             owner_db_url,
             front: None,
+            front_ports: Vec::new(),
             front_base: String::new(),
             pki,
             signer,
@@ -315,7 +325,20 @@ impl Control {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(self.dir().join("front.log")).unwrap();
+        self.front_ports = std::iter::once(port).chain(https).collect();
+        self.front_base = format!("http://127.0.0.1:{port}");
+        self.spawn_front();
+    }
+
+    /// Starts the front on the configuration `launch_front` wrote (its log is appended to)
+    /// and waits until every port it listens on accepts.
+    fn spawn_front(&mut self) {
+        let config = self.dir().join("front.toml");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join("front.log"))
+            .unwrap();
         let child = Command::new(workspace_binary("strongroom-front"))
             .args(["run", "--config"])
             .arg(&config)
@@ -325,9 +348,8 @@ impl Control {
             .spawn()
             .unwrap();
         self.front = Some(child);
-        self.front_base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        for p in std::iter::once(port).chain(https) {
+        for &p in &self.front_ports {
             while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
                 if let Some(status) = self.front.as_mut().unwrap().try_wait().unwrap() {
                     panic!("front exited with {status}: {}", self.front_log());
@@ -338,6 +360,58 @@ impl Control {
                     self.front_log()
                 );
                 std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// Kills the front with SIGKILL, as a crash would; [`Control::restart_front`] starts it
+    /// again on the same ports.
+    pub fn kill_front_hard(&mut self) {
+        if let Some(mut front) = self.front.take() {
+            let _ = front.kill();
+            let _ = front.wait();
+        }
+    }
+
+    /// Starts the front again, with the configuration it last started with.
+    pub fn restart_front(&mut self) {
+        assert!(self.front.is_none(), "the front still runs");
+        self.spawn_front();
+    }
+
+    /// The SHA-256 of every certificate the signer's journal records as issued
+    /// ([`normalise_fingerprint`]d).
+    pub fn journal_issued(&self) -> BTreeSet<String> {
+        let text = std::fs::read_to_string(self.pki.state.join("journal/issuance.log")).unwrap();
+        text.lines()
+            .filter_map(|line| {
+                let record: Value = serde_json::from_str(line.split_once(' ').unwrap().1).unwrap();
+                (record["kind"] == "issued")
+                    .then(|| normalise_fingerprint(record["body"]["cert_sha256"].as_str().unwrap()))
+            })
+            .collect()
+    }
+
+    /// Every certificate in the inventory by fingerprint, read through the API with the key
+    /// `token`; fails on a fingerprint listed twice.
+    pub fn inventory_fingerprints(&self, token: &str) -> BTreeSet<String> {
+        let client = self.client().with_token(token);
+        let mut seen = BTreeSet::new();
+        let mut path = "/api/v1/certificates?limit=1000".to_string();
+        loop {
+            let page = client.get(&path);
+            assert_eq!(page.status, 200, "{}", page.text);
+            let page = page.json();
+            for item in page["items"].as_array().unwrap() {
+                let fingerprint = normalise_fingerprint(item["fingerprint"].as_str().unwrap());
+                assert!(
+                    seen.insert(fingerprint.clone()),
+                    "{fingerprint} is in the inventory twice"
+                );
+            }
+            match page["next"].as_str() {
+                Some(next) => path = format!("/api/v1/certificates?limit=1000&cursor={next}"),
+                None => return seen,
             }
         }
     }

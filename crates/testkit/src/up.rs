@@ -59,6 +59,26 @@ impl Up {
 
     /// The same, with more `up` arguments.
     pub fn start_with(dir: &Path, resolver: Option<u16>, extra: &[&str]) -> Up {
+        Up::start_with_env(dir, resolver, extra, &[])
+    }
+
+    /// Starts `up` once to make the data directory, stops it, puts its signer on the fault
+    /// shim (hsm-sim/shim) reading `rules`, and starts it again: every daemon as in
+    /// development mode, every token call through the shim. Write the first rules first.
+    pub fn start_on_shim(dir: &Path, resolver: Option<u16>, rules: &Path) -> Up {
+        let first = Up::start(dir, resolver);
+        let config = first.data.join("config/signer.toml");
+        drop(first);
+        let env = crate::put_signer_on_shim(&config, rules);
+        Up::start_with_env(dir, resolver, &[], &env)
+    }
+
+    fn start_with_env(
+        dir: &Path,
+        resolver: Option<u16>,
+        extra: &[&str],
+        env: &[(&str, PathBuf)],
+    ) -> Up {
         ensure_daemons_built();
         let data = dir.join("data");
         let (control, front_http, front_https, http01, tls_alpn01) = (
@@ -79,7 +99,7 @@ impl Up {
         if let Some(r) = resolver {
             cmd.args(["--acme-resolver", &format!("127.0.0.1:{r}")]);
         }
-        cmd.args(extra);
+        cmd.args(extra).envs(env.iter().map(|(k, v)| (*k, v)));
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -107,6 +127,40 @@ impl Up {
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
         let _ = child.wait();
         panic!("up ended early:\n{}\n{err}", lines.join("\n"));
+    }
+
+    /// Whether `up` (which exits when a daemon it supervises does) is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The daemons `up` runs, by binary name, with their pids.
+    pub fn daemon_pids(&self) -> Vec<(String, u32)> {
+        let parent = self.child.id().to_string();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // Field 4 of stat is the parent pid; the name in field 2 may hold spaces, so
+            // count from its closing parenthesis.
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            if after.split_whitespace().nth(1) != Some(parent.as_str()) {
+                continue;
+            }
+            if let Ok(exe) = std::fs::read_link(entry.path().join("exe")) {
+                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+                found.push((name, pid));
+            }
+        }
+        found.sort();
+        found
+    }
+
+    /// The signer's log.
+    pub fn signer_log(&self) -> String {
+        std::fs::read_to_string(self.data.join("logs/signer.log")).unwrap_or_default()
     }
 
     /// The ACME directory URL of the default profile.

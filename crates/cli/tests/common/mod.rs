@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod clients;
 pub mod ureq_http;
 
 use std::io::{Read, Write};
