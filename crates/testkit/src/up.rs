@@ -150,7 +150,9 @@ impl Up {
                 continue;
             }
             if let Ok(exe) = std::fs::read_link(entry.path().join("exe")) {
-                let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+                // " (deleted)" when the binary was rebuilt under the running daemon.
+                let name = exe.file_name().unwrap().to_string_lossy();
+                let name = name.trim_end_matches(" (deleted)").to_string();
                 found.push((name, pid));
             }
         }
