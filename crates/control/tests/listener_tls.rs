@@ -211,6 +211,7 @@ fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
     let pid = signer_pid(&c);
     // SAFETY: kill with the pid of the test's own signer, found above.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let stopped = Instant::now();
     let waiting: Vec<_> = (0..6)
         .map(|_| {
             let root = root.clone();
@@ -219,11 +220,31 @@ fn the_front_serves_tls_with_its_listener_key_in_the_hsm() {
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let took = plain_health(plain);
+    // Stopped for a second in all: the handshakes that waited took longer than the standby's
+    // idea of a slow signature.
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(stopped.elapsed()));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGCONT) };
     assert!(took < Duration::from_millis(500), "/health took {took:?}");
     for w in waiting {
         let _ = w.join().unwrap();
     }
+    // Those signatures were slow (the signer was stopped): the front serves its standby
+    // certificate until a probe finds the HSM prompt again (5 s), then the HSM key's.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while handshake(port, &root, "-tls1_3").map(|h| h.spki) != Ok(spki.clone()) {
+        assert!(
+            Instant::now() < deadline,
+            "the HSM key never came back: {}",
+            c.front_log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        c.front_log()
+            .contains("the HSM signs TLS handshakes slowly"),
+        "{}",
+        c.front_log()
+    );
     assert_serves_with(port, &root, &spki);
 }

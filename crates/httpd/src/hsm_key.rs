@@ -46,7 +46,7 @@ const STANDBY_FOR: Duration = Duration::from_secs(5);
 /// handshake itself completes, later ones take the standby. A network HSM signs in a few
 /// milliseconds; one that takes this long is overloaded or failing, and every client would
 /// wait on it while it also has certificates to sign.
-const SLOW_SIGNATURE: Duration = Duration::from_millis(250);
+const SLOW_SIGNATURE: Duration = Duration::from_millis(500);
 /// With a standby certificate, at most this many handshakes wait on the HSM at once; the
 /// next takes the standby rather than queue behind them (the signer's default session count:
 /// more would queue in the signer, in front of issuance).
