@@ -14,7 +14,7 @@
 # Usage: scripts/bench-ocsp.sh [REQUESTS] [CONNECTIONS]    (default 50000, 16)
 # Needs: a release build (`cargo build --release --bins`); installs h2load (nghttp2-client),
 # ab (apache2-utils), the pkcs11 engine (libengine-pkcs11-openssl), softhsm2, opensc and
-# nginx (nginx-light) from Debian when missing.
+# nginx (nginx-light) and oathtool from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-50000}
@@ -27,6 +27,7 @@ command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 [ -e /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || missing+=(libengine-pkcs11-openssl)
 command -v nginx >/dev/null || missing+=(nginx-light)
+command -v oathtool >/dev/null || missing+=(oathtool)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -42,6 +43,9 @@ grep -q "Press Ctrl-C" "$work/up.log" || { cat "$work/up.log"; exit 1; }
 export XDG_CONFIG_HOME="$work/home"
 "$bin/strongroom" login --url https://127.0.0.1:19443 --ca-file "$work/data/ca/root.pem" \
     --user admin --password-file "$work/data/secrets/admin-password" 2>/dev/null
+# The admin's first login may only enrol a second factor (docs/console.md): enrol one.
+secret=$("$bin/strongroom" totp enrol 2>/dev/null | sed -n 's/^secret //p')
+"$bin/strongroom" totp confirm "$(oathtool --totp -b "$secret")" > /dev/null
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key" \
     -subj /CN=bench.lab.test -out "$work/leaf.csr" 2>/dev/null
 "$bin/strongroom" cert issue --profile tls-server --csr "$work/leaf.csr" --out "$work/leaf-chain.pem" >/dev/null 2>&1

@@ -16,7 +16,7 @@
 # Strongroom run and prints the share of its samples in SoftHSM2 and the libcrypto it calls
 # (RSA decryptions included, which the signer's HSM histogram does not time). BUILD=0
 # skips `cargo build --release --bins`. CARGO_TARGET_DIR is honoured (default: target).
-# Installs scep, openssl, softhsm2, jq, curl, bc and time from Debian when missing.
+# Installs scep, openssl, softhsm2, jq, curl, bc, time and oathtool from Debian when missing.
 # Enrolments/s counts delivered certificates; scepserver's file depot loses some requests
 # under concurrency (reported as failures), Strongroom must lose none.
 set -euo pipefail
@@ -36,6 +36,7 @@ command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v bc >/dev/null || missing+=(bc)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v oathtool >/dev/null || missing+=(oathtool)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -167,6 +168,12 @@ sr_fp=$(recipient_fingerprint "$sr_url" "$work/sr/ra")
 login_body=$(jq -n --arg p "$(cat "$data/secrets/admin-password")" '{username: "admin", password: $p}')
 token=$(curl -sSf --cacert "$data/ca/root.pem" -H 'content-type: application/json' \
     -d "$login_body" "https://127.0.0.1:$control_port/api/v1/auth/login" | jq -r .token)
+# The first login may only enrol a second factor (docs/console.md): enrol one with this
+# session, which then reads /metrics.
+api() { curl -sSf --cacert "$data/ca/root.pem" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d "$2" "https://127.0.0.1:$control_port$1"; }
+totp_secret=$(api /api/v1/auth/totp '{}' | jq -r .secret)
+api /api/v1/auth/totp/confirm "$(jq -n --arg c "$(oathtool --totp -b "$totp_secret")" '{code: $c}')" > /dev/null
 scrape() { curl -sSf --cacert "$data/ca/root.pem" -H "authorization: Bearer $token" \
     "https://127.0.0.1:$control_port/metrics"; }
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$2"; }
