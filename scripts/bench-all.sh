@@ -77,10 +77,14 @@ section=$out/section.md
         echo
         echo "### $name — \`${command[$name]}\` (${took[$name]} s)"
         echo
-        # The tables, the ratio and CPU lines; the rest of the output stays in $out.
-        awk '/^\|/ { print; table = 1; next }
+        # The tables (Markdown, or tab-separated with a header line, as bench-console.sh
+        # prints), the ratio and CPU lines; the rest of the output stays in $out.
+        awk '/^\|/ { if (!table && said) print ""; print; table = 1; said = 0; next }
+             /\t/ { if (!table && said) print ""; gsub(/\t/, " | "); print "| " $0 " |"
+                    if (!table) { n = split($0, cols, " \\| "); sep = "|"; for (i = 1; i <= n; i++) sep = sep "---|"; print sep }
+                    table = 1; said = 0; next }
              table { print ""; table = 0 }
-             /ratio|CPU|per response|µs|entries|IssueCrl|openssl ca|reference/ { print "    " $0 }' \
+             /ratio|CPU|per response|µs|entries|IssueCrl|openssl ca|reference/ { print "    " $0; said = 1 }' \
             "$out/$name.txt"
     done
     echo

@@ -103,7 +103,7 @@ wait 2>/dev/null || true
 
 echo "signer reference: strongroom-bench --seconds $((secs / 2)) --clients $conc" >&2
 ref=$("$bin/strongroom-bench" --seconds "$((secs / 2))" --clients "$conc" \
-    | awk -F'|' '/CSR requests/ { gsub(/ /, "", $3); print $3 }')
+    | awk -F'|' '/via signer socket.*CSR requests/ { gsub(/ /, "", $3); print $3 }')
 
 row() {  # $1 = label, $2 = "mode rate p50 p99 count failures"
     read -r _ rate p50 p99 n fail <<< "$2"
