@@ -40,12 +40,7 @@ fn lego(up: &Up, dir: &Path, directory: &str) -> Command {
 fn certbot_and_lego() {
     let _step = step("set up");
     common::stamp("start");
-    let tmp = tempfile::Builder::new()
-        .prefix("acme-clients")
-        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
-        .tempdir()
-        .unwrap();
-    eprintln!("test directory {}", tmp.path().display());
+    let tmp = common::test_dir("acme-clients");
     let knot = Knot::start(tmp.path());
     // CAA is checked for every DNS name below (the zone's apex allows strongroom.test).
     let up = Up::start_with(

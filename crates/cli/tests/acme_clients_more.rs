@@ -92,13 +92,8 @@ fn with_private_trust_store(cmd: &mut Command, root: &Path, scratch: &Path) -> C
 #[test]
 fn acme_sh_csr_through_certbot_and_lego_then_uacme_and_dehydrated() {
     common::stamp("start");
-    let tmp = tempfile::Builder::new()
-        .prefix("acme-clients-more")
-        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
-        .tempdir()
-        .unwrap();
+    let tmp = common::test_dir("acme-clients-more");
     let dir = tmp.path();
-    eprintln!("test directory {}", dir.display());
     // Names resolve through knot (`* A 127.0.0.1`, CAA allowing strongroom.test).
     let knot = Knot::start(dir);
     let up = Up::start_with(

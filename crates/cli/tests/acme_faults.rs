@@ -34,13 +34,8 @@ const FAULTS: [&str; 6] = [
 #[test]
 fn acme_api_and_ocsp_under_token_faults_and_latency() {
     let _step = step("set up: up on the fault shim, names through knot, a webroot for http-01");
-    let tmp = tempfile::Builder::new()
-        .prefix("acme-faults")
-        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
-        .tempdir()
-        .unwrap();
+    let tmp = common::test_dir("acme-faults");
     let dir = tmp.path();
-    eprintln!("test directory {}", dir.display());
     let knot = Knot::start(dir);
     let rules = dir.join("shim-rules");
     std::fs::write(&rules, "ok").unwrap();

@@ -16,7 +16,6 @@ mod common;
 
 use common::clients::{lego_webroot, text};
 use common::{free_port, webroot_server, Knot};
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -24,7 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use strongroom_store::OrderStatus;
-use strongroom_testkit::stack::{normalise_fingerprint, Control, Db};
+use strongroom_testkit::ledger::normalise_fingerprint;
+use strongroom_testkit::stack::{Control, Db};
 use strongroom_testkit::{run, step, CrashRng};
 
 const CLIENTS: usize = 3;
@@ -55,11 +55,7 @@ fn orders_by_status(c: &Control, rt: &tokio::runtime::Runtime) -> BTreeMap<Strin
 fn front_crash_during_acme(db: Db) {
     let _step = step("set up: the stack, names through knot, a webroot for http-01");
     let mut rng = CrashRng::from_env();
-    let tmp = tempfile::Builder::new()
-        .prefix("acme-front-crash")
-        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
-        .tempdir()
-        .unwrap();
+    let tmp = common::test_dir("acme-front-crash");
     let dir = tmp.path();
     let knot = Knot::start(dir);
     let mut c = Control::start(db);
@@ -199,22 +195,7 @@ fn front_crash_during_acme(db: Db) {
     assert!(valid_ids.len() > delivered.len(), "{valid_ids:?}");
 
     let _step = step("one reconciliation: the inventory is the journal");
-    let r = admin.post("/api/v1/system/reconcile", &json!({"grace_secs": 0}));
-    assert_eq!(r.status, 200, "{}", r.text);
-    let issued = c.journal_issued();
-    let listed = c.inventory_fingerprints(&token);
-    let missing: Vec<_> = issued.difference(&listed).collect();
-    assert!(
-        missing.is_empty(),
-        "journaled, not in the inventory: {missing:?}"
-    );
-    let unknown: Vec<_> = listed.difference(&issued).collect();
-    assert!(
-        unknown.is_empty(),
-        "in the inventory, not journaled: {unknown:?}"
-    );
-    let lost: Vec<_> = delivered.difference(&issued).collect();
-    assert!(lost.is_empty(), "delivered, not journaled: {lost:?}");
+    let (_, issued) = c.reconcile_to_journal(&token, &delivered);
     eprintln!(
         "{} issued in the journal, {} delivered to lego, {} orders valid",
         issued.len(),

@@ -107,11 +107,7 @@ fn ocsp_requests(dir: &Path, issuer: &Path, cert: &Path) -> Vec<Vec<u8>> {
 fn mixed_load_without_errors_and_with_flat_memory() {
     let secs = soak_secs();
     let _step = step("set up: up, names through knot, a webroot for http-01");
-    let tmp = tempfile::Builder::new()
-        .prefix("soak")
-        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
-        .tempdir()
-        .unwrap();
+    let tmp = common::test_dir("soak");
     let dir = tmp.path();
     let knot = Knot::start(dir);
     let up = Up::start(dir, Some(knot.port));

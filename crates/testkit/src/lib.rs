@@ -10,6 +10,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test support: failing loudly is the point
 
 pub mod curl_browser;
+pub mod ledger;
 pub mod stack;
 mod step;
 pub mod up;

@@ -11,7 +11,6 @@
 
 use crate::{SignerProcess, TestPki, ROOT_CEREMONY, TEST_POLICY};
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -86,12 +85,6 @@ pub struct Control {
     front_ports: Vec<u16>,
     /// The front's base URL once [`Control::start_front`] ran.
     pub front_base: String,
-}
-
-/// A certificate fingerprint as the journal and the API both can be compared in: hex, no
-/// colons, lower case.
-pub fn normalise_fingerprint(fingerprint: &str) -> String {
-    fingerprint.replace(':', "").to_ascii_lowercase()
 }
 
 /// A free loopback TCP port (also free for UDP in practice on a test machine), never one
@@ -377,43 +370,6 @@ impl Control {
     pub fn restart_front(&mut self) {
         assert!(self.front.is_none(), "the front still runs");
         self.spawn_front();
-    }
-
-    /// The SHA-256 of every certificate the signer's journal records as issued
-    /// ([`normalise_fingerprint`]d).
-    pub fn journal_issued(&self) -> BTreeSet<String> {
-        let text = std::fs::read_to_string(self.pki.state.join("journal/issuance.log")).unwrap();
-        text.lines()
-            .filter_map(|line| {
-                let record: Value = serde_json::from_str(line.split_once(' ').unwrap().1).unwrap();
-                (record["kind"] == "issued")
-                    .then(|| normalise_fingerprint(record["body"]["cert_sha256"].as_str().unwrap()))
-            })
-            .collect()
-    }
-
-    /// Every certificate in the inventory by fingerprint, read through the API with the key
-    /// `token`; fails on a fingerprint listed twice.
-    pub fn inventory_fingerprints(&self, token: &str) -> BTreeSet<String> {
-        let client = self.client().with_token(token);
-        let mut seen = BTreeSet::new();
-        let mut path = "/api/v1/certificates?limit=1000".to_string();
-        loop {
-            let page = client.get(&path);
-            assert_eq!(page.status, 200, "{}", page.text);
-            let page = page.json();
-            for item in page["items"].as_array().unwrap() {
-                let fingerprint = normalise_fingerprint(item["fingerprint"].as_str().unwrap());
-                assert!(
-                    seen.insert(fingerprint.clone()),
-                    "{fingerprint} is in the inventory twice"
-                );
-            }
-            match page["next"].as_str() {
-                Some(next) => path = format!("/api/v1/certificates?limit=1000&cursor={next}"),
-                None => return seen,
-            }
-        }
     }
 
     /// The store, opened as the schema owner (tests that stand in for another daemon,

@@ -134,6 +134,18 @@ impl Drop for Knot {
     }
 }
 
+/// The test's private directory, named after `prefix` and printed; kept after the test when
+/// `STRONGROOM_KEEP_TEST_DIR` is set, for reading the daemons' logs.
+pub fn test_dir(prefix: &str) -> tempfile::TempDir {
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .disable_cleanup(std::env::var_os("STRONGROOM_KEEP_TEST_DIR").is_some())
+        .tempdir()
+        .unwrap();
+    eprintln!("test directory {}", tmp.path().display());
+    tmp
+}
+
 /// Runs a command, asserting success, returning stdout+stderr.
 pub fn ok(cmd: &mut Command, what: &str) -> String {
     stamp(what);
